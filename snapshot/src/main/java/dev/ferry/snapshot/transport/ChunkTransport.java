@@ -1,0 +1,34 @@
+package dev.ferry.snapshot.transport;
+
+import dev.ferry.snapshot.ChunkId;
+import java.nio.ByteBuffer;
+import java.util.List;
+
+/**
+ * Moves chunks from one remote source to this node. The real implementation runs over Netty (in
+ * {@code raft-integration}); tests use {@code SimulatedTransport}.
+ *
+ * <p>Everything a transport delivers is untrusted: the caller verifies every chunk against its id
+ * before storing it. Implementations never block the calling thread; listener callbacks may come on
+ * any thread.
+ */
+public interface ChunkTransport {
+
+  /** A stable name of the source this transport fetches from, for scheduling and metrics. */
+  String sourceId();
+
+  /**
+   * Requests a batch of chunks. Each requested chunk is reported exactly once to {@code listener},
+   * as {@link FetchListener#arrived} or {@link FetchListener#failed}, in any order.
+   */
+  void fetch(List<ChunkId> chunks, FetchListener listener);
+
+  /** Receives the outcome of each chunk of a {@link #fetch}. */
+  interface FetchListener {
+    /** The chunk's bytes in stored form (codec tag + payload), not yet verified. */
+    void arrived(ChunkId id, ByteBuffer stored);
+
+    /** The chunk could not be fetched from this source. */
+    void failed(ChunkId id, Throwable cause);
+  }
+}
