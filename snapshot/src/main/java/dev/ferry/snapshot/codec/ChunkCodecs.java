@@ -1,0 +1,124 @@
+package dev.ferry.snapshot.codec;
+
+import com.github.luben.zstd.Zstd;
+import com.github.luben.zstd.ZstdException;
+import dev.ferry.snapshot.ChunkRef;
+import java.nio.ByteBuffer;
+
+/**
+ * Encodes chunks into their stored form ({@code tag byte + payload}) and decodes them back, with
+ * bounded decompression.
+ *
+ * <p>Encoding is deterministic for a given zstd-jni version and level, so every replica computes
+ * the same stored size for the same chunk. Thread-safe; no state.
+ */
+public final class ChunkCodecs {
+  /**
+   * Compression must save at least this fraction of the raw size, or the chunk is stored raw
+   * (decoding raw costs nothing; a 5 % saving is not worth the CPU on every read).
+   */
+  public static final double MIN_SAVING = 0.05;
+
+  /** The zstd level chunks are captured with by default: good ratio at several hundred MB/s. */
+  public static final int DEFAULT_LEVEL = 3;
+
+  private ChunkCodecs() {}
+
+  /**
+   * Encodes {@code raw[offset, offset+length)}: zstd at {@code level} when that saves at least
+   * {@link #MIN_SAVING}, raw otherwise.
+   *
+   * @param level a zstd level ({@code Zstd.minCompressionLevel()..Zstd.maxCompressionLevel()}), or
+   *     {@code Integer.MIN_VALUE} to store raw unconditionally
+   * @return the stored form, a fresh array starting with the codec tag
+   */
+  public static byte[] encode(byte[] raw, int offset, int length, int level) {
+    checkRange(raw, offset, length);
+    if (level != Integer.MIN_VALUE) {
+      if (level < Zstd.minCompressionLevel() || level > Zstd.maxCompressionLevel()) {
+        throw new IllegalArgumentException(
+            "zstd level out of range ("
+                + Zstd.minCompressionLevel()
+                + ".."
+                + Zstd.maxCompressionLevel()
+                + "): "
+                + level);
+      }
+      byte[] out = new byte[1 + (int) Zstd.compressBound(length)];
+      long n = Zstd.compressByteArray(out, 1, out.length - 1, raw, offset, length, level);
+      if (n <= length * (1 - MIN_SAVING)) {
+        out[0] = ChunkCodec.ZSTD.tag();
+        return java.util.Arrays.copyOf(out, 1 + (int) n);
+      }
+    }
+    byte[] out = new byte[1 + length];
+    out[0] = ChunkCodec.RAW.tag();
+    System.arraycopy(raw, offset, out, 1, length);
+    return out;
+  }
+
+  /** The codec a stored chunk was encoded with. */
+  public static ChunkCodec codecOf(ByteBuffer stored) throws CodecException {
+    if (!stored.hasRemaining()) {
+      throw new CodecException("empty stored chunk");
+    }
+    return ChunkCodec.ofTag(stored.get(stored.position()));
+  }
+
+  /**
+   * Decodes a stored chunk that must hold exactly {@code rawSize} bytes. Never allocates more than
+   * {@code rawSize} bytes, whatever the input claims.
+   *
+   * @throws CodecException on an unknown tag, a malformed frame, or content that is not exactly
+   *     {@code rawSize} bytes
+   */
+  public static byte[] decode(ByteBuffer stored, int rawSize) throws CodecException {
+    if (rawSize <= 0 || rawSize > ChunkRef.MAX_CHUNK_SIZE) {
+      throw new CodecException("raw size out of range: " + rawSize);
+    }
+    ByteBuffer in = stored.duplicate();
+    ChunkCodec codec = codecOf(in);
+    in.get();
+    int payload = in.remaining();
+    switch (codec) {
+      case RAW -> {
+        if (payload != rawSize) {
+          throw new CodecException("raw chunk holds " + payload + " bytes, expected " + rawSize);
+        }
+        byte[] out = new byte[rawSize];
+        in.get(out);
+        return out;
+      }
+      case ZSTD -> {
+        byte[] src = new byte[payload];
+        in.get(src);
+        long claimed = Zstd.getFrameContentSize(src);
+        if (claimed != rawSize) {
+          throw new CodecException("zstd frame claims " + claimed + " bytes, expected " + rawSize);
+        }
+        byte[] out = new byte[rawSize];
+        try {
+          long n = Zstd.decompressByteArray(out, 0, rawSize, src, 0, src.length);
+          if (n != rawSize) {
+            throw new CodecException("zstd frame produced " + n + " bytes, expected " + rawSize);
+          }
+        } catch (ZstdException e) {
+          throw new CodecException("bad zstd frame: " + e.getMessage(), e);
+        }
+        return out;
+      }
+    }
+    throw new CodecException("unhandled codec " + codec);
+  }
+
+  private static void checkRange(byte[] raw, int offset, int length) {
+    if (offset < 0 || length <= 0 || offset + length > raw.length) {
+      throw new IllegalArgumentException(
+          "bad range offset=" + offset + " length=" + length + " of " + raw.length);
+    }
+    if (length > ChunkRef.MAX_CHUNK_SIZE) {
+      throw new IllegalArgumentException(
+          "chunk larger than " + ChunkRef.MAX_CHUNK_SIZE + ": " + length);
+    }
+  }
+}
