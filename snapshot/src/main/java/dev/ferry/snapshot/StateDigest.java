@@ -74,6 +74,15 @@ public final class StateDigest {
     return new StateDigest(sum);
   }
 
+  /** The digest with every element of {@code other} removed (multiset difference). */
+  public StateDigest minus(StateDigest other) {
+    long[] diff = lanes.clone();
+    for (int i = 0; i < LANES; i++) {
+      diff[i] -= other.lanes[i];
+    }
+    return new StateDigest(diff);
+  }
+
   private StateDigest combine(byte[] elementSha256, int sign) {
     if (elementSha256.length != LENGTH) {
       throw new IllegalArgumentException("element hash must be 32 bytes: " + elementSha256.length);

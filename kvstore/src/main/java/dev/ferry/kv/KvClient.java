@@ -1,0 +1,242 @@
+package dev.ferry.kv;
+
+import dev.ferry.kv.internal.KvCodec;
+import dev.ferry.raft.FerryServer;
+import dev.ferry.raft.PeerAddress;
+import dev.ferry.statemachine.ClientId;
+import dev.ferry.statemachine.CommandCodec;
+import dev.ferry.statemachine.Reply;
+import dev.ferry.statemachine.ReplyStatus;
+import java.io.Closeable;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentSkipListSet;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.client.RaftClientConfigKeys;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.retry.RetryPolicies;
+import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+import org.apache.ratis.util.TimeDuration;
+
+/**
+ * A client of the replicated key-value store.
+ *
+ * <p>Writes go through a client session: each write gets the next sequence number, and a write
+ * that is retried (after a timeout or a leader change) is applied at most once — the replicas
+ * return the stored reply to a duplicate. The client finds the leader by itself (Ratis's client
+ * follows {@code NotLeader} redirects) and retries until the operation's deadline; a write whose
+ * outcome is still unknown at the deadline fails with {@link KvTimeoutException} ("unknown": it
+ * may or may not have been applied).
+ *
+ * <p>Reads are linearizable by default (Raft read index on the leader); {@link #getStale} reads
+ * from one replica's current state without any coordination.
+ *
+ * <p>Thread-safe: many threads may issue operations concurrently through one client (one session).
+ */
+public final class KvClient implements Closeable {
+  private final RaftClient raft;
+  private final RaftGroup group;
+  private final Duration timeout;
+  private final ClientId session = ClientId.random();
+  private final AtomicLong nextSeq = new AtomicLong(1);
+  private final ConcurrentSkipListSet<Long> unacked = new ConcurrentSkipListSet<>();
+
+  private KvClient(RaftClient raft, RaftGroup group, Duration timeout) {
+    this.raft = raft;
+    this.group = group;
+    this.timeout = timeout;
+  }
+
+  /**
+   * Connects to a cluster.
+   *
+   * @param clusterName the cluster name the servers were started with
+   * @param peers the servers (any subset that includes a live one works)
+   * @param timeout deadline of each operation, retries included
+   */
+  public static KvClient connect(String clusterName, List<PeerAddress> peers, Duration timeout) {
+    Objects.requireNonNull(timeout, "timeout");
+    if (timeout.isNegative() || timeout.isZero()) {
+      throw new IllegalArgumentException("timeout must be positive: " + timeout);
+    }
+    List<RaftPeer> raftPeers = new ArrayList<>();
+    for (PeerAddress p : peers) {
+      raftPeers.add(FerryServer.toRaftPeer(p, RaftPeerRole.FOLLOWER));
+    }
+    RaftGroup group = RaftGroup.valueOf(FerryServer.groupId(clusterName), raftPeers);
+    RaftProperties p = new RaftProperties();
+    RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(3, TimeUnit.SECONDS));
+    RaftClient raft =
+        RaftClient.newBuilder()
+            .setRaftGroup(group)
+            .setProperties(p)
+            .setRetryPolicy(
+                RetryPolicies.retryUpToMaximumCountWithFixedSleep(
+                    10, TimeDuration.valueOf(200, TimeUnit.MILLISECONDS)))
+            .build();
+    return new KvClient(raft, group, timeout);
+  }
+
+  /** Sets {@code key} to {@code value}; returns whether the key existed before. */
+  public boolean put(byte[] key, byte[] value) throws IOException {
+    return write(KvCodec.put(key, value))[0] != 0;
+  }
+
+  /**
+   * Adds {@code delta} to a 64-bit counter stored at {@code key} (absent counts as 0) and returns
+   * the new value.
+   */
+  public long increment(byte[] key, long delta) throws IOException {
+    return java.nio.ByteBuffer.wrap(write(KvCodec.increment(key, delta))).getLong();
+  }
+
+  /** Deletes {@code key}; returns whether it existed. */
+  public boolean delete(byte[] key) throws IOException {
+    return write(KvCodec.delete(key))[0] != 0;
+  }
+
+  /**
+   * Sets {@code key} to {@code value} if its current value equals {@code expected} ({@code null}:
+   * absent). {@code value == null} deletes.
+   *
+   * @return whether it was set; when not, {@link CasResult#current()} is the value found
+   */
+  public CasResult compareAndSet(byte[] key, byte[] expected, byte[] value) throws IOException {
+    KvCodec.ValueReply r = KvCodec.decodeValueReply(write(KvCodec.cas(key, expected, value)));
+    return new CasResult(r.success(), r.value());
+  }
+
+  /**
+   * The outcome of a compare-and-set.
+   *
+   * @param success whether the value was set
+   * @param current the value after the operation (the new value on success; the value found, or
+   *     {@code null} for absent, on failure)
+   */
+  public record CasResult(boolean success, byte[] current) {}
+
+  /** Linearizable read: {@code key}'s value, or {@code null}. */
+  public byte[] get(byte[] key) throws IOException {
+    KvCodec.ValueReply r =
+        KvCodec.decodeValueReply(
+            call(() -> raft.async().sendReadOnly(message(CommandCodec.userQuery(KvCodec.get(key))))));
+    return r.success() ? r.value() : null;
+  }
+
+  /**
+   * Stale read from one replica's current state (no coordination; may miss recent writes).
+   *
+   * @param replicaId the replica to read from
+   */
+  public byte[] getStale(byte[] key, String replicaId) throws IOException {
+    Message m = message(CommandCodec.userQuery(KvCodec.get(key)));
+    KvCodec.ValueReply r =
+        KvCodec.decodeValueReply(
+            call(() -> raft.async().sendStaleRead(m, 0, RaftPeerId.valueOf(replicaId))));
+    return r.success() ? r.value() : null;
+  }
+
+  /**
+   * Linearizable range scan of {@code [from, to)} ({@code null}: unbounded), at most {@code
+   * limit} entries in key order.
+   */
+  public Map<byte[], byte[]> scan(byte[] from, byte[] to, int limit) throws IOException {
+    byte[] reply =
+        call(
+            () ->
+                raft.async()
+                    .sendReadOnly(message(CommandCodec.userQuery(KvCodec.scan(from, to, limit)))));
+    Map<byte[], byte[]> out = new LinkedHashMap<>();
+    for (byte[][] e : KvCodec.decodeScanReply(reply)) {
+      out.put(e[0], e[1]);
+    }
+    return out;
+  }
+
+  /** The Raft group this client talks to. */
+  public RaftGroup group() {
+    return group;
+  }
+
+  /** The underlying Ratis client (for admin calls). */
+  public RaftClient raftClient() {
+    return raft;
+  }
+
+  private byte[] write(byte[] command) throws IOException {
+    long seq = nextSeq.getAndIncrement();
+    unacked.add(seq);
+    try {
+      long firstUnacked = unacked.first();
+      Message m = message(CommandCodec.userCommand(session, seq, firstUnacked, command));
+      Reply reply = CommandCodec.decodeReply(call(() -> raft.async().send(m)));
+      unacked.remove(seq);
+      if (reply.status() != ReplyStatus.OK) {
+        throw new KvException(reply.status(), reply.message());
+      }
+      return reply.payload();
+    } catch (KvTimeoutException e) {
+      // Outcome unknown: keep the sequence unacknowledged so the replicas keep its reply.
+      throw e;
+    } catch (IOException | RuntimeException e) {
+      unacked.remove(seq);
+      throw e;
+    }
+  }
+
+  /** Sends (and re-sends on failure) until a reply or the deadline. */
+  private byte[] call(Supplier<CompletableFuture<RaftClientReply>> send) throws IOException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    Throwable last = null;
+    while (true) {
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        throw new KvTimeoutException("no reply within " + timeout, last);
+      }
+      try {
+        RaftClientReply r = send.get().get(left, TimeUnit.NANOSECONDS);
+        if (r.isSuccess()) {
+          return r.getMessage().getContent().toByteArray();
+        }
+        last = r.getException();
+        if (r.getStateMachineException() != null) {
+          throw new KvException(ReplyStatus.APPLY_FAILED, r.getStateMachineException().getMessage());
+        }
+      } catch (TimeoutException e) {
+        last = e;
+      } catch (ExecutionException | CompletionException e) {
+        last = e.getCause();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new KvTimeoutException("interrupted", e);
+      }
+    }
+  }
+
+  private static Message message(byte[] bytes) {
+    return Message.valueOf(ByteString.copyFrom(bytes));
+  }
+
+  @Override
+  public void close() throws IOException {
+    raft.close();
+  }
+}

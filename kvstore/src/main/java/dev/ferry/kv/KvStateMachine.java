@@ -1,0 +1,201 @@
+package dev.ferry.kv;
+
+import dev.ferry.kv.internal.KvCodec;
+import dev.ferry.kv.internal.PersistentSortedMap;
+import dev.ferry.statemachine.ApplyContext;
+import dev.ferry.statemachine.KeyRangeLayout;
+import dev.ferry.statemachine.ReplicatedStateMachine;
+import dev.ferry.statemachine.ReportsChanges;
+import dev.ferry.statemachine.StateLoader;
+import dev.ferry.statemachine.StateMachineConfig;
+import dev.ferry.statemachine.StateView;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+
+/**
+ * The replicated key-value store's state machine, built only on Ferry's public API.
+ *
+ * <p>State: one persistent (immutable, structurally shared) sorted map per shard, shards being key
+ * ranges. A point-in-time view is a copy of the array of map roots: O(number of shards). Every
+ * change is reported, so the digest is incremental and snapshots are layered.
+ *
+ * <p>Concurrency: {@link #apply} runs on Ratis's apply thread; queries read the current array of
+ * immutable maps (published through a volatile field) from any thread.
+ */
+public final class KvStateMachine extends ReplicatedStateMachine implements ReportsChanges {
+  private final KeyRangeLayout ranges;
+  private volatile PersistentSortedMap[] shards;
+
+  /** A store with the default shard layout ({@link #defaultLayout()}). */
+  public KvStateMachine(StateMachineConfig config) {
+    this(defaultLayout(), config);
+  }
+
+  /** A store with a given shard layout (the same on every replica, for the life of the data). */
+  public KvStateMachine(KeyRangeLayout layout, StateMachineConfig config) {
+    super(layout, config);
+    this.ranges = layout;
+    this.shards = emptyShards(layout.names().size());
+  }
+
+  /**
+   * Sixteen key ranges split on the first byte, evenly over {@code '0'..'z'}: a fair spread for
+   * printable keys.
+   */
+  public static KeyRangeLayout defaultLayout() {
+    List<byte[]> splits = new ArrayList<>();
+    int lo = '0';
+    int hi = 'z' + 1;
+    for (int i = 1; i < 16; i++) {
+      splits.add(new byte[] {(byte) (lo + i * (hi - lo) / 16)});
+    }
+    return new KeyRangeLayout(splits);
+  }
+
+  private static PersistentSortedMap[] emptyShards(int n) {
+    PersistentSortedMap[] s = new PersistentSortedMap[n];
+    Arrays.fill(s, PersistentSortedMap.empty());
+    return s;
+  }
+
+  /** Number of keys in the live state. */
+  public long size() {
+    long n = 0;
+    for (PersistentSortedMap m : shards) {
+      n += m.size();
+    }
+    return n;
+  }
+
+  @Override
+  protected byte[] apply(byte[] command, ApplyContext ctx) {
+    KvCodec.Op op = KvCodec.decode(command);
+    int shard = ranges.shardOf(op.key());
+    PersistentSortedMap m = shards[shard];
+    byte[] old = m.get(op.key());
+    switch (op.kind()) {
+      case KvCodec.PUT -> {
+        set(shard, m.put(op.key(), op.value()));
+        ctx.changed(op.key(), old, op.value());
+        return KvCodec.existed(old != null);
+      }
+      case KvCodec.DELETE -> {
+        if (old != null) {
+          set(shard, m.remove(op.key()));
+          ctx.changed(op.key(), old, null);
+        }
+        return KvCodec.existed(old != null);
+      }
+      case KvCodec.CAS -> {
+        boolean matches =
+            op.expected() == null ? old == null : old != null && Arrays.equals(old, op.expected());
+        if (!matches) {
+          return KvCodec.valueReply(false, old);
+        }
+        if (op.value() == null) {
+          if (old != null) {
+            set(shard, m.remove(op.key()));
+            ctx.changed(op.key(), old, null);
+          }
+        } else {
+          set(shard, m.put(op.key(), op.value()));
+          ctx.changed(op.key(), old, op.value());
+        }
+        return KvCodec.valueReply(true, op.value());
+      }
+      case KvCodec.INCREMENT -> {
+        if (old != null && old.length != Long.BYTES) {
+          throw new IllegalArgumentException("value is not a 64-bit counter");
+        }
+        long now =
+            (old == null ? 0 : ByteBuffer.wrap(old).getLong())
+                + ByteBuffer.wrap(op.value()).getLong();
+        byte[] value = ByteBuffer.allocate(Long.BYTES).putLong(now).array();
+        set(shard, m.put(op.key(), value));
+        ctx.changed(op.key(), old, value);
+        return value;
+      }
+      default -> throw new IllegalArgumentException("not a command: kind " + op.kind());
+    }
+  }
+
+  /** Publishes a new version of one shard (apply thread only). */
+  private void set(int shard, PersistentSortedMap m) {
+    PersistentSortedMap[] next = shards.clone();
+    next[shard] = m;
+    shards = next;
+  }
+
+  @Override
+  protected byte[] query(byte[] request) {
+    KvCodec.Op op = KvCodec.decode(request);
+    PersistentSortedMap[] s = shards;
+    switch (op.kind()) {
+      case KvCodec.GET -> {
+        byte[] v = s[ranges.shardOf(op.key())].get(op.key());
+        return KvCodec.valueReply(v != null, v);
+      }
+      case KvCodec.SCAN -> {
+        List<byte[][]> out = new ArrayList<>();
+        int first = op.key() == null ? 0 : ranges.shardOf(op.key());
+        for (int i = first; i < s.length && out.size() < op.limit(); i++) {
+          Iterator<PersistentSortedMap.Entry> it = s[i].range(op.key(), op.to());
+          while (it.hasNext() && out.size() < op.limit()) {
+            PersistentSortedMap.Entry e = it.next();
+            out.add(new byte[][] {e.key(), e.value()});
+          }
+          byte[] upper = ranges.upperBound(i);
+          if (op.to() != null && upper != null && Arrays.compareUnsigned(upper, op.to()) >= 0) {
+            break;
+          }
+        }
+        return KvCodec.scanReply(out);
+      }
+      default -> throw new IllegalArgumentException("not a query: kind " + op.kind());
+    }
+  }
+
+  @Override
+  protected StateView view() {
+    PersistentSortedMap[] snapshot = shards;
+    return (shard, sink) -> {
+      Iterator<PersistentSortedMap.Entry> it = snapshot[shard].iterator();
+      while (it.hasNext()) {
+        PersistentSortedMap.Entry e = it.next();
+        sink.put(e.key(), e.value());
+      }
+    };
+  }
+
+  @Override
+  protected StateLoader newLoader() {
+    PersistentSortedMap[] loaded = emptyShards(ranges.names().size());
+    return new StateLoader() {
+      @Override
+      public void loadShard(int shard, Iterator<Record> records) {
+        PersistentSortedMap.Builder b = PersistentSortedMap.builder();
+        while (records.hasNext()) {
+          Record r = records.next();
+          if (ranges.shardOf(r.key()) != shard) {
+            throw new IllegalArgumentException("snapshot has a key of another shard in " + shard);
+          }
+          b.add(r.key(), r.value());
+        }
+        loaded[shard] = b.build();
+      }
+
+      @Override
+      public void commit() {
+        shards = loaded.clone();
+      }
+
+      @Override
+      public void abort() {
+        Arrays.fill(loaded, null);
+      }
+    };
+  }
+}

@@ -1,0 +1,82 @@
+package dev.ferry.kv.cli;
+
+import dev.ferry.kv.KvStateMachine;
+import dev.ferry.raft.FerryServer;
+import dev.ferry.raft.PeerAddress;
+import dev.ferry.statemachine.StateMachineConfig;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code ferry server}: runs one node until killed (SIGTERM stops it cleanly). */
+@Command(name = "server", description = "Run a Ferry key-value node.")
+final class ServerCommand implements Callable<Integer> {
+  @Option(names = "--id", required = true, description = "This node's id (one of --peers).")
+  String id;
+
+  @Option(
+      names = "--peers",
+      required = true,
+      description = "Members: id=host:raftPort[:chunkPort:adminPort],... (this node included).")
+  String peers;
+
+  @Option(names = "--data", required = true, description = "Data directory.")
+  Path data;
+
+  @Option(names = "--cluster", defaultValue = "ferry", description = "Cluster name (default ${DEFAULT-VALUE}).")
+  String cluster;
+
+  @Option(names = "--listener", description = "Start as a non-voting listener (to join a cluster).")
+  boolean listener;
+
+  @Option(
+      names = "--capture-every",
+      defaultValue = "100000",
+      description = "Capture a snapshot every N applied commands (default ${DEFAULT-VALUE}).")
+  long captureEvery;
+
+  @Option(
+      names = "--log-preserve",
+      defaultValue = "10000",
+      description = "Log entries kept beyond the snapshot when purging (default ${DEFAULT-VALUE}).")
+  long logPreserve;
+
+  @Override
+  public Integer call() throws Exception {
+    if (captureEvery < 1) {
+      throw new IllegalArgumentException("--capture-every must be >= 1: " + captureEvery);
+    }
+    StateMachineConfig config =
+        StateMachineConfig.defaults().withCaptureEvery(captureEvery, 256L << 20);
+    FerryServer server =
+        FerryServer.builder()
+            .clusterName(cluster)
+            .selfId(id)
+            .peers(PeerAddress.parseList(peers))
+            .asListener(listener)
+            .dataDir(data)
+            .stateMachine(new KvStateMachine(config))
+            .logPreservationEntries(logPreserve)
+            .build();
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  try {
+                    server.close();
+                  } catch (Exception e) {
+                    System.err.println("ferry: error while stopping: " + e);
+                  }
+                  stopped.countDown();
+                },
+                "ferry-shutdown"));
+    server.start();
+    System.out.println("ferry server " + id + " started, raft port " + server.self().raftPort());
+    System.out.flush();
+    stopped.await();
+    return 0;
+  }
+}

@@ -1,0 +1,161 @@
+package dev.ferry.kv.testing;
+
+import dev.ferry.kv.KvClient;
+import dev.ferry.kv.KvStateMachine;
+import dev.ferry.raft.FerryServer;
+import dev.ferry.raft.PeerAddress;
+import dev.ferry.statemachine.StateMachineConfig;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+
+/**
+ * A cluster of Ferry nodes inside the test JVM: real Ratis servers talking gRPC over loopback
+ * sockets, each with its own data directory. Faster to drive than {@link ProcessCluster}, and the
+ * state machines can be inspected directly.
+ */
+public final class LocalCluster implements Closeable {
+  private final Path dir;
+  private final String clusterName = "local";
+  private final List<PeerAddress> peers;
+  private final StateMachineConfig config;
+  private final Map<String, FerryServer> servers = new LinkedHashMap<>();
+
+  private LocalCluster(Path dir, List<PeerAddress> peers, StateMachineConfig config) {
+    this.dir = dir;
+    this.peers = peers;
+    this.config = config;
+  }
+
+  /** Starts {@code n} nodes and waits until the cluster accepts writes. */
+  public static LocalCluster start(Path dir, int n, StateMachineConfig config) throws IOException {
+    List<PeerAddress> peers = new ArrayList<>();
+    for (int i = 1; i <= n; i++) {
+      int[] ports = ProcessCluster.freePorts(3);
+      peers.add(new PeerAddress("n" + i, "127.0.0.1", ports[0], ports[1], ports[2]));
+    }
+    LocalCluster c = new LocalCluster(dir, List.copyOf(peers), config);
+    try {
+      for (PeerAddress p : peers) {
+        c.start(p.id());
+      }
+      try (KvClient client = c.client(Duration.ofSeconds(60))) {
+        client.put(new byte[] {0}, new byte[0]);
+      }
+      return c;
+    } catch (IOException | RuntimeException e) {
+      c.close();
+      throw e;
+    }
+  }
+
+  /** Starts (or restarts, recovering its storage) node {@code id}. */
+  public FerryServer start(String id) throws IOException {
+    FerryServer s =
+        FerryServer.builder()
+            .clusterName(clusterName)
+            .selfId(id)
+            .peers(peers)
+            .dataDir(dir.resolve(id))
+            .stateMachine(new KvStateMachine(config))
+            .logPreservationEntries(50)
+            .build()
+            .start();
+    servers.put(id, s);
+    return s;
+  }
+
+  /** Stops node {@code id} cleanly. */
+  public void stop(String id) throws IOException {
+    FerryServer s = servers.remove(id);
+    if (s != null) {
+      s.close();
+    }
+  }
+
+  /** A running node. */
+  public FerryServer server(String id) {
+    FerryServer s = servers.get(id);
+    if (s == null) {
+      throw new IllegalArgumentException(id + " is not running");
+    }
+    return s;
+  }
+
+  /** The running node's state machine. */
+  public KvStateMachine stateMachine(String id) {
+    return (KvStateMachine) server(id).stateMachine();
+  }
+
+  /** Ids of the running nodes. */
+  public List<String> running() {
+    return List.copyOf(servers.keySet());
+  }
+
+  /** The current leader's id, waiting up to {@code timeout} for one. */
+  public String leader(Duration timeout) {
+    String[] found = {null};
+    await(
+        timeout,
+        () -> {
+          for (FerryServer s : servers.values()) {
+            if (s.isLeader()) {
+              found[0] = s.self().id();
+              return true;
+            }
+          }
+          return false;
+        },
+        "a leader");
+    return found[0];
+  }
+
+  /** All peers. */
+  public List<PeerAddress> peers() {
+    return peers;
+  }
+
+  /** A client (caller closes). */
+  public KvClient client(Duration timeout) {
+    return KvClient.connect(clusterName, peers, timeout);
+  }
+
+  /** Polls {@code condition} until true or the deadline, then fails naming {@code what}. */
+  public static void await(Duration timeout, BooleanSupplier condition, String what) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("timed out after " + timeout + " waiting for " + what);
+      }
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new AssertionError("interrupted waiting for " + what, e);
+      }
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    IOException first = null;
+    for (String id : new ArrayList<>(servers.keySet())) {
+      try {
+        stop(id);
+      } catch (IOException e) {
+        if (first == null) {
+          first = e;
+        }
+      }
+    }
+    if (first != null) {
+      throw first;
+    }
+  }
+}

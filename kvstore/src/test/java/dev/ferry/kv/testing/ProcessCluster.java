@@ -1,0 +1,272 @@
+package dev.ferry.kv.testing;
+
+import dev.ferry.kv.KvClient;
+import dev.ferry.raft.PeerAddress;
+import java.io.Closeable;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+/**
+ * A cluster of {@code ferry server} processes on loopback, each a separate JVM with its own data
+ * directory, for tests that need real processes (kill -9, restart).
+ *
+ * <p>Each node's output goes to {@code <dir>/<id>.log}. {@link #close()} kills every process it
+ * started (also registered as a shutdown hook), so a failing test leaves nothing running. The
+ * cluster is reusable by later modules' tests through the {@code kvstore} test-jar.
+ *
+ * <p>Not thread-safe: drive it from the test thread.
+ */
+public final class ProcessCluster implements Closeable {
+  private final Path dir;
+  private final String clusterName;
+  private final List<PeerAddress> peers;
+  private final List<String> extraArgs;
+  private final List<String> jvmArgs;
+  private final Map<String, Process> processes = new LinkedHashMap<>();
+  private final Thread hook;
+
+  private ProcessCluster(Builder b, List<PeerAddress> peers) {
+    this.dir = b.dir;
+    this.clusterName = b.clusterName;
+    this.peers = List.copyOf(peers);
+    this.extraArgs = List.copyOf(b.serverArgs);
+    this.jvmArgs = List.copyOf(b.jvmArgs);
+    this.hook = new Thread(this::killAll, "process-cluster-cleanup");
+    Runtime.getRuntime().addShutdownHook(hook);
+  }
+
+  /** A builder for a cluster of {@code nodes} processes under {@code dir}. */
+  public static Builder builder(Path dir, int nodes) {
+    return new Builder(dir, nodes);
+  }
+
+  /** Configures a {@link ProcessCluster}. */
+  public static final class Builder {
+    private final Path dir;
+    private final int nodes;
+    private String clusterName = "test";
+    private final List<String> serverArgs = new ArrayList<>();
+    private final List<String> jvmArgs =
+        new ArrayList<>(
+            List.of("-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k"));
+
+    private Builder(Path dir, int nodes) {
+      this.dir = Objects.requireNonNull(dir);
+      if (nodes < 1) {
+        throw new IllegalArgumentException("nodes must be >= 1: " + nodes);
+      }
+      this.nodes = nodes;
+    }
+
+    /** Extra arguments to every {@code ferry server}. */
+    public Builder serverArgs(String... args) {
+      serverArgs.addAll(List.of(args));
+      return this;
+    }
+
+    /** Replaces the JVM heap setting, e.g. {@code -Xmx1g}. */
+    public Builder heap(String xmx) {
+      jvmArgs.removeIf(a -> a.startsWith("-Xmx"));
+      jvmArgs.add(xmx);
+      return this;
+    }
+
+    /** Starts every node and waits until the cluster accepts writes. */
+    public ProcessCluster start(Duration timeout) throws IOException {
+      List<PeerAddress> peers = new ArrayList<>();
+      for (int i = 1; i <= nodes; i++) {
+        int[] ports = freePorts(3);
+        peers.add(new PeerAddress("n" + i, "127.0.0.1", ports[0], ports[1], ports[2]));
+      }
+      ProcessCluster c = new ProcessCluster(this, peers);
+      try {
+        for (PeerAddress p : peers) {
+          c.start(p.id());
+        }
+        c.awaitWritable(timeout);
+        return c;
+      } catch (IOException | RuntimeException e) {
+        c.close();
+        throw e;
+      }
+    }
+  }
+
+  /** The peers, in order n1, n2, …. */
+  public List<PeerAddress> peers() {
+    return peers;
+  }
+
+  /** The {@code --peers} argument naming every node. */
+  public String peersArg() {
+    return peers.stream().map(PeerAddress::toString).collect(Collectors.joining(","));
+  }
+
+  /** The cluster name. */
+  public String clusterName() {
+    return clusterName;
+  }
+
+  /** A node's data directory. */
+  public Path dataDir(String id) {
+    return dir.resolve(id);
+  }
+
+  /** A node's log file. */
+  public Path logFile(String id) {
+    return dir.resolve(id + ".log");
+  }
+
+  /** A new client of the cluster (caller closes). */
+  public KvClient client(Duration timeout) {
+    return KvClient.connect(clusterName, peers, timeout);
+  }
+
+  /** Starts (or restarts) node {@code id}; its storage is recovered if it exists. */
+  public void start(String id) throws IOException {
+    Process old = processes.get(id);
+    if (old != null && old.isAlive()) {
+      throw new IllegalStateException(id + " is already running");
+    }
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.addAll(jvmArgs);
+    cmd.add("-cp");
+    cmd.add(System.getProperty("java.class.path"));
+    cmd.add("dev.ferry.kv.cli.FerryCli");
+    cmd.add("server");
+    cmd.add("--id");
+    cmd.add(id);
+    cmd.add("--peers");
+    cmd.add(peersArg());
+    cmd.add("--data");
+    cmd.add(dataDir(id).toString());
+    cmd.add("--cluster");
+    cmd.add(clusterName);
+    cmd.addAll(extraArgs);
+    Files.createDirectories(dir);
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+    pb.redirectOutput(ProcessBuilder.Redirect.appendTo(logFile(id).toFile()));
+    processes.put(id, pb.start());
+  }
+
+  /** Kills node {@code id} with SIGKILL and waits for it to be gone. */
+  public void kill(String id) throws InterruptedException {
+    Process p = processes.get(id);
+    if (p != null) {
+      p.destroyForcibly();
+      if (!p.waitFor(30, TimeUnit.SECONDS)) {
+        throw new IllegalStateException(id + " did not die after SIGKILL");
+      }
+    }
+  }
+
+  /** Stops node {@code id} with SIGTERM (a clean shutdown) and waits. */
+  public void stop(String id) throws InterruptedException {
+    Process p = processes.get(id);
+    if (p != null) {
+      p.destroy();
+      if (!p.waitFor(30, TimeUnit.SECONDS)) {
+        p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  /** True when node {@code id}'s process is alive. */
+  public boolean isAlive(String id) {
+    Process p = processes.get(id);
+    return p != null && p.isAlive();
+  }
+
+  /** The process id of node {@code id} (for signals). */
+  public long pid(String id) {
+    return processes.get(id).pid();
+  }
+
+  /** Waits until a write through the cluster succeeds. */
+  public void awaitWritable(Duration timeout) throws IOException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    IOException last = null;
+    try (KvClient c = client(Duration.ofSeconds(5))) {
+      while (System.nanoTime() < deadline) {
+        for (String id : processes.keySet()) {
+          if (!isAlive(id)) {
+            throw new IOException(id + " exited; log:\n" + tail(id, 40));
+          }
+        }
+        try {
+          c.put("__ready".getBytes(StandardCharsets.UTF_8), new byte[0]);
+          return;
+        } catch (IOException e) {
+          last = e;
+        }
+      }
+    }
+    throw new IOException("cluster not writable within " + timeout, last);
+  }
+
+  /** The last {@code lines} lines of a node's log (for failure messages). */
+  public String tail(String id, int lines) {
+    try {
+      List<String> all = Files.readAllLines(logFile(id), StandardCharsets.UTF_8);
+      return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+    } catch (IOException e) {
+      return "(no log: " + e + ")";
+    }
+  }
+
+  private void killAll() {
+    for (Process p : processes.values()) {
+      p.destroyForcibly();
+    }
+    for (Process p : processes.values()) {
+      try {
+        p.waitFor(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  /** Kills every node. */
+  @Override
+  public void close() {
+    killAll();
+    try {
+      Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException ignored) {
+      // already shutting down
+    }
+  }
+
+  /** Finds {@code n} distinct free TCP ports on loopback. */
+  public static int[] freePorts(int n) throws IOException {
+    int[] ports = new int[n];
+    List<ServerSocket> open = new ArrayList<>();
+    try {
+      for (int i = 0; i < n; i++) {
+        ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        s.setReuseAddress(true);
+        open.add(s);
+        ports[i] = s.getLocalPort();
+      }
+    } finally {
+      for (ServerSocket s : open) {
+        s.close();
+      }
+    }
+    return ports;
+  }
+}

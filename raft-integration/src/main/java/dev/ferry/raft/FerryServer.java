@@ -1,0 +1,348 @@
+package dev.ferry.raft;
+
+import dev.ferry.statemachine.Installer;
+import dev.ferry.statemachine.ReplicatedStateMachine;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.grpc.GrpcConfigKeys;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.RaftServerConfigKeys;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.util.SizeInBytes;
+import org.apache.ratis.util.TimeDuration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One Ferry node: a Ratis server (gRPC) running a {@link ReplicatedStateMachine}, configured the
+ * way Ferry needs Ratis to run:
+ *
+ * <ul>
+ *   <li>snapshot install in notification mode (Ferry's installer ships chunks, not Ratis);
+ *   <li>log purge up to the snapshot index with a preservation buffer, so the log stays bounded and
+ *       a follower that lags beyond it installs a (delta) snapshot;
+ *   <li>Ratis's snapshot auto-trigger at the capture interval, which only reports Ferry's newest
+ *       durable snapshot so that Ratis purges its log;
+ *   <li>a staging timeout as long as the install deadline (a joining listener installs while
+ *       staged);
+ *   <li>election and RPC timeouts that tolerate several JVMs sharing two cores.
+ * </ul>
+ *
+ * A node whose storage directory already holds Raft state restarts with {@code RECOVER}; otherwise
+ * it formats a new one.
+ *
+ * <p>Build with {@link #builder()}; validation happens in {@link Builder#build()}. Thread-safe.
+ */
+public final class FerryServer implements Closeable {
+  private static final Logger LOG = LoggerFactory.getLogger(FerryServer.class);
+
+  private final PeerAddress self;
+  private final List<PeerAddress> peers;
+  private final boolean listener;
+  private final RaftGroup group;
+  private final RaftServer server;
+  private final ReplicatedStateMachine stateMachine;
+  private final Path dataDir;
+
+  private FerryServer(Builder b, RaftGroup group, RaftServer server) {
+    this.self = b.self();
+    this.peers = List.copyOf(b.peers);
+    this.listener = b.listener;
+    this.group = group;
+    this.server = server;
+    this.stateMachine = b.stateMachine;
+    this.dataDir = b.dataDir;
+  }
+
+  /** A new builder. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** The Raft group id a cluster name maps to (name-based UUID). */
+  public static RaftGroupId groupId(String clusterName) {
+    return RaftGroupId.valueOf(
+        UUID.nameUUIDFromBytes(("ferry:" + clusterName).getBytes(StandardCharsets.UTF_8)));
+  }
+
+  /** Converts a peer to Ratis's form, with a startup role. */
+  public static RaftPeer toRaftPeer(PeerAddress p, RaftPeerRole role) {
+    return RaftPeer.newBuilder()
+        .setId(p.id())
+        .setAddress(p.raftAddress())
+        .setStartupRole(role)
+        .build();
+  }
+
+  /** Starts the Raft server. Blocks until its RPC port is listening. */
+  public FerryServer start() throws IOException {
+    server.start();
+    LOG.info(
+        "{}: started ({}), peers {}",
+        self.id(),
+        listener ? "listener" : "voter",
+        peers.stream().map(PeerAddress::id).toList());
+    return this;
+  }
+
+  /** This node's address. */
+  public PeerAddress self() {
+    return self;
+  }
+
+  /** The peers this node was started with (itself included). */
+  public List<PeerAddress> peers() {
+    return peers;
+  }
+
+  /** The Raft group. */
+  public RaftGroup group() {
+    return group;
+  }
+
+  /** The underlying Ratis server. */
+  public RaftServer raftServer() {
+    return server;
+  }
+
+  /** The state machine. */
+  public ReplicatedStateMachine stateMachine() {
+    return stateMachine;
+  }
+
+  /** The data directory. */
+  public Path dataDir() {
+    return dataDir;
+  }
+
+  /** True when this node is currently the leader. */
+  public boolean isLeader() {
+    try {
+      return server.getDivision(group.getGroupId()).getInfo().isLeader();
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  /** The current leader's id, if known. */
+  public Optional<String> leaderId() {
+    try {
+      RaftPeerId id = server.getDivision(group.getGroupId()).getInfo().getLeaderId();
+      return Optional.ofNullable(id).map(RaftPeerId::toString);
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+  }
+
+  /** Stops the Raft server and the state machine. Idempotent. */
+  @Override
+  public void close() throws IOException {
+    server.close();
+    LOG.info("{}: stopped", self.id());
+  }
+
+  /** Builds a {@link FerryServer}. Not thread-safe. */
+  public static final class Builder {
+    private String clusterName = "ferry";
+    private String selfId;
+    private final List<PeerAddress> peers = new ArrayList<>();
+    private boolean listener;
+    private Path dataDir;
+    private ReplicatedStateMachine stateMachine;
+    private Installer installer;
+    private Duration electionTimeoutMin = Duration.ofMillis(1500);
+    private Duration electionTimeoutMax = Duration.ofMillis(3000);
+    private Duration requestTimeout = Duration.ofSeconds(10);
+    private long logPreservationEntries = 10_000;
+    private Long snapshotTriggerEntries;
+    private final Map<String, String> properties = new LinkedHashMap<>();
+
+    private Builder() {}
+
+    /** The cluster name; the Raft group id is derived from it. Default {@code "ferry"}. */
+    public Builder clusterName(String name) {
+      this.clusterName = name;
+      return this;
+    }
+
+    /** This node's id: one of the peers. */
+    public Builder selfId(String id) {
+      this.selfId = id;
+      return this;
+    }
+
+    /** The cluster's members, this node included. */
+    public Builder peers(List<PeerAddress> peers) {
+      this.peers.clear();
+      this.peers.addAll(peers);
+      return this;
+    }
+
+    /**
+     * Start this node as a Raft LISTENER (it replicates but does not vote), the first step of
+     * joining a cluster. Its group names the voters and itself with the LISTENER startup role.
+     */
+    public Builder asListener(boolean listener) {
+      this.listener = listener;
+      return this;
+    }
+
+    /** The directory Raft and snapshot storage live in. */
+    public Builder dataDir(Path dir) {
+      this.dataDir = dir;
+      return this;
+    }
+
+    /** The state machine this node runs. */
+    public Builder stateMachine(ReplicatedStateMachine sm) {
+      this.stateMachine = sm;
+      return this;
+    }
+
+    /** The snapshot installer; without one, installs fail with a clear message. */
+    public Builder installer(Installer installer) {
+      this.installer = installer;
+      return this;
+    }
+
+    /** Election timeout range. Defaults 1.5–3 s (several JVMs on two cores). */
+    public Builder electionTimeout(Duration min, Duration max) {
+      this.electionTimeoutMin = min;
+      this.electionTimeoutMax = max;
+      return this;
+    }
+
+    /** How many log entries beyond the snapshot index to keep when purging. Default 10,000. */
+    public Builder logPreservationEntries(long entries) {
+      this.logPreservationEntries = entries;
+      return this;
+    }
+
+    /**
+     * How often (in applied entries) Ratis asks for a snapshot to purge to. Default: the state
+     * machine's capture interval.
+     */
+    public Builder snapshotTriggerEntries(long entries) {
+      this.snapshotTriggerEntries = entries;
+      return this;
+    }
+
+    /** Sets a raw Ratis property (advanced; applied last). */
+    public Builder property(String key, String value) {
+      properties.put(key, value);
+      return this;
+    }
+
+    PeerAddress self() {
+      return peers.stream().filter(p -> p.id().equals(selfId)).findFirst().orElseThrow();
+    }
+
+    /**
+     * Validates and builds the server (not started).
+     *
+     * @throws IllegalArgumentException naming the bad setting
+     * @throws IOException if the data directory cannot be created
+     */
+    public FerryServer build() throws IOException {
+      Objects.requireNonNull(selfId, "selfId is required");
+      Objects.requireNonNull(dataDir, "dataDir is required");
+      Objects.requireNonNull(stateMachine, "stateMachine is required");
+      if (clusterName == null || clusterName.isBlank()) {
+        throw new IllegalArgumentException("clusterName must not be blank");
+      }
+      if (peers.isEmpty()) {
+        throw new IllegalArgumentException("peers must not be empty");
+      }
+      if (peers.stream().map(PeerAddress::id).distinct().count() != peers.size()) {
+        throw new IllegalArgumentException("peer ids must be unique: " + peers);
+      }
+      if (peers.stream().noneMatch(p -> p.id().equals(selfId))) {
+        throw new IllegalArgumentException("selfId '" + selfId + "' is not among the peers " + peers);
+      }
+      if (electionTimeoutMin.isNegative()
+          || electionTimeoutMin.isZero()
+          || electionTimeoutMax.compareTo(electionTimeoutMin) <= 0) {
+        throw new IllegalArgumentException(
+            "election timeout must be 0 < min < max: " + electionTimeoutMin + ", " + electionTimeoutMax);
+      }
+      if (logPreservationEntries < 0) {
+        throw new IllegalArgumentException("logPreservationEntries < 0: " + logPreservationEntries);
+      }
+      if (Files.exists(dataDir) && !Files.isDirectory(dataDir)) {
+        throw new IllegalArgumentException("dataDir is not a directory: " + dataDir);
+      }
+      Files.createDirectories(dataDir);
+      if (!Files.isWritable(dataDir)) {
+        throw new IllegalArgumentException("dataDir is not writable: " + dataDir);
+      }
+      if (installer != null) {
+        stateMachine.setInstaller(installer);
+      }
+
+      PeerAddress self = self();
+      RaftProperties p = new RaftProperties();
+      RaftServerConfigKeys.setStorageDir(p, List.of(dataDir.resolve("raft").toFile()));
+      GrpcConfigKeys.Server.setPort(p, self.raftPort());
+      RaftServerConfigKeys.Log.Appender.setInstallSnapshotEnabled(p, false);
+      RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
+      RaftServerConfigKeys.Log.setPurgePreservationLogNum(p, logPreservationEntries);
+      RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf("8MB"));
+      RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
+      RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, true);
+      RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(
+          p,
+          snapshotTriggerEntries != null
+              ? snapshotTriggerEntries
+              : stateMachine.config().captureEveryEntries());
+      TimeDuration install =
+          TimeDuration.valueOf(stateMachine.config().installDeadline().toMillis(), TimeUnit.MILLISECONDS);
+      RaftServerConfigKeys.setStagingTimeout(p, install);
+      RaftServerConfigKeys.Rpc.setTimeoutMin(p, ms(electionTimeoutMin));
+      RaftServerConfigKeys.Rpc.setTimeoutMax(p, ms(electionTimeoutMax));
+      RaftServerConfigKeys.Rpc.setFirstElectionTimeoutMin(p, ms(electionTimeoutMin));
+      RaftServerConfigKeys.Rpc.setFirstElectionTimeoutMax(p, ms(electionTimeoutMax));
+      RaftServerConfigKeys.Rpc.setRequestTimeout(p, ms(requestTimeout));
+      RaftServerConfigKeys.Rpc.setSlownessTimeout(p, ms(requestTimeout.multipliedBy(6)));
+      properties.forEach(p::set);
+
+      List<RaftPeer> raftPeers = new ArrayList<>();
+      for (PeerAddress peer : peers) {
+        boolean isListener = listener && peer.id().equals(selfId);
+        raftPeers.add(toRaftPeer(peer, isListener ? RaftPeerRole.LISTENER : RaftPeerRole.FOLLOWER));
+      }
+      RaftGroup group = RaftGroup.valueOf(groupId(clusterName), raftPeers);
+      boolean recover = Files.isDirectory(dataDir.resolve("raft").resolve(group.getGroupId().getUuid().toString()));
+      RaftServer server =
+          RaftServer.newBuilder()
+              .setServerId(RaftPeerId.valueOf(selfId))
+              .setGroup(group)
+              .setStateMachine(stateMachine)
+              .setProperties(p)
+              .setOption(recover ? RaftStorage.StartupOption.RECOVER : RaftStorage.StartupOption.FORMAT)
+              .build();
+      return new FerryServer(this, group, server);
+    }
+
+    private static TimeDuration ms(Duration d) {
+      return TimeDuration.valueOf(d.toMillis(), TimeUnit.MILLISECONDS);
+    }
+  }
+}

@@ -1,0 +1,131 @@
+package dev.ferry.statemachine;
+
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+
+/**
+ * The envelope of every Raft log entry and query a {@link ReplicatedStateMachine} handles. Clients
+ * use it to wrap their commands in a session ({@code ClientId}, sequence number, lowest sequence
+ * still unacknowledged) and to read replies.
+ *
+ * <p>Log entry layouts (big-endian):
+ *
+ * <ul>
+ *   <li>user command: {@code 0x01, clientHigh:i64, clientLow:i64, seq:i64, firstUnacked:i64,
+ *       payload}
+ *   <li>capture: {@code 0x02} — every replica captures a snapshot at this entry's index
+ *   <li>digest checkpoint: {@code 0x03, id:i64} — every replica records its digest at this index
+ * </ul>
+ *
+ * Query layouts: {@code 0x10, payload} (a user query), {@code 0x11} (applied index and digest),
+ * {@code 0x12, id:i64} (a recorded digest checkpoint).
+ *
+ * <p>Stateless and thread-safe.
+ */
+public final class CommandCodec {
+  static final byte USER = 0x01;
+  static final byte CAPTURE = 0x02;
+  static final byte CHECKPOINT = 0x03;
+  static final byte QUERY_USER = 0x10;
+  static final byte QUERY_DIGEST = 0x11;
+  static final byte QUERY_CHECKPOINT = 0x12;
+
+  static final int USER_HEADER = 1 + 4 * Long.BYTES;
+
+  private CommandCodec() {}
+
+  /**
+   * Wraps a state machine command in a session envelope.
+   *
+   * @param seq this command's sequence number in the session, {@code >= 1}, one higher than the
+   *     previous command's
+   * @param firstUnacked the lowest sequence number whose reply the client has not yet received,
+   *     {@code 1 <= firstUnacked <= seq}; replies below it are forgotten by the replicas
+   */
+  public static byte[] userCommand(ClientId client, long seq, long firstUnacked, byte[] payload) {
+    if (seq < 1) {
+      throw new IllegalArgumentException("seq must be >= 1: " + seq);
+    }
+    if (firstUnacked < 1 || firstUnacked > seq) {
+      throw new IllegalArgumentException(
+          "firstUnacked must be in [1, seq=" + seq + "]: " + firstUnacked);
+    }
+    ByteBuffer b = ByteBuffer.allocate(USER_HEADER + payload.length);
+    b.put(USER).putLong(client.high()).putLong(client.low()).putLong(seq).putLong(firstUnacked);
+    b.put(payload);
+    return b.array();
+  }
+
+  /** The command that makes every replica capture a snapshot at its log index. */
+  public static byte[] captureCommand() {
+    return new byte[] {CAPTURE};
+  }
+
+  /** The command that makes every replica record its state digest at its log index. */
+  public static byte[] digestCheckpoint(long id) {
+    return ByteBuffer.allocate(1 + Long.BYTES).put(CHECKPOINT).putLong(id).array();
+  }
+
+  /** A read-only query to the state machine's {@code query}. */
+  public static byte[] userQuery(byte[] payload) {
+    byte[] out = new byte[1 + payload.length];
+    out[0] = QUERY_USER;
+    System.arraycopy(payload, 0, out, 1, payload.length);
+    return out;
+  }
+
+  /** A query for the replica's applied index and digest; see {@link #decodeDigestReply}. */
+  public static byte[] digestQuery() {
+    return new byte[] {QUERY_DIGEST};
+  }
+
+  /** A query for the digest the replica recorded at checkpoint {@code id}. */
+  public static byte[] checkpointQuery(long id) {
+    return ByteBuffer.allocate(1 + Long.BYTES).put(QUERY_CHECKPOINT).putLong(id).array();
+  }
+
+  /**
+   * Decodes a reply.
+   *
+   * @throws IllegalArgumentException if the bytes are not a reply
+   */
+  public static Reply decodeReply(byte[] bytes) {
+    if (bytes.length < 1) {
+      throw new IllegalArgumentException("empty reply");
+    }
+    return new Reply(ReplyStatus.ofCode(bytes[0]), Arrays.copyOfRange(bytes, 1, bytes.length));
+  }
+
+  /** Encodes a reply. */
+  public static byte[] encodeReply(Reply reply) {
+    byte[] out = new byte[1 + reply.payload().length];
+    out[0] = reply.status().code();
+    System.arraycopy(reply.payload(), 0, out, 1, reply.payload().length);
+    return out;
+  }
+
+  /**
+   * Decodes the reply of a {@link #digestQuery} or {@link #checkpointQuery}.
+   *
+   * @throws IllegalArgumentException if the bytes are not such a reply
+   */
+  public static DigestAt decodeDigestReply(byte[] bytes) {
+    if (bytes.length != 2 * Long.BYTES + dev.ferry.snapshot.StateDigest.LENGTH) {
+      throw new IllegalArgumentException("not a digest reply: " + bytes.length + " bytes");
+    }
+    ByteBuffer b = ByteBuffer.wrap(bytes);
+    long term = b.getLong();
+    long index = b.getLong();
+    byte[] d = new byte[dev.ferry.snapshot.StateDigest.LENGTH];
+    b.get(d);
+    return new DigestAt(term, index, dev.ferry.snapshot.StateDigest.fromBytes(d));
+  }
+
+  static byte[] encodeDigestReply(DigestAt d) {
+    return ByteBuffer.allocate(2 * Long.BYTES + dev.ferry.snapshot.StateDigest.LENGTH)
+        .putLong(d.term())
+        .putLong(d.index())
+        .put(d.digest().toBytes())
+        .array();
+  }
+}

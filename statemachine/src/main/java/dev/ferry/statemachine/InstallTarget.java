@@ -1,0 +1,49 @@
+package dev.ferry.statemachine;
+
+import dev.ferry.snapshot.format.Manifest;
+import dev.ferry.snapshot.store.ChunkStore;
+import java.io.IOException;
+import java.util.Optional;
+
+/**
+ * The local side of an install, offered to an {@link Installer}: the chunk store to fetch into
+ * (what it already holds is never fetched again) and the way to load a manifest into a new state
+ * beside the live one.
+ *
+ * <p>Thread-safe. Loading never touches the live state; only a successful {@link
+ * StagedInstall#complete} stages the new state, which Ratis then swaps in while the state machine
+ * is paused.
+ */
+public interface InstallTarget {
+
+  /** The local chunk store. */
+  ChunkStore chunkStore();
+
+  /** The newest durable local snapshot, if any (the delta base). */
+  Optional<Manifest> latestManifest();
+
+  /** Starts loading {@code manifest}; its chunks may still be arriving. */
+  StagedInstall begin(Manifest manifest) throws IOException;
+
+  /** A manifest being loaded shard by shard. Confined to one thread at a time. */
+  interface StagedInstall {
+    /**
+     * Loads shard {@code shard}: all its chunks must be in the store.
+     *
+     * @throws IOException if a chunk is missing or corrupt, or the shard's records are malformed
+     */
+    void loadShard(int shard) throws IOException;
+
+    /**
+     * Loads the remaining shards and the session table, verifies the state digest against the
+     * manifest, stores the manifest durably, and stages the new state for Ratis to swap in.
+     *
+     * @throws DigestMismatchException if the loaded state's digest differs from the manifest's
+     * @throws IOException if anything could not be read
+     */
+    void complete() throws IOException;
+
+    /** Discards what was loaded; the live state was never touched. */
+    void abort();
+  }
+}

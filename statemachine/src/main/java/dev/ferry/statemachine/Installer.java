@@ -1,0 +1,50 @@
+package dev.ferry.statemachine;
+
+import dev.ferry.snapshot.format.Manifest;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Brings a follower that fell behind the leader's log up to a snapshot baseline. The server
+ * assembly injects the real one (multi-source chunk shipping); without it, {@link #unavailable()}
+ * fails every install with a clear message.
+ *
+ * <p>Called from a Ratis thread: implementations must return at once and do the work elsewhere.
+ * The returned future completes with the manifest that was installed (through {@link
+ * InstallTarget}) or fails; Ratis then retries with a new notification.
+ */
+public interface Installer {
+
+  /**
+   * Starts an install.
+   *
+   * @param request what Ratis needs: a baseline at or after {@code request.firstAvailableIndex() -
+   *     1}
+   * @param target the local state machine to install into
+   */
+  CompletableFuture<Manifest> install(InstallRequest request, InstallTarget target);
+
+  /** An installer that always fails: snapshot shipping is not configured. */
+  static Installer unavailable() {
+    return (request, target) -> {
+      CompletableFuture<Manifest> f = new CompletableFuture<>();
+      f.completeExceptionally(
+          new IllegalStateException(
+              "this follower needs a snapshot at index >= "
+                  + (request.firstAvailableIndex() - 1)
+                  + " from leader "
+                  + request.leaderId()
+                  + " but no snapshot installer is configured"));
+      return f;
+    };
+  }
+
+  /**
+   * What Ratis asked for.
+   *
+   * @param firstAvailableIndex the first index still in the leader's log; a baseline at {@code >=
+   *     firstAvailableIndex - 1} lets Ratis replay the rest
+   * @param firstAvailableTerm the term of that entry
+   * @param leaderId the leader's peer id (a source of last resort)
+   */
+  record InstallRequest(long firstAvailableIndex, long firstAvailableTerm, String leaderId) {}
+}

@@ -1,0 +1,862 @@
+package dev.ferry.statemachine;
+
+import dev.ferry.snapshot.StateDigest;
+import dev.ferry.snapshot.format.Manifest;
+import dev.ferry.snapshot.store.ChunkStore;
+import dev.ferry.statemachine.internal.ByteKey;
+import dev.ferry.statemachine.internal.CaptureJob;
+import dev.ferry.statemachine.internal.RecordDigest;
+import dev.ferry.statemachine.internal.SessionTable;
+import dev.ferry.statemachine.internal.SnapshotCatalog;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.ratis.proto.RaftProtos;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientRequest;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.protocol.TermIndex;
+import org.apache.ratis.server.storage.FileInfo;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.statemachine.SnapshotInfo;
+import org.apache.ratis.statemachine.SnapshotRetentionPolicy;
+import org.apache.ratis.statemachine.StateMachineStorage;
+import org.apache.ratis.statemachine.TransactionContext;
+import org.apache.ratis.statemachine.impl.BaseStateMachine;
+import org.apache.ratis.statemachine.impl.FileListSnapshotInfo;
+import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
+import org.apache.ratis.util.LifeCycle;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The base class of a Ferry state machine: extend it, and implement {@link #apply}, {@link #view},
+ * {@link #newLoader} and {@link #query}. Everything else — Ratis's life cycle, idempotent apply,
+ * client sessions, snapshot capture through the log, layered snapshots, the state digest, snapshot
+ * install in notification mode, stale reads — is handled here.
+ *
+ * <p><b>Determinism.</b> {@code apply} must be a pure function of the state and the command: every
+ * replica applies the same log and must reach the same state, the same snapshot bytes and the same
+ * digest. Snapshots are captured at the same log index on every replica (the leader proposes a
+ * capture command), so every replica's manifest at that index is byte-identical.
+ *
+ * <p><b>Idempotence.</b> Entries at or below the applied index are skipped. Every user command
+ * carries a client session (see {@link CommandCodec#userCommand}); a duplicate gets the stored
+ * reply without being applied again. Sessions expire by log index, never by a replica's clock.
+ *
+ * <p><b>Concurrency.</b> Ratis calls {@code apply} (through {@code applyTransaction}) on one
+ * thread, in log order; {@link #view} is called on that thread too. {@link #query} may be called
+ * on any thread concurrently with apply. Snapshot capture runs on a capture thread from an
+ * immutable {@link StateView}.
+ */
+public abstract class ReplicatedStateMachine extends BaseStateMachine {
+  private static final Logger LOG = LoggerFactory.getLogger(ReplicatedStateMachine.class);
+
+  /** Sessions are checked for expiry at indices that are multiples of this. */
+  private static final long EXPIRY_CHECK_INTERVAL = 1024;
+
+  private static final int RECORDED_CHECKPOINTS = 256;
+
+  private final ShardLayout layout;
+  private final StateMachineConfig config;
+  private final boolean reportsChanges;
+  private volatile Installer installer = Installer.unavailable();
+
+  // ---- apply-thread state ----
+  private SessionTable sessions = new SessionTable();
+  private StateDigest recordsDigest = StateDigest.EMPTY;
+  private StateDigest sessionsDigest = StateDigest.EMPTY;
+  private List<Map<ByteKey, byte[]>> dirty;
+  private long lastCaptureIndex = -1;
+  private long commandsSinceCapture;
+  private long bytesSinceCapture;
+  private final Map<Long, DigestAt> checkpoints =
+      new LinkedHashMap<>() {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Long, DigestAt> eldest) {
+          return size() > RECORDED_CHECKPOINTS;
+        }
+      };
+
+  // ---- shared state ----
+  private volatile DigestAt currentDigest;
+  private final TreeMap<Long, List<CompletableFuture<Void>>> appliedWaiters = new TreeMap<>();
+  private final AtomicBoolean captureProposed = new AtomicBoolean();
+  private final AtomicLong pendingCaptures = new AtomicLong();
+  private volatile SnapshotCatalog catalog;
+  private volatile Staged staged;
+  private final ExecutorService captureExecutor;
+  private final ExecutorService background;
+
+  /**
+   * @param layout how keys map to shards; the same on every replica for the life of the data
+   * @param config tuning; values that shape snapshots must be the same on every replica
+   */
+  protected ReplicatedStateMachine(ShardLayout layout, StateMachineConfig config) {
+    this.layout = Objects.requireNonNull(layout, "layout");
+    this.config = Objects.requireNonNull(config, "config");
+    this.reportsChanges = this instanceof ReportsChanges;
+    this.dirty = newDirty();
+    this.currentDigest = new DigestAt(0, -1, StateDigest.EMPTY);
+    this.captureExecutor =
+        Executors.newSingleThreadExecutor(
+            r -> {
+              Thread t = new Thread(r, "ferry-capture");
+              t.setDaemon(true);
+              t.setPriority(Thread.MIN_PRIORITY);
+              return t;
+            });
+    this.background =
+        Executors.newCachedThreadPool(
+            r -> {
+              Thread t = new Thread(r, "ferry-sm-background");
+              t.setDaemon(true);
+              return t;
+            });
+  }
+
+  // =============================================================================================
+  // What users implement
+  // =============================================================================================
+
+  /**
+   * Applies one command to the live state and returns the reply. Called on the apply thread, in
+   * log order, exactly once per command (duplicates and replays are filtered out before). Must be
+   * deterministic. A state machine implementing {@link ReportsChanges} reports every change
+   * through {@code ctx}.
+   *
+   * <p>Throwing is a bug in the state machine: the request fails with {@link
+   * ReplyStatus#APPLY_FAILED} on every replica alike, and it is logged at error level.
+   */
+  protected abstract byte[] apply(byte[] command, ApplyContext ctx);
+
+  /** A point-in-time view of the live state, in (near) constant time. Called on the apply thread. */
+  protected abstract StateView view();
+
+  /** Starts building a new, empty state beside the live one (for an install or a restart). */
+  protected abstract StateLoader newLoader();
+
+  /**
+   * Answers a read-only query from the live state. May be called on any thread, concurrently with
+   * {@link #apply}.
+   */
+  protected abstract byte[] query(byte[] request);
+
+  // =============================================================================================
+  // Public API for the server assembly
+  // =============================================================================================
+
+  /** Injects the installer used when Ratis asks this follower to install a snapshot. */
+  public final void setInstaller(Installer installer) {
+    this.installer = Objects.requireNonNull(installer, "installer");
+  }
+
+  /** The shard layout. */
+  public final ShardLayout layout() {
+    return layout;
+  }
+
+  /** The configuration. */
+  public final StateMachineConfig config() {
+    return config;
+  }
+
+  /** The local chunk store (after initialization). */
+  public final ChunkStore chunkStore() {
+    return requireCatalog().store();
+  }
+
+  /** The newest durable local snapshot's manifest, if any. */
+  public final Optional<Manifest> latestManifest() {
+    SnapshotCatalog c = catalog;
+    return c == null ? Optional.empty() : c.latest();
+  }
+
+  /** All durable local manifests, oldest first. */
+  public final List<Manifest> manifests() {
+    return requireCatalog().manifests();
+  }
+
+  /** The install target of this state machine (what an {@link Installer} works on). */
+  public final InstallTarget installTarget() {
+    return new Target();
+  }
+
+  /**
+   * The applied index and state digest. For a state machine that reports changes this is exact
+   * and free; otherwise the digest is computed from a point-in-time view (off the apply thread).
+   */
+  public final CompletableFuture<DigestAt> digest() {
+    if (reportsChanges) {
+      return CompletableFuture.completedFuture(currentDigest);
+    }
+    CompletableFuture<DigestAt> f = new CompletableFuture<>();
+    // Take the view on a consistent point: the digest of the sessions travels with it.
+    DigestAt at = currentDigest;
+    StateView v = view();
+    StateDigest sd = sessionsDigest;
+    background.execute(
+        () -> {
+          try {
+            f.complete(new DigestAt(at.term(), at.index(), digestOf(v).plus(sd)));
+          } catch (Throwable t) {
+            f.completeExceptionally(t);
+          }
+        });
+    return f;
+  }
+
+  /** The digest recorded by checkpoint {@code id}, if this replica applied it. */
+  public final Optional<DigestAt> checkpoint(long id) {
+    synchronized (checkpoints) {
+      return Optional.ofNullable(checkpoints.get(id));
+    }
+  }
+
+  /** Completes when this replica has applied {@code index} (at once if it already has). */
+  public final CompletableFuture<Void> whenApplied(long index) {
+    synchronized (appliedWaiters) {
+      if (getLastAppliedTermIndex().getIndex() >= index) {
+        return CompletableFuture.completedFuture(null);
+      }
+      CompletableFuture<Void> f = new CompletableFuture<>();
+      appliedWaiters.computeIfAbsent(index, i -> new ArrayList<>()).add(f);
+      return f;
+    }
+  }
+
+  /** How many captures are queued or running. */
+  public final long pendingCaptures() {
+    return pendingCaptures.get();
+  }
+
+  // =============================================================================================
+  // Ratis life cycle
+  // =============================================================================================
+
+  @Override
+  public void initialize(RaftServer server, RaftGroupId groupId, RaftStorage storage)
+      throws IOException {
+    getLifeCycle()
+        .startAndTransition(
+            () -> {
+              super.initialize(server, groupId, storage);
+              Path dir = storage.getStorageDir().getStateMachineDir().toPath();
+              catalog = SnapshotCatalog.open(dir, layout, config);
+              Optional<Manifest> latest = catalog.latest();
+              if (latest.isPresent()) {
+                loadAtStartup(latest.get());
+              }
+            });
+  }
+
+  private void loadAtStartup(Manifest m) throws IOException {
+    Staged s = stage(m, null);
+    commitStaged(s);
+    LOG.info("{}: loaded snapshot at index {} (term {})", this, m.index(), m.term());
+  }
+
+  /** Idempotent: Ratis 3.x may call it more than once per install. */
+  @Override
+  public void pause() {
+    LifeCycle lc = getLifeCycle();
+    if (lc.getCurrentState() == LifeCycle.State.RUNNING) {
+      lc.transition(LifeCycle.State.PAUSING);
+      lc.transition(LifeCycle.State.PAUSED);
+    }
+  }
+
+  @Override
+  public void reinitialize() throws IOException {
+    LifeCycle lc = getLifeCycle();
+    if (lc.getCurrentState() == LifeCycle.State.PAUSED) {
+      lc.transition(LifeCycle.State.STARTING);
+    }
+    Staged s = staged;
+    if (s != null) {
+      staged = null;
+      commitStaged(s);
+      LOG.info("{}: installed snapshot at index {}", this, s.manifest.index());
+    }
+    if (lc.getCurrentState() == LifeCycle.State.STARTING) {
+      lc.transition(LifeCycle.State.RUNNING);
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    captureExecutor.shutdown();
+    try {
+      if (!captureExecutor.awaitTermination(30, TimeUnit.SECONDS)) {
+        LOG.warn("{}: capture still running at close", this);
+        captureExecutor.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    background.shutdownNow();
+    SnapshotCatalog c = catalog;
+    if (c != null) {
+      c.close();
+    }
+    getLifeCycle().checkStateAndClose();
+  }
+
+  @Override
+  public SnapshotInfo getLatestSnapshot() {
+    Optional<Manifest> m = latestManifest();
+    if (m.isEmpty()) {
+      return null;
+    }
+    Manifest manifest = m.get();
+    FileInfo file = new FileInfo(requireCatalog().manifestPath(manifest.index()), null);
+    return new FileListSnapshotInfo(
+        List.of(file), TermIndex.valueOf(manifest.term(), manifest.index()));
+  }
+
+  @Override
+  public StateMachineStorage getStateMachineStorage() {
+    return new StateMachineStorage() {
+      @Override
+      public void init(RaftStorage raftStorage) {}
+
+      @Override
+      public SnapshotInfo getLatestSnapshot() {
+        return ReplicatedStateMachine.this.getLatestSnapshot();
+      }
+
+      @Override
+      public void format() {}
+
+      @Override
+      public void cleanupOldSnapshots(SnapshotRetentionPolicy policy) {}
+    };
+  }
+
+  /**
+   * Ratis asks for a snapshot to purge its log up to. Snapshots are captured through the log by
+   * Ferry's own command, so this reports the newest durable one and returns at once.
+   */
+  @Override
+  public long takeSnapshot() {
+    return latestManifest().map(Manifest::index).orElse(-1L);
+  }
+
+  // =============================================================================================
+  // Apply
+  // =============================================================================================
+
+  @Override
+  public CompletableFuture<Message> applyTransaction(TransactionContext trx) {
+    RaftProtos.LogEntryProto entry = trx.getLogEntry();
+    long index = entry.getIndex();
+    long term = entry.getTerm();
+    if (index <= getLastAppliedTermIndex().getIndex()) {
+      LOG.debug("{}: skipping entry {} at or below the applied index", this, index);
+      return CompletableFuture.completedFuture(Message.EMPTY);
+    }
+    ByteString data = entry.getStateMachineLogEntry().getLogData();
+    byte[] reply;
+    CompletableFuture<Message> async = null;
+    if (data.isEmpty()) {
+      reply = CommandCodec.encodeReply(Reply.failed(ReplyStatus.APPLY_FAILED, "empty command"));
+    } else {
+      switch (data.byteAt(0)) {
+        case CommandCodec.USER -> reply = applyUser(data, term, index);
+        case CommandCodec.CAPTURE -> reply = applyCapture(term, index);
+        case CommandCodec.CHECKPOINT -> {
+          reply = null;
+          async = applyCheckpoint(data, term, index);
+        }
+        default ->
+            reply =
+                CommandCodec.encodeReply(
+                    Reply.failed(
+                        ReplyStatus.APPLY_FAILED, "unknown command kind " + data.byteAt(0)));
+      }
+    }
+    if (index % EXPIRY_CHECK_INTERVAL == 0) {
+      sessionsDigest = sessions.expire(index, config.sessionIdleEntries(), sessionsDigest);
+    }
+    updateLastAppliedTermIndex(term, index);
+    currentDigest = new DigestAt(term, index, recordsDigest.plus(sessionsDigest));
+    maybeProposeCapture();
+    if (async != null) {
+      return async;
+    }
+    return CompletableFuture.completedFuture(Message.valueOf(UnsafeByteOperations.unsafeWrap(reply)));
+  }
+
+  private byte[] applyUser(ByteString data, long term, long index) {
+    if (data.size() < CommandCodec.USER_HEADER) {
+      return CommandCodec.encodeReply(
+          Reply.failed(ReplyStatus.APPLY_FAILED, "truncated command header"));
+    }
+    ByteBuffer b = data.asReadOnlyByteBuffer();
+    b.get();
+    ClientId client = new ClientId(b.getLong(), b.getLong());
+    long seq = b.getLong();
+    long firstUnacked = b.getLong();
+    if (seq < 1 || firstUnacked < 1 || firstUnacked > seq) {
+      return CommandCodec.encodeReply(
+          Reply.failed(
+              ReplyStatus.APPLY_FAILED, "bad sequence " + seq + "/" + firstUnacked));
+    }
+    SessionTable.Session s = sessions.get(client);
+    if (s == null) {
+      if (firstUnacked > 1) {
+        return CommandCodec.encodeReply(
+            Reply.failed(
+                ReplyStatus.SESSION_EXPIRED,
+                "session " + client + " expired; commands before " + seq + " may have applied"));
+      }
+      s = sessions.open(client, index);
+    } else {
+      sessionsDigest = sessionsDigest.minus(SessionTable.elementHash(client, s));
+    }
+    try {
+      sessions.acknowledge(s, firstUnacked, index);
+      byte[] stored = s.reply(seq);
+      if (stored != null) {
+        return stored;
+      }
+      if (seq < s.firstUnacked()) {
+        return CommandCodec.encodeReply(
+            Reply.failed(ReplyStatus.STALE_SEQUENCE, "sequence " + seq + " already acknowledged"));
+      }
+      if (s.outstanding() >= config.maxOutstandingPerSession()) {
+        return CommandCodec.encodeReply(
+            Reply.failed(
+                ReplyStatus.TOO_MANY_OUTSTANDING,
+                s.outstanding() + " unacknowledged replies in session " + client));
+      }
+      byte[] payload = new byte[b.remaining()];
+      b.get(payload);
+      byte[] reply = CommandCodec.encodeReply(invokeApply(payload, term, index));
+      sessions.record(s, seq, reply);
+      commandsSinceCapture++;
+      bytesSinceCapture += payload.length;
+      return reply;
+    } finally {
+      sessionsDigest = sessionsDigest.plus(SessionTable.elementHash(client, s));
+    }
+  }
+
+  private Reply invokeApply(byte[] payload, long term, long index) {
+    Context ctx = new Context(term, index);
+    try {
+      return Reply.ok(apply(payload, ctx));
+    } catch (RuntimeException e) {
+      LOG.error(
+          "{}: apply threw at index {}: this is a bug in the state machine; the request fails on"
+              + " every replica",
+          this,
+          index,
+          e);
+      return Reply.failed(ReplyStatus.APPLY_FAILED, "apply failed: " + e);
+    } finally {
+      ctx.closed = true;
+    }
+  }
+
+  private final class Context implements ApplyContext {
+    private final long term;
+    private final long index;
+    boolean closed;
+
+    Context(long term, long index) {
+      this.term = term;
+      this.index = index;
+    }
+
+    @Override
+    public long index() {
+      return index;
+    }
+
+    @Override
+    public long term() {
+      return term;
+    }
+
+    @Override
+    public void changed(byte[] key, byte[] oldValue, byte[] newValue) {
+      if (closed) {
+        throw new IllegalStateException("ApplyContext used after apply returned");
+      }
+      Objects.requireNonNull(key, "key");
+      if (!reportsChanges) {
+        return;
+      }
+      if (oldValue != null) {
+        recordsDigest = recordsDigest.minus(RecordDigest.hash(key, oldValue));
+      }
+      if (newValue != null) {
+        recordsDigest = recordsDigest.plus(RecordDigest.hash(key, newValue));
+      }
+      dirty.get(layout.shardOf(key)).put(new ByteKey(key), newValue == null ? TOMBSTONE : newValue);
+    }
+  }
+
+  /** Marks a deleted key in a dirty map (compared by identity). */
+  private static final byte[] TOMBSTONE = new byte[0];
+
+  private byte[] applyCapture(long term, long index) {
+    captureProposed.set(false);
+    if (commandsSinceCapture == 0 && lastCaptureIndex >= 0) {
+      return CommandCodec.encodeReply(Reply.ok(new byte[0]));
+    }
+    List<Map<ByteKey, byte[]>> changes = reportsChanges ? dirty : null;
+    dirty = newDirty();
+    lastCaptureIndex = index;
+    commandsSinceCapture = 0;
+    bytesSinceCapture = 0;
+    CaptureJob job =
+        new CaptureJob(
+            term,
+            index,
+            view(),
+            changes,
+            TOMBSTONE,
+            sessions.encode(),
+            reportsChanges ? recordsDigest.plus(sessionsDigest) : null,
+            sessionsDigest);
+    pendingCaptures.incrementAndGet();
+    captureExecutor.execute(
+        () -> {
+          try {
+            Manifest m = requireCatalog().capture(job);
+            LOG.info(
+                "{}: captured snapshot at index {} ({} bytes of state)", this, index, m.rawBytes());
+          } catch (Throwable t) {
+            LOG.error("{}: snapshot capture at index {} failed", this, index, t);
+          } finally {
+            pendingCaptures.decrementAndGet();
+          }
+        });
+    return CommandCodec.encodeReply(Reply.ok(new byte[0]));
+  }
+
+  private CompletableFuture<Message> applyCheckpoint(ByteString data, long term, long index) {
+    if (data.size() != 1 + Long.BYTES) {
+      return CompletableFuture.completedFuture(
+          replyMessage(Reply.failed(ReplyStatus.APPLY_FAILED, "malformed checkpoint")));
+    }
+    long id = data.asReadOnlyByteBuffer().getLong(1);
+    CompletableFuture<DigestAt> digest;
+    if (reportsChanges) {
+      digest =
+          CompletableFuture.completedFuture(
+              new DigestAt(term, index, recordsDigest.plus(sessionsDigest)));
+    } else {
+      StateView v = view();
+      StateDigest sd = sessionsDigest;
+      digest =
+          CompletableFuture.supplyAsync(
+              () -> new DigestAt(term, index, digestOf(v).plus(sd)), background);
+    }
+    return digest.thenApply(
+        d -> {
+          synchronized (checkpoints) {
+            checkpoints.put(id, d);
+          }
+          return replyMessage(Reply.ok(CommandCodec.encodeDigestReply(d)));
+        });
+  }
+
+  private static Message replyMessage(Reply reply) {
+    return Message.valueOf(UnsafeByteOperations.unsafeWrap(CommandCodec.encodeReply(reply)));
+  }
+
+  private StateDigest digestOf(StateView v) {
+    StateDigest[] d = {StateDigest.EMPTY};
+    try {
+      for (int shard = 0; shard < layout.names().size(); shard++) {
+        v.writeShard(shard, (key, value) -> d[0] = d[0].plus(RecordDigest.hash(key, value)));
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return d[0];
+  }
+
+  private List<Map<ByteKey, byte[]>> newDirty() {
+    List<Map<ByteKey, byte[]>> maps = new ArrayList<>();
+    for (int i = 0; i < layout.names().size(); i++) {
+      maps.add(new HashMap<>());
+    }
+    return maps;
+  }
+
+  private void maybeProposeCapture() {
+    if (commandsSinceCapture < config.captureEveryEntries()
+        && bytesSinceCapture < config.captureEveryBytes()) {
+      return;
+    }
+    if (pendingCaptures.get() > 0 || !isLeader() || !captureProposed.compareAndSet(false, true)) {
+      return;
+    }
+    RaftServer server = getServer().join();
+    RaftClientRequest request =
+        RaftClientRequest.newBuilder()
+            .setClientId(org.apache.ratis.protocol.ClientId.randomId())
+            .setServerId(server.getId())
+            .setGroupId(getGroupId())
+            .setCallId(0)
+            .setMessage(Message.valueOf(ByteString.copyFrom(CommandCodec.captureCommand())))
+            .setType(RaftClientRequest.writeRequestType())
+            .build();
+    background.execute(
+        () -> {
+          try {
+            server
+                .submitClientRequestAsync(request)
+                .whenComplete(
+                    (r, t) -> {
+                      if (t != null || r == null || !r.isSuccess()) {
+                        captureProposed.set(false);
+                        LOG.debug("{}: capture proposal not accepted: {}", this, t != null ? t : r);
+                      }
+                    });
+          } catch (IOException e) {
+            captureProposed.set(false);
+            LOG.debug("{}: capture proposal failed", this, e);
+          }
+        });
+  }
+
+  private boolean isLeader() {
+    try {
+      return getServer().join().getDivision(getGroupId()).getInfo().isLeader();
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  @Override
+  protected boolean updateLastAppliedTermIndex(TermIndex newTI) {
+    boolean changed = super.updateLastAppliedTermIndex(newTI);
+    List<CompletableFuture<Void>> ready = new ArrayList<>();
+    synchronized (appliedWaiters) {
+      while (!appliedWaiters.isEmpty() && appliedWaiters.firstKey() <= newTI.getIndex()) {
+        ready.addAll(appliedWaiters.pollFirstEntry().getValue());
+      }
+    }
+    if (!ready.isEmpty()) {
+      background.execute(() -> ready.forEach(f -> f.complete(null)));
+    }
+    return changed;
+  }
+
+  // =============================================================================================
+  // Queries
+  // =============================================================================================
+
+  @Override
+  public CompletableFuture<Message> query(Message request) {
+    ByteString data = request.getContent();
+    if (data.isEmpty()) {
+      return failedQuery("empty query");
+    }
+    switch (data.byteAt(0)) {
+      case CommandCodec.QUERY_USER -> {
+        try {
+          byte[] reply = query(data.substring(1).toByteArray());
+          return CompletableFuture.completedFuture(Message.valueOf(ByteString.copyFrom(reply)));
+        } catch (RuntimeException e) {
+          return CompletableFuture.failedFuture(e);
+        }
+      }
+      case CommandCodec.QUERY_DIGEST -> {
+        return digest()
+            .thenApply(d -> Message.valueOf(ByteString.copyFrom(CommandCodec.encodeDigestReply(d))));
+      }
+      case CommandCodec.QUERY_CHECKPOINT -> {
+        if (data.size() != 1 + Long.BYTES) {
+          return failedQuery("malformed checkpoint query");
+        }
+        long id = data.asReadOnlyByteBuffer().getLong(1);
+        Optional<DigestAt> d = checkpoint(id);
+        if (d.isEmpty()) {
+          return failedQuery("no checkpoint " + id + " recorded on this replica");
+        }
+        return CompletableFuture.completedFuture(
+            Message.valueOf(ByteString.copyFrom(CommandCodec.encodeDigestReply(d.get()))));
+      }
+      default -> {
+        return failedQuery("unknown query kind " + data.byteAt(0));
+      }
+    }
+  }
+
+  private static CompletableFuture<Message> failedQuery(String why) {
+    return CompletableFuture.failedFuture(new IllegalArgumentException(why));
+  }
+
+  /**
+   * A read that waits until this replica applied {@code minIndex}, then answers from its state.
+   * (Ratis's own implementation only wakes waiters on a repeated index.)
+   */
+  @Override
+  public CompletableFuture<Message> queryStale(Message request, long minIndex) {
+    return whenApplied(minIndex).thenComposeAsync(v -> query(request), background);
+  }
+
+  // =============================================================================================
+  // Install (notification mode)
+  // =============================================================================================
+
+  @Override
+  public CompletableFuture<TermIndex> notifyInstallSnapshotFromLeader(
+      RaftProtos.RoleInfoProto roleInfo, TermIndex firstTermIndexInLog) {
+    String leader =
+        roleInfo.hasFollowerInfo() && roleInfo.getFollowerInfo().hasLeaderInfo()
+            ? roleInfo.getFollowerInfo().getLeaderInfo().getId().getId().toStringUtf8()
+            : "";
+    Installer.InstallRequest request =
+        new Installer.InstallRequest(
+            firstTermIndexInLog.getIndex(), firstTermIndexInLog.getTerm(), leader);
+    LOG.info(
+        "{}: leader {} asks for a snapshot at index >= {}",
+        this,
+        leader,
+        firstTermIndexInLog.getIndex() - 1);
+    // Complete asynchronously always: an already-failed future takes a bad path in Ratis.
+    return CompletableFuture.supplyAsync(() -> request, background)
+        .thenCompose(r -> installer.install(r, installTarget()))
+        .orTimeout(config.installDeadline().toMillis(), TimeUnit.MILLISECONDS)
+        .thenApplyAsync(m -> TermIndex.valueOf(m.term(), m.index()), background)
+        .whenComplete(
+            (ti, t) -> {
+              if (t != null) {
+                LOG.warn("{}: install failed (Ratis will ask again): {}", this, t.toString());
+              }
+            });
+  }
+
+  private final class Target implements InstallTarget {
+    @Override
+    public ChunkStore chunkStore() {
+      return requireCatalog().store();
+    }
+
+    @Override
+    public Optional<Manifest> latestManifest() {
+      return ReplicatedStateMachine.this.latestManifest();
+    }
+
+    @Override
+    public StagedInstall begin(Manifest manifest) {
+      StateLoader loader = newLoader();
+      return new StagedInstall() {
+        private final boolean[] loaded = new boolean[manifest.shards().size()];
+        private StateDigest digest = StateDigest.EMPTY;
+
+        @Override
+        public void loadShard(int shard) throws IOException {
+          if (!loaded[shard]) {
+            digest = digest.plus(requireCatalog().loadShard(manifest, shard, loader));
+            loaded[shard] = true;
+          }
+        }
+
+        @Override
+        public void complete() throws IOException {
+          for (int i = 0; i < loaded.length; i++) {
+            loadShard(i);
+          }
+          Staged s = finishStage(manifest, loader, digest);
+          requireCatalog().publish(manifest);
+          staged = s;
+        }
+
+        @Override
+        public void abort() {
+          loader.abort();
+        }
+      };
+    }
+  }
+
+  /** A loaded, verified state waiting to be swapped in. */
+  private record Staged(Manifest manifest, StateLoader loader, SessionTable sessions) {}
+
+  private Staged stage(Manifest m, StateLoader existing) throws IOException {
+    StateLoader loader = existing != null ? existing : newLoader();
+    StateDigest digest = StateDigest.EMPTY;
+    try {
+      for (int shard = 0; shard < m.shards().size(); shard++) {
+        digest = digest.plus(requireCatalog().loadShard(m, shard, loader));
+      }
+      return finishStage(m, loader, digest);
+    } catch (IOException | RuntimeException e) {
+      loader.abort();
+      throw e;
+    }
+  }
+
+  private Staged finishStage(Manifest m, StateLoader loader, StateDigest records)
+      throws IOException {
+    if (m.shards().size() != layout.names().size()) {
+      loader.abort();
+      throw new IOException(
+          "snapshot has " + m.shards().size() + " shards, layout has " + layout.names().size());
+    }
+    byte[] table = requireCatalog().readSessions(m);
+    SessionTable s = SessionTable.decode(new ByteArrayInputStream(table), Integer.MAX_VALUE);
+    StateDigest total = records.plus(s.digest());
+    if (!total.equals(m.digest())) {
+      loader.abort();
+      throw new DigestMismatchException("snapshot at index " + m.index(), m.digest(), total);
+    }
+    return new Staged(m, loader, s);
+  }
+
+  /** Swaps a staged state in. Apply thread (or initialize), state machine not running. */
+  private void commitStaged(Staged s) {
+    Manifest m = s.manifest;
+    s.loader.commit();
+    sessions = s.sessions;
+    sessionsDigest = s.sessions.digest();
+    recordsDigest = m.digest().minus(sessionsDigest);
+    dirty = newDirty();
+    lastCaptureIndex = m.index();
+    commandsSinceCapture = 0;
+    bytesSinceCapture = 0;
+    TermIndex ti = TermIndex.valueOf(m.term(), m.index());
+    if (ti.compareTo(getLastAppliedTermIndex()) > 0) {
+      updateLastAppliedTermIndex(ti);
+    } else {
+      setLastAppliedTermIndex(ti);
+    }
+    currentDigest = new DigestAt(m.term(), m.index(), m.digest());
+  }
+
+  private SnapshotCatalog requireCatalog() {
+    SnapshotCatalog c = catalog;
+    if (c == null) {
+      throw new IllegalStateException(this + " is not initialized");
+    }
+    return c;
+  }
+}

@@ -1,0 +1,436 @@
+package dev.ferry.statemachine.internal;
+
+import dev.ferry.snapshot.ChunkId;
+import dev.ferry.snapshot.ChunkRef;
+import dev.ferry.snapshot.StateDigest;
+import dev.ferry.snapshot.chunk.Chunker;
+import dev.ferry.snapshot.chunk.ChunkerConfig;
+import dev.ferry.snapshot.format.Manifest;
+import dev.ferry.snapshot.format.ManifestCodec;
+import dev.ferry.snapshot.format.ManifestFormatException;
+import dev.ferry.snapshot.format.Run;
+import dev.ferry.snapshot.format.Shard;
+import dev.ferry.snapshot.store.ChunkStore;
+import dev.ferry.snapshot.store.ChunkWriter;
+import dev.ferry.snapshot.store.FileChunkStore;
+import dev.ferry.statemachine.ShardLayout;
+import dev.ferry.statemachine.StateLoader;
+import dev.ferry.statemachine.StateLoader.Record;
+import dev.ferry.statemachine.StateMachineConfig;
+import java.io.BufferedOutputStream;
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A replica's durable snapshots: the chunk store and the manifests that name snapshots in it.
+ *
+ * <p>Layout under the state machine directory: {@code chunks/} (a {@link FileChunkStore}) and
+ * {@code manifests/<index>.manifest} (encoded with {@link ManifestCodec}, written to a temp file,
+ * fsynced and renamed). A manifest is published only after every chunk it names is durable and
+ * retained in the store.
+ *
+ * <p>Concurrency: {@link #capture} runs on the single capture thread; {@link #publish} may be
+ * called from an install thread too (both synchronize on the catalog); reads of the manifest list
+ * are lock-free.
+ */
+public final class SnapshotCatalog implements Closeable {
+  private static final Logger LOG = LoggerFactory.getLogger(SnapshotCatalog.class);
+  private static final Pattern MANIFEST_FILE = Pattern.compile("(\\d{20})\\.manifest");
+
+  /** Metadata key naming the record format of runs. */
+  public static final String FORMAT_KEY = "ferry.runs";
+
+  /** Metadata value of the current run format. */
+  public static final String FORMAT_VALUE = "records-v1";
+
+  private final Path manifestDir;
+  private final FileChunkStore store;
+  private final ShardLayout layout;
+  private final StateMachineConfig config;
+  private final ChunkerConfig chunker = ChunkerConfig.DEFAULT;
+  private final ConcurrentSkipListMap<Long, Manifest> manifests = new ConcurrentSkipListMap<>();
+
+  private SnapshotCatalog(
+      Path manifestDir, FileChunkStore store, ShardLayout layout, StateMachineConfig config) {
+    this.manifestDir = manifestDir;
+    this.store = store;
+    this.layout = layout;
+    this.config = config;
+  }
+
+  /** Opens (creating if needed) the catalog under a state machine directory. */
+  public static SnapshotCatalog open(Path dir, ShardLayout layout, StateMachineConfig config)
+      throws IOException {
+    Path manifestDir = Files.createDirectories(dir.resolve("manifests"));
+    FileChunkStore store =
+        FileChunkStore.open(
+            dir.resolve("chunks"), FileChunkStore.Options.defaults().withZstdLevel(config.zstdLevel()));
+    SnapshotCatalog c = new SnapshotCatalog(manifestDir, store, layout, config);
+    c.loadManifests();
+    return c;
+  }
+
+  private void loadManifests() throws IOException {
+    try (DirectoryStream<Path> files = Files.newDirectoryStream(manifestDir)) {
+      for (Path f : files) {
+        String name = f.getFileName().toString();
+        Matcher m = MANIFEST_FILE.matcher(name);
+        if (!m.matches()) {
+          if (name.endsWith(".tmp")) {
+            Files.deleteIfExists(f);
+          }
+          continue;
+        }
+        try {
+          Manifest manifest = ManifestCodec.decode(Files.readAllBytes(f));
+          if (manifest.index() != Long.parseLong(m.group(1))) {
+            throw new ManifestFormatException("index does not match its file name", 0);
+          }
+          if (!allPresent(manifest)) {
+            LOG.warn("manifest {} names chunks the store lacks; ignoring it", f);
+            continue;
+          }
+          manifests.put(manifest.index(), manifest);
+        } catch (ManifestFormatException e) {
+          LOG.error("manifest {} is corrupt, moving it aside: {}", f, e.getMessage());
+          Files.move(f, f.resolveSibling(name + ".corrupt"), StandardCopyOption.REPLACE_EXISTING);
+        }
+      }
+    }
+  }
+
+  private boolean allPresent(Manifest m) {
+    for (ChunkRef r : m.allChunks()) {
+      if (!store.contains(r.id())) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** The chunk store. */
+  public ChunkStore store() {
+    return store;
+  }
+
+  /** The newest durable manifest. */
+  public Optional<Manifest> latest() {
+    Map.Entry<Long, Manifest> e = manifests.lastEntry();
+    return e == null ? Optional.empty() : Optional.of(e.getValue());
+  }
+
+  /** The durable manifest at {@code index}. */
+  public Optional<Manifest> at(long index) {
+    return Optional.ofNullable(manifests.get(index));
+  }
+
+  /** All durable manifests, oldest first. */
+  public List<Manifest> manifests() {
+    return List.copyOf(manifests.values());
+  }
+
+  /** The file a manifest at {@code index} is kept in. */
+  public Path manifestPath(long index) {
+    return manifestDir.resolve(String.format("%020d.manifest", index));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Capture
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Writes a snapshot: layered where the job carries changes and the previous snapshot can be
+   * reused, in full otherwise; then publishes its manifest. Runs on the capture thread.
+   */
+  public Manifest capture(CaptureJob job) throws IOException {
+    Manifest prev = previous(job.index());
+    int n = layout.names().size();
+    List<Shard> shards = new ArrayList<>(n);
+    StateDigest computed = StateDigest.EMPTY;
+    Throttle throttle = new Throttle(config.captureBytesPerSecond());
+    try (ChunkWriter writer = store.openWriter()) {
+      for (int i = 0; i < n; i++) {
+        String name = layout.names().get(i);
+        Shard reuse = reusable(prev, i, name, job, writer);
+        if (reuse != null) {
+          Map<ByteKey, byte[]> changes = job.changes().get(i);
+          if (changes.isEmpty()) {
+            shards.add(reuse);
+          } else {
+            List<Run> runs = new ArrayList<>(reuse.runs());
+            runs.add(writeDelta(changes, job.tombstone(), writer, throttle));
+            shards.add(new Shard(name, runs));
+          }
+        } else {
+          int shard = i;
+          StateDigest[] d = {StateDigest.EMPTY};
+          boolean hashRecords = job.digest() == null;
+          Run run =
+              writeRun(
+                  writer,
+                  throttle,
+                  w ->
+                      job.view()
+                          .writeShard(
+                              shard,
+                              (key, value) -> {
+                                w.put(key, value);
+                                if (hashRecords) {
+                                  d[0] = d[0].plus(RecordDigest.hash(key, value));
+                                }
+                              }));
+          computed = computed.plus(d[0]);
+          shards.add(new Shard(name, List.of(run)));
+        }
+      }
+      List<ChunkRef> sessions = writeBytes(job.sessionTable(), writer, throttle);
+      StateDigest digest =
+          job.digest() != null ? job.digest() : computed.plus(job.sessionsDigest());
+      Manifest manifest =
+          new Manifest(
+              job.term(),
+              job.index(),
+              shards,
+              sessions,
+              digest,
+              new TreeMap<>(Map.of(FORMAT_KEY, FORMAT_VALUE)));
+      writer.commit(ChunkStore.manifestKey(manifest), ids(manifest));
+      writeManifestFile(manifest);
+      return manifest;
+    } finally {
+      retire();
+    }
+  }
+
+  private Manifest previous(long index) {
+    Map.Entry<Long, Manifest> e = manifests.lowerEntry(index);
+    return e == null ? null : e.getValue();
+  }
+
+  /** The previous snapshot's shard if a delta run may go on top of it (its chunks now protected). */
+  private Shard reusable(Manifest prev, int i, String name, CaptureJob job, ChunkWriter writer) {
+    if (job.changes() == null || prev == null || prev.shards().size() != layout.names().size()) {
+      return null;
+    }
+    Shard s = prev.shards().get(i);
+    if (!s.name().equals(name) || s.runs().size() >= config.maxRunsPerShard()) {
+      return null;
+    }
+    if (!FORMAT_VALUE.equals(prev.metadata().get(FORMAT_KEY))) {
+      return null;
+    }
+    for (ChunkRef r : s.chunks()) {
+      if (!writer.adopt(r.id())) {
+        return null;
+      }
+    }
+    return s;
+  }
+
+  private Run writeDelta(
+      Map<ByteKey, byte[]> changes, byte[] tombstone, ChunkWriter writer, Throttle throttle)
+      throws IOException {
+    TreeMap<ByteKey, byte[]> sorted = new TreeMap<>(changes);
+    return writeRun(
+        writer,
+        throttle,
+        w -> {
+          for (Map.Entry<ByteKey, byte[]> e : sorted.entrySet()) {
+            if (e.getValue() == tombstone) {
+              w.delete(e.getKey().bytes());
+            } else {
+              w.put(e.getKey().bytes(), e.getValue());
+            }
+          }
+        });
+  }
+
+  private interface RunBody {
+    void write(RunFormat.Writer w) throws IOException;
+  }
+
+  private Run writeRun(ChunkWriter writer, Throttle throttle, RunBody body) throws IOException {
+    List<ChunkRef> refs = new ArrayList<>();
+    try (Chunker chunks = chunker(writer, throttle, refs);
+        OutputStream out = new BufferedOutputStream(chunks, 64 << 10)) {
+      RunFormat.Writer w = new RunFormat.Writer(out);
+      body.write(w);
+      w.flush();
+    }
+    return new Run(refs);
+  }
+
+  private List<ChunkRef> writeBytes(byte[] bytes, ChunkWriter writer, Throttle throttle)
+      throws IOException {
+    List<ChunkRef> refs = new ArrayList<>();
+    try (Chunker chunks = chunker(writer, throttle, refs)) {
+      chunks.write(bytes);
+    }
+    return refs;
+  }
+
+  private Chunker chunker(ChunkWriter writer, Throttle throttle, List<ChunkRef> refs) {
+    return new Chunker(
+        chunker,
+        (offset, bytes, from, length) -> {
+          refs.add(writer.put(bytes, from, length));
+          throttle.account(length);
+        });
+  }
+
+  private static List<ChunkId> ids(Manifest m) {
+    Set<ChunkId> ids = new LinkedHashSet<>();
+    for (ChunkRef r : m.allChunks()) {
+      ids.add(r.id());
+    }
+    return new ArrayList<>(ids);
+  }
+
+  /**
+   * Makes a manifest whose chunks are all in the store durable and current (used by installs).
+   */
+  public void publish(Manifest manifest) throws IOException {
+    if (!allPresent(manifest)) {
+      throw new IOException("cannot publish snapshot " + manifest.index() + ": chunks missing");
+    }
+    store.retain(manifest);
+    writeManifestFile(manifest);
+    retire();
+  }
+
+  private synchronized void writeManifestFile(Manifest manifest) throws IOException {
+    Path target = manifestPath(manifest.index());
+    Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
+    byte[] bytes = ManifestCodec.encode(manifest);
+    try (FileChannel ch =
+        FileChannel.open(
+            tmp,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.TRUNCATE_EXISTING,
+            StandardOpenOption.WRITE)) {
+      ch.write(java.nio.ByteBuffer.wrap(bytes));
+      ch.force(true);
+    }
+    Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    try (FileChannel dir = FileChannel.open(manifestDir, StandardOpenOption.READ)) {
+      dir.force(true);
+    }
+    manifests.put(manifest.index(), manifest);
+  }
+
+  /** Drops snapshots beyond the retention count (pinned chunks stay) and collects garbage. */
+  private synchronized void retire() {
+    try {
+      while (manifests.size() > config.retainSnapshots()) {
+        Manifest old = manifests.pollFirstEntry().getValue();
+        Files.deleteIfExists(manifestPath(old.index()));
+        store.release(ChunkStore.manifestKey(old));
+      }
+      store.collectGarbage();
+    } catch (IOException e) {
+      LOG.warn("retiring old snapshots failed (will retry at the next capture): {}", e.toString());
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Load
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Loads one shard of {@code m} from the store into {@code loader}.
+   *
+   * @return the digest of the records loaded
+   */
+  public StateDigest loadShard(Manifest m, int shard, StateLoader loader) throws IOException {
+    Shard s = m.shards().get(shard);
+    List<Iterator<RunFormat.Entry>> runs = new ArrayList<>();
+    for (int r = 0; r < s.runs().size(); r++) {
+      runs.add(
+          new RunFormat.Reader(
+              new RunFormat.ChunkInputStream(store, s.runs().get(r).chunks()),
+              "snapshot " + m.index() + " shard " + s.name() + " run " + r));
+    }
+    StateDigest[] digest = {StateDigest.EMPTY};
+    Iterator<Record> merged = RunFormat.merge(runs);
+    Iterator<Record> hashing =
+        new Iterator<>() {
+          @Override
+          public boolean hasNext() {
+            return merged.hasNext();
+          }
+
+          @Override
+          public Record next() {
+            Record r = merged.next();
+            digest[0] = digest[0].plus(RecordDigest.hash(r.key(), r.value()));
+            return r;
+          }
+        };
+    try {
+      loader.loadShard(shard, hashing);
+      while (hashing.hasNext()) {
+        hashing.next(); // a loader that stopped early still gets a full digest check
+      }
+    } catch (RunFormat.CorruptRunException e) {
+      throw e.io();
+    }
+    return digest[0];
+  }
+
+  /** The encoded session table of {@code m}. */
+  public byte[] readSessions(Manifest m) throws IOException {
+    try (RunFormat.ChunkInputStream in = new RunFormat.ChunkInputStream(store, m.sessionChunks())) {
+      return in.readAllBytes();
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    store.close();
+  }
+
+  /** Limits the capture writer's rate so foreground apply keeps the disk and CPU. */
+  private static final class Throttle {
+    private final long bytesPerSecond;
+    private final long start = System.nanoTime();
+    private long bytes;
+
+    Throttle(long bytesPerSecond) {
+      this.bytesPerSecond = bytesPerSecond;
+    }
+
+    void account(int n) throws IOException {
+      bytes += n;
+      long dueNanos = bytes * 1_000_000_000L / bytesPerSecond;
+      long ahead = dueNanos - (System.nanoTime() - start);
+      if (ahead > 1_000_000) {
+        try {
+          Thread.sleep(ahead / 1_000_000);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IOException("capture interrupted", e);
+        }
+      }
+    }
+  }
+}
