@@ -11,7 +11,7 @@ import java.util.Objects;
  * overriding earlier ones.
  *
  * @param name a stable name chosen by the state machine (at most {@link #MAX_NAME_BYTES} UTF-8
- *     bytes), identical on every replica
+ *     bytes, no unpaired surrogates), identical on every replica
  * @param runs the runs, oldest first
  */
 public record Shard(String name, List<Run> runs) {
@@ -20,8 +20,9 @@ public record Shard(String name, List<Run> runs) {
 
   public Shard {
     Objects.requireNonNull(name, "name");
-    if (name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_NAME_BYTES) {
-      throw new IllegalArgumentException("shard name longer than " + MAX_NAME_BYTES + " bytes");
+    if (Utf8.encode(name, "shard name").length > MAX_NAME_BYTES) {
+      throw new IllegalArgumentException(
+          "shard name longer than " + MAX_NAME_BYTES + " bytes: " + Utf8.quote(name));
     }
     runs = List.copyOf(runs);
   }
