@@ -92,23 +92,64 @@ public final class ChunkCodecs {
       case ZSTD -> {
         byte[] src = new byte[payload];
         in.get(src);
-        long claimed = Zstd.getFrameContentSize(src);
+        long claimed = frameContentSize(src);
         if (claimed != rawSize) {
           throw new CodecException("zstd frame claims " + claimed + " bytes, expected " + rawSize);
         }
         byte[] out = new byte[rawSize];
+        long n;
         try {
-          long n = Zstd.decompressByteArray(out, 0, rawSize, src, 0, src.length);
-          if (n != rawSize) {
-            throw new CodecException("zstd frame produced " + n + " bytes, expected " + rawSize);
-          }
+          n = Zstd.decompressByteArray(out, 0, rawSize, src, 0, src.length);
         } catch (ZstdException e) {
           throw new CodecException("bad zstd frame: " + e.getMessage(), e);
+        }
+        if (n != rawSize) {
+          throw new CodecException("zstd frame produced " + n + " bytes, expected " + rawSize);
         }
         return out;
       }
     }
     throw new CodecException("unhandled codec " + codec);
+  }
+
+  /**
+   * The uncompressed size a stored chunk declares: the payload length of a raw chunk, the frame
+   * content size of a zstd chunk. Reads only the header; {@link #decode} still checks that the
+   * content really has this size.
+   *
+   * @throws CodecException on an unknown tag, a malformed or truncated header, or a size outside
+   *     {@code 1..ChunkRef.MAX_CHUNK_SIZE}
+   */
+  public static int rawSizeOf(ByteBuffer stored) throws CodecException {
+    ByteBuffer in = stored.duplicate();
+    ChunkCodec codec = codecOf(in);
+    in.get();
+    long size;
+    switch (codec) {
+      case RAW -> size = in.remaining();
+      case ZSTD -> {
+        // The header is at most 18 bytes; reading it needs no more.
+        byte[] header = new byte[Math.min(in.remaining(), 18)];
+        in.get(header);
+        size = frameContentSize(header);
+      }
+      default -> throw new CodecException("unhandled codec " + codec);
+    }
+    if (size <= 0 || size > ChunkRef.MAX_CHUNK_SIZE) {
+      throw new CodecException(codec + " chunk declares raw size out of range: " + size);
+    }
+    return (int) size;
+  }
+
+  /**
+   * The content size a zstd frame header declares, or a negative zstd error code. zstd-jni throws
+   * {@link ArrayIndexOutOfBoundsException} on an empty array, so that case is answered here.
+   */
+  private static long frameContentSize(byte[] frame) throws CodecException {
+    if (frame.length == 0) {
+      throw new CodecException("empty zstd frame");
+    }
+    return Zstd.getFrameContentSize(frame);
   }
 
   private static void checkRange(byte[] raw, int offset, int length) {

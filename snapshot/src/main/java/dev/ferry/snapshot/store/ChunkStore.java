@@ -2,10 +2,16 @@ package dev.ferry.snapshot.store;
 
 import dev.ferry.snapshot.ChunkId;
 import dev.ferry.snapshot.ChunkRef;
+import dev.ferry.snapshot.format.Manifest;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.LinkedHashSet;
+import java.util.Objects;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * A content-addressed store of chunks. A chunk's name is its {@link ChunkId}; nothing else, and in
@@ -16,10 +22,39 @@ import java.util.Set;
  * id; a chunk that fails verification is quarantined (no longer {@link #contains contained}) and
  * reported by a {@link ChunkCorruptException}, so it can be fetched again.
  *
+ * <h2>References and garbage collection</h2>
+ *
+ * A chunk lives as long as something references it:
+ *
+ * <ul>
+ *   <li>a <b>retained manifest</b>: {@link #retain(String, Collection)} records, durably and under
+ *       a key, the chunks a manifest uses; {@link #release} forgets them. Retained keys survive a
+ *       restart. By convention a manifest's key is {@link #manifestKey(Manifest)}.
+ *   <li>a <b>pin</b>: {@link #pin} leases a retained manifest's chunk set until the lease expires
+ *       or is released, even if the manifest is released meanwhile (a manifest being shipped to a
+ *       peer stays whole). Pins are durable too; expiry is judged by the store's clock.
+ *   <li>an open <b>writer</b>: chunks put or {@linkplain ChunkWriter#adopt adopted} through a
+ *       {@link ChunkWriter} are protected until the writer commits them under a key or is closed,
+ *       so a capture or an install in progress never loses its chunks to a concurrent collection.
+ *       Writers are not durable: after a restart their chunks are unreferenced (an install that
+ *       must keep its fetched chunks across restarts retains the target manifest's chunk list
+ *       before fetching; absent chunks may be retained).
+ * </ul>
+ *
+ * {@link #collectGarbage()} deletes every chunk that nothing references. Chunks put directly with
+ * {@link #put} or {@link #putStored} and referenced by nothing may be deleted by the next
+ * collection; use a writer when that matters.
+ *
  * <p>Concurrency: implementations are safe for concurrent use by many threads. Writes of the same
- * chunk are idempotent.
+ * chunk are idempotent. Methods that do I/O block the calling thread; {@link #contains} never does
+ * I/O.
  */
 public interface ChunkStore extends Closeable {
+
+  /**
+   * Manifest keys: 1 to 128 characters from {@code [A-Za-z0-9._-]}, starting with a letter/digit.
+   */
+  Pattern KEY_PATTERN = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
 
   /** True when the store holds a (not quarantined) copy of the chunk. Never blocks on I/O. */
   boolean contains(ChunkId id);
@@ -30,13 +65,17 @@ public interface ChunkStore extends Closeable {
   /**
    * Encodes {@code raw[offset, offset+length)} with the store's codec policy, stores it durably
    * (written, fsynced and renamed into place before returning) and returns its reference. Storing a
-   * chunk already present does no I/O beyond the check.
+   * chunk already present does no I/O beyond the check, and returns the reference of the copy held.
    */
   ChunkRef put(byte[] raw, int offset, int length) throws IOException;
 
   /**
    * Stores a chunk received in stored form (for example from a peer) after verifying that it
-   * decodes, within {@code ref.rawSize()} bytes, to bytes whose SHA-256 is {@code ref.id()}.
+   * decodes, within {@code ref.rawSize()} bytes, to bytes whose SHA-256 is {@code ref.id()}. The
+   * buffer's remaining bytes are the stored form; its position is not moved. {@code
+   * ref.storedSize()} is not checked (another replica may have encoded the chunk differently); the
+   * chunk is kept as received. The bytes are verified even if the chunk is already held (then
+   * nothing more happens).
    *
    * @throws ChunkCorruptException if the bytes do not decode to the named chunk; nothing is stored
    */
@@ -51,9 +90,81 @@ public interface ChunkStore extends Closeable {
   byte[] read(ChunkId id) throws IOException;
 
   /**
-   * Reads a chunk's stored form (codec tag + payload) without decoding it, as it is shipped.
+   * Reads a chunk's stored form (codec tag + payload) without decoding or hashing it, as it is
+   * shipped; the receiver verifies it.
    *
    * @throws java.nio.file.NoSuchFileException if the chunk is not held
+   * @throws ChunkCorruptException if the stored form is impossible (empty or larger than {@link
+   *     ChunkRef#MAX_STORED_SIZE}); it is quarantined first
    */
   ByteBuffer readStored(ChunkId id) throws IOException;
+
+  /** Counts of chunks and bytes held and of chunks quarantined since the store was opened. */
+  StoreStats stats();
+
+  /**
+   * Opens a writer whose chunks are protected from garbage collection until it commits or closes.
+   * Writers are cheap; many may be open at once, from any threads.
+   */
+  ChunkWriter openWriter();
+
+  /**
+   * Durably records that the manifest named {@code key} references {@code chunks}, replacing any
+   * set previously retained under the key. The chunks need not be present (an install may retain
+   * its target before fetching). Returns once the record survives a crash.
+   *
+   * @throws IllegalArgumentException if {@code key} does not match {@link #KEY_PATTERN}
+   */
+  void retain(String key, Collection<ChunkId> chunks) throws IOException;
+
+  /** Retains every chunk of {@code manifest} under {@link #manifestKey(Manifest)}. */
+  default void retain(Manifest manifest) throws IOException {
+    Set<ChunkId> ids = new LinkedHashSet<>();
+    for (ChunkRef ref : manifest.allChunks()) {
+      ids.add(ref.id());
+    }
+    retain(manifestKey(manifest), ids);
+  }
+
+  /**
+   * Durably forgets the references retained under {@code key}; no effect if none are. Chunks pinned
+   * through a live lease on the key stay until the lease ends.
+   */
+  void release(String key) throws IOException;
+
+  /** The keys currently retained (a snapshot copy). */
+  Set<String> retainedKeys();
+
+  /**
+   * Pins the chunk set currently retained under {@code key} for {@code ttl}: none of those chunks
+   * is deleted while the lease is live (now before {@link Lease#expiresAt()}), even if the key is
+   * released. Durable: a pin survives a restart until it expires.
+   *
+   * @throws IllegalStateException if nothing is retained under {@code key}
+   * @throws IllegalArgumentException if {@code ttl} is not positive
+   */
+  Lease pin(String key, Duration ttl) throws IOException;
+
+  /**
+   * Extends a live lease to now + {@code ttl}.
+   *
+   * @throws LeaseExpiredException if the lease has expired or was released (its chunks may be gone)
+   */
+  Lease renew(long leaseId, Duration ttl) throws IOException;
+
+  /** Ends a lease now; no effect if it has already ended. */
+  void unpin(long leaseId) throws IOException;
+
+  /**
+   * Deletes every chunk referenced by no retained manifest, no live lease and no open writer, and
+   * forgets expired leases. Blocks retain, release and pin calls while it runs, never puts or
+   * reads.
+   */
+  GcResult collectGarbage() throws IOException;
+
+  /** The key a manifest is retained under by convention: {@code "manifest-<term>-<index>"}. */
+  static String manifestKey(Manifest manifest) {
+    Objects.requireNonNull(manifest, "manifest");
+    return "manifest-" + manifest.term() + "-" + manifest.index();
+  }
 }

@@ -1,0 +1,46 @@
+package dev.ferry.snapshot.store;
+
+import dev.ferry.snapshot.ChunkId;
+import dev.ferry.snapshot.ChunkRef;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Collection;
+
+/**
+ * A group of puts whose chunks garbage collection leaves alone until the writer {@linkplain #commit
+ * commits} them under a manifest key or is {@linkplain #close closed}. A snapshot capture or an
+ * install opens one, puts (or {@linkplain #adopt adopts}) every chunk its manifest will use, then
+ * commits the manifest.
+ *
+ * <p>Protection is in memory only: a crash drops it (see {@link ChunkStore}). Thread-safe: several
+ * threads may put through the same writer.
+ */
+public interface ChunkWriter extends Closeable {
+
+  /** As {@link ChunkStore#put}, and protects the chunk. */
+  ChunkRef put(byte[] raw, int offset, int length) throws IOException;
+
+  /** As {@link ChunkStore#putStored}, and protects the chunk once it is verified. */
+  void putStored(ChunkRef ref, ByteBuffer stored) throws IOException;
+
+  /**
+   * Protects a chunk the store may already hold, atomically with respect to garbage collection.
+   *
+   * @return true when the chunk is held (and now protected); false when it is not held, and must be
+   *     put
+   */
+  boolean adopt(ChunkId id);
+
+  /**
+   * Retains {@code chunks} under {@code key} (as {@link ChunkStore#retain}) and then closes this
+   * writer. If retaining fails the writer stays open and still protects its chunks.
+   *
+   * @throws IllegalStateException if the writer is closed
+   */
+  void commit(String key, Collection<ChunkId> chunks) throws IOException;
+
+  /** Drops this writer's protection; idempotent. Uncommitted chunks become garbage. */
+  @Override
+  void close();
+}
