@@ -1,0 +1,102 @@
+package dev.ferry.bench;
+
+import dev.ferry.snapshot.ChunkId;
+import dev.ferry.snapshot.chunk.Chunker;
+import dev.ferry.snapshot.chunk.ChunkerConfig;
+import dev.ferry.snapshot.chunk.PipelinedChunker;
+import java.io.IOException;
+import java.security.MessageDigest;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.Blackhole;
+
+/**
+ * Snapshot capture throughput over one buffer of {@code sizeMiB} MiB of {@link BenchData} text, fed
+ * in writes of {@code writeSize} bytes (as a serializer would) with the default chunker config. One
+ * operation processes the whole buffer; MB/s = size / (ms/op).
+ *
+ * <ul>
+ *   <li>{@link #sha256} — the floor: one SHA-256 over the buffer, single thread;
+ *   <li>{@link #chunk} — boundary finding alone;
+ *   <li>{@link #chunkAndHash} — boundaries and a SHA-256 per chunk on one thread;
+ *   <li>{@link #chunkAndHashPipelined} — boundaries on this thread, SHA-256 on a second one.
+ * </ul>
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(
+    value = 1,
+    jvmArgsAppend = {"-Xms2g", "-Xmx2g"})
+public class ChunkingBenchmark {
+  /** Buffer size in MiB. */
+  @Param("256")
+  public int sizeMiB;
+
+  /** Bytes per write into the chunker. */
+  @Param("65536")
+  public int writeSize;
+
+  private byte[] data;
+  private MessageDigest sha;
+  private final ChunkerConfig config = ChunkerConfig.DEFAULT;
+
+  /** Generates the buffer (once per fork). */
+  @Setup(Level.Trial)
+  public void setUp() {
+    data = BenchData.textLike(sizeMiB << 20, BenchData.SEED);
+    sha = ChunkId.sha256();
+  }
+
+  /** Raw single-thread SHA-256 of the whole buffer. */
+  @Benchmark
+  public byte[] sha256() {
+    sha.update(data, 0, data.length);
+    return sha.digest();
+  }
+
+  /** Chunk boundaries only. */
+  @Benchmark
+  public void chunk(Blackhole blackhole) throws IOException {
+    try (Chunker chunker =
+        new Chunker(config, (offset, bytes, from, length) -> blackhole.consume(length))) {
+      feed(chunker);
+    }
+  }
+
+  /** Chunk boundaries and SHA-256 ids, one thread. */
+  @Benchmark
+  public void chunkAndHash(Blackhole blackhole) throws IOException {
+    try (Chunker chunker = Chunker.hashing(config, chunk -> blackhole.consume(chunk.id()))) {
+      feed(chunker);
+    }
+  }
+
+  /** Chunk boundaries on this thread, SHA-256 ids on a second thread. */
+  @Benchmark
+  public void chunkAndHashPipelined(Blackhole blackhole) throws IOException {
+    try (PipelinedChunker chunker =
+        new PipelinedChunker(config, chunk -> blackhole.consume(chunk.id()))) {
+      feed(chunker);
+    }
+  }
+
+  private void feed(java.io.OutputStream out) throws IOException {
+    for (int off = 0; off < data.length; off += writeSize) {
+      out.write(data, off, Math.min(writeSize, data.length - off));
+    }
+  }
+}

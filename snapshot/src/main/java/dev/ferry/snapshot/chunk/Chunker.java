@@ -1,0 +1,319 @@
+package dev.ferry.snapshot.chunk;
+
+import dev.ferry.snapshot.ChunkId;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.security.MessageDigest;
+import java.util.Objects;
+
+/**
+ * A content-defined chunker (FastCDC with normalized chunking) fed as an {@link OutputStream}: it
+ * finds chunk boundaries in the bytes written to it and hands each chunk to a sink.
+ *
+ * <h2>The cut rule</h2>
+ *
+ * This rule is part of the chunk format; every replica applies it, so equal streams give equal
+ * chunks. Number the bytes of the current chunk from 0 (relative index {@code r}). With {@code
+ * min}, {@code avg}, {@code max} from the {@link ChunkerConfig} and {@code bits = log2(avg)}:
+ *
+ * <ul>
+ *   <li>bytes {@code r < min} are skipped: neither hashed nor candidates for a cut;
+ *   <li>the hash {@code h} is 0 before byte {@code r = min}; each byte {@code b} at {@code r >=
+ *       min} updates it as {@code h = (h << 1) + GEAR[b & 0xff]} (mod 2<sup>64</sup>, {@link
+ *       GearTable});
+ *   <li>the chunk ends after byte {@code r} when {@code (h & mask) == 0}, where {@code mask} has
+ *       ones in bits {@code 62-n+1 .. 62} with {@code n = bits + 2} while {@code r < avg} (the
+ *       strict mask) and {@code n = bits - 2} from {@code avg} on (the loose mask); or when {@code
+ *       r == max - 1};
+ *   <li>the last chunk of the stream ends at its end, whatever its size.
+ * </ul>
+ *
+ * The mask's top bit is bit 62, so that the hash can be advanced two bytes per step with a
+ * pre-shifted table (FastCDC 2020's "rolling two bytes"), and bit 62 depends on the last 63 bytes.
+ *
+ * <h2>Use</h2>
+ *
+ * Write the stream, in pieces of any size, then {@link #close()} to emit the last chunk. The cut
+ * points depend only on the bytes, never on how they were split into writes. Memory is bounded: one
+ * buffer of at most {@code max} bytes (plus, for {@link #transferFrom}, a read buffer of {@code
+ * max} bytes). {@link #flush()} does nothing: a cut never depends on flushes.
+ *
+ * <p>Concurrency: not thread-safe; one thread writes and closes. The sink is called on that thread,
+ * from within {@code write} or {@code close}. If the sink throws, the exception propagates to the
+ * writer and the chunker is broken: every later call throws.
+ *
+ * <p>Only boundaries are found here; {@link #hashing} adds SHA-256 ids on the writer's thread, and
+ * {@link PipelinedChunker} hashes on a second thread.
+ */
+public final class Chunker extends OutputStream {
+  private static final int INITIAL_BUFFER = 64 << 10;
+
+  private final ChunkerConfig config;
+  private final RawChunkSink sink;
+  private final int min;
+  private final int avg;
+  private final int max;
+  private final long strictMask;
+  private final long looseMask;
+
+  /** The head of the current chunk that is not in the caller's array. */
+  private byte[] pending = new byte[0];
+
+  /** How many bytes of the current chunk are in {@link #pending}. */
+  private int fill;
+
+  /** The gear hash over the current chunk's bytes from {@code min} on. */
+  private long hash;
+
+  /** The stream offset of the current chunk's first byte. */
+  private long chunkStart;
+
+  private long chunks;
+  private byte[] readBuffer;
+  private final byte[] oneByte = new byte[1];
+  private boolean closed;
+  private boolean broken;
+
+  /**
+   * A chunker that reports boundaries only.
+   *
+   * @param config the sizes; every replica must use the same
+   * @param sink receives each chunk's bytes (borrowed) on the writing thread
+   */
+  public Chunker(ChunkerConfig config, RawChunkSink sink) {
+    this.config = Objects.requireNonNull(config, "config");
+    this.sink = Objects.requireNonNull(sink, "sink");
+    this.min = config.min();
+    this.avg = config.avg();
+    this.max = config.max();
+    this.strictMask = mask(config.avgBits() + 2);
+    this.looseMask = mask(config.avgBits() - 2);
+  }
+
+  /**
+   * A chunker that computes each chunk's SHA-256 on the writing thread and hands the chunk with its
+   * id to {@code sink}, on the writing thread.
+   */
+  public static Chunker hashing(ChunkerConfig config, ChunkSink sink) {
+    return new Chunker(config, new HashingSink(sink));
+  }
+
+  /** The configuration. */
+  public ChunkerConfig config() {
+    return config;
+  }
+
+  /** Bytes written so far. */
+  public long bytesWritten() {
+    return chunkStart + fill;
+  }
+
+  /** Chunks emitted so far. */
+  public long chunkCount() {
+    return chunks;
+  }
+
+  @Override
+  public void write(int b) throws IOException {
+    oneByte[0] = (byte) b;
+    write(oneByte, 0, 1);
+  }
+
+  /**
+   * Feeds {@code b[off, off+len)}, emitting every chunk that ends within it.
+   *
+   * @throws IOException if the sink throws, or the chunker is closed or broken
+   */
+  @Override
+  public void write(byte[] b, int off, int len) throws IOException {
+    Objects.checkFromIndexSize(off, len, b.length);
+    ensureOpen();
+    boolean ok = false;
+    try {
+      feed(b, off, len);
+      ok = true;
+    } finally {
+      broken = !ok;
+    }
+  }
+
+  /**
+   * Reads {@code in} to its end and feeds everything read, as {@link #write} would. Does not close
+   * {@code in} nor this chunker.
+   *
+   * @return the number of bytes read
+   * @throws IOException if reading fails or the sink throws
+   */
+  public long transferFrom(InputStream in) throws IOException {
+    Objects.requireNonNull(in, "in");
+    ensureOpen();
+    if (readBuffer == null) {
+      readBuffer = new byte[max];
+    }
+    long total = 0;
+    int n;
+    while ((n = in.read(readBuffer, 0, readBuffer.length)) >= 0) {
+      write(readBuffer, 0, n);
+      total += n;
+    }
+    return total;
+  }
+
+  /** Does nothing: chunk boundaries depend on content only. */
+  @Override
+  public void flush() {}
+
+  /**
+   * Emits the last chunk (the bytes written since the last cut, if any) and closes the chunker.
+   * Idempotent; a broken chunker closes without emitting.
+   *
+   * @throws IOException if the sink throws on the last chunk
+   */
+  @Override
+  public void close() throws IOException {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    if (!broken && fill > 0) {
+      broken = true;
+      emit(pending, 0, fill);
+      broken = false;
+    }
+  }
+
+  private void ensureOpen() throws IOException {
+    if (broken) {
+      throw new IOException("chunker is broken by an earlier failure");
+    }
+    if (closed) {
+      throw new IOException("chunker is closed");
+    }
+  }
+
+  /**
+   * The chunk being built is {@code pending[0, fill) ++ b[start, ...)}; cut it wherever the rule
+   * says, then keep the uncut rest in {@code pending}.
+   */
+  private void feed(byte[] b, int off, int len) throws IOException {
+    final int end = off + len;
+    int start = off;
+    int i = off;
+    while (i < end) {
+      int rel = fill + (i - start);
+      if (rel < min) {
+        i += Math.min(min - rel, end - i);
+        continue;
+      }
+      int cut;
+      if (rel < avg) {
+        int stop = i + Math.min(avg - rel, end - i);
+        cut = scan(b, i, stop, strictMask);
+        if (cut < 0) {
+          i = stop;
+          continue;
+        }
+      } else {
+        int room = max - rel;
+        int stop = i + Math.min(room, end - i);
+        cut = scan(b, i, stop, looseMask);
+        if (cut < 0) {
+          if (stop - i < room) {
+            i = stop;
+            continue;
+          }
+          cut = stop;
+        }
+      }
+      if (fill == 0) {
+        emit(b, start, cut - start);
+      } else {
+        ensurePending(fill + cut - start);
+        System.arraycopy(b, start, pending, fill, cut - start);
+        emit(pending, 0, fill + cut - start);
+      }
+      start = cut;
+      i = cut;
+    }
+    int rest = end - start;
+    if (rest > 0) {
+      ensurePending(fill + rest);
+      System.arraycopy(b, start, pending, fill, rest);
+      fill += rest;
+    }
+  }
+
+  /**
+   * Advances the hash over {@code b[from, to)} and returns the index just past the first byte after
+   * which {@code (hash & mask) == 0}, or -1 if there is none (then {@link #hash} holds the state
+   * after {@code b[to-1]}). Two bytes per step: {@code h} holds the hash shifted left by one after
+   * the first byte of a pair, so the first test uses {@code mask << 1}; bit 63 is never in a mask,
+   * so nothing is lost.
+   */
+  private int scan(byte[] b, int from, int to, long mask) {
+    final long[] gear = GearTable.GEAR;
+    final long[] gearShifted = GearTable.GEAR_SHIFTED;
+    final long shiftedMask = mask << 1;
+    long h = hash;
+    int i = from;
+    for (; i < to - 1; i += 2) {
+      h = (h << 2) + gearShifted[b[i] & 0xff];
+      if ((h & shiftedMask) == 0) {
+        return i + 1;
+      }
+      h += gear[b[i + 1] & 0xff];
+      if ((h & mask) == 0) {
+        return i + 2;
+      }
+    }
+    if (i < to) {
+      h = (h << 1) + gear[b[i] & 0xff];
+      if ((h & mask) == 0) {
+        return i + 1;
+      }
+    }
+    hash = h;
+    return -1;
+  }
+
+  private void emit(byte[] bytes, int from, int length) throws IOException {
+    long offset = chunkStart;
+    chunkStart += length;
+    fill = 0;
+    hash = 0;
+    chunks++;
+    sink.accept(offset, bytes, from, length);
+  }
+
+  private void ensurePending(int needed) {
+    if (needed > pending.length) {
+      int grown = Math.max(needed, Math.max(INITIAL_BUFFER, pending.length * 2));
+      byte[] bigger = new byte[Math.min(max, grown)];
+      System.arraycopy(pending, 0, bigger, 0, fill);
+      pending = bigger;
+    }
+  }
+
+  /** Ones in bits {@code 63-n .. 62}. */
+  static long mask(int n) {
+    return ((1L << n) - 1) << (63 - n);
+  }
+
+  /** Hashes each chunk on the calling thread. */
+  private static final class HashingSink implements RawChunkSink {
+    private final ChunkSink downstream;
+    private final MessageDigest sha = ChunkId.sha256();
+
+    HashingSink(ChunkSink downstream) {
+      this.downstream = Objects.requireNonNull(downstream, "sink");
+    }
+
+    @Override
+    public void accept(long streamOffset, byte[] bytes, int from, int length) throws IOException {
+      sha.update(bytes, from, length);
+      ChunkId id = ChunkId.fromBytes(sha.digest());
+      downstream.accept(new Chunk(streamOffset, id, bytes, from, length));
+    }
+  }
+}
