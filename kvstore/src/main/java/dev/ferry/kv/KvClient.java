@@ -15,14 +15,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentSkipListSet;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.Supplier;
 import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.client.RaftClientConfigKeys;
 import org.apache.ratis.conf.RaftProperties;
@@ -39,12 +34,12 @@ import org.apache.ratis.util.TimeDuration;
 /**
  * A client of the replicated key-value store.
  *
- * <p>Writes go through a client session: each write gets the next sequence number, and a write
- * that is retried (after a timeout or a leader change) is applied at most once — the replicas
- * return the stored reply to a duplicate. The client finds the leader by itself (Ratis's client
- * follows {@code NotLeader} redirects) and retries until the operation's deadline; a write whose
- * outcome is still unknown at the deadline fails with {@link KvTimeoutException} ("unknown": it
- * may or may not have been applied).
+ * <p>Writes go through a client session: each write gets the next sequence number, and a write that
+ * is retried (after a timeout or a leader change) is applied at most once — the replicas return the
+ * stored reply to a duplicate. The client finds the leader by itself (Ratis's client follows {@code
+ * NotLeader} redirects) and retries until the operation's deadline; a write whose outcome is still
+ * unknown at the deadline fails with {@link KvTimeoutException} ("unknown": it may or may not have
+ * been applied).
  *
  * <p>Reads are linearizable by default (Raft read index on the leader); {@link #getStale} reads
  * from one replica's current state without any coordination.
@@ -90,7 +85,7 @@ public final class KvClient implements Closeable {
             .setProperties(p)
             .setRetryPolicy(
                 RetryPolicies.retryUpToMaximumCountWithFixedSleep(
-                    10, TimeDuration.valueOf(200, TimeUnit.MILLISECONDS)))
+                    5, TimeDuration.valueOf(200, TimeUnit.MILLISECONDS)))
             .build();
     return new KvClient(raft, group, timeout);
   }
@@ -137,7 +132,7 @@ public final class KvClient implements Closeable {
   public byte[] get(byte[] key) throws IOException {
     KvCodec.ValueReply r =
         KvCodec.decodeValueReply(
-            call(() -> raft.async().sendReadOnly(message(CommandCodec.userQuery(KvCodec.get(key))))));
+            call(() -> raft.io().sendReadOnly(message(CommandCodec.userQuery(KvCodec.get(key))))));
     return r.success() ? r.value() : null;
   }
 
@@ -150,19 +145,19 @@ public final class KvClient implements Closeable {
     Message m = message(CommandCodec.userQuery(KvCodec.get(key)));
     KvCodec.ValueReply r =
         KvCodec.decodeValueReply(
-            call(() -> raft.async().sendStaleRead(m, 0, RaftPeerId.valueOf(replicaId))));
+            call(() -> raft.io().sendStaleRead(m, 0, RaftPeerId.valueOf(replicaId))));
     return r.success() ? r.value() : null;
   }
 
   /**
-   * Linearizable range scan of {@code [from, to)} ({@code null}: unbounded), at most {@code
-   * limit} entries in key order.
+   * Linearizable range scan of {@code [from, to)} ({@code null}: unbounded), at most {@code limit}
+   * entries in key order.
    */
   public Map<byte[], byte[]> scan(byte[] from, byte[] to, int limit) throws IOException {
     byte[] reply =
         call(
             () ->
-                raft.async()
+                raft.io()
                     .sendReadOnly(message(CommandCodec.userQuery(KvCodec.scan(from, to, limit)))));
     Map<byte[], byte[]> out = new LinkedHashMap<>();
     for (byte[][] e : KvCodec.decodeScanReply(reply)) {
@@ -187,7 +182,7 @@ public final class KvClient implements Closeable {
     try {
       long firstUnacked = unacked.first();
       Message m = message(CommandCodec.userCommand(session, seq, firstUnacked, command));
-      Reply reply = CommandCodec.decodeReply(call(() -> raft.async().send(m)));
+      Reply reply = CommandCodec.decodeReply(call(() -> raft.io().send(m)));
       unacked.remove(seq);
       if (reply.status() != ReplyStatus.OK) {
         throw new KvException(reply.status(), reply.message());
@@ -202,33 +197,37 @@ public final class KvClient implements Closeable {
     }
   }
 
-  /** Sends (and re-sends on failure) until a reply or the deadline. */
-  private byte[] call(Supplier<CompletableFuture<RaftClientReply>> send) throws IOException {
+  /** One attempt (with Ratis's own short retries for leader changes). */
+  @FunctionalInterface
+  private interface Attempt {
+    RaftClientReply send() throws IOException;
+  }
+
+  /**
+   * Sends, and re-sends on failure, until a reply or the deadline. Re-sending a write is safe: it
+   * carries the same session and sequence number, so the replicas apply it at most once.
+   */
+  private byte[] call(Attempt attempt) throws IOException {
     long deadline = System.nanoTime() + timeout.toNanos();
     Throwable last = null;
-    while (true) {
-      long left = deadline - System.nanoTime();
-      if (left <= 0) {
-        throw new KvTimeoutException("no reply within " + timeout, last);
-      }
+    while (System.nanoTime() < deadline) {
       try {
-        RaftClientReply r = send.get().get(left, TimeUnit.NANOSECONDS);
+        RaftClientReply r = attempt.send();
         if (r.isSuccess()) {
           return r.getMessage().getContent().toByteArray();
         }
-        last = r.getException();
         if (r.getStateMachineException() != null) {
-          throw new KvException(ReplyStatus.APPLY_FAILED, r.getStateMachineException().getMessage());
+          throw new KvException(
+              ReplyStatus.APPLY_FAILED, r.getStateMachineException().getMessage());
         }
-      } catch (TimeoutException e) {
+        last = r.getException();
+      } catch (KvException e) {
+        throw e;
+      } catch (IOException e) {
         last = e;
-      } catch (ExecutionException | CompletionException e) {
-        last = e.getCause();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new KvTimeoutException("interrupted", e);
       }
     }
+    throw new KvTimeoutException("no reply within " + timeout, last);
   }
 
   private static Message message(byte[] bytes) {

@@ -145,7 +145,8 @@ class KvClusterIT {
       RaftClientReply first = c.raftClient().io().send(Message.valueOf(ByteString.copyFrom(cmd)));
       acknowledged++;
       String oldLeader = cluster.leader(T);
-      String next = cluster.running().stream().filter(id -> !id.equals(oldLeader)).findFirst().get();
+      String next =
+          cluster.running().stream().filter(id -> !id.equals(oldLeader)).findFirst().get();
       c.raftClient()
           .admin()
           .transferLeadership(org.apache.ratis.protocol.RaftPeerId.valueOf(next), 20_000);
@@ -228,7 +229,9 @@ class KvClusterIT {
   /** Forces a capture through the log and waits until the leader's snapshot is durable. */
   private Manifest capture(KvClient c, String leader) throws Exception {
     RaftClientReply r =
-        c.raftClient().io().send(Message.valueOf(ByteString.copyFrom(CommandCodec.captureCommand())));
+        c.raftClient()
+            .io()
+            .send(Message.valueOf(ByteString.copyFrom(CommandCodec.captureCommand())));
     long index = r.getLogIndex();
     LocalCluster.await(
         T,
@@ -242,7 +245,9 @@ class KvClusterIT {
   private void assertDigestsEqualAtCheckpoint(long id) throws Exception {
     try (KvClient c = cluster.client(T)) {
       RaftClientReply r =
-          c.raftClient().io().send(Message.valueOf(ByteString.copyFrom(CommandCodec.digestCheckpoint(id))));
+          c.raftClient()
+              .io()
+              .send(Message.valueOf(ByteString.copyFrom(CommandCodec.digestCheckpoint(id))));
       assertTrue(r.isSuccess());
     }
     DigestAt expected = null;

@@ -25,7 +25,8 @@ class KvProcessIT {
       try (KvClient c = cluster.client(Duration.ofSeconds(30))) {
         for (int i = 0; i < 400; i++) {
           String k = "key-" + i;
-          c.put(k.getBytes(StandardCharsets.UTF_8), ("value-" + i).getBytes(StandardCharsets.UTF_8));
+          c.put(
+              k.getBytes(StandardCharsets.UTF_8), ("value-" + i).getBytes(StandardCharsets.UTF_8));
           acknowledged.add(k);
           if (i == 250) {
             cluster.kill("n3"); // a follower or the leader: either way writes go on

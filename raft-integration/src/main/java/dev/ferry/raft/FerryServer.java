@@ -18,11 +18,11 @@ import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.grpc.GrpcConfigKeys;
+import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
 import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
-import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.RaftServerConfigKeys;
 import org.apache.ratis.server.storage.RaftStorage;
@@ -275,13 +275,17 @@ public final class FerryServer implements Closeable {
         throw new IllegalArgumentException("peer ids must be unique: " + peers);
       }
       if (peers.stream().noneMatch(p -> p.id().equals(selfId))) {
-        throw new IllegalArgumentException("selfId '" + selfId + "' is not among the peers " + peers);
+        throw new IllegalArgumentException(
+            "selfId '" + selfId + "' is not among the peers " + peers);
       }
       if (electionTimeoutMin.isNegative()
           || electionTimeoutMin.isZero()
           || electionTimeoutMax.compareTo(electionTimeoutMin) <= 0) {
         throw new IllegalArgumentException(
-            "election timeout must be 0 < min < max: " + electionTimeoutMin + ", " + electionTimeoutMax);
+            "election timeout must be 0 < min < max: "
+                + electionTimeoutMin
+                + ", "
+                + electionTimeoutMax);
       }
       if (logPreservationEntries < 0) {
         throw new IllegalArgumentException("logPreservationEntries < 0: " + logPreservationEntries);
@@ -313,7 +317,8 @@ public final class FerryServer implements Closeable {
               ? snapshotTriggerEntries
               : stateMachine.config().captureEveryEntries());
       TimeDuration install =
-          TimeDuration.valueOf(stateMachine.config().installDeadline().toMillis(), TimeUnit.MILLISECONDS);
+          TimeDuration.valueOf(
+              stateMachine.config().installDeadline().toMillis(), TimeUnit.MILLISECONDS);
       RaftServerConfigKeys.setStagingTimeout(p, install);
       RaftServerConfigKeys.Rpc.setTimeoutMin(p, ms(electionTimeoutMin));
       RaftServerConfigKeys.Rpc.setTimeoutMax(p, ms(electionTimeoutMax));
@@ -329,14 +334,17 @@ public final class FerryServer implements Closeable {
         raftPeers.add(toRaftPeer(peer, isListener ? RaftPeerRole.LISTENER : RaftPeerRole.FOLLOWER));
       }
       RaftGroup group = RaftGroup.valueOf(groupId(clusterName), raftPeers);
-      boolean recover = Files.isDirectory(dataDir.resolve("raft").resolve(group.getGroupId().getUuid().toString()));
+      boolean recover =
+          Files.isDirectory(
+              dataDir.resolve("raft").resolve(group.getGroupId().getUuid().toString()));
       RaftServer server =
           RaftServer.newBuilder()
               .setServerId(RaftPeerId.valueOf(selfId))
               .setGroup(group)
               .setStateMachine(stateMachine)
               .setProperties(p)
-              .setOption(recover ? RaftStorage.StartupOption.RECOVER : RaftStorage.StartupOption.FORMAT)
+              .setOption(
+                  recover ? RaftStorage.StartupOption.RECOVER : RaftStorage.StartupOption.FORMAT)
               .build();
       return new FerryServer(this, group, server);
     }

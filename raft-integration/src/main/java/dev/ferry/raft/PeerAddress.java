@@ -102,7 +102,8 @@ public record PeerAddress(String id, String host, int raftPort, int chunkPort, i
 
   private static void port(String id, String what, int port) {
     if (port < 1 || port > 65535) {
-      throw new IllegalArgumentException("peer " + id + ": " + what + " port out of range: " + port);
+      throw new IllegalArgumentException(
+          "peer " + id + ": " + what + " port out of range: " + port);
     }
   }
 }

@@ -8,9 +8,9 @@ import java.util.concurrent.CompletableFuture;
  * assembly injects the real one (multi-source chunk shipping); without it, {@link #unavailable()}
  * fails every install with a clear message.
  *
- * <p>Called from a Ratis thread: implementations must return at once and do the work elsewhere.
- * The returned future completes with the manifest that was installed (through {@link
- * InstallTarget}) or fails; Ratis then retries with a new notification.
+ * <p>Called from a Ratis thread: implementations must return at once and do the work elsewhere. The
+ * returned future completes with the manifest that was installed (through {@link InstallTarget}) or
+ * fails; Ratis then retries with a new notification.
  */
 public interface Installer {
 

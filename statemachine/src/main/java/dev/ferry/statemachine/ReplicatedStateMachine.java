@@ -63,9 +63,9 @@ import org.slf4j.LoggerFactory;
  * reply without being applied again. Sessions expire by log index, never by a replica's clock.
  *
  * <p><b>Concurrency.</b> Ratis calls {@code apply} (through {@code applyTransaction}) on one
- * thread, in log order; {@link #view} is called on that thread too. {@link #query} may be called
- * on any thread concurrently with apply. Snapshot capture runs on a capture thread from an
- * immutable {@link StateView}.
+ * thread, in log order; {@link #view} is called on that thread too. {@link #query} may be called on
+ * any thread concurrently with apply. Snapshot capture runs on a capture thread from an immutable
+ * {@link StateView}.
  */
 public abstract class ReplicatedStateMachine extends BaseStateMachine {
   private static final Logger LOG = LoggerFactory.getLogger(ReplicatedStateMachine.class);
@@ -140,17 +140,19 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
   // =============================================================================================
 
   /**
-   * Applies one command to the live state and returns the reply. Called on the apply thread, in
-   * log order, exactly once per command (duplicates and replays are filtered out before). Must be
-   * deterministic. A state machine implementing {@link ReportsChanges} reports every change
-   * through {@code ctx}.
+   * Applies one command to the live state and returns the reply. Called on the apply thread, in log
+   * order, exactly once per command (duplicates and replays are filtered out before). Must be
+   * deterministic. A state machine implementing {@link ReportsChanges} reports every change through
+   * {@code ctx}.
    *
    * <p>Throwing is a bug in the state machine: the request fails with {@link
    * ReplyStatus#APPLY_FAILED} on every replica alike, and it is logged at error level.
    */
   protected abstract byte[] apply(byte[] command, ApplyContext ctx);
 
-  /** A point-in-time view of the live state, in (near) constant time. Called on the apply thread. */
+  /**
+   * A point-in-time view of the live state, in (near) constant time. Called on the apply thread.
+   */
   protected abstract StateView view();
 
   /** Starts building a new, empty state beside the live one (for an install or a restart). */
@@ -203,8 +205,8 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
   }
 
   /**
-   * The applied index and state digest. For a state machine that reports changes this is exact
-   * and free; otherwise the digest is computed from a point-in-time view (off the apply thread).
+   * The applied index and state digest. For a state machine that reports changes this is exact and
+   * free; otherwise the digest is computed from a point-in-time view (off the apply thread).
    */
   public final CompletableFuture<DigestAt> digest() {
     if (reportsChanges) {
@@ -404,7 +406,8 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
     if (async != null) {
       return async;
     }
-    return CompletableFuture.completedFuture(Message.valueOf(UnsafeByteOperations.unsafeWrap(reply)));
+    return CompletableFuture.completedFuture(
+        Message.valueOf(UnsafeByteOperations.unsafeWrap(reply)));
   }
 
   private byte[] applyUser(ByteString data, long term, long index) {
@@ -419,8 +422,7 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
     long firstUnacked = b.getLong();
     if (seq < 1 || firstUnacked < 1 || firstUnacked > seq) {
       return CommandCodec.encodeReply(
-          Reply.failed(
-              ReplyStatus.APPLY_FAILED, "bad sequence " + seq + "/" + firstUnacked));
+          Reply.failed(ReplyStatus.APPLY_FAILED, "bad sequence " + seq + "/" + firstUnacked));
     }
     SessionTable.Session s = sessions.get(client);
     if (s == null) {
@@ -689,7 +691,8 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
       }
       case CommandCodec.QUERY_DIGEST -> {
         return digest()
-            .thenApply(d -> Message.valueOf(ByteString.copyFrom(CommandCodec.encodeDigestReply(d))));
+            .thenApply(
+                d -> Message.valueOf(ByteString.copyFrom(CommandCodec.encodeDigestReply(d))));
       }
       case CommandCodec.QUERY_CHECKPOINT -> {
         if (data.size() != 1 + Long.BYTES) {

@@ -4,8 +4,8 @@ import java.util.List;
 
 /**
  * How a state machine's keys are split into shards: the unit a snapshot is written, shipped and
- * loaded in. The layout must be the same on every replica and must not change for the life of
- * the data (it is part of the snapshot format).
+ * loaded in. The layout must be the same on every replica and must not change for the life of the
+ * data (it is part of the snapshot format).
  *
  * <p>Implementations are immutable and thread-safe.
  */

@@ -11,8 +11,8 @@ import java.util.Objects;
  *     applied since the last capture ({@code >= 1})
  * @param captureEveryBytes the leader also proposes one once this many command bytes were applied
  *     since the last capture ({@code >= 1})
- * @param sessionIdleEntries a client session that has been idle for more than this many log
- *     entries is expired (the same on every replica: it depends only on log indices)
+ * @param sessionIdleEntries a client session that has been idle for more than this many log entries
+ *     is expired (the same on every replica: it depends only on log indices)
  * @param maxOutstandingPerSession replies kept per session before new commands are refused
  * @param maxRunsPerShard a shard with more runs than this is rewritten in full at the next capture
  * @param retainSnapshots how many durable snapshots to keep (pinned ones are kept regardless)

@@ -30,7 +30,10 @@ final class KvCommand {
     @Option(names = "--cluster", defaultValue = "ferry", description = "Cluster name.")
     String cluster;
 
-    @Option(names = "--timeout", defaultValue = "15", description = "Seconds (default ${DEFAULT-VALUE}).")
+    @Option(
+        names = "--timeout",
+        defaultValue = "15",
+        description = "Seconds (default ${DEFAULT-VALUE}).")
     long timeoutSeconds;
 
     @Override
@@ -97,7 +100,9 @@ final class KvCommand {
     }
   }
 
-  @Command(name = "cas", description = "Compare and set: cas KEY EXPECTED NEW (use --absent for no value).")
+  @Command(
+      name = "cas",
+      description = "Compare and set: cas KEY EXPECTED NEW (use --absent for no value).")
   static final class Cas extends Base {
     @Parameters(index = "0")
     String key;

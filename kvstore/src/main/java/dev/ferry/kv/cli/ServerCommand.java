@@ -25,7 +25,10 @@ final class ServerCommand implements Callable<Integer> {
   @Option(names = "--data", required = true, description = "Data directory.")
   Path data;
 
-  @Option(names = "--cluster", defaultValue = "ferry", description = "Cluster name (default ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--cluster",
+      defaultValue = "ferry",
+      description = "Cluster name (default ${DEFAULT-VALUE}).")
   String cluster;
 
   @Option(names = "--listener", description = "Start as a non-voting listener (to join a cluster).")

@@ -7,8 +7,8 @@ import java.util.List;
 
 /**
  * Wire form of key-value commands, queries and their replies (inside Ferry's session envelope).
- * Every field is length-prefixed; decoding checks every length against the remaining bytes and
- * the limits before allocating, and throws {@link IllegalArgumentException} on malformed input.
+ * Every field is length-prefixed; decoding checks every length against the remaining bytes and the
+ * limits before allocating, and throws {@link IllegalArgumentException} on malformed input.
  */
 public final class KvCodec {
   public static final byte PUT = 0x01;
@@ -49,9 +49,7 @@ public final class KvCodec {
     return ByteBuffer.allocate(1 + 4 + key.length).put(DELETE).putInt(key.length).put(key).array();
   }
 
-  /**
-   * Compare-and-set: {@code expected == null} means "absent", {@code value == null} deletes.
-   */
+  /** Compare-and-set: {@code expected == null} means "absent", {@code value == null} deletes. */
   public static byte[] cas(byte[] key, byte[] expected, byte[] value) {
     checkKey(key);
     if (expected != null) {
@@ -60,9 +58,7 @@ public final class KvCodec {
     if (value != null) {
       checkValue(value);
     }
-    ByteBuffer b =
-        ByteBuffer.allocate(
-            1 + 4 + key.length + optSize(expected) + optSize(value));
+    ByteBuffer b = ByteBuffer.allocate(1 + 4 + key.length + optSize(expected) + optSize(value));
     b.put(CAS).putInt(key.length).put(key);
     putOpt(b, expected);
     putOpt(b, value);
@@ -113,7 +109,8 @@ public final class KvCodec {
               b.get(delta);
               yield new Op(kind, key, null, delta, null, 0);
             }
-            case CAS -> new Op(kind, field(b, MAX_KEY), opt(b, MAX_VALUE), opt(b, MAX_VALUE), null, 0);
+            case CAS ->
+                new Op(kind, field(b, MAX_KEY), opt(b, MAX_VALUE), opt(b, MAX_VALUE), null, 0);
             case SCAN -> {
               byte[] from = opt(b, MAX_KEY);
               byte[] to = opt(b, MAX_KEY);

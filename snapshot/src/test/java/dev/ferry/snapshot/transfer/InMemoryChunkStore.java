@@ -5,7 +5,6 @@ import dev.ferry.snapshot.ChunkRef;
 import dev.ferry.snapshot.codec.ChunkCodecs;
 import dev.ferry.snapshot.codec.CodecException;
 import dev.ferry.snapshot.store.ChunkCorruptException;
-import dev.ferry.snapshot.store.ChunkStore;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.NoSuchFileException;
@@ -13,22 +12,22 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
-/** A {@link ChunkStore} in a map, verifying like a real one; for tests. Thread-safe. */
-final class InMemoryChunkStore implements ChunkStore {
+/**
+ * The chunk-holding part of a {@code ChunkStore}, in a map, verifying like a real one; for tests.
+ * Thread-safe.
+ */
+final class InMemoryChunkStore implements java.io.Closeable {
   private final Map<ChunkId, byte[]> chunks = new ConcurrentHashMap<>();
   private final Map<ChunkId, Integer> rawSizes = new ConcurrentHashMap<>();
 
-  @Override
   public boolean contains(ChunkId id) {
     return chunks.containsKey(id);
   }
 
-  @Override
   public Set<ChunkId> ids() {
     return Set.copyOf(chunks.keySet());
   }
 
-  @Override
   public ChunkRef put(byte[] raw, int offset, int length) {
     byte[] stored = ChunkCodecs.encode(raw, offset, length, ChunkCodecs.DEFAULT_LEVEL);
     ChunkRef ref = new ChunkRef(ChunkId.of(raw, offset, length), length, stored.length);
@@ -37,7 +36,6 @@ final class InMemoryChunkStore implements ChunkStore {
     return ref;
   }
 
-  @Override
   public void putStored(ChunkRef ref, ByteBuffer stored) throws IOException {
     byte[] raw;
     try {
@@ -54,7 +52,6 @@ final class InMemoryChunkStore implements ChunkStore {
     rawSizes.putIfAbsent(ref.id(), ref.rawSize());
   }
 
-  @Override
   public byte[] read(ChunkId id) throws IOException {
     ByteBuffer stored = readStored(id);
     byte[] raw;
@@ -71,7 +68,6 @@ final class InMemoryChunkStore implements ChunkStore {
     return raw;
   }
 
-  @Override
   public ByteBuffer readStored(ChunkId id) throws IOException {
     byte[] stored = chunks.get(id);
     if (stored == null) {
@@ -80,7 +76,6 @@ final class InMemoryChunkStore implements ChunkStore {
     return ByteBuffer.wrap(stored).asReadOnlyBuffer();
   }
 
-  @Override
   public void close() {}
 
   private void quarantine(ChunkId id) {

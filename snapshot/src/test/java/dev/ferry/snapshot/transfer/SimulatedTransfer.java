@@ -4,7 +4,6 @@ import dev.ferry.snapshot.ChunkId;
 import dev.ferry.snapshot.ChunkRef;
 import dev.ferry.snapshot.codec.ChunkCodecs;
 import dev.ferry.snapshot.codec.CodecException;
-import dev.ferry.snapshot.store.ChunkStore;
 import dev.ferry.snapshot.transfer.TransferAction.Done;
 import dev.ferry.snapshot.transfer.TransferAction.Fetch;
 import dev.ferry.snapshot.transfer.TransferAction.GiveUp;
@@ -25,9 +24,9 @@ import java.util.Set;
 import java.util.function.Predicate;
 
 /**
- * Drives a {@link ChunkTransfer} over a {@link SimulatedNetwork} into a {@link ChunkStore}, on one
- * thread, in simulated time. Records every chunk request and its first answer, and checks the
- * protocol's invariants after every event, failing with the network's seed in the message:
+ * Drives a {@link ChunkTransfer} over a {@link SimulatedNetwork} into a {@link InMemoryChunkStore},
+ * on one thread, in simulated time. Records every chunk request and its first answer, and checks
+ * the protocol's invariants after every event, failing with the network's seed in the message:
  *
  * <ul>
  *   <li>no request goes to a source after it was demoted or lost;
@@ -70,7 +69,7 @@ final class SimulatedTransfer {
 
   private final SimulatedNetwork network;
   private final ChunkTransfer transfer;
-  private final ChunkStore store;
+  private final InMemoryChunkStore store;
   private final List<TransferSource> offered;
   private final Map<String, ChunkTransport> transports = new LinkedHashMap<>();
   private final long timeoutNanos;
@@ -93,7 +92,7 @@ final class SimulatedTransfer {
   SimulatedTransfer(
       SimulatedNetwork network,
       List<ChunkRef> wanted,
-      ChunkStore store,
+      InMemoryChunkStore store,
       TransferConfig config,
       List<TransferSource> offered) {
     this.network = network;
@@ -109,7 +108,10 @@ final class SimulatedTransfer {
 
   /** Offers every source of the network, tier 0, throughput unknown. */
   SimulatedTransfer(
-      SimulatedNetwork network, List<ChunkRef> wanted, ChunkStore store, TransferConfig config) {
+      SimulatedNetwork network,
+      List<ChunkRef> wanted,
+      InMemoryChunkStore store,
+      TransferConfig config) {
     this(
         network,
         wanted,

@@ -18,8 +18,8 @@ import java.util.PriorityQueue;
 
 /**
  * The serialized form of a run: a sequence of records in strictly increasing unsigned key order,
- * each {@code flag:u8, keyLength:i32, key, [valueLength:i32, value]} where flag 0 is a put and
- * flag 1 a deletion (no value). A shard is the merge of its runs, later runs winning.
+ * each {@code flag:u8, keyLength:i32, key, [valueLength:i32, value]} where flag 0 is a put and flag
+ * 1 a deletion (no value). A shard is the merge of its runs, later runs winning.
  */
 public final class RunFormat {
   static final int PUT = 0;
@@ -237,8 +237,7 @@ public final class RunFormat {
           Head top = heads.poll();
           refill(top.run);
           // Drop older versions of the same key.
-          while (!heads.isEmpty()
-              && Arrays.equals(heads.peek().entry.key(), top.entry.key())) {
+          while (!heads.isEmpty() && Arrays.equals(heads.peek().entry.key(), top.entry.key())) {
             refill(heads.poll().run);
           }
           if (top.entry.value() != null) {

@@ -187,8 +187,7 @@ public final class SessionTable {
     return t;
   }
 
-  private static void writeSession(DataOutputStream out, ClientId c, Session s)
-      throws IOException {
+  private static void writeSession(DataOutputStream out, ClientId c, Session s) throws IOException {
     out.writeLong(c.high());
     out.writeLong(c.low());
     out.writeLong(s.lastIndex);

@@ -84,7 +84,8 @@ public final class SnapshotCatalog implements Closeable {
     Path manifestDir = Files.createDirectories(dir.resolve("manifests"));
     FileChunkStore store =
         FileChunkStore.open(
-            dir.resolve("chunks"), FileChunkStore.Options.defaults().withZstdLevel(config.zstdLevel()));
+            dir.resolve("chunks"),
+            FileChunkStore.Options.defaults().withZstdLevel(config.zstdLevel()));
     SnapshotCatalog c = new SnapshotCatalog(manifestDir, store, layout, config);
     c.loadManifests();
     return c;
@@ -227,7 +228,9 @@ public final class SnapshotCatalog implements Closeable {
     return e == null ? null : e.getValue();
   }
 
-  /** The previous snapshot's shard if a delta run may go on top of it (its chunks now protected). */
+  /**
+   * The previous snapshot's shard if a delta run may go on top of it (its chunks now protected).
+   */
   private Shard reusable(Manifest prev, int i, String name, CaptureJob job, ChunkWriter writer) {
     if (job.changes() == null || prev == null || prev.shards().size() != layout.names().size()) {
       return null;
@@ -306,9 +309,7 @@ public final class SnapshotCatalog implements Closeable {
     return new ArrayList<>(ids);
   }
 
-  /**
-   * Makes a manifest whose chunks are all in the store durable and current (used by installs).
-   */
+  /** Makes a manifest whose chunks are all in the store durable and current (used by installs). */
   public void publish(Manifest manifest) throws IOException {
     if (!allPresent(manifest)) {
       throw new IOException("cannot publish snapshot " + manifest.index() + ": chunks missing");
