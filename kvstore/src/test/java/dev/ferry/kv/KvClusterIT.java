@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.kv.internal.KvCodec;
@@ -97,6 +98,11 @@ class KvClusterIT {
       }
       Map<byte[], byte[]> scan = c.scan(b("k"), b("l"), 1000);
       assertEquals(model.size(), scan.size());
+      // A command that throws in apply fails alike on every replica, which stay consistent.
+      c.put(b("text"), b("not a counter"));
+      KvException e = assertThrows(KvException.class, () -> c.increment(b("text"), 1));
+      assertEquals(ReplyStatus.APPLY_FAILED, e.status());
+      assertArrayEquals(b("not a counter"), c.get(b("text")));
     }
     // Every replica converges to the same state and digest.
     DigestAt leader = cluster.stateMachine(cluster.leader(T)).digest().get();
@@ -200,11 +206,8 @@ class KvClusterIT {
     Random rnd = new Random(11);
     String leader = cluster.leader(T);
     try (KvClient c = cluster.client(T)) {
+      loadInParallel(c, keys);
       byte[] value = new byte[1024];
-      for (int i = 0; i < keys; i++) {
-        rnd.nextBytes(value);
-        c.put(b(String.format("key-%08d", i)), value.clone());
-      }
       Manifest base = capture(c, leader);
       for (int i = 0; i < keys / 100; i++) {
         rnd.nextBytes(value);
@@ -223,6 +226,35 @@ class KvClusterIT {
       assertTrue(
           fraction < 0.05,
           "new chunks are " + newBytes + " of " + next.rawBytes() + " bytes (" + fraction + ")");
+    }
+  }
+
+  /** Writes keys {@code key-00000000..} with random 1 KiB values from 8 threads. */
+  private static void loadInParallel(KvClient c, int keys) throws Exception {
+    int threads = 8;
+    java.util.concurrent.ExecutorService pool =
+        java.util.concurrent.Executors.newFixedThreadPool(threads);
+    try {
+      List<java.util.concurrent.Future<?>> done = new java.util.ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        int first = t;
+        done.add(
+            pool.submit(
+                () -> {
+                  Random r = new Random(first);
+                  for (int i = first; i < keys; i += threads) {
+                    byte[] v = new byte[1024];
+                    r.nextBytes(v);
+                    c.put(b(String.format("key-%08d", i)), v);
+                  }
+                  return null;
+                }));
+      }
+      for (java.util.concurrent.Future<?> f : done) {
+        f.get();
+      }
+    } finally {
+      pool.shutdown();
     }
   }
 
