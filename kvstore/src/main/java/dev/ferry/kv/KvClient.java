@@ -5,6 +5,7 @@ import dev.ferry.raft.FerryServer;
 import dev.ferry.raft.PeerAddress;
 import dev.ferry.statemachine.ClientId;
 import dev.ferry.statemachine.CommandCodec;
+import dev.ferry.statemachine.DigestAt;
 import dev.ferry.statemachine.Reply;
 import dev.ferry.statemachine.ReplyStatus;
 import java.io.Closeable;
@@ -164,6 +165,29 @@ public final class KvClient implements Closeable {
       out.put(e[0], e[1]);
     }
     return out;
+  }
+
+  /**
+   * Writes a digest checkpoint through the log: every replica records its state digest at the
+   * checkpoint's log index. Returns the digest the replica that applied it for this call recorded.
+   */
+  public DigestAt checkpoint(long id) throws IOException {
+    Message m = message(CommandCodec.digestCheckpoint(id));
+    Reply reply = CommandCodec.decodeReply(call(() -> raft.io().send(m)));
+    if (reply.status() != ReplyStatus.OK) {
+      throw new KvException(reply.status(), reply.message());
+    }
+    return CommandCodec.decodeDigestReply(reply.payload());
+  }
+
+  /**
+   * The digest replica {@code replicaId} recorded at checkpoint {@code id}, waiting until it has
+   * applied {@code index} (the checkpoint's log index).
+   */
+  public DigestAt checkpointOn(String replicaId, long id, long index) throws IOException {
+    Message m = message(CommandCodec.checkpointQuery(id));
+    return CommandCodec.decodeDigestReply(
+        call(() -> raft.io().sendStaleRead(m, index, RaftPeerId.valueOf(replicaId))));
   }
 
   /** The Raft group this client talks to. */

@@ -2,7 +2,7 @@ package dev.ferry.kv;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
-import dev.ferry.kv.testing.ProcessCluster;
+import dev.ferry.kv.cluster.ProcessCluster;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;

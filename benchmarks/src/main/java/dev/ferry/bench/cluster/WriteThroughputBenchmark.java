@@ -1,7 +1,7 @@
 package dev.ferry.bench.cluster;
 
 import dev.ferry.kv.KvClient;
-import dev.ferry.kv.testing.ProcessCluster;
+import dev.ferry.kv.cluster.ProcessCluster;
 import dev.ferry.statemachine.CommandCodec;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -5,15 +5,15 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * The {@code ferry} command line: {@code ferry server}, {@code ferry kv}. Bad arguments print a
- * one-line error and exit with status 2.
+ * The {@code ferry} command line: {@code ferry server}, {@code ferry kv}, {@code ferry demo}. Bad
+ * arguments print a one-line error and exit with status 2.
  */
 @Command(
     name = "ferry",
     mixinStandardHelpOptions = true,
     version = "ferry 0.1.0",
     description = "Replicated state machines on Apache Ratis with fast, verified state transfer.",
-    subcommands = {ServerCommand.class, KvCommand.class})
+    subcommands = {ServerCommand.class, KvCommand.class, DemoCommand.class})
 public final class FerryCli implements Runnable {
 
   /** Entry point. */

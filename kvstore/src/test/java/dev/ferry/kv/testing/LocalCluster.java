@@ -2,6 +2,7 @@ package dev.ferry.kv.testing;
 
 import dev.ferry.kv.KvClient;
 import dev.ferry.kv.KvStateMachine;
+import dev.ferry.kv.cluster.ProcessCluster;
 import dev.ferry.raft.FerryServer;
 import dev.ferry.raft.PeerAddress;
 import dev.ferry.statemachine.StateMachineConfig;

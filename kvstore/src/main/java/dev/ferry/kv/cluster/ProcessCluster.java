@@ -1,4 +1,4 @@
-package dev.ferry.kv.testing;
+package dev.ferry.kv.cluster;
 
 import dev.ferry.kv.KvClient;
 import dev.ferry.raft.PeerAddress;
@@ -20,13 +20,14 @@ import java.util.stream.Collectors;
 
 /**
  * A cluster of {@code ferry server} processes on loopback, each a separate JVM with its own data
- * directory, for tests that need real processes (kill -9, restart).
+ * directory: what the demo, the benchmarks and tests that need real processes (kill -9, restart)
+ * run.
  *
  * <p>Each node's output goes to {@code <dir>/<id>.log}. {@link #close()} kills every process it
- * started (also registered as a shutdown hook), so a failing test leaves nothing running. The
- * cluster is reusable by later modules' tests through the {@code kvstore} test-jar.
+ * started (also registered as a shutdown hook), so a failing test leaves nothing running. The child
+ * processes run the classpath of this JVM.
  *
- * <p>Not thread-safe: drive it from the test thread.
+ * <p>Not thread-safe: drive it from one thread.
  */
 public final class ProcessCluster implements Closeable {
   private final Path dir;

@@ -1,0 +1,69 @@
+package dev.ferry.kv.cli;
+
+import java.io.PrintStream;
+import java.util.Locale;
+
+/**
+ * A one-line terminal progress bar: {@code label [#####.....] 45% 28.8/64.0 MiB 12.3 MiB/s}.
+ * Redraws in place on a terminal, prints a line every 10 % otherwise. Not thread-safe: update from
+ * one thread.
+ */
+final class ProgressBar {
+  private static final int WIDTH = 30;
+
+  private final PrintStream out;
+  private final String label;
+  private final long total;
+  private final long start = System.nanoTime();
+  private final boolean terminal = System.console() != null;
+  private int lastDecile = -1;
+  private long lastDraw;
+
+  ProgressBar(PrintStream out, String label, long total) {
+    this.out = out;
+    this.label = label;
+    this.total = Math.max(1, total);
+  }
+
+  /** Shows {@code done} of the total (bytes). */
+  void update(long done) {
+    long now = System.nanoTime();
+    int decile = (int) (10 * done / total);
+    if (terminal) {
+      if (now - lastDraw < 100_000_000L && done < total) {
+        return;
+      }
+      lastDraw = now;
+      out.print("\r" + line(done, now));
+      out.flush();
+    } else if (decile != lastDecile) {
+      lastDecile = decile;
+      out.println(line(done, now));
+    }
+  }
+
+  /** Draws the final state and ends the line. */
+  void finish(long done) {
+    if (terminal) {
+      out.println("\r" + line(done, System.nanoTime()));
+    } else {
+      out.println(line(done, System.nanoTime()));
+    }
+  }
+
+  private String line(long done, long now) {
+    double fraction = Math.min(1.0, (double) done / total);
+    int filled = (int) Math.round(fraction * WIDTH);
+    double seconds = Math.max(1e-9, (now - start) / 1e9);
+    return String.format(
+        Locale.ROOT,
+        "%-22s [%s%s] %3d%%  %7.1f/%.1f MiB  %6.1f MiB/s",
+        label,
+        "#".repeat(filled),
+        ".".repeat(WIDTH - filled),
+        (int) Math.round(fraction * 100),
+        done / 1048576.0,
+        total / 1048576.0,
+        done / 1048576.0 / seconds);
+  }
+}
