@@ -1,0 +1,600 @@
+package dev.ferry.raft.install;
+
+import dev.ferry.raft.metrics.InstallMetrics;
+import dev.ferry.snapshot.ChunkId;
+import dev.ferry.snapshot.ChunkRef;
+import dev.ferry.snapshot.format.Manifest;
+import dev.ferry.snapshot.format.ManifestCodec;
+import dev.ferry.snapshot.format.Shard;
+import dev.ferry.snapshot.store.ChunkStore;
+import dev.ferry.snapshot.transfer.ChunkTransfer;
+import dev.ferry.snapshot.transfer.TransferAction;
+import dev.ferry.snapshot.transfer.TransferConfig;
+import dev.ferry.snapshot.transfer.TransferProgress;
+import dev.ferry.snapshot.transfer.TransferSource;
+import dev.ferry.snapshot.transport.ChunkTransport;
+import dev.ferry.statemachine.InstallTarget;
+import dev.ferry.statemachine.Installer;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Installs a snapshot baseline from several peers at once.
+ *
+ * <ol>
+ *   <li>Asks every peer for its manifests at or after the index Ratis needs and picks the newest
+ *       one (peers listing the same index and root hash are its sources; the leader is not needed,
+ *       and is asked last: it gets the highest tier).
+ *   <li>Fetches the manifest, checks its root, pins it on every source (renewing the lease), and
+ *       durably records its chunk list in the local store, so that what arrives survives a crash
+ *       and a restarted install resumes.
+ *   <li>Runs the {@link ChunkTransfer} protocol over the sources: only chunks the local store lacks
+ *       are fetched, spread by measured throughput; every chunk is verified before it is stored.
+ *   <li>Loads each shard as soon as all its chunks are stored, on a loader thread, so loading
+ *       overlaps transfer; then verifies the digest and stages the new state ({@link
+ *       InstallTarget.StagedInstall#complete}).
+ * </ol>
+ *
+ * <p>Concurrency: each install has one driver thread that owns its {@code ChunkTransfer}; transport
+ * callbacks and timers hand events to it. Chunk writes (which fsync) run on a small storer pool,
+ * shard loading on one loader thread. Nothing runs on Ratis's threads. Thread-safe.
+ */
+public final class MultiSourceInstaller implements Installer {
+  private static final Logger LOG = LoggerFactory.getLogger(MultiSourceInstaller.class);
+  private static final String TARGET_KEY_PREFIX = "install-";
+
+  private final String selfId;
+  private final Supplier<List<SnapshotPeer>> peers;
+  private final TransferConfig transferConfig;
+  private final Duration pinTtl;
+  private final Duration listTimeout;
+  private final InstallMetrics metrics;
+  private final AtomicInteger installs = new AtomicInteger();
+  private volatile InstallReport lastReport;
+
+  private MultiSourceInstaller(Builder b) {
+    this.selfId = b.selfId;
+    this.peers = b.peers;
+    this.transferConfig = b.transferConfig;
+    this.pinTtl = b.pinTtl;
+    this.listTimeout = b.listTimeout;
+    this.metrics = b.metrics;
+  }
+
+  /** A new builder. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** The report of the last install that ended (successfully or not), or {@code null}. */
+  public InstallReport lastReport() {
+    return lastReport;
+  }
+
+  @Override
+  public CompletableFuture<Manifest> install(InstallRequest request, InstallTarget target) {
+    Run run = new Run(request, target, installs.incrementAndGet());
+    run.start();
+    return run.result;
+  }
+
+  /** Configures a {@link MultiSourceInstaller}. */
+  public static final class Builder {
+    private String selfId;
+    private Supplier<List<SnapshotPeer>> peers;
+    private TransferConfig transferConfig = TransferConfig.defaults();
+    private Duration pinTtl = Duration.ofMinutes(2);
+    private Duration listTimeout = Duration.ofSeconds(10);
+    private InstallMetrics metrics;
+
+    private Builder() {}
+
+    /** This node's id (never a source of its own install). */
+    public Builder selfId(String id) {
+      this.selfId = id;
+      return this;
+    }
+
+    /** The current peers to fetch from, asked at the start of every install. */
+    public Builder peers(Supplier<List<SnapshotPeer>> peers) {
+      this.peers = peers;
+      return this;
+    }
+
+    /** The transfer protocol's tuning. */
+    public Builder transferConfig(TransferConfig config) {
+      this.transferConfig = config;
+      return this;
+    }
+
+    /** How long a pin on a source lasts between renewals. */
+    public Builder pinTtl(Duration ttl) {
+      this.pinTtl = ttl;
+      return this;
+    }
+
+    /** Metrics to record into. */
+    public Builder metrics(InstallMetrics metrics) {
+      this.metrics = metrics;
+      return this;
+    }
+
+    /** Validates and builds. */
+    public MultiSourceInstaller build() {
+      Objects.requireNonNull(selfId, "selfId");
+      Objects.requireNonNull(peers, "peers");
+      Objects.requireNonNull(transferConfig, "transferConfig");
+      if (pinTtl.isNegative() || pinTtl.isZero()) {
+        throw new IllegalArgumentException("pinTtl must be positive: " + pinTtl);
+      }
+      if (metrics == null) {
+        metrics = new InstallMetrics(new com.codahale.metrics.MetricRegistry());
+      }
+      return new MultiSourceInstaller(this);
+    }
+  }
+
+  /** One install: owns its transfer on its driver thread. */
+  private final class Run {
+    final CompletableFuture<Manifest> result = new CompletableFuture<>();
+    private final InstallRequest request;
+    private final InstallTarget target;
+    private final ChunkStore store;
+    private final ScheduledExecutorService driver;
+    private final ExecutorService storer;
+    private final ExecutorService loader;
+    private final long startNanos = System.nanoTime();
+    private final Map<String, SnapshotPeer> sources = new LinkedHashMap<>();
+    private final Map<String, Long> leases = new HashMap<>();
+    private final Map<ChunkId, Long> sentAt = new HashMap<>();
+    private final Map<String, Long> bytesPerSource = new LinkedHashMap<>();
+    private Manifest manifest;
+    private InstallTarget.StagedInstall staged;
+    private ChunkTransfer transfer;
+    private List<Set<ChunkId>> shardMissing;
+    private boolean[] shardQueued;
+    private Set<ChunkId> sessionMissing;
+    private int storesPending;
+    private boolean transferDone;
+    private boolean finishing;
+    private long firstShardNanos = -1;
+    private ScheduledFuture<?> timer;
+    private ScheduledFuture<?> renewal;
+    private long heldAtStart;
+
+    Run(InstallRequest request, InstallTarget target, int n) {
+      this.request = request;
+      this.target = target;
+      this.store = target.chunkStore();
+      this.driver =
+          Executors.newSingleThreadScheduledExecutor(r -> thread(r, "ferry-install-" + n));
+      this.storer = Executors.newFixedThreadPool(2, r -> thread(r, "ferry-install-store-" + n));
+      this.loader = Executors.newSingleThreadExecutor(r -> thread(r, "ferry-install-load-" + n));
+    }
+
+    void start() {
+      driver.execute(this::choose);
+    }
+
+    // ---- 1. choose a baseline --------------------------------------------------------------
+
+    private void choose() {
+      try {
+        long need = Math.max(0, request.firstAvailableIndex() - 1);
+        Map<String, SnapshotPeer> all = new LinkedHashMap<>();
+        for (SnapshotPeer p : peers.get()) {
+          if (!p.sourceId().equals(selfId)) {
+            all.put(p.sourceId(), p);
+          }
+        }
+        Map<String, CompletableFuture<List<SnapshotPeer.Listing>>> asked = new LinkedHashMap<>();
+        all.forEach((id, p) -> asked.put(id, p.listManifests(need)));
+        Map<SnapshotPeer.Listing, List<String>> holders = new HashMap<>();
+        for (Map.Entry<String, CompletableFuture<List<SnapshotPeer.Listing>>> e :
+            asked.entrySet()) {
+          try {
+            for (SnapshotPeer.Listing l :
+                e.getValue().get(listTimeout.toMillis(), TimeUnit.MILLISECONDS)) {
+              if (l.index() >= need) {
+                holders.computeIfAbsent(l, k -> new ArrayList<>()).add(e.getKey());
+              }
+            }
+          } catch (Exception ex) {
+            LOG.info("install: peer {} did not list its snapshots: {}", e.getKey(), ex.toString());
+          }
+        }
+        SnapshotPeer.Listing best =
+            holders.keySet().stream()
+                .max(
+                    Comparator.comparingLong(SnapshotPeer.Listing::index)
+                        .thenComparingInt(l -> holders.get(l).size()))
+                .orElseThrow(
+                    () ->
+                        new IOException(
+                            "no peer has a snapshot at or after index "
+                                + need
+                                + " (asked "
+                                + all.keySet()
+                                + ")"));
+        for (String id : holders.get(best)) {
+          sources.put(id, all.get(id));
+        }
+        manifest = fetchManifest(best);
+        pinSources();
+        prepare();
+      } catch (Throwable t) {
+        fail(t);
+      }
+    }
+
+    private Manifest fetchManifest(SnapshotPeer.Listing best) throws IOException {
+      IOException last = null;
+      for (SnapshotPeer p : sources.values()) {
+        try {
+          Manifest m =
+              p.fetchManifest(best.index()).get(listTimeout.toMillis(), TimeUnit.MILLISECONDS);
+          if (!ManifestCodec.rootHash(m).equals(best.root())) {
+            throw new IOException("manifest from " + p.sourceId() + " does not match its root");
+          }
+          return m;
+        } catch (Exception e) {
+          last = new IOException("fetching manifest " + best.index() + " from " + p.sourceId(), e);
+        }
+      }
+      throw last != null ? last : new IOException("no source for manifest " + best.index());
+    }
+
+    private void pinSources() {
+      for (SnapshotPeer p : List.copyOf(sources.values())) {
+        try {
+          leases.put(
+              p.sourceId(),
+              p.pin(manifest.index(), pinTtl).get(listTimeout.toMillis(), TimeUnit.MILLISECONDS));
+        } catch (Exception e) {
+          LOG.info("install: could not pin on {}, not using it: {}", p.sourceId(), e.toString());
+          sources.remove(p.sourceId());
+        }
+      }
+      long every = Math.max(1, pinTtl.toMillis() / 3);
+      renewal = driver.scheduleWithFixedDelay(this::renewPins, every, every, TimeUnit.MILLISECONDS);
+    }
+
+    private void renewPins() {
+      leases.forEach(
+          (id, lease) ->
+              sources
+                  .get(id)
+                  .renew(lease, pinTtl)
+                  .whenComplete(
+                      (v, t) -> {
+                        if (t != null) {
+                          LOG.info("install: renewing the pin on {} failed: {}", id, t.toString());
+                        }
+                      }));
+    }
+
+    // ---- 2. plan and transfer ----------------------------------------------------------------
+
+    private void prepare() throws IOException {
+      Set<ChunkId> ids = new LinkedHashSet<>();
+      for (ChunkRef r : manifest.allChunks()) {
+        ids.add(r.id());
+      }
+      // Durable intent: chunks fetched for this baseline survive a crash and are reused.
+      store.retain(TARGET_KEY_PREFIX + manifest.term() + "-" + manifest.index(), ids);
+      staged = target.begin(manifest);
+      shardMissing = new ArrayList<>();
+      for (Shard s : manifest.shards()) {
+        Set<ChunkId> missing = new HashSet<>();
+        for (ChunkRef r : s.chunks()) {
+          if (!store.contains(r.id())) {
+            missing.add(r.id());
+          }
+        }
+        shardMissing.add(missing);
+      }
+      sessionMissing = new HashSet<>();
+      for (ChunkRef r : manifest.sessionChunks()) {
+        if (!store.contains(r.id())) {
+          sessionMissing.add(r.id());
+        }
+      }
+      shardQueued = new boolean[manifest.shards().size()];
+      transfer = new ChunkTransfer(manifest.allChunks(), store::contains, transferConfig);
+      TransferProgress p = transfer.progress();
+      heldAtStart = p.bytesHeldAtStart();
+      long heldRaw = 0;
+      Set<ChunkId> seen = new HashSet<>();
+      for (ChunkRef r : manifest.allChunks()) {
+        if (seen.add(r.id()) && store.contains(r.id())) {
+          heldRaw += r.rawSize();
+        }
+      }
+      metrics.started(p.bytesWanted(), p.bytesHeldAtStart(), heldRaw);
+      LOG.info(
+          "install: baseline index {} ({} chunks, {} bytes; {} bytes already held) from {}",
+          manifest.index(),
+          p.chunksWanted(),
+          p.bytesWanted(),
+          p.bytesHeldAtStart(),
+          sources.keySet());
+      for (int i = 0; i < shardMissing.size(); i++) {
+        maybeLoad(i);
+      }
+      long now = System.nanoTime();
+      handle(transfer.start(now));
+      List<TransferSource> offered = new ArrayList<>();
+      for (String id : sources.keySet()) {
+        offered.add(TransferSource.of(id, id.equals(request.leaderId()) ? 1 : 0));
+      }
+      handle(transfer.onSourcesAvailable(now, offered));
+      schedule();
+    }
+
+    private void handle(List<TransferAction> actions) {
+      for (TransferAction a : actions) {
+        if (a instanceof TransferAction.Fetch f) {
+          fetch(f);
+        } else if (a instanceof TransferAction.Store s) {
+          storeChunk(s);
+        } else if (a instanceof TransferAction.SourceDemoted d) {
+          LOG.warn("install: source {} demoted: {}", d.source(), d.reason());
+          metrics.demoted();
+        } else if (a instanceof TransferAction.GiveUp g) {
+          fail(new IOException("transfer gave up (" + g.reason() + "): " + g.message()));
+        } else if (a instanceof TransferAction.Done) {
+          transferDone = true;
+          maybeFinish();
+        }
+      }
+    }
+
+    private void fetch(TransferAction.Fetch f) {
+      SnapshotPeer peer = sources.get(f.source());
+      List<ChunkId> ids = new ArrayList<>(f.chunks().size());
+      long now = System.nanoTime();
+      Map<ChunkId, ChunkRef> refs = new HashMap<>();
+      for (ChunkRef r : f.chunks()) {
+        ids.add(r.id());
+        refs.put(r.id(), r);
+        sentAt.put(r.id(), now);
+      }
+      peer.fetch(
+          ids,
+          new ChunkTransport.FetchListener() {
+            @Override
+            public void arrived(ChunkId id, ByteBuffer stored) {
+              onDriver(
+                  () -> {
+                    long t = System.nanoTime();
+                    ChunkRef ref = refs.get(id);
+                    Long sent = sentAt.get(id);
+                    if (ref != null) {
+                      metrics.fetched(
+                          f.source(),
+                          stored.remaining(),
+                          ref.rawSize(),
+                          sent == null ? 0 : t - sent);
+                      bytesPerSource.merge(f.source(), (long) stored.remaining(), Long::sum);
+                    }
+                    handle(transfer.onChunkArrived(t, f.source(), id, stored));
+                  });
+            }
+
+            @Override
+            public void failed(ChunkId id, Throwable cause) {
+              onDriver(
+                  () -> handle(transfer.onChunkFailed(System.nanoTime(), f.source(), id, cause)));
+            }
+          });
+    }
+
+    private void storeChunk(TransferAction.Store s) {
+      storesPending++;
+      storer.execute(
+          () -> {
+            try {
+              store.putStored(s.ref(), s.stored());
+              onDriver(() -> stored(s.ref()));
+            } catch (Throwable t) {
+              onDriver(
+                  () -> {
+                    storesPending--;
+                    handle(transfer.onStoreFailed(System.nanoTime(), s.ref(), t));
+                  });
+            }
+          });
+    }
+
+    private void stored(ChunkRef ref) {
+      storesPending--;
+      for (int i = 0; i < shardMissing.size(); i++) {
+        if (shardMissing.get(i).remove(ref.id())) {
+          maybeLoad(i);
+        }
+      }
+      sessionMissing.remove(ref.id());
+      maybeFinish();
+    }
+
+    /** Queues shard {@code i} for loading once all its chunks are stored. Driver thread. */
+    private void maybeLoad(int i) {
+      if (shardQueued[i] || !shardMissing.get(i).isEmpty()) {
+        return;
+      }
+      shardQueued[i] = true;
+      loader.execute(
+          () -> {
+            try {
+              staged.loadShard(i);
+              if (firstShardNanos < 0) {
+                firstShardNanos = System.nanoTime() - startNanos;
+                metrics.firstShard(firstShardNanos);
+              }
+            } catch (Throwable t) {
+              onDriver(() -> fail(t));
+            }
+          });
+    }
+
+    private void maybeFinish() {
+      if (!transferDone || storesPending > 0 || finishing || result.isDone()) {
+        return;
+      }
+      finishing = true;
+      long t = System.nanoTime();
+      loader.execute(
+          () -> {
+            try {
+              staged.complete();
+              long finalizeNanos = System.nanoTime() - t;
+              onDriver(() -> succeed(finalizeNanos));
+            } catch (Throwable e) {
+              onDriver(() -> fail(e));
+            }
+          });
+    }
+
+    private void schedule() {
+      if (transfer == null || transfer.isFinished()) {
+        return;
+      }
+      long next = transfer.nextTimerNanos();
+      if (next == Long.MAX_VALUE) {
+        return;
+      }
+      if (timer != null) {
+        timer.cancel(false);
+      }
+      long delay = Math.max(1_000_000L, next - System.nanoTime());
+      timer =
+          driver.schedule(
+              () -> {
+                handle(transfer.onTick(System.nanoTime()));
+                schedule();
+              },
+              delay,
+              TimeUnit.NANOSECONDS);
+    }
+
+    private void onDriver(Runnable r) {
+      try {
+        driver.execute(
+            () -> {
+              if (!result.isDone()) {
+                r.run();
+                schedule();
+              }
+            });
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        // the install already ended
+      }
+    }
+
+    // ---- 3. end -------------------------------------------------------------------------------
+
+    private void succeed(long finalizeNanos) {
+      try {
+        for (String key : store.retainedKeys()) {
+          if (key.startsWith(TARGET_KEY_PREFIX)) {
+            store.release(key);
+          }
+        }
+      } catch (IOException e) {
+        LOG.warn("install: releasing install targets failed: {}", e.toString());
+      }
+      long total = System.nanoTime() - startNanos;
+      metrics.finished(true, total, finalizeNanos);
+      TransferProgress p = transfer.progress();
+      lastReport =
+          new InstallReport(
+              manifest.term(),
+              manifest.index(),
+              true,
+              "installed",
+              p.bytesWanted(),
+              heldAtStart,
+              Map.copyOf(bytesPerSource),
+              Duration.ofNanos(total),
+              Duration.ofNanos(Math.max(0, firstShardNanos)),
+              Duration.ofNanos(finalizeNanos),
+              manifest.digest());
+      LOG.info(
+          "install: index {} done in {} ms: fetched {} bytes from {}, {} bytes already held",
+          manifest.index(),
+          total / 1_000_000,
+          bytesPerSource.values().stream().mapToLong(Long::longValue).sum(),
+          bytesPerSource,
+          heldAtStart);
+      end();
+      result.complete(manifest);
+    }
+
+    private void fail(Throwable t) {
+      if (result.isDone()) {
+        return;
+      }
+      if (staged != null) {
+        staged.abort();
+      }
+      long total = System.nanoTime() - startNanos;
+      metrics.finished(false, total, 0);
+      lastReport =
+          new InstallReport(
+              manifest == null ? 0 : manifest.term(),
+              manifest == null ? -1 : manifest.index(),
+              false,
+              String.valueOf(t.getMessage()),
+              transfer == null ? 0 : transfer.progress().bytesWanted(),
+              heldAtStart,
+              Map.copyOf(bytesPerSource),
+              Duration.ofNanos(total),
+              Duration.ZERO,
+              Duration.ZERO,
+              manifest == null ? null : manifest.digest());
+      LOG.warn("install failed (Ratis will ask again): {}", t.toString());
+      end();
+      result.completeExceptionally(t);
+    }
+
+    private void end() {
+      if (renewal != null) {
+        renewal.cancel(false);
+      }
+      if (timer != null) {
+        timer.cancel(false);
+      }
+      leases.forEach((id, lease) -> sources.get(id).unpin(lease));
+      driver.shutdown();
+      storer.shutdown();
+      loader.shutdown();
+    }
+  }
+
+  private static Thread thread(Runnable r, String name) {
+    Thread t = new Thread(r, name);
+    t.setDaemon(true);
+    return t;
+  }
+}
