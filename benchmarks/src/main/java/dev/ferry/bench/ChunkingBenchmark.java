@@ -53,16 +53,29 @@ public class ChunkingBenchmark {
   @Param("65536")
   public int writeSize;
 
+  /** Chunker minimum in KiB. */
+  @Param("128")
+  public int minKiB;
+
+  /** Chunker average in KiB. */
+  @Param("256")
+  public int avgKiB;
+
+  /** Chunker maximum in KiB. */
+  @Param("1024")
+  public int maxKiB;
+
   private byte[] data;
   private MessageDigest sha;
   private final byte[] piece = new byte[256 << 10];
-  private final ChunkerConfig config = ChunkerConfig.DEFAULT;
+  private ChunkerConfig config;
 
   /** Generates the buffer (once per fork). */
   @Setup(Level.Trial)
   public void setUp() {
     data = BenchData.textLike(sizeMiB << 20, BenchData.SEED);
     sha = ChunkId.sha256();
+    config = new ChunkerConfig(minKiB << 10, avgKiB << 10, maxKiB << 10);
   }
 
   /** Raw single-thread SHA-256 of the whole buffer. */

@@ -336,7 +336,7 @@ public final class PipelinedChunker extends OutputStream {
   private void throwIfFailed() throws IOException {
     Throwable f = failure;
     if (f != null) {
-      throw new IOException("chunk hashing failed: " + f, f);
+      throw new IOException("chunk hashing or its sink failed: " + f, f);
     }
   }
 
