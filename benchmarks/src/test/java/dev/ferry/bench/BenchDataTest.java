@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.snapshot.chunk.ChunkerConfig;
 import org.junit.jupiter.api.Test;
+import org.openjdk.jmh.annotations.Param;
 
 class BenchDataTest {
 
@@ -16,6 +17,19 @@ class BenchDataTest {
     for (byte b : a) {
       assertTrue(b == '\n' || (b >= 32 && b < 127), "printable ASCII");
     }
+  }
+
+  @Test
+  void chunkingBenchmarkDefaultsToTheDefaultConfig() throws NoSuchFieldException {
+    ChunkerConfig c = ChunkerConfig.DEFAULT;
+    assertEquals(c.min() >> 10, defaultParam("minKiB"));
+    assertEquals(c.avg() >> 10, defaultParam("avgKiB"));
+    assertEquals(c.max() >> 10, defaultParam("maxKiB"));
+  }
+
+  private static int defaultParam(String field) throws NoSuchFieldException {
+    Param param = ChunkingBenchmark.class.getField(field).getAnnotation(Param.class);
+    return Integer.parseInt(param.value()[0]);
   }
 
   @Test

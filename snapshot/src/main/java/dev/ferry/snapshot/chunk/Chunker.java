@@ -20,8 +20,8 @@ import java.util.Objects;
  * <ul>
  *   <li>bytes {@code r < min} are skipped: neither hashed nor candidates for a cut;
  *   <li>the hash {@code h} is 0 before byte {@code r = min}; each byte {@code b} at {@code r >=
- *       min} updates it as {@code h = (h << 1) + GEAR[b & 0xff]} (mod 2<sup>64</sup>, {@link
- *       GearTable});
+ *       min} updates it as {@code h = (h << 1) + GEAR[b & 0xff]} (mod 2<sup>64</sup>), where {@code
+ *       GEAR} is a fixed table of 256 SplitMix64 outputs from the seed {@code 0x4665727279434443L};
  *   <li>the chunk ends after byte {@code r} when {@code (h & mask) == 0}, where {@code mask} has
  *       ones in bits {@code 62-n+1 .. 62} with {@code n = bits + 2} while {@code r < avg} (the
  *       strict mask) and {@code n = bits - 2} from {@code avg} on (the loose mask); or when {@code
@@ -41,7 +41,7 @@ import java.util.Objects;
  *
  * <p>Concurrency: not thread-safe; one thread writes and closes. The sink is called on that thread,
  * from within {@code write} or {@code close}. If the sink throws, the exception propagates to the
- * writer and the chunker is broken: every later call throws.
+ * writer and the chunker is broken: every later write throws, and close emits nothing.
  *
  * <p>Only boundaries are found here; {@link #hashing} adds SHA-256 ids on the writer's thread, and
  * {@link PipelinedChunker} hashes on a second thread.
@@ -51,20 +51,14 @@ public final class Chunker extends OutputStream {
 
   private final ChunkerConfig config;
   private final RawChunkSink sink;
-  private final int min;
-  private final int avg;
+  private final CutFinder finder;
   private final int max;
-  private final long strictMask;
-  private final long looseMask;
 
   /** The head of the current chunk that is not in the caller's array. */
   private byte[] pending = new byte[0];
 
   /** How many bytes of the current chunk are in {@link #pending}. */
   private int fill;
-
-  /** The gear hash over the current chunk's bytes from {@code min} on. */
-  private long hash;
 
   /** The stream offset of the current chunk's first byte. */
   private long chunkStart;
@@ -84,11 +78,8 @@ public final class Chunker extends OutputStream {
   public Chunker(ChunkerConfig config, RawChunkSink sink) {
     this.config = Objects.requireNonNull(config, "config");
     this.sink = Objects.requireNonNull(sink, "sink");
-    this.min = config.min();
-    this.avg = config.avg();
+    this.finder = new CutFinder(config);
     this.max = config.max();
-    this.strictMask = mask(config.avgBits() + 2);
-    this.looseMask = mask(config.avgBits() - 2);
   }
 
   /**
@@ -194,38 +185,14 @@ public final class Chunker extends OutputStream {
 
   /**
    * The chunk being built is {@code pending[0, fill) ++ b[start, ...)}; cut it wherever the rule
-   * says, then keep the uncut rest in {@code pending}.
+   * says, then keep the uncut rest in {@code pending}. A chunk that lies wholly in {@code b} is
+   * handed to the sink from {@code b}, uncopied.
    */
   private void feed(byte[] b, int off, int len) throws IOException {
     final int end = off + len;
     int start = off;
-    int i = off;
-    while (i < end) {
-      int rel = fill + (i - start);
-      if (rel < min) {
-        i += Math.min(min - rel, end - i);
-        continue;
-      }
-      int cut;
-      if (rel < avg) {
-        int stop = i + Math.min(avg - rel, end - i);
-        cut = scan(b, i, stop, strictMask);
-        if (cut < 0) {
-          i = stop;
-          continue;
-        }
-      } else {
-        int room = max - rel;
-        int stop = i + Math.min(room, end - i);
-        cut = scan(b, i, stop, looseMask);
-        if (cut < 0) {
-          if (stop - i < room) {
-            i = stop;
-            continue;
-          }
-          cut = stop;
-        }
-      }
+    int cut;
+    while (start < end && (cut = finder.next(b, start, end)) >= 0) {
       if (fill == 0) {
         emit(b, start, cut - start);
       } else {
@@ -234,7 +201,6 @@ public final class Chunker extends OutputStream {
         emit(pending, 0, fill + cut - start);
       }
       start = cut;
-      i = cut;
     }
     int rest = end - start;
     if (rest > 0) {
@@ -244,44 +210,10 @@ public final class Chunker extends OutputStream {
     }
   }
 
-  /**
-   * Advances the hash over {@code b[from, to)} and returns the index just past the first byte after
-   * which {@code (hash & mask) == 0}, or -1 if there is none (then {@link #hash} holds the state
-   * after {@code b[to-1]}). Two bytes per step: {@code h} holds the hash shifted left by one after
-   * the first byte of a pair, so the first test uses {@code mask << 1}; bit 63 is never in a mask,
-   * so nothing is lost.
-   */
-  private int scan(byte[] b, int from, int to, long mask) {
-    final long[] gear = GearTable.GEAR;
-    final long[] gearShifted = GearTable.GEAR_SHIFTED;
-    final long shiftedMask = mask << 1;
-    long h = hash;
-    int i = from;
-    for (; i < to - 1; i += 2) {
-      h = (h << 2) + gearShifted[b[i] & 0xff];
-      if ((h & shiftedMask) == 0) {
-        return i + 1;
-      }
-      h += gear[b[i + 1] & 0xff];
-      if ((h & mask) == 0) {
-        return i + 2;
-      }
-    }
-    if (i < to) {
-      h = (h << 1) + gear[b[i] & 0xff];
-      if ((h & mask) == 0) {
-        return i + 1;
-      }
-    }
-    hash = h;
-    return -1;
-  }
-
   private void emit(byte[] bytes, int from, int length) throws IOException {
     long offset = chunkStart;
     chunkStart += length;
     fill = 0;
-    hash = 0;
     chunks++;
     sink.accept(offset, bytes, from, length);
   }
@@ -293,11 +225,6 @@ public final class Chunker extends OutputStream {
       System.arraycopy(pending, 0, bigger, 0, fill);
       pending = bigger;
     }
-  }
-
-  /** Ones in bits {@code 63-n .. 62}. */
-  static long mask(int n) {
-    return ((1L << n) - 1) << (63 - n);
   }
 
   /** Hashes each chunk on the calling thread. */

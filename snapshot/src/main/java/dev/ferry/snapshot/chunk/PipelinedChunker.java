@@ -18,30 +18,44 @@ import java.util.concurrent.locks.ReentrantLock;
  * order of {@link Chunker#hashing} with the same configuration.
  *
  * <p>Concurrency: one thread writes and closes (not thread-safe otherwise). The writer copies each
- * cut chunk into one of at most {@code queueDepth} buffers of {@code config.max()} bytes; the
- * hashing thread hashes it, calls the sink, and returns the buffer. When all buffers are in flight
- * the writer blocks (back-pressure), so memory stays bounded by {@code (queueDepth + 2) *
- * config.max()}. The sink is called on the hashing thread, in stream order, one call at a time.
+ * byte once, into one of at most {@code queueDepth} buffers of {@code config.max()} bytes, while
+ * finding the cut points; a cut hands the buffer to the hashing thread, which hashes it, calls the
+ * sink, and returns the buffer. When all buffers are in flight the writer blocks (back-pressure),
+ * so memory stays bounded by {@code queueDepth * config.max()} (plus a read buffer of {@code
+ * config.max()} for {@link #transferFrom}). The sink is called on the hashing thread, in stream
+ * order, one call at a time.
  *
  * <p>Failures: if hashing or the sink throws, the first failure is kept, queued chunks are dropped
  * and the next {@code write} or {@code close} throws an {@link IOException} whose cause is that
- * failure. If the writer is interrupted while waiting, it throws {@link InterruptedIOException}
- * with its interrupt status set. Always {@link #close()} (try-with-resources): close waits for the
- * hashing thread to finish, and only then has every chunk reached the sink.
+ * failure; nothing more reaches the sink. If the writer is interrupted while waiting, it throws
+ * {@link InterruptedIOException} with its interrupt status set, and the chunker is broken. Always
+ * {@link #close()} (try-with-resources): close waits for the hashing thread to finish, and only
+ * then has every chunk reached the sink.
  *
- * <p>Invariants (under {@code lock}): a buffer is either free, in a queued job, or held by the
- * hashing thread; {@code allocated <= depth}; no job is queued after {@code ending} or {@code
- * failure} is set.
+ * <p>Invariants (under {@code lock}): a buffer is either free, the writer's current buffer, in a
+ * queued job, or held by the hashing thread; {@code allocated <= depth}; no job is queued after
+ * {@code ending} or {@code failure} is set.
  */
 public final class PipelinedChunker extends OutputStream {
   /** The default number of chunk buffers in flight between the two threads. */
   public static final int DEFAULT_QUEUE_DEPTH = 4;
 
-  private final Chunker chunker;
+  private final ChunkerConfig config;
+  private final CutFinder finder;
   private final ChunkSink sink;
-  private final int bufferSize;
   private final int depth;
 
+  // Writer-thread state.
+  private byte[] current;
+  private int fill;
+  private long chunkStart;
+  private long chunks;
+  private byte[] readBuffer;
+  private final byte[] oneByte = new byte[1];
+  private boolean closed;
+  private boolean broken;
+
+  // Shared state, guarded by lock.
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();
   private final ArrayDeque<Job> jobs = new ArrayDeque<>();
@@ -50,7 +64,6 @@ public final class PipelinedChunker extends OutputStream {
   private boolean ending;
   private boolean hasherDone;
   private volatile Throwable failure;
-  private boolean closed;
 
   private record Job(long offset, byte[] buffer, int length) {}
 
@@ -73,31 +86,30 @@ public final class PipelinedChunker extends OutputStream {
    */
   public PipelinedChunker(
       ChunkerConfig config, ChunkSink sink, Executor hashExecutor, int queueDepth) {
-    Objects.requireNonNull(config, "config");
+    this.config = Objects.requireNonNull(config, "config");
     this.sink = Objects.requireNonNull(sink, "sink");
     Objects.requireNonNull(hashExecutor, "hashExecutor");
     if (queueDepth < 1) {
       throw new IllegalArgumentException("queueDepth must be at least 1: " + queueDepth);
     }
-    this.bufferSize = config.max();
     this.depth = queueDepth;
-    this.chunker = new Chunker(config, this::handOff);
+    this.finder = new CutFinder(config);
     hashExecutor.execute(this::hashLoop);
   }
 
   /** The configuration. */
   public ChunkerConfig config() {
-    return chunker.config();
+    return config;
   }
 
   /** Bytes written so far. */
   public long bytesWritten() {
-    return chunker.bytesWritten();
+    return chunkStart + fill;
   }
 
   /** Chunks cut so far (some may not have reached the sink yet). */
   public long chunkCount() {
-    return chunker.chunkCount();
+    return chunks;
   }
 
   /** How many chunk buffers exist (free or in flight); for tests. */
@@ -112,8 +124,8 @@ public final class PipelinedChunker extends OutputStream {
 
   @Override
   public void write(int b) throws IOException {
-    throwIfFailed();
-    chunker.write(b);
+    oneByte[0] = (byte) b;
+    write(oneByte, 0, 1);
   }
 
   /**
@@ -123,8 +135,15 @@ public final class PipelinedChunker extends OutputStream {
    */
   @Override
   public void write(byte[] b, int off, int len) throws IOException {
-    throwIfFailed();
-    chunker.write(b, off, len);
+    Objects.checkFromIndexSize(off, len, b.length);
+    ensureOpen();
+    boolean ok = false;
+    try {
+      feed(b, off, len);
+      ok = true;
+    } finally {
+      broken = !ok;
+    }
   }
 
   /**
@@ -134,8 +153,18 @@ public final class PipelinedChunker extends OutputStream {
    * @return the number of bytes read
    */
   public long transferFrom(InputStream in) throws IOException {
-    throwIfFailed();
-    return chunker.transferFrom(in);
+    Objects.requireNonNull(in, "in");
+    ensureOpen();
+    if (readBuffer == null) {
+      readBuffer = new byte[config.max()];
+    }
+    long total = 0;
+    int n;
+    while ((n = in.read(readBuffer, 0, readBuffer.length)) >= 0) {
+      write(readBuffer, 0, n);
+      total += n;
+    }
+    return total;
   }
 
   /** Does nothing: chunk boundaries depend on content only. */
@@ -157,10 +186,12 @@ public final class PipelinedChunker extends OutputStream {
     }
     closed = true;
     IOException lastChunk = null;
-    try {
-      chunker.close();
-    } catch (IOException e) {
-      lastChunk = e;
+    if (!broken && fill > 0) {
+      try {
+        handOff();
+      } catch (IOException e) {
+        lastChunk = e;
+      }
     }
     lock.lock();
     try {
@@ -183,32 +214,68 @@ public final class PipelinedChunker extends OutputStream {
     throwIfFailed();
   }
 
-  /** Runs on the writing thread, from within the chunker: copy the chunk into a free buffer. */
-  private void handOff(long offset, byte[] bytes, int from, int length) throws IOException {
-    byte[] buffer;
+  private void ensureOpen() throws IOException {
+    throwIfFailed();
+    if (broken) {
+      throw new IOException("chunker is broken by an earlier failure");
+    }
+    if (closed) {
+      throw new IOException("chunker is closed");
+    }
+  }
+
+  /** Copies {@code b[off, off+len)} into chunk buffers, handing each off at its cut. */
+  private void feed(byte[] b, int off, int len) throws IOException {
+    final int end = off + len;
+    int i = off;
+    while (i < end) {
+      if (current == null) {
+        current = takeBuffer();
+      }
+      int cut = finder.next(b, i, end);
+      int stop = cut < 0 ? end : cut;
+      System.arraycopy(b, i, current, fill, stop - i);
+      fill += stop - i;
+      i = stop;
+      if (cut >= 0) {
+        handOff();
+      }
+    }
+  }
+
+  /** A free chunk buffer; blocks while all are in flight. */
+  private byte[] takeBuffer() throws IOException {
     lock.lock();
     try {
       while (free.isEmpty() && allocated == depth && failure == null) {
         changed.await();
       }
       throwIfFailed();
-      buffer = free.poll();
+      byte[] buffer = free.poll();
       if (buffer == null) {
         allocated++;
+        buffer = new byte[config.max()];
       }
+      return buffer;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new InterruptedIOException("interrupted while waiting for a chunk buffer");
     } finally {
       lock.unlock();
     }
-    if (buffer == null) {
-      buffer = new byte[bufferSize];
-    }
-    System.arraycopy(bytes, from, buffer, 0, length);
+  }
+
+  /** Queues the current buffer, which holds a whole chunk, for hashing. */
+  private void handOff() throws IOException {
+    Job job = new Job(chunkStart, current, fill);
+    chunkStart += fill;
+    chunks++;
+    current = null;
+    fill = 0;
     lock.lock();
     try {
-      jobs.add(new Job(offset, buffer, length));
+      throwIfFailed();
+      jobs.add(job);
       changed.signalAll();
     } finally {
       lock.unlock();
@@ -269,7 +336,7 @@ public final class PipelinedChunker extends OutputStream {
   private void throwIfFailed() throws IOException {
     Throwable f = failure;
     if (f != null) {
-      throw new IOException("chunk hashing failed: " + f, f);
+      throw new IOException("chunk hashing or its sink failed: " + f, f);
     }
   }
 

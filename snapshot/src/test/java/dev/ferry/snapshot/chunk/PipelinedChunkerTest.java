@@ -76,6 +76,26 @@ class PipelinedChunkerTest {
   }
 
   @Test
+  void singleByteAndOddSizedWritesGiveTheSameChunks() throws Exception {
+    byte[] data = ChunkerTest.randomBytes(48, 300_000);
+    List<ChunkRecorder.Cut> expected = ChunkerTest.chunkWhole(SMALL, data).cuts();
+    ChunkRecorder bytes = new ChunkRecorder(data);
+    try (PipelinedChunker chunker = new PipelinedChunker(SMALL, bytes)) {
+      for (byte b : data) {
+        chunker.write(b);
+      }
+    }
+    assertEquals(expected, bytes.cuts(), "write(int)");
+    ChunkRecorder sevens = new ChunkRecorder(data);
+    try (PipelinedChunker chunker = new PipelinedChunker(SMALL, sevens)) {
+      for (int off = 0; off < data.length; off += 7) {
+        chunker.write(data, off, Math.min(7, data.length - off));
+      }
+    }
+    assertEquals(expected, sevens.cuts(), "7-byte writes");
+  }
+
+  @Test
   void theSinkRunsOnTheHashingThreadInOrder() throws Exception {
     byte[] data = ChunkerTest.randomBytes(43, 256 << 10);
     List<String> threads = new ArrayList<>();
