@@ -72,6 +72,16 @@ public final class KvStateMachine extends ReplicatedStateMachine implements Repo
 
   @Override
   protected byte[] apply(byte[] command, ApplyContext ctx) {
+    if (command.length > 0 && command[0] == KvCodec.PUT_ALL) {
+      List<byte[][]> entries = KvCodec.decodePutAll(command);
+      for (byte[][] e : entries) {
+        int shard = ranges.shardOf(e[0]);
+        PersistentSortedMap.Update u = shards[shard].getAndPut(e[0], e[1]);
+        set(shard, u.map());
+        ctx.changed(e[0], u.previous(), e[1]);
+      }
+      return ByteBuffer.allocate(Integer.BYTES).putInt(entries.size()).array();
+    }
     KvCodec.Op op = KvCodec.decode(command);
     int shard = ranges.shardOf(op.key());
     PersistentSortedMap m = shards[shard];

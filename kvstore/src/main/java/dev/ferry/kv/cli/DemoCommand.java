@@ -38,6 +38,9 @@ import picocli.CommandLine.Option;
 final class DemoCommand implements Callable<Integer> {
   private static final int VALUE_BYTES = 1024;
 
+  /** Keys per write command while loading. */
+  private static final int BATCH = 64;
+
   @Option(
       names = "--size",
       defaultValue = "64",
@@ -159,7 +162,7 @@ final class DemoCommand implements Callable<Integer> {
   /** Writes {@code count} keys (sequential, or random within {@code range} when seed > 1). */
   private void write(KvClient client, int count, int range, String label, long seed)
       throws Exception {
-    int threads = 16;
+    int threads = 8;
     ProgressBar bar = new ProgressBar(out, label, (long) count * VALUE_BYTES);
     AtomicLong done = new AtomicLong();
     ExecutorService pool = Executors.newFixedThreadPool(threads);
@@ -171,10 +174,19 @@ final class DemoCommand implements Callable<Integer> {
             pool.submit(
                 () -> {
                   SplittableRandom rnd = new SplittableRandom(seed * 1000 + first);
+                  List<byte[][]> batch = new ArrayList<>();
                   for (int i = first; i < count; i += threads) {
                     int k = seed > 1 ? rnd.nextInt(range) : i;
-                    client.put(key(k), value(rnd));
-                    done.addAndGet(VALUE_BYTES);
+                    batch.add(new byte[][] {key(k), value(rnd)});
+                    if (batch.size() == BATCH) {
+                      client.putAll(batch);
+                      done.addAndGet((long) batch.size() * VALUE_BYTES);
+                      batch.clear();
+                    }
+                  }
+                  if (!batch.isEmpty()) {
+                    client.putAll(batch);
+                    done.addAndGet((long) batch.size() * VALUE_BYTES);
                   }
                   return null;
                 }));

@@ -15,6 +15,14 @@ public final class KvCodec {
   public static final byte DELETE = 0x02;
   public static final byte CAS = 0x03;
   public static final byte INCREMENT = 0x04;
+  public static final byte PUT_ALL = 0x05;
+
+  /** Most entries in one {@link #putAll}. */
+  public static final int MAX_BATCH = 10_000;
+
+  /** Most bytes in one {@link #putAll}. */
+  public static final int MAX_BATCH_BYTES = 32 << 20;
+
   public static final byte GET = 0x11;
   public static final byte SCAN = 0x12;
 
@@ -92,6 +100,59 @@ public final class KvCodec {
     putOpt(b, to);
     b.putInt(limit);
     return b.array();
+  }
+
+  /**
+   * Sets several keys in one command (one log entry): applied atomically, in order, so a later
+   * entry for the same key wins.
+   */
+  public static byte[] putAll(List<byte[][]> entries) {
+    if (entries.isEmpty() || entries.size() > MAX_BATCH) {
+      throw new IllegalArgumentException("batch must hold 1.." + MAX_BATCH + " entries");
+    }
+    long size = 1 + 4;
+    for (byte[][] e : entries) {
+      checkKey(e[0]);
+      checkValue(e[1]);
+      size += 8 + e[0].length + e[1].length;
+    }
+    if (size > MAX_BATCH_BYTES) {
+      throw new IllegalArgumentException(
+          "batch larger than " + MAX_BATCH_BYTES + " bytes: " + size);
+    }
+    ByteBuffer b = ByteBuffer.allocate((int) size).put(PUT_ALL).putInt(entries.size());
+    for (byte[][] e : entries) {
+      b.putInt(e[0].length).put(e[0]).putInt(e[1].length).put(e[1]);
+    }
+    return b.array();
+  }
+
+  /**
+   * Decodes the entries of a {@link #putAll} command (the bytes after its kind byte).
+   *
+   * @throws IllegalArgumentException if malformed
+   */
+  public static List<byte[][]> decodePutAll(byte[] bytes) {
+    try {
+      ByteBuffer b = ByteBuffer.wrap(bytes);
+      if (b.get() != PUT_ALL) {
+        throw new IllegalArgumentException("not a batch");
+      }
+      int n = b.getInt();
+      if (n < 1 || n > MAX_BATCH) {
+        throw new IllegalArgumentException("batch size out of range: " + n);
+      }
+      List<byte[][]> out = new ArrayList<>(n);
+      for (int i = 0; i < n; i++) {
+        out.add(new byte[][] {field(b, MAX_KEY), field(b, MAX_VALUE)});
+      }
+      if (b.hasRemaining()) {
+        throw new IllegalArgumentException(b.remaining() + " trailing bytes");
+      }
+      return out;
+    } catch (BufferUnderflowException e) {
+      throw new IllegalArgumentException("truncated batch", e);
+    }
   }
 
   /** Decodes a command or query. */
