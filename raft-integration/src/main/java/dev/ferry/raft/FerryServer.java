@@ -2,6 +2,13 @@ package dev.ferry.raft;
 
 import dev.ferry.statemachine.Installer;
 import dev.ferry.statemachine.ReplicatedStateMachine;
+import com.codahale.metrics.MetricRegistry;
+import com.codahale.metrics.jmx.JmxReporter;
+import dev.ferry.raft.chunks.ChunkServer;
+import dev.ferry.raft.chunks.SnapshotSource;
+import dev.ferry.raft.install.MultiSourceInstaller;
+import dev.ferry.raft.metrics.InstallMetrics;
+import dev.ferry.snapshot.transfer.TransferConfig;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -61,8 +68,19 @@ public final class FerryServer implements Closeable {
   private final RaftServer server;
   private final ReplicatedStateMachine stateMachine;
   private final Path dataDir;
+  private final MetricRegistry metrics;
+  private final ChunkServer chunkServer;
+  private final MultiSourceInstaller installer;
+  private final PeerClients peerClients;
+  private final JmxReporter jmx;
 
-  private FerryServer(Builder b, RaftGroup group, RaftServer server) {
+  private FerryServer(
+      Builder b,
+      RaftGroup group,
+      RaftServer server,
+      ChunkServer chunkServer,
+      MultiSourceInstaller installer,
+      PeerClients peerClients) {
     this.self = b.self();
     this.peers = List.copyOf(b.peers);
     this.listener = b.listener;
@@ -70,6 +88,14 @@ public final class FerryServer implements Closeable {
     this.server = server;
     this.stateMachine = b.stateMachine;
     this.dataDir = b.dataDir;
+    this.metrics = b.metricRegistry;
+    this.chunkServer = chunkServer;
+    this.installer = installer;
+    this.peerClients = peerClients;
+    this.jmx =
+        b.jmx
+            ? JmxReporter.forRegistry(metrics).inDomain("dev.ferry." + self.id()).build()
+            : null;
   }
 
   /** A new builder. */
@@ -83,17 +109,28 @@ public final class FerryServer implements Closeable {
         UUID.nameUUIDFromBytes(("ferry:" + clusterName).getBytes(StandardCharsets.UTF_8)));
   }
 
-  /** Converts a peer to Ratis's form, with a startup role. */
+  /**
+   * Converts a peer to Ratis's form, with a startup role. The chunk service's address travels in
+   * the Raft configuration as the peer's (otherwise unused) data-stream address, so every member
+   * knows where to fetch chunks from, members added later included.
+   */
   public static RaftPeer toRaftPeer(PeerAddress p, RaftPeerRole role) {
     return RaftPeer.newBuilder()
         .setId(p.id())
         .setAddress(p.raftAddress())
+        .setDataStreamAddress(p.host() + ":" + p.chunkPort())
         .setStartupRole(role)
         .build();
   }
 
-  /** Starts the Raft server. Blocks until its RPC port is listening. */
+  /** Starts the chunk service and the Raft server. Blocks until both are listening. */
   public FerryServer start() throws IOException {
+    if (chunkServer != null) {
+      chunkServer.start();
+    }
+    if (jmx != null) {
+      jmx.start();
+    }
     server.start();
     LOG.info(
         "{}: started ({}), peers {}",
@@ -152,10 +189,37 @@ public final class FerryServer implements Closeable {
     }
   }
 
-  /** Stops the Raft server and the state machine. Idempotent. */
+  /** The metrics of this node (installs, chunk service). */
+  public MetricRegistry metrics() {
+    return metrics;
+  }
+
+  /** The snapshot installer, if the chunk service is configured. */
+  public Optional<MultiSourceInstaller> installer() {
+    return Optional.ofNullable(installer);
+  }
+
+  /** The chunk service, if configured. */
+  public Optional<ChunkServer> chunkServer() {
+    return Optional.ofNullable(chunkServer);
+  }
+
+  /** Stops the Raft server, the state machine and the chunk service. Idempotent. */
   @Override
   public void close() throws IOException {
-    server.close();
+    try {
+      server.close();
+    } finally {
+      if (peerClients != null) {
+        peerClients.close();
+      }
+      if (chunkServer != null) {
+        chunkServer.close();
+      }
+      if (jmx != null) {
+        jmx.close();
+      }
+    }
     LOG.info("{}: stopped", self.id());
   }
 
@@ -174,6 +238,13 @@ public final class FerryServer implements Closeable {
     private long logPreservationEntries = 10_000;
     private Long snapshotTriggerEntries;
     private final Map<String, String> properties = new LinkedHashMap<>();
+    private ClusterSecret secret;
+    private long chunkSendRate;
+    private TransferConfig transferConfig = TransferConfig.defaults();
+    private MetricRegistry metricRegistry = new MetricRegistry();
+    private boolean jmx = true;
+
+    private final RaftServer[] serverRef = new RaftServer[1];
 
     private Builder() {}
 
@@ -245,6 +316,40 @@ public final class FerryServer implements Closeable {
       return this;
     }
 
+    /**
+     * The cluster secret. With it the node runs its chunk service (peers authenticate with the
+     * secret) and installs snapshots from its peers; without it, a follower that needs a snapshot
+     * fails the install with a clear message.
+     */
+    public Builder clusterSecret(ClusterSecret secret) {
+      this.secret = secret;
+      return this;
+    }
+
+    /** Limits the chunk service's send rate, in bytes per second (0: unlimited; for benchmarks). */
+    public Builder chunkSendRate(long bytesPerSecond) {
+      this.chunkSendRate = bytesPerSecond;
+      return this;
+    }
+
+    /** Tuning of the snapshot transfer protocol. */
+    public Builder transferConfig(TransferConfig config) {
+      this.transferConfig = Objects.requireNonNull(config, "config");
+      return this;
+    }
+
+    /** The registry metrics go to (default: a new one per server). */
+    public Builder metricRegistry(MetricRegistry registry) {
+      this.metricRegistry = Objects.requireNonNull(registry, "registry");
+      return this;
+    }
+
+    /** Whether to export metrics over JMX (domain {@code dev.ferry.<id>}); default true. */
+    public Builder jmx(boolean on) {
+      this.jmx = on;
+      return this;
+    }
+
     /** Sets a raw Ratis property (advanced; applied last). */
     public Builder property(String key, String value) {
       properties.put(key, value);
@@ -297,11 +402,37 @@ public final class FerryServer implements Closeable {
       if (!Files.isWritable(dataDir)) {
         throw new IllegalArgumentException("dataDir is not writable: " + dataDir);
       }
+      if (chunkSendRate < 0) {
+        throw new IllegalArgumentException("chunkSendRate < 0: " + chunkSendRate);
+      }
+      PeerAddress self = self();
+      ChunkServer chunkServer = null;
+      MultiSourceInstaller multiSource = null;
+      PeerClients clients = null;
       if (installer != null) {
         stateMachine.setInstaller(installer);
+      } else if (secret != null) {
+        chunkServer =
+            ChunkServer.builder()
+                .nodeId(self.id())
+                .bind(self.host(), self.chunkPort())
+                .source(SnapshotSource.of(stateMachine))
+                .secret(secret.bytes())
+                .sendRateLimit(chunkSendRate)
+                .build();
+        clients = new PeerClients(self.id(), secret);
+        PeerClients c = clients;
+        RaftGroupId gid = groupId(clusterName);
+        multiSource =
+            MultiSourceInstaller.builder()
+                .selfId(self.id())
+                .peers(() -> c.current(serverRef[0], gid, peers))
+                .transferConfig(transferConfig)
+                .metrics(new InstallMetrics(metricRegistry))
+                .build();
+        stateMachine.setInstaller(multiSource);
       }
 
-      PeerAddress self = self();
       RaftProperties p = new RaftProperties();
       RaftServerConfigKeys.setStorageDir(p, List.of(dataDir.resolve("raft").toFile()));
       GrpcConfigKeys.Server.setPort(p, self.raftPort());
