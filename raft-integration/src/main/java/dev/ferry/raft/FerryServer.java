@@ -1,7 +1,5 @@
 package dev.ferry.raft;
 
-import dev.ferry.statemachine.Installer;
-import dev.ferry.statemachine.ReplicatedStateMachine;
 import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.jmx.JmxReporter;
 import dev.ferry.raft.chunks.ChunkServer;
@@ -9,6 +7,8 @@ import dev.ferry.raft.chunks.SnapshotSource;
 import dev.ferry.raft.install.MultiSourceInstaller;
 import dev.ferry.raft.metrics.InstallMetrics;
 import dev.ferry.snapshot.transfer.TransferConfig;
+import dev.ferry.statemachine.Installer;
+import dev.ferry.statemachine.ReplicatedStateMachine;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -93,9 +93,7 @@ public final class FerryServer implements Closeable {
     this.installer = installer;
     this.peerClients = peerClients;
     this.jmx =
-        b.jmx
-            ? JmxReporter.forRegistry(metrics).inDomain("dev.ferry." + self.id()).build()
-            : null;
+        b.jmx ? JmxReporter.forRegistry(metrics).inDomain("dev.ferry." + self.id()).build() : null;
   }
 
   /** A new builder. */
@@ -477,7 +475,8 @@ public final class FerryServer implements Closeable {
               .setOption(
                   recover ? RaftStorage.StartupOption.RECOVER : RaftStorage.StartupOption.FORMAT)
               .build();
-      return new FerryServer(this, group, server);
+      serverRef[0] = server;
+      return new FerryServer(this, group, server, chunkServer, multiSource, clients);
     }
 
     private static TimeDuration ms(Duration d) {

@@ -1,6 +1,7 @@
 package dev.ferry.kv.cli;
 
 import dev.ferry.kv.KvStateMachine;
+import dev.ferry.raft.ClusterSecret;
 import dev.ferry.raft.FerryServer;
 import dev.ferry.raft.PeerAddress;
 import dev.ferry.statemachine.StateMachineConfig;
@@ -46,6 +47,26 @@ final class ServerCommand implements Callable<Integer> {
       description = "Log entries kept beyond the snapshot when purging (default ${DEFAULT-VALUE}).")
   long logPreserve;
 
+  @Option(
+      names = "--secret-file",
+      description =
+          "File holding the cluster secret (or set FERRY_CLUSTER_SECRET). Without one the node"
+              + " cannot ship or receive snapshots.")
+  Path secretFile;
+
+  @Option(
+      names = "--chunk-send-rate",
+      defaultValue = "0",
+      description = "Limit the chunk service's send rate, bytes/s (0: unlimited).")
+  long chunkSendRate;
+
+  private java.util.Optional<ClusterSecret> secret() throws java.io.IOException {
+    if (secretFile != null) {
+      return java.util.Optional.of(ClusterSecret.fromFile(secretFile));
+    }
+    return ClusterSecret.fromEnvironment(System.getenv());
+  }
+
   @Override
   public Integer call() throws Exception {
     if (captureEvery < 1) {
@@ -62,7 +83,15 @@ final class ServerCommand implements Callable<Integer> {
             .dataDir(data)
             .stateMachine(new KvStateMachine(config))
             .logPreservationEntries(logPreserve)
+            .clusterSecret(secret().orElse(null))
+            .chunkSendRate(chunkSendRate)
             .build();
+    if (secret().isEmpty()) {
+      System.err.println(
+          "ferry: no cluster secret (--secret-file or "
+              + ClusterSecret.ENV
+              + "): snapshot shipping is off on this node");
+    }
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(

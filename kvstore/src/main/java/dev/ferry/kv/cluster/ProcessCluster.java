@@ -1,6 +1,7 @@
 package dev.ferry.kv.cluster;
 
 import dev.ferry.kv.KvClient;
+import dev.ferry.raft.ClusterSecret;
 import dev.ferry.raft.PeerAddress;
 import java.io.Closeable;
 import java.io.IOException;
@@ -125,6 +126,21 @@ public final class ProcessCluster implements Closeable {
     return dir.resolve(id);
   }
 
+  /** The cluster secret's file (created on first use, readable by its owner only). */
+  public Path secretFile() throws IOException {
+    Path f = dir.resolve("cluster.secret");
+    if (!Files.exists(f)) {
+      Files.createDirectories(dir);
+      ClusterSecret.random().writeTo(f);
+    }
+    return f;
+  }
+
+  /** The cluster secret. */
+  public ClusterSecret secret() throws IOException {
+    return ClusterSecret.fromFile(secretFile());
+  }
+
   /** A node's log file. */
   public Path logFile(String id) {
     return dir.resolve(id + ".log");
@@ -156,6 +172,8 @@ public final class ProcessCluster implements Closeable {
     cmd.add(dataDir(id).toString());
     cmd.add("--cluster");
     cmd.add(clusterName);
+    cmd.add("--secret-file");
+    cmd.add(secretFile().toString());
     cmd.addAll(extraArgs);
     Files.createDirectories(dir);
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);

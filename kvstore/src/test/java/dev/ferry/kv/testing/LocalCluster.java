@@ -3,6 +3,7 @@ package dev.ferry.kv.testing;
 import dev.ferry.kv.KvClient;
 import dev.ferry.kv.KvStateMachine;
 import dev.ferry.kv.cluster.ProcessCluster;
+import dev.ferry.raft.ClusterSecret;
 import dev.ferry.raft.FerryServer;
 import dev.ferry.raft.PeerAddress;
 import dev.ferry.statemachine.StateMachineConfig;
@@ -27,6 +28,24 @@ public final class LocalCluster implements Closeable {
   private final List<PeerAddress> peers;
   private final StateMachineConfig config;
   private final Map<String, FerryServer> servers = new LinkedHashMap<>();
+  private final ClusterSecret secret = ClusterSecret.random();
+  private final Map<String, Long> sendRate = new java.util.HashMap<>();
+  private static final long LOG_PRESERVATION = 50;
+
+  /** Sets the chunk service send rate (bytes/s) node {@code id} gets at its next start. */
+  public void setSendRate(String id, long bytesPerSecond) {
+    sendRate.put(id, bytesPerSecond);
+  }
+
+  /** The cluster secret. */
+  public ClusterSecret secret() {
+    return secret;
+  }
+
+  /** A node's data directory. */
+  public Path dataDir(String id) {
+    return dir.resolve(id);
+  }
 
   private LocalCluster(Path dir, List<PeerAddress> peers, StateMachineConfig config) {
     this.dir = dir;
@@ -65,7 +84,10 @@ public final class LocalCluster implements Closeable {
             .peers(peers)
             .dataDir(dir.resolve(id))
             .stateMachine(new KvStateMachine(config))
-            .logPreservationEntries(50)
+            .logPreservationEntries(LOG_PRESERVATION)
+            .clusterSecret(secret)
+            .chunkSendRate(sendRate.getOrDefault(id, 0L))
+            .jmx(false)
             .build()
             .start();
     servers.put(id, s);

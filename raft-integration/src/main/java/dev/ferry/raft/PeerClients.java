@@ -1,0 +1,108 @@
+package dev.ferry.raft;
+
+import dev.ferry.raft.chunks.ChunkClient;
+import dev.ferry.raft.install.ChunkClientPeer;
+import dev.ferry.raft.install.SnapshotPeer;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.server.RaftServer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Chunk-service clients of the other members, found in the current Raft configuration (voters and
+ * listeners, whose data-stream address is their chunk service), connected on demand and reused. A
+ * closed client is replaced on the next call. Thread-safe.
+ */
+final class PeerClients implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(PeerClients.class);
+
+  private final String selfId;
+  private final ClusterSecret secret;
+  private final Map<String, ChunkClientPeer> clients = new HashMap<>();
+  private final Map<String, String> addresses = new HashMap<>();
+  private boolean closed;
+
+  PeerClients(String selfId, ClusterSecret secret) {
+    this.selfId = selfId;
+    this.secret = secret;
+  }
+
+  /**
+   * The reachable peers: members of the current configuration (or {@code fallback} while the server
+   * is not running), connected. Peers that cannot be reached now are left out.
+   */
+  synchronized List<SnapshotPeer> current(
+      RaftServer server, RaftGroupId groupId, List<PeerAddress> fallback) {
+    if (closed) {
+      return List.of();
+    }
+    Map<String, String> wanted = new HashMap<>();
+    try {
+      if (server == null) {
+        throw new IOException("not started");
+      }
+      for (RaftPeer p : server.getDivision(groupId).getRaftConf().getAllPeers()) {
+        String id = p.getId().toString();
+        String chunk = p.getDataStreamAddress();
+        if (!id.equals(selfId) && chunk != null && !chunk.isEmpty()) {
+          wanted.put(id, chunk);
+        }
+      }
+    } catch (IOException e) {
+      for (PeerAddress p : fallback) {
+        if (!p.id().equals(selfId)) {
+          wanted.put(p.id(), p.host() + ":" + p.chunkPort());
+        }
+      }
+    }
+    List<SnapshotPeer> out = new ArrayList<>();
+    for (Map.Entry<String, String> e : wanted.entrySet()) {
+      ChunkClientPeer c = clients.get(e.getKey());
+      if (c != null && (!c.client().isOpen() || !e.getValue().equals(addresses.get(e.getKey())))) {
+        c.client().close();
+        c = null;
+      }
+      if (c == null) {
+        c = connect(e.getKey(), e.getValue());
+        if (c == null) {
+          continue;
+        }
+        clients.put(e.getKey(), c);
+        addresses.put(e.getKey(), e.getValue());
+      }
+      out.add(c);
+    }
+    return out;
+  }
+
+  private ChunkClientPeer connect(String id, String address) {
+    int colon = address.lastIndexOf(':');
+    try {
+      ChunkClient client =
+          ChunkClient.builder()
+              .peer(id, address.substring(0, colon), Integer.parseInt(address.substring(colon + 1)))
+              .selfId(selfId)
+              .secret(secret.bytes())
+              .connect()
+              .get(15, TimeUnit.SECONDS);
+      return new ChunkClientPeer(client);
+    } catch (Exception e) {
+      LOG.info("cannot reach the chunk service of {} at {}: {}", id, address, e.toString());
+      return null;
+    }
+  }
+
+  @Override
+  public synchronized void close() {
+    closed = true;
+    clients.values().forEach(c -> c.client().close());
+    clients.clear();
+  }
+}

@@ -1,0 +1,25 @@
+package dev.ferry.raft.chunks;
+
+/**
+ * Counters of a {@link ChunkServer} since it started.
+ *
+ * @param connectionsAccepted TCP connections accepted (authenticated or not)
+ * @param connectionsAuthenticated connections whose peer proved the cluster secret
+ * @param connectionsRefused connections refused: failed TLS handshake, wrong secret, unsupported
+ *     version, no authentication in time, or over the connection limit
+ * @param malformedFrames connections closed for breaking the protocol: a malformed, oversized,
+ *     truncated or unknown frame, or a frame not allowed in the connection's state
+ * @param chunksServed chunks sent completely
+ * @param bytesServed stored bytes of the chunks sent (frame headers excluded)
+ * @param chunksMissing chunks asked for that the store does not hold or could not read
+ * @param openConnections connections open now
+ */
+public record ChunkServerStats(
+    long connectionsAccepted,
+    long connectionsAuthenticated,
+    long connectionsRefused,
+    long malformedFrames,
+    long chunksServed,
+    long bytesServed,
+    long chunksMissing,
+    int openConnections) {}
