@@ -270,21 +270,31 @@ public final class ProcessCluster implements Closeable {
     }
   }
 
-  /** Finds {@code n} distinct free TCP ports on loopback. */
+  /**
+   * Finds {@code n} distinct free TCP ports on loopback, below Linux's ephemeral range (32768+), so
+   * that outgoing connections made meanwhile cannot take them before the nodes bind them.
+   */
   public static int[] freePorts(int n) throws IOException {
     int[] ports = new int[n];
-    List<ServerSocket> open = new ArrayList<>();
-    try {
-      for (int i = 0; i < n; i++) {
-        ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-        s.setReuseAddress(true);
-        open.add(s);
-        ports[i] = s.getLocalPort();
+    java.util.Random rnd = new java.util.Random();
+    int found = 0;
+    for (int tries = 0; found < n && tries < 10_000; tries++) {
+      int port = 20_000 + rnd.nextInt(12_000);
+      boolean dup = false;
+      for (int i = 0; i < found; i++) {
+        dup |= ports[i] == port;
       }
-    } finally {
-      for (ServerSocket s : open) {
-        s.close();
+      if (dup) {
+        continue;
       }
+      try (ServerSocket s = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+        ports[found++] = s.getLocalPort();
+      } catch (IOException busy) {
+        // taken: try another
+      }
+    }
+    if (found < n) {
+      throw new IOException("no free ports found in 20000-31999");
     }
     return ports;
   }

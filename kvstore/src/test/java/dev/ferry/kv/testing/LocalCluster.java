@@ -55,12 +55,24 @@ public final class LocalCluster implements Closeable {
 
   /** Starts {@code n} nodes and waits until the cluster accepts writes. */
   public static LocalCluster start(Path dir, int n, StateMachineConfig config) throws IOException {
+    return start(dir, n, config, 0);
+  }
+
+  /**
+   * Starts {@code n} nodes whose chunk services send at most {@code sendRate} bytes/s each (0:
+   * unlimited) and waits until the cluster accepts writes.
+   */
+  public static LocalCluster start(Path dir, int n, StateMachineConfig config, long sendRate)
+      throws IOException {
     List<PeerAddress> peers = new ArrayList<>();
     for (int i = 1; i <= n; i++) {
       int[] ports = ProcessCluster.freePorts(3);
       peers.add(new PeerAddress("n" + i, "127.0.0.1", ports[0], ports[1], ports[2]));
     }
     LocalCluster c = new LocalCluster(dir, List.copyOf(peers), config);
+    for (PeerAddress p : peers) {
+      c.setSendRate(p.id(), sendRate);
+    }
     try {
       for (PeerAddress p : peers) {
         c.start(p.id());
@@ -88,6 +100,10 @@ public final class LocalCluster implements Closeable {
             .clusterSecret(secret)
             .chunkSendRate(sendRate.getOrDefault(id, 0L))
             .jmx(false)
+            // Small log segments, so that tests reach purgeable (closed) segments quickly.
+            .property("raft.server.log.segment.size.max", "1MB")
+            .property("raft.server.log.preallocated.size", "256KB")
+            .property("raft.server.log.purge.gap", "16")
             .build()
             .start();
     servers.put(id, s);
@@ -142,6 +158,12 @@ public final class LocalCluster implements Closeable {
   /** All peers. */
   public List<PeerAddress> peers() {
     return peers;
+  }
+
+  /** A client that talks only to node {@code id} (caller closes). */
+  public KvClient clientOf(String id, Duration timeout) {
+    return KvClient.connect(
+        clusterName, peers.stream().filter(p -> p.id().equals(id)).toList(), timeout);
   }
 
   /** A client (caller closes). */

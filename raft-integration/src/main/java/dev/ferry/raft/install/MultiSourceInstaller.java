@@ -45,7 +45,7 @@ import org.slf4j.LoggerFactory;
  * <ol>
  *   <li>Asks every peer for its manifests at or after the index Ratis needs and picks the newest
  *       one (peers listing the same index and root hash are its sources; the leader is not needed,
- *       and is asked last: it gets the highest tier).
+ *       and is asked last when at least two other sources exist).
  *   <li>Fetches the manifest, checks its root, pins it on every source (renewing the lease), and
  *       durably records its chunk list in the local store, so that what arrives survives a crash
  *       and a restarted install resumes.
@@ -344,9 +344,13 @@ public final class MultiSourceInstaller implements Installer {
       }
       long now = System.nanoTime();
       handle(transfer.start(now));
+      // The leader is asked last (it has the most to do) when at least two others can serve;
+      // with fewer, fetching from several peers at once matters more.
+      long others = sources.keySet().stream().filter(id -> !id.equals(request.leaderId())).count();
       List<TransferSource> offered = new ArrayList<>();
       for (String id : sources.keySet()) {
-        offered.add(TransferSource.of(id, id.equals(request.leaderId()) ? 1 : 0));
+        boolean last = others >= 2 && id.equals(request.leaderId());
+        offered.add(TransferSource.of(id, last ? 1 : 0));
       }
       handle(transfer.onSourcesAvailable(now, offered));
       schedule();

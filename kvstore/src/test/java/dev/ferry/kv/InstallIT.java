@@ -1,0 +1,391 @@
+package dev.ferry.kv;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ferry.kv.testing.LocalCluster;
+import dev.ferry.raft.FerryServer;
+import dev.ferry.raft.chunks.ChunkAuthException;
+import dev.ferry.raft.chunks.ChunkClient;
+import dev.ferry.raft.install.InstallReport;
+import dev.ferry.raft.install.MultiSourceInstaller;
+import dev.ferry.statemachine.DigestAt;
+import dev.ferry.statemachine.StateMachineConfig;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Snapshot shipping between real nodes: Ratis over gRPC, the chunk service over TCP. */
+class InstallIT {
+  private static final Duration T = Duration.ofSeconds(90);
+  private static final int KEYS = 16_000;
+
+  @TempDir Path dir;
+  private LocalCluster cluster;
+  private long checkpoints;
+
+  @AfterEach
+  void tearDown() throws Exception {
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  private static byte[] key(int i) {
+    return String.format("key-%08d", i).getBytes(StandardCharsets.UTF_8);
+  }
+
+  private void start() throws IOException {
+    start(0);
+  }
+
+  private void start(long sendRate) throws IOException {
+    cluster =
+        LocalCluster.start(
+            dir, 3, StateMachineConfig.defaults().withCaptureEvery(200, 1L << 40), sendRate);
+  }
+
+  /** The fraction of its current install {@code id} has received. */
+  private double completeness(String id) {
+    Object v =
+        cluster.server(id).metrics().getGauges().get("ferry.install.completeness").getValue();
+    return (Double) v;
+  }
+
+  private long successes(String id) {
+    return cluster.server(id).metrics().counter("ferry.install.outcome.success").getCount();
+  }
+
+  /** Loads {@link #KEYS} keys of random 1 KiB values in batches. */
+  private void load(KvClient c) throws IOException {
+    Random rnd = new Random(1);
+    List<byte[][]> batch = new ArrayList<>();
+    for (int i = 0; i < KEYS; i++) {
+      byte[] v = new byte[1024];
+      rnd.nextBytes(v);
+      batch.add(new byte[][] {key(i), v});
+      if (batch.size() == 100) {
+        c.putAll(batch);
+        batch = new ArrayList<>();
+      }
+    }
+  }
+
+  /** Captures a snapshot through the log and waits until every replica holds it. */
+  private void capture(KvClient c) throws IOException {
+    capture(c, cluster.running());
+  }
+
+  /**
+   * Captures a snapshot through the log (sent straight to the leader) and waits until replicas
+   * {@code ids} hold it.
+   */
+  private void capture(KvClient any, List<String> ids) throws IOException {
+    long index;
+    try (KvClient c = cluster.clientOf(cluster.leader(T), T)) {
+      index =
+          c.raftClient()
+              .io()
+              .send(
+                  org.apache.ratis.protocol.Message.valueOf(
+                      org.apache.ratis.thirdparty.com.google.protobuf.ByteString.copyFrom(
+                          dev.ferry.statemachine.CommandCodec.captureCommand())))
+              .getLogIndex();
+    }
+    for (String id : ids) {
+      LocalCluster.await(
+          T,
+          () -> cluster.stateMachine(id).latestManifest().map(m -> m.index()).orElse(-1L) >= index,
+          id + " to capture at " + index);
+    }
+  }
+
+  /** Writes until the leader's log starts after {@code index} (it purged past it). */
+  private void writeUntilPurgedPast(KvClient c, long index) throws IOException {
+    long deadline = System.nanoTime() + T.toNanos();
+    int i = 0;
+    while (logStart(cluster.leader(T)) <= index + 1) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("the leader did not purge past " + index);
+      }
+      List<byte[][]> fillers = new ArrayList<>();
+      for (int k = 0; k < 8; k++) {
+        fillers.add(
+            new byte[][] {("filler-" + i++).getBytes(StandardCharsets.UTF_8), new byte[1024]});
+      }
+      c.putAll(fillers);
+    }
+  }
+
+  private long logStart(String id) {
+    try {
+      FerryServer s = cluster.server(id);
+      return s.raftServer().getDivision(s.group().getGroupId()).getRaftLog().getStartIndex();
+    } catch (IOException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  private long applied(String id) {
+    return cluster.stateMachine(id).getLastAppliedTermIndex().getIndex();
+  }
+
+  private String aFollower() {
+    String leader = cluster.leader(T);
+    return cluster.running().stream().filter(id -> !id.equals(leader)).findFirst().orElseThrow();
+  }
+
+  private MultiSourceInstaller installer(String id) {
+    return cluster.server(id).installer().orElseThrow();
+  }
+
+  /** Every running replica records the same digest at a new checkpoint. */
+  private DigestAt assertConverged() throws Exception {
+    long id = ++checkpoints;
+    DigestAt expected;
+    try (KvClient c = cluster.client(T)) {
+      expected = c.checkpoint(id);
+      for (String r : cluster.running()) {
+        DigestAt d = c.checkpointOn(r, id, expected.index());
+        assertEquals(expected, d, r + " digest at checkpoint " + id);
+      }
+    }
+    return expected;
+  }
+
+  private void wipe(String id) throws IOException {
+    try (Stream<Path> paths = Files.walk(cluster.dataDir(id))) {
+      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    }
+  }
+
+  @Test
+  void aStoppedFollowerCatchesUpByDeltaAfterTheLogWasPurged() throws Exception {
+    start();
+    String f = aFollower();
+    long stateBytes;
+    try (KvClient c = cluster.client(T)) {
+      load(c);
+      capture(c);
+      stateBytes = cluster.stateMachine(f).latestManifest().orElseThrow().rawBytes();
+      long stoppedAt = applied(f);
+      cluster.stop(f);
+      Random rnd = new Random(2);
+      for (int i = 0; i < KEYS / 100; i++) {
+        byte[] v = new byte[1024];
+        rnd.nextBytes(v);
+        c.put(key(rnd.nextInt(KEYS)), v);
+      }
+      writeUntilPurgedPast(c, stoppedAt);
+      cluster.start(f);
+      LocalCluster.await(
+          T,
+          () -> installer(f).lastReport() != null && installer(f).lastReport().success(),
+          f + " to install a snapshot");
+    }
+    assertConverged();
+    InstallReport r = installer(f).lastReport();
+    assertTrue(r.bytesHeld() > 0.8 * r.bytesWanted(), "most chunks were already held: " + r);
+    assertTrue(
+        r.bytesFetched() < 0.2 * stateBytes, "fetched " + r.bytesFetched() + " of " + stateBytes);
+    assertTrue(r.bytesFetched() > 0, "something changed, so something was fetched: " + r);
+    assertTrue(
+        r.bytesFetched() <= r.bytesWanted() - r.bytesHeld(),
+        "nothing fetched that was already held: " + r);
+  }
+
+  @Test
+  void anEmptyNodeInstallsFromTwoSourcesAtOnce() throws Exception {
+    start();
+    String f = aFollower();
+    try (KvClient c = cluster.client(T)) {
+      load(c);
+      long stoppedAt = applied(cluster.leader(T));
+      cluster.stop(f);
+      wipe(f);
+      writeUntilPurgedPast(c, stoppedAt);
+    }
+    cluster.start(f);
+    LocalCluster.await(
+        T,
+        () -> installer(f).lastReport() != null && installer(f).lastReport().success(),
+        f + " to install a snapshot");
+    InstallReport r = installer(f).lastReport();
+    assertEquals(0, r.bytesHeld(), "an empty node holds nothing: " + r);
+    assertEquals(2, r.bytesPerSource().size(), "both other nodes served chunks: " + r);
+    for (long bytes : r.bytesPerSource().values()) {
+      assertTrue(bytes > 0.1 * r.bytesWanted(), "each source served a real share: " + r);
+    }
+    assertConverged();
+    assertEquals(KEYS + 1, cluster.stateMachine(f).size() - fillers(f));
+  }
+
+  /** Keys written by {@link #writeUntilPurgedPast} (they start with "filler-"). */
+  private long fillers(String id) throws IOException {
+    try (KvClient c = cluster.client(T)) {
+      return c.scan(
+              "filler-".getBytes(StandardCharsets.UTF_8),
+              "filler.".getBytes(StandardCharsets.UTF_8),
+              10_000)
+          .size();
+    }
+  }
+
+  @Test
+  void aSourceServingCorruptChunksIsDetectedAndAvoided() throws Exception {
+    start();
+    String f = aFollower();
+    String leader = cluster.leader(T);
+    try (KvClient c = cluster.client(T)) {
+      load(c);
+      long stoppedAt = applied(leader);
+      cluster.stop(f);
+      wipe(f);
+      writeUntilPurgedPast(c, stoppedAt);
+    }
+    // Corrupt every chunk file of the other follower (the leader stays good).
+    String bad =
+        cluster.running().stream().filter(id -> !id.equals(leader)).findFirst().orElseThrow();
+    int corrupted = 0;
+    try (Stream<Path> files = Files.walk(cluster.dataDir(bad))) {
+      for (Path p : files.filter(Files::isRegularFile).toList()) {
+        if (p.toString().contains("/chunks/chunks/") && Files.size(p) > 64) {
+          byte[] b = Files.readAllBytes(p);
+          b[b.length / 2] ^= 0x5a;
+          Files.write(p, b);
+          corrupted++;
+        }
+      }
+    }
+    assertTrue(corrupted > 0, "found chunk files to corrupt");
+    cluster.start(f);
+    LocalCluster.await(
+        T,
+        () -> installer(f).lastReport() != null && installer(f).lastReport().success(),
+        f + " to install a snapshot despite " + bad);
+    assertTrue(
+        cluster.server(f).metrics().counter("ferry.install.sources.demoted").getCount() >= 1,
+        "the corrupting source was demoted");
+    assertConverged();
+  }
+
+  @Test
+  void aPeerWithTheWrongSecretIsRefused() throws Exception {
+    start();
+    FerryServer s = cluster.server("n1");
+    int port = s.self().chunkPort();
+    ExecutionException e =
+        assertThrows(
+            ExecutionException.class,
+            () ->
+                ChunkClient.builder()
+                    .peer("n1", "127.0.0.1", port)
+                    .selfId("intruder")
+                    .secret("this is not the cluster secret".getBytes(StandardCharsets.UTF_8))
+                    .connect()
+                    .get(30, TimeUnit.SECONDS));
+    assertTrue(e.getCause() instanceof ChunkAuthException, "refused: " + e.getCause());
+    LocalCluster.await(
+        T,
+        () -> s.chunkServer().orElseThrow().stats().connectionsRefused() >= 1,
+        "the refusal to be counted");
+    // The right secret still works.
+    try (ChunkClient good =
+        ChunkClient.builder()
+            .peer("n1", "127.0.0.1", port)
+            .selfId("n2")
+            .secret(cluster.secret().bytes())
+            .connect()
+            .get(30, TimeUnit.SECONDS)) {
+      good.listManifests(0).get(30, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void losingASourceHalfwayCompletesFromTheOthers() throws Exception {
+    start(3_000_000);
+    String f = aFollower();
+    String leader = cluster.leader(T);
+    try (KvClient c = cluster.client(T)) {
+      load(c);
+      long stoppedAt = applied(leader);
+      cluster.stop(f);
+      wipe(f);
+      writeUntilPurgedPast(c, stoppedAt);
+    }
+    cluster.start(f);
+    LocalCluster.await(
+        T,
+        () -> completeness(f) > 0.25 && completeness(f) < 0.75,
+        f + " to be a quarter through (not done)");
+    String source =
+        cluster.running().stream()
+            .filter(id -> !id.equals(leader) && !id.equals(f))
+            .findFirst()
+            .orElseThrow();
+    cluster.stop(source);
+    LocalCluster.await(
+        T,
+        () -> installer(f).lastReport() != null && installer(f).lastReport().success(),
+        f + " to finish installing from the remaining source");
+    InstallReport r = installer(f).lastReport();
+    assertTrue(r.bytesPerSource().get(leader) > 0, "the leader took over: " + r);
+    assertConverged();
+  }
+
+  @Test
+  void aNewerSnapshotMidInstallIsFollowedWithoutRefetching() throws Exception {
+    start(500_000);
+    String f = aFollower();
+    String leader = cluster.leader(T);
+    try (KvClient c = cluster.client(T)) {
+      load(c);
+      capture(c);
+      long stoppedAt = applied(leader);
+      cluster.stop(f);
+      wipe(f);
+      writeUntilPurgedPast(c, stoppedAt);
+      long baseline = cluster.stateMachine(leader).latestManifest().orElseThrow().index();
+      cluster.start(f);
+      LocalCluster.await(
+          T,
+          () -> completeness(f) > 0.2 && completeness(f) < 0.7,
+          f + " to be a fifth through (not done)");
+      // While the follower installs the old baseline, the cluster moves on and purges past it.
+      Random rnd = new Random(3);
+      List<byte[][]> updates = new ArrayList<>();
+      for (int i = 0; i < KEYS / 100; i++) {
+        byte[] v = new byte[1024];
+        rnd.nextBytes(v);
+        updates.add(new byte[][] {key(rnd.nextInt(KEYS)), v});
+      }
+      c.putAll(updates);
+      capture(c, List.of(leader));
+      writeUntilPurgedPast(c, cluster.stateMachine(leader).latestManifest().orElseThrow().index());
+      assertTrue(
+          cluster.stateMachine(leader).latestManifest().orElseThrow().index() > baseline,
+          "a newer snapshot exists");
+      assertTrue(successes(f) == 0, "the first install was still running when the log moved on");
+    }
+    LocalCluster.await(T, () -> successes(f) >= 2, f + " to install the newer baseline too");
+    InstallReport r = installer(f).lastReport();
+    assertTrue(r.success(), "second install: " + r);
+    assertTrue(r.bytesHeld() > 0.8 * r.bytesWanted(), "the second install reused chunks: " + r);
+    assertConverged();
+  }
+}
