@@ -1,0 +1,127 @@
+package dev.ferry.kv;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ferry.kv.cluster.ProcessCluster;
+import dev.ferry.kv.testing.LocalCluster;
+import dev.ferry.raft.PeerAddress;
+import dev.ferry.statemachine.CommandCodec;
+import dev.ferry.statemachine.DigestAt;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Random;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A receiver killed with SIGKILL in the middle of an install resumes where it stopped. */
+class InstallProcessIT {
+  private static final Duration T = Duration.ofSeconds(120);
+  private static final Pattern DONE =
+      Pattern.compile(
+          "install: index (\\d+) done in \\d+ ms: fetched (\\d+) bytes from .*, (\\d+) bytes already held");
+
+  @TempDir Path dir;
+
+  @Test
+  void aReceiverKilledHalfwayFetchesOnlyWhatWasMissing() throws Exception {
+    try (ProcessCluster cluster =
+        ProcessCluster.builder(dir, 3)
+            .serverArgs(
+                "--capture-every", "200", "--log-preserve", "20", "--chunk-send-rate", "1000000")
+            .start(T)) {
+      String f;
+      try (KvClient c = cluster.client(Duration.ofSeconds(30))) {
+        Random rnd = new Random(5);
+        List<byte[][]> batch = new ArrayList<>();
+        for (int i = 0; i < 12_000; i++) {
+          byte[] v = new byte[1024];
+          rnd.nextBytes(v);
+          batch.add(new byte[][] {("key-" + i).getBytes(StandardCharsets.UTF_8), v});
+          if (batch.size() == 100) {
+            c.putAll(batch);
+            batch = new ArrayList<>();
+          }
+        }
+        String leader = String.valueOf(c.raftClient().getLeaderId());
+        f =
+            cluster.peers().stream()
+                .map(PeerAddress::id)
+                .filter(id -> !id.equals(leader))
+                .findFirst()
+                .orElseThrow();
+        cluster.kill(f);
+        wipe(cluster.dataDir(f));
+        // Move the log on past what the stopped node had, with captures so the leader purges.
+        for (int round = 0; round < 3; round++) {
+          c.raftClient()
+              .io()
+              .send(Message.valueOf(ByteString.copyFrom(CommandCodec.captureCommand())));
+          for (int i = 0; i < 300; i++) {
+            c.put(("filler-" + round + "-" + i).getBytes(StandardCharsets.UTF_8), new byte[1024]);
+          }
+        }
+      }
+      cluster.start(f);
+      // Kill it once a third or so of the chunks have arrived.
+      LocalCluster.await(
+          T, () -> chunkFiles(cluster.dataDir(f)) >= 15, f + " to store a third of the chunks");
+      long before = chunkFiles(cluster.dataDir(f));
+      cluster.kill(f);
+      cluster.start(f);
+      try (KvClient c = cluster.client(Duration.ofSeconds(30))) {
+        DigestAt expected = c.checkpoint(1);
+        for (PeerAddress p : cluster.peers()) {
+          assertEquals(expected, c.checkpointOn(p.id(), 1, expected.index()), p.id() + " digest");
+        }
+      }
+      Matcher last = null;
+      for (String line : Files.readAllLines(cluster.logFile(f), StandardCharsets.UTF_8)) {
+        Matcher m = DONE.matcher(line);
+        if (m.find()) {
+          last = m;
+        }
+      }
+      assertTrue(
+          last != null, "the restarted node logged a finished install:\n" + cluster.tail(f, 30));
+      long fetched = Long.parseLong(last.group(2));
+      long held = Long.parseLong(last.group(3));
+      assertTrue(
+          held > 0,
+          "chunks stored before the kill (" + before + " files) were reused: " + last.group());
+      assertTrue(fetched > 0, "the rest was fetched: " + last.group());
+    }
+  }
+
+  private static long chunkFiles(Path nodeDir) {
+    if (!Files.exists(nodeDir)) {
+      return 0;
+    }
+    try (Stream<Path> files = Files.walk(nodeDir)) {
+      return files
+          .filter(p -> p.toString().contains("/chunks/chunks/") && Files.isRegularFile(p))
+          .count();
+    } catch (IOException | java.io.UncheckedIOException e) {
+      return 0; // files come and go while the node writes; ask again
+    }
+  }
+
+  private static void wipe(Path d) throws IOException {
+    try (Stream<Path> paths = Files.walk(d)) {
+      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    }
+  }
+}
