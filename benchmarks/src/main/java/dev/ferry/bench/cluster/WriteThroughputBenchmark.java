@@ -85,10 +85,18 @@ public final class WriteThroughputBenchmark {
             pool.submit(
                 () -> {
                   SplittableRandom rnd = new SplittableRandom(first);
-                  byte[] value = new byte[VALUE_BYTES];
+                  List<byte[][]> batch = new ArrayList<>();
                   for (int k = first; k < keys; k += threads) {
+                    byte[] value = new byte[VALUE_BYTES];
                     rnd.nextBytes(value);
-                    c.put(key(k), value.clone());
+                    batch.add(new byte[][] {key(k), value});
+                    if (batch.size() == 100) {
+                      c.putAll(batch);
+                      batch = new ArrayList<>();
+                    }
+                  }
+                  if (!batch.isEmpty()) {
+                    c.putAll(batch);
                   }
                   return null;
                 }));
