@@ -388,4 +388,38 @@ class InstallIT {
     assertTrue(r.bytesHeld() > 0.8 * r.bytesWanted(), "the second install reused chunks: " + r);
     assertConverged();
   }
+
+  @Test
+  void anInstallSurvivesALeaderChange() throws Exception {
+    start(1_000_000);
+    String f = aFollower();
+    String leader = cluster.leader(T);
+    String other =
+        cluster.running().stream()
+            .filter(id -> !id.equals(leader) && !id.equals(f))
+            .findFirst()
+            .orElseThrow();
+    try (KvClient c = cluster.client(T)) {
+      load(c);
+      long stoppedAt = applied(leader);
+      cluster.stop(f);
+      wipe(f);
+      writeUntilPurgedPast(c, stoppedAt);
+      cluster.start(f);
+      LocalCluster.await(
+          T,
+          () -> completeness(f) > 0.2 && completeness(f) < 0.7,
+          f + " to be a fifth through (not done)");
+      c.raftClient()
+          .admin()
+          .transferLeadership(org.apache.ratis.protocol.RaftPeerId.valueOf(other), 30_000);
+      assertEquals(other, cluster.leader(T), "leadership moved");
+      assertEquals(0, successes(f), "the install was still running when leadership moved");
+    }
+    LocalCluster.await(
+        T,
+        () -> installer(f).lastReport() != null && installer(f).lastReport().success(),
+        f + " to finish its install under the new leader");
+    assertConverged();
+  }
 }
