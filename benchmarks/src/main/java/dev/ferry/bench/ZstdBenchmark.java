@@ -47,6 +47,7 @@ public class ZstdBenchmark {
   private int[] bounds;
   private byte[] scratch;
   private ZstdCompressCtx context;
+  private byte[][] encoded;
 
   /** Generates the buffer and its chunk boundaries (once per fork). */
   @Setup(Level.Trial)
@@ -56,6 +57,10 @@ public class ZstdBenchmark {
     scratch = new byte[Math.toIntExact(Zstd.compressBound(ChunkerConfig.DEFAULT.max()))];
     context = new ZstdCompressCtx();
     context.setLevel(level);
+    encoded = new byte[bounds.length / 2][];
+    for (int i = 0; i < bounds.length; i += 2) {
+      encoded[i / 2] = ChunkCodecs.encode(data, bounds[i], bounds[i + 1], level);
+    }
   }
 
   /** Frees the zstd context. */
@@ -73,6 +78,19 @@ public class ZstdBenchmark {
           context.compressByteArray(scratch, 0, scratch.length, data, bounds[i], bounds[i + 1]);
     }
     return compressed;
+  }
+
+  /**
+   * Decodes every stored chunk with {@link ChunkCodecs#decode} (bounded, as a receiver does before
+   * hashing); MB/s = raw size / (ms/op). Returns the total decoded size.
+   */
+  @Benchmark
+  public long decodeChunks() throws java.io.IOException {
+    long decoded = 0;
+    for (int i = 0; i < encoded.length; i++) {
+      decoded += ChunkCodecs.decode(java.nio.ByteBuffer.wrap(encoded[i]), bounds[2 * i + 1]).length;
+    }
+    return decoded;
   }
 
   /** Encodes every chunk; returns the total stored size. */

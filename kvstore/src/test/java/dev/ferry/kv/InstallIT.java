@@ -422,4 +422,37 @@ class InstallIT {
         f + " to finish its install under the new leader");
     assertConverged();
   }
+
+  @Test
+  void rawShippingOfACompressibleStateInstallsTheSameState() throws Exception {
+    start();
+    String f = aFollower();
+    try (KvClient c = cluster.client(T)) {
+      List<byte[][]> batch = new ArrayList<>();
+      for (int i = 0; i < KEYS; i++) {
+        byte[] v = new byte[1024];
+        java.util.Arrays.fill(v, (byte) ('a' + i % 26)); // compresses well
+        batch.add(new byte[][] {key(i), v});
+        if (batch.size() == 100) {
+          c.putAll(batch);
+          batch = new ArrayList<>();
+        }
+      }
+      long stoppedAt = applied(cluster.leader(T));
+      cluster.stop(f);
+      wipe(f);
+      writeUntilPurgedPast(c, stoppedAt);
+    }
+    cluster.setShipping(dev.ferry.raft.install.Shipping.RAW);
+    cluster.start(f);
+    LocalCluster.await(
+        T,
+        () -> installer(f).lastReport() != null && installer(f).lastReport().success(),
+        f + " to install a snapshot");
+    InstallReport r = installer(f).lastReport();
+    assertTrue(
+        r.bytesFetched() > 2 * r.bytesWanted(),
+        "raw chunks are larger on the wire than stored ones: " + r);
+    assertConverged();
+  }
 }

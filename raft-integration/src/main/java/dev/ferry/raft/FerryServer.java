@@ -5,6 +5,7 @@ import com.codahale.metrics.jmx.JmxReporter;
 import dev.ferry.raft.chunks.ChunkServer;
 import dev.ferry.raft.chunks.SnapshotSource;
 import dev.ferry.raft.install.MultiSourceInstaller;
+import dev.ferry.raft.install.Shipping;
 import dev.ferry.raft.metrics.InstallMetrics;
 import dev.ferry.snapshot.transfer.TransferConfig;
 import dev.ferry.statemachine.Installer;
@@ -241,6 +242,7 @@ public final class FerryServer implements Closeable {
     private TransferConfig transferConfig = TransferConfig.defaults();
     private MetricRegistry metricRegistry = new MetricRegistry();
     private boolean jmx = true;
+    private Shipping shipping = Shipping.AUTO;
 
     private final RaftServer[] serverRef = new RaftServer[1];
 
@@ -336,6 +338,12 @@ public final class FerryServer implements Closeable {
       return this;
     }
 
+    /** In which form this node asks for chunks when it installs (default AUTO). */
+    public Builder shipping(Shipping shipping) {
+      this.shipping = Objects.requireNonNull(shipping, "shipping");
+      return this;
+    }
+
     /** The registry metrics go to (default: a new one per server). */
     public Builder metricRegistry(MetricRegistry registry) {
       this.metricRegistry = Objects.requireNonNull(registry, "registry");
@@ -426,6 +434,7 @@ public final class FerryServer implements Closeable {
                 .selfId(self.id())
                 .peers(() -> c.current(serverRef[0], gid, peers))
                 .transferConfig(transferConfig)
+                .shipping(shipping)
                 .metrics(new InstallMetrics(metricRegistry))
                 .build();
         stateMachine.setInstaller(multiSource);

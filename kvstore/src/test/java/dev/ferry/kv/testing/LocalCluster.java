@@ -32,6 +32,13 @@ public final class LocalCluster implements Closeable {
   private final Map<String, Long> sendRate = new java.util.HashMap<>();
   private static final long LOG_PRESERVATION = 50;
 
+  private dev.ferry.raft.install.Shipping shipping = dev.ferry.raft.install.Shipping.AUTO;
+
+  /** Sets how nodes started from now on ask for chunks when they install. */
+  public void setShipping(dev.ferry.raft.install.Shipping shipping) {
+    this.shipping = shipping;
+  }
+
   /** Sets the chunk service send rate (bytes/s) node {@code id} gets at its next start. */
   public void setSendRate(String id, long bytesPerSecond) {
     sendRate.put(id, bytesPerSecond);
@@ -100,6 +107,7 @@ public final class LocalCluster implements Closeable {
             .clusterSecret(secret)
             .chunkSendRate(sendRate.getOrDefault(id, 0L))
             .jmx(false)
+            .shipping(shipping)
             // Small log segments, so that tests reach purgeable (closed) segments quickly.
             .property("raft.server.log.segment.size.max", "1MB")
             .property("raft.server.log.preallocated.size", "256KB")

@@ -227,10 +227,19 @@ public final class ChunkClient implements ChunkTransport, Closeable {
    */
   @Override
   public void fetch(List<ChunkId> chunks, FetchListener listener) {
+    fetch(chunks, listener, false);
+  }
+
+  /**
+   * As {@link #fetch(List, FetchListener)}; with {@code raw} the server decompresses each chunk and
+   * sends it in RAW stored form (more bytes on the wire, no decompression here).
+   */
+  @Override
+  public void fetch(List<ChunkId> chunks, FetchListener listener, boolean raw) {
     Objects.requireNonNull(listener, "listener");
     List<ChunkId> distinct = new ArrayList<>(new LinkedHashSet<>(chunks));
     if (!distinct.isEmpty()) {
-      connection.fetch(distinct, listener);
+      connection.fetch(distinct, listener, raw);
     }
   }
 

@@ -173,7 +173,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
   }
 
   /** Requests chunks in batches of at most 256; see {@link ChunkClient#fetch}. */
-  void fetch(List<ChunkId> distinct, FetchListener listener) {
+  void fetch(List<ChunkId> distinct, FetchListener listener, boolean raw) {
     onLoop(
         () -> {
           if (state != State.READY) {
@@ -186,7 +186,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
                     from, Math.min(distinct.size(), from + MessageCodec.MAX_FETCH_IDS));
             long id = nextRequestId++;
             pending.put(id, new Fetching(listener, new ArrayDeque<>(batch)));
-            ctx.write(MessageCodec.encode(ctx.alloc(), new Fetch(id, List.copyOf(batch))))
+            ctx.write(MessageCodec.encode(ctx.alloc(), new Fetch(id, List.copyOf(batch), raw)))
                 .addListener(w -> writeDone(w.cause()));
           }
           ctx.flush();

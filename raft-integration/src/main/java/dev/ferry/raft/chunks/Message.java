@@ -47,7 +47,7 @@ sealed interface Message {
   record GetManifest(long requestId, long index) implements Request {}
 
   /** Asks for chunks, answered one {@link ChunkData} or {@link Missing} per id, in order. */
-  record Fetch(long requestId, List<ChunkId> ids) implements Request {}
+  record Fetch(long requestId, List<ChunkId> ids, boolean raw) implements Request {}
 
   /** Pins the manifest at {@code index} for {@code ttlMillis}. */
   record Pin(long requestId, long index, long ttlMillis) implements Request {}

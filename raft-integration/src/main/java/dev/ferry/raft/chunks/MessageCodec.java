@@ -85,6 +85,10 @@ final class MessageCodec {
   static final int LIST_MANIFESTS = 0x11;
   static final int GET_MANIFEST = 0x12;
   static final int FETCH = 0x13;
+
+  /** FETCH flag: send chunks decompressed (codec RAW) instead of as stored. */
+  static final int FETCH_RAW = 0x01;
+
   static final int PIN = 0x14;
   static final int RENEW = 0x15;
   static final int UNPIN = 0x16;
@@ -136,13 +140,17 @@ final class MessageCodec {
       case FETCH -> {
         FrameReader r = new FrameReader(body, "FETCH");
         long id = r.i64("request id");
+        int flags = r.u8("flags");
+        if ((flags & ~FETCH_RAW) != 0) {
+          throw new ProtocolException("FETCH: unknown flags " + flags);
+        }
         int n = r.count("chunk count", 1, MAX_FETCH_IDS, false);
         List<ChunkId> ids = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
           ids.add(r.chunkId("chunk id " + i));
         }
         r.end();
-        yield new Fetch(id, List.copyOf(ids));
+        yield new Fetch(id, List.copyOf(ids), (flags & FETCH_RAW) != 0);
       }
       case PIN -> {
         FrameReader r = new FrameReader(body, "PIN");
@@ -294,8 +302,9 @@ final class MessageCodec {
       return frame(alloc, GET_MANIFEST, 16).writeLong(g.requestId()).writeLong(g.index());
     } else if (m instanceof Fetch f) {
       ByteBuf b =
-          frame(alloc, FETCH, 8 + 2 + ChunkId.LENGTH * f.ids().size())
+          frame(alloc, FETCH, 8 + 1 + 2 + ChunkId.LENGTH * f.ids().size())
               .writeLong(f.requestId())
+              .writeByte(f.raw() ? FETCH_RAW : 0)
               .writeShort(f.ids().size());
       for (ChunkId id : f.ids()) {
         b.writeBytes(id.toBytes());

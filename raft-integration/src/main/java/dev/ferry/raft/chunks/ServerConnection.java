@@ -61,7 +61,7 @@ final class ServerConnection extends ChannelInboundHandlerAdapter {
     CLOSED
   }
 
-  private record Queued(long requestId, ChunkId id) {}
+  private record Queued(long requestId, ChunkId id, boolean raw) {}
 
   /** A chunk opened for sending: from a file or from memory. */
   private record Outgoing(Queued q, StoredChunkFile file, ByteBuffer heap, int size) {
@@ -213,7 +213,7 @@ final class ServerConnection extends ChannelInboundHandlerAdapter {
 
   private void onFetch(Fetch f) {
     for (ChunkId id : f.ids()) {
-      fetchQueue.add(new Queued(f.requestId(), id));
+      fetchQueue.add(new Queued(f.requestId(), id, f.raw()));
     }
     if (!readingPaused && fetchQueue.size() >= PAUSE_READING_AT) {
       readingPaused = true;
@@ -283,10 +283,31 @@ final class ServerConnection extends ChannelInboundHandlerAdapter {
     }
   }
 
+  /**
+   * The chunk in RAW stored form (tag + uncompressed bytes), decoded within its recorded size; a
+   * stored form that is already raw is returned as is. Not verified: the receiver verifies.
+   */
+  private static ByteBuffer decompressed(ByteBuffer stored) throws IOException {
+    if (dev.ferry.snapshot.codec.ChunkCodecs.codecOf(stored)
+        == dev.ferry.snapshot.codec.ChunkCodec.RAW) {
+      return stored;
+    }
+    byte[] raw =
+        dev.ferry.snapshot.codec.ChunkCodecs.decode(
+            stored, dev.ferry.snapshot.codec.ChunkCodecs.rawSizeOf(stored));
+    ByteBuffer out = ByteBuffer.allocate(1 + raw.length);
+    out.put(dev.ferry.snapshot.codec.ChunkCodec.RAW.tag()).put(raw).flip();
+    return out;
+  }
+
   /** Opens a chunk for sending, or answers MISSING and returns null. */
   private Outgoing open(Queued q) {
     try {
       ChunkStore store = server.source.store();
+      if (q.raw()) {
+        ByteBuffer raw = decompressed(store.readStored(q.id()));
+        return new Outgoing(q, null, raw, raw.remaining());
+      }
       if (store instanceof FileChunkStore files) {
         StoredChunkFile f = files.openStored(q.id());
         return new Outgoing(q, f, null, (int) f.size());

@@ -34,6 +34,11 @@ public final class ChunkClientPeer implements SnapshotPeer {
   }
 
   @Override
+  public void fetch(List<ChunkId> chunks, FetchListener listener, boolean raw) {
+    client.fetch(chunks, listener, raw);
+  }
+
+  @Override
   public CompletableFuture<List<Listing>> listManifests(long minIndex) {
     return client
         .listManifests(minIndex)

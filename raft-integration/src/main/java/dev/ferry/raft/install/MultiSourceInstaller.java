@@ -3,6 +3,8 @@ package dev.ferry.raft.install;
 import dev.ferry.raft.metrics.InstallMetrics;
 import dev.ferry.snapshot.ChunkId;
 import dev.ferry.snapshot.ChunkRef;
+import dev.ferry.snapshot.codec.ChunkCodec;
+import dev.ferry.snapshot.codec.ChunkCodecs;
 import dev.ferry.snapshot.format.Manifest;
 import dev.ferry.snapshot.format.ManifestCodec;
 import dev.ferry.snapshot.format.Shard;
@@ -70,6 +72,7 @@ public final class MultiSourceInstaller implements Installer {
   private final Duration pinTtl;
   private final Duration listTimeout;
   private final InstallMetrics metrics;
+  private final Shipping shipping;
   private final AtomicInteger installs = new AtomicInteger();
   private volatile InstallReport lastReport;
 
@@ -80,6 +83,7 @@ public final class MultiSourceInstaller implements Installer {
     this.pinTtl = b.pinTtl;
     this.listTimeout = b.listTimeout;
     this.metrics = b.metrics;
+    this.shipping = b.shipping;
   }
 
   /** A new builder. */
@@ -107,8 +111,15 @@ public final class MultiSourceInstaller implements Installer {
     private Duration pinTtl = Duration.ofMinutes(2);
     private Duration listTimeout = Duration.ofSeconds(10);
     private InstallMetrics metrics;
+    private Shipping shipping = Shipping.AUTO;
 
     private Builder() {}
+
+    /** In which form chunks cross the network (default {@link Shipping#AUTO}). */
+    public Builder shipping(Shipping shipping) {
+      this.shipping = Objects.requireNonNull(shipping, "shipping");
+      return this;
+    }
 
     /** This node's id (never a source of its own install). */
     public Builder selfId(String id) {
@@ -169,6 +180,10 @@ public final class MultiSourceInstaller implements Installer {
     private final Map<String, Long> leases = new HashMap<>();
     private final Map<ChunkId, Long> sentAt = new HashMap<>();
     private final Map<String, Long> bytesPerSource = new LinkedHashMap<>();
+    private final Map<String, Long> firstFetchNanos = new HashMap<>();
+    private long verifiedRawBytes;
+    private long verifyNanos;
+    private long rawChunks;
     private Manifest manifest;
     private InstallTarget.StagedInstall staged;
     private ChunkTransfer transfer;
@@ -384,6 +399,13 @@ public final class MultiSourceInstaller implements Installer {
         refs.put(r.id(), r);
         sentAt.put(r.id(), now);
       }
+      firstFetchNanos.putIfAbsent(f.source(), now);
+      long wire = bytesPerSource.getOrDefault(f.source(), 0L);
+      boolean raw =
+          shipping.raw(wire, now - firstFetchNanos.get(f.source()), verifiedRawBytes, verifyNanos);
+      if (raw) {
+        rawChunks += ids.size();
+      }
       peer.fetch(
           ids,
           new ChunkTransport.FetchListener() {
@@ -402,7 +424,15 @@ public final class MultiSourceInstaller implements Installer {
                           sent == null ? 0 : t - sent);
                       bytesPerSource.merge(f.source(), (long) stored.remaining(), Long::sum);
                     }
-                    handle(transfer.onChunkArrived(t, f.source(), id, stored));
+                    boolean compressed = isCompressed(stored);
+                    long v0 = System.nanoTime();
+                    List<TransferAction> actions =
+                        transfer.onChunkArrived(t, f.source(), id, stored);
+                    if (compressed && ref != null) {
+                      verifyNanos += System.nanoTime() - v0;
+                      verifiedRawBytes += ref.rawSize();
+                    }
+                    handle(actions);
                   });
             }
 
@@ -411,7 +441,8 @@ public final class MultiSourceInstaller implements Installer {
               onDriver(
                   () -> handle(transfer.onChunkFailed(System.nanoTime(), f.source(), id, cause)));
             }
-          });
+          },
+          raw);
     }
 
     private void storeChunk(TransferAction.Store s) {
@@ -545,12 +576,14 @@ public final class MultiSourceInstaller implements Installer {
               Duration.ofNanos(finalizeNanos),
               manifest.digest());
       LOG.info(
-          "install: index {} done in {} ms: fetched {} bytes from {}, {} bytes already held",
+          "install: index {} done in {} ms: fetched {} bytes from {}, {} bytes already held"
+              + " ({} chunks requested raw)",
           manifest.index(),
           total / 1_000_000,
           bytesPerSource.values().stream().mapToLong(Long::longValue).sum(),
           bytesPerSource,
-          heldAtStart);
+          heldAtStart,
+          rawChunks);
       end();
       result.complete(manifest);
     }
@@ -593,6 +626,14 @@ public final class MultiSourceInstaller implements Installer {
       driver.shutdown();
       storer.shutdown();
       loader.shutdown();
+    }
+  }
+
+  private static boolean isCompressed(ByteBuffer stored) {
+    try {
+      return ChunkCodecs.codecOf(stored) != ChunkCodec.RAW;
+    } catch (IOException e) {
+      return false; // the transfer reports the bad chunk
     }
   }
 

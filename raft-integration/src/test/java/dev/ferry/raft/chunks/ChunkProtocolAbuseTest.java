@@ -104,14 +104,24 @@ class ChunkProtocolAbuseTest {
 
   @Test
   void aFetchWhoseCountDisagreesWithItsBody() throws IOException {
-    ByteBuf body = Unpooled.buffer().writeLong(5).writeShort(3).writeBytes(new byte[64]);
+    ByteBuf body =
+        Unpooled.buffer().writeLong(5).writeByte(0).writeShort(3).writeBytes(new byte[64]);
     assertClosedAndCounted(
         peer -> peer.sendFrame(MessageCodec.FETCH, ByteBufUtil.getBytes(body)), true);
   }
 
   @Test
   void aFetchOfTooManyChunks() throws IOException {
-    ByteBuf body = Unpooled.buffer().writeLong(5).writeShort(257).writeBytes(new byte[257 * 32]);
+    ByteBuf body =
+        Unpooled.buffer().writeLong(5).writeByte(0).writeShort(257).writeBytes(new byte[257 * 32]);
+    assertClosedAndCounted(
+        peer -> peer.sendFrame(MessageCodec.FETCH, ByteBufUtil.getBytes(body)), true);
+  }
+
+  @Test
+  void aFetchWithUnknownFlags() throws IOException {
+    ByteBuf body =
+        Unpooled.buffer().writeLong(5).writeByte(0x82).writeShort(1).writeBytes(new byte[32]);
     assertClosedAndCounted(
         peer -> peer.sendFrame(MessageCodec.FETCH, ByteBufUtil.getBytes(body)), true);
   }

@@ -134,6 +134,40 @@ class ChunkServiceTest {
   }
 
   @Test
+  void aRawFetchSendsChunksDecompressedAndTheyStillVerify() throws IOException {
+    List<ChunkRef> refs = fx.putChunks(12, 50_000); // every third chunk compresses well
+    ChunkServer server = fx.start(fx.serverBuilder("n1"));
+    ChunkClient client = fx.connect(fx.clientBuilder(server, "n2"));
+    List<ChunkId> ids = refs.stream().map(ChunkRef::id).toList();
+
+    Outcomes stored = new Outcomes();
+    client.fetch(ids, stored);
+    await(() -> stored.reported() == refs.size(), "stored chunks");
+    Outcomes raw = new Outcomes();
+    client.fetch(ids, raw, true);
+    await(() -> raw.reported() == refs.size(), "raw chunks");
+
+    int compressed = 0;
+    for (ChunkRef r : refs) {
+      ByteBuffer s = stored.arrived.get(r.id());
+      ByteBuffer d = raw.arrived.get(r.id());
+      ChunkFixture.verify(r, s);
+      assertEquals(
+          dev.ferry.snapshot.codec.ChunkCodec.RAW,
+          dev.ferry.snapshot.codec.ChunkCodecs.codecOf(d),
+          "sent raw: " + r.id());
+      assertEquals(1 + r.rawSize(), d.remaining());
+      byte[] bytes = dev.ferry.snapshot.codec.ChunkCodecs.decode(d, r.rawSize());
+      assertTrue(r.id().matches(bytes, 0, bytes.length), "raw bytes hash to the id");
+      if (dev.ferry.snapshot.codec.ChunkCodecs.codecOf(s)
+          == dev.ferry.snapshot.codec.ChunkCodec.ZSTD) {
+        compressed++;
+      }
+    }
+    assertTrue(compressed >= 4, "some chunks were stored compressed: " + compressed);
+  }
+
+  @Test
   void chunksOfAStoreWithoutFilesAreSentFromMemory() throws IOException {
     List<ChunkRef> refs = fx.putChunks(12, 40_000);
     ChunkStore memory = new ForwardingStore(fx.store);

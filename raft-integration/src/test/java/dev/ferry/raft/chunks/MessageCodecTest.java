@@ -62,7 +62,9 @@ class MessageCodecTest {
         new Message.ListManifests(7, 12), roundTrip(new Message.ListManifests(7, 12), true));
     assertEquals(new Message.GetManifest(-1, 0), roundTrip(new Message.GetManifest(-1, 0), true));
     List<ChunkId> ids = List.of(id(), id(), id());
-    assertEquals(new Message.Fetch(9, ids), roundTrip(new Message.Fetch(9, ids), true));
+    assertEquals(
+        new Message.Fetch(9, ids, false), roundTrip(new Message.Fetch(9, ids, false), true));
+    assertEquals(new Message.Fetch(9, ids, true), roundTrip(new Message.Fetch(9, ids, true), true));
     assertEquals(new Message.Pin(1, 2, 3), roundTrip(new Message.Pin(1, 2, 3), true));
     assertEquals(new Message.Renew(1, 2, -3), roundTrip(new Message.Renew(1, 2, -3), true));
     assertEquals(new Message.Unpin(1, 2), roundTrip(new Message.Unpin(1, 2), true));
@@ -209,10 +211,10 @@ class MessageCodecTest {
 
     List<ChunkId> ids = List.of(id(), id());
     ByteBuf fetch =
-        MessageCodec.encode(UnpooledByteBufAllocator.DEFAULT, new Message.Fetch(1, ids));
+        MessageCodec.encode(UnpooledByteBufAllocator.DEFAULT, new Message.Fetch(1, ids, false));
     decoder.maxLength(1024);
     ch.writeInbound(fetch);
-    assertEquals(new Message.Fetch(1, ids), ch.readInbound());
+    assertEquals(new Message.Fetch(1, ids, false), ch.readInbound());
     ch.finishAndReleaseAll();
   }
 

@@ -23,6 +23,15 @@ public interface ChunkTransport {
    */
   void fetch(List<ChunkId> chunks, FetchListener listener);
 
+  /**
+   * As {@link #fetch(List, FetchListener)}, asking the source to send chunks uncompressed (codec
+   * RAW) when {@code raw}: worth it on links faster than this node decompresses. A transport that
+   * cannot do so sends them as stored; either form verifies the same way.
+   */
+  default void fetch(List<ChunkId> chunks, FetchListener listener, boolean raw) {
+    fetch(chunks, listener);
+  }
+
   /** Receives the outcome of each chunk of a {@link #fetch}. */
   interface FetchListener {
     /** The chunk's bytes in stored form (codec tag + payload), not yet verified. */
