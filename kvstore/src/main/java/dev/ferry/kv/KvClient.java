@@ -3,6 +3,7 @@ package dev.ferry.kv;
 import dev.ferry.kv.internal.KvCodec;
 import dev.ferry.raft.FerryServer;
 import dev.ferry.raft.PeerAddress;
+import dev.ferry.raft.TlsFiles;
 import dev.ferry.statemachine.ClientId;
 import dev.ferry.statemachine.CommandCodec;
 import dev.ferry.statemachine.DigestAt;
@@ -69,6 +70,27 @@ public final class KvClient implements Closeable {
    * @param timeout deadline of each operation, retries included
    */
   public static KvClient connect(String clusterName, List<PeerAddress> peers, Duration timeout) {
+    return open(clusterName, peers, timeout, null);
+  }
+
+  /**
+   * Connects to a cluster whose servers run with mutual TLS ({@code FerryServer.Builder.tls}): the
+   * client presents {@code tls}'s certificate and accepts only servers whose certificates chain to
+   * its trusted certificates and name the host they are dialled at. The files are read on the first
+   * operation; a bad file fails it with an {@link IOException} or {@link IllegalArgumentException}.
+   *
+   * @param clusterName the cluster name the servers were started with
+   * @param peers the servers (any subset that includes a live one works)
+   * @param timeout deadline of each operation, retries included
+   * @param tls this client's certificate, key and trusted certificates
+   */
+  public static KvClient connect(
+      String clusterName, List<PeerAddress> peers, Duration timeout, TlsFiles tls) {
+    return open(clusterName, peers, timeout, Objects.requireNonNull(tls, "tls"));
+  }
+
+  private static KvClient open(
+      String clusterName, List<PeerAddress> peers, Duration timeout, TlsFiles tls) {
     Objects.requireNonNull(timeout, "timeout");
     if (timeout.isNegative() || timeout.isZero()) {
       throw new IllegalArgumentException("timeout must be positive: " + timeout);
@@ -80,8 +102,12 @@ public final class KvClient implements Closeable {
     RaftGroup group = RaftGroup.valueOf(FerryServer.groupId(clusterName), raftPeers);
     RaftProperties p = new RaftProperties();
     RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(3, TimeUnit.SECONDS));
+    RaftClient.Builder builder = RaftClient.newBuilder();
+    if (tls != null) {
+      builder.setParameters(tls.ratisParameters());
+    }
     RaftClient raft =
-        RaftClient.newBuilder()
+        builder
             .setRaftGroup(group)
             .setProperties(p)
             .setRetryPolicy(

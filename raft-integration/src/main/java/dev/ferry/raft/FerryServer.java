@@ -54,8 +54,13 @@ import org.slf4j.LoggerFactory;
  *   <li>election and RPC timeouts that tolerate several JVMs sharing two cores.
  * </ul>
  *
- * A node whose storage directory already holds Raft state restarts with {@code RECOVER}; otherwise
- * it formats a new one.
+ * With {@link Builder#tls(TlsFiles)} both of the node's ports use mutual TLS: Ratis's gRPC port
+ * accepts only clients and peers presenting a trusted certificate (so nobody without one can send
+ * Raft RPCs or change membership), the node presents its own certificate to its peers, and the
+ * chunk service and its clients use the same identity.
+ *
+ * <p>A node whose storage directory already holds Raft state restarts with {@code RECOVER};
+ * otherwise it formats a new one.
  *
  * <p>Build with {@link #builder()}; validation happens in {@link Builder#build()}. Thread-safe.
  */
@@ -243,6 +248,7 @@ public final class FerryServer implements Closeable {
     private MetricRegistry metricRegistry = new MetricRegistry();
     private boolean jmx = true;
     private Shipping shipping = Shipping.AUTO;
+    private TlsFiles tls;
 
     private final RaftServer[] serverRef = new RaftServer[1];
 
@@ -356,6 +362,19 @@ public final class FerryServer implements Closeable {
       return this;
     }
 
+    /**
+     * Runs the node with mutual TLS (default: plain text): Ratis's gRPC port requires a client
+     * certificate chaining to {@link TlsFiles#trustedCertificates()} and the node's own gRPC
+     * channels to its peers present {@link TlsFiles#certificateChain()}; the chunk service and the
+     * node's chunk clients use the same files. Every member of the cluster, and every client, must
+     * then use TLS too. Peers' certificates must name the host they are addressed by (gRPC checks
+     * host names).
+     */
+    public Builder tls(TlsFiles files) {
+      this.tls = Objects.requireNonNull(files, "files");
+      return this;
+    }
+
     /** Sets a raw Ratis property (advanced; applied last). */
     public Builder property(String key, String value) {
       properties.put(key, value);
@@ -425,8 +444,9 @@ public final class FerryServer implements Closeable {
                 .source(SnapshotSource.of(stateMachine))
                 .secret(secret.bytes())
                 .sendRateLimit(chunkSendRate)
+                .tls(tls == null ? null : tls.chunkServerContext())
                 .build();
-        clients = new PeerClients(self.id(), secret);
+        clients = new PeerClients(self.id(), secret, tls == null ? null : tls.chunkClientContext());
         PeerClients c = clients;
         RaftGroupId gid = groupId(clusterName);
         multiSource =
@@ -475,8 +495,12 @@ public final class FerryServer implements Closeable {
       boolean recover =
           Files.isDirectory(
               dataDir.resolve("raft").resolve(group.getGroupId().getUuid().toString()));
+      RaftServer.Builder serverBuilder = RaftServer.newBuilder();
+      if (tls != null) {
+        serverBuilder.setParameters(tls.ratisParameters());
+      }
       RaftServer server =
-          RaftServer.newBuilder()
+          serverBuilder
               .setServerId(RaftPeerId.valueOf(selfId))
               .setGroup(group)
               .setStateMachine(stateMachine)

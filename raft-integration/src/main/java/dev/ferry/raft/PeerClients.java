@@ -3,6 +3,7 @@ package dev.ferry.raft;
 import dev.ferry.raft.chunks.ChunkClient;
 import dev.ferry.raft.install.ChunkClientPeer;
 import dev.ferry.raft.install.SnapshotPeer;
+import io.netty.handler.ssl.SslContext;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -25,13 +26,18 @@ final class PeerClients implements AutoCloseable {
 
   private final String selfId;
   private final ClusterSecret secret;
+  private final SslContext tls;
   private final Map<String, ChunkClientPeer> clients = new HashMap<>();
   private final Map<String, String> addresses = new HashMap<>();
   private boolean closed;
 
-  PeerClients(String selfId, ClusterSecret secret) {
+  /**
+   * @param tls the chunk-client TLS context, or null for plain TCP
+   */
+  PeerClients(String selfId, ClusterSecret secret, SslContext tls) {
     this.selfId = selfId;
     this.secret = secret;
+    this.tls = tls;
   }
 
   /**
@@ -90,6 +96,7 @@ final class PeerClients implements AutoCloseable {
               .peer(id, address.substring(0, colon), Integer.parseInt(address.substring(colon + 1)))
               .selfId(selfId)
               .secret(secret.bytes())
+              .tls(tls)
               .connect()
               .get(15, TimeUnit.SECONDS);
       return new ChunkClientPeer(client);

@@ -2,11 +2,15 @@ package dev.ferry.kv.cli;
 
 import dev.ferry.kv.KvClient;
 import dev.ferry.raft.PeerAddress;
+import dev.ferry.raft.TlsFiles;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -36,14 +40,20 @@ final class KvCommand {
         description = "Seconds (default ${DEFAULT-VALUE}).")
     long timeoutSeconds;
 
+    @Mixin TlsOptions tls = new TlsOptions();
+
     @Override
     public Integer call() throws Exception {
       if (timeoutSeconds < 1) {
         throw new IllegalArgumentException("--timeout must be >= 1 second");
       }
+      Optional<TlsFiles> files = tls.files();
+      List<PeerAddress> members = PeerAddress.parseList(peers);
+      Duration timeout = Duration.ofSeconds(timeoutSeconds);
       try (KvClient c =
-          KvClient.connect(
-              cluster, PeerAddress.parseList(peers), Duration.ofSeconds(timeoutSeconds))) {
+          files.isPresent()
+              ? KvClient.connect(cluster, members, timeout, files.get())
+              : KvClient.connect(cluster, members, timeout)) {
         return run(c);
       }
     }

@@ -4,11 +4,13 @@ import dev.ferry.kv.KvStateMachine;
 import dev.ferry.raft.ClusterSecret;
 import dev.ferry.raft.FerryServer;
 import dev.ferry.raft.PeerAddress;
+import dev.ferry.raft.TlsFiles;
 import dev.ferry.statemachine.StateMachineConfig;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code ferry server}: runs one node until killed (SIGTERM stops it cleanly). */
@@ -60,6 +62,8 @@ final class ServerCommand implements Callable<Integer> {
       description = "Limit the chunk service's send rate, bytes/s (0: unlimited).")
   long chunkSendRate;
 
+  @Mixin TlsOptions tls = new TlsOptions();
+
   private java.util.Optional<ClusterSecret> secret() throws java.io.IOException {
     if (secretFile != null) {
       return java.util.Optional.of(ClusterSecret.fromFile(secretFile));
@@ -72,10 +76,13 @@ final class ServerCommand implements Callable<Integer> {
     if (captureEvery < 1) {
       throw new IllegalArgumentException("--capture-every must be >= 1: " + captureEvery);
     }
+    java.util.Optional<TlsFiles> tlsFiles = tls.files();
     StateMachineConfig config =
         StateMachineConfig.defaults().withCaptureEvery(captureEvery, 256L << 20);
+    FerryServer.Builder builder = FerryServer.builder();
+    tlsFiles.ifPresent(builder::tls);
     FerryServer server =
-        FerryServer.builder()
+        builder
             .clusterName(cluster)
             .selfId(id)
             .peers(PeerAddress.parseList(peers))
@@ -106,7 +113,12 @@ final class ServerCommand implements Callable<Integer> {
                 },
                 "ferry-shutdown"));
     server.start();
-    System.out.println("ferry server " + id + " started, raft port " + server.self().raftPort());
+    System.out.println(
+        "ferry server "
+            + id
+            + " started, raft port "
+            + server.self().raftPort()
+            + (tlsFiles.isPresent() ? " (mutual TLS)" : ""));
     System.out.flush();
     stopped.await();
     return 0;

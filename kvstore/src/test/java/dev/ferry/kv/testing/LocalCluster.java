@@ -6,6 +6,7 @@ import dev.ferry.kv.cluster.ProcessCluster;
 import dev.ferry.raft.ClusterSecret;
 import dev.ferry.raft.FerryServer;
 import dev.ferry.raft.PeerAddress;
+import dev.ferry.raft.TlsFiles;
 import dev.ferry.statemachine.StateMachineConfig;
 import java.io.Closeable;
 import java.io.IOException;
@@ -31,6 +32,19 @@ public final class LocalCluster implements Closeable {
   private final ClusterSecret secret = ClusterSecret.random();
   private final Map<String, Long> sendRate = new java.util.HashMap<>();
   private static final long LOG_PRESERVATION = 50;
+  private Tls tls;
+
+  /**
+   * Mutual TLS for a cluster: each node's files, and the files of the clients {@link #client} and
+   * {@link #clientOf} make.
+   */
+  public record Tls(Map<String, TlsFiles> nodes, TlsFiles client) {
+    /** Copies the map. */
+    public Tls {
+      nodes = Map.copyOf(nodes);
+      java.util.Objects.requireNonNull(client, "client");
+    }
+  }
 
   private dev.ferry.raft.install.Shipping shipping = dev.ferry.raft.install.Shipping.AUTO;
 
@@ -71,12 +85,22 @@ public final class LocalCluster implements Closeable {
    */
   public static LocalCluster start(Path dir, int n, StateMachineConfig config, long sendRate)
       throws IOException {
+    return start(dir, n, config, sendRate, null);
+  }
+
+  /**
+   * Starts {@code n} nodes (ids {@code n1..nN}) with mutual TLS on every port, when {@code tls} is
+   * not null, and waits until the cluster accepts writes (through a TLS client).
+   */
+  public static LocalCluster start(
+      Path dir, int n, StateMachineConfig config, long sendRate, Tls tls) throws IOException {
     List<PeerAddress> peers = new ArrayList<>();
     for (int i = 1; i <= n; i++) {
       int[] ports = ProcessCluster.freePorts(3);
       peers.add(new PeerAddress("n" + i, "127.0.0.1", ports[0], ports[1], ports[2]));
     }
     LocalCluster c = new LocalCluster(dir, List.copyOf(peers), config);
+    c.tls = tls;
     for (PeerAddress p : peers) {
       c.setSendRate(p.id(), sendRate);
     }
@@ -96,9 +120,12 @@ public final class LocalCluster implements Closeable {
 
   /** Starts (or restarts, recovering its storage) node {@code id}. */
   public FerryServer start(String id) throws IOException {
+    FerryServer.Builder b = FerryServer.builder();
+    if (tls != null) {
+      b.tls(tls.nodes().get(id));
+    }
     FerryServer s =
-        FerryServer.builder()
-            .clusterName(clusterName)
+        b.clusterName(clusterName)
             .selfId(id)
             .peers(peers)
             .dataDir(dir.resolve(id))
@@ -170,13 +197,23 @@ public final class LocalCluster implements Closeable {
 
   /** A client that talks only to node {@code id} (caller closes). */
   public KvClient clientOf(String id, Duration timeout) {
-    return KvClient.connect(
-        clusterName, peers.stream().filter(p -> p.id().equals(id)).toList(), timeout);
+    return connect(peers.stream().filter(p -> p.id().equals(id)).toList(), timeout);
   }
 
-  /** A client (caller closes). */
+  /** A client, over TLS if the cluster runs it (caller closes). */
   public KvClient client(Duration timeout) {
+    return connect(peers, timeout);
+  }
+
+  /** A plain-text client, even if the cluster runs TLS (caller closes). */
+  public KvClient plainClient(Duration timeout) {
     return KvClient.connect(clusterName, peers, timeout);
+  }
+
+  private KvClient connect(List<PeerAddress> to, Duration timeout) {
+    return tls == null
+        ? KvClient.connect(clusterName, to, timeout)
+        : KvClient.connect(clusterName, to, timeout, tls.client());
   }
 
   /** Polls {@code condition} until true or the deadline, then fails naming {@code what}. */

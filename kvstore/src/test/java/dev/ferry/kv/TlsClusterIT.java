@@ -1,0 +1,224 @@
+package dev.ferry.kv;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ferry.kv.testing.LocalCluster;
+import dev.ferry.kv.testing.TestCerts;
+import dev.ferry.kv.testing.TestCerts.Identity;
+import dev.ferry.raft.FerryServer;
+import dev.ferry.raft.TlsFiles;
+import dev.ferry.raft.install.InstallReport;
+import dev.ferry.raft.install.MultiSourceInstaller;
+import dev.ferry.statemachine.StateMachineConfig;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A cluster running mutual TLS on both ports: TLS clients read and write, clients without a trusted
+ * certificate get nothing, and a snapshot install between nodes runs over the TLS chunk service.
+ * One cluster for all tests (started once: the certificates and the start dominate the run time).
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class TlsClusterIT {
+  private static final Duration T = Duration.ofSeconds(60);
+  private static final Duration SHORT = Duration.ofSeconds(4);
+
+  private LocalCluster cluster;
+  private TlsFiles stranger;
+
+  @BeforeAll
+  void setUp(@TempDir Path dir) throws Exception {
+    Path certs = Files.createDirectories(dir.resolve("certs"));
+    List<Identity> ids = new ArrayList<>();
+    for (String name : List.of("n1", "n2", "n3", "client")) {
+      ids.add(TestCerts.generate(certs, name));
+    }
+    Path trusted = TestCerts.trust(certs.resolve("cluster.pem"), ids.toArray(new Identity[0]));
+    // A certificate the cluster does not trust, though it trusts the cluster's.
+    Identity other = TestCerts.generate(certs, "stranger");
+    stranger = other.with(trusted);
+    LocalCluster.Tls tls =
+        new LocalCluster.Tls(
+            Map.of(
+                "n1", ids.get(0).with(trusted),
+                "n2", ids.get(1).with(trusted),
+                "n3", ids.get(2).with(trusted)),
+            ids.get(3).with(trusted));
+    cluster =
+        LocalCluster.start(
+            dir.resolve("nodes"),
+            3,
+            StateMachineConfig.defaults().withCaptureEvery(200, 1L << 40),
+            0,
+            tls);
+  }
+
+  @AfterAll
+  void tearDown() throws IOException {
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  private static byte[] utf8(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  @Order(1)
+  void aTlsClientWritesAndReads() throws IOException {
+    try (KvClient c = cluster.client(T)) {
+      assertEquals(false, c.put(utf8("greeting"), utf8("hello")));
+      assertArrayEquals(utf8("hello"), c.get(utf8("greeting")));
+      assertTrue(c.compareAndSet(utf8("greeting"), utf8("hello"), utf8("bonjour")).success());
+      assertEquals(5, c.increment(utf8("counter"), 5));
+    }
+    // Every replica applied the writes (the leader's appendEntries went over TLS).
+    try (KvClient c = cluster.client(T)) {
+      for (String id : cluster.running()) {
+        LocalCluster.await(
+            T, () -> Arrays.equals(utf8("bonjour"), stale(c, id)), id + " to apply the writes");
+      }
+    }
+  }
+
+  private static byte[] stale(KvClient c, String id) {
+    try {
+      return c.getStale(utf8("greeting"), id);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  @Test
+  @Order(2)
+  void aPlainTextClientGetsNothing() throws IOException {
+    try (KvClient c = cluster.plainClient(SHORT)) {
+      assertThrows(IOException.class, () -> c.put(utf8("plain"), utf8("x")));
+      assertThrows(IOException.class, () -> c.get(utf8("greeting")));
+    }
+    try (KvClient c = cluster.client(T)) {
+      assertNull(c.get(utf8("plain")), "the plain-text write was not applied");
+    }
+  }
+
+  @Test
+  @Order(3)
+  void aClientWithAnUntrustedCertificateGetsNothing() throws IOException {
+    try (KvClient c = KvClient.connect("local", cluster.peers(), SHORT, stranger)) {
+      assertThrows(IOException.class, () -> c.put(utf8("stranger"), utf8("x")));
+    }
+    try (KvClient c = cluster.client(T)) {
+      assertNull(c.get(utf8("stranger")), "the stranger's write was not applied");
+    }
+  }
+
+  @Test
+  @Order(4)
+  void anEmptiedFollowerInstallsASnapshotOverTls() throws Exception {
+    String f = aFollower();
+    try (KvClient c = cluster.client(T)) {
+      Random rnd = new Random(1);
+      List<byte[][]> batch = new ArrayList<>();
+      for (int i = 0; i < 2_000; i++) {
+        byte[] v = new byte[1024];
+        rnd.nextBytes(v);
+        batch.add(new byte[][] {utf8(String.format("key-%08d", i)), v});
+        if (batch.size() == 100) {
+          c.putAll(batch);
+          batch = new ArrayList<>();
+        }
+      }
+      long stoppedAt = applied(cluster.leader(T));
+      cluster.stop(f);
+      wipe(f);
+      writeUntilPurgedPast(c, stoppedAt);
+    }
+    cluster.start(f);
+    LocalCluster.await(
+        T,
+        () -> installer(f).lastReport() != null && installer(f).lastReport().success(),
+        f + " to install a snapshot");
+    InstallReport r = installer(f).lastReport();
+    assertTrue(r.bytesPerSource().values().stream().mapToLong(Long::longValue).sum() > 0, "" + r);
+    String leader = cluster.leader(T);
+    LocalCluster.await(
+        T, () -> applied(f) >= applied(leader), f + " to catch up with the leader's log");
+    try (KvClient c = cluster.clientOf(f, T)) {
+      assertArrayEquals(
+          utf8("bonjour"), c.getStale(utf8("greeting"), f), "installed state holds old writes");
+    }
+    assertEquals(
+        cluster.stateMachine(leader).size(), cluster.stateMachine(f).size(), "same key count");
+  }
+
+  private String aFollower() {
+    String leader = cluster.leader(T);
+    return cluster.running().stream().filter(id -> !id.equals(leader)).findFirst().orElseThrow();
+  }
+
+  private MultiSourceInstaller installer(String id) {
+    return cluster.server(id).installer().orElseThrow();
+  }
+
+  private long applied(String id) {
+    return cluster.stateMachine(id).getLastAppliedTermIndex().getIndex();
+  }
+
+  /** Writes until the leader's log starts after {@code index} (it purged past it). */
+  private void writeUntilPurgedPast(KvClient c, long index) throws IOException {
+    long deadline = System.nanoTime() + T.toNanos();
+    int i = 0;
+    while (logStart(cluster.leader(T)) <= index + 1) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("the leader did not purge past " + index);
+      }
+      List<byte[][]> fillers = new ArrayList<>();
+      for (int k = 0; k < 8; k++) {
+        fillers.add(new byte[][] {utf8("filler-" + i++), new byte[1024]});
+      }
+      c.putAll(fillers);
+    }
+  }
+
+  private long logStart(String id) {
+    try {
+      FerryServer s = cluster.server(id);
+      return s.raftServer().getDivision(s.group().getGroupId()).getRaftLog().getStartIndex();
+    } catch (IOException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  private void wipe(String id) throws IOException {
+    try (Stream<Path> paths = Files.walk(cluster.dataDir(id))) {
+      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    }
+  }
+}
