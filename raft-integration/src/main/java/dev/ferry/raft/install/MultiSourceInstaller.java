@@ -9,6 +9,7 @@ import dev.ferry.snapshot.format.Manifest;
 import dev.ferry.snapshot.format.ManifestCodec;
 import dev.ferry.snapshot.format.Shard;
 import dev.ferry.snapshot.store.ChunkStore;
+import dev.ferry.snapshot.store.ChunkWriter;
 import dev.ferry.snapshot.transfer.ChunkTransfer;
 import dev.ferry.snapshot.transfer.TransferAction;
 import dev.ferry.snapshot.transfer.TransferConfig;
@@ -186,6 +187,7 @@ public final class MultiSourceInstaller implements Installer {
     private long rawChunks;
     private Manifest manifest;
     private InstallTarget.StagedInstall staged;
+    private ChunkWriter writer;
     private ChunkTransfer transfer;
     private List<Set<ChunkId>> shardMissing;
     private boolean[] shardQueued;
@@ -318,6 +320,8 @@ public final class MultiSourceInstaller implements Installer {
       }
       // Durable intent: chunks fetched for this baseline survive a crash and are reused.
       store.retain(TARGET_KEY_PREFIX + manifest.term() + "-" + manifest.index(), ids);
+      // Chunks become durable together before the state is staged, not one fsync each.
+      writer = store.openBatchWriter();
       staged = target.begin(manifest);
       shardMissing = new ArrayList<>();
       for (Shard s : manifest.shards()) {
@@ -450,7 +454,7 @@ public final class MultiSourceInstaller implements Installer {
       storer.execute(
           () -> {
             try {
-              store.putStored(s.ref(), s.stored());
+              writer.putStored(s.ref(), s.stored());
               onDriver(() -> stored(s.ref()));
             } catch (Throwable t) {
               onDriver(
@@ -502,6 +506,7 @@ public final class MultiSourceInstaller implements Installer {
       loader.execute(
           () -> {
             try {
+              writer.sync();
               staged.complete();
               long finalizeNanos = System.nanoTime() - t;
               onDriver(() -> succeed(finalizeNanos));
@@ -616,6 +621,9 @@ public final class MultiSourceInstaller implements Installer {
     }
 
     private void end() {
+      if (writer != null) {
+        writer.close();
+      }
       if (renewal != null) {
         renewal.cancel(false);
       }

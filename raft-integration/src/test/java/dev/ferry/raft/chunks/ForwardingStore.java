@@ -62,6 +62,11 @@ final class ForwardingStore implements ChunkStore {
   }
 
   @Override
+  public ChunkWriter openBatchWriter() {
+    return delegate.openBatchWriter();
+  }
+
+  @Override
   public void retain(String key, Collection<ChunkId> chunks) throws IOException {
     delegate.retain(key, chunks);
   }

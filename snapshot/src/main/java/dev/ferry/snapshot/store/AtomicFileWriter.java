@@ -53,6 +53,13 @@ final class AtomicFileWriter {
    * it. The caller moves it into place with {@link #moveIntoPlace} or deletes it.
    */
   Path writeTemp(String name, ByteBuffer data) throws IOException {
+    return writeTemp(name, data, true);
+  }
+
+  /**
+   * As {@link #writeTemp(String, ByteBuffer)}; {@code force} false leaves forcing to the caller.
+   */
+  Path writeTemp(String name, ByteBuffer data, boolean force) throws IOException {
     ByteBuffer buf = data.duplicate();
     while (true) {
       Path temp = tempDir.resolve(seq.incrementAndGet() + "-" + name + ".tmp");
@@ -66,7 +73,7 @@ final class AtomicFileWriter {
         while (buf.hasRemaining()) {
           ch.write(buf);
         }
-        if (fsync) {
+        if (fsync && force) {
           ch.force(true);
         }
       } catch (IOException | RuntimeException e) {
@@ -79,9 +86,24 @@ final class AtomicFileWriter {
 
   /** Renames {@code temp} onto {@code target} atomically, then forces the target's directory. */
   void moveIntoPlace(Path temp, Path target) throws IOException {
+    moveIntoPlace(temp, target, true);
+  }
+
+  /** As {@link #moveIntoPlace(Path, Path)}; {@code force} false leaves forcing to the caller. */
+  void moveIntoPlace(Path temp, Path target, boolean force) throws IOException {
     Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
-    if (fsync) {
+    if (fsync && force) {
       forceDirectory(target.getParent());
+    }
+  }
+
+  /** Forces a file's content to disk (a read-only descriptor suffices on Linux). */
+  void forceFile(Path file) throws IOException {
+    if (!fsync) {
+      return;
+    }
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      ch.force(true);
     }
   }
 

@@ -109,6 +109,14 @@ public interface ChunkStore extends Closeable {
   ChunkWriter openWriter();
 
   /**
+   * Opens a writer whose chunks are visible at once but durable only after its {@link
+   * ChunkWriter#sync} (or {@link ChunkWriter#commit}): for bulk writes (an install, a capture),
+   * where one fsync per chunk would dominate. A crash before the sync may leave such a chunk torn;
+   * reads verify every chunk, so a torn one is quarantined and fetched again, never used.
+   */
+  ChunkWriter openBatchWriter();
+
+  /**
    * Durably records that the manifest named {@code key} references {@code chunks}, replacing any
    * set previously retained under the key. The chunks need not be present (an install may retain
    * its target before fetching). Returns once the record survives a crash.

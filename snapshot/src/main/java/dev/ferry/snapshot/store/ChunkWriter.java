@@ -40,6 +40,13 @@ public interface ChunkWriter extends Closeable {
    */
   void commit(String key, Collection<ChunkId> chunks) throws IOException;
 
+  /**
+   * Makes every chunk this writer stored durable. A writer from {@link ChunkStore#openBatchWriter}
+   * writes chunk files without forcing them and does it here, many at once (far cheaper than one
+   * fsync per chunk); {@link #commit} calls it first. A no-op for writers that force each chunk.
+   */
+  void sync() throws IOException;
+
   /** Drops this writer's protection; idempotent. Uncommitted chunks become garbage. */
   @Override
   void close();

@@ -280,7 +280,7 @@ public final class FileChunkStore implements ChunkStore {
     Entry held = held(id, writer);
     if (held == null) {
       byte[] stored = ChunkCodecs.encode(raw, offset, length, options.zstdLevel());
-      held = install(id, ByteBuffer.wrap(stored));
+      held = install(id, ByteBuffer.wrap(stored), writer);
     }
     return new ChunkRef(id, length, held.size);
   }
@@ -304,7 +304,7 @@ public final class FileChunkStore implements ChunkStore {
       throw new ChunkCorruptException(id, "SHA-256 of the decoded bytes differs from the id");
     }
     if (held(id, writer) == null) {
-      install(id, stored);
+      install(id, stored, writer);
     }
   }
 
@@ -326,9 +326,14 @@ public final class FileChunkStore implements ChunkStore {
     }
   }
 
-  /** Makes {@code stored} the chunk's file, unless a concurrent put got there first. */
-  private Entry install(ChunkId id, ByteBuffer stored) throws IOException {
-    Path temp = files.writeTemp(id.toHex(), stored);
+  /**
+   * Makes {@code stored} the chunk's file, unless a concurrent put got there first. Through a
+   * batching writer the file is not forced here but recorded for the writer's {@link
+   * ChunkWriter#sync}.
+   */
+  private Entry install(ChunkId id, ByteBuffer stored, Writer writer) throws IOException {
+    boolean force = writer == null || !writer.batched;
+    Path temp = files.writeTemp(id.toHex(), stored, force);
     ReentrantLock stripe = stripe(id);
     stripe.lock();
     try {
@@ -337,7 +342,10 @@ public final class FileChunkStore implements ChunkStore {
         Files.deleteIfExists(temp);
         return existing;
       }
-      files.moveIntoPlace(temp, chunkPath(id));
+      files.moveIntoPlace(temp, chunkPath(id), force);
+      if (!force) {
+        writer.unsynced(chunkPath(id));
+      }
       Entry entry = new Entry(stored.remaining());
       index.put(id, entry);
       storedBytes.addAndGet(entry.size);
@@ -520,7 +528,13 @@ public final class FileChunkStore implements ChunkStore {
   @Override
   public ChunkWriter openWriter() {
     checkOpen();
-    return new Writer();
+    return new Writer(false);
+  }
+
+  @Override
+  public ChunkWriter openBatchWriter() {
+    checkOpen();
+    return new Writer(true);
   }
 
   @Override
@@ -685,9 +699,83 @@ public final class FileChunkStore implements ChunkStore {
 
   /** Protects the chunks it touches; see {@link ChunkWriter}. */
   private final class Writer implements ChunkWriter {
+    final boolean batched;
     // Guarded by this.
     private final Set<ChunkId> protectedIds = new HashSet<>();
+    private final List<Path> unsynced = new ArrayList<>();
     private boolean writerClosed;
+
+    Writer(boolean batched) {
+      this.batched = batched;
+    }
+
+    synchronized void unsynced(Path file) {
+      unsynced.add(file);
+    }
+
+    @Override
+    public void sync() throws IOException {
+      List<Path> pending;
+      synchronized (this) {
+        pending = new ArrayList<>(unsynced);
+        unsynced.clear();
+      }
+      if (pending.isEmpty()) {
+        return;
+      }
+      // Concurrent fsyncs let the file system commit them together (one journal commit for many).
+      Set<Path> dirs = new HashSet<>();
+      for (Path p : pending) {
+        dirs.add(p.getParent());
+      }
+      try {
+        java.util.concurrent.ForkJoinPool pool = new java.util.concurrent.ForkJoinPool(8);
+        try {
+          pool.submit(
+                  () ->
+                      pending.parallelStream()
+                          .forEach(
+                              p -> {
+                                try {
+                                  files.forceFile(p);
+                                } catch (java.nio.file.NoSuchFileException gone) {
+                                  // collected or quarantined meanwhile: nothing to make durable
+                                } catch (IOException e) {
+                                  throw new java.io.UncheckedIOException(e);
+                                }
+                              }))
+              .get();
+          pool.submit(
+                  () ->
+                      dirs.parallelStream()
+                          .forEach(
+                              d -> {
+                                try {
+                                  files.forceDirectory(d);
+                                } catch (IOException e) {
+                                  throw new java.io.UncheckedIOException(e);
+                                }
+                              }))
+              .get();
+        } finally {
+          pool.shutdown();
+        }
+      } catch (java.util.concurrent.ExecutionException e) {
+        synchronized (this) {
+          unsynced.addAll(pending);
+        }
+        Throwable c = e.getCause();
+        throw c instanceof java.io.UncheckedIOException u
+            ? u.getCause()
+            : new IOException("syncing chunk files failed", c);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        synchronized (this) {
+          unsynced.addAll(pending);
+        }
+        throw new java.io.InterruptedIOException("interrupted while syncing chunk files");
+      }
+    }
 
     synchronized void protect(ChunkId id) {
       if (writerClosed) {
@@ -722,6 +810,7 @@ public final class FileChunkStore implements ChunkStore {
           throw new IllegalStateException("chunk writer is closed");
         }
       }
+      sync();
       retain(key, chunks);
       close();
     }

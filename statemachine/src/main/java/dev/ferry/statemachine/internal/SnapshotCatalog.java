@@ -169,7 +169,7 @@ public final class SnapshotCatalog implements Closeable {
     List<Shard> shards = new ArrayList<>(n);
     StateDigest computed = StateDigest.EMPTY;
     Throttle throttle = new Throttle(config.captureBytesPerSecond());
-    try (ChunkWriter writer = store.openWriter()) {
+    try (ChunkWriter writer = store.openBatchWriter()) {
       for (int i = 0; i < n; i++) {
         String name = layout.names().get(i);
         Shard reuse = reusable(prev, i, name, job, writer);
