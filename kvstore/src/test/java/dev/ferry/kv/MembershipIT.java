@@ -13,6 +13,7 @@ import dev.ferry.kv.admin.AddResult;
 import dev.ferry.kv.admin.MemberDigestMismatchException;
 import dev.ferry.kv.admin.MembershipAdmin;
 import dev.ferry.kv.admin.MembershipConflictException;
+import dev.ferry.kv.admin.MembershipTimeoutException;
 import dev.ferry.kv.admin.RemoveRequest;
 import dev.ferry.kv.admin.RemoveResult;
 import dev.ferry.kv.testing.LocalCluster;
@@ -183,6 +184,45 @@ class MembershipIT {
               ExecutionException.class,
               () -> get(admin.removeMember(new RemoveRequest(r2.leaderAfter(), T))));
       assertInstanceOf(IllegalArgumentException.class, last.getCause(), "the only voter stays");
+    }
+  }
+
+  @Test
+  void aNodeThatNeverCatchesUpTimesOutAndIsRemoved() throws Exception {
+    StateMachineConfig d = StateMachineConfig.defaults();
+    // Ratis's staging timeout is the install deadline: 4 s, so the staged add of a dead node fails
+    // in Ratis too, and the rollback can then commit.
+    cluster =
+        LocalCluster.start(
+            dir,
+            3,
+            new StateMachineConfig(
+                200,
+                1L << 40,
+                d.sessionIdleEntries(),
+                d.maxOutstandingPerSession(),
+                d.maxRunsPerShard(),
+                d.retainSnapshots(),
+                d.zstdLevel(),
+                d.captureBytesPerSecond(),
+                Duration.ofSeconds(4)));
+    try (KvClient c = cluster.client(T)) {
+      FerryServer n4 = cluster.startListener("n4", KvStateMachine::new);
+      cluster.stop("n4"); // Never answers: it cannot install nor catch up.
+      MembershipAdmin admin = MembershipAdmin.create(c);
+      long t0 = System.nanoTime();
+      ExecutionException e =
+          assertThrows(
+              ExecutionException.class,
+              () -> get(admin.addMember(new AddRequest(n4.self(), Duration.ofSeconds(3)))));
+      assertInstanceOf(MembershipTimeoutException.class, e.getCause());
+      assertEquals(0, e.getCause().getSuppressed().length, "the rollback succeeded");
+      RaftConfiguration conf = conf();
+      assertEquals(Set.of("n1", "n2", "n3"), ids(conf.getCurrentPeers()));
+      assertTrue(conf.getCurrentPeers(RaftPeerRole.LISTENER).isEmpty(), "n4 removed");
+      System.out.println(
+          "timeout path took " + (System.nanoTime() - t0) / 1_000_000 + " ms: " + e.getCause());
+      c.put("k".getBytes(StandardCharsets.UTF_8), new byte[] {1});
     }
   }
 

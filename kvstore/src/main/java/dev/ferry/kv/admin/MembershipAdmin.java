@@ -155,12 +155,20 @@ public final class MembershipAdmin {
     try {
       executor.execute(
           () -> {
+            T result = null;
+            Throwable failure = null;
             try {
-              f.complete(work.call());
+              result = work.call();
             } catch (Throwable t) {
-              f.completeExceptionally(t);
-            } finally {
-              inProgress.set(null);
+              failure = t;
+            }
+            // Free the slot before completing: a caller reacting to the completion may start the
+            // next change at once.
+            inProgress.set(null);
+            if (failure == null) {
+              f.complete(result);
+            } else {
+              f.completeExceptionally(failure);
             }
           });
     } catch (RuntimeException e) {
