@@ -28,6 +28,7 @@ import java.util.List;
 public final class KvStateMachine extends ReplicatedStateMachine implements ReportsChanges {
   private final KeyRangeLayout ranges;
   private volatile PersistentSortedMap[] shards;
+  private final byte[] corruptKey;
 
   /** A store with the default shard layout ({@link #defaultLayout()}). */
   public KvStateMachine(StateMachineConfig config) {
@@ -36,9 +37,35 @@ public final class KvStateMachine extends ReplicatedStateMachine implements Repo
 
   /** A store with a given shard layout (the same on every replica, for the life of the data). */
   public KvStateMachine(KeyRangeLayout layout, StateMachineConfig config) {
+    this(layout, config, null);
+  }
+
+  private KvStateMachine(KeyRangeLayout layout, StateMachineConfig config, byte[] corruptKey) {
     super(layout, config);
     this.ranges = layout;
     this.shards = emptyShards(layout.names().size());
+    this.corruptKey = corruptKey == null ? null : corruptKey.clone();
+  }
+
+  /**
+   * For tests only: a replica that diverges. Whenever it applies a put of {@code key} (single or
+   * batched) it stores, and reports to its digest, the value with its first byte flipped: a
+   * deterministic stand-in for a replica whose state went wrong, caught by digest checkpoints.
+   */
+  static KvStateMachine corruptingForTest(StateMachineConfig config, byte[] key) {
+    return new KvStateMachine(defaultLayout(), config, key.clone());
+  }
+
+  private byte[] maybeCorrupt(byte[] key, byte[] value) {
+    if (corruptKey == null
+        || value == null
+        || value.length == 0
+        || !Arrays.equals(key, corruptKey)) {
+      return value;
+    }
+    byte[] bad = value.clone();
+    bad[0] ^= 1;
+    return bad;
   }
 
   /**
@@ -76,9 +103,10 @@ public final class KvStateMachine extends ReplicatedStateMachine implements Repo
       List<byte[][]> entries = KvCodec.decodePutAll(command);
       for (byte[][] e : entries) {
         int shard = ranges.shardOf(e[0]);
-        PersistentSortedMap.Update u = shards[shard].getAndPut(e[0], e[1]);
+        byte[] value = maybeCorrupt(e[0], e[1]);
+        PersistentSortedMap.Update u = shards[shard].getAndPut(e[0], value);
         set(shard, u.map());
-        ctx.changed(e[0], u.previous(), e[1]);
+        ctx.changed(e[0], u.previous(), value);
       }
       return ByteBuffer.allocate(Integer.BYTES).putInt(entries.size()).array();
     }
@@ -88,8 +116,9 @@ public final class KvStateMachine extends ReplicatedStateMachine implements Repo
     byte[] old = m.get(op.key());
     switch (op.kind()) {
       case KvCodec.PUT -> {
-        set(shard, m.put(op.key(), op.value()));
-        ctx.changed(op.key(), old, op.value());
+        byte[] value = maybeCorrupt(op.key(), op.value());
+        set(shard, m.put(op.key(), value));
+        ctx.changed(op.key(), old, value);
         return KvCodec.existed(old != null);
       }
       case KvCodec.DELETE -> {

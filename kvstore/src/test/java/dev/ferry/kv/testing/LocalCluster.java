@@ -145,6 +145,46 @@ public final class LocalCluster implements Closeable {
     return s;
   }
 
+  /**
+   * Starts a node that is not in the cluster's peer list (fresh ports, empty data directory) as a
+   * Raft listener whose group names the current peers and itself, ready to be added with {@code
+   * MembershipAdmin.addMember}. Its state machine comes from {@code stateMachine} (given this
+   * cluster's config).
+   */
+  public FerryServer startListener(
+      String id, java.util.function.Function<StateMachineConfig, KvStateMachine> stateMachine)
+      throws IOException {
+    if (servers.containsKey(id) || peers.stream().anyMatch(p -> p.id().equals(id))) {
+      throw new IllegalArgumentException(id + " is already a node of this cluster");
+    }
+    if (tls != null) {
+      throw new IllegalStateException("listeners are not supported with TLS in this harness");
+    }
+    int[] ports = ProcessCluster.freePorts(3);
+    PeerAddress self = new PeerAddress(id, "127.0.0.1", ports[0], ports[1], ports[2]);
+    List<PeerAddress> all = new ArrayList<>(peers);
+    all.add(self);
+    FerryServer s =
+        FerryServer.builder()
+            .clusterName(clusterName)
+            .selfId(id)
+            .peers(all)
+            .asListener(true)
+            .dataDir(dir.resolve(id))
+            .stateMachine(stateMachine.apply(config))
+            .logPreservationEntries(LOG_PRESERVATION)
+            .clusterSecret(secret)
+            .jmx(false)
+            .shipping(shipping)
+            .property("raft.server.log.segment.size.max", "1MB")
+            .property("raft.server.log.preallocated.size", "256KB")
+            .property("raft.server.log.purge.gap", "16")
+            .build()
+            .start();
+    servers.put(id, s);
+    return s;
+  }
+
   /** Stops node {@code id} cleanly. */
   public void stop(String id) throws IOException {
     FerryServer s = servers.remove(id);

@@ -1,0 +1,42 @@
+package dev.ferry.kv.admin;
+
+import dev.ferry.statemachine.DigestAt;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * A node was added as a voter after its state was verified.
+ *
+ * @param nodeId the node added
+ * @param checkpointId the id of the digest checkpoint written through the log for the check
+ * @param verified the digest the new node and every voter recorded at the checkpoint, with its log
+ *     index and term
+ * @param listenerAdded time to add the node as a listener (Ratis stages it meanwhile: it installs a
+ *     snapshot and replays the log)
+ * @param caughtUp time, after that, until the node had applied the leader's commit index of the
+ *     start
+ * @param verifiedIn time to write the checkpoint and compare the digests
+ * @param promoted time to promote the listener to a voter
+ */
+public record AddResult(
+    String nodeId,
+    long checkpointId,
+    DigestAt verified,
+    Duration listenerAdded,
+    Duration caughtUp,
+    Duration verifiedIn,
+    Duration promoted) {
+  public AddResult {
+    Objects.requireNonNull(nodeId, "nodeId");
+    Objects.requireNonNull(verified, "verified");
+    Objects.requireNonNull(listenerAdded, "listenerAdded");
+    Objects.requireNonNull(caughtUp, "caughtUp");
+    Objects.requireNonNull(verifiedIn, "verifiedIn");
+    Objects.requireNonNull(promoted, "promoted");
+  }
+
+  /** The whole duration of the change. */
+  public Duration total() {
+    return listenerAdded.plus(caughtUp).plus(verifiedIn).plus(promoted);
+  }
+}

@@ -1,0 +1,55 @@
+package dev.ferry.kv.admin;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ferry.kv.KvClient;
+import dev.ferry.raft.PeerAddress;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import org.junit.jupiter.api.Test;
+
+/** Request validation and the one-change-at-a-time rule, without a cluster. */
+class MembershipAdminTest {
+  private static final PeerAddress NODE = PeerAddress.of("n4", "127.0.0.1", 30_000);
+
+  @Test
+  void requestsAreValidated() {
+    assertThrows(NullPointerException.class, () -> new AddRequest(null, Duration.ofSeconds(1)));
+    assertThrows(IllegalArgumentException.class, () -> new AddRequest(NODE, Duration.ZERO));
+    assertThrows(
+        IllegalArgumentException.class, () -> new RemoveRequest("n1", Duration.ofSeconds(-1)));
+    assertThrows(
+        IllegalArgumentException.class, () -> new RemoveRequest(" ", Duration.ofSeconds(1)));
+  }
+
+  @Test
+  void aSecondChangeIsRefusedUntilTheFirstCompletes() throws Exception {
+    List<Runnable> queued = new ArrayList<>();
+    try (KvClient kv =
+        KvClient.connect(
+            "t", List.of(PeerAddress.of("n1", "127.0.0.1", 30_010)), Duration.ofMillis(1))) {
+      MembershipAdmin admin = MembershipAdmin.create(kv, queued::add, Clock.systemUTC());
+      CompletableFuture<AddResult> first =
+          admin.addMember(new AddRequest(NODE, Duration.ofMillis(1)));
+      CompletableFuture<RemoveResult> second =
+          admin.removeMember(new RemoveRequest("n1", Duration.ofSeconds(1)));
+      ExecutionException e = assertThrows(ExecutionException.class, second::get);
+      assertInstanceOf(MembershipConflictException.class, e.getCause());
+      assertTrue(e.getCause().getMessage().contains("add n4"), e.getCause().getMessage());
+      assertEquals(1, queued.size(), "only the first was handed to the executor");
+
+      // The first runs (and fails: no cluster, 1 ms deadline); then a new change is accepted.
+      queued.remove(0).run();
+      assertTrue(first.isCompletedExceptionally());
+      admin.removeMember(new RemoveRequest("n1", Duration.ofSeconds(1)));
+      assertEquals(1, queued.size(), "accepted once the first completed");
+    }
+  }
+}
