@@ -7,12 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.kv.testing.LocalCluster;
-import dev.ferry.kv.testing.TestCerts;
-import dev.ferry.kv.testing.TestCerts.Identity;
 import dev.ferry.raft.FerryServer;
 import dev.ferry.raft.TlsFiles;
 import dev.ferry.raft.install.InstallReport;
 import dev.ferry.raft.install.MultiSourceInstaller;
+import dev.ferry.raft.testing.TestCerts;
+import dev.ferry.raft.testing.TestCerts.Identity;
 import dev.ferry.statemachine.StateMachineConfig;
 import java.io.IOException;
 import java.io.UncheckedIOException;

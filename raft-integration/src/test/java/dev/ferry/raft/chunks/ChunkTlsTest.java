@@ -9,7 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.raft.chunks.ChunkFixture.Outcomes;
-import dev.ferry.raft.chunks.TestCerts.Identity;
+import dev.ferry.raft.testing.TestCerts;
+import dev.ferry.raft.testing.TestCerts.Identity;
 import dev.ferry.snapshot.ChunkId;
 import dev.ferry.snapshot.ChunkRef;
 import dev.ferry.snapshot.format.Manifest;

@@ -1,5 +1,6 @@
-package dev.ferry.raft.chunks;
+package dev.ferry.raft.testing;
 
+import dev.ferry.raft.TlsFiles;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -16,18 +17,25 @@ import java.util.concurrent.TimeUnit;
 /**
  * Self-signed certificates for TLS tests, made with the JDK's {@code keytool} (Netty's {@code
  * SelfSignedCertificate} needs BouncyCastle on JDK 17) and written as PEM files, the form {@link
- * ChunkTls} reads.
+ * TlsFiles} names. Each certificate names {@code localhost} and {@code 127.0.0.1}, so gRPC's host
+ * name check passes on loopback. Published in the raft-integration test-jar.
  */
-final class TestCerts {
+public final class TestCerts {
   private static final char[] PASSWORD = "changeit".toCharArray();
 
   /** A node's PEM certificate and PKCS#8 private key. */
-  record Identity(Path cert, Path key) {}
+  public record Identity(Path cert, Path key) {
+    /** These files with {@code trusted} as the trusted certificates. */
+    public TlsFiles with(Path trusted) {
+      return new TlsFiles(cert, key, trusted);
+    }
+  }
 
   private TestCerts() {}
 
   /** Generates an EC P-256 key pair with a self-signed certificate for {@code name}. */
-  static Identity generate(Path dir, String name) throws IOException, GeneralSecurityException {
+  public static Identity generate(Path dir, String name)
+      throws IOException, GeneralSecurityException {
     Path store = dir.resolve(name + ".p12");
     Path keytool = Path.of(System.getProperty("java.home"), "bin", "keytool");
     Process p =
@@ -86,7 +94,7 @@ final class TestCerts {
   }
 
   /** Writes the certificates of {@code ids} into one PEM trust file. */
-  static Path trust(Path file, Identity... ids) throws IOException {
+  public static Path trust(Path file, Identity... ids) throws IOException {
     StringBuilder b = new StringBuilder();
     for (Identity id : ids) {
       b.append(Files.readString(id.cert()));
