@@ -9,7 +9,6 @@ import dev.ferry.raft.FerryServer;
 import dev.ferry.raft.chunks.ChunkAuthException;
 import dev.ferry.raft.chunks.ChunkClient;
 import dev.ferry.raft.install.InstallReport;
-import dev.ferry.raft.install.MultiSourceInstaller;
 import dev.ferry.statemachine.DigestAt;
 import dev.ferry.statemachine.StateMachineConfig;
 import java.io.IOException;
@@ -18,7 +17,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.ExecutionException;
@@ -113,45 +111,6 @@ class InstallIT {
     }
   }
 
-  /** Writes until the leader's log starts after {@code index} (it purged past it). */
-  private void writeUntilPurgedPast(KvClient c, long index) throws IOException {
-    long deadline = System.nanoTime() + T.toNanos();
-    int i = 0;
-    while (logStart(cluster.leader(T)) <= index + 1) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("the leader did not purge past " + index);
-      }
-      List<byte[][]> fillers = new ArrayList<>();
-      for (int k = 0; k < 8; k++) {
-        fillers.add(
-            new byte[][] {("filler-" + i++).getBytes(StandardCharsets.UTF_8), new byte[1024]});
-      }
-      c.putAll(fillers);
-    }
-  }
-
-  private long logStart(String id) {
-    try {
-      FerryServer s = cluster.server(id);
-      return s.raftServer().getDivision(s.group().getGroupId()).getRaftLog().getStartIndex();
-    } catch (IOException e) {
-      throw new AssertionError(e);
-    }
-  }
-
-  private long applied(String id) {
-    return cluster.stateMachine(id).getLastAppliedTermIndex().getIndex();
-  }
-
-  private String aFollower() {
-    String leader = cluster.leader(T);
-    return cluster.running().stream().filter(id -> !id.equals(leader)).findFirst().orElseThrow();
-  }
-
-  private MultiSourceInstaller installer(String id) {
-    return cluster.server(id).installer().orElseThrow();
-  }
-
   /** Every running replica records the same digest at a new checkpoint. */
   private DigestAt assertConverged() throws Exception {
     long id = ++checkpoints;
@@ -166,24 +125,16 @@ class InstallIT {
     return expected;
   }
 
-  private void wipe(String id) throws IOException {
-    try (Stream<Path> paths = Files.walk(cluster.dataDir(id))) {
-      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-        Files.delete(p);
-      }
-    }
-  }
-
   @Test
   void aStoppedFollowerCatchesUpByDeltaAfterTheLogWasPurged() throws Exception {
     start();
-    String f = aFollower();
+    String f = cluster.follower(T);
     long stateBytes;
     try (KvClient c = cluster.client(T)) {
       load(c);
       capture(c);
       stateBytes = cluster.stateMachine(f).latestManifest().orElseThrow().rawBytes();
-      long stoppedAt = applied(f);
+      long stoppedAt = cluster.applied(f);
       cluster.stop(f);
       Random rnd = new Random(2);
       for (int i = 0; i < KEYS / 100; i++) {
@@ -191,15 +142,17 @@ class InstallIT {
         rnd.nextBytes(v);
         c.put(key(rnd.nextInt(KEYS)), v);
       }
-      writeUntilPurgedPast(c, stoppedAt);
+      cluster.writeUntilPurgedPast(c, stoppedAt, T);
       cluster.start(f);
       LocalCluster.await(
           T,
-          () -> installer(f).lastReport() != null && installer(f).lastReport().success(),
+          () ->
+              cluster.installer(f).lastReport() != null
+                  && cluster.installer(f).lastReport().success(),
           f + " to install a snapshot");
     }
     assertConverged();
-    InstallReport r = installer(f).lastReport();
+    InstallReport r = cluster.installer(f).lastReport();
     assertTrue(r.bytesHeld() > 0.8 * r.bytesWanted(), "most chunks were already held: " + r);
     assertTrue(
         r.bytesFetched() < 0.2 * stateBytes, "fetched " + r.bytesFetched() + " of " + stateBytes);
@@ -212,20 +165,22 @@ class InstallIT {
   @Test
   void anEmptyNodeInstallsFromTwoSourcesAtOnce() throws Exception {
     start();
-    String f = aFollower();
+    String f = cluster.follower(T);
     try (KvClient c = cluster.client(T)) {
       load(c);
-      long stoppedAt = applied(cluster.leader(T));
+      long stoppedAt = cluster.applied(cluster.leader(T));
       cluster.stop(f);
-      wipe(f);
-      writeUntilPurgedPast(c, stoppedAt);
+      cluster.wipe(f);
+      cluster.writeUntilPurgedPast(c, stoppedAt, T);
     }
     cluster.start(f);
     LocalCluster.await(
         T,
-        () -> installer(f).lastReport() != null && installer(f).lastReport().success(),
+        () ->
+            cluster.installer(f).lastReport() != null
+                && cluster.installer(f).lastReport().success(),
         f + " to install a snapshot");
-    InstallReport r = installer(f).lastReport();
+    InstallReport r = cluster.installer(f).lastReport();
     assertEquals(0, r.bytesHeld(), "an empty node holds nothing: " + r);
     assertEquals(2, r.bytesPerSource().size(), "both other nodes served chunks: " + r);
     for (long bytes : r.bytesPerSource().values()) {
@@ -249,14 +204,14 @@ class InstallIT {
   @Test
   void aSourceServingCorruptChunksIsDetectedAndAvoided() throws Exception {
     start();
-    String f = aFollower();
+    String f = cluster.follower(T);
     String leader = cluster.leader(T);
     try (KvClient c = cluster.client(T)) {
       load(c);
-      long stoppedAt = applied(leader);
+      long stoppedAt = cluster.applied(leader);
       cluster.stop(f);
-      wipe(f);
-      writeUntilPurgedPast(c, stoppedAt);
+      cluster.wipe(f);
+      cluster.writeUntilPurgedPast(c, stoppedAt, T);
     }
     // Corrupt every chunk file of the other follower (the leader stays good).
     String bad =
@@ -276,7 +231,9 @@ class InstallIT {
     cluster.start(f);
     LocalCluster.await(
         T,
-        () -> installer(f).lastReport() != null && installer(f).lastReport().success(),
+        () ->
+            cluster.installer(f).lastReport() != null
+                && cluster.installer(f).lastReport().success(),
         f + " to install a snapshot despite " + bad);
     assertTrue(
         cluster.server(f).metrics().counter("ferry.install.sources.demoted").getCount() >= 1,
@@ -319,14 +276,14 @@ class InstallIT {
   @Test
   void losingASourceHalfwayCompletesFromTheOthers() throws Exception {
     start(3_000_000);
-    String f = aFollower();
+    String f = cluster.follower(T);
     String leader = cluster.leader(T);
     try (KvClient c = cluster.client(T)) {
       load(c);
-      long stoppedAt = applied(leader);
+      long stoppedAt = cluster.applied(leader);
       cluster.stop(f);
-      wipe(f);
-      writeUntilPurgedPast(c, stoppedAt);
+      cluster.wipe(f);
+      cluster.writeUntilPurgedPast(c, stoppedAt, T);
     }
     cluster.start(f);
     LocalCluster.await(
@@ -341,9 +298,11 @@ class InstallIT {
     cluster.stop(source);
     LocalCluster.await(
         T,
-        () -> installer(f).lastReport() != null && installer(f).lastReport().success(),
+        () ->
+            cluster.installer(f).lastReport() != null
+                && cluster.installer(f).lastReport().success(),
         f + " to finish installing from the remaining source");
-    InstallReport r = installer(f).lastReport();
+    InstallReport r = cluster.installer(f).lastReport();
     assertTrue(r.bytesPerSource().get(leader) > 0, "the leader took over: " + r);
     assertConverged();
   }
@@ -351,15 +310,15 @@ class InstallIT {
   @Test
   void aNewerSnapshotMidInstallIsFollowedWithoutRefetching() throws Exception {
     start(500_000);
-    String f = aFollower();
+    String f = cluster.follower(T);
     String leader = cluster.leader(T);
     try (KvClient c = cluster.client(T)) {
       load(c);
       capture(c);
-      long stoppedAt = applied(leader);
+      long stoppedAt = cluster.applied(leader);
       cluster.stop(f);
-      wipe(f);
-      writeUntilPurgedPast(c, stoppedAt);
+      cluster.wipe(f);
+      cluster.writeUntilPurgedPast(c, stoppedAt, T);
       long baseline = cluster.stateMachine(leader).latestManifest().orElseThrow().index();
       cluster.start(f);
       LocalCluster.await(
@@ -376,14 +335,15 @@ class InstallIT {
       }
       c.putAll(updates);
       capture(c, List.of(leader));
-      writeUntilPurgedPast(c, cluster.stateMachine(leader).latestManifest().orElseThrow().index());
+      cluster.writeUntilPurgedPast(
+          c, cluster.stateMachine(leader).latestManifest().orElseThrow().index(), T);
       assertTrue(
           cluster.stateMachine(leader).latestManifest().orElseThrow().index() > baseline,
           "a newer snapshot exists");
       assertTrue(successes(f) == 0, "the first install was still running when the log moved on");
     }
     LocalCluster.await(T, () -> successes(f) >= 2, f + " to install the newer baseline too");
-    InstallReport r = installer(f).lastReport();
+    InstallReport r = cluster.installer(f).lastReport();
     assertTrue(r.success(), "second install: " + r);
     assertTrue(r.bytesHeld() > 0.8 * r.bytesWanted(), "the second install reused chunks: " + r);
     assertConverged();
@@ -392,7 +352,7 @@ class InstallIT {
   @Test
   void anInstallSurvivesALeaderChange() throws Exception {
     start(1_000_000);
-    String f = aFollower();
+    String f = cluster.follower(T);
     String leader = cluster.leader(T);
     String other =
         cluster.running().stream()
@@ -401,10 +361,10 @@ class InstallIT {
             .orElseThrow();
     try (KvClient c = cluster.client(T)) {
       load(c);
-      long stoppedAt = applied(leader);
+      long stoppedAt = cluster.applied(leader);
       cluster.stop(f);
-      wipe(f);
-      writeUntilPurgedPast(c, stoppedAt);
+      cluster.wipe(f);
+      cluster.writeUntilPurgedPast(c, stoppedAt, T);
       cluster.start(f);
       LocalCluster.await(
           T,
@@ -418,7 +378,9 @@ class InstallIT {
     }
     LocalCluster.await(
         T,
-        () -> installer(f).lastReport() != null && installer(f).lastReport().success(),
+        () ->
+            cluster.installer(f).lastReport() != null
+                && cluster.installer(f).lastReport().success(),
         f + " to finish its install under the new leader");
     assertConverged();
   }
@@ -426,7 +388,7 @@ class InstallIT {
   @Test
   void rawShippingOfACompressibleStateInstallsTheSameState() throws Exception {
     start();
-    String f = aFollower();
+    String f = cluster.follower(T);
     try (KvClient c = cluster.client(T)) {
       List<byte[][]> batch = new ArrayList<>();
       for (int i = 0; i < KEYS; i++) {
@@ -438,18 +400,20 @@ class InstallIT {
           batch = new ArrayList<>();
         }
       }
-      long stoppedAt = applied(cluster.leader(T));
+      long stoppedAt = cluster.applied(cluster.leader(T));
       cluster.stop(f);
-      wipe(f);
-      writeUntilPurgedPast(c, stoppedAt);
+      cluster.wipe(f);
+      cluster.writeUntilPurgedPast(c, stoppedAt, T);
     }
     cluster.setShipping(dev.ferry.raft.install.Shipping.RAW);
     cluster.start(f);
     LocalCluster.await(
         T,
-        () -> installer(f).lastReport() != null && installer(f).lastReport().success(),
+        () ->
+            cluster.installer(f).lastReport() != null
+                && cluster.installer(f).lastReport().success(),
         f + " to install a snapshot");
-    InstallReport r = installer(f).lastReport();
+    InstallReport r = cluster.installer(f).lastReport();
     assertTrue(
         r.bytesFetched() > 2 * r.bytesWanted(),
         "raw chunks are larger on the wire than stored ones: " + r);

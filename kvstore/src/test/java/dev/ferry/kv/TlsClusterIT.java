@@ -7,10 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.kv.testing.LocalCluster;
-import dev.ferry.raft.FerryServer;
 import dev.ferry.raft.TlsFiles;
 import dev.ferry.raft.install.InstallReport;
-import dev.ferry.raft.install.MultiSourceInstaller;
 import dev.ferry.raft.testing.TestCerts;
 import dev.ferry.raft.testing.TestCerts.Identity;
 import dev.ferry.statemachine.StateMachineConfig;
@@ -22,11 +20,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -140,7 +136,7 @@ class TlsClusterIT {
   @Test
   @Order(4)
   void anEmptiedFollowerInstallsASnapshotOverTls() throws Exception {
-    String f = aFollower();
+    String f = cluster.follower(T);
     try (KvClient c = cluster.client(T)) {
       Random rnd = new Random(1);
       List<byte[][]> batch = new ArrayList<>();
@@ -153,72 +149,30 @@ class TlsClusterIT {
           batch = new ArrayList<>();
         }
       }
-      long stoppedAt = applied(cluster.leader(T));
+      long stoppedAt = cluster.applied(cluster.leader(T));
       cluster.stop(f);
-      wipe(f);
-      writeUntilPurgedPast(c, stoppedAt);
+      cluster.wipe(f);
+      cluster.writeUntilPurgedPast(c, stoppedAt, T);
     }
     cluster.start(f);
     LocalCluster.await(
         T,
-        () -> installer(f).lastReport() != null && installer(f).lastReport().success(),
+        () ->
+            cluster.installer(f).lastReport() != null
+                && cluster.installer(f).lastReport().success(),
         f + " to install a snapshot");
-    InstallReport r = installer(f).lastReport();
+    InstallReport r = cluster.installer(f).lastReport();
     assertTrue(r.bytesPerSource().values().stream().mapToLong(Long::longValue).sum() > 0, "" + r);
     String leader = cluster.leader(T);
     LocalCluster.await(
-        T, () -> applied(f) >= applied(leader), f + " to catch up with the leader's log");
+        T,
+        () -> cluster.applied(f) >= cluster.applied(leader),
+        f + " to catch up with the leader's log");
     try (KvClient c = cluster.clientOf(f, T)) {
       assertArrayEquals(
           utf8("bonjour"), c.getStale(utf8("greeting"), f), "installed state holds old writes");
     }
     assertEquals(
         cluster.stateMachine(leader).size(), cluster.stateMachine(f).size(), "same key count");
-  }
-
-  private String aFollower() {
-    String leader = cluster.leader(T);
-    return cluster.running().stream().filter(id -> !id.equals(leader)).findFirst().orElseThrow();
-  }
-
-  private MultiSourceInstaller installer(String id) {
-    return cluster.server(id).installer().orElseThrow();
-  }
-
-  private long applied(String id) {
-    return cluster.stateMachine(id).getLastAppliedTermIndex().getIndex();
-  }
-
-  /** Writes until the leader's log starts after {@code index} (it purged past it). */
-  private void writeUntilPurgedPast(KvClient c, long index) throws IOException {
-    long deadline = System.nanoTime() + T.toNanos();
-    int i = 0;
-    while (logStart(cluster.leader(T)) <= index + 1) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("the leader did not purge past " + index);
-      }
-      List<byte[][]> fillers = new ArrayList<>();
-      for (int k = 0; k < 8; k++) {
-        fillers.add(new byte[][] {utf8("filler-" + i++), new byte[1024]});
-      }
-      c.putAll(fillers);
-    }
-  }
-
-  private long logStart(String id) {
-    try {
-      FerryServer s = cluster.server(id);
-      return s.raftServer().getDivision(s.group().getGroupId()).getRaftLog().getStartIndex();
-    } catch (IOException e) {
-      throw new AssertionError(e);
-    }
-  }
-
-  private void wipe(String id) throws IOException {
-    try (Stream<Path> paths = Files.walk(cluster.dataDir(id))) {
-      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-        Files.delete(p);
-      }
-    }
   }
 }

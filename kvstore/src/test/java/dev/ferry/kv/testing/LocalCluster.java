@@ -7,6 +7,7 @@ import dev.ferry.raft.ClusterSecret;
 import dev.ferry.raft.FerryServer;
 import dev.ferry.raft.PeerAddress;
 import dev.ferry.raft.TlsFiles;
+import dev.ferry.raft.install.MultiSourceInstaller;
 import dev.ferry.statemachine.StateMachineConfig;
 import java.io.Closeable;
 import java.io.IOException;
@@ -254,6 +255,66 @@ public final class LocalCluster implements Closeable {
     return tls == null
         ? KvClient.connect(clusterName, to, timeout)
         : KvClient.connect(clusterName, to, timeout, tls.client());
+  }
+
+  /** A running node other than the current leader. */
+  public String follower(Duration timeout) {
+    String leader = leader(timeout);
+    return running().stream().filter(id -> !id.equals(leader)).findFirst().orElseThrow();
+  }
+
+  /** Node {@code id}'s snapshot installer (the cluster runs with a secret, so it has one). */
+  public MultiSourceInstaller installer(String id) {
+    return server(id).installer().orElseThrow();
+  }
+
+  /** Node {@code id}'s applied log index. */
+  public long applied(String id) {
+    return stateMachine(id).getLastAppliedTermIndex().getIndex();
+  }
+
+  /** The first index still in node {@code id}'s Raft log. */
+  public long logStart(String id) {
+    try {
+      FerryServer s = server(id);
+      return s.raftServer().getDivision(s.group().getGroupId()).getRaftLog().getStartIndex();
+    } catch (IOException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  /**
+   * Writes batches of {@code filler-N} keys until the leader's log starts after {@code index} (it
+   * purged past it), failing after {@code timeout}.
+   */
+  public void writeUntilPurgedPast(KvClient c, long index, Duration timeout) throws IOException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    int i = 0;
+    while (logStart(leader(timeout)) <= index + 1) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("the leader did not purge past " + index);
+      }
+      List<byte[][]> fillers = new ArrayList<>();
+      for (int k = 0; k < 8; k++) {
+        fillers.add(
+            new byte[][] {
+              ("filler-" + i++).getBytes(java.nio.charset.StandardCharsets.UTF_8), new byte[1024]
+            });
+      }
+      c.putAll(fillers);
+    }
+  }
+
+  /** Deletes a stopped node's data directory, so it restarts empty. */
+  public void wipe(String id) throws IOException {
+    if (servers.containsKey(id)) {
+      throw new IllegalStateException(id + " is running");
+    }
+    try (java.util.stream.Stream<Path> paths = java.nio.file.Files.walk(dataDir(id))) {
+      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        java.nio.file.Files.delete(p);
+      }
+    }
   }
 
   /** Polls {@code condition} until true or the deadline, then fails naming {@code what}. */
