@@ -1,0 +1,623 @@
+package dev.ferry.chaos.harness;
+
+import dev.ferry.kv.KvClient;
+import dev.ferry.kv.cluster.ProcessCluster;
+import dev.ferry.raft.PeerAddress;
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Stream;
+import org.apache.ratis.proto.RaftProtos.RaftConfigurationProto;
+import org.apache.ratis.proto.RaftProtos.RaftPeerProto;
+import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
+import org.apache.ratis.protocol.GroupInfoReply;
+import org.apache.ratis.protocol.RaftPeerId;
+
+/**
+ * A Ferry cluster for chaos tests: each node a {@code ferry server} JVM (run by {@link
+ * ProcessCluster}) on a {@link Network} that can be cut, with optional control of each node's clock
+ * (libfaketime) and disk (a small tmpfs per node).
+ *
+ * <p>Nodes are {@code n1 … n<voters+spares>}: the first {@code voters} form the initial
+ * configuration; spares start only when a membership change adds them ({@link #startListener}).
+ *
+ * <p>Cleanup: at start it removes what an earlier run that crashed left behind (node JVMs marked
+ * {@code -Dferry.chaos.node}, {@code fe-*} namespaces and links, tmpfs mounts named {@code
+ * fe-chaos}), and {@link #close()} (also a shutdown hook) removes everything it made. It touches
+ * nothing else. One chaos cluster per machine at a time.
+ *
+ * <p>Concurrency: the process methods (start, kill, pause, …) are synchronized; {@link #network()}
+ * is thread-safe; queries ({@link #leader()}, {@link #configuration()}) may run from any thread.
+ */
+public final class ChaosCluster implements Closeable {
+  /** The cluster name every chaos cluster runs with. */
+  public static final String CLUSTER_NAME = "chaos";
+
+  static final String NODE_MARKER = "-Dferry.chaos.node=";
+  static final String MOUNT_SOURCE = "fe-chaos";
+  private static final List<String> LIBFAKETIME =
+      List.of(
+          "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+          "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+          "/usr/lib64/faketime/libfaketime.so.1",
+          "/usr/lib/faketime/libfaketime.so.1",
+          "/usr/local/lib/faketime/libfaketime.so.1");
+
+  private final Path dir;
+  private final List<String> ids;
+  private final List<String> initialVoters;
+  private final Fabric fabric;
+  private final String libfaketime;
+  private final long diskBytes;
+  private final Set<String> mounted = ConcurrentHashMap.newKeySet();
+  private final Set<String> paused = ConcurrentHashMap.newKeySet();
+  private final Set<String> started = ConcurrentHashMap.newKeySet();
+  private final Thread hook;
+  private ProcessCluster processes;
+  private KvClient admin;
+  private boolean closed;
+
+  private ChaosCluster(Builder b, List<String> ids, Fabric fabric, String libfaketime) {
+    this.dir = b.dir;
+    this.ids = List.copyOf(ids);
+    this.initialVoters = List.copyOf(ids.subList(0, b.voters));
+    this.fabric = fabric;
+    this.libfaketime = libfaketime;
+    this.diskBytes = b.diskBytes;
+    this.hook = new Thread(this::close, "chaos-cluster-cleanup");
+    Runtime.getRuntime().addShutdownHook(hook);
+  }
+
+  /** A builder of a cluster whose files (data, logs, hosts files) live under {@code dir}. */
+  public static Builder builder(Path dir) {
+    return new Builder(dir);
+  }
+
+  /** Configures a {@link ChaosCluster}. Not thread-safe. */
+  public static final class Builder {
+    private final Path dir;
+    private int voters = 3;
+    private int spares;
+    private NetworkMode mode = NetworkMode.AUTO;
+    private final List<String> serverArgs = new ArrayList<>();
+    private boolean fakeTime;
+    private long diskBytes;
+    private String heap = "-Xmx256m";
+
+    private Builder(Path dir) {
+      this.dir = Objects.requireNonNull(dir, "dir");
+    }
+
+    /** Initial voters (default 3). */
+    public Builder voters(int n) {
+      if (n < 1 || n > 9) {
+        throw new IllegalArgumentException("voters must be in 1..9: " + n);
+      }
+      this.voters = n;
+      return this;
+    }
+
+    /** Nodes that are not members at first, for membership changes (default 0). */
+    public Builder spares(int n) {
+      if (n < 0 || n > 4) {
+        throw new IllegalArgumentException("spares must be in 0..4: " + n);
+      }
+      this.spares = n;
+      return this;
+    }
+
+    /** Where the nodes live (default {@link NetworkMode#AUTO}). */
+    public Builder network(NetworkMode mode) {
+      this.mode = Objects.requireNonNull(mode, "mode");
+      return this;
+    }
+
+    /** Extra arguments to every {@code ferry server} (e.g. {@code --capture-every 200}). */
+    public Builder serverArgs(String... args) {
+      serverArgs.addAll(List.of(args));
+      return this;
+    }
+
+    /**
+     * Runs every node under libfaketime so that {@link #skewClock} can shift its wall clock.
+     *
+     * @throws IllegalStateException at {@link #start} if libfaketime is not installed
+     */
+    public Builder fakeTime(boolean on) {
+      this.fakeTime = on;
+      return this;
+    }
+
+    /**
+     * Gives every node's data directory its own tmpfs of this size (0: none, the default), so that
+     * {@link #fillDisk} can fill it. Needs root.
+     */
+    public Builder diskBytes(long bytes) {
+      if (bytes < 0) {
+        throw new IllegalArgumentException("bytes < 0: " + bytes);
+      }
+      this.diskBytes = bytes;
+      return this;
+    }
+
+    /** Node JVM heap, e.g. {@code -Xmx256m} (the default). */
+    public Builder heap(String xmx) {
+      if (!xmx.startsWith("-Xmx")) {
+        throw new IllegalArgumentException("heap must be an -Xmx flag: " + xmx);
+      }
+      this.heap = xmx;
+      return this;
+    }
+
+    /**
+     * Removes leftovers of an earlier run, builds the network, starts the initial voters and waits
+     * until the cluster accepts writes.
+     *
+     * @throws IOException if a node does not start or the cluster is not writable in time
+     * @throws IllegalStateException if a requested capability (fake time, disk) is unavailable
+     */
+    public ChaosCluster start(Duration timeout) throws IOException {
+      List<String> ids = new ArrayList<>();
+      for (int i = 1; i <= voters + spares; i++) {
+        ids.add("n" + i);
+      }
+      String faketimeLib = null;
+      if (fakeTime) {
+        faketimeLib = findLibfaketime();
+        if (faketimeLib == null) {
+          throw new IllegalStateException(
+              "libfaketime not found (apt-get install faketime) in " + LIBFAKETIME);
+        }
+      }
+      if (diskBytes > 0 && !Shell.isRoot()) {
+        throw new IllegalStateException("a tmpfs per node needs root");
+      }
+      removeLeftovers();
+      Files.createDirectories(dir);
+      Fabric fabric = makeFabric(ids);
+      ChaosCluster c = new ChaosCluster(this, ids, fabric, faketimeLib);
+      try {
+        c.begin(this, timeout);
+        return c;
+      } catch (IOException | RuntimeException e) {
+        c.close();
+        throw e;
+      }
+    }
+
+    private Fabric makeFabric(List<String> ids) throws IOException {
+      switch (mode) {
+        case NETNS:
+          return NetnsNetwork.create(ids);
+        case PROXY:
+          return ProxyNetwork.create(ids, dir.resolve("net"));
+        default:
+          try {
+            return NetnsNetwork.create(ids);
+          } catch (IOException e) {
+            System.err.println("chaos: no network namespaces (" + e.getMessage() + "): proxy");
+            return ProxyNetwork.create(ids, dir.resolve("net"));
+          }
+      }
+    }
+  }
+
+  private void begin(Builder b, Duration timeout) throws IOException {
+    for (String id : ids) {
+      Files.createDirectories(dataDir(id));
+      if (diskBytes > 0) {
+        Shell.check(
+            "mount",
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=" + diskBytes,
+            MOUNT_SOURCE,
+            dataDir(id).toAbsolutePath().toString());
+        mounted.add(id);
+      }
+      if (libfaketime != null) {
+        writeAtomically(clockFile(id), "+0\n");
+      }
+    }
+    List<PeerAddress> nodes = initialVoters.stream().map(fabric::nodeAddress).toList();
+    List<PeerAddress> clients = initialVoters.stream().map(fabric::clientAddress).toList();
+    started.addAll(initialVoters);
+    processes =
+        ProcessCluster.builder(dir, b.voters)
+            .clusterName(CLUSTER_NAME)
+            .peers(nodes)
+            .clientPeers(clients)
+            .heap(b.heap)
+            .serverArgs(b.serverArgs.toArray(String[]::new))
+            .launcher(this::prepare)
+            .start(timeout);
+    admin = client(Duration.ofSeconds(3));
+  }
+
+  private void prepare(String id, List<String> command, Map<String, String> environment) {
+    command.add(1, NODE_MARKER + id);
+    if (libfaketime != null) {
+      environment.put("LD_PRELOAD", libfaketime);
+      environment.put("FAKETIME_TIMESTAMP_FILE", clockFile(id).toAbsolutePath().toString());
+      environment.put("FAKETIME_CACHE_DURATION", "1");
+      environment.put("DONT_FAKE_MONOTONIC", "1");
+    }
+    fabric.prepare(id, command, environment);
+  }
+
+  private static String findLibfaketime() {
+    String override = System.getProperty("ferry.chaos.libfaketime");
+    if (override != null) {
+      return Files.isRegularFile(Path.of(override)) ? override : null;
+    }
+    return LIBFAKETIME.stream()
+        .filter(p -> Files.isRegularFile(Path.of(p)))
+        .findFirst()
+        .orElse(null);
+  }
+
+  /**
+   * Kills node JVMs an earlier run left (marked with {@code -Dferry.chaos.node}), unmounts its
+   * tmpfs mounts (named {@code fe-chaos}) and, as root, deletes its {@code fe-*} namespaces and
+   * links.
+   */
+  static void removeLeftovers() throws IOException {
+    try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
+      for (Path p : procs.toList()) {
+        String name = p.getFileName().toString();
+        if (!name.matches("\\d+") || Long.parseLong(name) == ProcessHandle.current().pid()) {
+          continue;
+        }
+        try {
+          String cmdline = Files.readString(p.resolve("cmdline"), StandardCharsets.ISO_8859_1);
+          if (cmdline.contains(NODE_MARKER)) {
+            ProcessHandle.of(Long.parseLong(name)).ifPresent(ProcessHandle::destroyForcibly);
+          }
+        } catch (IOException gone) {
+          // exited meanwhile, or not ours to read
+        }
+      }
+    }
+    for (String line : Files.readAllLines(Path.of("/proc/mounts"))) {
+      String[] f = line.split(" ");
+      if (f.length > 2 && f[0].equals(MOUNT_SOURCE) && f[2].equals("tmpfs")) {
+        Shell.run("umount", "-l", f[1].replace("\\040", " "));
+      }
+    }
+    if (Shell.isRoot() && Shell.available("ip")) {
+      NetnsNetwork.removeLeftovers();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // topology
+  // ---------------------------------------------------------------------------------------------
+
+  /** Every node id, spares included, in order. */
+  public List<String> nodes() {
+    return ids;
+  }
+
+  /** The nodes of the initial configuration. */
+  public List<String> initialVoters() {
+    return initialVoters;
+  }
+
+  /** The network mode in use ({@link NetworkMode#NETNS} or {@link NetworkMode#PROXY}). */
+  public NetworkMode mode() {
+    return fabric.mode();
+  }
+
+  /** The network, to inject faults into. */
+  public Network network() {
+    return fabric;
+  }
+
+  /** Node {@code id}'s address as the nodes see it (what membership requests carry). */
+  public PeerAddress address(String id) {
+    return fabric.nodeAddress(id);
+  }
+
+  /**
+   * A new client that knows every node, spares included (the caller closes it). Each operation
+   * retries until {@code timeout}.
+   */
+  public KvClient client(Duration timeout) {
+    return KvClient.connect(
+        CLUSTER_NAME, ids.stream().map(fabric::clientAddress).toList(), timeout);
+  }
+
+  /** Whether the clock of each node can be shifted ({@link Builder#fakeTime}). */
+  public boolean hasFakeTime() {
+    return libfaketime != null;
+  }
+
+  /** Whether each node has its own small disk ({@link Builder#diskBytes}). */
+  public boolean hasDisks() {
+    return diskBytes > 0;
+  }
+
+  /** Node {@code id}'s data directory. */
+  public Path dataDir(String id) {
+    return dir.resolve(id);
+  }
+
+  /** Node {@code id}'s log file (output of every run of its process). */
+  public Path logFile(String id) {
+    return dir.resolve(id + ".log");
+  }
+
+  /** The last {@code lines} lines of node {@code id}'s log. */
+  public String tail(String id, int lines) {
+    return processes.tail(id, lines);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // processes
+  // ---------------------------------------------------------------------------------------------
+
+  /** Restarts node {@code id} (a spare that joined restarts as it first started). */
+  public synchronized void start(String id) throws IOException {
+    check(id);
+    paused.remove(id);
+    processes.start(id);
+    started.add(id);
+  }
+
+  /**
+   * Starts node {@code id} as a Raft listener that knows the initial voters: the first step of
+   * adding it. Its storage must be empty (see {@link #wipe}).
+   */
+  public synchronized void startListener(String id) throws IOException {
+    check(id);
+    paused.remove(id);
+    processes.startListener(fabric.nodeAddress(id));
+    started.add(id);
+  }
+
+  /** Kills node {@code id} with SIGKILL (paused or not) and waits until it is gone. */
+  public synchronized void kill(String id) throws IOException {
+    check(id);
+    try {
+      processes.kill(id);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted killing " + id, e);
+    }
+    paused.remove(id);
+  }
+
+  /** Stops node {@code id} with SIGSTOP. */
+  public synchronized void pause(String id) throws IOException {
+    check(id);
+    if (isAlive(id) && paused.add(id)) {
+      Shell.check("kill", "-STOP", String.valueOf(processes.pid(id)));
+    }
+  }
+
+  /** Resumes node {@code id} with SIGCONT. */
+  public synchronized void resume(String id) throws IOException {
+    check(id);
+    if (paused.remove(id) && isAlive(id)) {
+      Shell.check("kill", "-CONT", String.valueOf(processes.pid(id)));
+    }
+  }
+
+  /** Whether node {@code id}'s process runs (paused counts as running). */
+  public boolean isAlive(String id) {
+    check(id);
+    return processes.isAlive(id);
+  }
+
+  /** Whether node {@code id} is paused. */
+  public boolean isPaused(String id) {
+    return paused.contains(id);
+  }
+
+  /** Whether node {@code id} has ever been started in this cluster. */
+  public boolean wasStarted(String id) {
+    return started.contains(id);
+  }
+
+  /** The nodes whose processes run and are not paused. */
+  public List<String> running() {
+    return ids.stream().filter(id -> isAlive(id) && !isPaused(id)).toList();
+  }
+
+  /** Deletes node {@code id}'s storage; it must not be running. */
+  public synchronized void wipe(String id) throws IOException {
+    check(id);
+    if (isAlive(id)) {
+      throw new IllegalStateException(id + " is running");
+    }
+    Path d = dataDir(id);
+    if (!Files.exists(d)) {
+      return;
+    }
+    try (Stream<Path> paths = Files.walk(d)) {
+      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+        if (!p.equals(d)) {
+          Files.delete(p);
+        }
+      }
+    }
+  }
+
+  private void check(String id) {
+    if (!ids.contains(id)) {
+      throw new IllegalArgumentException("no such node: " + id + " (nodes " + ids + ")");
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // clock and disk
+  // ---------------------------------------------------------------------------------------------
+
+  private Path clockFile(String id) {
+    return dir.resolve(id + ".faketime");
+  }
+
+  /**
+   * Shifts node {@code id}'s wall clock ({@code CLOCK_REALTIME}; the monotonic clock the JVM times
+   * with is left alone) by {@code offset}; the node sees it within a second. {@link Duration#ZERO}
+   * restores it.
+   *
+   * @throws IllegalStateException if the cluster runs without fake time
+   */
+  public void skewClock(String id, Duration offset) throws IOException {
+    check(id);
+    if (libfaketime == null) {
+      throw new IllegalStateException("started without fakeTime(true)");
+    }
+    long s = offset.toSeconds();
+    writeAtomically(clockFile(id), (s >= 0 ? "+" : "") + s + "\n");
+  }
+
+  /**
+   * Fills node {@code id}'s disk: writes a filler file until the tmpfs is full.
+   *
+   * @return the filler's size in bytes
+   * @throws IllegalStateException if the cluster runs without its own disks
+   */
+  public long fillDisk(String id) throws IOException {
+    check(id);
+    if (!mounted.contains(id)) {
+      throw new IllegalStateException("started without diskBytes");
+    }
+    Path filler = dataDir(id).resolve("fe-filler");
+    byte[] block = new byte[1 << 20];
+    long written = 0;
+    try (OutputStream out = Files.newOutputStream(filler)) {
+      while (written < diskBytes) {
+        out.write(block);
+        written += block.length;
+      }
+    } catch (IOException full) {
+      // ENOSPC: the disk is full, as wanted
+    }
+    return Files.exists(filler) ? Files.size(filler) : 0;
+  }
+
+  /** Deletes node {@code id}'s filler file, if any. */
+  public void freeDisk(String id) throws IOException {
+    check(id);
+    Files.deleteIfExists(dataDir(id).resolve("fe-filler"));
+  }
+
+  private static void writeAtomically(Path file, String text) throws IOException {
+    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+    Files.writeString(tmp, text, StandardCharsets.UTF_8);
+    Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // queries
+  // ---------------------------------------------------------------------------------------------
+
+  /** The Raft configuration as a leader reported it. */
+  public record Configuration(String leader, List<String> voters, List<String> listeners) {
+    public Configuration {
+      voters = List.copyOf(voters);
+      listeners = List.copyOf(listeners);
+    }
+
+    /** Voters and listeners. */
+    public List<String> members() {
+      List<String> all = new ArrayList<>(voters);
+      all.addAll(listeners);
+      return all;
+    }
+  }
+
+  /** The leader, if a running node says it leads (asks each running node, ~ms each). */
+  public Optional<String> leader() {
+    return configuration().map(Configuration::leader);
+  }
+
+  /**
+   * The configuration the first running node that says it leads reports (joint configurations
+   * report the new one), or empty if none does.
+   */
+  public Optional<Configuration> configuration() {
+    for (String id : running()) {
+      try {
+        GroupInfoReply r =
+            admin
+                .raftClient()
+                .getGroupManagementApi(RaftPeerId.valueOf(id))
+                .info(admin.group().getGroupId());
+        if (r.getRoleInfoProto().getRole() == RaftPeerRole.LEADER && r.getConf().isPresent()) {
+          RaftConfigurationProto conf = r.getConf().get();
+          return Optional.of(
+              new Configuration(id, ids(conf.getPeersList()), ids(conf.getListenersList())));
+        }
+      } catch (IOException | RuntimeException e) {
+        // unreachable or not ready: ask the next
+      }
+    }
+    return Optional.empty();
+  }
+
+  private static List<String> ids(List<RaftPeerProto> peers) {
+    return peers.stream().map(p -> p.getId().toStringUtf8()).toList();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // cleanup
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Resumes paused nodes, heals the network, kills every node, unmounts the disks and removes the
+   * network. Idempotent.
+   */
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    if (admin != null) {
+      try {
+        admin.close();
+      } catch (IOException ignored) {
+        // closing anyway
+      }
+    }
+    if (processes != null) {
+      processes.close();
+    }
+    fabric.close();
+    for (String id : new LinkedHashSet<>(mounted)) {
+      try {
+        Shell.run("umount", "-l", dataDir(id).toAbsolutePath().toString());
+      } catch (IOException e) {
+        System.err.println("chaos: cannot unmount " + dataDir(id) + ": " + e);
+      }
+    }
+    try {
+      Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException ignored) {
+      // already shutting down
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "ChaosCluster[" + fabric + ", voters " + initialVoters + "]";
+  }
+}
