@@ -31,6 +31,7 @@ import org.apache.ratis.proto.RaftProtos;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientRequest;
 import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.protocol.TermIndex;
 import org.apache.ratis.server.storage.FileInfo;
@@ -105,6 +106,10 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
   private final AtomicLong pendingCaptures = new AtomicLong();
   private volatile SnapshotCatalog catalog;
   private volatile Staged staged;
+
+  /** How long Ratis gets to swap a finished install in before {@link #watchReload} steps in. */
+  static final long RELOAD_GRACE_MS = 3_000;
+
   private final ExecutorService captureExecutor;
   private final ExecutorService background;
 
@@ -753,8 +758,79 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
             (ti, t) -> {
               if (t != null) {
                 LOG.warn("{}: install failed (Ratis will ask again): {}", this, t.toString());
+              } else {
+                watchReload(firstTermIndexInLog, ti.getIndex(), 1);
               }
             });
+  }
+
+  /**
+   * Works around a Ratis liveness bug (docs/ratis-workarounds.md): Ratis swaps an installed
+   * snapshot in (pause, reload, {@link #reinitialize}) only when a leader sends the next install
+   * notification, and until then it rejects every append. A new leader whose log still holds the
+   * entries this follower lacks never sends one, so the follower would stay stuck forever. If the
+   * install is still not swapped in after {@link #RELOAD_GRACE}, this sends Ratis, locally, the
+   * notification the current leader would have sent; it then reloads as usual. Checks again every
+   * grace period until the install is swapped in (or a newer one replaced it).
+   */
+  private void watchReload(TermIndex asked, long installedIndex, int attempt) {
+    CompletableFuture.delayedExecutor(RELOAD_GRACE_MS, TimeUnit.MILLISECONDS, background)
+        .execute(
+            () -> {
+              Staged s = staged;
+              if (s == null || s.manifest.index() != installedIndex || attempt > 200) {
+                return;
+              }
+              try {
+                askRatisToReload(asked, installedIndex);
+              } catch (IOException | RuntimeException e) {
+                LOG.warn("{}: could not ask Ratis to reload: {}", this, e.toString());
+              }
+              watchReload(asked, installedIndex, attempt + 1);
+            });
+  }
+
+  private void askRatisToReload(TermIndex asked, long installedIndex) throws IOException {
+    RaftServer server = getServer().getNow(null);
+    if (server == null) {
+      return;
+    }
+    RaftServer.Division division = server.getDivision(getGroupId());
+    RaftPeerId leader = division.getInfo().getLeaderId();
+    if (leader == null || leader.equals(division.getId())) {
+      return; // no leader to act for yet
+    }
+    long term = division.getInfo().getCurrentTerm();
+    LOG.warn(
+        "{}: the install of index {} is not swapped in after {} ms (no leader asked again);"
+            + " notifying Ratis locally on behalf of leader {} (term {})",
+        this,
+        installedIndex,
+        RELOAD_GRACE_MS,
+        leader,
+        term);
+    RaftProtos.InstallSnapshotReplyProto reply =
+        server.installSnapshot(localNotification(leader, division.getId(), term, asked));
+    LOG.info("{}: local install notification: {}", this, reply.getResult());
+  }
+
+  /** The install notification {@code leader} sends, addressed to this follower. */
+  private RaftProtos.InstallSnapshotRequestProto localNotification(
+      RaftPeerId leader, RaftPeerId self, long term, TermIndex firstAvailable) {
+    RaftProtos.RaftRpcRequestProto rpc =
+        RaftProtos.RaftRpcRequestProto.newBuilder()
+            .setRequestorId(leader.toByteString())
+            .setReplyId(self.toByteString())
+            .setRaftGroupId(
+                RaftProtos.RaftGroupIdProto.newBuilder().setId(getGroupId().toByteString()))
+            .build();
+    return RaftProtos.InstallSnapshotRequestProto.newBuilder()
+        .setServerRequest(rpc)
+        .setLeaderTerm(term)
+        .setNotification(
+            RaftProtos.InstallSnapshotRequestProto.NotificationProto.newBuilder()
+                .setFirstAvailableTermIndex(firstAvailable.toProto()))
+        .build();
   }
 
   private final class Target implements InstallTarget {

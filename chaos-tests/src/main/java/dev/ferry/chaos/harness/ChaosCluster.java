@@ -63,6 +63,7 @@ public final class ChaosCluster implements Closeable {
   private final Fabric fabric;
   private final String libfaketime;
   private final long diskBytes;
+  private final Map<String, List<String>> nodeArgs;
   private final Set<String> mounted = ConcurrentHashMap.newKeySet();
   private final Set<String> paused = ConcurrentHashMap.newKeySet();
   private final Set<String> started = ConcurrentHashMap.newKeySet();
@@ -78,6 +79,7 @@ public final class ChaosCluster implements Closeable {
     this.fabric = fabric;
     this.libfaketime = libfaketime;
     this.diskBytes = b.diskBytes;
+    this.nodeArgs = Map.copyOf(b.nodeArgs);
     this.hook = new Thread(this::close, "chaos-cluster-cleanup");
     Runtime.getRuntime().addShutdownHook(hook);
   }
@@ -94,6 +96,7 @@ public final class ChaosCluster implements Closeable {
     private int spares;
     private NetworkMode mode = NetworkMode.AUTO;
     private final List<String> serverArgs = new ArrayList<>();
+    private final Map<String, List<String>> nodeArgs = new java.util.HashMap<>();
     private boolean fakeTime;
     private long diskBytes;
     private String heap = "-Xmx256m";
@@ -129,6 +132,15 @@ public final class ChaosCluster implements Closeable {
     /** Extra arguments to every {@code ferry server} (e.g. {@code --capture-every 200}). */
     public Builder serverArgs(String... args) {
       serverArgs.addAll(List.of(args));
+      return this;
+    }
+
+    /**
+     * Extra arguments to node {@code id}'s {@code ferry server} only (an option given here must not
+     * also be among {@link #serverArgs}).
+     */
+    public Builder nodeArgs(String id, String... args) {
+      nodeArgs.computeIfAbsent(id, k -> new ArrayList<>()).addAll(List.of(args));
       return this;
     }
 
@@ -251,6 +263,7 @@ public final class ChaosCluster implements Closeable {
 
   private void prepare(String id, List<String> command, Map<String, String> environment) {
     command.add(1, NODE_MARKER + id);
+    command.addAll(nodeArgs.getOrDefault(id, List.of()));
     if (libfaketime != null) {
       environment.put("LD_PRELOAD", libfaketime);
       environment.put("FAKETIME_TIMESTAMP_FILE", clockFile(id).toAbsolutePath().toString());

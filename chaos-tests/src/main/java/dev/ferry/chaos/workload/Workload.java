@@ -13,6 +13,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.HashSet;
 import java.util.List;
@@ -21,6 +22,7 @@ import java.util.Objects;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
@@ -59,6 +61,8 @@ public final class Workload {
 
   private static final byte[] SET_FROM = bytes("set/");
   private static final byte[] SET_TO = bytes("set0"); // '0' follows '/'
+  private static final int SCAN_PAGE = 5_000;
+  private static final long FINAL_RETRY_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
 
   private final Supplier<KvClient> clients;
   private final History history;
@@ -169,9 +173,13 @@ public final class Workload {
       for (String key : finalKeys()) {
         long deadline = System.nanoTime() + timeout.toNanos();
         Outcome o;
-        do {
+        while (true) {
           o = key.equals(SET) ? readSet(kv, process) : read(kv, process, key);
-        } while (o != Outcome.OK && System.nanoTime() - deadline < 0);
+          if (o == Outcome.OK || System.nanoTime() - deadline > 0) {
+            break;
+          }
+          LockSupport.parkNanos(FINAL_RETRY_NANOS);
+        }
         all &= o == Outcome.OK;
       }
     } finally {
@@ -270,8 +278,11 @@ public final class Workload {
     } catch (Malformed e) {
       anomalies.add("read of " + key + ": " + e.getMessage());
       o = Outcome.FAIL;
-    } catch (IOException | RuntimeException e) {
+    } catch (IOException e) {
       o = Outcome.FAIL; // a read changes nothing
+    } catch (RuntimeException e) {
+      anomalies.add("read of " + key + " threw " + e);
+      o = Outcome.FAIL;
     }
     record(Op.read(process, key, o, result, t0, history.complete()));
     return o;
@@ -284,8 +295,11 @@ public final class Workload {
       kv.put(storageKey(key), encode(value));
       lastSeen.put(key, value);
       o = Outcome.OK;
-    } catch (IOException | RuntimeException e) {
+    } catch (IOException e) {
       o = writeFailure(e);
+    } catch (RuntimeException e) {
+      anomalies.add("write of " + key + " threw " + e);
+      o = Outcome.UNKNOWN;
     }
     record(Op.write(process, key, value, o, t0, history.complete()));
     return o;
@@ -305,8 +319,11 @@ public final class Workload {
     } catch (Malformed e) {
       anomalies.add("CAS of " + key + ": " + e.getMessage());
       o = Outcome.OK; // it replied, so it was applied; only the value it reported is bad
-    } catch (IOException | RuntimeException e) {
+    } catch (IOException e) {
       o = writeFailure(e);
+    } catch (RuntimeException e) {
+      anomalies.add("CAS of " + key + " threw " + e);
+      o = Outcome.UNKNOWN;
     }
     record(Op.cas(process, key, expected, value, o, swapped, t0, history.complete()));
     return o;
@@ -319,8 +336,11 @@ public final class Workload {
     try {
       result = kv.increment(storageKey(COUNTER), 1);
       o = Outcome.OK;
-    } catch (IOException | RuntimeException e) {
+    } catch (IOException e) {
       o = writeFailure(e);
+    } catch (RuntimeException e) {
+      anomalies.add("increment" + " threw " + e);
+      o = Outcome.UNKNOWN;
     }
     record(Op.increment(process, COUNTER, 1, o, result, t0, history.complete()));
     return o;
@@ -332,8 +352,11 @@ public final class Workload {
     try {
       kv.put(elementKey(element), new byte[0]);
       o = Outcome.OK;
-    } catch (IOException | RuntimeException e) {
+    } catch (IOException e) {
       o = writeFailure(e);
+    } catch (RuntimeException e) {
+      anomalies.add("add of " + element + " threw " + e);
+      o = Outcome.UNKNOWN;
     }
     record(Op.add(process, SET, element, o, t0, history.complete()));
     return o;
@@ -345,15 +368,28 @@ public final class Workload {
     Set<Long> elements = null;
     try {
       Set<Long> read = new HashSet<>();
-      for (byte[] k : kv.scan(SET_FROM, SET_TO, Integer.MAX_VALUE).keySet()) {
-        read.add(parse(new String(k, StandardCharsets.UTF_8).substring(SET_FROM.length)));
+      byte[] from = SET_FROM;
+      while (true) {
+        Map<byte[], byte[]> page = kv.scan(from, SET_TO, SCAN_PAGE);
+        byte[] last = null;
+        for (byte[] k : page.keySet()) {
+          read.add(parse(new String(k, StandardCharsets.UTF_8).substring(SET_FROM.length)));
+          last = k;
+        }
+        if (page.size() < SCAN_PAGE) {
+          break;
+        }
+        from = Arrays.copyOf(last, last.length + 1); // the next key after the last one
       }
       elements = read;
       o = Outcome.OK;
     } catch (Malformed e) {
       anomalies.add("read of the set: " + e.getMessage());
       o = Outcome.FAIL;
-    } catch (IOException | RuntimeException e) {
+    } catch (IOException e) {
+      o = Outcome.FAIL;
+    } catch (RuntimeException e) {
+      anomalies.add("read of the set threw " + e);
       o = Outcome.FAIL;
     }
     record(Op.readSet(process, SET, o, elements, t0, history.complete()));

@@ -1,0 +1,220 @@
+package dev.ferry.chaos.run;
+
+import dev.ferry.chaos.harness.NetworkMode;
+import dev.ferry.chaos.nemesis.AdminMembership;
+import dev.ferry.chaos.nemesis.ClockNemesis;
+import dev.ferry.chaos.nemesis.DiskFullNemesis;
+import dev.ferry.chaos.nemesis.LinkNemesis;
+import dev.ferry.chaos.nemesis.MembershipNemesis;
+import dev.ferry.chaos.nemesis.Nemesis;
+import dev.ferry.chaos.nemesis.PartitionNemesis;
+import dev.ferry.chaos.nemesis.ProcessNemesis;
+import dev.ferry.chaos.nemesis.SnapshotInstallNemesis;
+import dev.ferry.chaos.nemesis.Target;
+import dev.ferry.chaos.workload.WorkloadConfig;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
+
+/**
+ * The scenarios of the chaos suites: {@link #ci()}, a bounded set for every build, and {@link
+ * #extended()}, the longer set of {@code mvn verify -Pchaos}.
+ */
+public final class Scenarios {
+  /** Frequent snapshots and a short log, so restarts and lagging nodes go through snapshots. */
+  private static final String[] SNAPSHOTS = {"--capture-every", "300", "--log-preserve", "100"};
+
+  private static final Duration MEMBERSHIP_WAIT = Duration.ofSeconds(40);
+
+  private Scenarios() {}
+
+  /**
+   * The CI suite, about a minute each: partitions and kills, pauses, membership changes during
+   * faults, interrupted snapshot installs, clock skew, a full disk, and the proxy fallback.
+   */
+  public static List<Scenario> ci() {
+    return List.of(
+        partitionKill(), pause(), membership(), install(), clock(), disk(), proxyFallback());
+  }
+
+  /**
+   * The extended suite: the CI scenarios run longer, plus packet loss and bandwidth limits, and
+   * five-node clusters.
+   */
+  public static List<Scenario> extended() {
+    List<Scenario> all = new ArrayList<>();
+    for (Scenario s : ci()) {
+      all.add(s.withDuration(s.duration().multipliedBy(3)));
+    }
+    all.add(degradedLinks());
+    all.add(fiveNodes());
+    return all;
+  }
+
+  /** Leader-isolating and other partitions, and kill -9 of the leader or any node. */
+  public static Scenario partitionKill() {
+    return Scenario.builder("partition-kill")
+        .serverArgs(SNAPSHOTS)
+        .duration(Duration.ofSeconds(40))
+        .nemesis(() -> new PartitionNemesis(PartitionNemesis.Kind.ISOLATE_LEADER))
+        .nemesis(() -> new PartitionNemesis(PartitionNemesis.Kind.MAJORITY_MINORITY))
+        .nemesis(() -> new PartitionNemesis(PartitionNemesis.Kind.ONE_WAY))
+        .nemesis(() -> new PartitionNemesis(PartitionNemesis.Kind.BRIDGE))
+        .nemesis(() -> new ProcessNemesis(ProcessNemesis.Action.KILL, Target.LEADER))
+        .nemesis(() -> new ProcessNemesis(ProcessNemesis.Action.KILL, Target.RANDOM))
+        .build();
+  }
+
+  /** SIGSTOP of the leader or a follower, alone or with a partition. */
+  public static Scenario pause() {
+    return Scenario.builder("pause")
+        .serverArgs(SNAPSHOTS)
+        .duration(Duration.ofSeconds(30))
+        .nemesis(() -> new ProcessNemesis(ProcessNemesis.Action.PAUSE, Target.LEADER))
+        .nemesis(() -> new ProcessNemesis(ProcessNemesis.Action.PAUSE, Target.FOLLOWER))
+        .combo(
+            () ->
+                List.of(
+                    new ProcessNemesis(ProcessNemesis.Action.PAUSE, Target.LEADER),
+                    new PartitionNemesis(PartitionNemesis.Kind.MAJORITY_MINORITY)))
+        .build();
+  }
+
+  /** Adding and removing members while the leader is cut off or nodes die; leader crashes. */
+  public static Scenario membership() {
+    return Scenario.builder("membership")
+        .serverArgs(SNAPSHOTS)
+        .spares(1)
+        .duration(Duration.ofSeconds(50))
+        .hold(Duration.ofSeconds(6))
+        .combo(
+            () ->
+                List.of(
+                    membershipNemesis(false),
+                    new PartitionNemesis(PartitionNemesis.Kind.ISOLATE_LEADER)))
+        .combo(
+            () ->
+                List.of(
+                    membershipNemesis(false),
+                    new ProcessNemesis(ProcessNemesis.Action.KILL, Target.RANDOM)))
+        .nemesis(() -> membershipNemesis(true))
+        .build();
+  }
+
+  private static Nemesis membershipNemesis(boolean crashLeader) {
+    return new MembershipNemesis(
+        c -> new AdminMembership(c, Duration.ofSeconds(30)), crashLeader, 3, 4, MEMBERSHIP_WAIT);
+  }
+
+  /**
+   * Snapshot installs interrupted by killing the receiver or a source, or by corrupting a source's
+   * chunks (8 MiB of bulk data, chunks sent at 1 MB/s per source).
+   */
+  public static Scenario install() {
+    return Scenario.builder("install")
+        .serverArgs(
+            "--capture-every", "200", "--log-preserve", "20", "--chunk-send-rate", "1000000")
+        .preloadBytes(8L << 20)
+        .duration(Duration.ofSeconds(45))
+        .hold(Duration.ofSeconds(4))
+        .nemesis(() -> new SnapshotInstallNemesis(SnapshotInstallNemesis.Kind.KILL_RECEIVER))
+        .nemesis(() -> new SnapshotInstallNemesis(SnapshotInstallNemesis.Kind.KILL_SOURCE))
+        .nemesis(() -> new SnapshotInstallNemesis(SnapshotInstallNemesis.Kind.CORRUPT_SOURCE))
+        .build();
+  }
+
+  /** Wall clocks shifted by up to ten minutes either way, alone, with kills and partitions. */
+  public static Scenario clock() {
+    return Scenario.builder("clock")
+        .serverArgs(SNAPSHOTS)
+        .fakeTime()
+        .duration(Duration.ofSeconds(30))
+        .nemesis(() -> new ClockNemesis(Duration.ofMinutes(10)))
+        .combo(
+            () ->
+                List.of(
+                    new ClockNemesis(Duration.ofMinutes(10)),
+                    new ProcessNemesis(ProcessNemesis.Action.KILL, Target.LEADER)))
+        .combo(
+            () ->
+                List.of(
+                    new ClockNemesis(Duration.ofMinutes(10)),
+                    new PartitionNemesis(PartitionNemesis.Kind.ISOLATE_LEADER)))
+        .build();
+  }
+
+  /** The disk of the leader or a follower fills up (a 96 MiB tmpfs per node). */
+  public static Scenario disk() {
+    return Scenario.builder("disk-full")
+        .serverArgs(SNAPSHOTS)
+        .diskBytes(96L << 20)
+        .duration(Duration.ofSeconds(30))
+        .nemesis(() -> new DiskFullNemesis(Target.LEADER))
+        .nemesis(() -> new DiskFullNemesis(Target.FOLLOWER))
+        .build();
+  }
+
+  /** The fallback network (no namespaces): partitions through the proxy, kills and pauses. */
+  public static Scenario proxyFallback() {
+    return Scenario.builder("proxy-fallback")
+        .network(NetworkMode.PROXY)
+        .serverArgs(SNAPSHOTS)
+        .duration(Duration.ofSeconds(30))
+        .nemesis(() -> new PartitionNemesis(PartitionNemesis.Kind.ISOLATE_LEADER))
+        .nemesis(() -> new PartitionNemesis(PartitionNemesis.Kind.BRIDGE))
+        .nemesis(() -> new ProcessNemesis(ProcessNemesis.Action.KILL, Target.RANDOM))
+        .nemesis(() -> new ProcessNemesis(ProcessNemesis.Action.PAUSE, Target.LEADER))
+        .build();
+  }
+
+  /** Packet loss on every member, and a leader or follower limited to 1 Mbit/s. */
+  public static Scenario degradedLinks() {
+    return Scenario.builder("degraded-links")
+        .serverArgs(SNAPSHOTS)
+        .preloadBytes(2L << 20)
+        .duration(Duration.ofSeconds(90))
+        .hold(Duration.ofSeconds(8))
+        .nemesis(() -> LinkNemesis.loss(0.3))
+        .nemesis(() -> LinkNemesis.bandwidth(1_000_000, Target.LEADER))
+        .nemesis(() -> LinkNemesis.bandwidth(1_000_000, Target.FOLLOWER))
+        .combo(
+            () ->
+                List.of(
+                    LinkNemesis.loss(0.2),
+                    new ProcessNemesis(ProcessNemesis.Action.KILL, Target.LEADER)))
+        .build();
+  }
+
+  /** Five voters and a spare: every partition shape, kills, pauses and membership changes. */
+  public static Scenario fiveNodes() {
+    List<Supplier<Nemesis>> each =
+        List.of(
+            () -> new PartitionNemesis(PartitionNemesis.Kind.MAJORITY_MINORITY),
+            () -> new PartitionNemesis(PartitionNemesis.Kind.ISOLATE_LEADER),
+            () -> new PartitionNemesis(PartitionNemesis.Kind.BRIDGE),
+            () -> new PartitionNemesis(PartitionNemesis.Kind.ONE_WAY),
+            () -> new ProcessNemesis(ProcessNemesis.Action.KILL, Target.LEADER),
+            () -> new ProcessNemesis(ProcessNemesis.Action.PAUSE, Target.RANDOM));
+    Scenario.Builder b =
+        Scenario.builder("five-nodes")
+            .voters(5)
+            .spares(1)
+            .serverArgs(SNAPSHOTS)
+            .workload(new WorkloadConfig(6, 4, Duration.ofSeconds(5), Duration.ofMillis(30)))
+            .duration(Duration.ofSeconds(120))
+            .hold(Duration.ofSeconds(6));
+    each.forEach(b::nemesis);
+    b.combo(
+        () ->
+            List.of(
+                new MembershipNemesis(
+                    c -> new AdminMembership(c, Duration.ofSeconds(30)),
+                    false,
+                    4,
+                    6,
+                    MEMBERSHIP_WAIT),
+                new PartitionNemesis(PartitionNemesis.Kind.MAJORITY_MINORITY)));
+    return b.build();
+  }
+}
