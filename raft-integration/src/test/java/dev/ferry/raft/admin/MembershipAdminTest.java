@@ -40,7 +40,11 @@ class MembershipAdminTest {
             FerryServer.groupId("t"),
             FerryServer.toRaftPeer(
                 PeerAddress.of("n1", "127.0.0.1", 30_010), RaftPeerRole.FOLLOWER));
-    try (RaftClient raft = RaftClient.newBuilder().setRaftGroup(group).build()) {
+    try (RaftClient raft =
+        RaftClient.newBuilder()
+            .setRaftGroup(group)
+            .setProperties(new org.apache.ratis.conf.RaftProperties())
+            .build()) {
       MembershipAdmin admin =
           MembershipAdmin.builder(raft, group)
               .executor(queued::add)
