@@ -7,6 +7,8 @@ import dev.ferry.raft.PeerAddress;
 import dev.ferry.raft.TlsFiles;
 import dev.ferry.statemachine.StateMachineConfig;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -62,6 +64,14 @@ final class ServerCommand implements Callable<Integer> {
       description = "Limit the chunk service's send rate, bytes/s (0: unlimited).")
   long chunkSendRate;
 
+  @Option(
+      names = "--raft-property",
+      paramLabel = "KEY=VALUE",
+      description =
+          "A raw Ratis property, applied last (advanced; repeatable), e.g."
+              + " raft.grpc.server.host=10.0.0.1 to bind the Raft port to one address.")
+  Map<String, String> raftProperties = new LinkedHashMap<>();
+
   @Mixin TlsOptions tls = new TlsOptions();
 
   private java.util.Optional<ClusterSecret> secret() throws java.io.IOException {
@@ -81,18 +91,18 @@ final class ServerCommand implements Callable<Integer> {
         StateMachineConfig.defaults().withCaptureEvery(captureEvery, 256L << 20);
     FerryServer.Builder builder = FerryServer.builder();
     tlsFiles.ifPresent(builder::tls);
-    FerryServer server =
-        builder
-            .clusterName(cluster)
-            .selfId(id)
-            .peers(PeerAddress.parseList(peers))
-            .asListener(listener)
-            .dataDir(data)
-            .stateMachine(new KvStateMachine(config))
-            .logPreservationEntries(logPreserve)
-            .clusterSecret(secret().orElse(null))
-            .chunkSendRate(chunkSendRate)
-            .build();
+    builder
+        .clusterName(cluster)
+        .selfId(id)
+        .peers(PeerAddress.parseList(peers))
+        .asListener(listener)
+        .dataDir(data)
+        .stateMachine(new KvStateMachine(config))
+        .logPreservationEntries(logPreserve)
+        .clusterSecret(secret().orElse(null))
+        .chunkSendRate(chunkSendRate);
+    raftProperties.forEach(builder::property);
+    FerryServer server = builder.build();
     if (secret().isEmpty()) {
       System.err.println(
           "ferry: no cluster secret (--secret-file or "

@@ -28,23 +28,33 @@ import java.util.stream.Collectors;
  * started (also registered as a shutdown hook), so a failing test leaves nothing running. The child
  * processes run the classpath of this JVM.
  *
+ * <p>A harness can place the nodes elsewhere: {@link Builder#peers} gives their addresses, {@link
+ * Builder#clientPeers} the addresses clients dial when those differ (a proxy in between), and a
+ * {@link Launcher} adjusts each node's command and environment (run it in a network namespace, add
+ * JVM flags or a preloaded library). {@link #startListener} starts a node that is not yet a member.
+ *
  * <p>Not thread-safe: drive it from one thread.
  */
 public final class ProcessCluster implements Closeable {
   private final Path dir;
   private final String clusterName;
   private final List<PeerAddress> peers;
+  private final List<PeerAddress> clientPeers;
   private final List<String> extraArgs;
   private final List<String> jvmArgs;
+  private final Launcher launcher;
   private final Map<String, Process> processes = new LinkedHashMap<>();
+  private final Map<String, List<String>> listenerArgs = new LinkedHashMap<>();
   private final Thread hook;
 
   private ProcessCluster(Builder b, List<PeerAddress> peers) {
     this.dir = b.dir;
     this.clusterName = b.clusterName;
     this.peers = List.copyOf(peers);
+    this.clientPeers = b.clientPeers == null ? this.peers : b.clientPeers;
     this.extraArgs = List.copyOf(b.serverArgs);
     this.jvmArgs = List.copyOf(b.jvmArgs);
+    this.launcher = b.launcher;
     this.hook = new Thread(this::killAll, "process-cluster-cleanup");
     Runtime.getRuntime().addShutdownHook(hook);
   }
@@ -54,11 +64,32 @@ public final class ProcessCluster implements Closeable {
     return new Builder(dir, nodes);
   }
 
+  /**
+   * Adjusts a node's process before it starts, e.g. to run it in a network namespace (prefix the
+   * command), with extra JVM flags (insert them after the first element, {@code java}) or with
+   * environment variables.
+   */
+  @FunctionalInterface
+  public interface Launcher {
+    /**
+     * Called on the thread that starts node {@code id}, each time it starts (restarts included).
+     *
+     * @param command the full command line, the {@code java} executable first; change it in place
+     * @param environment the process's environment; change it in place
+     * @throws IOException to fail the start
+     */
+    void prepare(String id, List<String> command, Map<String, String> environment)
+        throws IOException;
+  }
+
   /** Configures a {@link ProcessCluster}. */
   public static final class Builder {
     private final Path dir;
     private final int nodes;
     private String clusterName = "test";
+    private List<PeerAddress> peers;
+    private List<PeerAddress> clientPeers;
+    private Launcher launcher = (id, command, environment) -> {};
     private final List<String> serverArgs = new ArrayList<>();
     private final List<String> jvmArgs =
         new ArrayList<>(
@@ -78,6 +109,42 @@ public final class ProcessCluster implements Closeable {
       return this;
     }
 
+    /** The cluster name (default {@code test}). */
+    public Builder clusterName(String name) {
+      if (Objects.requireNonNull(name, "name").isBlank()) {
+        throw new IllegalArgumentException("cluster name must not be blank");
+      }
+      this.clusterName = name;
+      return this;
+    }
+
+    /**
+     * The nodes' addresses, as they reach each other ({@code nodes} of them; default: free ports on
+     * 127.0.0.1). Each node listens on its own.
+     */
+    public Builder peers(List<PeerAddress> peers) {
+      if (peers.size() != nodes) {
+        throw new IllegalArgumentException(nodes + " peers expected: " + peers);
+      }
+      this.peers = List.copyOf(peers);
+      return this;
+    }
+
+    /**
+     * The addresses clients dial, when they differ from {@link #peers} (e.g. the nodes reach each
+     * other through proxies but clients reach them directly). Same ids; default: the peers.
+     */
+    public Builder clientPeers(List<PeerAddress> peers) {
+      this.clientPeers = List.copyOf(peers);
+      return this;
+    }
+
+    /** Adjusts every node's process before it starts (default: leaves it alone). */
+    public Builder launcher(Launcher launcher) {
+      this.launcher = Objects.requireNonNull(launcher, "launcher");
+      return this;
+    }
+
     /** Replaces the JVM heap setting, e.g. {@code -Xmx1g}. */
     public Builder heap(String xmx) {
       jvmArgs.removeIf(a -> a.startsWith("-Xmx"));
@@ -87,10 +154,13 @@ public final class ProcessCluster implements Closeable {
 
     /** Starts every node and waits until the cluster accepts writes. */
     public ProcessCluster start(Duration timeout) throws IOException {
-      List<PeerAddress> peers = new ArrayList<>();
-      for (int i = 1; i <= nodes; i++) {
-        int[] ports = freePorts(3);
-        peers.add(new PeerAddress("n" + i, "127.0.0.1", ports[0], ports[1], ports[2]));
+      List<PeerAddress> peers = this.peers;
+      if (peers == null) {
+        peers = new ArrayList<>();
+        for (int i = 1; i <= nodes; i++) {
+          int[] ports = freePorts(3);
+          peers.add(new PeerAddress("n" + i, "127.0.0.1", ports[0], ports[1], ports[2]));
+        }
       }
       ProcessCluster c = new ProcessCluster(this, peers);
       try {
@@ -148,7 +218,30 @@ public final class ProcessCluster implements Closeable {
 
   /** A new client of the cluster (caller closes). */
   public KvClient client(Duration timeout) {
-    return KvClient.connect(clusterName, peers, timeout);
+    return KvClient.connect(clusterName, clientPeers, timeout);
+  }
+
+  /**
+   * Starts node {@code node} as a Raft listener whose peers are the other {@link #peers()} and
+   * itself: the first step of adding it as a member (with the membership admin). The node is new,
+   * or one of the peers that was removed and whose storage was wiped. Later {@link #start(String)}
+   * calls restart it the same way.
+   */
+  public void startListener(PeerAddress node) throws IOException {
+    List<PeerAddress> all = new ArrayList<>();
+    for (PeerAddress p : peers) {
+      if (!p.id().equals(node.id())) {
+        all.add(p);
+      }
+    }
+    all.add(node);
+    listenerArgs.put(
+        node.id(),
+        List.of(
+            "--peers",
+            all.stream().map(PeerAddress::toString).collect(Collectors.joining(",")),
+            "--listener"));
+    start(node.id());
   }
 
   /** Starts (or restarts) node {@code id}; its storage is recovered if it exists. */
@@ -157,6 +250,7 @@ public final class ProcessCluster implements Closeable {
     if (old != null && old.isAlive()) {
       throw new IllegalStateException(id + " is already running");
     }
+    List<String> membership = listenerArgs.getOrDefault(id, List.of("--peers", peersArg()));
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.addAll(jvmArgs);
@@ -166,8 +260,7 @@ public final class ProcessCluster implements Closeable {
     cmd.add("server");
     cmd.add("--id");
     cmd.add(id);
-    cmd.add("--peers");
-    cmd.add(peersArg());
+    cmd.addAll(membership);
     cmd.add("--data");
     cmd.add(dataDir(id).toString());
     cmd.add("--cluster");
@@ -177,6 +270,7 @@ public final class ProcessCluster implements Closeable {
     cmd.addAll(extraArgs);
     Files.createDirectories(dir);
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+    launcher.prepare(id, pb.command(), pb.environment());
     pb.redirectOutput(ProcessBuilder.Redirect.appendTo(logFile(id).toFile()));
     processes.put(id, pb.start());
   }

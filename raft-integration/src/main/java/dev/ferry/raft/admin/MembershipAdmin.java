@@ -180,7 +180,8 @@ public final class MembershipAdmin {
    * Adds {@code request.node()} as a voter, after checking its state. Steps:
    *
    * <ol>
-   *   <li>record the change in the replicated state (refused if another is recorded);
+   *   <li>record the change in the replicated state (refused if another is recorded), and write a
+   *       capture command so every voter captures a fresh snapshot baseline;
    *   <li>add it as a listener ({@code COMPARE_AND_SET}); Ratis stages it, so it installs a
    *       snapshot from its peers and replays the log before the change commits;
    *   <li>wait until it has applied the leader's commit index read at the start;
@@ -313,6 +314,9 @@ public final class MembershipAdmin {
       record(
           deadline,
           CommandCodec.membershipBegin(changeId, MembershipChange.Kind.ADD, id, node.toString()));
+      // A fresh baseline near the head of the log: the node installs it rather than replaying
+      // everything (and a cluster that never captured has no snapshot to offer otherwise).
+      captureBaseline(deadline);
       Instant t0 = clock.instant();
       LOG.info("{}: adding as listener (leader commit index {})", id, start.commitIndex());
       poller.start();
@@ -540,6 +544,23 @@ public final class MembershipAdmin {
         LOG.info("membership record: {}", e.toString());
       }
       pause(deadline, "the membership record to commit");
+    }
+  }
+
+  /** Writes a capture command through the log: every replica captures a snapshot at its index. */
+  private void captureBaseline(Instant deadline) throws IOException {
+    Message m = Message.valueOf(ByteString.copyFrom(CommandCodec.captureCommand()));
+    while (true) {
+      try {
+        RaftClientReply r = raft.io().send(m);
+        if (r.isSuccess()) {
+          return;
+        }
+        LOG.info("capture: {}", String.valueOf(r.getException()));
+      } catch (IOException e) {
+        LOG.info("capture: {}", e.toString());
+      }
+      pause(deadline, "a capture command to commit");
     }
   }
 
