@@ -145,13 +145,26 @@ class MembershipIT {
       load(c);
       FerryServer n4 =
           cluster.startListener("n4", cfg -> KvStateMachine.corruptingForTest(cfg, POISON));
-      // Written after every snapshot so far: n4 applies it from the log, after its install, and
-      // stores a wrong value.
-      c.put(POISON, new byte[] {42});
       MembershipAdmin admin = admin(c);
-      ExecutionException e =
-          assertThrows(
-              ExecutionException.class, () -> get(admin.addMember(new AddRequest(n4.self(), T))));
+      java.util.concurrent.atomic.AtomicBoolean poisoned =
+          new java.util.concurrent.atomic.AtomicBoolean();
+      // Written once the add has captured its baseline: n4 applies it from the log, after its
+      // install, and stores a wrong value. (The admin thread waits for the write.)
+      CompletableFuture<AddResult> add =
+          admin.addMember(
+              new AddRequest(n4.self(), T),
+              p -> {
+                if (p.phase() == AddProgress.Phase.INSTALLING
+                    && poisoned.compareAndSet(false, true)) {
+                  try {
+                    c.put(POISON, new byte[] {42});
+                  } catch (IOException ex) {
+                    throw new java.io.UncheckedIOException(ex);
+                  }
+                }
+              });
+      ExecutionException e = assertThrows(ExecutionException.class, () -> get(add));
+      assertTrue(poisoned.get());
       MemberDigestMismatchException m =
           assertInstanceOf(MemberDigestMismatchException.class, e.getCause());
       assertEquals("n4", m.nodeId());
