@@ -193,6 +193,7 @@ final class MemberService implements AdminServer.Node {
         info.getCurrentTerm(),
         info.getLastAppliedIndex(),
         d.getRaftLog().getLastCommittedIndex(),
+        d.getRaftLog().getStartIndex(),
         digest.digest(),
         members,
         server.stateMachine().pendingMembershipChange(),

@@ -135,7 +135,8 @@ final class AdminCommand {
     }
 
     static AddResult add(AdminClient c, AddRequest request, PrintStream out) throws IOException {
-      ProgressBar bar = new ProgressBar(out, "starting", 1);
+      ProgressBar[] bar = {null};
+      long[] shown = {0};
       AddProgress.Phase[] last = {null};
       AddResult r =
           c.add(
@@ -143,18 +144,29 @@ final class AdminCommand {
               p -> {
                 if (p.install().isPresent()) {
                   InstallProgress i = p.install().get();
-                  bar.update(
-                      phaseLabel(p.phase()),
+                  if (bar[0] == null) {
+                    bar[0] = new ProgressBar(out, "  installing", i.bytesWanted());
+                  }
+                  shown[0] = i.bytesDone();
+                  bar[0].update(
+                      "  installing",
                       i.bytesDone(),
                       i.bytesWanted(),
                       "  from " + i.bytesPerSource().keySet());
                 } else if (p.phase() != last[0]) {
-                  bar.update(phaseLabel(p.phase()), 0, 1, "");
+                  if (bar[0] != null) {
+                    bar[0].finish(shown[0]);
+                    bar[0] = null;
+                  }
+                  if (p.phase() != AddProgress.Phase.DONE) {
+                    out.println("  " + phaseLabel(p.phase()) + " ...");
+                  }
                 }
                 last[0] = p.phase();
               });
-      bar.update("done", 1, 1, "");
-      bar.finish(1);
+      if (bar[0] != null) {
+        bar[0].finish(shown[0]);
+      }
       return r;
     }
 

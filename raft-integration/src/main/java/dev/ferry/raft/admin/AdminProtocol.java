@@ -210,6 +210,7 @@ final class AdminProtocol {
     m.put("term", Long.toString(s.term()));
     m.put("applied", Long.toString(s.appliedIndex()));
     m.put("commit", Long.toString(s.commitIndex()));
+    m.put("logStart", Long.toString(s.logStartIndex()));
     m.put("digest", s.digest().toHex());
     List<String> members = new ArrayList<>();
     for (NodeStatus.Member mem : s.members()) {
@@ -254,6 +255,7 @@ final class AdminProtocol {
           f.number("term"),
           f.number("applied"),
           f.number("commit"),
+          f.number("logStart"),
           StateDigest.fromBytes(f.hex("digest", StateDigest.LENGTH)),
           members,
           pending,

@@ -17,6 +17,8 @@ import java.util.Optional;
  * @param term its current term
  * @param appliedIndex the last log index its state machine applied
  * @param commitIndex the last log index it knows committed
+ * @param logStartIndex the first index still in its log (earlier entries were purged after a
+ *     snapshot)
  * @param digest its state digest at {@code appliedIndex}
  * @param members the configuration it knows, voters and listeners
  * @param pending the membership change recorded as pending in its replicated state
@@ -31,6 +33,7 @@ public record NodeStatus(
     long term,
     long appliedIndex,
     long commitIndex,
+    long logStartIndex,
     StateDigest digest,
     List<Member> members,
     Optional<MembershipChange> pending,

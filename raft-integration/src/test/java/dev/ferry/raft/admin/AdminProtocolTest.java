@@ -51,6 +51,7 @@ class AdminProtocolTest {
             3,
             41,
             42,
+            7,
             D,
             List.of(
                 new NodeStatus.Member("n1", "n1=h:1:2:3", true),
