@@ -8,21 +8,29 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.ferry.kv.admin.AddRequest;
-import dev.ferry.kv.admin.AddResult;
-import dev.ferry.kv.admin.MemberDigestMismatchException;
-import dev.ferry.kv.admin.MembershipAdmin;
-import dev.ferry.kv.admin.MembershipConflictException;
-import dev.ferry.kv.admin.MembershipTimeoutException;
-import dev.ferry.kv.admin.RemoveRequest;
-import dev.ferry.kv.admin.RemoveResult;
 import dev.ferry.kv.testing.LocalCluster;
+import dev.ferry.raft.ClusterSecret;
 import dev.ferry.raft.FerryServer;
+import dev.ferry.raft.PeerAddress;
+import dev.ferry.raft.admin.AddProgress;
+import dev.ferry.raft.admin.AddRequest;
+import dev.ferry.raft.admin.AddResult;
+import dev.ferry.raft.admin.AdminAuthException;
+import dev.ferry.raft.admin.AdminClient;
+import dev.ferry.raft.admin.AdminServer;
+import dev.ferry.raft.admin.MemberDigestMismatchException;
+import dev.ferry.raft.admin.MembershipAdmin;
+import dev.ferry.raft.admin.MembershipConflictException;
+import dev.ferry.raft.admin.MembershipTimeoutException;
+import dev.ferry.raft.admin.NodeStatus;
+import dev.ferry.raft.admin.RemoveRequest;
+import dev.ferry.raft.admin.RemoveResult;
 import dev.ferry.raft.install.InstallReport;
 import dev.ferry.statemachine.DigestAt;
 import dev.ferry.statemachine.StateMachineConfig;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -86,6 +94,17 @@ class MembershipIT {
     return peers.stream().map(p -> p.getId().toString()).collect(Collectors.toSet());
   }
 
+  /** An admin in this JVM that also talks to the nodes' admin services. */
+  private MembershipAdmin admin(KvClient c) {
+    return MembershipAdmin.builder(c.raftClient(), c.group()).secret(cluster.secret()).build();
+  }
+
+  private static boolean isEmptyDir(Path d) throws IOException {
+    try (var s = Files.list(d)) {
+      return s.findAny().isEmpty();
+    }
+  }
+
   private static <T> T get(CompletableFuture<T> f) throws Exception {
     return f.get(T.toSeconds() + 30, TimeUnit.SECONDS);
   }
@@ -96,7 +115,7 @@ class MembershipIT {
     try (KvClient c = cluster.client(T)) {
       load(c);
       FerryServer n4 = cluster.startListener("n4", KvStateMachine::new);
-      MembershipAdmin admin = MembershipAdmin.create(c);
+      MembershipAdmin admin = admin(c);
       AddResult r = get(admin.addMember(new AddRequest(n4.self(), T)));
 
       RaftConfiguration conf = conf();
@@ -126,13 +145,26 @@ class MembershipIT {
       load(c);
       FerryServer n4 =
           cluster.startListener("n4", cfg -> KvStateMachine.corruptingForTest(cfg, POISON));
-      // Written after every snapshot so far: n4 applies it from the log, after its install, and
-      // stores a wrong value.
-      c.put(POISON, new byte[] {42});
-      MembershipAdmin admin = MembershipAdmin.create(c);
-      ExecutionException e =
-          assertThrows(
-              ExecutionException.class, () -> get(admin.addMember(new AddRequest(n4.self(), T))));
+      MembershipAdmin admin = admin(c);
+      java.util.concurrent.atomic.AtomicBoolean poisoned =
+          new java.util.concurrent.atomic.AtomicBoolean();
+      // Written once the add has captured its baseline: n4 applies it from the log, after its
+      // install, and stores a wrong value. (The admin thread waits for the write.)
+      CompletableFuture<AddResult> add =
+          admin.addMember(
+              new AddRequest(n4.self(), T),
+              p -> {
+                if (p.phase() == AddProgress.Phase.INSTALLING
+                    && poisoned.compareAndSet(false, true)) {
+                  try {
+                    c.put(POISON, new byte[] {42});
+                  } catch (IOException ex) {
+                    throw new java.io.UncheckedIOException(ex);
+                  }
+                }
+              });
+      ExecutionException e = assertThrows(ExecutionException.class, () -> get(add));
+      assertTrue(poisoned.get());
       MemberDigestMismatchException m =
           assertInstanceOf(MemberDigestMismatchException.class, e.getCause());
       assertEquals("n4", m.nodeId());
@@ -145,6 +177,10 @@ class MembershipIT {
       assertEquals(Set.of("n1", "n2", "n3"), ids(conf.getCurrentPeers()), "voters unchanged");
       assertTrue(conf.getCurrentPeers(RaftPeerRole.LISTENER).isEmpty(), "n4 removed");
       assertArrayEquals(new byte[] {42}, c.get(POISON), "the cluster itself is intact");
+      String why = n4.retired().get(30, TimeUnit.SECONDS);
+      assertTrue(why.contains("differs from the voters"), why);
+      assertTrue(isEmptyDir(n4.dataDir()), "n4 wiped its unverified state");
+      assertTrue(cluster.stateMachine("n1").pendingMembershipChange().isEmpty(), "record ended");
     }
   }
 
@@ -152,7 +188,7 @@ class MembershipIT {
   void removeAFollowerThenTheLeader() throws Exception {
     start();
     try (KvClient c = cluster.client(T)) {
-      MembershipAdmin admin = MembershipAdmin.create(c);
+      MembershipAdmin admin = admin(c);
       String leader = cluster.leader(T);
       String follower =
           cluster.running().stream().filter(id -> !id.equals(leader)).findFirst().orElseThrow();
@@ -162,6 +198,9 @@ class MembershipIT {
       assertFalse(r1.leadershipTransferred());
       assertFalse(ids(conf().getCurrentPeers()).contains(follower));
       assertEquals(2, conf().getCurrentPeers().size());
+      String why = cluster.server(follower).retired().get(30, TimeUnit.SECONDS);
+      assertTrue(why.contains("removed from the cluster"), why);
+      assertFalse(isEmptyDir(cluster.dataDir(follower)), "a removed voter keeps its data");
       cluster.stop(follower);
       c.put("k1".getBytes(StandardCharsets.UTF_8), new byte[] {1});
 
@@ -209,7 +248,7 @@ class MembershipIT {
     try (KvClient c = cluster.client(T)) {
       FerryServer n4 = cluster.startListener("n4", KvStateMachine::new);
       cluster.stop("n4"); // Never answers: it cannot install nor catch up.
-      MembershipAdmin admin = MembershipAdmin.create(c);
+      MembershipAdmin admin = admin(c);
       long t0 = System.nanoTime();
       ExecutionException e =
           assertThrows(
@@ -233,7 +272,7 @@ class MembershipIT {
       load(c);
       FerryServer n4 = cluster.startListener("n4", KvStateMachine::new);
       FerryServer n5 = cluster.startListener("n5", KvStateMachine::new);
-      MembershipAdmin admin = MembershipAdmin.create(c);
+      MembershipAdmin admin = admin(c);
       CompletableFuture<AddResult> first = admin.addMember(new AddRequest(n4.self(), T));
       CompletableFuture<AddResult> second = admin.addMember(new AddRequest(n5.self(), T));
       CompletableFuture<RemoveResult> third = admin.removeMember(new RemoveRequest("n1", T));
@@ -248,6 +287,134 @@ class MembershipIT {
       // Once the first is done, the next change is accepted.
       get(admin.addMember(new AddRequest(n5.self(), T)));
       assertEquals(Set.of("n1", "n2", "n3", "n4", "n5"), ids(conf().getCurrentPeers()));
+    }
+  }
+
+  @Test
+  void changesFromTwoAdminsAreSerializedByTheReplicatedRecord() throws Exception {
+    start();
+    try (KvClient c = cluster.client(T)) {
+      load(c);
+      cluster.setSendRate("n1", 2 << 20);
+      cluster.setSendRate("n2", 2 << 20);
+      cluster.setSendRate("n3", 2 << 20);
+      FerryServer n4 = cluster.startListener("n4", KvStateMachine::new);
+      FerryServer n5 = cluster.startListener("n5", KvStateMachine::new);
+      CompletableFuture<AddResult> first = admin(c).addMember(new AddRequest(n4.self(), T));
+      LocalCluster.await(
+          T,
+          () -> cluster.stateMachine("n1").pendingMembershipChange().isPresent(),
+          "the first change to be recorded");
+      // Another admin instance (as another operator would have): refused by the record.
+      ExecutionException e =
+          assertThrows(
+              ExecutionException.class,
+              () -> get(admin(c).addMember(new AddRequest(n5.self(), T))));
+      assertInstanceOf(MembershipConflictException.class, e.getCause());
+      assertTrue(e.getCause().getMessage().contains("add n4"), e.getCause().getMessage());
+      get(first);
+      assertEquals(Set.of("n1", "n2", "n3", "n4"), ids(conf().getCurrentPeers()));
+      assertTrue(n5.raftServer().getDivision(n5.group().getGroupId()).getInfo().isListener());
+    }
+  }
+
+  @Test
+  void aLeaderCrashDuringAnAddIsUndoneByTheNextLeader() throws Exception {
+    start();
+    try (KvClient c = cluster.client(T)) {
+      load(c);
+      // Slow sources, so the install is still running when the leader dies.
+      for (String id : List.of("n1", "n2", "n3")) {
+        cluster.setSendRate(id, 1 << 20);
+      }
+      FerryServer n4 = cluster.startListener("n4", KvStateMachine::new);
+      String leader = cluster.leader(T);
+      FerryServer ls = cluster.server(leader);
+      List<AddProgress.Phase> phases = new java.util.concurrent.CopyOnWriteArrayList<>();
+      // The leader itself drives the add, through its admin service (as `ferry admin add` does).
+      CompletableFuture<Void> driving =
+          CompletableFuture.runAsync(
+              () -> {
+                try (AdminClient a =
+                    AdminClient.connect(ls.self(), cluster.secret(), null, "test")) {
+                  a.add(new AddRequest(n4.self(), T), p -> phases.add(p.phase()));
+                } catch (Exception ex) {
+                  // The connection dies with the leader.
+                }
+              });
+      LocalCluster.await(
+          T, () -> phases.contains(AddProgress.Phase.INSTALLING), "the install to start");
+      assertTrue(cluster.stateMachine(leader).pendingMembershipChange().isPresent());
+      cluster.stop(leader);
+      driving.get(T.toSeconds(), TimeUnit.SECONDS);
+
+      List<String> survivors = cluster.running().stream().filter(id -> !id.equals("n4")).toList();
+      LocalCluster.await(
+          T,
+          () ->
+              survivors.stream()
+                  .allMatch(id -> cluster.stateMachine(id).pendingMembershipChange().isEmpty()),
+          "the next leader to end the interrupted change");
+      RaftConfiguration conf = conf();
+      assertEquals(Set.of("n1", "n2", "n3"), ids(conf.getCurrentPeers()), "n4 never voted");
+      assertTrue(conf.getCurrentPeers(RaftPeerRole.LISTENER).isEmpty(), "n4 removed");
+      String why = n4.retired().get(30, TimeUnit.SECONDS);
+      assertTrue(why.contains("undone by the new leader"), why);
+      c.put("after".getBytes(StandardCharsets.UTF_8), new byte[] {1});
+    }
+  }
+
+  @Test
+  void theAdminServiceAddsWithProgressAndRefusesStrangers() throws Exception {
+    start();
+    try (KvClient c = cluster.client(T)) {
+      load(c);
+      FerryServer n4 = cluster.startListener("n4", KvStateMachine::new);
+      FerryServer n1 = cluster.server("n1");
+      PeerAddress admin1 = n1.self();
+
+      // A wrong secret is refused; so is garbage; the node serves on.
+      assertThrows(
+          AdminAuthException.class,
+          () -> AdminClient.connect(admin1, ClusterSecret.random(), null, "stranger"));
+      try (java.net.Socket raw = new java.net.Socket(admin1.host(), admin1.adminPort())) {
+        raw.getOutputStream().write(new byte[] {0x7f, 0, 0, 0, 1, 2, 3});
+        raw.getOutputStream().flush();
+        raw.setSoTimeout(10_000);
+        java.io.InputStream in = raw.getInputStream();
+        while (in.read() >= 0) {
+          // Drain HELLO until the server closes the connection.
+        }
+      }
+
+      List<AddProgress> progress = new java.util.concurrent.CopyOnWriteArrayList<>();
+      AddResult r;
+      try (AdminClient a = AdminClient.connect(admin1, cluster.secret(), null, "operator")) {
+        NodeStatus before = a.status();
+        assertEquals("n1", before.id());
+        assertEquals(3, before.members().stream().filter(NodeStatus.Member::voter).count());
+        r = a.add(new AddRequest(n4.self(), T), progress::add);
+        NodeStatus after = a.status();
+        assertEquals(4, after.members().stream().filter(NodeStatus.Member::voter).count());
+        assertTrue(after.pending().isEmpty());
+      }
+      assertEquals(AddProgress.Phase.DONE, progress.get(progress.size() - 1).phase());
+      assertTrue(
+          progress.stream()
+              .map(AddProgress::phase)
+              .toList()
+              .containsAll(List.of(AddProgress.Phase.INSTALLING, AddProgress.Phase.VERIFYING)),
+          progress.toString());
+      assertTrue(r.totalBytesShipped() > 0, "bytes shipped reported: " + r);
+      assertEquals(n4.installer().orElseThrow().lastReport().bytesFetched(), r.totalBytesShipped());
+      AdminServer service = n1.adminService().orElseThrow();
+      assertEquals(1, service.refused(), "the wrong secret was refused");
+      assertEquals(1, service.malformed(), "the garbage frame was dropped");
+      try (AdminClient a = AdminClient.connect(n4.self(), cluster.secret(), null, "operator")) {
+        NodeStatus s4 = a.status();
+        assertTrue(s4.lastInstall().isPresent(), "n4 reports its install");
+        assertEquals("FOLLOWER", s4.role());
+      }
     }
   }
 }

@@ -7,7 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.kv.testing.LocalCluster;
+import dev.ferry.raft.ClusterSecret;
+import dev.ferry.raft.PeerAddress;
 import dev.ferry.raft.TlsFiles;
+import dev.ferry.raft.admin.AdminAuthException;
+import dev.ferry.raft.admin.AdminClient;
+import dev.ferry.raft.admin.NodeStatus;
 import dev.ferry.raft.install.InstallReport;
 import dev.ferry.raft.testing.TestCerts;
 import dev.ferry.raft.testing.TestCerts.Identity;
@@ -45,6 +50,7 @@ class TlsClusterIT {
 
   private LocalCluster cluster;
   private TlsFiles stranger;
+  private TlsFiles clientTls;
 
   @BeforeAll
   void setUp(@TempDir Path dir) throws Exception {
@@ -64,6 +70,7 @@ class TlsClusterIT {
                 "n2", ids.get(1).with(trusted),
                 "n3", ids.get(2).with(trusted)),
             ids.get(3).with(trusted));
+    clientTls = ids.get(3).with(trusted);
     cluster =
         LocalCluster.start(
             dir.resolve("nodes"),
@@ -124,6 +131,26 @@ class TlsClusterIT {
 
   @Test
   @Order(3)
+  void theAdminServiceSpeaksOnlyMutualTls() throws IOException {
+    PeerAddress n1 = cluster.server("n1").self();
+    TlsFiles client = clientTls;
+    try (AdminClient a = AdminClient.connect(n1, cluster.secret(), client, "operator")) {
+      NodeStatus s = a.status();
+      assertEquals("n1", s.id());
+      assertEquals(3, s.members().size());
+    }
+    // Plain TCP, or an untrusted certificate: no admin conversation.
+    assertThrows(IOException.class, () -> AdminClient.connect(n1, cluster.secret(), null, "plain"));
+    assertThrows(
+        IOException.class, () -> AdminClient.connect(n1, cluster.secret(), stranger, "stranger"));
+    // The right certificate but the wrong secret: refused by the HMAC handshake.
+    assertThrows(
+        AdminAuthException.class,
+        () -> AdminClient.connect(n1, ClusterSecret.random(), client, "guesser"));
+  }
+
+  @Test
+  @Order(4)
   void aClientWithAnUntrustedCertificateGetsNothing() throws IOException {
     try (KvClient c = KvClient.connect("local", cluster.peers(), SHORT, stranger)) {
       assertThrows(IOException.class, () -> c.put(utf8("stranger"), utf8("x")));
@@ -134,7 +161,7 @@ class TlsClusterIT {
   }
 
   @Test
-  @Order(4)
+  @Order(5)
   void anEmptiedFollowerInstallsASnapshotOverTls() throws Exception {
     String f = cluster.follower(T);
     try (KvClient c = cluster.client(T)) {

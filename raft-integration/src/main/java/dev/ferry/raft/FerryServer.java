@@ -2,6 +2,8 @@ package dev.ferry.raft;
 
 import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.jmx.JmxReporter;
+import dev.ferry.raft.admin.AdminServer;
+import dev.ferry.raft.admin.MembershipAdmin;
 import dev.ferry.raft.chunks.ChunkServer;
 import dev.ferry.raft.chunks.SnapshotSource;
 import dev.ferry.raft.install.MultiSourceInstaller;
@@ -23,6 +25,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.grpc.GrpcConfigKeys;
@@ -79,6 +82,10 @@ public final class FerryServer implements Closeable {
   private final MultiSourceInstaller installer;
   private final PeerClients peerClients;
   private final JmxReporter jmx;
+  private final ClusterSecret secret;
+  private final TlsFiles tls;
+  private volatile MemberService members;
+  private volatile boolean closed;
 
   private FerryServer(
       Builder b,
@@ -98,6 +105,8 @@ public final class FerryServer implements Closeable {
     this.chunkServer = chunkServer;
     this.installer = installer;
     this.peerClients = peerClients;
+    this.secret = b.secret;
+    this.tls = b.tls;
     this.jmx =
         b.jmx ? JmxReporter.forRegistry(metrics).inDomain("dev.ferry." + self.id()).build() : null;
   }
@@ -114,20 +123,24 @@ public final class FerryServer implements Closeable {
   }
 
   /**
-   * Converts a peer to Ratis's form, with a startup role. The chunk service's address travels in
-   * the Raft configuration as the peer's (otherwise unused) data-stream address, so every member
-   * knows where to fetch chunks from, members added later included.
+   * Converts a peer to Ratis's form, with a startup role. The chunk and admin services' ports
+   * travel in the Raft configuration as the peer's (otherwise unused) data-stream address, {@code
+   * host:chunkPort:adminPort}, so every member knows where to fetch chunks from, members added
+   * later included ({@link PeerAddress#fromRaftPeer} reads it back).
    */
   public static RaftPeer toRaftPeer(PeerAddress p, RaftPeerRole role) {
     return RaftPeer.newBuilder()
         .setId(p.id())
         .setAddress(p.raftAddress())
-        .setDataStreamAddress(p.host() + ":" + p.chunkPort())
+        .setDataStreamAddress(p.host() + ":" + p.chunkPort() + ":" + p.adminPort())
         .setStartupRole(role)
         .build();
   }
 
-  /** Starts the chunk service and the Raft server. Blocks until both are listening. */
+  /**
+   * Starts the chunk service, the Raft server and (with a cluster secret) the admin service. Blocks
+   * until all are listening.
+   */
   public FerryServer start() throws IOException {
     if (chunkServer != null) {
       chunkServer.start();
@@ -136,6 +149,9 @@ public final class FerryServer implements Closeable {
       jmx.start();
     }
     server.start();
+    if (secret != null) {
+      members = MemberService.start(this, secret, tls);
+    }
     LOG.info(
         "{}: started ({}), peers {}",
         self.id(),
@@ -208,9 +224,43 @@ public final class FerryServer implements Closeable {
     return Optional.ofNullable(chunkServer);
   }
 
-  /** Stops the Raft server, the state machine and the chunk service. Idempotent. */
+  /**
+   * The membership admin this node's admin service runs changes with, once started with a cluster
+   * secret.
+   */
+  public Optional<MembershipAdmin> membership() {
+    MemberService m = members;
+    return m == null ? Optional.empty() : Optional.of(m.admin());
+  }
+
+  /** The admin service, once started with a cluster secret. */
+  public Optional<AdminServer> adminService() {
+    MemberService m = members;
+    return m == null ? Optional.empty() : Optional.of(m.adminServer());
+  }
+
+  /**
+   * Completes with the reason when an admin told this node it was removed from the cluster; by then
+   * the node has stopped (and wiped its data directory, for a node that never became a verified
+   * voter). Never completes for a node started without a cluster secret.
+   */
+  public CompletableFuture<String> retired() {
+    MemberService m = members;
+    return m == null ? new CompletableFuture<>() : m.retired();
+  }
+
+  /**
+   * Stops the admin service, the Raft server, the state machine and the chunk service. Idempotent.
+   */
   @Override
-  public void close() throws IOException {
+  public synchronized void close() throws IOException {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    if (members != null) {
+      members.close();
+    }
     try {
       server.close();
     } finally {

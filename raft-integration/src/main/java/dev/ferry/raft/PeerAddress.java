@@ -90,6 +90,42 @@ public record PeerAddress(String id, String host, int raftPort, int chunkPort, i
     return List.copyOf(peers);
   }
 
+  /**
+   * The address of a peer as it travels in the Raft configuration ({@link FerryServer#toRaftPeer}):
+   * Raft address {@code host:raftPort}, data-stream address {@code host:chunkPort:adminPort} (or
+   * {@code host:chunkPort}, admin port then chunk port + 1).
+   *
+   * @throws IllegalArgumentException if the addresses are malformed
+   */
+  public static PeerAddress fromRaftPeer(org.apache.ratis.protocol.RaftPeer p) {
+    String id = p.getId().toString();
+    String raft = p.getAddress();
+    String chunk = p.getDataStreamAddress();
+    if (raft == null || raft.lastIndexOf(':') < 1) {
+      throw new IllegalArgumentException("peer " + id + ": bad Raft address " + raft);
+    }
+    String host = raft.substring(0, raft.lastIndexOf(':'));
+    int raftPort = number(id, raft.substring(raft.lastIndexOf(':') + 1));
+    if (chunk == null || chunk.isEmpty()) {
+      return of(id, host, raftPort);
+    }
+    String[] parts = chunk.substring(host.length()).split(":");
+    if (!chunk.startsWith(host + ":") || parts.length < 2 || parts.length > 3) {
+      throw new IllegalArgumentException("peer " + id + ": bad chunk address " + chunk);
+    }
+    int chunkPort = number(id, parts[1]);
+    int adminPort = parts.length == 3 ? number(id, parts[2]) : chunkPort + 1;
+    return new PeerAddress(id, host, raftPort, chunkPort, adminPort);
+  }
+
+  private static int number(String id, String text) {
+    try {
+      return Integer.parseInt(text);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("peer " + id + ": bad port '" + text + "'", e);
+    }
+  }
+
   /** {@code host:raftPort}. */
   public String raftAddress() {
     return host + ":" + raftPort;

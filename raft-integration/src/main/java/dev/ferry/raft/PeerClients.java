@@ -56,9 +56,13 @@ final class PeerClients implements AutoCloseable {
       }
       for (RaftPeer p : server.getDivision(groupId).getRaftConf().getAllPeers()) {
         String id = p.getId().toString();
-        String chunk = p.getDataStreamAddress();
-        if (!id.equals(selfId) && chunk != null && !chunk.isEmpty()) {
-          wanted.put(id, chunk);
+        if (!id.equals(selfId) && p.getDataStreamAddress() != null) {
+          try {
+            PeerAddress a = PeerAddress.fromRaftPeer(p);
+            wanted.put(id, a.host() + ":" + a.chunkPort());
+          } catch (IllegalArgumentException e) {
+            LOG.warn("ignoring a peer with a bad address in the configuration: {}", e.getMessage());
+          }
         }
       }
     } catch (IOException e) {

@@ -15,10 +15,14 @@ import java.util.Arrays;
  *       payload}
  *   <li>capture: {@code 0x02} — every replica captures a snapshot at this entry's index
  *   <li>digest checkpoint: {@code 0x03, id:i64} — every replica records its digest at this index
+ *   <li>membership record: {@code 0x04, 0x01, kind:u8, id:i64, node:text, address:text} begins a
+ *       change, {@code 0x04, 0x02, id:i64, phase:u8} advances it, {@code 0x04, 0x03, id:i64} ends
+ *       it (text is {@code u16 length, UTF-8}); see {@link MembershipChange}
  * </ul>
  *
  * Query layouts: {@code 0x10, payload} (a user query), {@code 0x11} (applied index and digest),
- * {@code 0x12, id:i64} (a recorded digest checkpoint).
+ * {@code 0x12, id:i64} (a recorded digest checkpoint), {@code 0x13} (the pending membership
+ * change).
  *
  * <p>Stateless and thread-safe.
  */
@@ -29,6 +33,11 @@ public final class CommandCodec {
   static final byte QUERY_USER = 0x10;
   static final byte QUERY_DIGEST = 0x11;
   static final byte QUERY_CHECKPOINT = 0x12;
+  static final byte QUERY_MEMBERSHIP = 0x13;
+  static final byte MEMBERSHIP = 0x04;
+  static final byte MEMBERSHIP_BEGIN = 0x01;
+  static final byte MEMBERSHIP_ADVANCE = 0x02;
+  static final byte MEMBERSHIP_END = 0x03;
 
   static final int USER_HEADER = 1 + 4 * Long.BYTES;
 
@@ -64,6 +73,68 @@ public final class CommandCodec {
   /** The command that makes every replica record its state digest at its log index. */
   public static byte[] digestCheckpoint(long id) {
     return ByteBuffer.allocate(1 + Long.BYTES).put(CHECKPOINT).putLong(id).array();
+  }
+
+  /**
+   * The command that records the beginning of a membership change, in phase {@link
+   * MembershipChange.Phase#STARTED}. Its reply is {@link ReplyStatus#CONFLICT} if another change is
+   * pending; beginning the same change again is a no-op. The reply payload is the pending change
+   * ({@link #decodeMembershipReply}).
+   */
+  public static byte[] membershipBegin(
+      long id, MembershipChange.Kind kind, String nodeId, String address) {
+    // Validates the fields the same way the record does.
+    MembershipChange c =
+        new MembershipChange(id, kind, nodeId, address, MembershipChange.Phase.STARTED, 0, 0);
+    byte[] node = c.nodeId().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    byte[] addr = c.address().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    return ByteBuffer.allocate(2 + 1 + Long.BYTES + 2 + node.length + 2 + addr.length)
+        .put(MEMBERSHIP)
+        .put(MEMBERSHIP_BEGIN)
+        .put((byte) kind.ordinal())
+        .putLong(id)
+        .putShort((short) node.length)
+        .put(node)
+        .putShort((short) addr.length)
+        .put(addr)
+        .array();
+  }
+
+  /**
+   * The command that moves pending change {@code id} to {@code phase}. Its reply is {@link
+   * ReplyStatus#CONFLICT} if that change is not pending (ended, or undone by a new leader).
+   */
+  public static byte[] membershipAdvance(long id, MembershipChange.Phase phase) {
+    return ByteBuffer.allocate(2 + Long.BYTES + 1)
+        .put(MEMBERSHIP)
+        .put(MEMBERSHIP_ADVANCE)
+        .putLong(id)
+        .put((byte) phase.ordinal())
+        .array();
+  }
+
+  /** The command that ends pending change {@code id}; a no-op if it is not pending. */
+  public static byte[] membershipEnd(long id) {
+    return ByteBuffer.allocate(2 + Long.BYTES)
+        .put(MEMBERSHIP)
+        .put(MEMBERSHIP_END)
+        .putLong(id)
+        .array();
+  }
+
+  /** A query for the pending membership change; see {@link #decodeMembershipReply}. */
+  public static byte[] membershipQuery() {
+    return new byte[] {QUERY_MEMBERSHIP};
+  }
+
+  /**
+   * Decodes the payload of a membership command's or query's reply: the change pending after it, or
+   * null if none is.
+   *
+   * @throws IllegalArgumentException if the bytes are not such a payload
+   */
+  public static MembershipChange decodeMembershipReply(byte[] payload) {
+    return payload.length == 0 ? null : MembershipChange.decode(payload);
   }
 
   /** A read-only query to the state machine's {@code query}. */

@@ -101,6 +101,7 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
 
   // ---- shared state ----
   private volatile DigestAt currentDigest;
+  private volatile MembershipChange pendingChange;
   private final TreeMap<Long, List<CompletableFuture<Void>>> appliedWaiters = new TreeMap<>();
   private final AtomicBoolean captureProposed = new AtomicBoolean();
   private final AtomicLong pendingCaptures = new AtomicLong();
@@ -233,7 +234,18 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
     return f;
   }
 
-  /** The digest recorded by checkpoint {@code id}, if this replica applied it. */
+  /**
+   * The membership change recorded as pending in the replicated state, as of the last entry this
+   * replica applied. Thread-safe, never blocks.
+   */
+  public final Optional<MembershipChange> pendingMembershipChange() {
+    return Optional.ofNullable(pendingChange);
+  }
+
+  /**
+   * The digest this replica recorded at checkpoint {@code id}, if it applied that checkpoint and
+   * still remembers it.
+   */
   public final Optional<DigestAt> checkpoint(long id) {
     synchronized (checkpoints) {
       return Optional.ofNullable(checkpoints.get(id));
@@ -395,6 +407,7 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
           reply = null;
           async = applyCheckpoint(data, term, index);
         }
+        case CommandCodec.MEMBERSHIP -> reply = applyMembership(data, term, index);
         default ->
             reply =
                 CommandCodec.encodeReply(
@@ -564,6 +577,95 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
     return CommandCodec.encodeReply(Reply.ok(new byte[0]));
   }
 
+  private byte[] applyMembership(ByteString data, long term, long index) {
+    MembershipChange now = pendingChange;
+    MembershipChange next;
+    try {
+      ByteBuffer b = data.asReadOnlyByteBuffer();
+      b.get();
+      byte op = b.get();
+      switch (op) {
+        case CommandCodec.MEMBERSHIP_BEGIN -> {
+          int kind = b.get() & 0xff;
+          long id = b.getLong();
+          String node = text(b);
+          String address = text(b);
+          requireEnd(b);
+          if (kind >= MembershipChange.Kind.values().length) {
+            throw new IllegalArgumentException("unknown kind " + kind);
+          }
+          if (now != null && now.id() == id) {
+            next = now;
+          } else if (now != null) {
+            return membershipConflict("another membership change is pending: " + now);
+          } else {
+            next =
+                new MembershipChange(
+                    id,
+                    MembershipChange.Kind.values()[kind],
+                    node,
+                    address,
+                    MembershipChange.Phase.STARTED,
+                    term,
+                    index);
+          }
+        }
+        case CommandCodec.MEMBERSHIP_ADVANCE -> {
+          long id = b.getLong();
+          int phase = b.get() & 0xff;
+          requireEnd(b);
+          if (phase >= MembershipChange.Phase.values().length) {
+            throw new IllegalArgumentException("unknown phase " + phase);
+          }
+          if (now == null || now.id() != id) {
+            return membershipConflict(
+                "membership change "
+                    + Long.toHexString(id)
+                    + " is not pending"
+                    + (now == null ? " (none is)" : "; pending: " + now));
+          }
+          next = now.at(MembershipChange.Phase.values()[phase], term, index);
+        }
+        case CommandCodec.MEMBERSHIP_END -> {
+          long id = b.getLong();
+          requireEnd(b);
+          next = now != null && now.id() == id ? null : now;
+        }
+        default -> throw new IllegalArgumentException("unknown membership op " + op);
+      }
+    } catch (RuntimeException e) {
+      return CommandCodec.encodeReply(
+          Reply.failed(ReplyStatus.APPLY_FAILED, "malformed membership command: " + e));
+    }
+    if (next != now) {
+      sessionsDigest = sessions.membership(next == null ? null : next.encode(), sessionsDigest);
+      pendingChange = next;
+      if (next != null) {
+        LOG.info("{}: membership change pending: {}", this, next);
+      } else {
+        LOG.info("{}: membership change {} ended", this, now);
+      }
+    }
+    return CommandCodec.encodeReply(Reply.ok(next == null ? new byte[0] : next.encode()));
+  }
+
+  private static byte[] membershipConflict(String why) {
+    return CommandCodec.encodeReply(Reply.failed(ReplyStatus.CONFLICT, why));
+  }
+
+  private static String text(ByteBuffer b) {
+    int n = b.getShort() & 0xffff;
+    byte[] t = new byte[n];
+    b.get(t);
+    return new String(t, java.nio.charset.StandardCharsets.UTF_8);
+  }
+
+  private static void requireEnd(ByteBuffer b) {
+    if (b.hasRemaining()) {
+      throw new IllegalArgumentException(b.remaining() + " trailing bytes");
+    }
+  }
+
   private CompletableFuture<Message> applyCheckpoint(ByteString data, long term, long index) {
     if (data.size() != 1 + Long.BYTES) {
       return CompletableFuture.completedFuture(
@@ -698,6 +800,11 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
         return digest()
             .thenApply(
                 d -> Message.valueOf(ByteString.copyFrom(CommandCodec.encodeDigestReply(d))));
+      }
+      case CommandCodec.QUERY_MEMBERSHIP -> {
+        MembershipChange c = pendingChange;
+        return CompletableFuture.completedFuture(
+            Message.valueOf(ByteString.copyFrom(c == null ? new byte[0] : c.encode())));
       }
       case CommandCodec.QUERY_CHECKPOINT -> {
         if (data.size() != 1 + Long.BYTES) {
@@ -917,6 +1024,7 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
     s.loader.commit();
     sessions = s.sessions;
     sessionsDigest = s.sessions.digest();
+    pendingChange = decodeMembership(s.sessions.membership());
     recordsDigest = m.digest().minus(sessionsDigest);
     dirty = newDirty();
     lastCaptureIndex = m.index();
@@ -929,6 +1037,19 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
       setLastAppliedTermIndex(ti);
     }
     currentDigest = new DigestAt(m.term(), m.index(), m.digest());
+  }
+
+  private MembershipChange decodeMembership(byte[] encoded) {
+    if (encoded == null) {
+      return null;
+    }
+    try {
+      return MembershipChange.decode(encoded);
+    } catch (IllegalArgumentException e) {
+      // The snapshot's digest covered these bytes: they were written by a newer version.
+      LOG.warn("{}: cannot read the pending membership change of the snapshot: {}", this, e);
+      return null;
+    }
   }
 
   private SnapshotCatalog requireCatalog() {

@@ -17,7 +17,12 @@ public enum ReplyStatus {
   /** The client has too many unacknowledged commands in flight; nothing was applied. */
   TOO_MANY_OUTSTANDING((byte) 3),
   /** The sequence number was already acknowledged by the client; nothing was applied. */
-  STALE_SEQUENCE((byte) 4);
+  STALE_SEQUENCE((byte) 4),
+  /**
+   * A membership command conflicts with the replicated record: another change is pending, or the
+   * change it names is no longer pending. Nothing was applied; the message says what is pending.
+   */
+  CONFLICT((byte) 5);
 
   private final byte code;
 

@@ -2,7 +2,14 @@ package dev.ferry.kv.cli;
 
 import dev.ferry.kv.KvClient;
 import dev.ferry.kv.cluster.ProcessCluster;
+import dev.ferry.raft.ClusterSecret;
+import dev.ferry.raft.FerryServer;
 import dev.ferry.raft.PeerAddress;
+import dev.ferry.raft.admin.AddRequest;
+import dev.ferry.raft.admin.AddResult;
+import dev.ferry.raft.admin.AdminClient;
+import dev.ferry.raft.admin.NodeStatus;
+import dev.ferry.raft.install.InstallProgress;
 import dev.ferry.statemachine.CommandCodec;
 import dev.ferry.statemachine.DigestAt;
 import java.io.IOException;
@@ -23,27 +30,40 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicLong;
+import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
 import org.apache.ratis.protocol.Message;
-import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code ferry demo}: a local 3-node cluster of separate processes, loaded with data; a follower is
- * stopped while 1 % of the keys change, restarted, and shown to catch up to the same state digest
- * as every other replica. Cleans up after itself, also on Ctrl-C.
+ * {@code ferry demo}: a local 3-node cluster of separate processes, loaded with data; a 4th node
+ * joins through the digest gate (snapshot install from several peers with a progress bar, digest
+ * verification, promotion); then a follower is stopped while 1 % of the keys change, restarted, and
+ * catches up by fetching only the changed chunks. Ends with the digests of every replica and a
+ * summary. Cleans up after itself, also on Ctrl-C.
  */
-@Command(name = "demo", description = "Run a local 3-node cluster and show a follower catching up.")
+@Command(
+    name = "demo",
+    description =
+        "Run a local cluster: load data, add a 4th node through the digest gate, and show a"
+            + " stopped follower catching up with a delta.")
 final class DemoCommand implements Callable<Integer> {
   private static final int VALUE_BYTES = 1024;
+  private static final Duration T = Duration.ofSeconds(120);
 
   /** Keys per write command while loading. */
-  private static final int BATCH = 64;
+  private static final int LOAD_BATCH = 64;
+
+  /** Keys per write command while updating: small entries, so the log rolls segments. */
+  private static final int UPDATE_BATCH = 1;
+
+  /** First characters of keys: spread over every key range of the default shard layout. */
+  private static final String PREFIXES = "0123456789abcdefghijklmnopqrstuvwxyz";
 
   @Option(
       names = "--size",
-      defaultValue = "64",
+      defaultValue = "128",
       description = "MiB of key-value data to load (default ${DEFAULT-VALUE}).")
   int sizeMiB;
 
@@ -73,20 +93,25 @@ final class DemoCommand implements Callable<Integer> {
     try (ProcessCluster cluster =
         ProcessCluster.builder(root, 3)
             .heap("-Xmx" + Math.max(512, 3 * sizeMiB + 256) + "m")
-            .serverArgs("--capture-every", "1000000000", "--log-preserve", "1000000")
-            .start(Duration.ofSeconds(120))) {
+            .serverArgs(
+                "--capture-every",
+                "100000",
+                "--log-preserve",
+                "16",
+                "--raft-property",
+                "raft.server.log.segment.size.max=128KB",
+                "--raft-property",
+                "raft.server.log.purge.gap=16")
+            .start(T)) {
       summary.put("cluster up", seconds(t0));
       for (PeerAddress p : cluster.peers()) {
-        out.printf(
-            Locale.ROOT,
-            "  %s  raft %d  (log %s)%n",
-            p.id(),
-            p.raftPort(),
-            cluster.logFile(p.id()));
+        out.printf(Locale.ROOT, "  %s  %s  (log %s)%n", p.id(), p, cluster.logFile(p.id()));
       }
+      ClusterSecret secret = cluster.secret();
       try (KvClient client = cluster.client(Duration.ofSeconds(60))) {
+        // 1. Load.
         long t1 = System.nanoTime();
-        write(client, keys, keys, "loading", 1);
+        write(client, keys, keys, "loading", 1, LOAD_BATCH);
         double loadSeconds = (System.nanoTime() - t1) / 1e9;
         summary.put(
             "data loaded",
@@ -98,39 +123,114 @@ final class DemoCommand implements Callable<Integer> {
                 loadSeconds,
                 sizeMiB / loadSeconds));
 
-        RaftClientReply r =
-            client
-                .raftClient()
-                .io()
-                .send(Message.valueOf(ByteString.copyFrom(CommandCodec.captureCommand())));
-        out.printf(Locale.ROOT, "snapshot capture proposed at log index %d%n", r.getLogIndex());
+        // 2. A 4th node joins through the digest gate.
+        int[] ports = ProcessCluster.freePorts(3);
+        PeerAddress n4 = new PeerAddress("n4", "127.0.0.1", ports[0], ports[1], ports[2]);
+        out.printf(Locale.ROOT, "%nstarting n4 as a listener and adding it (%s)%n", n4);
+        cluster.startListener(n4);
+        PeerAddress leader = leader(cluster, client);
+        long t2 = System.nanoTime();
+        AddResult added;
+        try (AdminClient admin = AdminClient.connect(leader, secret, null, "ferry-demo")) {
+          added = AdminCommand.Add.add(admin, new AddRequest(n4, Duration.ofMinutes(10)), out);
+        }
+        out.println(AdminCommand.Add.summary(added));
+        summary.put(
+            "n4 joined",
+            String.format(
+                Locale.ROOT,
+                "%s: %.1f MiB from %d sources, digest verified at index %d, voter",
+                seconds(t2),
+                added.totalBytesShipped() / 1048576.0,
+                added.bytesShipped().size(),
+                added.verified().index()));
 
-        String leader = String.valueOf(client.raftClient().getLeaderId());
+        // 3. A follower misses 1 % of the keys changing, and catches up with a delta.
+        String leaderId = leader(cluster, client).id();
         String follower =
             cluster.peers().stream()
                 .map(PeerAddress::id)
-                .filter(id -> !id.equals(leader))
+                .filter(id -> !id.equals(leaderId))
                 .findFirst()
                 .orElseThrow();
-        out.printf(Locale.ROOT, "stopping follower %s (leader is %s)%n", follower, leader);
+        PeerAddress followerAddress =
+            cluster.peers().stream().filter(p -> p.id().equals(follower)).findFirst().get();
+        long stoppedAt = status(followerAddress, secret).appliedIndex();
+        out.printf(
+            Locale.ROOT,
+            "%nstopping follower %s at log index %d (leader is %s)%n",
+            follower,
+            stoppedAt,
+            leaderId);
         cluster.stop(follower);
         int changed = Math.max(1, keys / 100);
-        write(client, changed, keys, "updating 1 % of keys", 2);
-        summary.put(
-            "while stopped",
-            changed + " random keys updated (" + changed * VALUE_BYTES / 1024 + " KiB)");
+        write(client, changed, keys, "updating 1 % of keys", 2, UPDATE_BATCH);
+        // A new baseline past the stopped follower, and the log purged up to it: it must install.
+        boolean purged = false;
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        client
+            .raftClient()
+            .io()
+            .send(Message.valueOf(ByteString.copyFrom(CommandCodec.captureCommand())));
+        while (!purged && System.nanoTime() < deadline) {
+          Thread.sleep(250);
+          // The leader reports its newest durable snapshot to Ratis, which purges the log to it.
+          client.raftClient().getSnapshotManagementApi().create(1, 10_000);
+          purged = status(leader(cluster, client), secret).logStartIndex() > stoppedAt + 1;
+        }
+        out.printf(
+            Locale.ROOT,
+            "%d keys (%.1f MiB) changed; the leader's log now starts at index %d%s%n",
+            changed,
+            changed * (double) VALUE_BYTES / 1048576.0,
+            status(leader(cluster, client), secret).logStartIndex(),
+            purged ? ", past the stopped follower" : "");
 
-        long t2 = System.nanoTime();
+        long target = status(leader(cluster, client), secret).commitIndex();
+        long t3 = System.nanoTime();
         cluster.start(follower);
+        NodeStatus fs = null;
+        while (fs == null || fs.appliedIndex() < target) {
+          if (System.nanoTime() - t3 > T.toNanos()) {
+            throw new IOException(follower + " did not catch up within " + T);
+          }
+          try {
+            fs = status(followerAddress, secret);
+          } catch (IOException e) {
+            // Still starting.
+          }
+          Thread.sleep(20);
+        }
+        String catchUp = seconds(t3) + " (process start included)";
         DigestAt expected = client.checkpoint(1);
-        DigestAt caughtUp = client.checkpointOn(follower, 1, expected.index());
-        summary.put(
-            "follower catch-up",
-            seconds(t2) + " (restart + replay to index " + caughtUp.index() + ")");
+        String how;
+        if (fs.lastInstall().isPresent() && fs.lastInstall().get().index() > stoppedAt) {
+          InstallProgress i = fs.lastInstall().get();
+          how =
+              String.format(
+                  Locale.ROOT,
+                  "installed baseline %d: fetched %.2f MiB of %.1f MiB (%.1f %%) from %s",
+                  i.index(),
+                  i.bytesFetched() / 1048576.0,
+                  i.bytesWanted() / 1048576.0,
+                  100.0 * i.bytesFetched() / Math.max(1, i.bytesWanted()),
+                  i.bytesPerSource().keySet());
+        } else {
+          how = "replayed the log (no install needed)";
+        }
+        out.printf(Locale.ROOT, "%s caught up in %s: %s%n", follower, catchUp, how);
+        summary.put("follower catch-up", catchUp + ", " + how);
 
+        // 4. Every replica has the same state.
+        List<PeerAddress> all = new ArrayList<>(cluster.peers());
+        all.add(n4);
+        client
+            .raftClient()
+            .getClientRpc()
+            .addRaftPeers(List.of(FerryServer.toRaftPeer(n4, RaftPeerRole.FOLLOWER)));
         out.printf(Locale.ROOT, "%nstate digests at log index %d:%n", expected.index());
         boolean allEqual = true;
-        for (PeerAddress p : cluster.peers()) {
+        for (PeerAddress p : all) {
           DigestAt d = client.checkpointOn(p.id(), 1, expected.index());
           boolean equal = d.digest().equals(expected.digest());
           allEqual &= equal;
@@ -141,7 +241,7 @@ final class DemoCommand implements Callable<Integer> {
               d.digest().toHex(),
               equal ? "equal" : "DIFFERENT");
         }
-        summary.put("digests", allEqual ? "all 3 replicas equal" : "MISMATCH");
+        summary.put("digests", allEqual ? "all 4 replicas equal" : "MISMATCH");
         summary.put("total", seconds(t0));
         out.printf(Locale.ROOT, "%nSummary%n");
         summary.forEach((k, v) -> out.printf(Locale.ROOT, "  %-18s %s%n", k, v));
@@ -159,8 +259,24 @@ final class DemoCommand implements Callable<Integer> {
     }
   }
 
+  /** The current leader's address. */
+  private static PeerAddress leader(ProcessCluster cluster, KvClient client) throws IOException {
+    client.get(new byte[] {0}); // makes the client find the leader
+    String id = String.valueOf(client.raftClient().getLeaderId());
+    return cluster.peers().stream()
+        .filter(p -> p.id().equals(id))
+        .findFirst()
+        .orElse(cluster.peers().get(0));
+  }
+
+  private static NodeStatus status(PeerAddress p, ClusterSecret secret) throws IOException {
+    try (AdminClient c = AdminClient.connect(p, secret, null, "ferry-demo")) {
+      return c.status();
+    }
+  }
+
   /** Writes {@code count} keys (sequential, or random within {@code range} when seed > 1). */
-  private void write(KvClient client, int count, int range, String label, long seed)
+  private void write(KvClient client, int count, int range, String label, long seed, int perCommand)
       throws Exception {
     int threads = 8;
     ProgressBar bar = new ProgressBar(out, label, (long) count * VALUE_BYTES);
@@ -178,7 +294,7 @@ final class DemoCommand implements Callable<Integer> {
                   for (int i = first; i < count; i += threads) {
                     int k = seed > 1 ? rnd.nextInt(range) : i;
                     batch.add(new byte[][] {key(k), value(rnd)});
-                    if (batch.size() == BATCH) {
+                    if (batch.size() == perCommand) {
                       client.putAll(batch);
                       done.addAndGet((long) batch.size() * VALUE_BYTES);
                       batch.clear();
@@ -217,8 +333,11 @@ final class DemoCommand implements Callable<Integer> {
     return v;
   }
 
+  /** A key whose first character spreads keys over every shard. */
   private static byte[] key(int k) {
-    return String.format(Locale.ROOT, "key-%09d", k).getBytes(StandardCharsets.UTF_8);
+    int h = (k * 0x9E3779B1) >>> 16;
+    return String.format(Locale.ROOT, "%c-key-%09d", PREFIXES.charAt(h % PREFIXES.length()), k)
+        .getBytes(StandardCharsets.UTF_8);
   }
 
   private static String seconds(long sinceNanos) {

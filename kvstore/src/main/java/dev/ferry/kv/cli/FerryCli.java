@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     version = "ferry 0.1.0",
     description = "Replicated state machines on Apache Ratis with fast, verified state transfer.",
-    subcommands = {ServerCommand.class, KvCommand.class, DemoCommand.class})
+    subcommands = {ServerCommand.class, KvCommand.class, AdminCommand.class, DemoCommand.class})
 public final class FerryCli implements Runnable {
 
   /** Entry point. */

@@ -12,8 +12,9 @@ final class ProgressBar {
   private static final int WIDTH = 30;
 
   private final PrintStream out;
-  private final String label;
-  private final long total;
+  private String label;
+  private long total;
+  private String suffix = "";
   private final long start = System.nanoTime();
   private final boolean terminal = System.console() != null;
   private int lastDecile = -1;
@@ -23,6 +24,24 @@ final class ProgressBar {
     this.out = out;
     this.label = label;
     this.total = Math.max(1, total);
+  }
+
+  /**
+   * Shows {@code done} of {@code newTotal} bytes under {@code newLabel}, followed by {@code
+   * newSuffix}; a new label always prints.
+   */
+  void update(String newLabel, long done, long newTotal, String newSuffix) {
+    if (!newLabel.equals(label)) {
+      if (terminal) {
+        out.println();
+      }
+      lastDecile = -1;
+      lastDraw = 0;
+    }
+    label = newLabel;
+    total = Math.max(1, newTotal);
+    suffix = newSuffix;
+    update(done);
   }
 
   /** Shows {@code done} of the total (bytes). */
@@ -57,13 +76,14 @@ final class ProgressBar {
     double seconds = Math.max(1e-9, (now - start) / 1e9);
     return String.format(
         Locale.ROOT,
-        "%-22s [%s%s] %3d%%  %7.1f/%.1f MiB  %6.1f MiB/s",
+        "%-22s [%s%s] %3d%%  %7.1f/%.1f MiB  %6.1f MiB/s%s",
         label,
         "#".repeat(filled),
         ".".repeat(WIDTH - filled),
         (int) Math.round(fraction * 100),
         done / 1048576.0,
         total / 1048576.0,
-        done / 1048576.0 / seconds);
+        done / 1048576.0 / seconds,
+        suffix);
   }
 }

@@ -130,6 +130,15 @@ final class ServerCommand implements Callable<Integer> {
             + server.self().raftPort()
             + (tlsFiles.isPresent() ? " (mutual TLS)" : ""));
     System.out.flush();
+    server
+        .retired()
+        .thenAccept(
+            why -> {
+              System.out.println(
+                  "ferry server " + id + ": removed from the cluster (" + why + "); stopped");
+              System.out.flush();
+              stopped.countDown();
+            });
     stopped.await();
     return 0;
   }

@@ -11,6 +11,7 @@ import dev.ferry.raft.chunks.Message.Ok;
 import dev.ferry.raft.chunks.Message.Pin;
 import dev.ferry.raft.chunks.Message.Renew;
 import dev.ferry.raft.chunks.Message.Unpin;
+import dev.ferry.raft.internal.Handshake;
 import dev.ferry.snapshot.ChunkId;
 import dev.ferry.snapshot.format.Manifest;
 import dev.ferry.snapshot.format.ManifestCodec;
@@ -400,7 +401,7 @@ public final class ChunkClient implements ChunkTransport, Closeable {
       if (ssl != null && !ssl.isClient()) {
         throw new IllegalArgumentException("tls needs a client SslContext");
       }
-      Handshake handshake = new Handshake(secret);
+      Handshake handshake = new Handshake(Handshake.CHUNK_LABEL, secret);
       String address = host + ":" + port;
       EventLoopGroup loops = group != null ? group : DefaultGroup.GROUP;
       ClientConnection conn =

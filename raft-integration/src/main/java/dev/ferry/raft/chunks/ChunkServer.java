@@ -11,6 +11,7 @@ import dev.ferry.raft.chunks.Message.Pin;
 import dev.ferry.raft.chunks.Message.Renew;
 import dev.ferry.raft.chunks.Message.Request;
 import dev.ferry.raft.chunks.Message.Unpin;
+import dev.ferry.raft.internal.Handshake;
 import dev.ferry.snapshot.format.Manifest;
 import dev.ferry.snapshot.format.ManifestCodec;
 import dev.ferry.snapshot.store.ChunkStore;
@@ -168,7 +169,7 @@ public final class ChunkServer implements Closeable {
   private ChunkServer(Builder b) {
     this.nodeId = b.nodeId;
     this.source = b.source;
-    this.handshake = new Handshake(b.secret);
+    this.handshake = new Handshake(Handshake.CHUNK_LABEL, b.secret);
     this.ssl = b.ssl;
     this.limiter = b.sendRate > 0 ? new SendRateLimiter(b.sendRate, System::nanoTime) : null;
     this.handshakeTimeout = b.handshakeTimeout;
@@ -648,7 +649,7 @@ public final class ChunkServer implements Closeable {
           ReferenceCountUtil.release(engine);
         }
       }
-      new Handshake(secret); // validates the secret's length
+      new Handshake(Handshake.CHUNK_LABEL, secret); // validates the secret's length
       return new ChunkServer(this);
     }
   }

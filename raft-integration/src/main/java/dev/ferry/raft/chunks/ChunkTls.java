@@ -3,6 +3,7 @@ package dev.ferry.raft.chunks;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
 import java.nio.file.Path;
 import java.util.Objects;
 import javax.net.ssl.SSLException;
@@ -28,13 +29,28 @@ public final class ChunkTls {
    */
   public static SslContext server(Path certChain, Path privateKey, Path trusted)
       throws SSLException {
+    return serverBuilder(certChain, privateKey, trusted).build();
+  }
+
+  /** Like {@link #server}, always on the JDK's TLS provider (for blocking sockets). */
+  public static SslContext jdkServer(Path certChain, Path privateKey, Path trusted)
+      throws SSLException {
+    return serverBuilder(certChain, privateKey, trusted).sslProvider(SslProvider.JDK).build();
+  }
+
+  /** Like {@link #client}, always on the JDK's TLS provider (for blocking sockets). */
+  public static SslContext jdkClient(Path certChain, Path privateKey, Path trusted)
+      throws SSLException {
+    return clientBuilder(certChain, privateKey, trusted).sslProvider(SslProvider.JDK).build();
+  }
+
+  private static SslContextBuilder serverBuilder(Path certChain, Path privateKey, Path trusted) {
     return SslContextBuilder.forServer(
             Objects.requireNonNull(certChain, "certChain").toFile(),
             Objects.requireNonNull(privateKey, "privateKey").toFile())
         .trustManager(Objects.requireNonNull(trusted, "trusted").toFile())
         .clientAuth(ClientAuth.REQUIRE)
-        .protocols(PROTOCOLS)
-        .build();
+        .protocols(PROTOCOLS);
   }
 
   /**
@@ -47,12 +63,15 @@ public final class ChunkTls {
    */
   public static SslContext client(Path certChain, Path privateKey, Path trusted)
       throws SSLException {
+    return clientBuilder(certChain, privateKey, trusted).build();
+  }
+
+  private static SslContextBuilder clientBuilder(Path certChain, Path privateKey, Path trusted) {
     return SslContextBuilder.forClient()
         .keyManager(
             Objects.requireNonNull(certChain, "certChain").toFile(),
             Objects.requireNonNull(privateKey, "privateKey").toFile())
         .trustManager(Objects.requireNonNull(trusted, "trusted").toFile())
-        .protocols(PROTOCOLS)
-        .build();
+        .protocols(PROTOCOLS);
   }
 }

@@ -10,6 +10,7 @@ import dev.ferry.raft.chunks.Message.Missing;
 import dev.ferry.raft.chunks.Message.Refused;
 import dev.ferry.raft.chunks.Message.Request;
 import dev.ferry.raft.chunks.Message.Response;
+import dev.ferry.raft.internal.Handshake;
 import dev.ferry.snapshot.ChunkId;
 import dev.ferry.snapshot.transport.ChunkTransport.FetchListener;
 import io.netty.channel.ChannelHandlerContext;

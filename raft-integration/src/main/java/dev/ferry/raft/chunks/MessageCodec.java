@@ -17,6 +17,7 @@ import dev.ferry.raft.chunks.Message.Pin;
 import dev.ferry.raft.chunks.Message.Refused;
 import dev.ferry.raft.chunks.Message.Renew;
 import dev.ferry.raft.chunks.Message.Unpin;
+import dev.ferry.raft.internal.Handshake;
 import dev.ferry.snapshot.ChunkId;
 import dev.ferry.snapshot.ChunkRef;
 import dev.ferry.snapshot.format.ManifestCodec;
@@ -40,7 +41,7 @@ import java.util.regex.Pattern;
  */
 final class MessageCodec {
   static final int VERSION = 1;
-  static final int NONCE_BYTES = 32;
+  static final int NONCE_BYTES = Handshake.NONCE_BYTES;
   static final int MAC_BYTES = 32;
 
   /** Most chunk ids in one FETCH. */

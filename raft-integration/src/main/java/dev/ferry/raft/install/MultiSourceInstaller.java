@@ -76,6 +76,7 @@ public final class MultiSourceInstaller implements Installer {
   private final Shipping shipping;
   private final AtomicInteger installs = new AtomicInteger();
   private volatile InstallReport lastReport;
+  private volatile InstallProgress current;
 
   private MultiSourceInstaller(Builder b) {
     this.selfId = b.selfId;
@@ -95,6 +96,14 @@ public final class MultiSourceInstaller implements Installer {
   /** The report of the last install that ended (successfully or not), or {@code null}. */
   public InstallReport lastReport() {
     return lastReport;
+  }
+
+  /**
+   * The install in progress, as of the last chunk received, or empty if none is running.
+   * Thread-safe, never blocks.
+   */
+  public java.util.Optional<InstallProgress> currentInstall() {
+    return java.util.Optional.ofNullable(current);
   }
 
   @Override
@@ -351,6 +360,7 @@ public final class MultiSourceInstaller implements Installer {
         }
       }
       metrics.started(p.bytesWanted(), p.bytesHeldAtStart(), heldRaw);
+      publishProgress();
       LOG.info(
           "install: baseline index {} ({} chunks, {} bytes; {} bytes already held) from {}",
           manifest.index(),
@@ -437,6 +447,7 @@ public final class MultiSourceInstaller implements Installer {
                       verifiedRawBytes += ref.rawSize();
                     }
                     handle(actions);
+                    publishProgress();
                   });
             }
 
@@ -620,7 +631,21 @@ public final class MultiSourceInstaller implements Installer {
       result.completeExceptionally(t);
     }
 
+    private void publishProgress() {
+      if (transfer != null && manifest != null && !result.isDone()) {
+        TransferProgress p = transfer.progress();
+        current =
+            new InstallProgress(
+                manifest.index(),
+                p.bytesWanted(),
+                p.bytesDone(),
+                bytesPerSource,
+                Duration.ofNanos(System.nanoTime() - startNanos));
+      }
+    }
+
     private void end() {
+      current = null;
       if (writer != null) {
         writer.close();
       }

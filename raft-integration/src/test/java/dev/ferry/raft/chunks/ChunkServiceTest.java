@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.raft.chunks.ChunkFixture.Outcomes;
+import dev.ferry.raft.internal.Handshake;
 import dev.ferry.snapshot.ChunkId;
 import dev.ferry.snapshot.ChunkRef;
 import dev.ferry.snapshot.format.Manifest;
@@ -511,7 +512,9 @@ class ChunkServiceTest {
       Message.Auth a =
           (Message.Auth)
               MessageCodec.decodeFromClient(MessageCodec.AUTH, Unpooled.wrappedBuffer(body));
-      byte[] proof = new Handshake(secret).serverProof(a.nonce(), nonce, a.clientId(), id);
+      byte[] proof =
+          new Handshake(Handshake.CHUNK_LABEL, secret)
+              .serverProof(a.nonce(), nonce, a.clientId(), id);
       write(s, new Message.AuthOk(id, proof));
     }
 

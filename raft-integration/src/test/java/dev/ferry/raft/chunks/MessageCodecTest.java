@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ferry.raft.internal.Handshake;
 import dev.ferry.snapshot.ChunkId;
 import dev.ferry.snapshot.format.ManifestRoot;
 import io.netty.buffer.ByteBuf;
@@ -229,18 +230,22 @@ class MessageCodecTest {
 
   @Test
   void proofsAreBoundToRoleNoncesAndIds() {
-    Handshake h = new Handshake(ChunkFixture.SECRET);
+    Handshake h = new Handshake(Handshake.CHUNK_LABEL, ChunkFixture.SECRET);
     byte[] a = bytes(32);
     byte[] b = bytes(32);
     byte[] client = h.clientProof(a, b, "n2");
-    assertArrayEquals(client, new Handshake(ChunkFixture.SECRET).clientProof(a, b, "n2"));
+    assertArrayEquals(
+        client, new Handshake(Handshake.CHUNK_LABEL, ChunkFixture.SECRET).clientProof(a, b, "n2"));
     assertFalse(Handshake.matches(client, h.clientProof(b, a, "n2")));
     assertFalse(Handshake.matches(client, h.clientProof(a, b, "n3")));
     assertFalse(Handshake.matches(client, h.serverProof(a, b, "n2", "n1")));
     assertFalse(Handshake.matches(client, h.serverProof(b, a, "n2", "n1")));
     byte[] other = "another-secret-of-16+".getBytes(StandardCharsets.UTF_8);
-    assertFalse(Handshake.matches(client, new Handshake(other).clientProof(a, b, "n2")));
-    assertThrows(IllegalArgumentException.class, () -> new Handshake(new byte[15]));
+    assertFalse(
+        Handshake.matches(
+            client, new Handshake(Handshake.CHUNK_LABEL, other).clientProof(a, b, "n2")));
+    assertThrows(
+        IllegalArgumentException.class, () -> new Handshake(Handshake.CHUNK_LABEL, new byte[15]));
   }
 
   @Test

@@ -2,6 +2,7 @@ package dev.ferry.raft.chunks;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.ferry.raft.internal.Handshake;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
@@ -40,7 +41,7 @@ final class RawPeer implements AutoCloseable {
   RawPeer authenticate(byte[] secret, String id) throws IOException {
     Message.Hello hello = (Message.Hello) readFrame().decode();
     byte[] nonce = Handshake.nonce();
-    byte[] mac = new Handshake(secret).clientProof(hello.nonce(), nonce, id);
+    byte[] mac = new Handshake(Handshake.CHUNK_LABEL, secret).clientProof(hello.nonce(), nonce, id);
     send(new Message.Auth(MessageCodec.VERSION, nonce, id, mac));
     Frame ok = readFrame();
     assertEquals(MessageCodec.AUTH_OK, ok.type(), "expected AUTH_OK");

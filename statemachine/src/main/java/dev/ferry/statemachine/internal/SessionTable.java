@@ -31,6 +31,14 @@ public final class SessionTable {
   /** Domain byte that keeps session elements apart from state records in the digest. */
   static final byte DIGEST_DOMAIN = 0x02;
 
+  /** Domain byte of the pending membership change in the digest. */
+  static final byte MEMBERSHIP_DOMAIN = 0x03;
+
+  /** Tag of the optional trailing section that holds the pending membership change. */
+  private static final int MEMBERSHIP_TAG = 1;
+
+  private static final int MAX_MEMBERSHIP_BYTES = 4096;
+
   private static final Comparator<ClientId> ORDER =
       Comparator.comparingLong(ClientId::high).thenComparingLong(ClientId::low);
 
@@ -57,6 +65,35 @@ public final class SessionTable {
   }
 
   private final Map<ClientId, Session> sessions = new HashMap<>();
+  private byte[] membership;
+
+  /** The encoded pending membership change, or null. */
+  public byte[] membership() {
+    return membership;
+  }
+
+  /**
+   * Replaces the pending membership change ({@code null}: none).
+   *
+   * @return {@code digest} with the old change's element replaced by the new one's
+   */
+  public StateDigest membership(byte[] encoded, StateDigest digest) {
+    if (membership != null) {
+      digest = digest.minus(membershipHash(membership));
+    }
+    membership = encoded == null ? null : encoded.clone();
+    if (membership != null) {
+      digest = digest.plus(membershipHash(membership));
+    }
+    return digest;
+  }
+
+  /** SHA-256 of the encoded change, prefixed by the membership domain byte. */
+  static byte[] membershipHash(byte[] encoded) {
+    var sha = ChunkId.sha256();
+    sha.update(MEMBERSHIP_DOMAIN);
+    return sha.digest(encoded);
+  }
 
   /** The session of {@code client}, or null. */
   public Session get(ClientId client) {
@@ -117,6 +154,9 @@ public final class SessionTable {
     for (Map.Entry<ClientId, Session> e : sessions.entrySet()) {
       d = d.plus(elementHash(e.getKey(), e.getValue()));
     }
+    if (membership != null) {
+      d = d.plus(membershipHash(membership));
+    }
     return d;
   }
 
@@ -132,7 +172,10 @@ public final class SessionTable {
     return ChunkId.sha256().digest(bytes.toByteArray());
   }
 
-  /** The table's canonical encoding: sessions in client-id order. Deterministic. */
+  /**
+   * The table's canonical encoding: sessions in client-id order, then, if a membership change is
+   * pending, {@code u8 1, u32 length, change}. Deterministic.
+   */
   public byte[] encode() {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     try (DataOutputStream out = new DataOutputStream(bytes)) {
@@ -141,6 +184,11 @@ public final class SessionTable {
       out.writeInt(clients.size());
       for (ClientId c : clients) {
         writeSession(out, c, sessions.get(c));
+      }
+      if (membership != null) {
+        out.writeByte(MEMBERSHIP_TAG);
+        out.writeInt(membership.length);
+        out.write(membership);
       }
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -181,7 +229,19 @@ public final class SessionTable {
         throw new IOException("duplicate session " + c);
       }
     }
-    if (data.read() != -1) {
+    int tag = data.read();
+    if (tag == MEMBERSHIP_TAG) {
+      int len = data.readInt();
+      if (len < 1 || len > MAX_MEMBERSHIP_BYTES) {
+        throw new IOException("membership change length out of range: " + len);
+      }
+      t.membership = data.readNBytes(len);
+      if (t.membership.length != len) {
+        throw new IOException("truncated membership change");
+      }
+      tag = data.read();
+    }
+    if (tag != -1) {
       throw new IOException("trailing bytes after session table");
     }
     return t;

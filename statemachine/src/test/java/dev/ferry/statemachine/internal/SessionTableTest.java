@@ -2,11 +2,13 @@ package dev.ferry.statemachine.internal;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.ferry.snapshot.StateDigest;
 import dev.ferry.statemachine.ClientId;
+import dev.ferry.statemachine.MembershipChange;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.util.Arrays;
@@ -67,5 +69,70 @@ class SessionTableTest {
     byte[] trailing = Arrays.copyOf(new SessionTable().encode(), 5);
     assertThrows(
         IOException.class, () -> SessionTable.decode(new ByteArrayInputStream(trailing), 16));
+  }
+
+  @Test
+  void aPendingMembershipChangeTravelsWithTheTableAndCountsInTheDigest() throws IOException {
+    SessionTable t = new SessionTable();
+    t.open(new ClientId(1, 1), 5);
+    StateDigest before = t.digest();
+    MembershipChange c =
+        new MembershipChange(
+            7,
+            MembershipChange.Kind.ADD,
+            "n4",
+            "n4=127.0.0.1:1:2:3",
+            MembershipChange.Phase.STARTED,
+            2,
+            40);
+    StateDigest with = t.membership(c.encode(), before);
+    assertEquals(t.digest(), with, "incremental digest equals the recomputed one");
+    assertNotEquals(before, with);
+    SessionTable decoded = SessionTable.decode(new ByteArrayInputStream(t.encode()), 1 << 20);
+    assertEquals(c, MembershipChange.decode(decoded.membership()));
+    assertEquals(with, decoded.digest());
+    assertEquals(before, t.membership(null, with), "ending it restores the digest");
+    assertNull(SessionTable.decode(new ByteArrayInputStream(t.encode()), 1 << 20).membership());
+
+    byte[] bad = new SessionTable().encode();
+    byte[] tagged = Arrays.copyOf(bad, bad.length + 5);
+    tagged[bad.length] = 1;
+    tagged[bad.length + 4] = (byte) 200; // claims 200 bytes, has none
+    assertThrows(
+        IOException.class, () -> SessionTable.decode(new ByteArrayInputStream(tagged), 1 << 20));
+    byte[] unknownTag = Arrays.copyOf(bad, bad.length + 1);
+    unknownTag[bad.length] = 9;
+    assertThrows(
+        IOException.class,
+        () -> SessionTable.decode(new ByteArrayInputStream(unknownTag), 1 << 20));
+  }
+
+  @Test
+  void membershipChangesRoundTripAndRejectMalformedBytes() {
+    MembershipChange c =
+        new MembershipChange(
+            Long.MAX_VALUE,
+            MembershipChange.Kind.REMOVE,
+            "nødé",
+            "",
+            MembershipChange.Phase.VERIFIED,
+            9,
+            1234);
+    assertEquals(c, MembershipChange.decode(c.encode()));
+    byte[] b = c.encode();
+    for (int cut = 0; cut < b.length; cut++) {
+      byte[] truncated = Arrays.copyOf(b, cut);
+      assertThrows(IllegalArgumentException.class, () -> MembershipChange.decode(truncated));
+    }
+    byte[] trailing = Arrays.copyOf(b, b.length + 1);
+    assertThrows(IllegalArgumentException.class, () -> MembershipChange.decode(trailing));
+    byte[] badKind = b.clone();
+    badKind[8] = 7;
+    assertThrows(IllegalArgumentException.class, () -> MembershipChange.decode(badKind));
+    assertThrows(
+        IllegalArgumentException.class,
+        () ->
+            new MembershipChange(
+                1, MembershipChange.Kind.ADD, " ", "", MembershipChange.Phase.STARTED, 0, 0));
   }
 }

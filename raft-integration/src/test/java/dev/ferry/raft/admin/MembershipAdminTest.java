@@ -1,11 +1,11 @@
-package dev.ferry.kv.admin;
+package dev.ferry.raft.admin;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.ferry.kv.KvClient;
+import dev.ferry.raft.FerryServer;
 import dev.ferry.raft.PeerAddress;
 import java.time.Clock;
 import java.time.Duration;
@@ -13,6 +13,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
+import org.apache.ratis.protocol.RaftGroup;
 import org.junit.jupiter.api.Test;
 
 /** Request validation and the one-change-at-a-time rule, without a cluster. */
@@ -32,10 +35,21 @@ class MembershipAdminTest {
   @Test
   void aSecondChangeIsRefusedUntilTheFirstCompletes() throws Exception {
     List<Runnable> queued = new ArrayList<>();
-    try (KvClient kv =
-        KvClient.connect(
-            "t", List.of(PeerAddress.of("n1", "127.0.0.1", 30_010)), Duration.ofMillis(1))) {
-      MembershipAdmin admin = MembershipAdmin.create(kv, queued::add, Clock.systemUTC());
+    RaftGroup group =
+        RaftGroup.valueOf(
+            FerryServer.groupId("t"),
+            FerryServer.toRaftPeer(
+                PeerAddress.of("n1", "127.0.0.1", 30_010), RaftPeerRole.FOLLOWER));
+    try (RaftClient raft =
+        RaftClient.newBuilder()
+            .setRaftGroup(group)
+            .setProperties(new org.apache.ratis.conf.RaftProperties())
+            .build()) {
+      MembershipAdmin admin =
+          MembershipAdmin.builder(raft, group)
+              .executor(queued::add)
+              .clock(Clock.systemUTC())
+              .build();
       CompletableFuture<AddResult> first =
           admin.addMember(new AddRequest(NODE, Duration.ofMillis(1)));
       CompletableFuture<RemoveResult> second =

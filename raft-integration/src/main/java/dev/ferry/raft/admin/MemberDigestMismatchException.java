@@ -1,4 +1,4 @@
-package dev.ferry.kv.admin;
+package dev.ferry.raft.admin;
 
 import dev.ferry.snapshot.StateDigest;
 import java.util.Objects;

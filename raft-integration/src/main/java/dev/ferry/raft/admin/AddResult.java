@@ -1,7 +1,8 @@
-package dev.ferry.kv.admin;
+package dev.ferry.raft.admin;
 
 import dev.ferry.statemachine.DigestAt;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -17,6 +18,8 @@ import java.util.Objects;
  *     start
  * @param verifiedIn time to write the checkpoint and compare the digests
  * @param promoted time to promote the listener to a voter
+ * @param bytesShipped stored bytes the node received during its snapshot install, per source (empty
+ *     if it needed no install, or its admin service could not be asked)
  */
 public record AddResult(
     String nodeId,
@@ -25,7 +28,8 @@ public record AddResult(
     Duration listenerAdded,
     Duration caughtUp,
     Duration verifiedIn,
-    Duration promoted) {
+    Duration promoted,
+    Map<String, Long> bytesShipped) {
   public AddResult {
     Objects.requireNonNull(nodeId, "nodeId");
     Objects.requireNonNull(verified, "verified");
@@ -33,6 +37,12 @@ public record AddResult(
     Objects.requireNonNull(caughtUp, "caughtUp");
     Objects.requireNonNull(verifiedIn, "verifiedIn");
     Objects.requireNonNull(promoted, "promoted");
+    bytesShipped = Map.copyOf(bytesShipped);
+  }
+
+  /** Total stored bytes the node received from all sources. */
+  public long totalBytesShipped() {
+    return bytesShipped.values().stream().mapToLong(Long::longValue).sum();
   }
 
   /** The whole duration of the change. */

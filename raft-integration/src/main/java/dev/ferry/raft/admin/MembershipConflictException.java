@@ -1,4 +1,4 @@
-package dev.ferry.kv.admin;
+package dev.ferry.raft.admin;
 
 /**
  * Another membership change is in progress on the same {@link MembershipAdmin}: one change at a

@@ -1,4 +1,4 @@
-package dev.ferry.kv.admin;
+package dev.ferry.raft.admin;
 
 /** A membership change did not happen; the subclass says why. */
 public class MembershipException extends RuntimeException {

@@ -1,4 +1,4 @@
-package dev.ferry.raft.chunks;
+package dev.ferry.raft.internal;
 
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
@@ -10,36 +10,52 @@ import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
- * The mutual HMAC-SHA256 challenge-response over the cluster secret.
+ * The mutual HMAC-SHA256 challenge-response over the cluster secret, shared by the chunk service
+ * ({@code "ferry-chunk-v1"}) and the admin service ({@code "ferry-admin-v1"}).
  *
  * <pre>
- *   client proof = HMAC(secret, "ferry-chunk-v1" | 'C' | serverNonce | clientNonce | len | clientId)
- *   server proof = HMAC(secret, "ferry-chunk-v1" | 'S' | clientNonce | serverNonce | len | clientId
- *                                                | len | serverId)
+ *   client proof = HMAC(secret, label | 'C' | serverNonce | clientNonce | len | clientId)
+ *   server proof = HMAC(secret, label | 'S' | clientNonce | serverNonce | len | clientId
+ *                                     | len | serverId)
  * </pre>
  *
- * Fresh 32-byte nonces on both sides make every proof single-use; the role byte and the swapped
- * nonce order keep a proof of one side from ever serving as a proof of the other. Proofs are
- * compared in constant time. Immutable and thread-safe.
+ * The label binds a proof to one service, so a proof made for one can never serve another. Fresh
+ * 32-byte nonces on both sides make every proof single-use; the role byte and the swapped nonce
+ * order keep a proof of one side from ever serving as a proof of the other. Proofs are compared in
+ * constant time. Immutable and thread-safe.
  */
-final class Handshake {
+public final class Handshake {
   /** Smallest accepted secret. */
-  static final int MIN_SECRET_BYTES = 16;
+  public static final int MIN_SECRET_BYTES = 16;
 
   /** Largest accepted secret. */
-  static final int MAX_SECRET_BYTES = 1024;
+  public static final int MAX_SECRET_BYTES = 1024;
 
-  private static final byte[] LABEL = "ferry-chunk-v1".getBytes(StandardCharsets.US_ASCII);
+  /** The chunk service's label. */
+  public static final String CHUNK_LABEL = "ferry-chunk-v1";
+
+  /** The admin service's label. */
+  public static final String ADMIN_LABEL = "ferry-admin-v1";
+
+  /** Length of a nonce. */
+  public static final int NONCE_BYTES = 32;
+
+  /** Length of a proof. */
+  public static final int PROOF_BYTES = 32;
+
   private static final SecureRandom RANDOM = new SecureRandom();
 
+  private final byte[] label;
   private final SecretKeySpec key;
 
   /**
+   * @param label the service's label, ASCII
    * @param secret the cluster secret (copied), {@value #MIN_SECRET_BYTES} to {@value
    *     #MAX_SECRET_BYTES} bytes
    * @throws IllegalArgumentException if the secret is too short or too long
    */
-  Handshake(byte[] secret) {
+  public Handshake(String label, byte[] secret) {
+    this.label = Objects.requireNonNull(label, "label").getBytes(StandardCharsets.US_ASCII);
     Objects.requireNonNull(secret, "secret");
     if (secret.length < MIN_SECRET_BYTES || secret.length > MAX_SECRET_BYTES) {
       throw new IllegalArgumentException(
@@ -54,15 +70,15 @@ final class Handshake {
   }
 
   /** A fresh random nonce. */
-  static byte[] nonce() {
-    byte[] n = new byte[MessageCodec.NONCE_BYTES];
+  public static byte[] nonce() {
+    byte[] n = new byte[NONCE_BYTES];
     RANDOM.nextBytes(n);
     return n;
   }
 
-  byte[] clientProof(byte[] serverNonce, byte[] clientNonce, String clientId) {
+  public byte[] clientProof(byte[] serverNonce, byte[] clientNonce, String clientId) {
     Mac mac = mac();
-    mac.update(LABEL);
+    mac.update(label);
     mac.update((byte) 'C');
     mac.update(serverNonce);
     mac.update(clientNonce);
@@ -70,9 +86,10 @@ final class Handshake {
     return mac.doFinal();
   }
 
-  byte[] serverProof(byte[] clientNonce, byte[] serverNonce, String clientId, String serverId) {
+  public byte[] serverProof(
+      byte[] clientNonce, byte[] serverNonce, String clientId, String serverId) {
     Mac mac = mac();
-    mac.update(LABEL);
+    mac.update(label);
     mac.update((byte) 'S');
     mac.update(clientNonce);
     mac.update(serverNonce);
@@ -82,7 +99,7 @@ final class Handshake {
   }
 
   /** Constant-time comparison of two proofs. */
-  static boolean matches(byte[] expected, byte[] actual) {
+  public static boolean matches(byte[] expected, byte[] actual) {
     return MessageDigest.isEqual(expected, actual);
   }
 

@@ -1,4 +1,4 @@
-package dev.ferry.kv.admin;
+package dev.ferry.raft.admin;
 
 import dev.ferry.raft.PeerAddress;
 import java.time.Duration;

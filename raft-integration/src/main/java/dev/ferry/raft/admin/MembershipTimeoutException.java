@@ -1,4 +1,4 @@
-package dev.ferry.kv.admin;
+package dev.ferry.raft.admin;
 
 /**
  * A membership change did not complete before its deadline. For an add, the node was then removed

@@ -1,0 +1,295 @@
+package dev.ferry.kv.cli;
+
+import dev.ferry.raft.ClusterSecret;
+import dev.ferry.raft.PeerAddress;
+import dev.ferry.raft.admin.AddProgress;
+import dev.ferry.raft.admin.AddRequest;
+import dev.ferry.raft.admin.AddResult;
+import dev.ferry.raft.admin.AdminClient;
+import dev.ferry.raft.admin.NodeStatus;
+import dev.ferry.raft.admin.RemoveRequest;
+import dev.ferry.raft.admin.RemoveResult;
+import dev.ferry.raft.install.InstallProgress;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code ferry admin add|remove|status}: membership through the nodes' admin services. */
+@Command(
+    name = "admin",
+    description = "Cluster membership and status, through the nodes' admin services.",
+    subcommands = {AdminCommand.Add.class, AdminCommand.Remove.class, AdminCommand.Status.class})
+final class AdminCommand {
+
+  abstract static class Base implements Callable<Integer> {
+    @Option(
+        names = "--peers",
+        required = true,
+        description = "Members to reach: id=host:raftPort[:chunkPort:adminPort],...")
+    String peers;
+
+    @Option(
+        names = "--secret-file",
+        description = "File holding the cluster secret (or set FERRY_CLUSTER_SECRET).")
+    Path secretFile;
+
+    @Mixin TlsOptions tls = new TlsOptions();
+
+    ClusterSecret secret() throws IOException {
+      if (secretFile != null) {
+        return ClusterSecret.fromFile(secretFile);
+      }
+      return ClusterSecret.fromEnvironment(System.getenv())
+          .orElseThrow(
+              () ->
+                  new IllegalArgumentException(
+                      "no cluster secret: give --secret-file or set " + ClusterSecret.ENV));
+    }
+
+    AdminClient connect(PeerAddress p) throws IOException {
+      return AdminClient.connect(p, secret(), tls.files().orElse(null), "ferry-cli");
+    }
+
+    /** The statuses of the members that answer, and the reasons of those that do not. */
+    List<Object> statuses(List<PeerAddress> members) throws IOException {
+      List<Object> out = new ArrayList<>();
+      for (PeerAddress p : members) {
+        try (AdminClient c = connect(p)) {
+          out.add(c.status());
+        } catch (IOException e) {
+          out.add(p.id() + ": " + e.getMessage());
+        }
+      }
+      return out;
+    }
+
+    /** A member to send a change to: the leader if one answers, else the first that answers. */
+    PeerAddress coordinator(List<PeerAddress> members) throws IOException {
+      PeerAddress first = null;
+      for (Object o : statuses(members)) {
+        if (o instanceof NodeStatus s) {
+          PeerAddress p = members.stream().filter(m -> m.id().equals(s.id())).findFirst().get();
+          if (s.role().equals("LEADER")) {
+            return p;
+          }
+          if (first == null) {
+            first = p;
+          }
+        }
+      }
+      if (first == null) {
+        throw new IOException("no member's admin service answered: " + members);
+      }
+      return first;
+    }
+
+    static Duration seconds(long s, String what) {
+      if (s < 1) {
+        throw new IllegalArgumentException(what + " must be >= 1 second: " + s);
+      }
+      return Duration.ofSeconds(s);
+    }
+  }
+
+  @Command(
+      name = "add",
+      description =
+          "Add a node (already started with `ferry server --listener`) as a voter, after it has"
+              + " installed a snapshot, caught up and its state digest matched the voters'.")
+  static final class Add extends Base {
+    @Option(
+        names = "--node",
+        required = true,
+        description = "The node: id=host:raftPort[:chunkPort:adminPort].")
+    String node;
+
+    @Option(
+        names = "--deadline",
+        defaultValue = "600",
+        description = "Seconds the whole change may take (default ${DEFAULT-VALUE}).")
+    long deadlineSeconds;
+
+    @Override
+    public Integer call() throws Exception {
+      PeerAddress target = PeerAddress.parse(node);
+      AddRequest request = new AddRequest(target, seconds(deadlineSeconds, "--deadline"));
+      List<PeerAddress> members = PeerAddress.parseList(peers);
+      PeerAddress via = coordinator(members);
+      PrintStream out = System.out;
+      out.println("adding " + target + " via " + via.id());
+      AddResult r;
+      try (AdminClient c = connect(via)) {
+        r = add(c, request, out);
+      }
+      out.println(summary(r));
+      return 0;
+    }
+
+    static AddResult add(AdminClient c, AddRequest request, PrintStream out) throws IOException {
+      ProgressBar[] bar = {null};
+      long[] shown = {0};
+      AddProgress.Phase[] last = {null};
+      AddResult r =
+          c.add(
+              request,
+              p -> {
+                if (p.install().isPresent()) {
+                  InstallProgress i = p.install().get();
+                  if (bar[0] == null) {
+                    bar[0] = new ProgressBar(out, "  installing", i.bytesWanted());
+                  }
+                  shown[0] = i.bytesDone();
+                  bar[0].update(
+                      "  installing",
+                      i.bytesDone(),
+                      i.bytesWanted(),
+                      "  from " + i.bytesPerSource().keySet());
+                } else if (p.phase() != last[0]) {
+                  if (bar[0] != null) {
+                    bar[0].finish(shown[0]);
+                    bar[0] = null;
+                  }
+                  if (p.phase() != AddProgress.Phase.DONE) {
+                    out.println("  " + phaseLabel(p.phase()) + " ...");
+                  }
+                }
+                last[0] = p.phase();
+              });
+      if (bar[0] != null) {
+        bar[0].finish(shown[0]);
+      }
+      return r;
+    }
+
+    static String phaseLabel(AddProgress.Phase p) {
+      return p.name().toLowerCase(Locale.ROOT).replace('_', ' ');
+    }
+
+    static String summary(AddResult r) {
+      return String.format(
+          Locale.ROOT,
+          "%s is a voter: digest %s verified at index %d%n"
+              + "  installed %.1f MiB from %s%n"
+              + "  listener added and installed %d ms, caught up %d ms, verified %d ms,"
+              + " promoted %d ms (total %d ms)",
+          r.nodeId(),
+          r.verified().digest().toHex().substring(0, 16),
+          r.verified().index(),
+          r.totalBytesShipped() / 1048576.0,
+          r.bytesShipped().isEmpty() ? "(nothing: it needed no install)" : r.bytesShipped(),
+          r.listenerAdded().toMillis(),
+          r.caughtUp().toMillis(),
+          r.verifiedIn().toMillis(),
+          r.promoted().toMillis(),
+          r.total().toMillis());
+    }
+  }
+
+  @Command(
+      name = "remove",
+      description = "Remove a member (leadership moves away first if it leads); it then stops.")
+  static final class Remove extends Base {
+    @Option(names = "--node", required = true, description = "The id of the node to remove.")
+    String node;
+
+    @Option(
+        names = "--deadline",
+        defaultValue = "120",
+        description = "Seconds the change may take (default ${DEFAULT-VALUE}).")
+    long deadlineSeconds;
+
+    @Override
+    public Integer call() throws Exception {
+      RemoveRequest request = new RemoveRequest(node, seconds(deadlineSeconds, "--deadline"));
+      List<PeerAddress> members = PeerAddress.parseList(peers);
+      List<PeerAddress> others = members.stream().filter(p -> !p.id().equals(node)).toList();
+      PeerAddress via = coordinator(others.isEmpty() ? members : others);
+      try (AdminClient c = connect(via)) {
+        RemoveResult r = c.remove(request);
+        System.out.printf(
+            Locale.ROOT,
+            "%s: %s%s; leader now %s (%d ms)%n",
+            r.nodeId(),
+            r.outcome().name().toLowerCase(Locale.ROOT).replace('_', ' '),
+            r.leadershipTransferred() ? " after moving leadership away" : "",
+            r.leaderAfter(),
+            r.duration().toMillis());
+      }
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "status",
+      description = "Members, roles, applied index, digest and transfers in progress.")
+  static final class Status extends Base {
+    @Override
+    public Integer call() throws Exception {
+      List<PeerAddress> members = PeerAddress.parseList(peers);
+      List<Object> all = statuses(members);
+      PrintStream out = System.out;
+      out.printf(
+          Locale.ROOT,
+          "%-8s %-9s %-6s %-10s %-10s %-18s %s%n",
+          "node",
+          "role",
+          "term",
+          "applied",
+          "commit",
+          "digest",
+          "transfer");
+      Optional<NodeStatus> any = Optional.empty();
+      for (Object o : all) {
+        if (o instanceof NodeStatus s) {
+          any = any.isPresent() && !s.role().equals("LEADER") ? any : Optional.of(s);
+          String transfer =
+              s.install()
+                  .map(
+                      i ->
+                          String.format(
+                              Locale.ROOT,
+                              "installing index %d: %.1f/%.1f MiB from %s",
+                              i.index(),
+                              i.bytesDone() / 1048576.0,
+                              i.bytesWanted() / 1048576.0,
+                              i.bytesPerSource().keySet()))
+                  .orElse("-");
+          out.printf(
+              Locale.ROOT,
+              "%-8s %-9s %-6d %-10d %-10d %-18s %s%n",
+              s.id(),
+              s.role().toLowerCase(Locale.ROOT),
+              s.term(),
+              s.appliedIndex(),
+              s.commitIndex(),
+              s.digest().toHex().substring(0, 16),
+              transfer);
+        } else {
+          out.println(o + " (unreachable)");
+        }
+      }
+      if (any.isEmpty()) {
+        return 1;
+      }
+      NodeStatus s = any.get();
+      out.println("configuration (as " + s.id() + " knows it):");
+      for (NodeStatus.Member m : s.members()) {
+        out.println("  " + (m.voter() ? "voter    " : "listener ") + m.address());
+      }
+      out.println("leader: " + s.leader().orElse("(none known)"));
+      out.println("pending membership change: " + s.pending().map(Object::toString).orElse("none"));
+      return 0;
+    }
+  }
+
+  private AdminCommand() {}
+}

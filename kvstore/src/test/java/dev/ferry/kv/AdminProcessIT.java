@@ -1,0 +1,117 @@
+package dev.ferry.kv;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ferry.kv.cluster.ProcessCluster;
+import dev.ferry.raft.PeerAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** `ferry admin` against `ferry server` processes: add a listener, status, remove a voter. */
+class AdminProcessIT {
+  private static final Duration T = Duration.ofSeconds(60);
+
+  @TempDir Path dir;
+
+  /** Runs the CLI in a child JVM; returns exit code and output. */
+  private record Run(int exit, String output) {}
+
+  private Run cli(ProcessCluster cluster, String... args) throws Exception {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.add("-Xmx128m");
+    cmd.add("-XX:TieredStopAtLevel=1");
+    cmd.add("-cp");
+    cmd.add(System.getProperty("java.class.path"));
+    cmd.add("dev.ferry.kv.cli.FerryCli");
+    cmd.addAll(List.of(args));
+    cmd.add("--secret-file");
+    cmd.add(cluster.secretFile().toString());
+    Path out = Files.createTempFile(dir, "cli", ".out");
+    Process p =
+        new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+    if (!p.waitFor(T.toSeconds(), TimeUnit.SECONDS)) {
+      p.destroyForcibly().waitFor();
+      StringBuilder tails = new StringBuilder();
+      for (String n : List.of("n1", "n2", "n3", "n4")) {
+        tails.append("\n--- ").append(n).append('\n').append(cluster.tail(n, 30));
+      }
+      throw new AssertionError(
+          "the CLI did not finish: "
+              + String.join(" ", args)
+              + "\n"
+              + Files.readString(out)
+              + tails);
+    }
+    return new Run(p.exitValue(), Files.readString(out));
+  }
+
+  @Test
+  void addAListenerThroughTheCliThenRemoveAVoter() throws Exception {
+    try (ProcessCluster cluster = ProcessCluster.builder(dir, 3).start(T)) {
+      try (KvClient c = cluster.client(Duration.ofSeconds(30))) {
+        Random rnd = new Random(3);
+        List<byte[][]> batch = new ArrayList<>();
+        for (int i = 0; i < 4_000; i++) {
+          byte[] v = new byte[1024];
+          rnd.nextBytes(v);
+          batch.add(new byte[][] {("k" + i).getBytes(StandardCharsets.UTF_8), v});
+          if (batch.size() == 50) {
+            c.putAll(batch);
+            batch.clear();
+          }
+        }
+      }
+      int[] ports = ProcessCluster.freePorts(3);
+      PeerAddress n4 = new PeerAddress("n4", "127.0.0.1", ports[0], ports[1], ports[2]);
+      cluster.startListener(n4);
+      String peers = cluster.peersArg();
+
+      Run add = cli(cluster, "admin", "add", "--peers", peers, "--node", n4.toString());
+      System.out.println(add.output());
+      assertEquals(0, add.exit(), add.output());
+      assertTrue(add.output().contains("n4 is a voter"), add.output());
+      assertTrue(add.output().contains("verifying"), "phases shown: " + add.output());
+
+      String all = peers + "," + n4;
+      Run status = cli(cluster, "admin", "status", "--peers", all);
+      assertEquals(0, status.exit(), status.output());
+      assertEquals(
+          4,
+          status.output().lines().filter(l -> l.startsWith("  voter ")).count(),
+          status.output());
+      assertTrue(status.output().contains("pending membership change: none"), status.output());
+
+      Run remove = cli(cluster, "admin", "remove", "--peers", all, "--node", "n2");
+      assertEquals(0, remove.exit(), remove.output());
+      assertTrue(remove.output().contains("n2: removed voter"), remove.output());
+      // The removed server stops by itself and says why.
+      long deadline = System.nanoTime() + T.toNanos();
+      while (cluster.isAlive("n2") && System.nanoTime() < deadline) {
+        Thread.sleep(100);
+      }
+      assertFalse(cluster.isAlive("n2"), "n2 stopped");
+      assertTrue(
+          Files.readString(cluster.logFile("n2")).contains("removed from the cluster"),
+          cluster.tail("n2", 20));
+
+      Run bad = cli(cluster, "admin", "add", "--peers", peers, "--node", "garbage");
+      assertNotEquals(0, bad.exit());
+      assertTrue(bad.output().contains("bad peer 'garbage'"), bad.output());
+      try (KvClient c = cluster.client(Duration.ofSeconds(30))) {
+        c.put("after".getBytes(StandardCharsets.UTF_8), new byte[] {1});
+      }
+    }
+  }
+}

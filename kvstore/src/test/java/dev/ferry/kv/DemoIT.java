@@ -1,0 +1,55 @@
+package dev.ferry.kv;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The README's first command, small: `ferry demo --size 16` in a child JVM. */
+class DemoIT {
+  @TempDir Path dir;
+
+  @Test
+  void theDemoAddsANodeCatchesAFollowerUpWithADeltaAndEndsWithEqualDigests() throws Exception {
+    Path out = dir.resolve("demo.out");
+    Path data = dir.resolve("data");
+    Process p =
+        new ProcessBuilder(
+                List.of(
+                    Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-Xmx256m",
+                    "-cp",
+                    System.getProperty("java.class.path"),
+                    "dev.ferry.kv.cli.FerryCli",
+                    "demo",
+                    "--size",
+                    "16",
+                    "--dir",
+                    data.toString()))
+            .redirectErrorStream(true)
+            .redirectOutput(out.toFile())
+            .start();
+    boolean finished = p.waitFor(5, TimeUnit.MINUTES);
+    if (!finished) {
+      p.destroyForcibly().waitFor();
+    }
+    String text = Files.readString(out);
+    System.out.println(text.lines().filter(l -> !l.contains("[")).toList());
+    assertTrue(finished, "the demo finished:\n" + text);
+    assertEquals(0, p.exitValue(), text);
+    assertTrue(text.contains("n4 is a voter"), text);
+    assertTrue(text.contains("all 4 replicas equal"), text);
+    assertTrue(
+        text.contains("installed baseline"), "the follower caught up with a delta:\n" + text);
+    if (Files.exists(data)) {
+      try (var left = Files.list(data)) {
+        assertTrue(left.findAny().isEmpty(), "cleaned up");
+      }
+    }
+  }
+}

@@ -1,0 +1,286 @@
+package dev.ferry.raft;
+
+import dev.ferry.raft.admin.AddProgress;
+import dev.ferry.raft.admin.AddRequest;
+import dev.ferry.raft.admin.AddResult;
+import dev.ferry.raft.admin.AdminServer;
+import dev.ferry.raft.admin.MembershipAdmin;
+import dev.ferry.raft.admin.NodeStatus;
+import dev.ferry.raft.admin.RemoveRequest;
+import dev.ferry.raft.admin.RemoveResult;
+import dev.ferry.raft.install.InstallProgress;
+import dev.ferry.raft.install.InstallReport;
+import dev.ferry.raft.install.MultiSourceInstaller;
+import dev.ferry.statemachine.DigestAt;
+import dev.ferry.statemachine.MembershipChange;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.client.RaftClientConfigKeys;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.retry.RetryPolicies;
+import org.apache.ratis.server.DivisionInfo;
+import org.apache.ratis.server.RaftConfiguration;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.util.TimeDuration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A node's side of membership: its admin service, the {@link MembershipAdmin} that serves it, the
+ * leader's duty to finish or undo a change left pending by a driver that disappeared, and stopping
+ * when told it was removed.
+ *
+ * <p>Concurrency: admin requests arrive on the admin service's threads; the recovery check runs on
+ * one scheduler thread every {@link #RECOVERY_EVERY}; retirement runs on a thread of its own.
+ */
+final class MemberService implements AdminServer.Node {
+  private static final Logger LOG = LoggerFactory.getLogger(MemberService.class);
+  static final Duration RECOVERY_EVERY = Duration.ofSeconds(1);
+  private static final Duration RECOVERY_DEADLINE = Duration.ofMinutes(2);
+
+  private final FerryServer server;
+  private final RaftClient raft;
+  private final MembershipAdmin admin;
+  private final AdminServer adminServer;
+  private final ScheduledExecutorService recovery;
+  private final CompletableFuture<String> retired = new CompletableFuture<>();
+  private volatile CompletableFuture<Void> resolving = CompletableFuture.completedFuture(null);
+
+  private MemberService(FerryServer server, ClusterSecret secret, TlsFiles tls) throws IOException {
+    this.server = server;
+    RaftProperties p = new RaftProperties();
+    RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(3, TimeUnit.SECONDS));
+    RaftClient.Builder b =
+        RaftClient.newBuilder()
+            .setRaftGroup(server.group())
+            .setProperties(p)
+            .setClientId(org.apache.ratis.protocol.ClientId.randomId())
+            .setRetryPolicy(
+                RetryPolicies.retryUpToMaximumCountWithFixedSleep(
+                    5, TimeDuration.valueOf(200, TimeUnit.MILLISECONDS)));
+    if (tls != null) {
+      b.setParameters(tls.ratisParameters());
+    }
+    this.raft = b.build();
+    this.admin =
+        MembershipAdmin.builder(raft, server.group())
+            .secret(secret)
+            .tls(tls)
+            .selfId(server.self().id())
+            .build();
+    try {
+      this.adminServer =
+          AdminServer.start(
+              server.self(), secret.bytes(), tls == null ? null : tls.adminContext(true), this);
+    } catch (IOException | RuntimeException e) {
+      raft.close();
+      throw e;
+    }
+    this.recovery =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "ferry-membership-recovery-" + server.self().id());
+              t.setDaemon(true);
+              return t;
+            });
+    long every = RECOVERY_EVERY.toMillis();
+    recovery.scheduleWithFixedDelay(this::recover, every, every, TimeUnit.MILLISECONDS);
+  }
+
+  static MemberService start(FerryServer server, ClusterSecret secret, TlsFiles tls)
+      throws IOException {
+    return new MemberService(server, secret, tls);
+  }
+
+  MembershipAdmin admin() {
+    return admin;
+  }
+
+  AdminServer adminServer() {
+    return adminServer;
+  }
+
+  CompletableFuture<String> retired() {
+    return retired;
+  }
+
+  /**
+   * On the leader: a change recorded in an earlier term that no admin of this node drives was left
+   * by a driver that is gone (the old leader, or an admin process); finish or undo it.
+   */
+  private void recover() {
+    try {
+      Optional<MembershipChange> pending = server.stateMachine().pendingMembershipChange();
+      if (pending.isEmpty() || !resolving.isDone()) {
+        return;
+      }
+      DivisionInfo info = server.raftServer().getDivision(server.group().getGroupId()).getInfo();
+      MembershipChange c = pending.get();
+      if (!info.isLeader()
+          || !info.isLeaderReady()
+          || c.term() >= info.getCurrentTerm()
+          || admin.isDriving(c.id())) {
+        return;
+      }
+      LOG.warn(
+          "{}: leader in term {} found {} from term {} with no driver: finishing or undoing it",
+          server.self().id(),
+          info.getCurrentTerm(),
+          c,
+          c.term());
+      resolving =
+          admin
+              .resolve(c, RECOVERY_DEADLINE)
+              .whenComplete(
+                  (v, t) -> {
+                    if (t != null) {
+                      LOG.warn("{}: resolving {} failed: {}", server.self().id(), c, t.toString());
+                    } else {
+                      LOG.info("{}: resolved {}", server.self().id(), c);
+                    }
+                  });
+    } catch (IOException | RuntimeException e) {
+      LOG.debug("membership recovery check: {}", e.toString());
+    }
+  }
+
+  @Override
+  public NodeStatus status() throws IOException {
+    RaftServer.Division d = server.raftServer().getDivision(server.group().getGroupId());
+    DivisionInfo info = d.getInfo();
+    RaftConfiguration conf = d.getRaftConf();
+    List<NodeStatus.Member> members = new ArrayList<>();
+    for (RaftPeer p : sorted(conf.getCurrentPeers(RaftPeerRole.FOLLOWER))) {
+      members.add(member(p, true));
+    }
+    for (RaftPeer p : sorted(conf.getCurrentPeers(RaftPeerRole.LISTENER))) {
+      members.add(member(p, false));
+    }
+    DigestAt digest;
+    try {
+      digest = server.stateMachine().digest().get(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted reading the digest", e);
+    } catch (java.util.concurrent.ExecutionException | TimeoutException e) {
+      throw new IOException("cannot read the digest: " + e, e);
+    }
+    Optional<MultiSourceInstaller> installer = server.installer();
+    Optional<InstallProgress> current = installer.flatMap(MultiSourceInstaller::currentInstall);
+    Optional<InstallProgress> last =
+        installer.map(MultiSourceInstaller::lastReport).map(MemberService::summary);
+    return new NodeStatus(
+        server.self().id(),
+        info.getCurrentRole().name(),
+        Optional.ofNullable(info.getLeaderId()).map(RaftPeerId::toString),
+        info.getCurrentTerm(),
+        info.getLastAppliedIndex(),
+        d.getRaftLog().getLastCommittedIndex(),
+        d.getRaftLog().getStartIndex(),
+        digest.digest(),
+        members,
+        server.stateMachine().pendingMembershipChange(),
+        current,
+        last);
+  }
+
+  private static List<RaftPeer> sorted(java.util.Collection<RaftPeer> peers) {
+    return peers.stream().sorted(Comparator.comparing(p -> p.getId().toString())).toList();
+  }
+
+  private static NodeStatus.Member member(RaftPeer p, boolean voter) {
+    String address;
+    try {
+      address = PeerAddress.fromRaftPeer(p).toString();
+    } catch (IllegalArgumentException e) {
+      address = p.getId() + "=" + p.getAddress();
+    }
+    return new NodeStatus.Member(p.getId().toString(), address, voter);
+  }
+
+  private static InstallProgress summary(InstallReport r) {
+    return new InstallProgress(
+        r.index(),
+        r.bytesWanted(),
+        r.success() ? r.bytesWanted() : r.bytesHeld() + r.bytesFetched(),
+        r.bytesPerSource(),
+        r.duration());
+  }
+
+  @Override
+  public CompletableFuture<AddResult> add(AddRequest request, Consumer<AddProgress> progress) {
+    return admin.addMember(request, progress);
+  }
+
+  @Override
+  public CompletableFuture<RemoveResult> remove(RemoveRequest request) {
+    return admin.removeMember(request);
+  }
+
+  @Override
+  public void retire(String reason, boolean wipe) {
+    Thread t =
+        new Thread(
+            () -> {
+              LOG.warn(
+                  "{}: removed from the cluster ({}); stopping{}",
+                  server.self().id(),
+                  reason,
+                  wipe ? " and wiping its unverified state" : "");
+              try {
+                server.close();
+                if (wipe) {
+                  wipe(server.dataDir());
+                }
+              } catch (IOException | RuntimeException e) {
+                LOG.error("{}: stopping after removal failed", server.self().id(), e);
+              }
+              retired.complete(reason);
+            },
+            "ferry-retire-" + server.self().id());
+    t.setDaemon(false);
+    t.start();
+  }
+
+  /** Deletes everything under {@code dir} (the directory itself stays). */
+  static void wipe(Path dir) throws IOException {
+    if (!Files.isDirectory(dir)) {
+      return;
+    }
+    try (Stream<Path> walk = Files.walk(dir)) {
+      for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+        if (!p.equals(dir)) {
+          Files.delete(p);
+        }
+      }
+    }
+  }
+
+  /** Stops the admin service, the recovery check and the client. */
+  void close() {
+    recovery.shutdownNow();
+    adminServer.close();
+    try {
+      raft.close();
+    } catch (IOException e) {
+      LOG.debug("closing the admin Raft client: {}", e.toString());
+    }
+  }
+}

@@ -1,0 +1,436 @@
+package dev.ferry.raft.admin;
+
+import dev.ferry.raft.install.InstallProgress;
+import dev.ferry.snapshot.StateDigest;
+import dev.ferry.statemachine.DigestAt;
+import dev.ferry.statemachine.MembershipChange;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The admin service's wire format (version 1): frames of {@code u32 length | u8 type | body}, the
+ * body a small string map ({@code u16 count, then per entry u16 keyLength, key, u16 valueLength,
+ * value}, UTF-8). Every bound is checked before anything is buffered: a frame is at most {@value
+ * #MAX_FRAME} bytes (type and body), a map at most {@value #MAX_ENTRIES} entries, a key at most
+ * {@value #MAX_KEY} bytes; a duplicate key, invalid UTF-8 or trailing bytes are errors. Bad input
+ * raises {@link AdminProtocolException}; nothing from the wire names a file.
+ *
+ * <p>The conversation: server {@code HELLO{v, nonce}}, client {@code AUTH{v, id, nonce, proof}},
+ * server {@code AUTH_OK{id, proof}} or {@code REFUSED{reason}} (the HMAC handshake of {@link
+ * dev.ferry.raft.internal.Handshake} with label {@code ferry-admin-v1}); then requests, one at a
+ * time: {@code STATUS} → {@code STATUS_REPLY}; {@code ADD{node, deadlineMs}} → {@code PROGRESS}*
+ * then {@code ADD_DONE} or {@code ERROR}; {@code REMOVE{node, deadlineMs}} → {@code REMOVE_DONE} or
+ * {@code ERROR}; {@code RETIRE{reason, wipe}} → {@code RETIRED}.
+ *
+ * <p>Stateless; the static methods are thread-safe.
+ */
+final class AdminProtocol {
+  static final int VERSION = 1;
+  static final int MAX_FRAME = 64 << 10;
+  static final int MAX_ENTRIES = 256;
+  static final int MAX_KEY = 64;
+
+  static final int HELLO = 0x01;
+  static final int AUTH = 0x02;
+  static final int AUTH_OK = 0x03;
+  static final int REFUSED = 0x04;
+  static final int STATUS = 0x10;
+  static final int ADD = 0x11;
+  static final int REMOVE = 0x12;
+  static final int RETIRE = 0x13;
+  static final int STATUS_REPLY = 0x20;
+  static final int PROGRESS = 0x21;
+  static final int ADD_DONE = 0x22;
+  static final int REMOVE_DONE = 0x23;
+  static final int RETIRED = 0x24;
+  static final int ERROR = 0x2f;
+
+  private static final HexFormat HEX = HexFormat.of();
+
+  private AdminProtocol() {}
+
+  /** One frame. */
+  record Frame(int type, Map<String, String> body) {
+    String get(String key) throws AdminProtocolException {
+      String v = body.get(key);
+      if (v == null) {
+        throw new AdminProtocolException("frame " + type + " lacks '" + key + "'");
+      }
+      return v;
+    }
+
+    long number(String key) throws AdminProtocolException {
+      String v = get(key);
+      try {
+        return Long.parseLong(v);
+      } catch (NumberFormatException e) {
+        throw new AdminProtocolException("'" + key + "' is not a number: " + v);
+      }
+    }
+
+    byte[] hex(String key, int length) throws AdminProtocolException {
+      String v = get(key);
+      try {
+        byte[] b = HEX.parseHex(v);
+        if (b.length != length) {
+          throw new AdminProtocolException("'" + key + "' must be " + length + " bytes");
+        }
+        return b;
+      } catch (IllegalArgumentException e) {
+        throw new AdminProtocolException("'" + key + "' is not hex");
+      }
+    }
+  }
+
+  /** Thrown for a malformed frame. */
+  static final class AdminProtocolException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    AdminProtocolException(String message) {
+      super(message);
+    }
+  }
+
+  static void write(OutputStream out, int type, Map<String, String> body) throws IOException {
+    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+    DataOutputStream buf = new DataOutputStream(bytes);
+    buf.writeByte(type);
+    if (body.size() > MAX_ENTRIES) {
+      throw new IllegalArgumentException("too many entries: " + body.size());
+    }
+    buf.writeShort(body.size());
+    for (Map.Entry<String, String> e : body.entrySet()) {
+      byte[] k = e.getKey().getBytes(StandardCharsets.UTF_8);
+      byte[] v = e.getValue().getBytes(StandardCharsets.UTF_8);
+      if (k.length > MAX_KEY || v.length > 0xffff) {
+        throw new IllegalArgumentException("entry too long: " + e.getKey());
+      }
+      buf.writeShort(k.length);
+      buf.write(k);
+      buf.writeShort(v.length);
+      buf.write(v);
+    }
+    buf.flush();
+    if (bytes.size() > MAX_FRAME) {
+      throw new IllegalArgumentException("frame of " + bytes.size() + " bytes is too long");
+    }
+    DataOutputStream o = new DataOutputStream(out);
+    o.writeInt(bytes.size());
+    bytes.writeTo(o);
+    o.flush();
+  }
+
+  /**
+   * Reads one frame.
+   *
+   * @throws EOFException if the stream ended cleanly before a frame
+   * @throws AdminProtocolException if the frame is malformed
+   */
+  static Frame read(InputStream in) throws IOException {
+    DataInputStream data = new DataInputStream(in);
+    int first = data.read();
+    if (first < 0) {
+      throw new EOFException("connection closed");
+    }
+    long length = ((long) first << 24) | (data.readUnsignedByte() << 16) | data.readUnsignedShort();
+    if (length < 3 || length > MAX_FRAME) {
+      throw new AdminProtocolException(
+          "frame length " + length + " out of range (3.." + MAX_FRAME + ")");
+    }
+    byte[] frame = new byte[(int) length];
+    data.readFully(frame);
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(frame);
+    int type = b.get() & 0xff;
+    int count = b.getShort() & 0xffff;
+    if (count > MAX_ENTRIES) {
+      throw new AdminProtocolException("too many entries: " + count);
+    }
+    Map<String, String> body = new LinkedHashMap<>();
+    try {
+      for (int i = 0; i < count; i++) {
+        String k = text(b, MAX_KEY);
+        String v = text(b, 0xffff);
+        if (body.put(k, v) != null) {
+          throw new AdminProtocolException("duplicate key '" + k + "'");
+        }
+      }
+    } catch (java.nio.BufferUnderflowException e) {
+      throw new AdminProtocolException("truncated frame body");
+    }
+    if (b.hasRemaining()) {
+      throw new AdminProtocolException(b.remaining() + " trailing bytes in frame " + type);
+    }
+    return new Frame(type, body);
+  }
+
+  private static String text(java.nio.ByteBuffer b, int max) throws AdminProtocolException {
+    int n = b.getShort() & 0xffff;
+    if (n > max) {
+      throw new AdminProtocolException("text of " + n + " bytes, at most " + max);
+    }
+    byte[] t = new byte[n];
+    b.get(t);
+    try {
+      return StandardCharsets.UTF_8
+          .newDecoder()
+          .onMalformedInput(CodingErrorAction.REPORT)
+          .onUnmappableCharacter(CodingErrorAction.REPORT)
+          .decode(java.nio.ByteBuffer.wrap(t))
+          .toString();
+    } catch (CharacterCodingException e) {
+      throw new AdminProtocolException("invalid UTF-8");
+    }
+  }
+
+  static String hex(byte[] b) {
+    return HEX.formatHex(b);
+  }
+
+  // ---- bodies ----
+
+  static Map<String, String> status(NodeStatus s) {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("id", s.id());
+    m.put("role", s.role());
+    s.leader().ifPresent(l -> m.put("leader", l));
+    m.put("term", Long.toString(s.term()));
+    m.put("applied", Long.toString(s.appliedIndex()));
+    m.put("commit", Long.toString(s.commitIndex()));
+    m.put("logStart", Long.toString(s.logStartIndex()));
+    m.put("digest", s.digest().toHex());
+    List<String> members = new ArrayList<>();
+    for (NodeStatus.Member mem : s.members()) {
+      members.add((mem.voter() ? "voter " : "listener ") + mem.address());
+    }
+    m.put("members", String.join(",", members));
+    s.pending().ifPresent(p -> m.put("pending", hex(p.encode())));
+    s.install().ifPresent(i -> putInstall(m, "install.", i));
+    s.lastInstall().ifPresent(i -> putInstall(m, "last.", i));
+    return m;
+  }
+
+  static NodeStatus status(Frame f) throws AdminProtocolException {
+    List<NodeStatus.Member> members = new ArrayList<>();
+    String list = f.get("members");
+    if (!list.isEmpty()) {
+      for (String mem : list.split(",")) {
+        int sp = mem.indexOf(' ');
+        String address = mem.substring(sp + 1);
+        int eq = address.indexOf('=');
+        if (sp < 0 || eq < 1) {
+          throw new AdminProtocolException("bad member '" + mem + "'");
+        }
+        members.add(
+            new NodeStatus.Member(
+                address.substring(0, eq), address, mem.substring(0, sp).equals("voter")));
+      }
+    }
+    Optional<MembershipChange> pending = Optional.empty();
+    if (f.body().containsKey("pending")) {
+      try {
+        pending = Optional.of(MembershipChange.decode(HEX.parseHex(f.get("pending"))));
+      } catch (IllegalArgumentException e) {
+        throw new AdminProtocolException("bad pending change: " + e.getMessage());
+      }
+    }
+    try {
+      return new NodeStatus(
+          f.get("id"),
+          f.get("role"),
+          Optional.ofNullable(f.body().get("leader")),
+          f.number("term"),
+          f.number("applied"),
+          f.number("commit"),
+          f.number("logStart"),
+          StateDigest.fromBytes(f.hex("digest", StateDigest.LENGTH)),
+          members,
+          pending,
+          install(f, "install."),
+          install(f, "last."));
+    } catch (IllegalArgumentException | NullPointerException e) {
+      throw new AdminProtocolException("bad status: " + e.getMessage());
+    }
+  }
+
+  static Map<String, String> progress(AddProgress p) {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("node", p.nodeId());
+    m.put("phase", p.phase().name());
+    p.install().ifPresent(i -> putInstall(m, "install.", i));
+    return m;
+  }
+
+  static AddProgress progress(Frame f) throws AdminProtocolException {
+    try {
+      return new AddProgress(
+          f.get("node"), AddProgress.Phase.valueOf(f.get("phase")), install(f, "install."));
+    } catch (IllegalArgumentException e) {
+      throw new AdminProtocolException("bad progress: " + e.getMessage());
+    }
+  }
+
+  static Map<String, String> addResult(AddResult r) {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("node", r.nodeId());
+    m.put("checkpoint", Long.toString(r.checkpointId()));
+    m.put("term", Long.toString(r.verified().term()));
+    m.put("index", Long.toString(r.verified().index()));
+    m.put("digest", r.verified().digest().toHex());
+    m.put("listenerAddedMs", Long.toString(r.listenerAdded().toMillis()));
+    m.put("caughtUpMs", Long.toString(r.caughtUp().toMillis()));
+    m.put("verifiedMs", Long.toString(r.verifiedIn().toMillis()));
+    m.put("promotedMs", Long.toString(r.promoted().toMillis()));
+    m.put("shipped", perSource(r.bytesShipped()));
+    return m;
+  }
+
+  static AddResult addResult(Frame f) throws AdminProtocolException {
+    try {
+      return new AddResult(
+          f.get("node"),
+          f.number("checkpoint"),
+          new DigestAt(
+              f.number("term"),
+              f.number("index"),
+              StateDigest.fromBytes(f.hex("digest", StateDigest.LENGTH))),
+          Duration.ofMillis(f.number("listenerAddedMs")),
+          Duration.ofMillis(f.number("caughtUpMs")),
+          Duration.ofMillis(f.number("verifiedMs")),
+          Duration.ofMillis(f.number("promotedMs")),
+          perSource(f.get("shipped")));
+    } catch (IllegalArgumentException e) {
+      throw new AdminProtocolException("bad add result: " + e.getMessage());
+    }
+  }
+
+  static Map<String, String> removeResult(RemoveResult r) {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("node", r.nodeId());
+    m.put("outcome", r.outcome().name());
+    m.put("transferred", Boolean.toString(r.leadershipTransferred()));
+    m.put("leader", r.leaderAfter());
+    m.put("ms", Long.toString(r.duration().toMillis()));
+    return m;
+  }
+
+  static RemoveResult removeResult(Frame f) throws AdminProtocolException {
+    try {
+      return new RemoveResult(
+          f.get("node"),
+          RemoveResult.Outcome.valueOf(f.get("outcome")),
+          Boolean.parseBoolean(f.get("transferred")),
+          f.get("leader"),
+          Duration.ofMillis(f.number("ms")));
+    } catch (IllegalArgumentException e) {
+      throw new AdminProtocolException("bad remove result: " + e.getMessage());
+    }
+  }
+
+  /** An error frame for {@code t}: its kind and message, and a mismatch's digests. */
+  static Map<String, String> error(Throwable t) {
+    Map<String, String> m = new LinkedHashMap<>();
+    String kind;
+    if (t instanceof MemberDigestMismatchException d) {
+      kind = "mismatch";
+      m.put("node", d.nodeId());
+      m.put("index", Long.toString(d.index()));
+      m.put("expected", d.expected().toHex());
+      m.put("actual", d.actual().toHex());
+    } else if (t instanceof MembershipConflictException) {
+      kind = "conflict";
+    } else if (t instanceof MembershipTimeoutException) {
+      kind = "timeout";
+    } else if (t instanceof IllegalArgumentException) {
+      kind = "invalid";
+    } else if (t instanceof IllegalStateException) {
+      kind = "state";
+    } else {
+      kind = "failed";
+    }
+    m.put("kind", kind);
+    String msg = String.valueOf(t.getMessage());
+    m.put("message", msg.length() > 4000 ? msg.substring(0, 4000) : msg);
+    return m;
+  }
+
+  /** The exception an error frame stands for. */
+  static RuntimeException error(Frame f) throws AdminProtocolException {
+    String message = f.get("message");
+    return switch (f.get("kind")) {
+      case "mismatch" ->
+          new MemberDigestMismatchException(
+              f.get("node"),
+              f.number("index"),
+              StateDigest.fromBytes(f.hex("expected", StateDigest.LENGTH)),
+              StateDigest.fromBytes(f.hex("actual", StateDigest.LENGTH)));
+      case "conflict" -> new MembershipConflictException(message);
+      case "timeout" -> new MembershipTimeoutException(message, null);
+      case "invalid" -> new IllegalArgumentException(message);
+      case "state" -> new IllegalStateException(message);
+      default -> new AdminException(message);
+    };
+  }
+
+  private static void putInstall(Map<String, String> m, String prefix, InstallProgress i) {
+    m.put(prefix + "index", Long.toString(i.index()));
+    m.put(prefix + "wanted", Long.toString(i.bytesWanted()));
+    m.put(prefix + "done", Long.toString(i.bytesDone()));
+    m.put(prefix + "sources", perSource(i.bytesPerSource()));
+    m.put(prefix + "ms", Long.toString(i.elapsed().toMillis()));
+  }
+
+  private static Optional<InstallProgress> install(Frame f, String prefix)
+      throws AdminProtocolException {
+    if (!f.body().containsKey(prefix + "index")) {
+      return Optional.empty();
+    }
+    return Optional.of(
+        new InstallProgress(
+            f.number(prefix + "index"),
+            f.number(prefix + "wanted"),
+            f.number(prefix + "done"),
+            perSource(f.get(prefix + "sources")),
+            Duration.ofMillis(f.number(prefix + "ms"))));
+  }
+
+  private static String perSource(Map<String, Long> bytes) {
+    List<String> parts = new ArrayList<>();
+    bytes.entrySet().stream()
+        .sorted(Map.Entry.comparingByKey())
+        .forEach(e -> parts.add(e.getKey() + "=" + e.getValue()));
+    return String.join(",", parts);
+  }
+
+  private static Map<String, Long> perSource(String text) throws AdminProtocolException {
+    Map<String, Long> out = new LinkedHashMap<>();
+    if (text.isEmpty()) {
+      return out;
+    }
+    for (String part : text.split(",")) {
+      int eq = part.lastIndexOf('=');
+      try {
+        if (eq < 1
+            || out.put(part.substring(0, eq), Long.parseLong(part.substring(eq + 1))) != null) {
+          throw new AdminProtocolException("bad per-source bytes '" + part + "'");
+        }
+      } catch (NumberFormatException e) {
+        throw new AdminProtocolException("bad per-source bytes '" + part + "'");
+      }
+    }
+    return out;
+  }
+}

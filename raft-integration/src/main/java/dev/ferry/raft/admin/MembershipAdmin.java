@@ -1,0 +1,941 @@
+package dev.ferry.raft.admin;
+
+import dev.ferry.raft.ClusterSecret;
+import dev.ferry.raft.FerryServer;
+import dev.ferry.raft.PeerAddress;
+import dev.ferry.raft.TlsFiles;
+import dev.ferry.raft.install.InstallProgress;
+import dev.ferry.statemachine.CommandCodec;
+import dev.ferry.statemachine.DigestAt;
+import dev.ferry.statemachine.MembershipChange;
+import dev.ferry.statemachine.Reply;
+import dev.ferry.statemachine.ReplyStatus;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.function.Predicate;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.proto.RaftProtos.RaftConfigurationProto;
+import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
+import org.apache.ratis.proto.RaftProtos.RoleInfoProto;
+import org.apache.ratis.protocol.GroupInfoReply;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.protocol.SetConfigurationRequest;
+import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+import org.apache.ratis.util.ProtoUtils;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Adds and removes cluster members, gating every promotion to voter on the node's state: a new node
+ * joins as a Raft listener, catches up (snapshot install and log replay, staged by Ratis), and is
+ * promoted only if its state digest at a checkpoint written through the log equals every voter's.
+ *
+ * <p>Every configuration change is a Ratis {@code COMPARE_AND_SET} against the configuration just
+ * read from the leader, so a change made meanwhile by someone else makes ours fail and be re-read
+ * rather than overwrite it. (Ratis's {@code ADD} mode drops existing listeners; it is never used.)
+ *
+ * <p>One change at a time, cluster-wide: each change is first recorded in the replicated state
+ * ({@link MembershipChange}, phase {@code STARTED}); a request made while another change is
+ * recorded fails with {@link MembershipConflictException}. An add moves the record to {@code
+ * VERIFIED} only after the digests matched, and only then promotes. If the driver of a change
+ * disappears (a leader crash, a killed admin process), the next leader finishes or undoes it with
+ * {@link #resolve}: a {@code STARTED} add is undone (the node removed), a {@code VERIFIED} add is
+ * finished (the node promoted), a remove is finished. So no node ever votes unverified.
+ *
+ * <p>With a cluster secret ({@link Builder#secret}), the admin also talks to the nodes' admin
+ * services: it reports a joining node's install progress, and tells a node it removed to stop (and
+ * to wipe its state, if it never became a verified voter). Without one, removed nodes keep running
+ * until stopped.
+ *
+ * <p>Concurrency: thread-safe. Each change runs on the {@link Executor} given at creation (blocking
+ * Ratis calls and polling); the returned futures complete on that executor, never on a Ratis
+ * thread.
+ */
+public final class MembershipAdmin {
+  private static final Logger LOG = LoggerFactory.getLogger(MembershipAdmin.class);
+  private static final Duration POLL = Duration.ofMillis(50);
+  private static final Duration ROLLBACK_BUDGET = Duration.ofSeconds(30);
+  private static final Duration PROGRESS_EVERY = Duration.ofMillis(250);
+
+  private final RaftClient raft;
+  private final RaftGroup group;
+  private final RaftGroupId groupId;
+  private final Executor executor;
+  private final Clock clock;
+  private final ClusterSecret secret;
+  private final TlsFiles tls;
+  private final String selfId;
+  private final SecureRandom random = new SecureRandom();
+  private final AtomicReference<String> inProgress = new AtomicReference<>();
+  private final Set<Long> driving = ConcurrentHashMap.newKeySet();
+
+  private MembershipAdmin(Builder b) {
+    this.raft = b.raft;
+    this.group = b.group;
+    this.groupId = b.group.getGroupId();
+    this.executor = b.executor;
+    this.clock = b.clock;
+    this.secret = b.secret;
+    this.tls = b.tls;
+    this.selfId = b.selfId;
+  }
+
+  /**
+   * An admin working through {@code raft} (which it does not close) on {@code group}, running each
+   * change on a new daemon thread, timing with the system clock, without node notifications.
+   */
+  public static MembershipAdmin create(RaftClient raft, RaftGroup group) {
+    return builder(raft, group).build();
+  }
+
+  /**
+   * A builder of an admin working through {@code raft} (which it does not close) on {@code group}.
+   */
+  public static Builder builder(RaftClient raft, RaftGroup group) {
+    return new Builder(raft, group);
+  }
+
+  /** Configures a {@link MembershipAdmin}. Not thread-safe. */
+  public static final class Builder {
+    private final RaftClient raft;
+    private final RaftGroup group;
+    private Executor executor =
+        r -> {
+          Thread t = new Thread(r, "ferry-membership");
+          t.setDaemon(true);
+          t.start();
+        };
+    private Clock clock = Clock.systemUTC();
+    private ClusterSecret secret;
+    private TlsFiles tls;
+    private String selfId = "admin";
+
+    private Builder(RaftClient raft, RaftGroup group) {
+      this.raft = Objects.requireNonNull(raft, "raft");
+      this.group = Objects.requireNonNull(group, "group");
+    }
+
+    /** Runs each change; a change blocks its thread for up to its deadline. */
+    public Builder executor(Executor executor) {
+      this.executor = Objects.requireNonNull(executor, "executor");
+      return this;
+    }
+
+    /** Measures deadlines and phase durations. */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * Lets the admin reach the nodes' admin services (install progress, stopping removed nodes).
+     */
+    public Builder secret(ClusterSecret secret) {
+      this.secret = secret;
+      return this;
+    }
+
+    /** The TLS files for the nodes' admin services, if they run with TLS. */
+    public Builder tls(TlsFiles tls) {
+      this.tls = tls;
+      return this;
+    }
+
+    /** The id this admin presents to admin services (default {@code admin}). */
+    public Builder selfId(String id) {
+      this.selfId = Objects.requireNonNull(id, "id");
+      return this;
+    }
+
+    /** The admin. */
+    public MembershipAdmin build() {
+      return new MembershipAdmin(this);
+    }
+  }
+
+  /**
+   * Adds {@code request.node()} as a voter, after checking its state. Steps:
+   *
+   * <ol>
+   *   <li>record the change in the replicated state (refused if another is recorded), and write a
+   *       capture command so every voter captures a fresh snapshot baseline;
+   *   <li>add it as a listener ({@code COMPARE_AND_SET}); Ratis stages it, so it installs a
+   *       snapshot from its peers and replays the log before the change commits;
+   *   <li>wait until it has applied the leader's commit index read at the start;
+   *   <li>write a digest checkpoint through the log and read the digest the node and every voter
+   *       recorded there;
+   *   <li>if all are equal, record the change as verified and promote it to voter ({@code
+   *       COMPARE_AND_SET}); end the record.
+   * </ol>
+   *
+   * The node must already run as a listener (see {@link AddRequest#node()}). Does not block.
+   *
+   * @return a future of what was done; it fails with {@link MembershipConflictException} if another
+   *     change is in progress (nothing done), {@link MemberDigestMismatchException} if the digests
+   *     differ, {@link MembershipTimeoutException} at the deadline, {@link IllegalStateException}
+   *     if the node is already a voter, or another exception if the cluster could not be reached.
+   *     On every failure but the first and the last, the node has been removed from the
+   *     configuration again and told to wipe its state and stop (a failure of that is a suppressed
+   *     exception).
+   */
+  public CompletableFuture<AddResult> addMember(AddRequest request) {
+    return addMember(request, p -> {});
+  }
+
+  /**
+   * Like {@link #addMember(AddRequest)}, reporting progress to {@code progress} (called from the
+   * admin's threads, at most every quarter second and at each phase change; it must not block).
+   */
+  public CompletableFuture<AddResult> addMember(
+      AddRequest request, Consumer<AddProgress> progress) {
+    Objects.requireNonNull(request, "request");
+    Objects.requireNonNull(progress, "progress");
+    return run("add " + request.node().id(), () -> add(request, progress));
+  }
+
+  /**
+   * Removes a member. A voter that leads transfers its leadership to another voter first; then the
+   * configuration without the node is set ({@code COMPARE_AND_SET}); then the node is told to stop
+   * (with a cluster secret). Does not block.
+   *
+   * @return a future of what was done; it fails with {@link MembershipConflictException} if another
+   *     change is in progress, {@link IllegalArgumentException} if the node is the only voter,
+   *     {@link MembershipTimeoutException} at the deadline
+   */
+  public CompletableFuture<RemoveResult> removeMember(RemoveRequest request) {
+    Objects.requireNonNull(request, "request");
+    return run("remove " + request.nodeId(), () -> remove(request));
+  }
+
+  /**
+   * Finishes or undoes {@code pending}, a change whose driver is gone: a {@code STARTED} add is
+   * undone (the node removed and told to wipe its state and stop), a {@code VERIFIED} add is
+   * finished (the node promoted), a remove is finished. Then the record is ended. The leader calls
+   * this for a change recorded in an earlier term that no admin of its own is driving. Does not
+   * block.
+   *
+   * @return a future that completes when the record has been ended
+   */
+  public CompletableFuture<Void> resolve(MembershipChange pending, Duration deadline) {
+    Objects.requireNonNull(pending, "pending");
+    return run(
+        "resolve " + pending,
+        () -> {
+          resolveNow(pending, clock.instant().plus(deadline));
+          return null;
+        });
+  }
+
+  /** Whether this admin is driving the recorded change {@code id} right now. */
+  public boolean isDriving(long id) {
+    return driving.contains(id);
+  }
+
+  @FunctionalInterface
+  private interface Work<T> {
+    T call() throws Exception;
+  }
+
+  private <T> CompletableFuture<T> run(String what, Work<T> work) {
+    if (!inProgress.compareAndSet(null, what)) {
+      return CompletableFuture.failedFuture(
+          new MembershipConflictException(
+              "cannot " + what + ": '" + inProgress.get() + "' is in progress"));
+    }
+    CompletableFuture<T> f = new CompletableFuture<>();
+    try {
+      executor.execute(
+          () -> {
+            T result = null;
+            Throwable failure = null;
+            try {
+              result = work.call();
+            } catch (Throwable t) {
+              failure = t;
+            }
+            // Free the slot before completing: a caller reacting to the completion may start the
+            // next change at once.
+            inProgress.set(null);
+            if (failure == null) {
+              f.complete(result);
+            } else {
+              f.completeExceptionally(failure);
+            }
+          });
+    } catch (RuntimeException e) {
+      inProgress.set(null);
+      f.completeExceptionally(e);
+    }
+    return f;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // add
+  // ---------------------------------------------------------------------------------------------
+
+  private AddResult add(AddRequest request, Consumer<AddProgress> progress) throws Exception {
+    PeerAddress node = request.node();
+    String id = node.id();
+    Instant deadline = clock.instant().plus(request.deadline());
+    raft.getClientRpc().addRaftPeers(List.of(FerryServer.toRaftPeer(node, RaftPeerRole.LISTENER)));
+    progress.accept(new AddProgress(id, AddProgress.Phase.STARTING, Optional.empty()));
+    Conf start = readConf(deadline, "the configuration");
+    if (start.isVoter(id)) {
+      throw new IllegalStateException(id + " is already a voter");
+    }
+    long changeId = random.nextLong() & Long.MAX_VALUE;
+    driving.add(changeId);
+    AtomicReference<AddProgress.Phase> phase = new AtomicReference<>(AddProgress.Phase.INSTALLING);
+    ProgressPoller poller = new ProgressPoller(node, phase, progress);
+    try {
+      record(
+          deadline,
+          CommandCodec.membershipBegin(changeId, MembershipChange.Kind.ADD, id, node.toString()));
+      // A fresh baseline near the head of the log: the node installs it rather than replaying
+      // everything (and a cluster that never captured has no snapshot to offer otherwise).
+      captureBaseline(deadline);
+      Instant t0 = clock.instant();
+      LOG.info("{}: adding as listener (leader commit index {})", id, start.commitIndex());
+      poller.start();
+      changeTo(
+          deadline,
+          "add " + id + " as listener",
+          c -> c.isListener(id),
+          c ->
+              c.cas(
+                  c.voters(),
+                  plus(c.listeners(), FerryServer.toRaftPeer(node, RaftPeerRole.LISTENER))));
+      Instant t1 = clock.instant();
+      poller.phase(AddProgress.Phase.CATCHING_UP);
+      awaitApplied(id, start.commitIndex(), deadline);
+      Instant t2 = clock.instant();
+      poller.phase(AddProgress.Phase.VERIFYING);
+      long checkpointId = random.nextLong() & Long.MAX_VALUE;
+      DigestAt reference = checkpoint(checkpointId, deadline);
+      Conf now = readConf(deadline, "the configuration");
+      for (RaftPeer v : now.voters()) {
+        DigestAt d = checkpointOn(v.getId().toString(), checkpointId, reference.index(), deadline);
+        if (!d.equals(reference)) {
+          throw new IllegalStateException(
+              "voter " + v.getId() + " recorded " + d + " at checkpoint, the leader " + reference);
+        }
+      }
+      DigestAt mine = checkpointOn(id, checkpointId, reference.index(), deadline);
+      if (!mine.digest().equals(reference.digest())) {
+        throw new MemberDigestMismatchException(
+            id, reference.index(), reference.digest(), mine.digest());
+      }
+      checkDeadline(deadline, "verify " + id);
+      Instant t3 = clock.instant();
+      LOG.info("{}: digest {} verified at index {}", id, mine.digest().toHex(), mine.index());
+      poller.phase(AddProgress.Phase.PROMOTING);
+      record(deadline, CommandCodec.membershipAdvance(changeId, MembershipChange.Phase.VERIFIED));
+      promote(node, deadline);
+      Instant t4 = clock.instant();
+      endRecord(changeId, deadline);
+      poller.stop();
+      Map<String, Long> shipped = poller.lastShipped();
+      progress.accept(new AddProgress(id, AddProgress.Phase.DONE, Optional.empty()));
+      return new AddResult(
+          id,
+          checkpointId,
+          reference,
+          Duration.between(t0, t1),
+          Duration.between(t1, t2),
+          Duration.between(t2, t3),
+          Duration.between(t3, t4),
+          shipped);
+    } catch (Exception e) {
+      poller.stop();
+      if (e instanceof MembershipConflictException && !isRecorded(changeId)) {
+        // Refused at the start, or undone by a new leader (which removes the node itself).
+        throw e;
+      }
+      LOG.warn("{}: add failed, removing it: {}", id, e.toString());
+      try {
+        Instant rollback = clock.instant().plus(ROLLBACK_BUDGET);
+        removeFromConf(id, rollback);
+        retire(node, "its addition failed: " + e.getMessage(), true);
+        endRecord(changeId, rollback);
+      } catch (Exception rollback) {
+        e.addSuppressed(rollback);
+      }
+      throw e;
+    } finally {
+      driving.remove(changeId);
+    }
+  }
+
+  private void promote(PeerAddress node, Instant deadline) throws IOException {
+    String id = node.id();
+    changeTo(
+        deadline,
+        "promote " + id,
+        c -> c.isVoter(id),
+        c ->
+            c.cas(
+                plus(c.voters(), FerryServer.toRaftPeer(node, RaftPeerRole.FOLLOWER)),
+                c.without(c.listeners(), id)));
+  }
+
+  /**
+   * Polls the joining node's admin service for its install progress while the add runs, and reports
+   * it with the current phase.
+   */
+  private final class ProgressPoller {
+    private final PeerAddress node;
+    private final AtomicReference<AddProgress.Phase> phase;
+    private final Consumer<AddProgress> progress;
+    private final AtomicReference<Map<String, Long>> lastShipped = new AtomicReference<>(Map.of());
+    private volatile boolean stopped;
+    private Thread thread;
+
+    ProgressPoller(
+        PeerAddress node,
+        AtomicReference<AddProgress.Phase> phase,
+        Consumer<AddProgress> progress) {
+      this.node = node;
+      this.phase = phase;
+      this.progress = progress;
+    }
+
+    void start() {
+      report(Optional.empty());
+      thread = new Thread(this::loop, "ferry-membership-progress-" + node.id());
+      thread.setDaemon(true);
+      thread.start();
+    }
+
+    void phase(AddProgress.Phase p) {
+      phase.set(p);
+      report(Optional.empty());
+    }
+
+    Map<String, Long> lastShipped() {
+      if (secret != null) {
+        try (AdminClient c = AdminClient.connect(node, secret, tls, selfId)) {
+          NodeStatus s = c.status();
+          s.lastInstall().ifPresent(r -> lastShipped.set(r.bytesPerSource()));
+        } catch (IOException | RuntimeException e) {
+          LOG.info("{}: cannot read its install report: {}", node.id(), e.toString());
+        }
+      }
+      return lastShipped.get();
+    }
+
+    void stop() {
+      stopped = true;
+      if (thread != null) {
+        thread.interrupt();
+      }
+    }
+
+    private void loop() {
+      AdminClient client = null;
+      try {
+        while (!stopped) {
+          Optional<InstallProgress> install = Optional.empty();
+          if (secret != null && phase.get() == AddProgress.Phase.INSTALLING) {
+            try {
+              if (client == null) {
+                client = AdminClient.connect(node, secret, tls, selfId);
+              }
+              install = client.status().install();
+              install.ifPresent(i -> lastShipped.set(i.bytesPerSource()));
+            } catch (IOException | RuntimeException e) {
+              LOG.debug("{}: no install progress: {}", node.id(), e.toString());
+              closeQuietly(client);
+              client = null;
+            }
+          }
+          if (!stopped) {
+            report(install);
+          }
+          try {
+            TimeUnit.MILLISECONDS.sleep(PROGRESS_EVERY.toMillis());
+          } catch (InterruptedException e) {
+            return;
+          }
+        }
+      } finally {
+        closeQuietly(client);
+      }
+    }
+
+    private void report(Optional<InstallProgress> install) {
+      try {
+        progress.accept(new AddProgress(node.id(), phase.get(), install));
+      } catch (RuntimeException e) {
+        LOG.warn("progress listener threw", e);
+      }
+    }
+  }
+
+  private static void closeQuietly(AdminClient c) {
+    if (c != null) {
+      c.close();
+    }
+  }
+
+  /** Tells a node it was removed, so it stops (best effort: logged if it cannot be reached). */
+  private void retire(PeerAddress node, String reason, boolean wipe) {
+    if (secret == null || node == null) {
+      return;
+    }
+    try (AdminClient c = AdminClient.connect(node, secret, tls, selfId)) {
+      c.retire(reason, wipe);
+    } catch (IOException | RuntimeException e) {
+      LOG.info("{}: could not tell it to stop: {}", node.id(), e.toString());
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // the replicated record
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Appends a membership command; retried until the deadline (the commands are idempotent).
+   *
+   * @throws MembershipConflictException if the state machine refused it
+   */
+  private MembershipChange record(Instant deadline, byte[] command) throws IOException {
+    Message m = Message.valueOf(ByteString.copyFrom(command));
+    while (true) {
+      try {
+        RaftClientReply r = raft.io().send(m);
+        if (r.isSuccess()) {
+          Reply reply = CommandCodec.decodeReply(r.getMessage().getContent().toByteArray());
+          if (reply.status() == ReplyStatus.CONFLICT) {
+            throw new MembershipConflictException(reply.message());
+          }
+          if (reply.status() != ReplyStatus.OK) {
+            throw new MembershipException("membership record refused: " + reply.message());
+          }
+          return CommandCodec.decodeMembershipReply(reply.payload());
+        }
+        LOG.info("membership record: {}", String.valueOf(r.getException()));
+      } catch (IOException | RuntimeException e) {
+        if (e instanceof MembershipException) {
+          throw e;
+        }
+        LOG.info("membership record: {}", e.toString());
+      }
+      pause(deadline, "the membership record to commit");
+    }
+  }
+
+  /** Writes a capture command through the log: every replica captures a snapshot at its index. */
+  private void captureBaseline(Instant deadline) throws IOException {
+    Message m = Message.valueOf(ByteString.copyFrom(CommandCodec.captureCommand()));
+    while (true) {
+      try {
+        RaftClientReply r = raft.io().send(m);
+        if (r.isSuccess()) {
+          return;
+        }
+        LOG.info("capture: {}", String.valueOf(r.getException()));
+      } catch (IOException e) {
+        LOG.info("capture: {}", e.toString());
+      }
+      pause(deadline, "a capture command to commit");
+    }
+  }
+
+  private void endRecord(long changeId, Instant deadline) throws IOException {
+    record(deadline, CommandCodec.membershipEnd(changeId));
+  }
+
+  /** Whether change {@code id} is recorded as pending (read through the log's leader). */
+  private boolean isRecorded(long id) {
+    try {
+      MembershipChange c = pending();
+      return c != null && c.id() == id;
+    } catch (IOException | RuntimeException e) {
+      return true;
+    }
+  }
+
+  /** The pending change as the leader's state machine has it, or null. */
+  public MembershipChange pending() throws IOException {
+    RaftClientReply r =
+        raft.io()
+            .sendReadOnly(Message.valueOf(ByteString.copyFrom(CommandCodec.membershipQuery())));
+    if (!r.isSuccess()) {
+      throw new IOException("cannot read the pending membership change", r.getException());
+    }
+    return CommandCodec.decodeMembershipReply(r.getMessage().getContent().toByteArray());
+  }
+
+  private void resolveNow(MembershipChange c, Instant deadline) throws IOException {
+    LOG.info("resolving {} left by its driver", c);
+    Conf conf = readConf(deadline, "the configuration");
+    PeerAddress node = address(c, conf);
+    switch (c.kind()) {
+      case ADD -> {
+        if (c.phase() == MembershipChange.Phase.VERIFIED && node != null) {
+          if (conf.isListener(c.nodeId())) {
+            promote(node, deadline);
+          }
+          LOG.info("{}: verified addition finished", c.nodeId());
+        } else {
+          if (conf.isVoter(c.nodeId())) {
+            // Never happens through this class: promotion follows VERIFIED. Keep it: removing a
+            // voter is a decision for an operator, not for recovery.
+            LOG.error("{}: recorded unverified, but it is a voter; leaving it", c.nodeId());
+          } else {
+            removeFromConf(c.nodeId(), deadline);
+            retire(node, "its addition was interrupted and undone by the new leader", true);
+            LOG.info("{}: unverified addition undone", c.nodeId());
+          }
+        }
+      }
+      case REMOVE -> {
+        if (conf.isVoter(c.nodeId()) || conf.isListener(c.nodeId())) {
+          remove(new RemoveRequest(c.nodeId(), Duration.between(clock.instant(), deadline)), c);
+        } else {
+          retire(node, "it was removed from the cluster", false);
+        }
+      }
+    }
+    endRecord(c.id(), deadline);
+  }
+
+  private static PeerAddress address(MembershipChange c, Conf conf) {
+    if (!c.address().isEmpty()) {
+      try {
+        return PeerAddress.parse(c.address());
+      } catch (IllegalArgumentException e) {
+        LOG.warn("bad address in {}: {}", c, e.getMessage());
+      }
+    }
+    return conf.peer(c.nodeId()).map(PeerAddress::fromRaftPeer).orElse(null);
+  }
+
+  /** Writes a digest checkpoint through the log; the digest the leader recorded. */
+  private DigestAt checkpoint(long id, Instant deadline) throws IOException {
+    Message m = Message.valueOf(ByteString.copyFrom(CommandCodec.digestCheckpoint(id)));
+    while (true) {
+      try {
+        RaftClientReply r = raft.io().send(m);
+        if (r.isSuccess()) {
+          Reply reply = CommandCodec.decodeReply(r.getMessage().getContent().toByteArray());
+          if (reply.status() != ReplyStatus.OK) {
+            throw new MembershipException("digest checkpoint failed: " + reply.message());
+          }
+          return CommandCodec.decodeDigestReply(reply.payload());
+        }
+        LOG.info("digest checkpoint: {}", String.valueOf(r.getException()));
+      } catch (IOException e) {
+        LOG.info("digest checkpoint: {}", e.toString());
+      }
+      pause(deadline, "a digest checkpoint to commit");
+    }
+  }
+
+  /**
+   * The digest {@code replica} recorded at checkpoint {@code id}, once it applied {@code index}.
+   */
+  private DigestAt checkpointOn(String replica, long id, long index, Instant deadline)
+      throws IOException {
+    Message m = Message.valueOf(ByteString.copyFrom(CommandCodec.checkpointQuery(id)));
+    while (true) {
+      try {
+        RaftClientReply r = raft.io().sendStaleRead(m, index, RaftPeerId.valueOf(replica));
+        if (r.isSuccess()) {
+          return CommandCodec.decodeDigestReply(r.getMessage().getContent().toByteArray());
+        }
+        LOG.info("checkpoint on {}: {}", replica, String.valueOf(r.getException()));
+      } catch (IOException | RuntimeException e) {
+        LOG.info("checkpoint on {}: {}", replica, e.toString());
+      }
+      pause(deadline, replica + "'s digest at checkpoint index " + index);
+    }
+  }
+
+  /** Waits until {@code id} reports an applied index of at least {@code index}. */
+  private void awaitApplied(String id, long index, Instant deadline) throws IOException {
+    RaftPeerId peer = RaftPeerId.valueOf(id);
+    long applied = -1;
+    while (true) {
+      try {
+        GroupInfoReply r = raft.getGroupManagementApi(peer).info(groupId);
+        applied = r.getLogInfoProto().getApplied().getIndex();
+        if (applied >= index) {
+          return;
+        }
+      } catch (IOException | RuntimeException e) {
+        // gRPC reports an unreachable peer with an unchecked StatusRuntimeException.
+        LOG.debug("{}: no group info yet: {}", id, e.toString());
+      }
+      pause(deadline, id + " to apply index " + index + " (applied " + applied + ")");
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // remove
+  // ---------------------------------------------------------------------------------------------
+
+  private RemoveResult remove(RemoveRequest request) throws Exception {
+    long changeId = random.nextLong() & Long.MAX_VALUE;
+    Instant deadline = clock.instant().plus(request.deadline());
+    Conf c = readConf(deadline, "the configuration");
+    String address =
+        c.peer(request.nodeId()).map(p -> PeerAddress.fromRaftPeer(p).toString()).orElse("");
+    record(
+        deadline,
+        CommandCodec.membershipBegin(
+            changeId, MembershipChange.Kind.REMOVE, request.nodeId(), address));
+    driving.add(changeId);
+    try {
+      MembershipChange change =
+          new MembershipChange(
+              changeId,
+              MembershipChange.Kind.REMOVE,
+              request.nodeId(),
+              address,
+              MembershipChange.Phase.STARTED,
+              0,
+              0);
+      RemoveResult result = remove(request, change);
+      endRecord(changeId, clock.instant().plus(ROLLBACK_BUDGET));
+      return result;
+    } catch (Exception e) {
+      try {
+        endRecord(changeId, clock.instant().plus(ROLLBACK_BUDGET));
+      } catch (Exception end) {
+        e.addSuppressed(end);
+      }
+      throw e;
+    } finally {
+      driving.remove(changeId);
+    }
+  }
+
+  private RemoveResult remove(RemoveRequest request, MembershipChange change) throws IOException {
+    String id = request.nodeId();
+    Instant start = clock.instant();
+    Instant deadline = start.plus(request.deadline());
+    Conf c = readConf(deadline, "the configuration");
+    PeerAddress node = address(change, c);
+    RemoveResult.Outcome outcome;
+    if (c.isVoter(id)) {
+      if (c.voters().size() == 1) {
+        throw new IllegalArgumentException("cannot remove " + id + ": it is the only voter");
+      }
+      outcome = RemoveResult.Outcome.REMOVED_VOTER;
+    } else if (c.isListener(id)) {
+      outcome = RemoveResult.Outcome.REMOVED_LISTENER;
+    } else {
+      return new RemoveResult(
+          id, RemoveResult.Outcome.NOT_A_MEMBER, false, c.leader(), Duration.ZERO);
+    }
+    boolean transferred = false;
+    while (c.leader().equals(id)) {
+      transferred = true;
+      String target =
+          c.voters().stream()
+              .map(p -> p.getId().toString())
+              .filter(v -> !v.equals(id))
+              .findFirst()
+              .orElseThrow();
+      LOG.info("{}: leads; transferring leadership to {}", id, target);
+      try {
+        long ms = Math.max(1, Duration.between(clock.instant(), deadline).toMillis());
+        raft.admin().transferLeadership(RaftPeerId.valueOf(target), Math.min(ms, 10_000));
+      } catch (IOException | RuntimeException e) {
+        LOG.info("{}: leadership transfer: {}", id, e.toString());
+      }
+      c = readConf(deadline, "a new leader");
+      if (c.leader().equals(id)) {
+        pause(deadline, "leadership to move away from " + id);
+      }
+    }
+    Conf after = removeFromConf(id, deadline);
+    retire(
+        node,
+        "it was removed from the cluster by an admin",
+        outcome == RemoveResult.Outcome.REMOVED_LISTENER
+            && change.kind() == MembershipChange.Kind.ADD);
+    return new RemoveResult(
+        id, outcome, transferred, after.leader(), Duration.between(start, clock.instant()));
+  }
+
+  private Conf removeFromConf(String id, Instant deadline) throws IOException {
+    return changeTo(
+        deadline,
+        "remove " + id,
+        c -> !c.isVoter(id) && !c.isListener(id),
+        c -> c.cas(c.without(c.voters(), id), c.without(c.listeners(), id)));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // configuration
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Reads the configuration from the leader until it is stable and {@code done}; while it is not,
+   * sends {@code change} of it. Idempotent: a request that timed out but committed is seen done on
+   * the next read; a concurrent change makes the compare-and-set fail and the loop re-read.
+   */
+  private Conf changeTo(
+      Instant deadline,
+      String what,
+      Predicate<Conf> done,
+      Function<Conf, SetConfigurationRequest.Arguments> change)
+      throws IOException {
+    while (true) {
+      Conf c = readConf(deadline, what);
+      if (c.stable() && done.test(c)) {
+        return c;
+      }
+      if (c.stable()) {
+        try {
+          RaftClientReply reply = raft.admin().setConfiguration(change.apply(c));
+          if (reply.isSuccess()) {
+            continue;
+          }
+          LOG.info("{}: {}", what, reply.getException());
+        } catch (IOException | RuntimeException e) {
+          LOG.info("{}: {}", what, e.toString());
+        }
+      }
+      pause(deadline, what);
+    }
+  }
+
+  /** The leader's view: configuration, commit index, its id. */
+  private Conf readConf(Instant deadline, String what) throws IOException {
+    Set<RaftPeerId> candidates = new LinkedHashSet<>();
+    for (RaftPeer p : group.getPeers()) {
+      candidates.add(p.getId());
+    }
+    Exception last = null;
+    while (true) {
+      for (RaftPeerId p : new ArrayList<>(candidates)) {
+        try {
+          GroupInfoReply r = raft.getGroupManagementApi(p).info(groupId);
+          RoleInfoProto role = r.getRoleInfoProto();
+          if (role.getRole() == RaftPeerRole.LEADER && r.getConf().isPresent()) {
+            return new Conf(
+                p.toString(), r.getConf().get(), r.getLogInfoProto().getCommitted().getIndex());
+          }
+          if (role.hasFollowerInfo() && role.getFollowerInfo().hasLeaderInfo()) {
+            RaftPeerId leader =
+                RaftPeerId.valueOf(role.getFollowerInfo().getLeaderInfo().getId().getId());
+            if (candidates.add(leader)) {
+              // Not a peer the client was made with: it needs its address first.
+              r.getConf()
+                  .ifPresent(
+                      conf ->
+                          raft.getClientRpc()
+                              .addRaftPeers(ProtoUtils.toRaftPeers(conf.getPeersList())));
+            }
+          }
+        } catch (IOException | RuntimeException e) {
+          // gRPC reports an unreachable peer with an unchecked StatusRuntimeException.
+          last = e;
+        }
+      }
+      try {
+        pause(deadline, what + " from a leader");
+      } catch (MembershipTimeoutException e) {
+        if (last != null) {
+          e.addSuppressed(last);
+        }
+        throw e;
+      }
+    }
+  }
+
+  private void pause(Instant deadline, String what) throws InterruptedIOException {
+    checkDeadline(deadline, what);
+    try {
+      TimeUnit.MILLISECONDS.sleep(POLL.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted waiting for " + what);
+    }
+    checkDeadline(deadline, what);
+  }
+
+  private void checkDeadline(Instant deadline, String what) {
+    if (clock.instant().isAfter(deadline)) {
+      throw new MembershipTimeoutException("deadline passed waiting for " + what, null);
+    }
+  }
+
+  private static List<RaftPeer> plus(List<RaftPeer> peers, RaftPeer p) {
+    List<RaftPeer> out = new ArrayList<>(peers);
+    out.add(p);
+    return out;
+  }
+
+  /** A configuration as the leader reported it. */
+  private record Conf(String leader, RaftConfigurationProto proto, long commitIndex) {
+    boolean stable() {
+      return proto.getOldPeersCount() == 0 && proto.getOldListenersCount() == 0;
+    }
+
+    List<RaftPeer> voters() {
+      return ProtoUtils.toRaftPeers(proto.getPeersList());
+    }
+
+    List<RaftPeer> listeners() {
+      return ProtoUtils.toRaftPeers(proto.getListenersList());
+    }
+
+    boolean isVoter(String id) {
+      return find(voters(), id).isPresent();
+    }
+
+    boolean isListener(String id) {
+      return find(listeners(), id).isPresent();
+    }
+
+    List<RaftPeer> without(List<RaftPeer> peers, String id) {
+      return peers.stream().filter(p -> !p.getId().toString().equals(id)).toList();
+    }
+
+    SetConfigurationRequest.Arguments cas(List<RaftPeer> newVoters, List<RaftPeer> newListeners) {
+      return SetConfigurationRequest.Arguments.newBuilder()
+          .setMode(SetConfigurationRequest.Mode.COMPARE_AND_SET)
+          .setServersInCurrentConf(voters())
+          .setListenersInCurrentConf(listeners())
+          .setServersInNewConf(newVoters)
+          .setListenersInNewConf(newListeners)
+          .build();
+    }
+
+    Optional<RaftPeer> peer(String id) {
+      Optional<RaftPeer> p = find(voters(), id);
+      return p.isPresent() ? p : find(listeners(), id);
+    }
+
+    private static Optional<RaftPeer> find(List<RaftPeer> peers, String id) {
+      return peers.stream().filter(p -> p.getId().toString().equals(id)).findFirst();
+    }
+  }
+}

@@ -1,0 +1,66 @@
+package dev.ferry.raft.admin;
+
+import dev.ferry.raft.install.InstallProgress;
+import dev.ferry.snapshot.StateDigest;
+import dev.ferry.statemachine.MembershipChange;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * One node's view of itself and the cluster, as its admin service reports it.
+ *
+ * @param id the node's id
+ * @param role its Raft role: {@code LEADER}, {@code FOLLOWER}, {@code CANDIDATE} or {@code
+ *     LISTENER}
+ * @param leader the leader it knows of
+ * @param term its current term
+ * @param appliedIndex the last log index its state machine applied
+ * @param commitIndex the last log index it knows committed
+ * @param logStartIndex the first index still in its log (earlier entries were purged after a
+ *     snapshot)
+ * @param digest its state digest at {@code appliedIndex}
+ * @param members the configuration it knows, voters and listeners
+ * @param pending the membership change recorded as pending in its replicated state
+ * @param install the snapshot install it is running
+ * @param lastInstall the last snapshot install it finished (bytes are per source; {@code bytesDone}
+ *     is what it held at the end)
+ */
+public record NodeStatus(
+    String id,
+    String role,
+    Optional<String> leader,
+    long term,
+    long appliedIndex,
+    long commitIndex,
+    long logStartIndex,
+    StateDigest digest,
+    List<Member> members,
+    Optional<MembershipChange> pending,
+    Optional<InstallProgress> install,
+    Optional<InstallProgress> lastInstall) {
+  public NodeStatus {
+    Objects.requireNonNull(id, "id");
+    Objects.requireNonNull(role, "role");
+    Objects.requireNonNull(leader, "leader");
+    Objects.requireNonNull(digest, "digest");
+    members = List.copyOf(members);
+    Objects.requireNonNull(pending, "pending");
+    Objects.requireNonNull(install, "install");
+    Objects.requireNonNull(lastInstall, "lastInstall");
+  }
+
+  /**
+   * A member of the configuration.
+   *
+   * @param id its id
+   * @param address {@code id=host:raftPort:chunkPort:adminPort}
+   * @param voter a voter, or else a listener
+   */
+  public record Member(String id, String address, boolean voter) {
+    public Member {
+      Objects.requireNonNull(id, "id");
+      Objects.requireNonNull(address, "address");
+    }
+  }
+}

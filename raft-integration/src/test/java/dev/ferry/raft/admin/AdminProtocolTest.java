@@ -1,0 +1,147 @@
+package dev.ferry.raft.admin;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.ferry.raft.install.InstallProgress;
+import dev.ferry.snapshot.StateDigest;
+import dev.ferry.statemachine.DigestAt;
+import dev.ferry.statemachine.MembershipChange;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+class AdminProtocolTest {
+  private static final StateDigest D = StateDigest.EMPTY.plus(new byte[32]);
+
+  private static AdminProtocol.Frame roundTrip(int type, Map<String, String> body)
+      throws IOException {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    AdminProtocol.write(out, type, body);
+    return AdminProtocol.read(new ByteArrayInputStream(out.toByteArray()));
+  }
+
+  @Test
+  void statusProgressAndResultsRoundTrip() throws IOException {
+    InstallProgress i =
+        new InstallProgress(40, 1000, 600, Map.of("n1", 300L, "n2", 200L), Duration.ofMillis(250));
+    MembershipChange c =
+        new MembershipChange(
+            5,
+            MembershipChange.Kind.ADD,
+            "n4",
+            "n4=h:1:2:3",
+            MembershipChange.Phase.STARTED,
+            3,
+            40);
+    NodeStatus s =
+        new NodeStatus(
+            "n1",
+            "LEADER",
+            Optional.of("n1"),
+            3,
+            41,
+            42,
+            7,
+            D,
+            List.of(
+                new NodeStatus.Member("n1", "n1=h:1:2:3", true),
+                new NodeStatus.Member("n4", "n4=h:4:5:6", false)),
+            Optional.of(c),
+            Optional.of(i),
+            Optional.empty());
+    assertEquals(
+        s, AdminProtocol.status(roundTrip(AdminProtocol.STATUS_REPLY, AdminProtocol.status(s))));
+
+    AddProgress p = new AddProgress("n4", AddProgress.Phase.INSTALLING, Optional.of(i));
+    assertEquals(
+        p, AdminProtocol.progress(roundTrip(AdminProtocol.PROGRESS, AdminProtocol.progress(p))));
+
+    AddResult r =
+        new AddResult(
+            "n4",
+            99,
+            new DigestAt(3, 44, D),
+            Duration.ofMillis(1),
+            Duration.ofMillis(2),
+            Duration.ofMillis(3),
+            Duration.ofMillis(4),
+            Map.of("n1", 10L));
+    assertEquals(
+        r, AdminProtocol.addResult(roundTrip(AdminProtocol.ADD_DONE, AdminProtocol.addResult(r))));
+
+    RemoveResult rr =
+        new RemoveResult(
+            "n2", RemoveResult.Outcome.REMOVED_VOTER, true, "n3", Duration.ofMillis(7));
+    assertEquals(
+        rr,
+        AdminProtocol.removeResult(
+            roundTrip(AdminProtocol.REMOVE_DONE, AdminProtocol.removeResult(rr))));
+  }
+
+  @Test
+  void errorsComeBackAsTheirExceptions() throws IOException {
+    MemberDigestMismatchException m =
+        new MemberDigestMismatchException("n4", 12, D, StateDigest.EMPTY);
+    RuntimeException back =
+        AdminProtocol.error(roundTrip(AdminProtocol.ERROR, AdminProtocol.error(m)));
+    MemberDigestMismatchException mm = assertInstanceOf(MemberDigestMismatchException.class, back);
+    assertEquals(m.expected(), mm.expected());
+    assertEquals(m.actual(), mm.actual());
+    assertEquals(12, mm.index());
+    assertInstanceOf(
+        MembershipConflictException.class,
+        AdminProtocol.error(
+            roundTrip(
+                AdminProtocol.ERROR,
+                AdminProtocol.error(new MembershipConflictException("busy")))));
+    assertInstanceOf(
+        MembershipTimeoutException.class,
+        AdminProtocol.error(
+            roundTrip(
+                AdminProtocol.ERROR,
+                AdminProtocol.error(new MembershipTimeoutException("late", null)))));
+    assertInstanceOf(
+        AdminException.class,
+        AdminProtocol.error(
+            roundTrip(AdminProtocol.ERROR, AdminProtocol.error(new RuntimeException("boom")))));
+  }
+
+  @Test
+  void malformedFramesAreRefusedBeforeBuffering() throws IOException {
+    assertThrows(
+        EOFException.class, () -> AdminProtocol.read(new ByteArrayInputStream(new byte[0])));
+    // Length beyond the bound: refused from the four length bytes alone.
+    assertThrows(
+        AdminProtocol.AdminProtocolException.class,
+        () -> AdminProtocol.read(new ByteArrayInputStream(new byte[] {0x7f, 0, 0, 0})));
+    Map<String, String> body = new LinkedHashMap<>();
+    body.put("k", "v");
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    AdminProtocol.write(out, AdminProtocol.STATUS, body);
+    byte[] good = out.toByteArray();
+    // Every single-byte corruption either decodes to some frame or fails with an IOException.
+    Random rnd = new Random(7);
+    for (int i = 0; i < 5_000; i++) {
+      byte[] b = good.clone();
+      b[rnd.nextInt(b.length)] = (byte) rnd.nextInt(256);
+      try {
+        AdminProtocol.read(new ByteArrayInputStream(b));
+      } catch (IOException expected) {
+        // refused
+      }
+    }
+    AdminProtocol.Frame f = roundTrip(AdminProtocol.STATUS_REPLY, Map.of("term", "x"));
+    assertThrows(AdminProtocol.AdminProtocolException.class, () -> f.number("term"));
+    assertThrows(AdminProtocol.AdminProtocolException.class, () -> f.get("absent"));
+  }
+}

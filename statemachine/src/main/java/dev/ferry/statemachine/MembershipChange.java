@@ -1,0 +1,153 @@
+package dev.ferry.statemachine;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Objects;
+
+/**
+ * A membership change in progress, recorded in the replicated state so that whichever node leads
+ * next can finish or undo it when the one driving it disappears. At most one is pending at a time.
+ *
+ * @param id the change's id, chosen by whoever began it (random); commands that advance or end a
+ *     change name it by id, so a stale driver cannot touch a newer change
+ * @param kind add or remove
+ * @param nodeId the node being added or removed
+ * @param address the node's address as {@code id=host:raftPort:chunkPort:adminPort} (for an add;
+ *     may be empty for a remove)
+ * @param phase how far the change got
+ * @param term the term of the log entry that last began or advanced it
+ * @param index the log index of that entry
+ */
+public record MembershipChange(
+    long id, Kind kind, String nodeId, String address, Phase phase, long term, long index) {
+
+  /** What the change does. */
+  public enum Kind {
+    ADD,
+    REMOVE
+  }
+
+  /** How far a change got. */
+  public enum Phase {
+    /**
+     * Begun: for an add, the node is (being) added as a listener and is catching up; its state is
+     * not verified. Undone by a new leader: the node is removed.
+     */
+    STARTED,
+    /**
+     * For an add: the node's digest was verified equal to every voter's; promotion may follow. A
+     * new leader finishes it: it promotes the node.
+     */
+    VERIFIED
+  }
+
+  private static final int MAX_TEXT = 1024;
+
+  public MembershipChange {
+    Objects.requireNonNull(kind, "kind");
+    Objects.requireNonNull(nodeId, "nodeId");
+    Objects.requireNonNull(address, "address");
+    Objects.requireNonNull(phase, "phase");
+    if (nodeId.isBlank()) {
+      throw new IllegalArgumentException("nodeId must not be blank");
+    }
+    if (utf8(nodeId).length > MAX_TEXT || utf8(address).length > MAX_TEXT) {
+      throw new IllegalArgumentException("nodeId or address longer than " + MAX_TEXT + " bytes");
+    }
+  }
+
+  /** The same change in another phase, at another log position. */
+  public MembershipChange at(Phase newPhase, long newTerm, long newIndex) {
+    return new MembershipChange(id, kind, nodeId, address, newPhase, newTerm, newIndex);
+  }
+
+  /** The canonical encoding. Deterministic. */
+  public byte[] encode() {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    try (DataOutputStream out = new DataOutputStream(bytes)) {
+      out.writeLong(id);
+      out.writeByte(kind.ordinal());
+      out.writeByte(phase.ordinal());
+      out.writeLong(term);
+      out.writeLong(index);
+      writeText(out, nodeId);
+      writeText(out, address);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return bytes.toByteArray();
+  }
+
+  /**
+   * Decodes {@link #encode}'s output.
+   *
+   * @throws IllegalArgumentException if the bytes are malformed
+   */
+  public static MembershipChange decode(byte[] bytes) {
+    try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
+      long id = in.readLong();
+      Kind kind = enumAt(Kind.values(), in.readUnsignedByte(), "kind");
+      Phase phase = enumAt(Phase.values(), in.readUnsignedByte(), "phase");
+      long term = in.readLong();
+      long index = in.readLong();
+      String node = readText(in);
+      String address = readText(in);
+      if (in.read() != -1) {
+        throw new IllegalArgumentException("trailing bytes after a membership change");
+      }
+      return new MembershipChange(id, kind, node, address, phase, term, index);
+    } catch (IOException e) {
+      throw new IllegalArgumentException("truncated membership change", e);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return kind.name().toLowerCase(java.util.Locale.ROOT)
+        + " "
+        + nodeId
+        + " ("
+        + phase
+        + " at index "
+        + index
+        + ", term "
+        + term
+        + ", change "
+        + Long.toHexString(id)
+        + ")";
+  }
+
+  private static <E> E enumAt(E[] values, int ordinal, String what) {
+    if (ordinal >= values.length) {
+      throw new IllegalArgumentException("unknown " + what + " " + ordinal);
+    }
+    return values[ordinal];
+  }
+
+  private static byte[] utf8(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static void writeText(DataOutputStream out, String s) throws IOException {
+    byte[] b = utf8(s);
+    out.writeShort(b.length);
+    out.write(b);
+  }
+
+  private static String readText(DataInputStream in) throws IOException {
+    int n = in.readUnsignedShort();
+    if (n > MAX_TEXT) {
+      throw new IllegalArgumentException("text of " + n + " bytes in a membership change");
+    }
+    byte[] b = in.readNBytes(n);
+    if (b.length != n) {
+      throw new IllegalArgumentException("truncated membership change");
+    }
+    return new String(b, StandardCharsets.UTF_8);
+  }
+}
