@@ -1,12 +1,14 @@
 package dev.ferry.chaos.nemesis;
 
 import dev.ferry.chaos.harness.ChaosCluster;
+import dev.ferry.chaos.harness.NetworkMode;
 import dev.ferry.kv.KvClient;
-import dev.ferry.kv.admin.AddRequest;
-import dev.ferry.kv.admin.MembershipAdmin;
-import dev.ferry.kv.admin.RemoveRequest;
 import dev.ferry.raft.PeerAddress;
+import dev.ferry.raft.admin.AddRequest;
+import dev.ferry.raft.admin.MembershipAdmin;
+import dev.ferry.raft.admin.RemoveRequest;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 
@@ -19,10 +21,22 @@ public final class AdminMembership implements Membership {
   private final MembershipAdmin admin;
   private final Duration deadline;
 
-  /** An admin of {@code cluster} whose changes may each take up to {@code deadline}. */
+  /**
+   * An admin of {@code cluster} whose changes may each take up to {@code deadline}. On network
+   * namespaces it also talks to the nodes' admin services with the cluster secret (a removed node
+   * is told to stop); behind the proxy, whose host names only the nodes resolve, it does not.
+   */
   public AdminMembership(ChaosCluster cluster, Duration deadline) {
     this.client = cluster.client(Duration.ofSeconds(10));
-    this.admin = MembershipAdmin.create(client);
+    MembershipAdmin.Builder b = MembershipAdmin.builder(client.raftClient(), client.group());
+    if (cluster.mode() == NetworkMode.NETNS) {
+      try {
+        b.secret(cluster.secret());
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+    this.admin = b.build();
     this.deadline = deadline;
   }
 

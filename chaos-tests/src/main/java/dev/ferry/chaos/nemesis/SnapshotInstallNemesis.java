@@ -12,28 +12,37 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
 import java.util.stream.Stream;
 
 /**
- * An interrupted snapshot install. A follower is killed and its storage wiped, so that on restart
- * it must install a snapshot from its peers (the cluster runs with a short log and a limited chunk
- * send rate, so an install takes seconds); as soon as its first chunks arrive, the install is
- * interrupted:
+ * An interrupted snapshot install. A spare node (not a member; storage wiped) joins: it starts as a
+ * listener and is added through {@link Membership#add}, so it installs a full snapshot from its
+ * peers while staged (the cluster runs with bulk data and a limited chunk send rate, so this takes
+ * seconds). As soon as its first chunks arrive, the install is interrupted:
  *
  * <ul>
- *   <li>{@link Kind#KILL_RECEIVER}: the installing node is killed (heal restarts it; it resumes
- *       from the chunks it stored);
- *   <li>{@link Kind#KILL_SOURCE}: another member, a source of chunks, is killed (heal restarts it);
- *   <li>{@link Kind#CORRUPT_SOURCE}: every stored chunk file of another follower is corrupted, so
- *       that it serves bad chunks (heal kills it, wipes it and restarts it, so it installs afresh).
+ *   <li>{@link Kind#KILL_RECEIVER}: the joining node is killed (heal restarts it; it resumes from
+ *       the chunks it stored);
+ *   <li>{@link Kind#KILL_SOURCE}: a voter, a source of chunks, is killed (heal restarts it);
+ *   <li>{@link Kind#CORRUPT_SOURCE}: every stored chunk file of a follower is corrupted, so that it
+ *       serves bad chunks.
  * </ul>
  *
- * If the node caught up by replaying the log, or finished before it could be interrupted, the
- * summary says so. Used by one scheduler thread.
+ * <p>Heal waits for the add to finish, then makes the next spare: it removes a voter (the corrupted
+ * one if any, else a random follower that did not just join), stops it and wipes its storage.
+ * Storage is only ever wiped on nodes that are no longer members: a voter restarted with empty
+ * storage under its old identity would break Raft's assumption that what a node acknowledged stays
+ * on its disk (its vote could elect a leader missing committed entries).
+ *
+ * <p>Needs a cluster with a spare node. Used by one scheduler thread.
  */
 public final class SnapshotInstallNemesis implements Nemesis {
-  private static final Duration INSTALL_START = Duration.ofSeconds(30);
+  private static final Duration INSTALL_START = Duration.ofSeconds(20);
 
   /** How the install is interrupted. */
   public enum Kind {
@@ -46,12 +55,25 @@ public final class SnapshotInstallNemesis implements Nemesis {
   }
 
   private final Kind kind;
+  private final Function<ChaosCluster, Membership> factory;
+  private final Duration wait;
   private final List<String> killed = new ArrayList<>();
+  private Membership membership;
+  private CompletableFuture<String> pending;
+  private String joining;
   private String corrupted;
 
-  /** A nemesis interrupting installs this way. */
-  public SnapshotInstallNemesis(Kind kind) {
+  /**
+   * A nemesis interrupting installs this way, adding nodes through the membership {@code factory}
+   * makes (once, on first use).
+   *
+   * @param wait how long heal waits for each membership change
+   */
+  public SnapshotInstallNemesis(
+      Kind kind, Function<ChaosCluster, Membership> factory, Duration wait) {
     this.kind = Objects.requireNonNull(kind, "kind");
+    this.factory = Objects.requireNonNull(factory, "factory");
+    this.wait = Objects.requireNonNull(wait, "wait");
   }
 
   @Override
@@ -60,52 +82,74 @@ public final class SnapshotInstallNemesis implements Nemesis {
   }
 
   @Override
+  public boolean supports(ChaosCluster cluster) {
+    return cluster.nodes().size() > cluster.initialVoters().size();
+  }
+
+  @Override
   public String inject(ChaosCluster c, Random random) throws Exception {
-    Optional<String> pick = Targets.pick(c, Target.FOLLOWER, random);
-    if (pick.isEmpty()) {
-      return "nothing: no follower runs";
+    if (pending != null) {
+      return "nothing: the previous join is still in progress";
     }
-    String receiver = pick.get();
-    c.kill(receiver);
-    c.wipe(receiver);
-    c.start(receiver);
+    Optional<ChaosCluster.Configuration> conf = c.configuration();
+    if (conf.isEmpty()) {
+      return "nothing: no leader";
+    }
+    List<String> spares = new ArrayList<>();
+    for (String id : c.nodes()) {
+      if (!conf.get().members().contains(id) && !c.isAlive(id)) {
+        spares.add(id);
+      }
+    }
+    if (spares.isEmpty()) {
+      return "nothing: no spare node";
+    }
+    if (membership == null) {
+      membership = factory.apply(c);
+    }
+    String node = Targets.any(spares, random);
+    c.wipe(node);
+    c.startListener(node);
+    joining = node;
+    pending = membership.add(c.address(node));
+    String what = node + " joins";
     try {
       Await.until(
           INSTALL_START,
-          () -> chunkFiles(c.dataDir(receiver)) > 0 || !c.isAlive(receiver),
-          receiver + " to receive chunks");
+          () -> chunkFiles(c.dataDir(node)) > 0 || pending.isDone(),
+          node + " to receive chunks");
     } catch (TimeoutException e) {
-      return "wiped " + receiver + ": no install within " + INSTALL_START + " (log replay)";
+      return what + ", no chunks within " + INSTALL_START;
     }
-    String what = "wiped " + receiver + ", install started; ";
-    List<String> others = new ArrayList<>(Targets.members(c));
-    others.remove(receiver);
+    if (pending.isDone()) {
+      return what + ", the add finished before it could be interrupted";
+    }
+    List<String> voters = new ArrayList<>(Targets.voters(c));
+    voters.remove(node);
     switch (kind) {
       case KILL_RECEIVER -> {
-        c.kill(receiver);
-        killed.add(receiver);
-        return what + "killed the receiver";
+        c.kill(node);
+        killed.add(node);
+        return what + ", install started; killed it";
       }
       case KILL_SOURCE -> {
-        if (others.isEmpty()) {
-          return what + "no source to kill";
+        if (voters.isEmpty()) {
+          return what + ", install started; no source to kill";
         }
-        String source = Targets.any(others, random);
+        String source = Targets.any(voters, random);
         c.kill(source);
         killed.add(source);
-        return what + "killed source " + source;
+        return what + ", install started; killed source " + source;
       }
       case CORRUPT_SOURCE -> {
-        Optional<String> leader = c.leader();
-        List<String> followers = new ArrayList<>(others);
-        leader.ifPresent(followers::remove);
-        if (followers.isEmpty()) {
-          return what + "no follower source to corrupt";
+        c.leader().ifPresent(voters::remove);
+        if (voters.isEmpty()) {
+          return what + ", install started; no follower source to corrupt";
         }
-        String source = Targets.any(followers, random);
+        String source = Targets.any(voters, random);
         int n = corruptChunks(c.dataDir(source));
         corrupted = source;
-        return what + "corrupted " + n + " chunk files of source " + source;
+        return what + ", install started; corrupted " + n + " chunk files of source " + source;
       }
       default -> throw new IllegalStateException("unknown kind " + kind);
     }
@@ -121,15 +165,69 @@ public final class SnapshotInstallNemesis implements Nemesis {
       }
     }
     killed.clear();
-    if (corrupted != null) {
-      String id = corrupted;
-      corrupted = null;
-      c.kill(id);
-      c.wipe(id);
-      c.start(id);
-      done.add("wiped and restarted corrupted " + id);
+    if (pending == null) {
+      return String.join("; ", done);
     }
-    return String.join(", ", done);
+    String outcome = outcome(pending, "add " + joining);
+    if (outcome == null) {
+      done.add("add " + joining + " still running after " + wait);
+      return String.join("; ", done); // the next heal waits again
+    }
+    done.add(outcome);
+    pending = null;
+    Optional<ChaosCluster.Configuration> conf = c.configuration();
+    if (conf.isEmpty()) {
+      done.add("no leader: no spare made");
+      return String.join("; ", done);
+    }
+    if (!conf.get().members().contains(joining)) {
+      retire(c, joining, done);
+    }
+    String victim = corrupted;
+    if (victim == null) {
+      List<String> followers = new ArrayList<>(conf.get().voters());
+      followers.remove(conf.get().leader());
+      followers.remove(joining);
+      victim = followers.isEmpty() ? null : followers.get(0);
+    }
+    corrupted = null;
+    if (victim != null && conf.get().voters().size() > 2) {
+      String removal = outcome(membership.remove(victim), "remove " + victim);
+      done.add(removal == null ? "remove " + victim + " still running after " + wait : removal);
+      Optional<ChaosCluster.Configuration> after = c.configuration();
+      if (after.isPresent() && !after.get().members().contains(victim)) {
+        retire(c, victim, done);
+      }
+    }
+    return String.join("; ", done);
+  }
+
+  /** The outcome of {@code change} within the wait, or null if it is still running. */
+  private String outcome(CompletableFuture<String> change, String what)
+      throws InterruptedException {
+    try {
+      return change.get(wait.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      return null;
+    } catch (ExecutionException e) {
+      return what + " failed: " + e.getCause().getClass().getSimpleName();
+    }
+  }
+
+  /** Stops a node that is no longer a member and wipes its storage: it is a spare again. */
+  private static void retire(ChaosCluster c, String id, List<String> done) throws IOException {
+    if (c.isAlive(id)) {
+      c.kill(id);
+    }
+    c.wipe(id);
+    done.add(id + " retired as a spare");
+  }
+
+  @Override
+  public void close() throws IOException {
+    if (membership != null) {
+      membership.close();
+    }
   }
 
   /** The chunk files stored under a node's data directory. */

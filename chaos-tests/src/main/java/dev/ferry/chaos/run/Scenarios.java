@@ -108,38 +108,44 @@ public final class Scenarios {
   }
 
   /**
-   * Snapshot installs interrupted by killing the receiver or a source, or by corrupting a source's
-   * chunks (8 MiB of bulk data, chunks sent at 1 MB/s per source).
+   * A spare node joining while its snapshot install is interrupted by killing it or a source, or by
+   * corrupting a source's chunks (8 MiB of bulk data, chunks sent at 1 MB/s per source).
    */
   public static Scenario install() {
     return Scenario.builder("install")
         .serverArgs(
-            "--capture-every", "200", "--log-preserve", "20", "--chunk-send-rate", "1000000")
+            "--capture-every", "200", "--log-preserve", "50", "--chunk-send-rate", "1000000")
+        .spares(1)
         .preloadBytes(8L << 20)
-        .duration(Duration.ofSeconds(45))
+        .duration(Duration.ofSeconds(50))
         .hold(Duration.ofSeconds(4))
-        .nemesis(() -> new SnapshotInstallNemesis(SnapshotInstallNemesis.Kind.KILL_RECEIVER))
-        .nemesis(() -> new SnapshotInstallNemesis(SnapshotInstallNemesis.Kind.KILL_SOURCE))
-        .nemesis(() -> new SnapshotInstallNemesis(SnapshotInstallNemesis.Kind.CORRUPT_SOURCE))
+        .nemesis(() -> installNemesis(SnapshotInstallNemesis.Kind.KILL_RECEIVER))
+        .nemesis(() -> installNemesis(SnapshotInstallNemesis.Kind.KILL_SOURCE))
+        .nemesis(() -> installNemesis(SnapshotInstallNemesis.Kind.CORRUPT_SOURCE))
         .build();
   }
 
-  /** Wall clocks shifted by up to ten minutes either way, alone, with kills and partitions. */
+  private static Nemesis installNemesis(SnapshotInstallNemesis.Kind kind) {
+    return new SnapshotInstallNemesis(
+        kind, c -> new AdminMembership(c, Duration.ofSeconds(40)), MEMBERSHIP_WAIT);
+  }
+
+  /** Clocks jumping forward by up to two minutes, alone, with kills and partitions. */
   public static Scenario clock() {
     return Scenario.builder("clock")
         .serverArgs(SNAPSHOTS)
         .fakeTime()
         .duration(Duration.ofSeconds(30))
-        .nemesis(() -> new ClockNemesis(Duration.ofMinutes(10)))
+        .nemesis(() -> new ClockNemesis(Duration.ofMinutes(2)))
         .combo(
             () ->
                 List.of(
-                    new ClockNemesis(Duration.ofMinutes(10)),
+                    new ClockNemesis(Duration.ofMinutes(2)),
                     new ProcessNemesis(ProcessNemesis.Action.KILL, Target.LEADER)))
         .combo(
             () ->
                 List.of(
-                    new ClockNemesis(Duration.ofMinutes(10)),
+                    new ClockNemesis(Duration.ofMinutes(2)),
                     new PartitionNemesis(PartitionNemesis.Kind.ISOLATE_LEADER)))
         .build();
   }

@@ -36,18 +36,18 @@ class InstallReloadIT {
   @Test
   void aFollowerWhoseInstallOutlivesTheAskingLeaderCatchesUp() throws Exception {
     try (ChaosCluster c =
-        ChaosCluster.builder(dir)
-            .serverArgs(
-                "--capture-every",
-                "100",
-                "--chunk-send-rate",
-                "300000",
-                "--raft-property",
-                "raft.server.log.segment.size.max=64KB")
-            .nodeArgs("n1", "--log-preserve", "10")
-            .nodeArgs("n2", "--log-preserve", "1000000")
-            .nodeArgs("n3", "--log-preserve", "10")
-            .start(T);
+            ChaosCluster.builder(dir)
+                .serverArgs(
+                    "--capture-every",
+                    "100",
+                    "--chunk-send-rate",
+                    "300000",
+                    "--raft-property",
+                    "raft.server.log.segment.size.max=64KB")
+                .nodeArgs("n1", "--log-preserve", "10")
+                .nodeArgs("n2", "--log-preserve", "1000000")
+                .nodeArgs("n3", "--log-preserve", "10")
+                .start(T);
         KvClient k = c.client(Duration.ofSeconds(30))) {
       k.raftClient().admin().transferLeadership(RaftPeerId.valueOf("n1"), 20_000);
       write(k, "bulk", 3_000, 1024);
