@@ -86,6 +86,7 @@ public final class FerryServer implements Closeable {
   private final TlsFiles tls;
   private volatile MemberService members;
   private volatile boolean closed;
+  private final CompletableFuture<Throwable> failed = new CompletableFuture<>();
 
   private FerryServer(
       Builder b,
@@ -149,6 +150,18 @@ public final class FerryServer implements Closeable {
       jmx.start();
     }
     server.start();
+    // Fail-stop: Ratis keeps a server whose log write failed running, failing every later write.
+    // Close on a thread of our own (Ratis's log worker reports the failure and close() waits for
+    // it).
+    stateMachine
+        .logFailure()
+        .thenAcceptAsync(
+            this::failStop,
+            r -> {
+              Thread t = new Thread(r, "ferry-fail-stop");
+              t.setDaemon(true);
+              t.start();
+            });
     if (secret != null) {
       members = MemberService.start(this, secret, tls);
     }
@@ -247,6 +260,25 @@ public final class FerryServer implements Closeable {
   public CompletableFuture<String> retired() {
     MemberService m = members;
     return m == null ? new CompletableFuture<>() : m.retired();
+  }
+
+  /**
+   * Completes with the cause once this node has stopped itself because its Raft log could not be
+   * written (a full disk, an I/O error). Ratis would otherwise keep the node running with a log it
+   * no longer writes. Restart the node once the cause is fixed: it recovers its log.
+   */
+  public CompletableFuture<Throwable> failed() {
+    return failed;
+  }
+
+  private void failStop(Throwable cause) {
+    LOG.error("{}: the Raft log could not be written; stopping: {}", self.id(), cause.toString());
+    try {
+      close();
+    } catch (IOException | RuntimeException e) {
+      LOG.warn("{}: error while stopping: {}", self.id(), e.toString());
+    }
+    failed.complete(cause);
   }
 
   /**

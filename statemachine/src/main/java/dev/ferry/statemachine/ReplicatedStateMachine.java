@@ -108,6 +108,8 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
   private volatile SnapshotCatalog catalog;
   private volatile Staged staged;
 
+  private final CompletableFuture<Throwable> logFailure = new CompletableFuture<>();
+
   /** How long Ratis gets to swap a finished install in before {@link #watchReload} steps in. */
   static final long RELOAD_GRACE_MS = 3_000;
 
@@ -339,6 +341,26 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
       c.close();
     }
     getLifeCycle().checkStateAndClose();
+  }
+
+  /**
+   * Completes, on a Ratis thread, with the cause when Ratis reports that this node's Raft log could
+   * not be written (a full disk, an I/O error). Ratis then fails every later write of the log until
+   * the server restarts, while the server keeps answering its peers: the node must stop, so that it
+   * is restarted and recovers its log ({@code FerryServer} closes itself).
+   */
+  public CompletableFuture<Throwable> logFailure() {
+    return logFailure;
+  }
+
+  @Override
+  public void notifyLogFailed(Throwable cause, RaftProtos.LogEntryProto failedEntry) {
+    LOG.error(
+        "{}: the Raft log could not be written{}: this node stops",
+        this,
+        failedEntry == null ? "" : " (entry " + failedEntry.getIndex() + ")",
+        cause);
+    logFailure.complete(cause);
   }
 
   @Override

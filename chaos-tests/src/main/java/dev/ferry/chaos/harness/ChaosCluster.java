@@ -273,6 +273,16 @@ public final class ChaosCluster implements Closeable {
     fabric.prepare(id, command, environment);
   }
 
+  /** Whether this machine can run clusters with {@link Builder#fakeTime} (libfaketime found). */
+  public static boolean fakeTimeAvailable() {
+    return findLibfaketime() != null;
+  }
+
+  /** Whether this machine can run clusters with {@link Builder#diskBytes} (root, for tmpfs). */
+  public static boolean disksAvailable() {
+    return Shell.isRoot();
+  }
+
   private static String findLibfaketime() {
     String override = System.getProperty("ferry.chaos.libfaketime");
     if (override != null) {

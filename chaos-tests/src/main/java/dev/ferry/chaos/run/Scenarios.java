@@ -25,7 +25,8 @@ public final class Scenarios {
   /** Frequent snapshots and a short log, so restarts and lagging nodes go through snapshots. */
   private static final String[] SNAPSHOTS = {"--capture-every", "300", "--log-preserve", "100"};
 
-  private static final Duration MEMBERSHIP_WAIT = Duration.ofSeconds(40);
+  private static final Duration MEMBERSHIP_WAIT = Duration.ofSeconds(30);
+  private static final Duration CLOCK_STEP = Duration.ofSeconds(20);
 
   private Scenarios() {}
 
@@ -127,33 +128,47 @@ public final class Scenarios {
 
   private static Nemesis installNemesis(SnapshotInstallNemesis.Kind kind) {
     return new SnapshotInstallNemesis(
-        kind, c -> new AdminMembership(c, Duration.ofSeconds(40)), MEMBERSHIP_WAIT);
+        kind, c -> new AdminMembership(c, Duration.ofSeconds(30)), MEMBERSHIP_WAIT);
   }
 
-  /** Clocks jumping forward by up to two minutes, alone, with kills and partitions. */
+  /**
+   * Clocks jumping forward by up to 20 s, alone, with a paused leader or a leader-isolating
+   * partition. (Jumps stay below Ratis's 60 s pause threshold, past which a node shuts its Raft
+   * server down and the process exits; and no node restarts, since a restarted node's clock is only
+   * brought forward after a while.)
+   */
   public static Scenario clock() {
     return Scenario.builder("clock")
         .serverArgs(SNAPSHOTS)
         .fakeTime()
         .duration(Duration.ofSeconds(30))
-        .nemesis(() -> new ClockNemesis(Duration.ofMinutes(2)))
+        .nemesis(() -> new ClockNemesis(CLOCK_STEP))
         .combo(
             () ->
                 List.of(
-                    new ClockNemesis(Duration.ofMinutes(2)),
-                    new ProcessNemesis(ProcessNemesis.Action.KILL, Target.LEADER)))
+                    new ClockNemesis(CLOCK_STEP),
+                    new ProcessNemesis(ProcessNemesis.Action.PAUSE, Target.LEADER)))
         .combo(
             () ->
                 List.of(
-                    new ClockNemesis(Duration.ofMinutes(2)),
+                    new ClockNemesis(CLOCK_STEP),
                     new PartitionNemesis(PartitionNemesis.Kind.ISOLATE_LEADER)))
         .build();
   }
 
-  /** The disk of the leader or a follower fills up (a 96 MiB tmpfs per node). */
+  /**
+   * The disk of the leader or a follower fills up (a 96 MiB tmpfs per node; small log segments with
+   * little preallocation, so that the Raft log needs new space while the disk is full).
+   */
   public static Scenario disk() {
     return Scenario.builder("disk-full")
         .serverArgs(SNAPSHOTS)
+        .serverArgs(
+            "--raft-property",
+            "raft.server.log.segment.size.max=128KB",
+            "--raft-property",
+            "raft.server.log.preallocated.size=32KB")
+        .hold(Duration.ofSeconds(8))
         .diskBytes(96L << 20)
         .duration(Duration.ofSeconds(30))
         .nemesis(() -> new DiskFullNemesis(Target.LEADER))

@@ -1,8 +1,10 @@
 package dev.ferry.chaos.run;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.ferry.chaos.checker.Budget;
+import dev.ferry.chaos.harness.ChaosCluster;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -76,6 +78,12 @@ class ChaosSuiteIT {
             DynamicTest.dynamicTest(
                 s.name() + " seed " + seed,
                 () -> {
+                  assumeTrue(
+                      !s.fakeTime() || ChaosCluster.fakeTimeAvailable(),
+                      s.name() + " needs libfaketime (apt-get install faketime)");
+                  assumeTrue(
+                      s.diskBytes() == 0 || ChaosCluster.disksAvailable(),
+                      s.name() + " needs root (a tmpfs per node)");
                   RunResult r = runner.run(s, seed);
                   RESULTS.add(r);
                   System.out.println(r.summary());

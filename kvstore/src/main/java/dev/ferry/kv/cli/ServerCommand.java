@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -110,6 +111,7 @@ final class ServerCommand implements Callable<Integer> {
               + "): snapshot shipping is off on this node");
     }
     CountDownLatch stopped = new CountDownLatch(1);
+    AtomicInteger exitCode = new AtomicInteger();
     Runtime.getRuntime()
         .addShutdownHook(
             new Thread(
@@ -139,7 +141,21 @@ final class ServerCommand implements Callable<Integer> {
               System.out.flush();
               stopped.countDown();
             });
+    server
+        .failed()
+        .thenAccept(
+            cause -> {
+              System.err.println(
+                  "ferry server "
+                      + id
+                      + ": stopped, the Raft log could not be written ("
+                      + cause
+                      + "); restart it once that is fixed");
+              System.err.flush();
+              exitCode.set(1);
+              stopped.countDown();
+            });
     stopped.await();
-    return 0;
+    return exitCode.get();
   }
 }
