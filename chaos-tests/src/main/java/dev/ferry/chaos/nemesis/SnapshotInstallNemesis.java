@@ -28,7 +28,7 @@ import java.util.stream.Stream;
  * <ul>
  *   <li>{@link Kind#KILL_RECEIVER}: the joining node is killed (heal restarts it; it resumes from
  *       the chunks it stored);
- *   <li>{@link Kind#KILL_SOURCE}: a voter, a source of chunks, is killed (heal restarts it);
+ *   <li>{@link Kind#KILL_SOURCE}: a follower, a source of chunks, is killed (heal restarts it);
  *   <li>{@link Kind#CORRUPT_SOURCE}: every stored chunk file of a follower is corrupted, so that it
  *       serves bad chunks.
  * </ul>
@@ -133,8 +133,9 @@ public final class SnapshotInstallNemesis implements Nemesis {
         return what + ", install started; killed it";
       }
       case KILL_SOURCE -> {
+        c.leader().ifPresent(voters::remove); // a leader crash mid-change: MembershipNemesis
         if (voters.isEmpty()) {
-          return what + ", install started; no source to kill";
+          return what + ", install started; no follower source to kill";
         }
         String source = Targets.any(voters, random);
         c.kill(source);
