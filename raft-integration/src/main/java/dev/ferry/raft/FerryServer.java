@@ -263,9 +263,12 @@ public final class FerryServer implements Closeable {
   }
 
   /**
-   * Completes with the cause once this node has stopped itself because its Raft log could not be
-   * written (a full disk, an I/O error). Ratis would otherwise keep the node running with a log it
-   * no longer writes. Restart the node once the cause is fixed: it recovers its log.
+   * Completes with the cause when this node's Raft log could not be written (a full disk, an I/O
+   * error); the node then closes itself. Ratis would otherwise keep the node running with a log it
+   * no longer writes. The close is best effort: after a log failure Ratis may not shut down cleanly
+   * (its state machine updater spins on the closed log), so a process running the node should exit
+   * at once, as {@code ferry server} does. Restart the node once the cause is fixed: it recovers
+   * its log (what it acknowledged is on disk).
    */
   public CompletableFuture<Throwable> failed() {
     return failed;
@@ -273,12 +276,12 @@ public final class FerryServer implements Closeable {
 
   private void failStop(Throwable cause) {
     LOG.error("{}: the Raft log could not be written; stopping: {}", self.id(), cause.toString());
+    failed.complete(cause); // first: close() may not return
     try {
       close();
     } catch (IOException | RuntimeException e) {
       LOG.warn("{}: error while stopping: {}", self.id(), e.toString());
     }
-    failed.complete(cause);
   }
 
   /**

@@ -38,6 +38,7 @@ public final class ChaosRunner {
   private static final Duration START = Duration.ofSeconds(90);
   private static final Duration CONVERGE = Duration.ofSeconds(90);
   private static final Duration FINAL_READS = Duration.ofSeconds(30);
+  private static final long LOG_LIMIT = 100L << 20;
 
   private final Path baseDir;
   private final Budget budget;
@@ -105,6 +106,12 @@ public final class ChaosRunner {
       }
       errors.addAll(workload.anomalies());
       check = CheckReport.check(history.ops(), budget);
+      for (String id : cluster.nodes()) {
+        long size = Files.exists(cluster.logFile(id)) ? Files.size(cluster.logFile(id)) : 0;
+        if (size > LOG_LIMIT) {
+          errors.add(id + " logged " + (size >> 20) + " MiB: a loop of errors?");
+        }
+      }
       if (!converged || !errors.isEmpty() || check.status() == CheckReport.Status.INVALID) {
         for (String id : cluster.nodes()) {
           if (cluster.wasStarted(id)) {

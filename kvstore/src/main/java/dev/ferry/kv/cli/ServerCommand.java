@@ -11,7 +11,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.atomic.AtomicInteger;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -111,7 +110,6 @@ final class ServerCommand implements Callable<Integer> {
               + "): snapshot shipping is off on this node");
     }
     CountDownLatch stopped = new CountDownLatch(1);
-    AtomicInteger exitCode = new AtomicInteger();
     Runtime.getRuntime()
         .addShutdownHook(
             new Thread(
@@ -148,14 +146,15 @@ final class ServerCommand implements Callable<Integer> {
               System.err.println(
                   "ferry server "
                       + id
-                      + ": stopped, the Raft log could not be written ("
+                      + ": stopping, the Raft log could not be written ("
                       + cause
                       + "); restart it once that is fixed");
               System.err.flush();
-              exitCode.set(1);
-              stopped.countDown();
+              // Exit at once, like a crash: a clean shutdown can hang on Ratis's failed log, and
+              // what the node acknowledged is already on disk.
+              Runtime.getRuntime().halt(1);
             });
     stopped.await();
-    return exitCode.get();
+    return 0;
   }
 }
