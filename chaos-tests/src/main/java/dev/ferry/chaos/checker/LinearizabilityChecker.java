@@ -44,6 +44,7 @@ public final class LinearizabilityChecker {
       EnumSet.of(OpType.READ, OpType.WRITE, OpType.CAS, OpType.INCREMENT);
 
   private final Budget budget;
+  private final RegisterSearch.Order order; // null: chosen per key
 
   /** A checker with {@link Budget#DEFAULT}. */
   public LinearizabilityChecker() {
@@ -52,7 +53,13 @@ public final class LinearizabilityChecker {
 
   /** A checker that gives each key at most {@code budget}. */
   public LinearizabilityChecker(Budget budget) {
+    this(budget, null);
+  }
+
+  /** A checker that searches every key in {@code order}, or picks per key if null; for tests. */
+  LinearizabilityChecker(Budget budget, RegisterSearch.Order order) {
     this.budget = Objects.requireNonNull(budget, "budget");
+    this.order = order;
   }
 
   /** Checks the operations of {@code history}; see {@link #check(List)}. */
@@ -84,7 +91,9 @@ public final class LinearizabilityChecker {
         throw new IllegalArgumentException(
             "key has both register and set operations: " + e.getKey());
       }
-      KeyResult r = new RegisterSearch(e.getKey(), relevant(e.getValue()), budget, origin).run();
+      List<Op> relevant = relevant(e.getValue());
+      RegisterSearch.Order keyOrder = order != null ? order : RegisterSearch.Order.forOps(relevant);
+      KeyResult r = new RegisterSearch(e.getKey(), relevant, budget, keyOrder, origin).run();
       results.add(r);
       verdict = verdict.and(r.verdict());
     }

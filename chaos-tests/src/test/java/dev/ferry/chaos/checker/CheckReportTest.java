@@ -77,7 +77,7 @@ class CheckReportTest {
   void anExhaustedBudgetMakesTheHistoryUnknown() {
     CheckReport report = CheckReport.check(correct(), Budget.states(3));
     assertEquals(CheckReport.Status.UNKNOWN, report.status());
-    assertTrue(report.problems().get(0).startsWith("UNKNOWN search budget exhausted"));
+    assertTrue(report.problems().get(0).startsWith("UNKNOWN key a: search budget exhausted"));
   }
 
   @Test
