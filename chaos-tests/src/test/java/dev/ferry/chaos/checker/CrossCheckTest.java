@@ -1,0 +1,155 @@
+package dev.ferry.chaos.checker;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ferry.chaos.history.Op;
+import dev.ferry.chaos.history.OpType;
+import dev.ferry.chaos.history.Outcome;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The Porcupine-style checker, with each search order, against the brute-force one on thousands of
+ * small histories.
+ */
+class CrossCheckTest {
+  private static final int HISTORIES = 4000;
+  private static final Long[] READ_RESULTS = {null, 0L, 1L, 2L, 3L};
+
+  private final List<LinearizabilityChecker> checkers =
+      List.of(
+          new LinearizabilityChecker(),
+          new LinearizabilityChecker(Budget.DEFAULT, RegisterSearch.Order.INVOCATION),
+          new LinearizabilityChecker(Budget.DEFAULT, RegisterSearch.Order.OK_FIRST));
+
+  @Test
+  void agreesOnRandomHistories() {
+    Map<Verdict, Integer> seen = new EnumMap<>(Verdict.class);
+    for (long seed = 0; seed < HISTORIES; seed++) {
+      List<Op> ops = random(new Random(seed));
+      seen.merge(crossCheck(ops, seed), 1, Integer::sum);
+    }
+    assertMixed(seen);
+  }
+
+  @Test
+  void agreesOnSimulatedHistoriesWithAndWithoutACorruptedRead() {
+    Map<Verdict, Integer> seen = new EnumMap<>(Verdict.class);
+    for (long seed = 0; seed < HISTORIES; seed++) {
+      Random random = new Random(seed);
+      List<Op> ops =
+          new ArrayList<>(
+              Simulation.seed(seed)
+                  .processes(2 + random.nextInt(2))
+                  .registers(random.nextBoolean() ? new String[] {"x"} : new String[] {"x", "y"})
+                  .counters("c")
+                  .unknown(0.25)
+                  .fail(0.1)
+                  .maxLatency(8)
+                  .run(1 + random.nextInt(8)));
+      if (random.nextBoolean()) {
+        for (int i = 0; i < ops.size(); i++) {
+          Op op = ops.get(i);
+          if (op.type() == OpType.READ && op.outcome() == Outcome.OK) {
+            Long result = READ_RESULTS[random.nextInt(READ_RESULTS.length)];
+            ops.set(
+                i,
+                Op.read(
+                    op.process(),
+                    op.key(),
+                    Outcome.OK,
+                    result,
+                    op.invokeNanos(),
+                    op.completeNanos()));
+            break;
+          }
+        }
+      }
+      seen.merge(crossCheck(ops, seed), 1, Integer::sum);
+    }
+    assertMixed(seen);
+  }
+
+  private Verdict crossCheck(List<Op> ops, long seed) {
+    Verdict expected = BruteForceChecker.check(ops);
+    for (LinearizabilityChecker checker : checkers) {
+      LinearizabilityResult result = checker.check(ops);
+      assertEquals(expected, result.verdict(), () -> "seed " + seed + "\n" + describe(ops));
+    }
+    return expected;
+  }
+
+  private static void assertMixed(Map<Verdict, Integer> seen) {
+    int linearizable = seen.getOrDefault(Verdict.LINEARIZABLE, 0);
+    int not = seen.getOrDefault(Verdict.NOT_LINEARIZABLE, 0);
+    assertTrue(linearizable > HISTORIES / 5 && not > HISTORIES / 5, seen::toString);
+  }
+
+  /**
+   * Up to 8 operations by 2-3 processes on 1-3 keys, with small values and times so that values
+   * collide and intervals touch, and random results, so that about half are not linearizable.
+   */
+  private static List<Op> random(Random random) {
+    int count = 1 + random.nextInt(8);
+    int processes = 2 + random.nextInt(2);
+    String[] keys = {"x", "y", "z"};
+    int keyCount = 1 + random.nextInt(3);
+    long[] clock = new long[processes];
+    List<Op> ops = new ArrayList<>(count);
+    for (int i = 0; i < count; i++) {
+      int p = random.nextInt(processes);
+      long invoke = clock[p] + random.nextInt(3);
+      long complete = invoke + random.nextInt(6);
+      clock[p] = complete + random.nextInt(2);
+      String key = keys[random.nextInt(keyCount)];
+      int o = random.nextInt(20);
+      Outcome outcome = o < 12 ? Outcome.OK : o < 17 ? Outcome.UNKNOWN : Outcome.FAIL;
+      boolean ok = outcome == Outcome.OK;
+      if (outcome == Outcome.UNKNOWN && random.nextBoolean()) {
+        complete = Long.MAX_VALUE;
+      }
+      long value = random.nextInt(3);
+      Op op =
+          switch (random.nextInt(4)) {
+            case 0 ->
+                Op.read(
+                    p, key, outcome, ok ? READ_RESULTS[random.nextInt(5)] : null, invoke, complete);
+            case 1 -> Op.write(p, key, value, outcome, invoke, complete);
+            case 2 ->
+                Op.cas(
+                    p,
+                    key,
+                    random.nextInt(3),
+                    value,
+                    outcome,
+                    ok ? random.nextBoolean() : null,
+                    invoke,
+                    complete);
+            default ->
+                Op.increment(
+                    p,
+                    key,
+                    1 + random.nextInt(2),
+                    outcome,
+                    ok && random.nextBoolean() ? (Long) (long) (1 + random.nextInt(4)) : null,
+                    invoke,
+                    complete);
+          };
+      ops.add(op);
+    }
+    return ops;
+  }
+
+  private static String describe(List<Op> ops) {
+    StringBuilder s = new StringBuilder();
+    for (Op op : ops) {
+      s.append(OpText.describe(op, 0)).append('\n');
+    }
+    return s.toString();
+  }
+}

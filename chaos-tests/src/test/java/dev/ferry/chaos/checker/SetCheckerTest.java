@@ -1,0 +1,161 @@
+package dev.ferry.chaos.checker;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ferry.chaos.history.Op;
+import dev.ferry.chaos.history.Outcome;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class SetCheckerTest {
+  private static final Outcome OK = Outcome.OK;
+  private static final Outcome UNKNOWN = Outcome.UNKNOWN;
+  private static final Outcome FAIL = Outcome.FAIL;
+
+  private final SetChecker checker = new SetChecker();
+
+  /** Adds 1, 2 (OK), 3 (UNKNOWN), 4 (FAIL), and 5 (OK, concurrent with the final read). */
+  private static List<Op> adds() {
+    List<Op> ops = new ArrayList<>();
+    ops.add(Op.add(0, "s", 1, OK, 0, 10));
+    ops.add(Op.add(1, "s", 2, OK, 5, 15));
+    ops.add(Op.add(2, "s", 3, UNKNOWN, 20, Long.MAX_VALUE));
+    ops.add(Op.add(3, "s", 4, FAIL, 30, 40));
+    ops.add(Op.add(4, "s", 5, OK, 95, 120));
+    return ops;
+  }
+
+  private AnomalyResult withFinalRead(Long... elements) {
+    List<Op> ops = adds();
+    ops.add(Op.readSet(5, "s", OK, Set.of(elements), 100, 110));
+    return checker.check(ops);
+  }
+
+  @Test
+  void unknownAndConcurrentAddsMayBeMissing() {
+    assertEquals(List.of(), withFinalRead(1L, 2L).anomalies());
+    assertEquals(List.of(), withFinalRead(1L, 2L, 3L, 5L).anomalies());
+    AnomalyResult r = withFinalRead(1L, 2L, 3L);
+    assertEquals(List.of("s"), r.keys());
+    assertTrue(r.notes().get(0).contains("3 OK, 1 UNKNOWN, 1 FAIL adds"), r.notes().toString());
+  }
+
+  @Test
+  void okAddMissingFromTheFinalReadIsALostWrite() {
+    List<Anomaly> found = withFinalRead(1L, 3L).anomalies();
+    assertEquals(1, found.size());
+    Anomaly a = found.get(0);
+    assertEquals(Anomaly.Kind.LOST_WRITE, a.kind());
+    assertTrue(a.description().startsWith("element 2, shown by p1 ADD s 2 OK"), a.description());
+    assertEquals(2, a.ops().size());
+  }
+
+  @Test
+  void failedAddPresentIsFlagged() {
+    assertEquals(
+        Anomaly.Kind.FAILED_ADD_PRESENT, withFinalRead(1L, 2L, 4L).anomalies().get(0).kind());
+  }
+
+  @Test
+  void elementNeverAddedOrAddedLaterIsAPhantom() {
+    assertEquals(
+        Anomaly.Kind.PHANTOM_ELEMENT, withFinalRead(1L, 2L, 99L).anomalies().get(0).kind());
+    List<Op> ops = adds();
+    ops.add(Op.readSet(5, "s", OK, Set.of(1L, 2L, 6L), 100, 110));
+    ops.add(Op.add(6, "s", 6, OK, 111, 120));
+    List<Anomaly> found = checker.check(ops).anomalies();
+    assertEquals(1, found.size());
+    assertEquals(Anomaly.Kind.PHANTOM_ELEMENT, found.get(0).kind());
+    assertTrue(found.get(0).description().contains("added only after"));
+  }
+
+  @Test
+  void elementSeenThenMissingIsStaleOrLost() {
+    List<Op> stale = adds();
+    stale.add(Op.readSet(5, "s", OK, Set.of(1L, 2L, 3L), 50, 60));
+    stale.add(Op.readSet(6, "s", OK, Set.of(1L, 2L), 70, 80));
+    stale.add(Op.readSet(5, "s", OK, Set.of(1L, 2L, 3L), 100, 110));
+    List<Anomaly> found = checker.check(stale).anomalies();
+    assertEquals(1, found.size());
+    assertEquals(Anomaly.Kind.STALE_READ, found.get(0).kind());
+    assertTrue(found.get(0).description().startsWith("element 3, shown by p5 READ_SET"));
+
+    List<Op> lost = adds();
+    lost.add(Op.readSet(5, "s", OK, Set.of(1L, 2L, 3L), 50, 60));
+    lost.add(Op.readSet(6, "s", OK, Set.of(1L, 2L), 70, 80));
+    lost.add(Op.readSet(5, "s", OK, Set.of(1L, 2L), 100, 110));
+    found = checker.check(lost).anomalies();
+    assertEquals(1, found.size(), found.toString());
+    assertEquals(Anomaly.Kind.LOST_WRITE, found.get(0).kind());
+    assertTrue(found.get(0).description().contains("missing from the final read"));
+  }
+
+  @Test
+  void aSetWithoutReadsIsNotedAndMixedKeysAreSkipped() {
+    AnomalyResult r =
+        checker.check(
+            List.of(
+                Op.add(0, "s", 1, OK, 0, 10),
+                Op.add(0, "m", 1, OK, 0, 10),
+                Op.write(0, "m", 1, OK, 20, 30)));
+    assertEquals(List.of("s"), r.keys());
+    assertEquals(List.of(), r.anomalies());
+    assertEquals(2, r.notes().size());
+    assertTrue(r.notes().get(1).contains("no OK read"), r.notes().toString());
+  }
+
+  @Test
+  void generatedHistoriesOfACorrectSetHaveNoAnomalies() {
+    for (long seed = 0; seed < 50; seed++) {
+      List<Op> ops = Simulation.seed(seed).registers().sets("s", "t").unknown(0.2).run(1000);
+      AnomalyResult r = checker.check(ops);
+      assertEquals(List.of(), r.anomalies(), "seed " + seed);
+      assertEquals(List.of("s", "t"), r.keys());
+    }
+  }
+
+  /** Every anomaly is a linearizability violation, so a linearizable history has none. */
+  @Test
+  void neverFlagsALinearizableHistory() {
+    int anomalous = 0;
+    for (long seed = 0; seed < 3000; seed++) {
+      Random random = new Random(seed);
+      List<Op> ops = new ArrayList<>();
+      long[] clock = new long[3];
+      int count = 1 + random.nextInt(8);
+      for (int i = 0; i < count; i++) {
+        int p = random.nextInt(3);
+        long invoke = clock[p] + random.nextInt(3);
+        long complete = invoke + random.nextInt(6);
+        clock[p] = complete + random.nextInt(2);
+        Outcome outcome = Outcome.values()[random.nextInt(3)];
+        if (random.nextInt(3) == 0) {
+          Set<Long> elements = null;
+          if (outcome == OK) {
+            elements = new HashSet<>();
+            for (long e = 0; e < 4; e++) {
+              if (random.nextInt(3) == 0) {
+                elements.add(e);
+              }
+            }
+          }
+          ops.add(Op.readSet(p, "s", outcome, elements, invoke, complete));
+        } else {
+          ops.add(Op.add(p, "s", random.nextInt(4), outcome, invoke, complete));
+        }
+      }
+      boolean flagged = !checker.check(ops).anomalies().isEmpty();
+      if (flagged) {
+        anomalous++;
+        assertEquals(
+            Verdict.NOT_LINEARIZABLE, BruteForceChecker.check(ops), "seed " + seed + ": " + ops);
+      }
+    }
+    assertTrue(anomalous > 500, "anomalous " + anomalous);
+  }
+}
