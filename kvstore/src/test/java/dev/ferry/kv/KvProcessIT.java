@@ -53,7 +53,8 @@ class KvProcessIT {
                   java.nio.file.StandardCopyOption.REPLACE_EXISTING);
               logs.append("\n--- ").append(p.id()).append('\n').append(cluster.tail(p.id(), 40));
             }
-            throw new AssertionError("lost " + k + " (read " + java.util.Arrays.toString(v) + ")" + logs);
+            throw new AssertionError(
+                "lost " + k + " (read " + java.util.Arrays.toString(v) + ")" + logs);
           }
         }
         // Every replica, the once-killed follower included, converges to the last write.
