@@ -168,12 +168,19 @@ public final class RunFormat {
   static final class ChunkInputStream extends InputStream {
     private final ChunkStore store;
     private final Iterator<ChunkRef> refs;
+    private final boolean hash;
     private byte[] current = new byte[0];
     private int pos;
 
     ChunkInputStream(ChunkStore store, List<ChunkRef> refs) {
+      this(store, refs, true);
+    }
+
+    /** With {@code hash} false, chunks are read with {@link ChunkStore#readUnhashed}. */
+    ChunkInputStream(ChunkStore store, List<ChunkRef> refs, boolean hash) {
       this.store = store;
       this.refs = refs.iterator();
+      this.hash = hash;
     }
 
     private boolean fill() throws IOException {
@@ -182,7 +189,7 @@ public final class RunFormat {
           return false;
         }
         ChunkRef ref = refs.next();
-        current = store.read(ref.id());
+        current = hash ? store.read(ref.id()) : store.readUnhashed(ref.id());
         if (current.length != ref.rawSize()) {
           throw new IOException("chunk " + ref.id() + " has unexpected size " + current.length);
         }
