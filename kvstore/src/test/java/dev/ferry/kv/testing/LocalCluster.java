@@ -54,9 +54,21 @@ public final class LocalCluster implements Closeable {
     this.shipping = shipping;
   }
 
+  private int installSources = Integer.MAX_VALUE;
+
+  /** Sets from how many peers at most nodes started from now on install (default: all). */
+  public void setInstallSources(int max) {
+    this.installSources = max;
+  }
+
   /** Sets the chunk service send rate (bytes/s) node {@code id} gets at its next start. */
   public void setSendRate(String id, long bytesPerSecond) {
     sendRate.put(id, bytesPerSecond);
+  }
+
+  /** The cluster name (the Raft group id derives from it). */
+  public String clusterName() {
+    return clusterName;
   }
 
   /** The cluster secret. */
@@ -136,6 +148,7 @@ public final class LocalCluster implements Closeable {
             .chunkSendRate(sendRate.getOrDefault(id, 0L))
             .jmx(false)
             .shipping(shipping)
+            .installSources(installSources)
             // Small log segments, so that tests reach purgeable (closed) segments quickly.
             .property("raft.server.log.segment.size.max", "1MB")
             .property("raft.server.log.preallocated.size", "256KB")
@@ -177,6 +190,7 @@ public final class LocalCluster implements Closeable {
             .clusterSecret(secret)
             .jmx(false)
             .shipping(shipping)
+            .installSources(installSources)
             .property("raft.server.log.segment.size.max", "1MB")
             .property("raft.server.log.preallocated.size", "256KB")
             .property("raft.server.log.purge.gap", "16")
