@@ -77,9 +77,9 @@ final class FerryBench implements Closeable {
   void load() throws IOException {
     try (KvClient c = client()) {
       BatchLoader.load(gen, BatchLoader.all(gen), 0, BatchLoader.BATCH, c::putAll);
+      capture();
+      purgePast(c, 0, 0, 0);
     }
-    capture();
-    snapshotAndPurge();
   }
 
   /** Stored bytes of the leader's latest snapshot and its raw bytes. */
@@ -205,21 +205,7 @@ final class FerryBench implements Closeable {
     try (KvClient c = client()) {
       BatchLoader.load(gen, keys, version, batch, c::putAll);
       capture();
-      long deadline = System.nanoTime() + timeout.toNanos();
-      while (!snapshotAndPurgePast(stoppedAt)) {
-        if (System.nanoTime() > deadline) {
-          throw new IllegalStateException("the leader did not purge past " + stoppedAt);
-        }
-        // Rewrite the first changed key with the value it already has: more log, same state.
-        List<byte[][]> pad = new ArrayList<>();
-        for (int i = 0; i < BatchLoader.BATCH; i++) {
-          pad.add(new byte[][] {gen.key(keys[0]), gen.value(keys[0], version)});
-        }
-        for (int i = 0; i < 4; i++) {
-          c.putAll(pad);
-        }
-        capture();
-      }
+      purgePast(c, stoppedAt, keys[0], version);
     }
     String leader = cluster.leader(timeout);
     long commit = commitIndex(leader);
@@ -287,9 +273,26 @@ final class FerryBench implements Closeable {
     }
   }
 
-  private void snapshotAndPurge() throws IOException {
-    if (!snapshotAndPurgePast(0)) {
-      throw new IllegalStateException("the leader did not purge its log");
+  /**
+   * Purges the leader's log past {@code index}. Where the log is too short for that (the nodes keep
+   * a buffer of entries), rewrites key {@code padKey} with the value it already has at {@code
+   * version} (more log, same state) and captures again, until it is.
+   */
+  private void purgePast(KvClient c, long index, int padKey, int version) throws IOException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!snapshotAndPurgePast(index)) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("the leader did not purge past " + index);
+      }
+      // 64 entries of 16 KiB: past the nodes' 50-entry buffer and a 1 MB log segment.
+      List<byte[][]> pad = new ArrayList<>();
+      for (int i = 0; i < 16; i++) {
+        pad.add(new byte[][] {gen.key(padKey), gen.value(padKey, version)});
+      }
+      for (int i = 0; i < 64; i++) {
+        c.putAll(pad);
+      }
+      capture();
     }
   }
 
@@ -301,7 +304,7 @@ final class FerryBench implements Closeable {
           .getSnapshotManagementApi(RaftPeerId.valueOf(leader))
           .create(true, timeout.toMillis());
     }
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(500);
     while (System.nanoTime() < deadline) {
       if (cluster.logStart(leader) > index + 1) {
         return true;

@@ -7,7 +7,12 @@ import java.io.DataOutputStream;
 import java.io.File;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
@@ -130,14 +135,28 @@ final class RatisKvStateMachine extends BaseStateMachine {
     updateLastAppliedTermIndex(snapshot.getTermIndex());
   }
 
-  /** Writes the whole map to a snapshot file at the last applied index (updater thread). */
+  /**
+   * Writes the whole map to a snapshot file at the last applied index (updater thread): to a
+   * temporary file first, renamed into place, so a file Ratis may be shipping is never rewritten; a
+   * snapshot already taken at this index is reused.
+   */
   @Override
   public long takeSnapshot() throws IOException {
     TermIndex last = getLastAppliedTermIndex();
     File file = storage.getSnapshotFile(last.getTerm(), last.getIndex());
-    try (DataOutputStream out =
-        new DataOutputStream(
-            new BufferedOutputStream(Files.newOutputStream(file.toPath()), 1 << 20))) {
+    SingleFileSnapshotInfo latest = storage.getLatestSnapshot();
+    if (file.exists() && latest != null && latest.getTermIndex().equals(last)) {
+      return last.getIndex();
+    }
+    Path tmp = file.toPath().resolveSibling(file.getName() + ".tmp");
+    try (FileChannel ch =
+            FileChannel.open(
+                tmp,
+                StandardOpenOption.CREATE,
+                StandardOpenOption.TRUNCATE_EXISTING,
+                StandardOpenOption.WRITE);
+        DataOutputStream out =
+            new DataOutputStream(new BufferedOutputStream(Channels.newOutputStream(ch), 1 << 20))) {
       out.writeLong(map.size());
       for (Map.Entry<byte[], byte[]> e : map.entrySet()) {
         out.writeInt(e.getKey().length);
@@ -145,7 +164,10 @@ final class RatisKvStateMachine extends BaseStateMachine {
         out.writeInt(e.getValue().length);
         out.write(e.getValue());
       }
+      out.flush();
+      ch.force(true);
     }
+    Files.move(tmp, file.toPath(), StandardCopyOption.ATOMIC_MOVE);
     MD5Hash md5 = MD5FileUtil.computeAndSaveMd5ForFile(file);
     storage.updateLatestSnapshot(
         new SingleFileSnapshotInfo(new FileInfo(file.toPath(), md5), last));

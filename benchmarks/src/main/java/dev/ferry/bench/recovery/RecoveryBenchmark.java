@@ -36,11 +36,12 @@ import java.util.stream.Stream;
  * Scenarios (e) and (f) run before (c), since every delta capture adds a layer that later full
  * transfers would also ship.
  *
- * <p>Usage: {@code RecoveryBenchmark [--size 128m] [--limited-size SIZE] [--out target/recovery]
- * [--work DIR] [--scenarios abcdef] [--ratis-tuning key=value,...] [--seed N]}. Writes {@code
- * results.md}, {@code results.json} and {@code b-sources.png} (bytes over time per source during
- * the cold join) into {@code --out}. Give the JVM a heap of about eight times the state size plus 2
- * GiB (four replicas of the state, and an install builds the new state beside the old).
+ * <p>Usage: {@code RecoveryBenchmark [--size 128m] [--limited-size SIZE] [--warmup 8m] [--out
+ * target/recovery] [--work DIR] [--scenarios abcdef] [--ratis-tuning key=value,...] [--seed N]}.
+ * Writes {@code results.md}, {@code results.json} and {@code b-sources.png} (bytes over time per
+ * source during the cold join) into {@code --out}. Give the JVM a heap of about eight times the
+ * state size plus 2 GiB (four replicas of the state, and an install builds the new state beside the
+ * old).
  */
 public final class RecoveryBenchmark {
   private static final long MBIT = 1_000_000L / 8;
@@ -51,6 +52,7 @@ public final class RecoveryBenchmark {
   record Options(
       long size,
       long limitedSize,
+      long warmupSize,
       Path out,
       Path work,
       String scenarios,
@@ -68,6 +70,7 @@ public final class RecoveryBenchmark {
   public static void main(String[] args) throws Exception {
     long size = 128L << 20;
     Long limited = null;
+    long warmup = 8L << 20;
     Path out = Path.of("target/recovery");
     Path work = null;
     String scenarios = "abcdef";
@@ -77,6 +80,7 @@ public final class RecoveryBenchmark {
       switch (args[i]) {
         case "--size" -> size = parseSize(args[++i]);
         case "--limited-size" -> limited = parseSize(args[++i]);
+        case "--warmup" -> warmup = parseSize(args[++i]);
         case "--out" -> out = Path.of(args[++i]);
         case "--work" -> work = Path.of(args[++i]);
         case "--scenarios" -> scenarios = args[++i];
@@ -94,6 +98,7 @@ public final class RecoveryBenchmark {
         new Options(
             size,
             limited == null ? size : limited,
+            warmup,
             out,
             work == null ? out.resolve("work") : work,
             scenarios,
@@ -144,6 +149,10 @@ public final class RecoveryBenchmark {
         "loadAverageAtStart", ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
     meta.put("deployment", "in-JVM Raft servers over loopback (gRPC; Ferry chunk service TCP)");
 
+    if (o.warmupSize() > 0) {
+      warmUp(o, timeout);
+    }
+    meta.put("warmupStateBytes", o.warmupSize());
     List<Measurement> rows = new ArrayList<>();
     StateGenerator gen = new StateGenerator(o.size(), o.seed());
     meta.put("keys", gen.keys());
@@ -239,6 +248,33 @@ public final class RecoveryBenchmark {
     Report report = new Report(meta, rows);
     report.write(o.out());
     return report;
+  }
+
+  /**
+   * Runs a Ratis install, a Ferry cold join and a Ferry delta on a small state first, unmeasured,
+   * so that neither system's install path is measured with cold classes and an unwarmed JIT (both
+   * run in this JVM, and the load phase warms only the write path).
+   */
+  private static void warmUp(Options o, Duration timeout) throws IOException {
+    log("warm-up at %d MiB", o.warmupSize() >> 20);
+    StateGenerator small = new StateGenerator(o.warmupSize(), o.seed() + 1);
+    Path dir = o.work().resolve("warmup");
+    try (RatisBaseline ratis = new RatisBaseline(dir.resolve("ratis"), Map.of())) {
+      ratis.start();
+      ratis.load(small);
+      ratis.snapshot(timeout);
+      ratis.addEmptyNode("warmup", "warmup", small.rawBytes(), timeout);
+    }
+    try (FerryBench ferry = FerryBench.start(dir.resolve("ferry"), small, timeout)) {
+      ferry.load();
+      ferry.coldJoin("warmup", "warmup", Shipping.AUTO, Integer.MAX_VALUE, false);
+      ferry.delta(
+          "warmup",
+          "warmup",
+          randomSubset(small.keys(), small.keys() / 100, new SplittableRandom(1)));
+    } finally {
+      deleteTree(dir);
+    }
   }
 
   /** Joins a fourth node for good (not measured), so installs have three followers to use. */
