@@ -116,7 +116,7 @@ final class FerryBench implements Closeable {
     cluster.setShipping(shipping);
     cluster.setInstallSources(maxSources);
     String jid = "j" + (++joins);
-    FerryServer j = cluster.startListener(jid, KvStateMachine::new);
+    FerryServer j = cluster.startListener(jid, KvStateMachine::new, List.copyOf(members));
     boolean kept = false;
     try (KvClient c = client()) {
       String leader = cluster.leader(timeout);

@@ -168,6 +168,20 @@ public final class LocalCluster implements Closeable {
   public FerryServer startListener(
       String id, java.util.function.Function<StateMachineConfig, KvStateMachine> stateMachine)
       throws IOException {
+    return startListener(id, stateMachine, peers);
+  }
+
+  /**
+   * As {@link #startListener(String, java.util.function.Function)}, with a group naming {@code
+   * members} (the current voters, which may include nodes added since the cluster started) and
+   * itself: a joining node installs from the peers its group names until the Raft configuration
+   * reaches it.
+   */
+  public FerryServer startListener(
+      String id,
+      java.util.function.Function<StateMachineConfig, KvStateMachine> stateMachine,
+      List<PeerAddress> members)
+      throws IOException {
     if (servers.containsKey(id) || peers.stream().anyMatch(p -> p.id().equals(id))) {
       throw new IllegalArgumentException(id + " is already a node of this cluster");
     }
@@ -176,7 +190,7 @@ public final class LocalCluster implements Closeable {
     }
     int[] ports = ProcessCluster.freePorts(3);
     PeerAddress self = new PeerAddress(id, "127.0.0.1", ports[0], ports[1], ports[2]);
-    List<PeerAddress> all = new ArrayList<>(peers);
+    List<PeerAddress> all = new ArrayList<>(members);
     all.add(self);
     FerryServer s =
         FerryServer.builder()
