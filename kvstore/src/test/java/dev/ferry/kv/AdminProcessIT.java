@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.kv.cluster.ProcessCluster;
+import dev.ferry.kv.testing.LocalCluster;
 import dev.ferry.raft.PeerAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -97,10 +98,7 @@ class AdminProcessIT {
       assertEquals(0, remove.exit(), remove.output());
       assertTrue(remove.output().contains("n2: removed voter"), remove.output());
       // The removed server stops by itself and says why.
-      long deadline = System.nanoTime() + T.toNanos();
-      while (cluster.isAlive("n2") && System.nanoTime() < deadline) {
-        Thread.sleep(100);
-      }
+      LocalCluster.await(T, () -> !cluster.isAlive("n2"), "n2 to stop by itself");
       assertFalse(cluster.isAlive("n2"), "n2 stopped");
       assertTrue(
           Files.readString(cluster.logFile("n2")).contains("removed from the cluster"),

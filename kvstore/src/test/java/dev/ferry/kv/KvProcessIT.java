@@ -43,8 +43,19 @@ class KvProcessIT {
       try (KvClient c = cluster.client(Duration.ofSeconds(30))) {
         for (String k : acknowledged) {
           byte[] v = c.get(k.getBytes(StandardCharsets.UTF_8));
-          assertArrayEquals(
-              ("value-" + k.substring(4)).getBytes(StandardCharsets.UTF_8), v, "lost " + k);
+          if (!java.util.Arrays.equals(
+              ("value-" + k.substring(4)).getBytes(StandardCharsets.UTF_8), v)) {
+            StringBuilder logs = new StringBuilder();
+            for (var p : cluster.peers()) {
+              java.nio.file.Files.copy(
+                  cluster.logFile(p.id()),
+                  Path.of("target", "KvProcessIT-" + p.id() + ".log"),
+                  java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+              logs.append("\n--- ").append(p.id()).append('\n').append(cluster.tail(p.id(), 40));
+            }
+            throw new AssertionError(
+                "lost " + k + " (read " + java.util.Arrays.toString(v) + ")" + logs);
+          }
         }
         // Every replica, the once-killed follower included, converges to the last write.
         byte[] last = "value-399".getBytes(StandardCharsets.UTF_8);

@@ -333,6 +333,7 @@ public final class FerryServer implements Closeable {
     private MetricRegistry metricRegistry = new MetricRegistry();
     private boolean jmx = true;
     private Shipping shipping = Shipping.AUTO;
+    private int installSources = Integer.MAX_VALUE;
     private TlsFiles tls;
 
     private final RaftServer[] serverRef = new RaftServer[1];
@@ -432,6 +433,18 @@ public final class FerryServer implements Closeable {
     /** In which form this node asks for chunks when it installs (default AUTO). */
     public Builder shipping(Shipping shipping) {
       this.shipping = Objects.requireNonNull(shipping, "shipping");
+      return this;
+    }
+
+    /**
+     * Installs fetch from at most this many peers at once, followers before the leader (default:
+     * every peer holding the baseline).
+     */
+    public Builder installSources(int max) {
+      if (max < 1) {
+        throw new IllegalArgumentException("installSources must be >= 1: " + max);
+      }
+      this.installSources = max;
       return this;
     }
 
@@ -540,6 +553,7 @@ public final class FerryServer implements Closeable {
                 .peers(() -> c.current(serverRef[0], gid, peers))
                 .transferConfig(transferConfig)
                 .shipping(shipping)
+                .maxSources(installSources)
                 .metrics(new InstallMetrics(metricRegistry))
                 .build();
         stateMachine.setInstaller(multiSource);

@@ -40,7 +40,7 @@ public final class CheckHistory {
           args.length > 2
               ? Duration.ofSeconds(Long.parseLong(args[2]))
               : Budget.DEFAULT.maxTimePerKey();
-      budget = new Budget(states, time);
+      budget = new Budget(states, time, Budget.DEFAULT_MEMO_BYTES);
     } catch (IllegalArgumentException e) {
       err.println("bad budget: " + e.getMessage());
       return 3;

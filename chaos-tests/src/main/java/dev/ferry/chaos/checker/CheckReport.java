@@ -136,7 +136,7 @@ public record CheckReport(
         .append(linearizability.verdict())
         .append(" over ")
         .append(linearizability.keys().size())
-        .append(" register keys (");
+        .append(linearizability.keys().size() == 1 ? " register key (" : " register keys (");
     for (Verdict v : Verdict.values()) {
       s.append(v).append(' ').append(linearizability.count(v));
       s.append(v == Verdict.UNKNOWN ? "" : ", ");
@@ -164,13 +164,17 @@ public record CheckReport(
   private static void appendAnomalies(StringBuilder s, String what, AnomalyResult result) {
     s.append(what)
         .append(": ")
-        .append(result.keys().size())
-        .append(" keys, ")
-        .append(result.anomalies().size())
-        .append(" anomalies\n");
+        .append(count(result.keys().size(), "key", "keys"))
+        .append(", ")
+        .append(count(result.anomalies().size(), "anomaly", "anomalies"))
+        .append('\n');
     for (String note : result.notes()) {
       s.append("  ").append(note).append('\n');
     }
+  }
+
+  private static String count(int n, String one, String many) {
+    return n + " " + (n == 1 ? one : many);
   }
 
   @Override

@@ -20,8 +20,9 @@ import java.util.TreeMap;
  *
  * <p>Linearizability is compositional (Herlihy and Wing): a history is linearizable exactly when
  * its restriction to each key is, so each key is searched on its own with the algorithm of
- * Porcupine, described on {@link RegisterSearch}, against a register model: absent initially, READ
- * returns the value ({@code null} result: absent), WRITE sets it, CAS swaps if the register is
+ * Porcupine (depth-first search for a linearization with memoization; details and the optimizations
+ * that keep it fast in {@code docs/chaos-checker.md}) against a register model: absent initially,
+ * READ returns the value ({@code null} result: absent), WRITE sets it, CAS swaps if the register is
  * present and equal to the expected value (an OK CAS with result 1 must have swapped, with result 0
  * must not have), INCREMENT adds its delta to the value (absent counts as 0) and an OK INCREMENT's
  * result, if any, must be the new value.
@@ -33,8 +34,8 @@ import java.util.TreeMap;
  *
  * <p>ADD and READ_SET keys are not checked here (see {@link SetChecker}); a key that mixes set and
  * register operations is rejected. Counter keys are checked here as registers, which can be
- * expensive with many UNKNOWN increments; {@link CounterChecker} checks them in linear time, less
- * completely.
+ * expensive with very many UNKNOWN increments; {@link CounterChecker} checks them in O(n log n),
+ * less completely.
  *
  * <p>Thread-safe and stateless: {@link #check} may be called concurrently; it runs on the caller's
  * thread, one key after another, and blocks until done or out of budget.
@@ -44,6 +45,7 @@ public final class LinearizabilityChecker {
       EnumSet.of(OpType.READ, OpType.WRITE, OpType.CAS, OpType.INCREMENT);
 
   private final Budget budget;
+  private final RegisterSearch.Order order; // null: chosen per key
 
   /** A checker with {@link Budget#DEFAULT}. */
   public LinearizabilityChecker() {
@@ -52,7 +54,13 @@ public final class LinearizabilityChecker {
 
   /** A checker that gives each key at most {@code budget}. */
   public LinearizabilityChecker(Budget budget) {
+    this(budget, null);
+  }
+
+  /** A checker that searches every key in {@code order}, or picks per key if null; for tests. */
+  LinearizabilityChecker(Budget budget, RegisterSearch.Order order) {
     this.budget = Objects.requireNonNull(budget, "budget");
+    this.order = order;
   }
 
   /** Checks the operations of {@code history}; see {@link #check(List)}. */
@@ -84,7 +92,9 @@ public final class LinearizabilityChecker {
         throw new IllegalArgumentException(
             "key has both register and set operations: " + e.getKey());
       }
-      KeyResult r = new RegisterSearch(e.getKey(), relevant(e.getValue()), budget, origin).run();
+      List<Op> relevant = relevant(e.getValue());
+      RegisterSearch.Order keyOrder = order != null ? order : RegisterSearch.Order.forOps(relevant);
+      KeyResult r = new RegisterSearch(e.getKey(), relevant, budget, keyOrder, origin).run();
       results.add(r);
       verdict = verdict.and(r.verdict());
     }

@@ -1,46 +1,96 @@
 package dev.ferry.chaos.checker;
 
 import dev.ferry.chaos.history.Op;
+import dev.ferry.chaos.history.OpType;
 import dev.ferry.chaos.history.Outcome;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
- * Porcupine's linearizability search (Athalye, after Lowe's "Testing for linearizability", 2017)
- * over the operations on one register, with a sequential model of READ, WRITE, CAS and INCREMENT.
+ * Porcupine's linearizability search (Athalye 2017, after Lowe, "Testing for linearizability",
+ * 2017) over the operations on one register, with a sequential model of READ, WRITE, CAS and
+ * INCREMENT.
  *
- * <p>Each operation becomes a call entry at its invocation and a return entry at its completion, in
- * a doubly linked list sorted by time (a call before a return at equal times: operations that touch
- * are concurrent). An UNKNOWN operation returns at infinity: it may take effect any time after its
- * invocation, and taking effect after every other operation is the same as never taking effect,
- * because nothing observes it. The search walks the list from its head: a call entry whose
- * operation is legal in the current model state is linearized (lifted out of the list with its
- * return, and the state and the call pushed on a stack) and the walk restarts from the head;
- * reaching a return entry means the operations tried so far cannot precede it, so the search
- * backtracks by popping the stack and trying the next call after the popped one. The list empties
- * exactly when every operation is linearized. A memo of (set of linearized operations, model state)
- * pairs cuts off revisits; the set is a bitset, hashed incrementally (Zobrist).
+ * <p>List and walk: each operation becomes a call entry at its invocation and a return entry at its
+ * completion, in a doubly linked list sorted by time (a call before a return at equal times:
+ * operations that touch are concurrent). An UNKNOWN operation returns at infinity: it may take
+ * effect any time after its invocation, or never. The search walks the list from its head: a call
+ * entry whose operation is legal in the current model state is linearized (lifted out of the list
+ * with its return, and the state and the call pushed on a stack) and the walk restarts from the
+ * head; reaching a return entry means the operations tried so far cannot precede it, so the search
+ * backtracks by popping the stack and trying the next call after the popped one. The search
+ * succeeds once every OK operation is linearized: every UNKNOWN operation is legal in every state,
+ * so those left can take effect after all the others, which nothing observes, the same as never. It
+ * fails when it must backtrack from the empty stack.
+ *
+ * <p>Order: {@link Order#INVOCATION} tries the calls that may come next in list order, as Porcupine
+ * does; {@link Order#OK_FIRST} tries every OK operation before any UNKNOWN one, so that an UNKNOWN
+ * operation is linearized only when the OK operations cannot go on without it. The order changes
+ * what is explored first, not what is explored. On registers, an UNKNOWN write most often took
+ * effect near its invocation and, if it did not, the next read refutes it, so invocation order is
+ * fast; on counters, increments commute and no single read refutes one, so trying UNKNOWN
+ * increments early explores every count at every step, and OK_FIRST is fast.
+ *
+ * <p>Reads: at each new node the search first looks for a call that may come next, is OK, leaves
+ * the state unchanged (a READ, or a CAS that did not swap) and is legal now. If there is one it is
+ * linearized without trying anything else, and if that fails the node fails: in any way to finish
+ * from the node, that operation can be moved to the front, because it changes nothing and all it
+ * must follow is already linearized. Concurrent reads of the same value then cost one path, not
+ * every subset.
+ *
+ * <p>Memo: Porcupine memoizes (set of linearized operations, model state) and cuts off a state seen
+ * before. Here a state is also cut off when a state that failed had the same model state, the same
+ * linearized OK operations and a subset of its linearized UNKNOWN operations: any way to finish
+ * from the new state would finish from the failed one too (the same operations in the same order;
+ * the extra UNKNOWN operations need not happen). This keeps UNKNOWN writes that never took effect
+ * from multiplying the search. The OK set is a bitset over the OK operations in invocation order,
+ * hashed incrementally (Zobrist) and stored compactly: the words before the first unlinearized
+ * operation are all ones and are left out. The UNKNOWN sets visited with one (OK set, state) are
+ * kept in a list, each marked when its state fails.
+ *
+ * <p>Symmetry: UNKNOWN operations with the same type, value and expected value (typically UNKNOWN
+ * increments of 1) have the same effect and no return, so they are interchangeable except for their
+ * invocation times. Any linearization can be rearranged so that such twins take effect in the order
+ * of their invocations (the earlier-invoked twin takes the place of a later one, which moves later
+ * or drops out), so the search only linearizes a twin after every earlier-invoked twin: k pending
+ * UNKNOWN increments give k + 1 choices, not 2^k.
  *
  * <p>Model: the register is absent or holds a long. READ returns the value ({@code null}: absent).
  * WRITE sets it. CAS swaps if the register is present and equals the expected value; an OK CAS with
  * result 1 must swap, with result 0 must not; an UNKNOWN CAS swaps if it matches. INCREMENT adds
  * its delta (absent counts as 0, as in Ferry's key-value store) and an OK result must equal the new
- * value.
+ * value. Every UNKNOWN operation is legal in every state.
  *
  * <p>Not thread-safe: one search per thread, used once.
  */
 final class RegisterSearch {
+  /** Which of the calls that may come next the search tries first. */
+  enum Order {
+    /** In the order of the event list, as Porcupine does. */
+    INVOCATION,
+    /** OK operations first, then UNKNOWN ones. */
+    OK_FIRST;
+
+    /** The faster order for {@code ops}: OK_FIRST on counters, INVOCATION otherwise. */
+    static Order forOps(List<Op> ops) {
+      return ops.stream().anyMatch(op -> op.type() == OpType.INCREMENT) ? OK_FIRST : INVOCATION;
+    }
+  }
+
   private static final int NIL = -1;
 
+  /** Estimated bytes of a memo state beyond its bitsets: objects, list and hash table slots. */
+  private static final long STATE_OVERHEAD = 120;
+
   private final String key;
-  private final Op[] ops;
+  private final Op[] ops; // the OK ops (ids 0..okCount-1), then the UNKNOWN ops, each by invocation
+  private final int okCount;
   private final Budget budget;
+  private final boolean okFirst;
   private final long origin;
 
   // Entries 0..2n-1; entry 2n is the head sentinel.
@@ -49,29 +99,80 @@ final class RegisterSearch {
   private final int[] prev;
   private final int[] opOf;
   private final int[] match; // call entry -> its return entry; NIL for a return entry
-  private final long[] zobrist;
+  private final long[] zobrist; // per OK op
   private final int[] twinBefore; // previous interchangeable UNKNOWN op by invocation, or NIL
 
-  // Model state written by step().
+  // Search state: the linearized sets and the model state reached by step().
+  private final long[] okBits;
+  private final long lastWordMask; // the valid bits of okBits' last word
+  private int lowWord; // okBits[w] is full for every w < lowWord
+  private int topWord; // okBits[w] == 0 for every w > topWord
+  private long okHash;
+  private final long[] unknownBits;
   private boolean nextPresent;
   private long nextValue;
 
-  RegisterSearch(String key, List<Op> partition, Budget budget, long origin) {
+  // Depth-first search: the current node, the stack of nodes above it, the memo and the budget.
+  private boolean present;
+  private long value;
+  private int depth;
+  private int okDone;
+  private final int[] stackEntry;
+  private final boolean[] stackPresent;
+  private final long[] stackValue;
+  private final boolean[] stackForced;
+  private final Seen[] stackSeen;
+  private final Map<MemoKey, List<Seen>> memo = new HashMap<>();
+  private final MemoKey probe = new MemoKey();
+  private long states;
+  private long memoBytes;
+  private final long deadline;
+  private boolean outOfBudget;
+  private int[] best = new int[0];
+  private boolean bestPresent;
+  private long bestValue;
+
+  /**
+   * A search over {@code partition}, the OK and UNKNOWN operations on {@code key}; times in
+   * explanations are relative to {@code origin}.
+   */
+  RegisterSearch(String key, List<Op> partition, Budget budget, Order order, long origin) {
     this.key = key;
-    this.ops = partition.toArray(new Op[0]);
     this.budget = budget;
+    this.okFirst = order == Order.OK_FIRST;
     this.origin = origin;
+    Comparator<Op> byInvocation =
+        Comparator.comparingLong(Op::invokeNanos).thenComparingLong(Op::completeNanos);
+    List<Op> ordered = new ArrayList<>(partition.size());
+    partition.stream()
+        .filter(op -> op.outcome() == Outcome.OK)
+        .sorted(byInvocation)
+        .forEach(ordered::add);
+    okCount = ordered.size();
+    partition.stream()
+        .filter(op -> op.outcome() == Outcome.UNKNOWN)
+        .sorted(byInvocation)
+        .forEach(ordered::add);
+    if (ordered.size() != partition.size()) {
+      throw new IllegalArgumentException("FAIL operations are not searched: " + partition);
+    }
+    ops = ordered.toArray(new Op[0]);
     int n = ops.length;
+    okBits = new long[Math.max(1, (okCount + 63) >>> 6)];
+    lastWordMask = (okCount & 63) == 0 ? -1L : (1L << (okCount & 63)) - 1;
+    unknownBits = new long[(n - okCount + 63) >>> 6];
     head = 2 * n;
     next = new int[2 * n + 1];
     prev = new int[2 * n + 1];
     opOf = new int[2 * n];
     match = new int[2 * n];
-    zobrist = new long[n];
+    zobrist = new long[okCount];
+    for (int i = 0; i < okCount; i++) {
+      zobrist[i] = mix(0x9E3779B97F4A7C15L * (i + 1));
+    }
     long[][] events = new long[2 * n][];
     for (int i = 0; i < n; i++) {
-      zobrist[i] = mix(0x9E3779B97F4A7C15L * (i + 1));
-      long returns = ops[i].outcome() == Outcome.UNKNOWN ? Long.MAX_VALUE : ops[i].completeNanos();
+      long returns = i < okCount ? ops[i].completeNanos() : Long.MAX_VALUE;
       events[2 * i] = new long[] {ops[i].invokeNanos(), 0, i};
       events[2 * i + 1] = new long[] {returns, 1, i};
     }
@@ -99,98 +200,221 @@ final class RegisterSearch {
     for (int i = 0; i < n; i++) {
       match[callEntry[i]] = returnEntry[i];
     }
+    stackEntry = new int[n];
+    stackPresent = new boolean[n];
+    stackValue = new long[n];
+    stackForced = new boolean[n];
+    stackSeen = new Seen[n];
+    deadline = System.nanoTime() + budget.maxTimePerKey().toNanos();
     twinBefore = new int[n];
     Arrays.fill(twinBefore, NIL);
     Map<List<Long>, Integer> lastTwin = new HashMap<>();
-    Integer[] byInvoke = new Integer[n];
-    for (int i = 0; i < n; i++) {
-      byInvoke[i] = i;
-    }
-    Arrays.sort(byInvoke, Comparator.comparingLong(i -> ops[i].invokeNanos()));
-    for (int i : byInvoke) {
-      if (ops[i].outcome() == Outcome.UNKNOWN) {
-        List<Long> kind =
-            List.of((long) ops[i].type().ordinal(), ops[i].value(), ops[i].expected());
-        Integer previous = lastTwin.put(kind, i);
-        twinBefore[i] = previous == null ? NIL : previous;
-      }
+    for (int op = okCount; op < n; op++) { // UNKNOWN ops, by invocation
+      List<Long> kind =
+          List.of((long) ops[op].type().ordinal(), ops[op].value(), ops[op].expected());
+      Integer previous = lastTwin.put(kind, op);
+      twinBefore[op] = previous == null ? NIL : previous;
     }
   }
 
   KeyResult run() {
-    int n = ops.length;
-    long[] bits = new long[(n + 63) >>> 6];
-    long hash = 0;
-    boolean present = false;
-    long value = 0;
-    int[] stackEntry = new int[n];
-    boolean[] stackPresent = new boolean[n];
-    long[] stackValue = new long[n];
-    int depth = 0;
-    int[] best = new int[0];
-    boolean bestPresent = false;
-    long bestValue = 0;
-    Set<MemoKey> memo = new HashSet<>();
-    MemoKey probe = new MemoKey(bits);
-    long states = 0;
-    long deadline = System.nanoTime() + budget.maxTimePerKey().toNanos();
-
     int entry = next[head];
-    while (next[head] != NIL) {
-      if (match[entry] != NIL) {
-        int op = opOf[entry];
-        int twin = twinBefore[op];
-        if ((twin == NIL || (bits[twin >>> 6] & 1L << twin) != 0)
-            && step(present, value, ops[op])) {
-          bits[op >>> 6] |= 1L << op;
-          hash ^= zobrist[op];
-          probe.set(hash, nextPresent, nextValue);
-          if (memo.contains(probe)) {
-            bits[op >>> 6] &= ~(1L << op);
-            hash ^= zobrist[op];
-            entry = next[entry];
-          } else {
-            if (++states > budget.maxStatesPerKey()
-                || ((states & 0xFFF) == 0 && System.nanoTime() - deadline > 0)) {
-              return unknown(states - 1);
-            }
-            memo.add(probe.copy());
-            stackEntry[depth] = entry;
-            stackPresent[depth] = present;
-            stackValue[depth] = value;
-            depth++;
-            present = nextPresent;
-            value = nextValue;
-            lift(entry);
-            if (depth > best.length) {
-              best = new int[depth];
-              for (int i = 0; i < depth; i++) {
-                best[i] = opOf[stackEntry[i]];
-              }
-              bestPresent = present;
-              bestValue = value;
-            }
+    boolean unknownPass = false; // OK_FIRST: trying the UNKNOWN calls
+    boolean fresh = true; // at a node not yet looked at
+    while (okDone < okCount) {
+      boolean nodeFailed = false;
+      if (fresh) {
+        fresh = false;
+        int forced = forcedCall();
+        if (forced != NIL) {
+          if (linearize(forced, true)) {
+            fresh = true;
             entry = next[head];
+            unknownPass = false;
+            continue;
           }
+          if (outOfBudget) {
+            return unknown();
+          }
+          nodeFailed = true;
+        }
+      }
+      if (!nodeFailed && match[entry] != NIL) {
+        int op = opOf[entry];
+        if (okFirst && (op >= okCount) != unknownPass) {
+          entry = next[entry];
+        } else if (linearize(entry, false)) {
+          fresh = true;
+          entry = next[head];
+          unknownPass = false;
+        } else if (outOfBudget) {
+          return unknown();
         } else {
           entry = next[entry];
         }
+      } else if (!nodeFailed && okFirst && !unknownPass) {
+        unknownPass = true;
+        entry = next[head];
       } else {
-        if (depth == 0) {
-          return notLinearizable(states, best, bestPresent, bestValue);
-        }
-        depth--;
-        entry = stackEntry[depth];
-        present = stackPresent[depth];
-        value = stackValue[depth];
-        int op = opOf[entry];
-        bits[op >>> 6] &= ~(1L << op);
-        hash ^= zobrist[op];
-        unlift(entry);
-        entry = next[entry];
+        int popped;
+        do {
+          if (depth == 0) {
+            return notLinearizable();
+          }
+          popped = pop();
+        } while (stackForced[depth]);
+        entry = next[popped];
+        unknownPass = opOf[popped] >= okCount;
       }
     }
-    return new KeyResult(key, Verdict.LINEARIZABLE, n, states, List.of(), List.of(), "");
+    return new KeyResult(key, Verdict.LINEARIZABLE, ops.length, states, List.of(), List.of(), "");
+  }
+
+  /**
+   * A call that may come next, is OK, leaves the state as it is (a READ, or a CAS that did not
+   * swap) and is legal now; NIL if none. Linearizing it at once loses nothing: in any way to finish
+   * from here it can be moved to the front, since it changes nothing and nothing it must follow is
+   * still pending. So the search commits to it, and if that fails, the node fails.
+   */
+  private int forcedCall() {
+    for (int e = next[head]; match[e] != NIL; e = next[e]) {
+      int op = opOf[e];
+      if (op < okCount
+          && (ops[op].type() == OpType.READ || ops[op].type() == OpType.CAS && !ops[op].swapped())
+          && step(present, value, ops[op])) {
+        return e;
+      }
+    }
+    return NIL;
+  }
+
+  /**
+   * Linearizes the call {@code entry} if it is legal, allowed by its twins and not cut off by the
+   * memo, pushing the current node; returns whether it did. Sets {@link #outOfBudget} instead when
+   * the new state would exceed the budget.
+   */
+  private boolean linearize(int entry, boolean forced) {
+    int op = opOf[entry];
+    int twin = twinBefore[op];
+    if (twin != NIL && !isLinearized(twin) || !step(present, value, ops[op])) {
+      return false;
+    }
+    flip(op);
+    probe.view(this, nextPresent, nextValue);
+    List<Seen> seen = memo.get(probe);
+    if (seen != null && dominated(seen)) {
+      flip(op);
+      return false;
+    }
+    long bytes = 8L * unknownBits.length + STATE_OVERHEAD + (seen == null ? 8L * probe.words() : 0);
+    if (states + 1 > budget.maxStatesPerKey()
+        || memoBytes + bytes > budget.maxMemoBytesPerKey()
+        || ((states & 0xFFF) == 0 && System.nanoTime() - deadline > 0)) {
+      flip(op);
+      outOfBudget = true;
+      return false;
+    }
+    states++;
+    memoBytes += bytes;
+    if (seen == null) {
+      seen = new ArrayList<>(1);
+      memo.put(probe.copy(), seen);
+    }
+    Seen visit = new Seen(unknownBits.clone());
+    seen.add(visit);
+    stackSeen[depth] = visit;
+    stackEntry[depth] = entry;
+    stackPresent[depth] = present;
+    stackValue[depth] = value;
+    stackForced[depth] = forced;
+    depth++;
+    present = nextPresent;
+    value = nextValue;
+    if (op < okCount) {
+      okDone++;
+    }
+    lift(entry);
+    if (depth > best.length) {
+      best = new int[depth];
+      for (int i = 0; i < depth; i++) {
+        best[i] = opOf[stackEntry[i]];
+      }
+      bestPresent = present;
+      bestValue = value;
+    }
+    return true;
+  }
+
+  /** Undoes the last linearization, marking its state failed; returns its call entry. */
+  private int pop() {
+    depth--;
+    stackSeen[depth].failed = true;
+    int entry = stackEntry[depth];
+    present = stackPresent[depth];
+    value = stackValue[depth];
+    int op = opOf[entry];
+    if (op < okCount) {
+      okDone--;
+    }
+    flip(op);
+    unlift(entry);
+    return entry;
+  }
+
+  private boolean isLinearized(int op) {
+    return op < okCount
+        ? (okBits[op >>> 6] & 1L << op) != 0
+        : (unknownBits[(op - okCount) >>> 6] & 1L << (op - okCount)) != 0;
+  }
+
+  /** Adds {@code op} to the linearized set, or removes it. */
+  private void flip(int op) {
+    if (op >= okCount) {
+      unknownBits[(op - okCount) >>> 6] ^= 1L << (op - okCount);
+      return;
+    }
+    int w = op >>> 6;
+    okBits[w] ^= 1L << op;
+    okHash ^= zobrist[op];
+    if ((okBits[w] & 1L << op) != 0) {
+      topWord = Math.max(topWord, w);
+      while (lowWord < okBits.length && okBits[lowWord] == fullWord(lowWord)) {
+        lowWord++;
+      }
+    } else {
+      lowWord = Math.min(lowWord, w);
+      while (topWord > 0 && okBits[topWord] == 0) {
+        topWord--;
+      }
+    }
+  }
+
+  private long fullWord(int w) {
+    return w == okBits.length - 1 ? lastWordMask : -1L;
+  }
+
+  /**
+   * Whether the current state was visited before, or a state with a subset of its UNKNOWN
+   * operations failed.
+   */
+  private boolean dominated(List<Seen> seen) {
+    for (Seen earlier : seen) {
+      if (earlier.failed
+          ? subset(earlier.unknown, unknownBits)
+          : Arrays.equals(earlier.unknown, unknownBits)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static boolean subset(long[] a, long[] b) {
+    for (int w = 0; w < a.length; w++) {
+      if ((a[w] & ~b[w]) != 0) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Applies {@code op} to the state; returns whether it is legal, with the result in next*. */
@@ -254,7 +478,7 @@ final class RegisterSearch {
     prev[next[call]] = call;
   }
 
-  private KeyResult unknown(long states) {
+  private KeyResult unknown() {
     return new KeyResult(
         key,
         Verdict.UNKNOWN,
@@ -262,16 +486,22 @@ final class RegisterSearch {
         states,
         List.of(),
         List.of(),
-        "search budget exhausted after "
+        "key "
+            + key
+            + ": search budget exhausted after "
             + states
-            + " states ("
+            + " states and about "
+            + (memoBytes >> 20)
+            + " MiB of memo (budget: "
             + budget.maxStatesPerKey()
-            + " states or "
+            + " states, "
+            + (budget.maxMemoBytesPerKey() >> 20)
+            + " MiB, "
             + budget.maxTimePerKey()
-            + " allowed)");
+            + ")");
   }
 
-  private KeyResult notLinearizable(long states, int[] best, boolean present, long value) {
+  private KeyResult notLinearizable() {
     boolean[] done = new boolean[ops.length];
     List<Op> prefix = new ArrayList<>(best.length);
     for (int op : best) {
@@ -280,8 +510,8 @@ final class RegisterSearch {
     }
     long firstReturn = Long.MAX_VALUE;
     int blocking = NIL;
-    for (int i = 0; i < ops.length; i++) {
-      if (!done[i] && ops[i].outcome() == Outcome.OK && ops[i].completeNanos() < firstReturn) {
+    for (int i = 0; i < okCount; i++) {
+      if (!done[i] && ops[i].completeNanos() < firstReturn) {
         firstReturn = ops[i].completeNanos();
         blocking = i;
       }
@@ -307,7 +537,7 @@ final class RegisterSearch {
               OpText.lines(
                   prefix.subList(Math.max(0, prefix.size() - 5), prefix.size()), origin, "    "));
     }
-    s.append("\n  leaving the register ").append(present ? "= " + value : "absent");
+    s.append("\n  leaving the register ").append(bestPresent ? "= " + bestValue : "absent");
     if (blocking != NIL) {
       s.append("; none of these can come next, before ")
           .append(OpText.describe(ops[blocking], origin))
@@ -325,26 +555,54 @@ final class RegisterSearch {
     return z ^ (z >>> 31);
   }
 
-  /** A memo entry: the linearized set (compared in full) and the model state. */
+  /** A visited state's set of linearized UNKNOWN operations, and whether it failed. */
+  private static final class Seen {
+    final long[] unknown;
+    boolean failed;
+
+    Seen(long[] unknown) {
+      this.unknown = unknown;
+    }
+  }
+
+  /**
+   * A memo key: the set of linearized OK operations and the model state. The set is the words
+   * {@code bits[from..to)}, standing for word {@code lowWord} onwards of the full bitset (all
+   * earlier words full, all later ones empty). A probe views the live bitset; a stored key owns a
+   * copy.
+   */
   private static final class MemoKey {
-    private final long[] bits;
+    private long[] bits = new long[0];
+    private int from;
+    private int to;
+    private int lowWord;
     private long hash;
     private boolean present;
     private long value;
 
-    MemoKey(long[] bits) {
-      this.bits = bits;
-    }
-
-    void set(long hash, boolean present, long value) {
-      this.hash = hash;
+    void view(RegisterSearch search, boolean present, long value) {
+      this.bits = search.okBits;
+      this.lowWord = search.lowWord;
+      this.from = Math.min(search.lowWord, search.okBits.length);
+      this.to = Math.max(this.from, search.topWord + 1);
+      this.hash = search.okHash;
       this.present = present;
       this.value = value;
     }
 
+    int words() {
+      return to - from;
+    }
+
     MemoKey copy() {
-      MemoKey copy = new MemoKey(bits.clone());
-      copy.set(hash, present, value);
+      MemoKey copy = new MemoKey();
+      copy.bits = Arrays.copyOfRange(bits, from, to);
+      copy.from = 0;
+      copy.to = copy.bits.length;
+      copy.lowWord = lowWord;
+      copy.hash = hash;
+      copy.present = present;
+      copy.value = value;
       return copy;
     }
 
@@ -358,8 +616,9 @@ final class RegisterSearch {
       return o instanceof MemoKey m
           && m.hash == hash
           && m.present == present
-          && (!present || m.value == value)
-          && Arrays.equals(m.bits, bits);
+          && m.value == value
+          && m.lowWord == lowWord
+          && Arrays.equals(m.bits, m.from, m.to, bits, from, to);
     }
   }
 }

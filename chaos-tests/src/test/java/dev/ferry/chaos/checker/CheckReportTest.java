@@ -50,8 +50,8 @@ class CheckReportTest {
             "linearizability: LINEARIZABLE over 3 register keys (LINEARIZABLE 3, NOT_LINEARIZABLE"
                 + " 0, UNKNOWN 0)"),
         summary);
-    assertTrue(summary.contains("counters: 1 keys, 0 anomalies\n  counter c: "), summary);
-    assertTrue(summary.contains("sets: 1 keys, 0 anomalies\n  set s: "), summary);
+    assertTrue(summary.contains("counters: 1 key, 0 anomalies\n  counter c: "), summary);
+    assertTrue(summary.contains("sets: 1 key, 0 anomalies\n  set s: "), summary);
     assertTrue(summary.endsWith("status: VALID"), summary);
   }
 
@@ -77,7 +77,7 @@ class CheckReportTest {
   void anExhaustedBudgetMakesTheHistoryUnknown() {
     CheckReport report = CheckReport.check(correct(), Budget.states(3));
     assertEquals(CheckReport.Status.UNKNOWN, report.status());
-    assertTrue(report.problems().get(0).startsWith("UNKNOWN search budget exhausted"));
+    assertTrue(report.problems().get(0).startsWith("UNKNOWN key a: search budget exhausted"));
   }
 
   @Test

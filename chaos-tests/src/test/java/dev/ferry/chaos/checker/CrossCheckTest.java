@@ -13,12 +13,19 @@ import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
-/** The Porcupine-style checker against the brute-force one on thousands of small histories. */
+/**
+ * The Porcupine-style checker, with each search order, against the brute-force one on thousands of
+ * small histories.
+ */
 class CrossCheckTest {
   private static final int HISTORIES = 4000;
   private static final Long[] READ_RESULTS = {null, 0L, 1L, 2L, 3L};
 
-  private final LinearizabilityChecker checker = new LinearizabilityChecker();
+  private final List<LinearizabilityChecker> checkers =
+      List.of(
+          new LinearizabilityChecker(),
+          new LinearizabilityChecker(Budget.DEFAULT, RegisterSearch.Order.INVOCATION),
+          new LinearizabilityChecker(Budget.DEFAULT, RegisterSearch.Order.OK_FIRST));
 
   @Test
   void agreesOnRandomHistories() {
@@ -70,8 +77,10 @@ class CrossCheckTest {
 
   private Verdict crossCheck(List<Op> ops, long seed) {
     Verdict expected = BruteForceChecker.check(ops);
-    LinearizabilityResult result = checker.check(ops);
-    assertEquals(expected, result.verdict(), () -> "seed " + seed + "\n" + describe(ops));
+    for (LinearizabilityChecker checker : checkers) {
+      LinearizabilityResult result = checker.check(ops);
+      assertEquals(expected, result.verdict(), () -> "seed " + seed + "\n" + describe(ops));
+    }
     return expected;
   }
 

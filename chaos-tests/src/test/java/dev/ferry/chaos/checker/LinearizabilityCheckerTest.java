@@ -337,9 +337,13 @@ class LinearizabilityCheckerTest {
     KeyResult a = r.key("a").get();
     assertEquals(10, a.states());
     assertTrue(a.explanation().contains("budget exhausted"), a.explanation());
-    Budget oneNanosecond = new Budget(Long.MAX_VALUE, Duration.ofNanos(1));
+    Budget oneNanosecond = new Budget(Long.MAX_VALUE, Duration.ofNanos(1), Long.MAX_VALUE);
     List<Op> big = Simulation.seed(7).registers("a").run(10_000);
     assertEquals(Verdict.UNKNOWN, new LinearizabilityChecker(oneNanosecond).check(big).verdict());
+    Budget fourKiB = new Budget(Long.MAX_VALUE, Duration.ofDays(1), 4096);
+    KeyResult memo = new LinearizabilityChecker(fourKiB).check(ops).key("a").get();
+    assertEquals(Verdict.UNKNOWN, memo.verdict());
+    assertTrue(memo.states() > 0 && memo.states() < 4096 / 120, memo.explanation());
   }
 
   @Test

@@ -86,7 +86,11 @@ public final class ProcessCluster implements Closeable {
   public static final class Builder {
     private final Path dir;
     private final int nodes;
-    private String clusterName = "test";
+    // A name of its own: a node of another cluster that happens to take a port this one probed
+    // free (other clusters run on the same machine) then belongs to another Raft group, and
+    // refuses this cluster's clients instead of answering them.
+    private String clusterName =
+        "test-" + Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong());
     private List<PeerAddress> peers;
     private List<PeerAddress> clientPeers;
     private Launcher launcher = (id, command, environment) -> {};
@@ -109,7 +113,7 @@ public final class ProcessCluster implements Closeable {
       return this;
     }
 
-    /** The cluster name (default {@code test}). */
+    /** The cluster name (default {@code test-} and a random suffix). */
     public Builder clusterName(String name) {
       if (Objects.requireNonNull(name, "name").isBlank()) {
         throw new IllegalArgumentException("cluster name must not be blank");

@@ -54,9 +54,21 @@ public final class LocalCluster implements Closeable {
     this.shipping = shipping;
   }
 
+  private int installSources = Integer.MAX_VALUE;
+
+  /** Sets from how many peers at most nodes started from now on install (default: all). */
+  public void setInstallSources(int max) {
+    this.installSources = max;
+  }
+
   /** Sets the chunk service send rate (bytes/s) node {@code id} gets at its next start. */
   public void setSendRate(String id, long bytesPerSecond) {
     sendRate.put(id, bytesPerSecond);
+  }
+
+  /** The cluster name (the Raft group id derives from it). */
+  public String clusterName() {
+    return clusterName;
   }
 
   /** The cluster secret. */
@@ -136,6 +148,7 @@ public final class LocalCluster implements Closeable {
             .chunkSendRate(sendRate.getOrDefault(id, 0L))
             .jmx(false)
             .shipping(shipping)
+            .installSources(installSources)
             // Small log segments, so that tests reach purgeable (closed) segments quickly.
             .property("raft.server.log.segment.size.max", "1MB")
             .property("raft.server.log.preallocated.size", "256KB")
@@ -155,6 +168,20 @@ public final class LocalCluster implements Closeable {
   public FerryServer startListener(
       String id, java.util.function.Function<StateMachineConfig, KvStateMachine> stateMachine)
       throws IOException {
+    return startListener(id, stateMachine, peers);
+  }
+
+  /**
+   * As {@link #startListener(String, java.util.function.Function)}, with a group naming {@code
+   * members} (the current voters, which may include nodes added since the cluster started) and
+   * itself: a joining node installs from the peers its group names until the Raft configuration
+   * reaches it.
+   */
+  public FerryServer startListener(
+      String id,
+      java.util.function.Function<StateMachineConfig, KvStateMachine> stateMachine,
+      List<PeerAddress> members)
+      throws IOException {
     if (servers.containsKey(id) || peers.stream().anyMatch(p -> p.id().equals(id))) {
       throw new IllegalArgumentException(id + " is already a node of this cluster");
     }
@@ -163,7 +190,7 @@ public final class LocalCluster implements Closeable {
     }
     int[] ports = ProcessCluster.freePorts(3);
     PeerAddress self = new PeerAddress(id, "127.0.0.1", ports[0], ports[1], ports[2]);
-    List<PeerAddress> all = new ArrayList<>(peers);
+    List<PeerAddress> all = new ArrayList<>(members);
     all.add(self);
     FerryServer s =
         FerryServer.builder()
@@ -177,6 +204,7 @@ public final class LocalCluster implements Closeable {
             .clusterSecret(secret)
             .jmx(false)
             .shipping(shipping)
+            .installSources(installSources)
             .property("raft.server.log.segment.size.max", "1MB")
             .property("raft.server.log.preallocated.size", "256KB")
             .property("raft.server.log.purge.gap", "16")

@@ -522,46 +522,40 @@ public final class MembershipAdmin {
    * @throws MembershipConflictException if the state machine refused it
    */
   private MembershipChange record(Instant deadline, byte[] command) throws IOException {
+    Reply reply = send(command, "the membership record", deadline);
+    if (reply.status() == ReplyStatus.CONFLICT) {
+      throw new MembershipConflictException(reply.message());
+    }
+    if (reply.status() != ReplyStatus.OK) {
+      throw new MembershipException("membership record refused: " + reply.message());
+    }
+    return CommandCodec.decodeMembershipReply(reply.payload());
+  }
+
+  /**
+   * Appends a framework command through the log and returns its reply, re-sending until the
+   * deadline while the cluster does not answer (the commands sent here are idempotent).
+   */
+  private Reply send(byte[] command, String what, Instant deadline) throws IOException {
     Message m = Message.valueOf(ByteString.copyFrom(command));
     while (true) {
       try {
         RaftClientReply r = raft.io().send(m);
         if (r.isSuccess()) {
-          Reply reply = CommandCodec.decodeReply(r.getMessage().getContent().toByteArray());
-          if (reply.status() == ReplyStatus.CONFLICT) {
-            throw new MembershipConflictException(reply.message());
-          }
-          if (reply.status() != ReplyStatus.OK) {
-            throw new MembershipException("membership record refused: " + reply.message());
-          }
-          return CommandCodec.decodeMembershipReply(reply.payload());
+          return CommandCodec.decodeReply(r.getMessage().getContent().toByteArray());
         }
-        LOG.info("membership record: {}", String.valueOf(r.getException()));
+        LOG.info("{}: {}", what, String.valueOf(r.getException()));
       } catch (IOException | RuntimeException e) {
-        if (e instanceof MembershipException) {
-          throw e;
-        }
-        LOG.info("membership record: {}", e.toString());
+        // gRPC reports an unreachable peer with an unchecked StatusRuntimeException.
+        LOG.info("{}: {}", what, e.toString());
       }
-      pause(deadline, "the membership record to commit");
+      pause(deadline, what + " to commit");
     }
   }
 
   /** Writes a capture command through the log: every replica captures a snapshot at its index. */
   private void captureBaseline(Instant deadline) throws IOException {
-    Message m = Message.valueOf(ByteString.copyFrom(CommandCodec.captureCommand()));
-    while (true) {
-      try {
-        RaftClientReply r = raft.io().send(m);
-        if (r.isSuccess()) {
-          return;
-        }
-        LOG.info("capture: {}", String.valueOf(r.getException()));
-      } catch (IOException e) {
-        LOG.info("capture: {}", e.toString());
-      }
-      pause(deadline, "a capture command to commit");
-    }
+    send(CommandCodec.captureCommand(), "a capture command", deadline);
   }
 
   private void endRecord(long changeId, Instant deadline) throws IOException {
@@ -636,23 +630,11 @@ public final class MembershipAdmin {
 
   /** Writes a digest checkpoint through the log; the digest the leader recorded. */
   private DigestAt checkpoint(long id, Instant deadline) throws IOException {
-    Message m = Message.valueOf(ByteString.copyFrom(CommandCodec.digestCheckpoint(id)));
-    while (true) {
-      try {
-        RaftClientReply r = raft.io().send(m);
-        if (r.isSuccess()) {
-          Reply reply = CommandCodec.decodeReply(r.getMessage().getContent().toByteArray());
-          if (reply.status() != ReplyStatus.OK) {
-            throw new MembershipException("digest checkpoint failed: " + reply.message());
-          }
-          return CommandCodec.decodeDigestReply(reply.payload());
-        }
-        LOG.info("digest checkpoint: {}", String.valueOf(r.getException()));
-      } catch (IOException e) {
-        LOG.info("digest checkpoint: {}", e.toString());
-      }
-      pause(deadline, "a digest checkpoint to commit");
+    Reply reply = send(CommandCodec.digestCheckpoint(id), "a digest checkpoint", deadline);
+    if (reply.status() != ReplyStatus.OK) {
+      throw new MembershipException("digest checkpoint failed: " + reply.message());
     }
+    return CommandCodec.decodeDigestReply(reply.payload());
   }
 
   /**

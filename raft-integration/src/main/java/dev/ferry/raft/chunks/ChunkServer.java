@@ -125,7 +125,7 @@ public final class ChunkServer implements Closeable {
   final SnapshotSource source;
   final Handshake handshake;
   final SslContext ssl;
-  final SendRateLimiter limiter;
+  volatile SendRateLimiter limiter;
   final Duration handshakeTimeout;
   final Duration maxLeaseTtl;
   final int maxConnections;
@@ -291,6 +291,26 @@ public final class ChunkServer implements Closeable {
   /** This node's id, as announced to clients. */
   public String nodeId() {
     return nodeId;
+  }
+
+  /**
+   * Changes the send rate limit, in bytes per second shared by all connections (0: unlimited), for
+   * chunks sent from now on; the default is {@link Builder#sendRateLimit}'s. For benchmarks and for
+   * operators who must leave bandwidth to other traffic. Thread-safe.
+   *
+   * @throws IllegalArgumentException if {@code bytesPerSecond < 0}
+   */
+  public void setSendRateLimit(long bytesPerSecond) {
+    if (bytesPerSecond < 0) {
+      throw new IllegalArgumentException("sendRateLimit < 0: " + bytesPerSecond);
+    }
+    limiter = bytesPerSecond > 0 ? new SendRateLimiter(bytesPerSecond, System::nanoTime) : null;
+  }
+
+  /** The current send rate limit in bytes per second (0: unlimited). */
+  public long sendRateLimit() {
+    SendRateLimiter l = limiter;
+    return l == null ? 0 : l.bytesPerSecond();
   }
 
   /** A snapshot of the counters. Thread-safe, never blocks. */

@@ -251,8 +251,9 @@ final class ServerConnection extends ChannelInboundHandlerAdapter {
           if (held == null) {
             continue; // answered MISSING
           }
-          if (server.limiter != null) {
-            long waitNanos = server.limiter.reserve(4L + MessageCodec.CHUNK_PREFIX + held.size());
+          SendRateLimiter limiter = server.limiter;
+          if (limiter != null) {
+            long waitNanos = limiter.reserve(4L + MessageCodec.CHUNK_PREFIX + held.size());
             if (waitNanos > 0) {
               rateWait = true;
               ctx.executor()

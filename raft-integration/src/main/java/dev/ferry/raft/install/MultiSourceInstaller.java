@@ -74,6 +74,7 @@ public final class MultiSourceInstaller implements Installer {
   private final Duration listTimeout;
   private final InstallMetrics metrics;
   private final Shipping shipping;
+  private final int maxSources;
   private final AtomicInteger installs = new AtomicInteger();
   private volatile InstallReport lastReport;
   private volatile InstallProgress current;
@@ -86,6 +87,7 @@ public final class MultiSourceInstaller implements Installer {
     this.listTimeout = b.listTimeout;
     this.metrics = b.metrics;
     this.shipping = b.shipping;
+    this.maxSources = b.maxSources;
   }
 
   /** A new builder. */
@@ -122,8 +124,21 @@ public final class MultiSourceInstaller implements Installer {
     private Duration listTimeout = Duration.ofSeconds(10);
     private InstallMetrics metrics;
     private Shipping shipping = Shipping.AUTO;
+    private int maxSources = Integer.MAX_VALUE;
 
     private Builder() {}
+
+    /**
+     * Fetches from at most {@code max} of the peers that hold the chosen baseline (default: all),
+     * preferring followers over the leader: bounds the load one install puts on the cluster.
+     */
+    public Builder maxSources(int max) {
+      if (max < 1) {
+        throw new IllegalArgumentException("maxSources must be >= 1: " + max);
+      }
+      this.maxSources = max;
+      return this;
+    }
 
     /** In which form chunks cross the network (default {@link Shipping#AUTO}). */
     public Builder shipping(Shipping shipping) {
@@ -263,7 +278,13 @@ public final class MultiSourceInstaller implements Installer {
                                 + " (asked "
                                 + all.keySet()
                                 + ")"));
-        for (String id : holders.get(best)) {
+        List<String> holding = new ArrayList<>(holders.get(best));
+        if (holding.size() > maxSources) {
+          // false (not the leader) sorts first; the sort is stable otherwise.
+          holding.sort(Comparator.comparing((String id) -> id.equals(request.leaderId())));
+          holding = holding.subList(0, maxSources);
+        }
+        for (String id : holding) {
           sources.put(id, all.get(id));
         }
         manifest = fetchManifest(best);
@@ -465,7 +486,8 @@ public final class MultiSourceInstaller implements Installer {
       storer.execute(
           () -> {
             try {
-              writer.putStored(s.ref(), s.stored());
+              // The transfer verified these bytes (decoded and hashed) before emitting Store.
+              writer.putVerified(s.ref(), s.stored());
               onDriver(() -> stored(s.ref()));
             } catch (Throwable t) {
               onDriver(

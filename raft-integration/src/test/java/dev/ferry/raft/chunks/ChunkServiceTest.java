@@ -5,6 +5,7 @@ import static dev.ferry.raft.chunks.ChunkFixture.failure;
 import static dev.ferry.raft.chunks.ChunkFixture.join;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.raft.chunks.ChunkFixture.Outcomes;
@@ -425,6 +426,37 @@ class ChunkServiceTest {
     long minMillis = (stored - refs.get(0).storedSize()) * 1000 / (2 << 20);
     assertEquals(refs.size(), out.arrived.size());
     assertTrue(millis >= minMillis * 9 / 10, "took " + millis + " ms, expected >= " + minMillis);
+  }
+
+  @Test
+  void theSendRateLimitCanChangeWhileServing() throws IOException {
+    List<ChunkRef> refs = fx.putChunks(16, 64 << 10);
+    ChunkServer server = fx.start(fx.serverBuilder("n1"));
+    assertEquals(0, server.sendRateLimit());
+    server.setSendRateLimit(2 << 20);
+    assertEquals(2 << 20, server.sendRateLimit());
+    ChunkClient client = fx.connect(fx.clientBuilder(server, "n2"));
+    Outcomes out = new Outcomes();
+    long start = System.nanoTime();
+    client.fetch(refs.stream().map(ChunkRef::id).toList(), out);
+    await(() -> out.reported() == refs.size(), "every chunk");
+    long limitedMillis = (System.nanoTime() - start) / 1_000_000;
+    long stored = 0;
+    for (ChunkRef r : refs) {
+      stored += r.storedSize();
+    }
+    long minMillis = (stored - refs.get(0).storedSize()) * 1000 / (2 << 20);
+    assertTrue(limitedMillis >= minMillis * 9 / 10, "took " + limitedMillis + " ms");
+
+    server.setSendRateLimit(0);
+    assertEquals(0, server.sendRateLimit());
+    Outcomes again = new Outcomes();
+    start = System.nanoTime();
+    client.fetch(refs.stream().map(ChunkRef::id).toList(), again);
+    await(() -> again.reported() == refs.size(), "every chunk, unlimited");
+    long unlimitedMillis = (System.nanoTime() - start) / 1_000_000;
+    assertTrue(unlimitedMillis < minMillis / 2, "unlimited took " + unlimitedMillis + " ms");
+    assertThrows(IllegalArgumentException.class, () -> server.setSendRateLimit(-1));
   }
 
   @Test

@@ -90,6 +90,19 @@ public interface ChunkStore extends Closeable {
   byte[] read(ChunkId id) throws IOException;
 
   /**
+   * Reads and decodes a chunk without hashing it, for a reader that verifies what it read by other
+   * means (loading a snapshot checks the state digest of everything it loaded against the
+   * manifest's). Decoding is still bounded by the chunk's declared raw size. The default verifies
+   * anyway.
+   *
+   * @throws java.nio.file.NoSuchFileException if the chunk is not held
+   * @throws ChunkCorruptException if it does not decode (it is quarantined first)
+   */
+  default byte[] readUnhashed(ChunkId id) throws IOException {
+    return read(id);
+  }
+
+  /**
    * Reads a chunk's stored form (codec tag + payload) without decoding or hashing it, as it is
    * shipped; the receiver verifies it.
    *

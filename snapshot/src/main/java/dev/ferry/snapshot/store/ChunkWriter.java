@@ -25,6 +25,17 @@ public interface ChunkWriter extends Closeable {
   void putStored(ChunkRef ref, ByteBuffer stored) throws IOException;
 
   /**
+   * As {@link #putStored}, for bytes the caller has itself just verified (decoded within {@code
+   * ref.rawSize()} and hashed to {@code ref.id()}, as {@code ChunkTransfer} does before it emits a
+   * {@code Store} action): stores them without decoding and hashing them a second time. The stored
+   * size is still checked, and later reads still verify. Passing unverified bytes breaks the
+   * store's guarantee that a held chunk matches its name. The default verifies anyway.
+   */
+  default void putVerified(ChunkRef ref, ByteBuffer stored) throws IOException {
+    putStored(ref, stored);
+  }
+
+  /**
    * Protects a chunk the store may already hold, atomically with respect to garbage collection.
    *
    * @return true when the chunk is held (and now protected); false when it is not held, and must be

@@ -102,6 +102,49 @@ class FileChunkStoreTest extends ChunkStoreContract {
   }
 
   @Test
+  void putVerifiedTrustsTheCallerButReadsStillCatchBadBytes() throws IOException {
+    byte[] raw = TestChunks.compressible(3, 50_000);
+    ChunkRef ref = new ChunkRef(ChunkId.of(raw), raw.length, raw.length);
+    byte[] good = ChunkCodecs.encode(raw, 0, raw.length, 3);
+    byte[] other = TestChunks.compressible(4, 50_000);
+    ChunkRef lie = new ChunkRef(ChunkId.of(other), other.length, other.length);
+    try (ChunkWriter w = store.openBatchWriter()) {
+      ByteBuffer stored = ByteBuffer.wrap(good);
+      w.putVerified(ref, stored);
+      assertEquals(good.length, stored.remaining(), "position not moved");
+      // Bytes of another chunk under a wrong name: putVerified does not look (the caller vouched).
+      w.putVerified(lie, ByteBuffer.wrap(good));
+      w.sync();
+    }
+    assertArrayEquals(raw, store.read(ref.id()));
+    assertArrayEquals(raw, store.readUnhashed(ref.id()));
+    // readUnhashed decodes but does not hash; read hashes, catches the lie and quarantines it.
+    assertArrayEquals(raw, store.readUnhashed(lie.id()));
+    assertThrows(ChunkCorruptException.class, () -> store.read(lie.id()));
+    assertFalse(store.contains(lie.id()), "quarantined");
+    assertThrows(
+        ChunkCorruptException.class,
+        () -> {
+          try (ChunkWriter w = store.openBatchWriter()) {
+            w.putVerified(ref, ByteBuffer.allocate(0));
+          }
+        },
+        "the stored size is still checked");
+  }
+
+  @Test
+  void readUnhashedStillRefusesBytesThatDoNotDecode() throws IOException {
+    byte[] raw = TestChunks.compressible(5, 40_000);
+    ChunkRef ref = store.put(raw, 0, raw.length);
+    assertEquals(ChunkCodec.ZSTD, ChunkCodecs.codecOf(store.readStored(ref.id())));
+    Path file = chunkFile(ref.id());
+    byte[] bytes = Files.readAllBytes(file);
+    Files.write(file, java.util.Arrays.copyOf(bytes, bytes.length / 2)); // truncated frame
+    assertThrows(ChunkCorruptException.class, () -> store.readUnhashed(ref.id()));
+    assertFalse(store.contains(ref.id()), "quarantined");
+  }
+
+  @Test
   void chunkFilesAreNamedByIdAndHoldTheStoredForm() throws IOException {
     ChunkRef ref = putCompressible(1);
     Path file = chunkFile(ref.id());

@@ -28,6 +28,9 @@ public final class RunFormat {
   /** Largest key or value a run may hold. */
   public static final int MAX_FIELD = 64 << 20;
 
+  /** Fields up to this length are read into an exact array at once. */
+  private static final int SMALL_FIELD = 64 << 10;
+
   private RunFormat() {}
 
   /** Writes records to a stream, checking their order. Not thread-safe. */
@@ -124,6 +127,13 @@ public final class RunFormat {
       if (n < 0 || n > MAX_FIELD) {
         throw new IOException(what + ": field length out of range: " + n);
       }
+      if (n <= SMALL_FIELD) {
+        // The common case: one exact allocation, no intermediate buffers (readNBytes copies).
+        byte[] b = new byte[n];
+        in.readFully(b); // EOFException when truncated
+        return b;
+      }
+      // A large (or corrupt) length: read in pieces, so a lie does not allocate it up front.
       byte[] b = in.readNBytes(n);
       if (b.length != n) {
         throw new EOFException();
@@ -168,12 +178,19 @@ public final class RunFormat {
   static final class ChunkInputStream extends InputStream {
     private final ChunkStore store;
     private final Iterator<ChunkRef> refs;
+    private final boolean hash;
     private byte[] current = new byte[0];
     private int pos;
 
     ChunkInputStream(ChunkStore store, List<ChunkRef> refs) {
+      this(store, refs, true);
+    }
+
+    /** With {@code hash} false, chunks are read with {@link ChunkStore#readUnhashed}. */
+    ChunkInputStream(ChunkStore store, List<ChunkRef> refs, boolean hash) {
       this.store = store;
       this.refs = refs.iterator();
+      this.hash = hash;
     }
 
     private boolean fill() throws IOException {
@@ -182,7 +199,7 @@ public final class RunFormat {
           return false;
         }
         ChunkRef ref = refs.next();
-        current = store.read(ref.id());
+        current = hash ? store.read(ref.id()) : store.readUnhashed(ref.id());
         if (current.length != ref.rawSize()) {
           throw new IOException("chunk " + ref.id() + " has unexpected size " + current.length);
         }

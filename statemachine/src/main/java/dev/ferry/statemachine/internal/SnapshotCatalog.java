@@ -358,17 +358,30 @@ public final class SnapshotCatalog implements Closeable {
   // ---------------------------------------------------------------------------------------------
 
   /**
-   * Loads one shard of {@code m} from the store into {@code loader}.
+   * Loads one shard of {@code m} from the store into {@code loader}, hashing every chunk it reads.
    *
    * @return the digest of the records loaded
    */
   public StateDigest loadShard(Manifest m, int shard, StateLoader loader) throws IOException {
+    return loadShard(m, shard, loader, true);
+  }
+
+  /**
+   * Loads one shard of {@code m} from the store into {@code loader}. With {@code hashChunks} false
+   * chunks are decoded but not hashed on read: for a caller that compares the returned digest with
+   * the manifest's and whose chunks were verified when they were stored (an install, which has just
+   * verified every fetched chunk on arrival).
+   *
+   * @return the digest of the records loaded
+   */
+  public StateDigest loadShard(Manifest m, int shard, StateLoader loader, boolean hashChunks)
+      throws IOException {
     Shard s = m.shards().get(shard);
     List<Iterator<RunFormat.Entry>> runs = new ArrayList<>();
     for (int r = 0; r < s.runs().size(); r++) {
       runs.add(
           new RunFormat.Reader(
-              new RunFormat.ChunkInputStream(store, s.runs().get(r).chunks()),
+              new RunFormat.ChunkInputStream(store, s.runs().get(r).chunks(), hashChunks),
               "snapshot " + m.index() + " shard " + s.name() + " run " + r));
     }
     StateDigest[] digest = {StateDigest.EMPTY};

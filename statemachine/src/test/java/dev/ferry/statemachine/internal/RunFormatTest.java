@@ -44,6 +44,38 @@ class RunFormatTest {
   }
 
   @Test
+  void smallAndLargeFieldsRoundTripAndTruncationIsCaughtInBoth() throws IOException {
+    byte[] small = new byte[1000];
+    byte[] large = new byte[200_000]; // above the exact-read threshold
+    new Random(5).nextBytes(small);
+    new Random(6).nextBytes(large);
+    TreeMap<ByteKey, byte[]> run = new TreeMap<>();
+    run.put(new ByteKey(b("a")), small);
+    run.put(new ByteKey(b("b")), large);
+    byte[] bytes = encode(run);
+    Iterator<RunFormat.Entry> it = reader(bytes);
+    assertArrayEquals(small, it.next().value());
+    assertArrayEquals(large, it.next().value());
+    assertEquals(false, it.hasNext());
+    // Cut inside the large value, then inside the small one.
+    for (int cut : new int[] {bytes.length - 1000, 20}) {
+      byte[] truncated = Arrays.copyOf(bytes, cut);
+      Exception e =
+          assertThrows(
+              Exception.class,
+              () -> {
+                Iterator<RunFormat.Entry> r = reader(truncated);
+                while (r.hasNext()) {
+                  r.next();
+                }
+              });
+      Throwable io = e instanceof RunFormat.CorruptRunException ? e.getCause() : e;
+      assertEquals(true, io instanceof IOException, io.toString());
+      assertEquals(true, String.valueOf(io.getMessage()).contains("truncated"), io.toString());
+    }
+  }
+
+  @Test
   void mergeAgreesWithApplyingRunsInOrder() throws IOException {
     Random rnd = new Random(3);
     for (int trial = 0; trial < 200; trial++) {
