@@ -69,7 +69,7 @@ class ChaosSuiteIT {
     ChaosRunner runner =
         new ChaosRunner(
             Path.of(System.getProperty("ferry.chaos.dir", "target/chaos")),
-            new Budget(500_000, Duration.ofSeconds(20)));
+            new Budget(500_000, Duration.ofSeconds(20), 128L << 20));
     List<DynamicTest> tests = new ArrayList<>();
     for (Scenario s : scenarios) {
       for (int i = 0; i < seeds; i++) {
