@@ -21,6 +21,7 @@ import dev.ferry.raft.admin.AdminServer;
 import dev.ferry.raft.admin.MemberDigestMismatchException;
 import dev.ferry.raft.admin.MembershipAdmin;
 import dev.ferry.raft.admin.MembershipConflictException;
+import dev.ferry.raft.admin.MembershipException;
 import dev.ferry.raft.admin.MembershipTimeoutException;
 import dev.ferry.raft.admin.NodeStatus;
 import dev.ferry.raft.admin.RemoveRequest;
@@ -394,9 +395,19 @@ class MembershipIT {
         assertEquals("n1", before.id());
         assertEquals(3, before.members().stream().filter(NodeStatus.Member::voter).count());
         r = a.add(new AddRequest(n4.self(), T), progress::add);
-        NodeStatus after = a.status();
-        assertEquals(4, after.members().stream().filter(NodeStatus.Member::voter).count());
-        assertTrue(after.pending().isEmpty());
+        // n1 may be a follower a moment behind the record's end.
+        LocalCluster.await(
+            T,
+            () -> {
+              try {
+                NodeStatus after = a.status();
+                return after.pending().isEmpty()
+                    && after.members().stream().filter(NodeStatus.Member::voter).count() == 4;
+              } catch (IOException ex) {
+                throw new java.io.UncheckedIOException(ex);
+              }
+            },
+            "n1 to see 4 voters and no pending change");
       }
       assertEquals(AddProgress.Phase.DONE, progress.get(progress.size() - 1).phase());
       assertTrue(
@@ -415,6 +426,44 @@ class MembershipIT {
         assertTrue(s4.lastInstall().isPresent(), "n4 reports its install");
         assertEquals("FOLLOWER", s4.role());
       }
+    }
+  }
+
+  @Test
+  void anAdminThatOutlivesTheLeaderStopsWhenTheNextLeaderUndoesItsAdd() throws Exception {
+    start();
+    try (KvClient c = cluster.client(T)) {
+      load(c);
+      for (String id : List.of("n1", "n2", "n3")) {
+        cluster.setSendRate(id, 1 << 20);
+      }
+      FerryServer n4 = cluster.startListener("n4", KvStateMachine::new);
+      String leader = cluster.leader(T);
+      List<AddProgress.Phase> phases = new java.util.concurrent.CopyOnWriteArrayList<>();
+      // The driver runs in this JVM: it survives the leader.
+      CompletableFuture<AddResult> add =
+          admin(c).addMember(new AddRequest(n4.self(), T), p -> phases.add(p.phase()));
+      LocalCluster.await(
+          T, () -> phases.contains(AddProgress.Phase.INSTALLING), "the install to start");
+      cluster.stop(leader);
+      long t0 = System.nanoTime();
+      ExecutionException e = assertThrows(ExecutionException.class, () -> get(add));
+      long seconds = (System.nanoTime() - t0) / 1_000_000_000L;
+      // Either the next leader undid it (the driver is told so) or the driver's own rollback ran;
+      // never a voter, and well before the deadline.
+      assertTrue(seconds < T.toSeconds() / 2, "failed fast: " + seconds + " s, " + e.getCause());
+      assertInstanceOf(MembershipException.class, e.getCause());
+      List<String> survivors = cluster.running().stream().filter(id -> !id.equals("n4")).toList();
+      LocalCluster.await(
+          T,
+          () ->
+              survivors.stream()
+                  .allMatch(id -> cluster.stateMachine(id).pendingMembershipChange().isEmpty()),
+          "the record to end");
+      RaftConfiguration conf = conf();
+      assertFalse(ids(conf.getCurrentPeers()).contains("n4"), "n4 never voted");
+      assertTrue(conf.getCurrentPeers(RaftPeerRole.LISTENER).isEmpty(), "n4 not left staged");
+      c.put("after".getBytes(StandardCharsets.UTF_8), new byte[] {1});
     }
   }
 }

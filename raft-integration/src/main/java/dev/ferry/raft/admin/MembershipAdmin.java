@@ -310,10 +310,12 @@ public final class MembershipAdmin {
     driving.add(changeId);
     AtomicReference<AddProgress.Phase> phase = new AtomicReference<>(AddProgress.Phase.INSTALLING);
     ProgressPoller poller = new ProgressPoller(node, phase, progress);
+    boolean begun = false;
     try {
       record(
           deadline,
           CommandCodec.membershipBegin(changeId, MembershipChange.Kind.ADD, id, node.toString()));
+      begun = true;
       // A fresh baseline near the head of the log: the node installs it rather than replaying
       // everything (and a cluster that never captured has no snapshot to offer otherwise).
       captureBaseline(deadline);
@@ -323,6 +325,7 @@ public final class MembershipAdmin {
       changeTo(
           deadline,
           "add " + id + " as listener",
+          () -> requireRecorded(changeId, id),
           c -> c.isListener(id),
           c ->
               c.cas(
@@ -353,7 +356,7 @@ public final class MembershipAdmin {
       LOG.info("{}: digest {} verified at index {}", id, mine.digest().toHex(), mine.index());
       poller.phase(AddProgress.Phase.PROMOTING);
       record(deadline, CommandCodec.membershipAdvance(changeId, MembershipChange.Phase.VERIFIED));
-      promote(node, deadline);
+      promote(node, deadline, () -> requireRecorded(changeId, id));
       Instant t4 = clock.instant();
       endRecord(changeId, deadline);
       poller.stop();
@@ -370,10 +373,12 @@ public final class MembershipAdmin {
           shipped);
     } catch (Exception e) {
       poller.stop();
-      if (e instanceof MembershipConflictException && !isRecorded(changeId)) {
-        // Refused at the start, or undone by a new leader (which removes the node itself).
+      if (!begun) {
+        // Refused at the start: nothing was done.
         throw e;
       }
+      // Also when a new leader undid the change: a configuration change of ours may have
+      // committed after its removal, so remove the node again (idempotent).
       LOG.warn("{}: add failed, removing it: {}", id, e.toString());
       try {
         Instant rollback = clock.instant().plus(ROLLBACK_BUDGET);
@@ -389,11 +394,12 @@ public final class MembershipAdmin {
     }
   }
 
-  private void promote(PeerAddress node, Instant deadline) throws IOException {
+  private void promote(PeerAddress node, Instant deadline, Guard guard) throws IOException {
     String id = node.id();
     changeTo(
         deadline,
         "promote " + id,
+        guard,
         c -> c.isVoter(id),
         c ->
             c.cas(
@@ -562,13 +568,22 @@ public final class MembershipAdmin {
     record(deadline, CommandCodec.membershipEnd(changeId));
   }
 
-  /** Whether change {@code id} is recorded as pending (read through the log's leader). */
-  private boolean isRecorded(long id) {
+  /**
+   * Fails if change {@code changeId} is no longer recorded (a new leader undid it): a driver must
+   * then stop changing the configuration. A failure to read the record lets it go on.
+   */
+  private void requireRecorded(long changeId, String id) {
+    MembershipChange c;
     try {
-      MembershipChange c = pending();
-      return c != null && c.id() == id;
+      c = pending();
     } catch (IOException | RuntimeException e) {
-      return true;
+      return;
+    }
+    if (c == null || c.id() != changeId) {
+      throw new MembershipConflictException(
+          id
+              + ": the change was undone (a new leader took over); "
+              + (c == null ? "no change is recorded" : "recorded now: " + c));
     }
   }
 
@@ -591,7 +606,7 @@ public final class MembershipAdmin {
       case ADD -> {
         if (c.phase() == MembershipChange.Phase.VERIFIED && node != null) {
           if (conf.isListener(c.nodeId())) {
-            promote(node, deadline);
+            promote(node, deadline, () -> {});
           }
           LOG.info("{}: verified addition finished", c.nodeId());
         } else {
@@ -788,12 +803,29 @@ public final class MembershipAdmin {
       Predicate<Conf> done,
       Function<Conf, SetConfigurationRequest.Arguments> change)
       throws IOException {
+    return changeTo(deadline, what, () -> {}, done, change);
+  }
+
+  /** Checked before each configuration change is sent; throws to stop sending. */
+  @FunctionalInterface
+  private interface Guard {
+    void check();
+  }
+
+  private Conf changeTo(
+      Instant deadline,
+      String what,
+      Guard guard,
+      Predicate<Conf> done,
+      Function<Conf, SetConfigurationRequest.Arguments> change)
+      throws IOException {
     while (true) {
       Conf c = readConf(deadline, what);
       if (c.stable() && done.test(c)) {
         return c;
       }
       if (c.stable()) {
+        guard.check();
         try {
           RaftClientReply reply = raft.admin().setConfiguration(change.apply(c));
           if (reply.isSuccess()) {
