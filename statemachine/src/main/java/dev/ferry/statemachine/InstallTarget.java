@@ -1,9 +1,11 @@
 package dev.ferry.statemachine;
 
+import dev.ferry.snapshot.ChunkId;
 import dev.ferry.snapshot.format.Manifest;
 import dev.ferry.snapshot.store.ChunkStore;
 import java.io.IOException;
 import java.util.Optional;
+import java.util.function.Function;
 
 /**
  * The local side of an install, offered to an {@link Installer}: the chunk store to fetch into
@@ -24,6 +26,22 @@ public interface InstallTarget {
 
   /** Starts loading {@code manifest}; its chunks may still be arriving. */
   StagedInstall begin(Manifest manifest) throws IOException;
+
+  /**
+   * Starts loading {@code manifest} like {@link #begin(Manifest)}, taking the content of chunks
+   * from {@code decoded} where it answers, instead of reading and decoding them from the store
+   * again: for an installer that has just decoded and verified the chunks it fetched.
+   *
+   * <p>{@code decoded} is called from the thread loading shards. It answers a chunk's decoded
+   * content, which must be exactly the bytes whose SHA-256 is the chunk's id (the caller gives up
+   * the array: it is read, never modified), or {@code null} to have the chunk read from the store.
+   * The loaded state's digest is still checked against the manifest. The default ignores {@code
+   * decoded}.
+   */
+  default StagedInstall begin(Manifest manifest, Function<ChunkId, byte[]> decoded)
+      throws IOException {
+    return begin(manifest);
+  }
 
   /** A manifest being loaded shard by shard. Confined to one thread at a time. */
   interface StagedInstall {

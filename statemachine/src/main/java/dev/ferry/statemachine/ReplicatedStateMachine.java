@@ -1,5 +1,6 @@
 package dev.ferry.statemachine;
 
+import dev.ferry.snapshot.ChunkId;
 import dev.ferry.snapshot.StateDigest;
 import dev.ferry.snapshot.format.Manifest;
 import dev.ferry.snapshot.store.ChunkStore;
@@ -27,6 +28,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 import org.apache.ratis.proto.RaftProtos;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientRequest;
@@ -975,6 +977,11 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
 
     @Override
     public StagedInstall begin(Manifest manifest) {
+      return begin(manifest, null);
+    }
+
+    @Override
+    public StagedInstall begin(Manifest manifest, Function<ChunkId, byte[]> decoded) {
       StateLoader loader = newLoader();
       return new StagedInstall() {
         private final boolean[] loaded = new boolean[manifest.shards().size()];
@@ -985,7 +992,9 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
           if (!loaded[shard]) {
             // Every chunk was verified when it arrived (or when it was stored, for those held
             // before); complete() checks the digest of what was loaded against the manifest.
-            digest = digest.plus(requireCatalog().loadShard(manifest, shard, loader, false));
+            // Chunks the installer still holds decoded are not read from the store again.
+            digest =
+                digest.plus(requireCatalog().loadShard(manifest, shard, loader, false, decoded));
             loaded[shard] = true;
           }
         }

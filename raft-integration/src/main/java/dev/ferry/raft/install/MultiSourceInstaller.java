@@ -56,7 +56,9 @@ import org.slf4j.LoggerFactory;
  *       are fetched, spread by measured throughput; every chunk is verified before it is stored.
  *   <li>Loads each shard as soon as all its chunks are stored, on a loader thread, so loading
  *       overlaps transfer; then verifies the digest and stages the new state ({@link
- *       InstallTarget.StagedInstall#complete}).
+ *       InstallTarget.StagedInstall#complete}). The content of fetched chunks, decoded and hashed
+ *       when they arrived, is kept in memory (up to {@link Builder#decodedCacheBytes}) until their
+ *       shard is loaded, so a chunk is not read and decoded again from the store.
  * </ol>
  *
  * <p>Concurrency: each install has one driver thread that owns its {@code ChunkTransfer}; transport
@@ -75,6 +77,7 @@ public final class MultiSourceInstaller implements Installer {
   private final InstallMetrics metrics;
   private final Shipping shipping;
   private final int maxSources;
+  private final long decodedCacheBytes;
   private final AtomicInteger installs = new AtomicInteger();
   private volatile InstallReport lastReport;
   private volatile InstallProgress current;
@@ -88,6 +91,7 @@ public final class MultiSourceInstaller implements Installer {
     this.metrics = b.metrics;
     this.shipping = b.shipping;
     this.maxSources = b.maxSources;
+    this.decodedCacheBytes = b.decodedCacheBytes;
   }
 
   /** A new builder. */
@@ -125,8 +129,23 @@ public final class MultiSourceInstaller implements Installer {
     private InstallMetrics metrics;
     private Shipping shipping = Shipping.AUTO;
     private int maxSources = Integer.MAX_VALUE;
+    private long decodedCacheBytes = DecodedChunkCache.defaultCap();
 
     private Builder() {}
+
+    /**
+     * The most bytes of decoded chunk content one install keeps in memory between a chunk's arrival
+     * (where it is decoded and verified) and the loading of its shard; chunks beyond it are read
+     * and decoded again from the store. Default: a sixteenth of the maximum heap, at most 256 MiB;
+     * 0 turns the cache off.
+     */
+    public Builder decodedCacheBytes(long bytes) {
+      if (bytes < 0) {
+        throw new IllegalArgumentException("decodedCacheBytes must be >= 0: " + bytes);
+      }
+      this.decodedCacheBytes = bytes;
+      return this;
+    }
 
     /**
      * Fetches from at most {@code max} of the peers that hold the chosen baseline (default: all),
@@ -200,6 +219,7 @@ public final class MultiSourceInstaller implements Installer {
     private final ScheduledExecutorService driver;
     private final ExecutorService storer;
     private final ExecutorService loader;
+    private final DecodedChunkCache decoded = new DecodedChunkCache(decodedCacheBytes);
     private final long startNanos = System.nanoTime();
     private final Map<String, SnapshotPeer> sources = new LinkedHashMap<>();
     private final Map<String, Long> leases = new HashMap<>();
@@ -214,6 +234,7 @@ public final class MultiSourceInstaller implements Installer {
     private ChunkWriter writer;
     private ChunkTransfer transfer;
     private List<Set<ChunkId>> shardMissing;
+    private Map<ChunkId, Integer> shardUses;
     private boolean[] shardQueued;
     private Set<ChunkId> sessionMissing;
     private int storesPending;
@@ -352,13 +373,16 @@ public final class MultiSourceInstaller implements Installer {
       store.retain(TARGET_KEY_PREFIX + manifest.term() + "-" + manifest.index(), ids);
       // Chunks become durable together before the state is staged, not one fsync each.
       writer = store.openBatchWriter();
-      staged = target.begin(manifest);
+      staged = target.begin(manifest, decoded::take);
       shardMissing = new ArrayList<>();
+      shardUses = new HashMap<>();
       for (Shard s : manifest.shards()) {
         Set<ChunkId> missing = new HashSet<>();
         for (ChunkRef r : s.chunks()) {
           if (!store.contains(r.id())) {
             missing.add(r.id());
+            // How many times loading the shards reads this chunk (a chunk may repeat).
+            shardUses.merge(r.id(), 1, Integer::sum);
           }
         }
         shardMissing.add(missing);
@@ -411,7 +435,9 @@ public final class MultiSourceInstaller implements Installer {
         if (a instanceof TransferAction.Fetch f) {
           fetch(f);
         } else if (a instanceof TransferAction.Store s) {
-          storeChunk(s);
+          // Kept until its shard is loaded (chunks only in the session table are not kept).
+          decoded.offer(s.ref().id(), s.raw(), shardUses.getOrDefault(s.ref().id(), 0));
+          storeChunk(s.ref(), s.stored());
         } else if (a instanceof TransferAction.SourceDemoted d) {
           LOG.warn("install: source {} demoted: {}", d.source(), d.reason());
           metrics.demoted();
@@ -481,19 +507,19 @@ public final class MultiSourceInstaller implements Installer {
           raw);
     }
 
-    private void storeChunk(TransferAction.Store s) {
+    private void storeChunk(ChunkRef ref, ByteBuffer stored) {
       storesPending++;
       storer.execute(
           () -> {
             try {
               // The transfer verified these bytes (decoded and hashed) before emitting Store.
-              writer.putVerified(s.ref(), s.stored());
-              onDriver(() -> stored(s.ref()));
+              writer.putVerified(ref, stored);
+              onDriver(() -> stored(ref));
             } catch (Throwable t) {
               onDriver(
                   () -> {
                     storesPending--;
-                    handle(transfer.onStoreFailed(System.nanoTime(), s.ref(), t));
+                    handle(transfer.onStoreFailed(System.nanoTime(), ref, t));
                   });
             }
           });
@@ -615,13 +641,14 @@ public final class MultiSourceInstaller implements Installer {
               manifest.digest());
       LOG.info(
           "install: index {} done in {} ms: fetched {} bytes from {}, {} bytes already held"
-              + " ({} chunks requested raw)",
+              + " ({} chunks requested raw; {})",
           manifest.index(),
           total / 1_000_000,
           bytesPerSource.values().stream().mapToLong(Long::longValue).sum(),
           bytesPerSource,
           heldAtStart,
-          rawChunks);
+          rawChunks,
+          decoded.describe());
       end();
       result.complete(manifest);
     }
@@ -668,6 +695,7 @@ public final class MultiSourceInstaller implements Installer {
 
     private void end() {
       current = null;
+      decoded.close();
       if (writer != null) {
         writer.close();
       }

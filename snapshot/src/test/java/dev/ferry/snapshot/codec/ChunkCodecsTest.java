@@ -11,8 +11,13 @@ import dev.ferry.snapshot.ChunkRef;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
@@ -118,6 +123,69 @@ class ChunkCodecsTest {
     assertArrayEquals(raw, ChunkCodecs.decode(buf, raw.length));
     assertEquals(raw.length, ChunkCodecs.rawSizeOf(buf));
     assertEquals(7, buf.position());
+  }
+
+  @Test
+  void decodeReadsAHeapBufferInsideALargerArray() throws CodecException {
+    byte[] raw = text(8, 30_000);
+    byte[] stored = ChunkCodecs.encode(raw, 0, raw.length, 3);
+    byte[] big = new byte[stored.length + 100];
+    Arrays.fill(big, (byte) 0x5a);
+    System.arraycopy(stored, 0, big, 60, stored.length);
+    ByteBuffer slice = ByteBuffer.wrap(big, 10, stored.length + 60).slice(); // arrayOffset 10
+    slice.position(50).limit(50 + stored.length);
+
+    assertArrayEquals(raw, ChunkCodecs.decode(slice, raw.length));
+    assertEquals(50, slice.position());
+    assertArrayEquals(raw, ChunkCodecs.decode(slice.asReadOnlyBuffer(), raw.length));
+  }
+
+  @Test
+  void failedDecodesDoNotSpoilLaterOnesOnAnyThread() throws Exception {
+    byte[][] raws = new byte[8][];
+    byte[][] stored = new byte[8][];
+    for (int i = 0; i < raws.length; i++) {
+      raws[i] = text(20 + i, 10_000 + 1000 * i);
+      stored[i] = ChunkCodecs.encode(raws[i], 0, raws[i].length, 3);
+    }
+    ExecutorService pool = Executors.newFixedThreadPool(4);
+    try {
+      List<Future<Integer>> done = new ArrayList<>();
+      for (int t = 0; t < 4; t++) {
+        long seed = t;
+        done.add(
+            pool.submit(
+                () -> {
+                  Random r = rng(seed);
+                  int good = 0;
+                  for (int k = 0; k < 400; k++) {
+                    int i = r.nextInt(raws.length);
+                    if (r.nextBoolean()) {
+                      byte[] bad = stored[i].clone();
+                      bad[bad.length / 2] ^= (byte) 0xff;
+                      bad[bad.length - 1] ^= (byte) 0xff;
+                      try {
+                        ChunkCodecs.decode(ByteBuffer.wrap(bad), raws[i].length);
+                      } catch (CodecException expected) {
+                        // a damaged frame fails, and its context is dropped
+                      }
+                    } else {
+                      assertArrayEquals(
+                          raws[i], ChunkCodecs.decode(ByteBuffer.wrap(stored[i]), raws[i].length));
+                      good++;
+                    }
+                  }
+                  return good;
+                }));
+      }
+      int good = 0;
+      for (Future<Integer> f : done) {
+        good += f.get();
+      }
+      assertTrue(good > 0);
+    } finally {
+      pool.shutdownNow();
+    }
   }
 
   @Test

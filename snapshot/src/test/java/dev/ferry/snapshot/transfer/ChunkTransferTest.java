@@ -1,5 +1,6 @@
 package dev.ferry.snapshot.transfer;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -8,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.snapshot.ChunkId;
 import dev.ferry.snapshot.ChunkRef;
+import dev.ferry.snapshot.codec.ChunkCodec;
 import dev.ferry.snapshot.codec.ChunkCodecs;
 import dev.ferry.snapshot.transfer.TransferAction.Done;
 import dev.ferry.snapshot.transfer.TransferAction.Fetch;
@@ -273,7 +275,7 @@ class ChunkTransferTest {
   // Arrivals
 
   @Test
-  void aVerifiedChunkIsStoredOnceAndRepeatsAreIgnored() {
+  void aVerifiedChunkIsStoredOnceAndRepeatsAreIgnored() throws IOException {
     List<ChunkRef> refs = chunks(2);
     ChunkTransfer t = started(refs, CONFIG);
     t.onSourceAvailable(0, TransferSource.of("a"));
@@ -282,9 +284,25 @@ class ChunkTransferTest {
     Store s = only(a, Store.class);
     assertEquals(r, s.ref());
     assertEquals(good(r), s.stored());
+    assertArrayEquals(ChunkCodecs.decode(good(r), r.rawSize()), s.raw());
     assertEquals(List.of(), t.onChunkArrived(2 * MS, "a", r.id(), good(r)));
     assertEquals(1, t.progress().duplicates());
     assertEquals(1, t.progress().chunksStored());
+  }
+
+  @Test
+  void aStoreCarriesTheContentItsZstdChunkDecodedTo() throws IOException {
+    byte[] raw = new byte[5000];
+    for (int i = 0; i < raw.length; i++) {
+      raw[i] = (byte) (i % 7);
+    }
+    byte[] enc = ChunkCodecs.encode(raw, 0, raw.length, ChunkCodecs.DEFAULT_LEVEL);
+    assertEquals(ChunkCodec.ZSTD, ChunkCodecs.codecOf(ByteBuffer.wrap(enc)));
+    ChunkRef r = new ChunkRef(ChunkId.of(raw), raw.length, enc.length);
+    ChunkTransfer t = started(List.of(r), CONFIG);
+    t.onSourceAvailable(0, TransferSource.of("a"));
+    Store s = only(t.onChunkArrived(1 * MS, "a", r.id(), ByteBuffer.wrap(enc)), Store.class);
+    assertArrayEquals(raw, s.raw());
   }
 
   @Test

@@ -1,5 +1,6 @@
 package dev.ferry.statemachine.internal;
 
+import dev.ferry.snapshot.ChunkId;
 import dev.ferry.snapshot.ChunkRef;
 import dev.ferry.snapshot.store.ChunkStore;
 import dev.ferry.statemachine.StateLoader.Record;
@@ -15,6 +16,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.PriorityQueue;
+import java.util.function.Function;
 
 /**
  * The serialized form of a run: a sequence of records in strictly increasing unsigned key order,
@@ -179,18 +181,24 @@ public final class RunFormat {
     private final ChunkStore store;
     private final Iterator<ChunkRef> refs;
     private final boolean hash;
+    private final Function<ChunkId, byte[]> decoded;
     private byte[] current = new byte[0];
     private int pos;
 
     ChunkInputStream(ChunkStore store, List<ChunkRef> refs) {
-      this(store, refs, true);
+      this(store, refs, true, null);
     }
 
-    /** With {@code hash} false, chunks are read with {@link ChunkStore#readUnhashed}. */
-    ChunkInputStream(ChunkStore store, List<ChunkRef> refs, boolean hash) {
+    /**
+     * With {@code hash} false, chunks are read with {@link ChunkStore#readUnhashed}. A chunk whose
+     * verified content {@code decoded} (when not null) answers is not read from the store at all.
+     */
+    ChunkInputStream(
+        ChunkStore store, List<ChunkRef> refs, boolean hash, Function<ChunkId, byte[]> decoded) {
       this.store = store;
       this.refs = refs.iterator();
       this.hash = hash;
+      this.decoded = decoded;
     }
 
     private boolean fill() throws IOException {
@@ -199,7 +207,12 @@ public final class RunFormat {
           return false;
         }
         ChunkRef ref = refs.next();
-        current = hash ? store.read(ref.id()) : store.readUnhashed(ref.id());
+        byte[] held = decoded == null ? null : decoded.apply(ref.id());
+        if (held != null) {
+          current = held;
+        } else {
+          current = hash ? store.read(ref.id()) : store.readUnhashed(ref.id());
+        }
         if (current.length != ref.rawSize()) {
           throw new IOException("chunk " + ref.id() + " has unexpected size " + current.length);
         }

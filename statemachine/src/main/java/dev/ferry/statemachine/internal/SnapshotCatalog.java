@@ -36,6 +36,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -376,12 +377,33 @@ public final class SnapshotCatalog implements Closeable {
    */
   public StateDigest loadShard(Manifest m, int shard, StateLoader loader, boolean hashChunks)
       throws IOException {
+    return loadShard(m, shard, loader, hashChunks, null);
+  }
+
+  /**
+   * Loads one shard of {@code m} like {@link #loadShard(Manifest, int, StateLoader, boolean)},
+   * taking each chunk's content from {@code decoded} when it answers one (not {@code null}) and
+   * reading it from the store otherwise. {@code decoded} must answer only content verified against
+   * the chunk's id (an install's chunks, decoded and hashed when they arrived); its arrays are only
+   * read.
+   *
+   * @param decoded the decoded content of chunks, or {@code null} to read every chunk from the
+   *     store
+   * @return the digest of the records loaded
+   */
+  public StateDigest loadShard(
+      Manifest m,
+      int shard,
+      StateLoader loader,
+      boolean hashChunks,
+      Function<ChunkId, byte[]> decoded)
+      throws IOException {
     Shard s = m.shards().get(shard);
     List<Iterator<RunFormat.Entry>> runs = new ArrayList<>();
     for (int r = 0; r < s.runs().size(); r++) {
       runs.add(
           new RunFormat.Reader(
-              new RunFormat.ChunkInputStream(store, s.runs().get(r).chunks(), hashChunks),
+              new RunFormat.ChunkInputStream(store, s.runs().get(r).chunks(), hashChunks, decoded),
               "snapshot " + m.index() + " shard " + s.name() + " run " + r));
     }
     StateDigest[] digest = {StateDigest.EMPTY};

@@ -3,20 +3,28 @@ package dev.ferry.statemachine.internal;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ferry.snapshot.ChunkId;
+import dev.ferry.snapshot.ChunkRef;
+import dev.ferry.snapshot.store.FileChunkStore;
 import dev.ferry.statemachine.StateLoader.Record;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class RunFormatTest {
 
@@ -148,5 +156,58 @@ class RunFormatTest {
     byte[] flag = good.clone();
     flag[0] = 9;
     assertThrows(IOException.class, () -> reader(flag));
+  }
+
+  @Test
+  void chunkInputStreamTakesDecodedContentWhereOfferedAndReadsTheStoreOtherwise(@TempDir Path dir)
+      throws IOException {
+    byte[] all = new byte[30_000];
+    new Random(7).nextBytes(all);
+    try (FileChunkStore store = FileChunkStore.open(dir.resolve("chunks"))) {
+      List<ChunkRef> refs = new ArrayList<>();
+      for (int off = 0; off < all.length; off += 10_000) {
+        refs.add(store.put(all, off, 10_000));
+      }
+      Map<ChunkId, byte[]> held = new HashMap<>();
+      held.put(refs.get(1).id(), Arrays.copyOfRange(all, 10_000, 20_000));
+      List<ChunkId> asked = new ArrayList<>();
+      Function<ChunkId, byte[]> decoded =
+          id -> {
+            asked.add(id);
+            return held.remove(id);
+          };
+      try (RunFormat.ChunkInputStream in =
+          new RunFormat.ChunkInputStream(store, refs, false, decoded)) {
+        assertArrayEquals(all, in.readAllBytes());
+      }
+      assertEquals(List.of(refs.get(0).id(), refs.get(1).id(), refs.get(2).id()), asked);
+      assertTrue(held.isEmpty());
+    }
+  }
+
+  @Test
+  void chunkInputStreamNeedsNoStoreForDecodedChunksAndChecksTheirSize(@TempDir Path dir)
+      throws IOException {
+    byte[] raw = new byte[5000];
+    new Random(8).nextBytes(raw);
+    ChunkRef ref = new ChunkRef(ChunkId.of(raw), raw.length, raw.length + 1);
+    try (FileChunkStore store = FileChunkStore.open(dir.resolve("chunks"))) {
+      // The store does not hold the chunk: only the decoded content can answer it.
+      try (RunFormat.ChunkInputStream in =
+          new RunFormat.ChunkInputStream(store, List.of(ref), false, id -> raw)) {
+        assertArrayEquals(raw, in.readAllBytes());
+      }
+      try (RunFormat.ChunkInputStream in =
+          new RunFormat.ChunkInputStream(
+              store, List.of(ref), false, id -> Arrays.copyOf(raw, 4999))) {
+        IOException e = assertThrows(IOException.class, in::readAllBytes);
+        assertTrue(e.getMessage().contains("unexpected size"), e.getMessage());
+      }
+      try (RunFormat.ChunkInputStream in =
+          new RunFormat.ChunkInputStream(store, List.of(ref), false, id -> null)) {
+        assertThrows(
+            IOException.class, in::readAllBytes, "falls back to the store, which lacks it");
+      }
+    }
   }
 }
