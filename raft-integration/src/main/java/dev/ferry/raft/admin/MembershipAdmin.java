@@ -79,6 +79,7 @@ public final class MembershipAdmin {
   private static final Duration POLL = Duration.ofMillis(50);
   private static final Duration ROLLBACK_BUDGET = Duration.ofSeconds(30);
   private static final Duration PROGRESS_EVERY = Duration.ofMillis(250);
+  private static final Duration VOTER_WAIT = Duration.ofSeconds(15);
 
   private final RaftClient raft;
   private final RaftGroup group;
@@ -339,13 +340,8 @@ public final class MembershipAdmin {
       long checkpointId = random.nextLong() & Long.MAX_VALUE;
       DigestAt reference = checkpoint(checkpointId, deadline);
       Conf now = readConf(deadline, "the configuration");
-      for (RaftPeer v : now.voters()) {
-        DigestAt d = checkpointOn(v.getId().toString(), checkpointId, reference.index(), deadline);
-        if (!d.equals(reference)) {
-          throw new IllegalStateException(
-              "voter " + v.getId() + " recorded " + d + " at checkpoint, the leader " + reference);
-        }
-      }
+      verifyVoters(now, checkpointId, reference, deadline);
+      requireRecorded(changeId, id);
       DigestAt mine = checkpointOn(id, checkpointId, reference.index(), deadline);
       if (!mine.digest().equals(reference.digest())) {
         throw new MemberDigestMismatchException(
@@ -391,6 +387,55 @@ public final class MembershipAdmin {
       throw e;
     } finally {
       driving.remove(changeId);
+    }
+  }
+
+  /**
+   * Checks that the voters recorded {@code reference} at the checkpoint: every voter that answers
+   * must agree (a difference means the voters themselves diverged), and a majority must answer. A
+   * voter that does not answer within {@link #VOTER_WAIT} (it is down) is skipped, so an add does
+   * not wait for a dead voter.
+   */
+  private void verifyVoters(Conf conf, long checkpointId, DigestAt reference, Instant deadline)
+      throws IOException {
+    List<RaftPeer> voters = conf.voters();
+    int agreeing = 0;
+    List<String> silent = new ArrayList<>();
+    for (RaftPeer v : voters) {
+      String vid = v.getId().toString();
+      Instant until = clock.instant().plus(VOTER_WAIT);
+      try {
+        DigestAt d =
+            checkpointOn(
+                vid, checkpointId, reference.index(), until.isBefore(deadline) ? until : deadline);
+        if (!d.equals(reference)) {
+          throw new IllegalStateException(
+              "voter " + vid + " recorded " + d + " at checkpoint, the leader " + reference);
+        }
+        agreeing++;
+      } catch (MembershipTimeoutException e) {
+        checkDeadline(deadline, "the voters' digests");
+        silent.add(vid);
+      }
+    }
+    if (agreeing <= voters.size() / 2) {
+      throw new MembershipTimeoutException(
+          "only "
+              + agreeing
+              + " of "
+              + voters.size()
+              + " voters answered the checkpoint "
+              + "(silent: "
+              + silent
+              + ")",
+          null);
+    }
+    if (!silent.isEmpty()) {
+      LOG.warn(
+          "voters {} did not answer the checkpoint; {} of {} agree",
+          silent,
+          agreeing,
+          voters.size());
     }
   }
 
