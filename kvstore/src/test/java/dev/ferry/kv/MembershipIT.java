@@ -106,6 +106,29 @@ class MembershipIT {
     }
   }
 
+  /**
+   * Loads the cluster and starts listener n4, with every source's send rate cut to 1 MiB/s so its
+   * install is still running a while later (when a test crashes the leader).
+   */
+  private FerryServer loadAndStartASlowJoiner(KvClient c) throws IOException {
+    load(c);
+    for (String id : List.of("n1", "n2", "n3")) {
+      cluster.setSendRate(id, 1 << 20);
+    }
+    return cluster.startListener("n4", KvStateMachine::new);
+  }
+
+  /** Waits until no running node but n4 records a pending membership change. */
+  private void awaitRecordEndedOnTheSurvivors() {
+    List<String> survivors = cluster.running().stream().filter(id -> !id.equals("n4")).toList();
+    LocalCluster.await(
+        T,
+        () ->
+            survivors.stream()
+                .allMatch(id -> cluster.stateMachine(id).pendingMembershipChange().isEmpty()),
+        "the pending membership change to end on " + survivors);
+  }
+
   private static <T> T get(CompletableFuture<T> f) throws Exception {
     return f.get(T.toSeconds() + 30, TimeUnit.SECONDS);
   }
@@ -323,12 +346,7 @@ class MembershipIT {
   void aLeaderCrashDuringAnAddIsUndoneByTheNextLeader() throws Exception {
     start();
     try (KvClient c = cluster.client(T)) {
-      load(c);
-      // Slow sources, so the install is still running when the leader dies.
-      for (String id : List.of("n1", "n2", "n3")) {
-        cluster.setSendRate(id, 1 << 20);
-      }
-      FerryServer n4 = cluster.startListener("n4", KvStateMachine::new);
+      FerryServer n4 = loadAndStartASlowJoiner(c);
       String leader = cluster.leader(T);
       FerryServer ls = cluster.server(leader);
       List<AddProgress.Phase> phases = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -349,13 +367,7 @@ class MembershipIT {
       cluster.stop(leader);
       driving.get(T.toSeconds(), TimeUnit.SECONDS);
 
-      List<String> survivors = cluster.running().stream().filter(id -> !id.equals("n4")).toList();
-      LocalCluster.await(
-          T,
-          () ->
-              survivors.stream()
-                  .allMatch(id -> cluster.stateMachine(id).pendingMembershipChange().isEmpty()),
-          "the next leader to end the interrupted change");
+      awaitRecordEndedOnTheSurvivors();
       RaftConfiguration conf = conf();
       assertEquals(Set.of("n1", "n2", "n3"), ids(conf.getCurrentPeers()), "n4 never voted");
       assertTrue(conf.getCurrentPeers(RaftPeerRole.LISTENER).isEmpty(), "n4 removed");
@@ -433,11 +445,7 @@ class MembershipIT {
   void anAdminThatOutlivesTheLeaderStopsWhenTheNextLeaderUndoesItsAdd() throws Exception {
     start();
     try (KvClient c = cluster.client(T)) {
-      load(c);
-      for (String id : List.of("n1", "n2", "n3")) {
-        cluster.setSendRate(id, 1 << 20);
-      }
-      FerryServer n4 = cluster.startListener("n4", KvStateMachine::new);
+      FerryServer n4 = loadAndStartASlowJoiner(c);
       String leader = cluster.leader(T);
       List<AddProgress.Phase> phases = new java.util.concurrent.CopyOnWriteArrayList<>();
       // The driver runs in this JVM: it survives the leader.
@@ -458,13 +466,7 @@ class MembershipIT {
       // Either the next leader undid it (the driver is told so and stops), or the driver finished
       // first; in both cases well before the deadline, and never an unverified voter.
       assertTrue(seconds < T.toSeconds() / 2, "an outcome in " + seconds + " s: " + failure);
-      List<String> survivors = cluster.running().stream().filter(id -> !id.equals("n4")).toList();
-      LocalCluster.await(
-          T,
-          () ->
-              survivors.stream()
-                  .allMatch(id -> cluster.stateMachine(id).pendingMembershipChange().isEmpty()),
-          "the record to end");
+      awaitRecordEndedOnTheSurvivors();
       RaftConfiguration conf = conf();
       assertTrue(conf.getCurrentPeers(RaftPeerRole.LISTENER).isEmpty(), "n4 not left staged");
       if (done == null) {
