@@ -10,7 +10,6 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * Checks counters for lost and doubly applied increments, in O(n log n), without the search of
@@ -39,11 +38,8 @@ public final class CounterChecker {
 
   /** Checks the counters among {@code ops}, in any order. */
   public AnomalyResult check(List<Op> ops) {
-    Map<String, List<Op>> byKey = new TreeMap<>();
-    for (Op op : ops) {
-      byKey.computeIfAbsent(op.key(), k -> new ArrayList<>()).add(op);
-    }
-    long origin = ops.stream().mapToLong(Op::invokeNanos).min().orElse(0);
+    Map<String, List<Op>> byKey = HistoryOps.byKey(ops);
+    long origin = HistoryOps.origin(ops);
     List<String> keys = new ArrayList<>();
     List<Anomaly> anomalies = new ArrayList<>();
     List<String> notes = new ArrayList<>();

@@ -75,7 +75,7 @@ public final class LinearizabilityChecker {
    */
   public LinearizabilityResult check(List<Op> ops) {
     long start = System.nanoTime();
-    long origin = ops.stream().mapToLong(Op::invokeNanos).min().orElse(0);
+    long origin = HistoryOps.origin(ops);
     Map<String, List<Op>> byKey = new TreeMap<>();
     Set<String> setKeys = new HashSet<>();
     for (Op op : ops) {

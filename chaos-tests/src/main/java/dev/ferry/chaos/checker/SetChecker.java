@@ -11,7 +11,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
 
 /**
  * Checks sets of unique inserts (ADD, READ_SET) for lost writes, stale reads and phantom elements,
@@ -44,11 +43,8 @@ public final class SetChecker {
 
   /** Checks the sets among {@code ops}, in any order. */
   public AnomalyResult check(List<Op> ops) {
-    Map<String, List<Op>> byKey = new TreeMap<>();
-    for (Op op : ops) {
-      byKey.computeIfAbsent(op.key(), k -> new ArrayList<>()).add(op);
-    }
-    long origin = ops.stream().mapToLong(Op::invokeNanos).min().orElse(0);
+    Map<String, List<Op>> byKey = HistoryOps.byKey(ops);
+    long origin = HistoryOps.origin(ops);
     List<String> keys = new ArrayList<>();
     List<Anomaly> anomalies = new ArrayList<>();
     List<String> notes = new ArrayList<>();
