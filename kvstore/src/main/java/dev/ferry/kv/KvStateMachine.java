@@ -192,6 +192,9 @@ public final class KvStateMachine extends ReplicatedStateMachine implements Repo
         return KvCodec.valueReply(v != null, v);
       }
       case KvCodec.SCAN -> {
+        if (op.key() != null && op.to() != null && Arrays.compareUnsigned(op.key(), op.to()) >= 0) {
+          return KvCodec.scanReply(List.of()); // an empty range
+        }
         return KvCodec.scanReply(
             shardLayout instanceof KeyRangeLayout r
                 ? scanRanges(r, s, op.key(), op.to(), op.limit())
