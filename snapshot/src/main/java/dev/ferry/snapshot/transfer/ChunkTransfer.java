@@ -2,8 +2,6 @@ package dev.ferry.snapshot.transfer;
 
 import dev.ferry.snapshot.ChunkId;
 import dev.ferry.snapshot.ChunkRef;
-import dev.ferry.snapshot.codec.ChunkCodecs;
-import dev.ferry.snapshot.codec.CodecException;
 import dev.ferry.snapshot.transfer.TransferAction.Done;
 import dev.ferry.snapshot.transfer.TransferAction.Fetch;
 import dev.ferry.snapshot.transfer.TransferAction.GiveUp;
@@ -25,6 +23,7 @@ import java.util.Objects;
 import java.util.OptionalDouble;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Function;
 import java.util.function.Predicate;
 
 /**
@@ -49,15 +48,16 @@ import java.util.function.Predicate;
  * mean of the known ones (equal shares at first). A source with some chunks in flight is refilled
  * only once a quarter of its window is free, so requests go out in batches.
  *
- * <p>Verification. Every arriving chunk is decoded within its raw size and hashed here; only bytes
- * that match the chunk's id are handed out in a {@link Store} (with their decoded content), at most
- * once per chunk. A corrupt answer spends one of the chunk's attempts and counts against the
- * source; {@link TransferConfig#corruptionsToDemote()} of them demote it. A failed or timed-out
- * request spends an attempt and puts the source in a backoff (doubling while failures continue),
- * after which it gets one chunk at a time until it answers one well. A source answering that it
- * lacks a chunk is not asked for that chunk again. A chunk that runs out of attempts or that no
- * remaining source holds, the overall deadline, or the loss of every source ends the transfer with
- * {@link GiveUp}.
+ * <p>Verification. Every arriving chunk is decoded within its raw size and hashed ({@link
+ * ChunkVerifier}), here ({@link #onChunkArrived}) or by the driver beforehand on any thread ({@link
+ * #onChunkVerified}); only bytes that match the chunk's id are handed out in a {@link Store} (with
+ * their decoded content), at most once per chunk. A corrupt answer spends one of the chunk's
+ * attempts and counts against the source; {@link TransferConfig#corruptionsToDemote()} of them
+ * demote it. A failed or timed-out request spends an attempt and puts the source in a backoff
+ * (doubling while failures continue), after which it gets one chunk at a time until it answers one
+ * well. A source answering that it lacks a chunk is not asked for that chunk again. A chunk that
+ * runs out of attempts or that no remaining source holds, the overall deadline, or the loss of
+ * every source ends the transfer with {@link GiveUp}.
  *
  * <p>Resumption. Chunks the local store already holds are done from the start; a transfer restarted
  * against the same store fetches only what is still missing.
@@ -76,7 +76,8 @@ import java.util.function.Predicate;
  *
  * <p>Concurrency: not thread-safe. One thread owns the object and calls every method; a driver
  * whose transport calls back on other threads hands the events to that thread. No method blocks;
- * {@link #onChunkArrived} costs one decode and one SHA-256 of the chunk.
+ * {@link #onChunkArrived} costs one decode and one SHA-256 of the chunk, {@link #onChunkVerified}
+ * neither (a driver verifies on other threads and keeps the owning thread for bookkeeping).
  */
 public final class ChunkTransfer {
   /** Smoothing of measured throughput: weight of the newest sample. */
@@ -306,7 +307,47 @@ public final class ChunkTransfer {
     Objects.requireNonNull(sourceId, "sourceId");
     Objects.requireNonNull(id, "id");
     Objects.requireNonNull(stored, "stored");
-    return step(nowNanos, (now, out) -> arrived(now, requireSource(sourceId), id, stored, out));
+    return step(
+        nowNanos,
+        (now, out) ->
+            arrived(
+                now,
+                requireSource(sourceId),
+                id,
+                stored.remaining(),
+                c -> ChunkVerifier.verify(c.ref, stored),
+                out));
+  }
+
+  /**
+   * A chunk's bytes arrived from a source and were verified by the driver ({@link
+   * ChunkVerifier#verify}, typically on another thread): as {@link #onChunkArrived}, with the same
+   * bookkeeping, but the transfer decodes and hashes nothing. A {@link ChunkVerifier.Verified}
+   * result is trusted (its content is handed out in the {@link Store}); a {@link
+   * ChunkVerifier.Corrupt} one counts as a corrupt answer from the source.
+   *
+   * @throws IllegalArgumentException if the source was never offered, or the result was verified
+   *     against a reference with the id of a wanted chunk but other sizes
+   */
+  public List<TransferAction> onChunkVerified(
+      long nowNanos, String sourceId, ChunkVerifier.Result result) {
+    Objects.requireNonNull(sourceId, "sourceId");
+    Objects.requireNonNull(result, "result");
+    Chunk wanted = chunks.get(result.ref().id());
+    if (wanted != null && !wanted.ref.equals(result.ref())) {
+      throw new IllegalArgumentException(
+          "chunk verified as " + result.ref() + " but wanted as " + wanted.ref);
+    }
+    return step(
+        nowNanos,
+        (now, out) ->
+            arrived(
+                now,
+                requireSource(sourceId),
+                result.ref().id(),
+                result.storedBytes(),
+                c -> result,
+                out));
   }
 
   /**
@@ -552,7 +593,12 @@ public final class ChunkTransfer {
   }
 
   private void arrived(
-      long now, Source s, ChunkId id, ByteBuffer stored, List<TransferAction> out) {
+      long now,
+      Source s,
+      ChunkId id,
+      int storedBytes,
+      Function<Chunk, ChunkVerifier.Result> verify,
+      List<TransferAction> out) {
     Chunk c = chunks.get(id);
     if (c == null || s.state != SourceState.ACTIVE) {
       unsolicited++;
@@ -560,7 +606,7 @@ public final class ChunkTransfer {
     }
     Request r = release(s, id);
     if (r != null) {
-      sample(s, stored.remaining(), now);
+      sample(s, storedBytes, now);
     }
     if (c.state == ChunkState.STORED) {
       duplicates++;
@@ -570,16 +616,9 @@ public final class ChunkTransfer {
       unsolicited++;
       return;
     }
-    byte[] raw;
-    String problem;
-    try {
-      raw = ChunkCodecs.decode(stored, c.ref.rawSize());
-      problem = c.ref.id().matches(raw, 0, raw.length) ? null : "SHA-256 does not match";
-    } catch (CodecException e) {
-      raw = null;
-      problem = e.getMessage();
-    }
-    if (problem != null) {
+    ChunkVerifier.Result result = verify.apply(c);
+    if (result instanceof ChunkVerifier.Corrupt bad) {
+      String problem = bad.reason();
       corruptions++;
       if (r == null) {
         // A late or repeated answer: the request already ended, so it does not count again.
@@ -602,6 +641,7 @@ public final class ChunkTransfer {
       }
       return;
     }
+    ChunkVerifier.Verified good = (ChunkVerifier.Verified) result;
     s.backoffLevel = 0;
     s.chunksStored++;
     s.bytesStored += c.ref.storedSize();
@@ -611,7 +651,7 @@ public final class ChunkTransfer {
     remaining--;
     chunksStored++;
     bytesStored += c.ref.storedSize();
-    out.add(new Store(c.ref, stored, raw));
+    out.add(new Store(c.ref, good.stored(), good.raw()));
   }
 
   private void expire(long now, List<TransferAction> out) {

@@ -553,4 +553,66 @@ class ChunkTransferTest {
         p.sources().stream()
             .collect(Collectors.toMap(SourceProgress::id, SourceProgress::chunksInFlight)));
   }
+
+  // ---------------------------------------------------------------------------------------------
+  // Pre-verified arrivals
+
+  @Test
+  void aPreVerifiedChunkIsStoredWithTheVerifiersContent() {
+    List<ChunkRef> refs = chunks(2);
+    ChunkTransfer t = started(refs, CONFIG);
+    t.onSourceAvailable(0, TransferSource.of("a"));
+    ChunkVerifier.Verified v =
+        (ChunkVerifier.Verified) ChunkVerifier.verify(refs.get(0), good(refs.get(0)));
+    Store s = only(t.onChunkVerified(1 * MS, "a", v), Store.class);
+    assertEquals(refs.get(0), s.ref());
+    assertTrue(s.raw() == v.raw(), "the verified content is handed on, not decoded again");
+    assertTrue(s.stored() == v.stored());
+    assertEquals(1, source(t, "a").chunksStored());
+    // A second answer for the stored chunk is a duplicate.
+    assertEquals(List.of(), t.onChunkVerified(2 * MS, "a", v));
+    assertEquals(1, t.progress().duplicates());
+    Done d =
+        only(
+            t.onChunkVerified(3 * MS, "a", ChunkVerifier.verify(refs.get(1), good(refs.get(1)))),
+            Done.class);
+    assertEquals(new Done(), d);
+  }
+
+  @Test
+  void aPreVerifiedCorruptChunkIsRetriedElsewhereAndDemotesItsSourceLikeAnArrivedOne() {
+    List<ChunkRef> refs = chunks(4);
+    ChunkTransfer t = started(refs, CONFIG.withMaxInFlightBytesPerSource(2 * STORED));
+    Map<String, List<ChunkRef>> first =
+        bySource(t.onSourcesAvailable(0, List.of(TransferSource.of("a"), TransferSource.of("b"))));
+    assertEquals(List.of(refs.get(0), refs.get(2)), first.get("a"));
+
+    ChunkVerifier.Result bad = ChunkVerifier.verify(refs.get(0), corrupt(refs.get(0)));
+    assertInstanceOf(ChunkVerifier.Corrupt.class, bad);
+    List<TransferAction> a = t.onChunkVerified(1 * MS, "a", bad);
+    assertEquals("a", only(a, SourceDemoted.class).source());
+    assertTrue(a.stream().noneMatch(x -> x instanceof Store));
+    assertEquals(1, t.progress().corruptions());
+    assertEquals(1, source(t, "a").corruptions());
+
+    List<ChunkRef> toB = new ArrayList<>();
+    for (ChunkRef r : first.get("b")) {
+      toB.addAll(
+          bySource(t.onChunkVerified(2 * MS, "b", ChunkVerifier.verify(r, good(r))))
+              .getOrDefault("b", List.of()));
+    }
+    assertEquals(Set.of(refs.get(0), refs.get(2)), Set.copyOf(toB));
+  }
+
+  @Test
+  void aResultVerifiedAgainstOtherSizesIsRefused() {
+    List<ChunkRef> refs = chunks(1);
+    ChunkTransfer t = started(refs, CONFIG);
+    t.onSourceAvailable(0, TransferSource.of("a"));
+    ChunkRef r = refs.get(0);
+    ChunkRef other = new ChunkRef(r.id(), r.rawSize(), r.storedSize() + 1);
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> t.onChunkVerified(1 * MS, "a", new ChunkVerifier.Corrupt(other, 5, "x")));
+  }
 }
