@@ -46,7 +46,9 @@ import java.util.function.Predicate;
  * source ends up with bytes in proportion to its throughput. Throughput is measured from arrivals
  * (bytes over busy time, smoothed) or supplied by the driver; an unknown throughput counts as the
  * mean of the known ones (equal shares at first). A source with some chunks in flight is refilled
- * only once a quarter of its window is free, so requests go out in batches.
+ * only once a quarter of its window is free, so requests go out in batches. A source that joins
+ * when every missing chunk is already requested takes over the newest requests of the sources that
+ * would answer last, while that gets those chunks sooner (see {@link #onSourcesAvailable}).
  *
  * <p>Verification. Every arriving chunk is decoded within its raw size and hashed ({@link
  * ChunkVerifier}), here ({@link #onChunkArrived}) or by the driver beforehand on any thread ({@link
@@ -258,14 +260,29 @@ public final class ChunkTransfer {
    * Several sources at once, as {@link #onSourceAvailable} each, but chunks are spread only after
    * all are known. Prefer this when sources are discovered together: offered one by one, the first
    * source may fill its whole window before the others appear.
+   *
+   * <p>A source that joins (new, or back from lost) while no chunk is pending takes over the newest
+   * unanswered requests of the sources that would answer last, as long as it would deliver them
+   * sooner by estimated throughput and is of no higher tier; each source keeps its oldest request.
+   * The requests taken over are abandoned, not cancelled: a late answer to one is still stored if
+   * its chunk is missing, and counted as a duplicate otherwise.
    */
   public List<TransferAction> onSourcesAvailable(long nowNanos, List<TransferSource> offered) {
     List<TransferSource> copy = List.copyOf(offered);
     return step(
         nowNanos,
         (now, out) -> {
+          List<Source> joined = new ArrayList<>();
           for (TransferSource source : copy) {
-            offer(source);
+            Source s = offer(source);
+            if (s != null) {
+              joined.add(s);
+            }
+          }
+          if (!hasPending()) {
+            for (Source s : joined) {
+              takeOver(s, now, out);
+            }
           }
         });
   }
@@ -574,22 +591,95 @@ public final class ChunkTransfer {
     dispatch(now, out);
   }
 
-  private void offer(TransferSource source) {
+  /** Applies an offer; returns the source if it joined (new, or back from lost), else null. */
+  private Source offer(TransferSource source) {
     Source s = sources.get(source.id());
+    boolean joined = s == null;
     if (s == null) {
       s = new Source(source.id());
       sources.put(s.id, s);
     } else if (s.state == SourceState.DEMOTED) {
-      return;
+      return null;
     } else if (s.state == SourceState.LOST) {
       s.state = SourceState.ACTIVE;
       s.backoffLevel = 0;
       s.backoffUntil = Long.MIN_VALUE;
+      joined = true;
     }
     s.tier = source.tier();
     if (source.bytesPerSecond().isPresent()) {
       s.bytesPerSecond = source.bytesPerSecond().getAsDouble();
     }
+    return joined ? s : null;
+  }
+
+  private boolean hasPending() {
+    for (Chunk c : retry) {
+      if (c.state == ChunkState.PENDING) {
+        return true;
+      }
+    }
+    for (Chunk c : fresh) {
+      if (c.state == ChunkState.PENDING) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * A source joined while no chunk is pending: it takes over the newest unanswered requests of the
+   * sources that would take longest to answer theirs, one at a time, while that makes the chunk
+   * arrive sooner (by estimated throughput) and the joiner is of no higher tier. A taken-over
+   * request is abandoned, not cancelled: a late answer to it is still stored if the chunk is
+   * missing, and ignored as a duplicate otherwise. Each source keeps its oldest request (likely
+   * under way).
+   */
+  private void takeOver(Source joiner, long now, List<TransferAction> out) {
+    if (!joiner.usable(now)) {
+      return;
+    }
+    double defaultRate = defaultRate();
+    Map<Source, List<ChunkRef>> batches = new LinkedHashMap<>();
+    while (true) {
+      Source victim = null;
+      double worst = 0;
+      for (Source s : sources.values()) {
+        if (s == joiner
+            || s.state != SourceState.ACTIVE
+            || s.tier < joiner.tier
+            || s.outstanding.size() < 2) {
+          continue;
+        }
+        double eta = s.inFlightBytes / rate(s, defaultRate);
+        if (eta > worst) {
+          worst = eta;
+          victim = s;
+        }
+      }
+      if (victim == null) {
+        break;
+      }
+      Request newest = null;
+      for (Request r : victim.outstanding.values()) {
+        newest = r;
+      }
+      Chunk c = newest.chunk;
+      double eta = (joiner.inFlightBytes + (double) c.ref.storedSize()) / rate(joiner, defaultRate);
+      if (eta >= worst
+          || c.lackedBy.contains(joiner.id)
+          || c.failuresBySource.getOrDefault(joiner.id, 0) > 0
+          || !hasRoom(joiner, c, batches)) {
+        break;
+      }
+      release(victim, c.ref.id());
+      assign(c, joiner, now, batches);
+    }
+    emit(batches, out);
+  }
+
+  private static double rate(Source s, double defaultRate) {
+    return Double.isNaN(s.bytesPerSecond) ? defaultRate : s.bytesPerSecond;
   }
 
   private void arrived(
@@ -792,6 +882,11 @@ public final class ChunkTransfer {
       fresh.pollFirst();
       assign(c, s, now, batches);
     }
+    emit(batches, out);
+  }
+
+  /** One {@link Fetch} per source and batch of at most {@code maxBatchChunks}. */
+  private void emit(Map<Source, List<ChunkRef>> batches, List<TransferAction> out) {
     int max = config.maxBatchChunks();
     for (Map.Entry<Source, List<ChunkRef>> e : batches.entrySet()) {
       List<ChunkRef> all = e.getValue();
@@ -839,8 +934,7 @@ public final class ChunkTransfer {
       if (!hasRoom(s, c, batches)) {
         continue;
       }
-      double rate = Double.isNaN(s.bytesPerSecond) ? defaultRate : s.bytesPerSecond;
-      double eta = (s.inFlightBytes + (double) c.ref.storedSize()) / rate;
+      double eta = (s.inFlightBytes + (double) c.ref.storedSize()) / rate(s, defaultRate);
       if (eta < bestEta) {
         best = s;
         bestEta = eta;
