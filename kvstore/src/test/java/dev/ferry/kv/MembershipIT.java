@@ -166,13 +166,13 @@ class MembershipIT {
   /**
    * A voter that holds the add's baseline only after the joiner's install started (here: it was
    * down during the capture, and catches up once restarted) becomes a source of that install.
-   * Sources send at 256 KiB/s, so the install of some 6 MiB lasts many seconds.
+   * Sources send at 128 KiB/s, so the install of some 6 MiB lasts many seconds.
    */
   @Test
   void aJoinDrawsFromAVoterThatHoldsTheBaselineOnlyMidInstall() throws Exception {
     cluster =
         LocalCluster.start(
-            dir, 3, StateMachineConfig.defaults().withCaptureEvery(200, 1L << 40), 256 << 10);
+            dir, 3, StateMachineConfig.defaults().withCaptureEvery(200, 1L << 40), 128 << 10);
     try (KvClient c = cluster.client(T)) {
       load(c);
       String leader = cluster.leader(T);
