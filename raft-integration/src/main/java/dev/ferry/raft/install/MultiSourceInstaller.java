@@ -663,6 +663,11 @@ public final class MultiSourceInstaller implements Installer {
 
     private void fetch(TransferAction.Fetch f) {
       SnapshotPeer peer = sources.get(f.source());
+      if (peer == null) {
+        // Not in use any more (cannot happen: a dropped source is lost to the transfer first).
+        handle(transfer.onSourceLost(System.nanoTime(), f.source()));
+        return;
+      }
       List<ChunkId> ids = new ArrayList<>(f.chunks().size());
       long now = System.nanoTime();
       for (ChunkRef r : f.chunks()) {

@@ -324,16 +324,8 @@ public final class ChunkTransfer {
     Objects.requireNonNull(sourceId, "sourceId");
     Objects.requireNonNull(id, "id");
     Objects.requireNonNull(stored, "stored");
-    return step(
-        nowNanos,
-        (now, out) ->
-            arrived(
-                now,
-                requireSource(sourceId),
-                id,
-                stored.remaining(),
-                c -> ChunkVerifier.verify(c.ref, stored),
-                out));
+    return arrivedEvent(
+        nowNanos, sourceId, id, stored.remaining(), c -> ChunkVerifier.verify(c.ref, stored));
   }
 
   /**
@@ -355,16 +347,18 @@ public final class ChunkTransfer {
       throw new IllegalArgumentException(
           "chunk verified as " + result.ref() + " but wanted as " + wanted.ref);
     }
+    return arrivedEvent(nowNanos, sourceId, result.ref().id(), result.storedBytes(), c -> result);
+  }
+
+  private List<TransferAction> arrivedEvent(
+      long nowNanos,
+      String sourceId,
+      ChunkId id,
+      int storedBytes,
+      Function<Chunk, ChunkVerifier.Result> verify) {
     return step(
         nowNanos,
-        (now, out) ->
-            arrived(
-                now,
-                requireSource(sourceId),
-                result.ref().id(),
-                result.storedBytes(),
-                c -> result,
-                out));
+        (now, out) -> arrived(now, requireSource(sourceId), id, storedBytes, verify, out));
   }
 
   /**
