@@ -120,7 +120,7 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
 
   private final Object baselineLock = new Object();
 
-  private volatile StagedLoad.Stats lastLoad;
+  private volatile LoadReport lastLoad;
   private final AtomicLong initializeStarted = new AtomicLong(-1);
   private final AtomicLong localLoadDone = new AtomicLong(-1);
   private final AtomicLong firstLeaderContact = new AtomicLong(-1);
@@ -329,17 +329,7 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
    * full, edited from the previous state or reused, and what was read; empty before the first.
    */
   public final Optional<LoadReport> lastLoad() {
-    StagedLoad.Stats s = lastLoad;
-    return s == null
-        ? Optional.empty()
-        : Optional.of(
-            new LoadReport(
-                s.shardsInFull(),
-                s.shardsEdited(),
-                s.shardsReused(),
-                s.chunksRead(),
-                s.bytesRead(),
-                s.changesApplied()));
+    return Optional.ofNullable(lastLoad);
   }
 
   // =============================================================================================

@@ -5,6 +5,7 @@ import dev.ferry.snapshot.StateDigest;
 import dev.ferry.snapshot.format.Manifest;
 import dev.ferry.snapshot.format.Run;
 import dev.ferry.snapshot.format.Shard;
+import dev.ferry.statemachine.LoadReport;
 import dev.ferry.statemachine.StateLoader;
 import dev.ferry.statemachine.StateView;
 import java.io.IOException;
@@ -51,24 +52,6 @@ public final class StagedLoad {
       }
     }
   }
-
-  /**
-   * How a load went.
-   *
-   * @param shardsInFull shards read and loaded in full
-   * @param shardsEdited shards built from the base plus the runs it lacked
-   * @param shardsReused shards taken unchanged from the base
-   * @param chunksRead chunks read (from the store or the installer's decoded cache)
-   * @param bytesRead raw bytes of those chunks
-   * @param changesApplied records applied to edited shards (puts and deletions)
-   */
-  public record Stats(
-      int shardsInFull,
-      int shardsEdited,
-      int shardsReused,
-      long chunksRead,
-      long bytesRead,
-      long changesApplied) {}
 
   private final SnapshotCatalog catalog;
   private final Manifest manifest;
@@ -195,8 +178,8 @@ public final class StagedLoad {
   }
 
   /** What was read and how each shard was built, so far. */
-  public Stats stats() {
-    return new Stats(
+  public LoadReport stats() {
+    return new LoadReport(
         inFull.get(), edited.get(), reused.get(), counter.chunks(), counter.bytes(), changes.get());
   }
 

@@ -216,6 +216,14 @@ class StagedLoadTest {
     return manifest;
   }
 
+  private static Model filled(ShardLayout layout, int keys, SplittableRandom r) {
+    Model model = new Model(layout);
+    for (int i = 0; i < keys; i++) {
+      model.put(key(i), value(r));
+    }
+    return model;
+  }
+
   private static byte[] key(int i) {
     return ("user:" + String.format("%08d", i)).getBytes(StandardCharsets.UTF_8);
   }
@@ -240,11 +248,7 @@ class StagedLoadTest {
   void manyShardsLoadInParallelLikeASingleThreadedReference() throws IOException {
     ShardLayout layout = ShardLayout.byHash(64);
     SnapshotCatalog c = SnapshotCatalog.open(dir, layout, StateMachineConfig.defaults());
-    Model model = new Model(layout);
-    SplittableRandom r = new SplittableRandom(7);
-    for (int i = 0; i < 20_000; i++) {
-      model.put(key(i), value(r));
-    }
+    Model model = filled(layout, 20_000, new SplittableRandom(7));
     Manifest m = capture(c, model, 10, false);
 
     TestLoader reference = new TestLoader(false);
@@ -314,11 +318,8 @@ class StagedLoadTest {
             java.time.Duration.ofMinutes(10));
     Path d = Files.createDirectories(dir.resolve("seed-" + seed));
     SnapshotCatalog c = SnapshotCatalog.open(d, layout, config);
-    Model model = new Model(layout);
     int keys = 500 + r.nextInt(3000);
-    for (int i = 0; i < keys; i++) {
-      model.put(key(i), value(r));
-    }
+    Model model = filled(layout, keys, r);
     long index = 1;
     Manifest held = capture(c, model, index++, false);
     StagedLoad.Base base = new StagedLoad.Base(held, model.view(), model.shardDigests());
@@ -375,7 +376,7 @@ class StagedLoadTest {
           expectChunks += now.runs().get(k).chunks().size();
         }
       }
-      StagedLoad.Stats st = deltaLoad.stats();
+      dev.ferry.statemachine.LoadReport st = deltaLoad.stats();
       assertEquals(expectChunks, st.chunksRead(), "seed " + seed);
       assertEquals(expectInFull, st.shardsInFull());
       assertEquals(expectReused, st.shardsReused());
@@ -395,11 +396,8 @@ class StagedLoadTest {
   void aLoaderWithoutEditingGetsEveryShardInFull() throws IOException {
     ShardLayout layout = ShardLayout.byHash(4);
     SnapshotCatalog c = SnapshotCatalog.open(dir, layout, StateMachineConfig.defaults());
-    Model model = new Model(layout);
     SplittableRandom r = new SplittableRandom(3);
-    for (int i = 0; i < 2000; i++) {
-      model.put(key(i), value(r));
-    }
+    Model model = filled(layout, 2000, r);
     Manifest held = capture(c, model, 1, false);
     StagedLoad.Base base = new StagedLoad.Base(held, model.view(), model.shardDigests());
     model.put(key(5), value(r));
