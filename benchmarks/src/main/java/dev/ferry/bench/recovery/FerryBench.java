@@ -77,7 +77,19 @@ final class FerryBench implements Closeable {
   /** Starts three nodes. */
   static FerryBench start(Path dir, StateGenerator gen, Duration timeout) throws IOException {
     StateMachineConfig config = StateMachineConfig.defaults().withCaptureEvery(1L << 50, 1L << 60);
-    return new FerryBench(LocalCluster.start(dir, 3, config), gen, timeout, config);
+    // Up to 3 tries: the fixture picks each node's free ports on its own before any binds, so two
+    // nodes (or another process on a shared machine) can end up with the same port.
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return new FerryBench(LocalCluster.start(dir, 3, config), gen, timeout, config);
+      } catch (IOException | RuntimeException e) {
+        if (attempt == 3) {
+          throw e;
+        }
+        System.out.println("[recovery] Ferry cluster did not start (" + e + "); retrying");
+        RecoveryBenchmark.deleteTree(dir);
+      }
+    }
   }
 
   /** Loads the whole state, captures a snapshot on every node and purges the leader's log. */
@@ -243,6 +255,7 @@ final class FerryBench implements Closeable {
     version++;
     long commit;
     Partition.isolate(f);
+    boolean ready = false;
     try {
       int batch = Math.max(1, Math.min(BatchLoader.BATCH, keys.length / 100));
       try (KvClient c = client()) {
@@ -251,9 +264,15 @@ final class FerryBench implements Closeable {
         purgePast(c, cutAt, keys[0], version, Set.of(f));
       }
       commit = commitIndex(cluster.leader(timeout));
-    } catch (IOException | RuntimeException e) {
-      Partition.heal();
-      throw e;
+      Partition.awaitMinimumCut();
+      ready = true;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted during the partition");
+    } finally {
+      if (!ready) {
+        Partition.heal(); // AssertionError from the fixture's waits included
+      }
     }
     InstallWatch watch = new InstallWatch(cluster.installer(f), before);
     long t0 = System.nanoTime();
@@ -327,7 +346,13 @@ final class FerryBench implements Closeable {
       InstallReport report,
       long caught) {
     Timeline t = Timeline.of(stateMachine).orElse(null);
-    if (t != null && t.initializeStarted() >= t0 && t.reloaded() > 0) {
+    if (t != null
+        && t.initializeStarted() >= t0
+        && t.localLoadDone() >= t.initializeStarted()
+        && t.firstLeaderContact() >= t.localLoadDone()
+        && t.installRequested() >= t0
+        && t.installDone() >= t.installRequested()
+        && t.reloaded() >= t.installDone()) {
       extra.put("phasesFrom", "timeline");
       extra.put("phase.startToInitialize", (t.initializeStarted() - t0) / 1e9);
       extra.put("phase.localLoad", (t.localLoadDone() - t.initializeStarted()) / 1e9);

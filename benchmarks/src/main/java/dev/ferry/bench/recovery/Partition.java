@@ -36,7 +36,16 @@ import org.apache.ratis.util.CodeInjectionForTesting;
  */
 final class Partition {
   private static final Object LOCK = new Object();
+
+  /**
+   * The shortest cut: longer than the benchmark clusters' largest election timeout (3 s), so the
+   * cut-off server has always timed out and had its (pre-)votes refused by the heal, however little
+   * the scenario writes meanwhile.
+   */
+  static final long MIN_CUT_MILLIS = 5_000;
+
   private static volatile String cut;
+  private static long cutAt;
   private static boolean installed;
 
   private Partition() {}
@@ -50,6 +59,19 @@ final class Partition {
         throw new IllegalStateException(cut + " is already cut off");
       }
       cut = peerId;
+      cutAt = System.nanoTime();
+    }
+  }
+
+  /** Waits until the current cut has lasted {@link #MIN_CUT_MILLIS}. */
+  static void awaitMinimumCut() throws InterruptedException {
+    long until;
+    synchronized (LOCK) {
+      until = cutAt + MIN_CUT_MILLIS * 1_000_000L;
+    }
+    long left;
+    while ((left = until - System.nanoTime()) > 0) {
+      Thread.sleep(Math.max(1, left / 1_000_000L));
     }
   }
 

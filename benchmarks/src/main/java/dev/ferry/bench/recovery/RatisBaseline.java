@@ -74,8 +74,29 @@ final class RatisBaseline implements Closeable {
     this.tuning = Map.copyOf(tuning);
   }
 
-  /** Starts servers r1..r3 and waits for a leader. */
+  /**
+   * Starts servers r1..r3 and waits for a leader; tries again on new ports (up to 3 times) if a
+   * server cannot start, e.g. because another process took its port meanwhile.
+   */
   void start() throws IOException {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        startOnce();
+        return;
+      } catch (IOException | RuntimeException e) {
+        close();
+        peers.clear();
+        members.clear();
+        RecoveryBenchmark.deleteTree(dir);
+        if (attempt == 3) {
+          throw e;
+        }
+        System.out.println("[recovery] Ratis cluster did not start (" + e + "); retrying");
+      }
+    }
+  }
+
+  private void startOnce() throws IOException {
     int[] ports = ProcessCluster.freePorts(3);
     for (int i = 0; i < 3; i++) {
       peers.add(
@@ -284,6 +305,7 @@ final class RatisBaseline implements Closeable {
     version++;
     long commit;
     Partition.isolate(f);
+    boolean ready = false;
     try {
       int batch = Math.max(1, Math.min(BatchLoader.BATCH, keys.length / 100));
       write(gen, keys, version, batch);
@@ -302,9 +324,15 @@ final class RatisBaseline implements Closeable {
         snapshot(timeout);
       }
       commit = commitIndex(leader(timeout));
-    } catch (IOException | RuntimeException e) {
-      Partition.heal();
-      throw e;
+      Partition.awaitMinimumCut();
+      ready = true;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted during the partition");
+    } finally {
+      if (!ready) {
+        Partition.heal();
+      }
     }
     long t0 = System.nanoTime();
     Partition.heal();

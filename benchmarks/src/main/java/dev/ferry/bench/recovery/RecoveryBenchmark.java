@@ -242,6 +242,9 @@ public final class RecoveryBenchmark {
     private FerryBench ferry;
 
     Run(Options o) {
+      // A Ratis server that cannot start (a port taken meanwhile) calls System.exit by default,
+      // which would lose every result: make it throw instead, so the scenario fails alone.
+      org.apache.ratis.util.ExitUtils.disableSystemExit();
       this.o = o;
       this.timeout = Duration.ofSeconds(Math.max(180, o.size() / (1 << 20)));
     }
