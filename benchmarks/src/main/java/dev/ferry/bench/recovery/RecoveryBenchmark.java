@@ -304,6 +304,10 @@ public final class RecoveryBenchmark {
       meta.put("warmupStateBytes", o.warmupSize());
       Path rdir = o.work().resolve("ratis");
       Path fdir = o.work().resolve("ferry");
+      // Left over by a run that was killed: the servers would refuse to format over them.
+      for (String d : List.of("ratis", "ferry", "warmup", "raw-state.bin")) {
+        deleteQuietly(o.work().resolve(d));
+      }
       try {
         if (o.warmupSize() > 0) {
           attempt("warm-up", this::warmUp);
