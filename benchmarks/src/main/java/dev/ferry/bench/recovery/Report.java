@@ -218,6 +218,17 @@ final class Report {
     if (m.extra().get("fetchedOverChangedPlusManifest") instanceof Double r) {
       n.add(String.format(Locale.ROOT, "fetched / (changed raw + manifest) = %.2f", r));
     }
+    if (m.extra().get("bytesHeld") instanceof Long held
+        && m.extra().get("bytesWanted") instanceof Long wanted
+        && wanted > 0
+        && held < wanted / 2) {
+      n.add(
+          String.format(
+              Locale.ROOT,
+              "held only %.0f %% of the snapshot's chunks: the capture rewrote shards in full"
+                  + " (more than maxRunsPerShard runs)",
+              100.0 * held / wanted));
+    }
     if (m.perSource().size() > 1) {
       n.add(m.perSource().size() + " sources");
     } else if (m.perSource().size() == 1) {
