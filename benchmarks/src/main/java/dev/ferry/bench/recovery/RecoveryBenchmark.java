@@ -325,6 +325,11 @@ public final class RecoveryBenchmark {
             closeFerry(fdir);
           }
         }
+        // Heap sizing for bigger runs: what both loaded clusters hold, after a collection.
+        System.gc();
+        meta.put(
+            "heapUsedAfterLoadsBytes",
+            ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed());
         coldJoinPairs();
         if (o.has('d') && ratis != null) {
           attempt("d", this::rawLimit);
