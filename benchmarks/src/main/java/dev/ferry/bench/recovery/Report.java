@@ -176,6 +176,7 @@ final class Report {
           .append(cell(f.message()))
           .append(" |\n");
     }
+    phases(b);
     if (!pairs.isEmpty()) {
       b.append("\nRatis time ÷ Ferry time over interleaved pairs (× faster than Ratis):\n\n");
       b.append("| comparison | pairs | median | min | max | Ratis s | Ferry s |\n");
@@ -195,6 +196,47 @@ final class Report {
       }
     }
     return b.toString();
+  }
+
+  /** A table of the restart phases of every row that has them (restart-delta1, c). */
+  private void phases(StringBuilder b) {
+    List<Measurement> with =
+        rows.stream().filter(m -> m.extra().containsKey("phasesFrom")).toList();
+    if (with.isEmpty()) {
+      return;
+    }
+    List<String> keys = new ArrayList<>();
+    for (Measurement m : with) {
+      for (String k : m.extra().keySet()) {
+        if (k.startsWith("phase.") && !keys.contains(k)) {
+          keys.add(k);
+        }
+      }
+    }
+    b.append("\nRestart phases, seconds (from the state machine's timeline, or observed from")
+        .append(" outside where the core has none):\n\n| scenario | from | ");
+    for (String k : keys) {
+      b.append(k.substring(6)).append(" | ");
+    }
+    b.append("total | total − (start→init + local load + contact) |\n|---|---|");
+    b.append("---|".repeat(keys.size() + 2)).append('\n');
+    for (Measurement m : with) {
+      b.append("| ")
+          .append(m.label())
+          .append(" | ")
+          .append(m.extra().get("phasesFrom"))
+          .append(" | ");
+      for (String k : keys) {
+        b.append(m.extra().get(k) instanceof Double d ? String.format(Locale.ROOT, "%.2f", d) : "")
+            .append(" | ");
+      }
+      b.append(String.format(Locale.ROOT, "%.2f | ", m.seconds()))
+          .append(
+              m.extra().get("targetSeconds") instanceof Double t
+                  ? String.format(Locale.ROOT, "%.2f", t)
+                  : "")
+          .append(" |\n");
+    }
   }
 
   private static String cell(String s) {

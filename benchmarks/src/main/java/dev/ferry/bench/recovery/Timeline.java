@@ -30,34 +30,48 @@ record Timeline(
     long installRequested,
     long installDone,
     long reloaded) {
-  private static final Method TIMELINE = find();
+  private static final String[] NAMES = {
+    "initializeStarted",
+    "localLoadDone",
+    "firstLeaderContact",
+    "installRequested",
+    "installDone",
+    "reloaded"
+  };
 
-  /** Whether the state machine on the classpath reports a timeline. */
+  /** Whether the state machine core on the classpath reports a timeline. */
   static boolean available() {
-    return TIMELINE != null;
+    try {
+      Class.forName("dev.ferry.statemachine.ReplicatedStateMachine").getMethod("timeline");
+      return true;
+    } catch (ReflectiveOperationException e) {
+      return false;
+    }
   }
 
-  /** {@code stateMachine}'s timeline, or empty if this build of the core has none. */
+  /**
+   * {@code stateMachine}'s timeline: the record its public {@code timeline()} returns, read by
+   * component name; empty if it has no such method (this build of the core has none).
+   */
   static Optional<Timeline> of(Object stateMachine) {
-    if (TIMELINE == null) {
+    Method m;
+    try {
+      m = stateMachine.getClass().getMethod("timeline");
+    } catch (NoSuchMethodException e) {
       return Optional.empty();
     }
     try {
-      Object t = TIMELINE.invoke(stateMachine);
+      Object t = m.invoke(stateMachine);
       RecordComponent[] c = t.getClass().getRecordComponents();
-      long[] v = new long[6];
-      String[] names = {
-        "initializeStarted",
-        "localLoadDone",
-        "firstLeaderContact",
-        "installRequested",
-        "installDone",
-        "reloaded"
-      };
-      for (int i = 0; i < names.length; i++) {
+      if (c == null) {
+        throw new IllegalStateException("timeline() returned a " + t.getClass() + ", no record");
+      }
+      long[] v = new long[NAMES.length];
+      for (int i = 0; i < NAMES.length; i++) {
         v[i] = -1;
         for (RecordComponent rc : c) {
-          if (rc.getName().equals(names[i])) {
+          if (rc.getName().equals(NAMES[i])) {
+            rc.getAccessor().setAccessible(true);
             v[i] = (long) rc.getAccessor().invoke(t);
           }
         }
@@ -65,14 +79,6 @@ record Timeline(
       return Optional.of(new Timeline(v[0], v[1], v[2], v[3], v[4], v[5]));
     } catch (ReflectiveOperationException e) {
       throw new IllegalStateException("timeline() failed", e);
-    }
-  }
-
-  private static Method find() {
-    try {
-      return Class.forName("dev.ferry.statemachine.ReplicatedStateMachine").getMethod("timeline");
-    } catch (ReflectiveOperationException e) {
-      return null;
     }
   }
 }
