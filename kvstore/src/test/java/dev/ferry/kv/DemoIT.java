@@ -43,6 +43,12 @@ class DemoIT {
     assertTrue(finished, "the demo finished:\n" + text);
     assertEquals(0, p.exitValue(), text);
     assertTrue(text.contains("n4 is a voter"), text);
+    assertTrue(
+        java.util.regex.Pattern.compile(
+                "n4 joined +[0-9.]+ s: [0-9.]+ MiB from [0-9]+ sources? \\((n[0-9] [0-9.]+ MiB(, )?)+\\)")
+            .matcher(text)
+            .find(),
+        "the join names the bytes from each source:\n" + text);
     assertTrue(text.contains("all 4 replicas equal"), text);
     assertTrue(
         text.contains("installed baseline"), "the follower caught up with a delta:\n" + text);

@@ -27,6 +27,7 @@ import dev.ferry.raft.admin.NodeStatus;
 import dev.ferry.raft.admin.RemoveRequest;
 import dev.ferry.raft.admin.RemoveResult;
 import dev.ferry.raft.install.InstallReport;
+import dev.ferry.raft.install.MultiSourceInstaller;
 import dev.ferry.statemachine.DigestAt;
 import dev.ferry.statemachine.StateMachineConfig;
 import java.io.IOException;
@@ -159,6 +160,46 @@ class MembershipIT {
       c.put("after".getBytes(StandardCharsets.UTF_8), new byte[] {1});
       DigestAt after = c.checkpoint(r.checkpointId() + 1);
       assertEquals(after, c.checkpointOn("n4", r.checkpointId() + 1, after.index()));
+    }
+  }
+
+  /**
+   * A voter that holds the add's baseline only after the joiner's install started (here: it was
+   * down during the capture, and catches up once restarted) becomes a source of that install.
+   * Sources send at 128 KiB/s, so the install of some 6 MiB lasts many seconds.
+   */
+  @Test
+  void aJoinDrawsFromAVoterThatHoldsTheBaselineOnlyMidInstall() throws Exception {
+    cluster =
+        LocalCluster.start(
+            dir, 3, StateMachineConfig.defaults().withCaptureEvery(200, 1L << 40), 128 << 10);
+    try (KvClient c = cluster.client(T)) {
+      load(c);
+      String leader = cluster.leader(T);
+      String late =
+          List.of("n1", "n2", "n3").stream()
+              .filter(id -> !id.equals(leader))
+              .findFirst()
+              .orElseThrow();
+      cluster.stop(late);
+      FerryServer n4 = cluster.startListener("n4", KvStateMachine::new);
+      CompletableFuture<AddResult> add =
+          admin(c).addMember(new AddRequest(n4.self(), Duration.ofMinutes(3)));
+      MultiSourceInstaller installer = n4.installer().orElseThrow();
+      LocalCluster.await(T, () -> installer.currentInstall().isPresent(), "n4's install to start");
+      cluster.start(late);
+      AddResult r = add.get(4, TimeUnit.MINUTES);
+      InstallReport install = installer.lastReport();
+      System.out.println("add: " + r + "\ninstall: " + install);
+      assertTrue(install.success(), install.toString());
+      assertTrue(
+          install.bytesPerSource().getOrDefault(late, 0L) > 0,
+          late + ", restarted mid-install, served part of it: " + install);
+      assertTrue(
+          install.bytesPerSource().values().stream().filter(b -> b > 0).count() >= 2,
+          "at least two voters served the install: " + install);
+      assertEquals(install.bytesPerSource(), r.bytesShipped(), "the add reports each source");
+      assertEquals(KEYS + 1, cluster.stateMachine("n4").size(), "n4 holds every key");
     }
   }
 

@@ -43,18 +43,27 @@ public interface InstallTarget {
     return begin(manifest);
   }
 
-  /** A manifest being loaded shard by shard. Confined to one thread at a time. */
+  /**
+   * A manifest being loaded shard by shard.
+   *
+   * <p>Concurrency: {@link #loadShard} is thread-safe and may be called from several threads at
+   * once for distinct shards (a second call for a shard that is loaded or loading waits for it and
+   * does nothing); {@link #complete} and {@link #abort} are called once, after every {@code
+   * loadShard} call returned.
+   */
   interface StagedInstall {
     /**
-     * Loads shard {@code shard}: all its chunks must be in the store.
+     * Loads shard {@code shard}: all its chunks must be in the store. A shard that shares runs with
+     * the node's held snapshot is built from the held state, reading only the runs it lacks.
      *
      * @throws IOException if a chunk is missing or corrupt, or the shard's records are malformed
      */
     void loadShard(int shard) throws IOException;
 
     /**
-     * Loads the remaining shards and the session table, verifies the state digest against the
-     * manifest, stores the manifest durably, and stages the new state for Ratis to swap in.
+     * Loads the remaining shards (in parallel) and the session table, verifies the state digest
+     * against the manifest, stores the manifest durably, and stages the new state for Ratis to swap
+     * in.
      *
      * @throws DigestMismatchException if the loaded state's digest differs from the manifest's
      * @throws IOException if anything could not be read

@@ -9,6 +9,7 @@ import dev.ferry.statemachine.internal.CaptureJob;
 import dev.ferry.statemachine.internal.RecordDigest;
 import dev.ferry.statemachine.internal.SessionTable;
 import dev.ferry.statemachine.internal.SnapshotCatalog;
+import dev.ferry.statemachine.internal.StagedLoad;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -86,6 +87,7 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
   // ---- apply-thread state ----
   private SessionTable sessions = new SessionTable();
   private StateDigest recordsDigest = StateDigest.EMPTY;
+  private StateDigest[] shardDigests;
   private StateDigest sessionsDigest = StateDigest.EMPTY;
   private List<Map<ByteKey, byte[]>> dirty;
   private long lastCaptureIndex = -1;
@@ -110,13 +112,35 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
   private volatile SnapshotCatalog catalog;
   private volatile Staged staged;
 
+  /**
+   * The node's latest snapshot with the point-in-time view of the state at its index: what delta
+   * installs edit from (state machines that report changes only).
+   */
+  private volatile StagedLoad.Base baseline;
+
+  private final Object baselineLock = new Object();
+
+  private volatile StagedLoad.Stats lastLoad;
+  private final AtomicLong initializeStarted = new AtomicLong(-1);
+  private final AtomicLong localLoadDone = new AtomicLong(-1);
+  private final AtomicLong firstLeaderContact = new AtomicLong(-1);
+  private final AtomicLong installRequested = new AtomicLong(-1);
+  private final AtomicLong installDone = new AtomicLong(-1);
+  private final AtomicLong reloaded = new AtomicLong(-1);
+
   private final CompletableFuture<Throwable> logFailure = new CompletableFuture<>();
 
-  /** How long Ratis gets to swap a finished install in before {@link #watchReload} steps in. */
-  static final long RELOAD_GRACE_MS = 3_000;
+  /**
+   * When, after an install finished, this replica asks its own Ratis server to swap the installed
+   * state in (milliseconds after the install; then every {@link #RELOAD_RETRY_MS}).
+   */
+  private static final long[] RELOAD_DELAYS_MS = {0, 50, 250, 1_000};
+
+  static final long RELOAD_RETRY_MS = 3_000;
 
   private final ExecutorService captureExecutor;
   private final ExecutorService background;
+  private final ExecutorService loadPool;
 
   /**
    * @param layout how keys map to shards; the same on every replica for the life of the data
@@ -127,6 +151,7 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
     this.config = Objects.requireNonNull(config, "config");
     this.reportsChanges = this instanceof ReportsChanges;
     this.dirty = newDirty();
+    this.shardDigests = emptyDigests(layout.names().size());
     this.currentDigest = new DigestAt(0, -1, StateDigest.EMPTY);
     this.captureExecutor =
         Executors.newSingleThreadExecutor(
@@ -143,6 +168,21 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
               t.setDaemon(true);
               return t;
             });
+    AtomicLong loaders = new AtomicLong();
+    this.loadPool =
+        Executors.newFixedThreadPool(
+            Runtime.getRuntime().availableProcessors(),
+            r -> {
+              Thread t = new Thread(r, "ferry-load-" + loaders.incrementAndGet());
+              t.setDaemon(true);
+              return t;
+            });
+  }
+
+  private static StateDigest[] emptyDigests(int n) {
+    StateDigest[] d = new StateDigest[n];
+    java.util.Arrays.fill(d, StateDigest.EMPTY);
+    return d;
   }
 
   // =============================================================================================
@@ -273,6 +313,35 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
     return pendingCaptures.get();
   }
 
+  /** When this replica's recovery events happened (restart, leader contact, install, reload). */
+  public final RecoveryTimeline timeline() {
+    return new RecoveryTimeline(
+        initializeStarted.get(),
+        localLoadDone.get(),
+        firstLeaderContact.get(),
+        installRequested.get(),
+        installDone.get(),
+        reloaded.get());
+  }
+
+  /**
+   * How the last snapshot load of this replica went (at start or for an install): shards loaded in
+   * full, edited from the previous state or reused, and what was read; empty before the first.
+   */
+  public final Optional<LoadReport> lastLoad() {
+    StagedLoad.Stats s = lastLoad;
+    return s == null
+        ? Optional.empty()
+        : Optional.of(
+            new LoadReport(
+                s.shardsInFull(),
+                s.shardsEdited(),
+                s.shardsReused(),
+                s.chunksRead(),
+                s.bytesRead(),
+                s.changesApplied()));
+  }
+
   // =============================================================================================
   // Ratis life cycle
   // =============================================================================================
@@ -280,6 +349,7 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
   @Override
   public void initialize(RaftServer server, RaftGroupId groupId, RaftStorage storage)
       throws IOException {
+    initializeStarted.compareAndSet(-1, System.nanoTime());
     getLifeCycle()
         .startAndTransition(
             () -> {
@@ -290,13 +360,35 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
               if (latest.isPresent()) {
                 loadAtStartup(latest.get());
               }
+              localLoadDone.compareAndSet(-1, System.nanoTime());
             });
   }
 
+  /**
+   * Loads the node's own latest snapshot on every core. Its chunks were verified when they were
+   * stored, so they are not hashed again: the state digest is checked against the manifest. Only if
+   * that check fails is the snapshot read again with every chunk hashed, to name a corrupt chunk.
+   */
   private void loadAtStartup(Manifest m) throws IOException {
-    Staged s = stage(m, null);
+    long t0 = System.nanoTime();
+    Staged s;
+    try {
+      s = stage(new StagedLoad(requireCatalog(), m, newLoader(), null, false, null));
+    } catch (DigestMismatchException e) {
+      LOG.error(
+          "{}: snapshot {} does not match its digest; re-reading it with chunk hashes",
+          this,
+          m.index());
+      s = stage(new StagedLoad(requireCatalog(), m, newLoader(), null, true, null));
+    }
     commitStaged(s);
-    LOG.info("{}: loaded snapshot at index {} (term {})", this, m.index(), m.term());
+    LOG.info(
+        "{}: loaded snapshot at index {} (term {}): {} MB in {} ms",
+        this,
+        m.index(),
+        m.term(),
+        m.rawBytes() / 1_000_000,
+        (System.nanoTime() - t0) / 1_000_000);
   }
 
   /** Idempotent: Ratis 3.x may call it more than once per install. */
@@ -319,7 +411,8 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
     if (s != null) {
       staged = null;
       commitStaged(s);
-      LOG.info("{}: installed snapshot at index {}", this, s.manifest.index());
+      reloaded.set(System.nanoTime());
+      LOG.info("{}: installed snapshot at index {} is live", this, s.manifest.index());
     }
     if (lc.getCurrentState() == LifeCycle.State.STARTING) {
       lc.transition(LifeCycle.State.RUNNING);
@@ -338,6 +431,7 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
       Thread.currentThread().interrupt();
     }
     background.shutdownNow();
+    loadPool.shutdownNow();
     SnapshotCatalog c = catalog;
     if (c != null) {
       c.close();
@@ -552,13 +646,18 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
       if (!reportsChanges) {
         return;
       }
+      int shard = layout.shardOf(key);
       if (oldValue != null) {
-        recordsDigest = recordsDigest.minus(RecordDigest.hash(key, oldValue));
+        byte[] h = RecordDigest.hash(key, oldValue);
+        recordsDigest = recordsDigest.minus(h);
+        shardDigests[shard] = shardDigests[shard].minus(h);
       }
       if (newValue != null) {
-        recordsDigest = recordsDigest.plus(RecordDigest.hash(key, newValue));
+        byte[] h = RecordDigest.hash(key, newValue);
+        recordsDigest = recordsDigest.plus(h);
+        shardDigests[shard] = shardDigests[shard].plus(h);
       }
-      dirty.get(layout.shardOf(key)).put(new ByteKey(key), newValue == null ? TOMBSTONE : newValue);
+      dirty.get(shard).put(new ByteKey(key), newValue == null ? TOMBSTONE : newValue);
     }
   }
 
@@ -575,11 +674,13 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
     lastCaptureIndex = index;
     commandsSinceCapture = 0;
     bytesSinceCapture = 0;
+    StateView view = view();
+    List<StateDigest> digests = reportsChanges ? List.of(shardDigests.clone()) : null;
     CaptureJob job =
         new CaptureJob(
             term,
             index,
-            view(),
+            view,
             changes,
             TOMBSTONE,
             sessions.encode(),
@@ -590,6 +691,9 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
         () -> {
           try {
             Manifest m = requireCatalog().capture(job);
+            if (digests != null) {
+              offerBaseline(new StagedLoad.Base(m, view, digests));
+            }
             LOG.info(
                 "{}: captured snapshot at index {} ({} bytes of state)", this, index, m.rawBytes());
           } catch (Throwable t) {
@@ -599,6 +703,16 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
           }
         });
     return CommandCodec.encodeReply(Reply.ok(new byte[0]));
+  }
+
+  /** Makes {@code b} the delta base unless a newer one is set. */
+  private void offerBaseline(StagedLoad.Base b) {
+    synchronized (baselineLock) {
+      StagedLoad.Base now = baseline;
+      if (now == null || now.manifest().index() < b.manifest().index()) {
+        baseline = b;
+      }
+    }
   }
 
   private byte[] applyMembership(ByteString data, long term, long index) {
@@ -872,6 +986,9 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
         roleInfo.hasFollowerInfo() && roleInfo.getFollowerInfo().hasLeaderInfo()
             ? roleInfo.getFollowerInfo().getLeaderInfo().getId().getId().toStringUtf8()
             : "";
+    long now = System.nanoTime();
+    installRequested.set(now);
+    firstLeaderContact.compareAndSet(-1, now);
     Installer.InstallRequest request =
         new Installer.InstallRequest(
             firstTermIndexInLog.getIndex(), firstTermIndexInLog.getTerm(), leader);
@@ -890,22 +1007,36 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
               if (t != null) {
                 LOG.warn("{}: install failed (Ratis will ask again): {}", this, t.toString());
               } else {
-                watchReload(firstTermIndexInLog, ti.getIndex(), 1);
+                installDone.set(System.nanoTime());
+                watchReload(firstTermIndexInLog, ti.getIndex(), 0);
               }
             });
   }
 
+  @Override
+  public void notifyLeaderChanged(
+      org.apache.ratis.protocol.RaftGroupMemberId groupMemberId, RaftPeerId newLeaderId) {
+    if (newLeaderId != null) {
+      firstLeaderContact.compareAndSet(-1, System.nanoTime());
+    }
+    super.notifyLeaderChanged(groupMemberId, newLeaderId);
+  }
+
   /**
-   * Works around a Ratis liveness bug (docs/ratis-workarounds.md): Ratis swaps an installed
-   * snapshot in (pause, reload, {@link #reinitialize}) only when a leader sends the next install
-   * notification, and until then it rejects every append. A new leader whose log still holds the
-   * entries this follower lacks never sends one, so the follower would stay stuck forever. If the
-   * install is still not swapped in after {@link #RELOAD_GRACE}, this sends Ratis, locally, the
-   * notification the current leader would have sent; it then reloads as usual. Checks again every
-   * grace period until the install is swapped in (or a newer one replaced it).
+   * Has Ratis swap a finished install in at once. Ratis itself swaps it in (pause, reload, {@link
+   * #reinitialize}) only when a leader sends the next install notification, and until then rejects
+   * every append: a wait of a heartbeat or more, and forever when a new leader whose log still
+   * holds the entries this follower lacks never sends one (a liveness bug,
+   * docs/ratis-workarounds.md). So right after the install (and again after {@link
+   * #RELOAD_DELAYS_MS}, then every {@link #RELOAD_RETRY_MS}, until it is swapped in or a newer
+   * install replaced it) this sends Ratis, locally, the notification the current leader would have
+   * sent; Ratis then reloads. A notification that arrives before Ratis recorded the finished
+   * install is answered "in progress" and changes nothing; one that arrives after the reload is
+   * answered "already installed".
    */
   private void watchReload(TermIndex asked, long installedIndex, int attempt) {
-    CompletableFuture.delayedExecutor(RELOAD_GRACE_MS, TimeUnit.MILLISECONDS, background)
+    long delay = attempt < RELOAD_DELAYS_MS.length ? RELOAD_DELAYS_MS[attempt] : RELOAD_RETRY_MS;
+    CompletableFuture.delayedExecutor(delay, TimeUnit.MILLISECONDS, background)
         .execute(
             () -> {
               Staged s = staged;
@@ -913,7 +1044,7 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
                 return;
               }
               try {
-                askRatisToReload(asked, installedIndex);
+                askRatisToReload(asked, installedIndex, attempt);
               } catch (IOException | RuntimeException e) {
                 LOG.warn("{}: could not ask Ratis to reload: {}", this, e.toString());
               }
@@ -921,7 +1052,8 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
             });
   }
 
-  private void askRatisToReload(TermIndex asked, long installedIndex) throws IOException {
+  private void askRatisToReload(TermIndex asked, long installedIndex, int attempt)
+      throws IOException {
     RaftServer server = getServer().getNow(null);
     if (server == null) {
       return;
@@ -932,17 +1064,18 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
       return; // no leader to act for yet
     }
     long term = division.getInfo().getCurrentTerm();
-    LOG.warn(
-        "{}: the install of index {} is not swapped in after {} ms (no leader asked again);"
-            + " notifying Ratis locally on behalf of leader {} (term {})",
-        this,
-        installedIndex,
-        RELOAD_GRACE_MS,
-        leader,
-        term);
+    if (attempt >= RELOAD_DELAYS_MS.length) {
+      LOG.warn(
+          "{}: the install of index {} is still not swapped in (no leader asked again);"
+              + " notifying Ratis locally on behalf of leader {} (term {})",
+          this,
+          installedIndex,
+          leader,
+          term);
+    }
     RaftProtos.InstallSnapshotReplyProto reply =
         server.installSnapshot(localNotification(leader, division.getId(), term, asked));
-    LOG.info("{}: local install notification: {}", this, reply.getResult());
+    LOG.debug("{}: local install notification: {}", this, reply.getResult());
   }
 
   /** The install notification {@code leader} sends, addressed to this follower. */
@@ -982,73 +1115,118 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
 
     @Override
     public StagedInstall begin(Manifest manifest, Function<ChunkId, byte[]> decoded) {
-      StateLoader loader = newLoader();
+      // Every chunk was verified when it arrived (or when it was stored, for those held before):
+      // chunks are not hashed again, and complete() checks the digest of what was loaded.
+      // Chunks the installer still holds decoded are not read from the store again; shards that
+      // share runs with the held state are edited from it (only the runs it lacks are read).
+      StagedLoad load =
+          new StagedLoad(
+              requireCatalog(),
+              manifest,
+              newLoader(),
+              reportsChanges ? baseline : null,
+              false,
+              decoded);
       return new StagedInstall() {
-        private final boolean[] loaded = new boolean[manifest.shards().size()];
-        private StateDigest digest = StateDigest.EMPTY;
-
         @Override
         public void loadShard(int shard) throws IOException {
-          if (!loaded[shard]) {
-            // Every chunk was verified when it arrived (or when it was stored, for those held
-            // before); complete() checks the digest of what was loaded against the manifest.
-            // Chunks the installer still holds decoded are not read from the store again.
-            digest =
-                digest.plus(requireCatalog().loadShard(manifest, shard, loader, false, decoded));
-            loaded[shard] = true;
-          }
+          load.loadShard(shard);
         }
 
         @Override
         public void complete() throws IOException {
-          for (int i = 0; i < loaded.length; i++) {
-            loadShard(i);
+          long t0 = System.nanoTime();
+          Staged s;
+          try {
+            s = stage(load);
+          } catch (DigestMismatchException e) {
+            if (!load.usesBase()) {
+              throw e;
+            }
+            // The held state was not what its snapshot says (a bug): load everything in full.
+            LOG.warn(
+                "{}: building snapshot {} from the held state gave a wrong digest ({});"
+                    + " loading it in full",
+                ReplicatedStateMachine.this,
+                manifest.index(),
+                e.getMessage());
+            s =
+                stage(
+                    new StagedLoad(requireCatalog(), manifest, newLoader(), null, false, decoded));
           }
-          Staged s = finishStage(manifest, loader, digest);
           requireCatalog().publish(manifest);
           staged = s;
+          LoadReport r = lastLoad().orElseThrow();
+          LOG.info(
+              "{}: snapshot {} loaded and verified ({} ms after the transfer): {} shards edited"
+                  + " ({} changes), {} reused, {} loaded in full; read {} chunks ({} MB)",
+              ReplicatedStateMachine.this,
+              manifest.index(),
+              (System.nanoTime() - t0) / 1_000_000,
+              r.shardsEdited(),
+              r.changesApplied(),
+              r.shardsReused(),
+              r.shardsInFull(),
+              r.chunksRead(),
+              r.bytesRead() / 1_000_000);
         }
 
         @Override
         public void abort() {
-          loader.abort();
+          load.loader().abort();
         }
       };
     }
   }
 
   /** A loaded, verified state waiting to be swapped in. */
-  private record Staged(Manifest manifest, StateLoader loader, SessionTable sessions) {}
+  private record Staged(
+      Manifest manifest, StateLoader loader, SessionTable sessions, List<StateDigest> shards) {}
 
-  private Staged stage(Manifest m, StateLoader existing) throws IOException {
-    StateLoader loader = existing != null ? existing : newLoader();
-    StateDigest digest = StateDigest.EMPTY;
+  /**
+   * Loads what is left of {@code load} on every core and verifies the whole state's digest against
+   * the manifest; aborts the loader on any failure.
+   */
+  private Staged stage(StagedLoad load) throws IOException {
+    Manifest m = load.manifest();
+    StateLoader loader = load.loader();
     try {
-      for (int shard = 0; shard < m.shards().size(); shard++) {
-        digest = digest.plus(requireCatalog().loadShard(m, shard, loader));
+      if (m.shards().size() != layout.names().size()) {
+        throw new IOException(
+            "snapshot "
+                + m.index()
+                + " has "
+                + m.shards().size()
+                + " shards, this state machine's layout has "
+                + layout.names().size());
       }
-      return finishStage(m, loader, digest);
+      for (int i = 0; i < m.shards().size(); i++) {
+        if (!m.shards().get(i).name().equals(layout.names().get(i))) {
+          throw new IOException(
+              "snapshot "
+                  + m.index()
+                  + " was written with another shard layout (shard "
+                  + i
+                  + " is "
+                  + m.shards().get(i).name()
+                  + ", this layout calls it "
+                  + layout.names().get(i)
+                  + ")");
+        }
+      }
+      StateDigest records = load.loadAll(loadPool);
+      lastLoad = load.stats();
+      byte[] table = requireCatalog().readSessions(m);
+      SessionTable s = SessionTable.decode(new ByteArrayInputStream(table), Integer.MAX_VALUE);
+      StateDigest total = records.plus(s.digest());
+      if (!total.equals(m.digest())) {
+        throw new DigestMismatchException("snapshot at index " + m.index(), m.digest(), total);
+      }
+      return new Staged(m, loader, s, load.shardDigests());
     } catch (IOException | RuntimeException e) {
       loader.abort();
       throw e;
     }
-  }
-
-  private Staged finishStage(Manifest m, StateLoader loader, StateDigest records)
-      throws IOException {
-    if (m.shards().size() != layout.names().size()) {
-      loader.abort();
-      throw new IOException(
-          "snapshot has " + m.shards().size() + " shards, layout has " + layout.names().size());
-    }
-    byte[] table = requireCatalog().readSessions(m);
-    SessionTable s = SessionTable.decode(new ByteArrayInputStream(table), Integer.MAX_VALUE);
-    StateDigest total = records.plus(s.digest());
-    if (!total.equals(m.digest())) {
-      loader.abort();
-      throw new DigestMismatchException("snapshot at index " + m.index(), m.digest(), total);
-    }
-    return new Staged(m, loader, s);
   }
 
   /** Swaps a staged state in. Apply thread (or initialize), state machine not running. */
@@ -1059,6 +1237,12 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
     sessionsDigest = s.sessions.digest();
     pendingChange = decodeMembership(s.sessions.membership());
     recordsDigest = m.digest().minus(sessionsDigest);
+    shardDigests = s.shards.toArray(StateDigest[]::new);
+    if (reportsChanges) {
+      synchronized (baselineLock) {
+        baseline = new StagedLoad.Base(m, view(), s.shards);
+      }
+    }
     dirty = newDirty();
     lastCaptureIndex = m.index();
     commandsSinceCapture = 0;

@@ -17,6 +17,14 @@ public interface ShardLayout {
   /** The shard index ({@code 0 <= i < names().size()}) that owns {@code key}. */
   int shardOf(byte[] key);
 
+  /**
+   * {@code n} shards by a hash of the key ({@link HashLayout}): any key distribution spreads
+   * evenly, so snapshots load on every core; scans merge every shard.
+   */
+  static HashLayout byHash(int n) {
+    return new HashLayout(n);
+  }
+
   /** A single shard named {@code "all"}. */
   static ShardLayout single() {
     return byKeyRange(List.of());

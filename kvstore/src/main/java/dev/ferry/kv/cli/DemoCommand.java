@@ -135,15 +135,7 @@ final class DemoCommand implements Callable<Integer> {
           added = AdminCommand.Add.add(admin, new AddRequest(n4, Duration.ofMinutes(10)), out);
         }
         out.println(AdminCommand.Add.summary(added));
-        summary.put(
-            "n4 joined",
-            String.format(
-                Locale.ROOT,
-                "%s: %.1f MiB from %d sources, digest verified at index %d, voter",
-                seconds(t2),
-                added.totalBytesShipped() / 1048576.0,
-                added.bytesShipped().size(),
-                added.verified().index()));
+        summary.put("n4 joined", joined(seconds(t2), added));
 
         // 3. A follower misses 1 % of the keys changing, and catches up with a delta.
         String leaderId = leader(cluster, client).id();
@@ -338,6 +330,30 @@ final class DemoCommand implements Callable<Integer> {
     int h = (k * 0x9E3779B1) >>> 16;
     return String.format(Locale.ROOT, "%c-key-%09d", PREFIXES.charAt(h % PREFIXES.length()), k)
         .getBytes(StandardCharsets.UTF_8);
+  }
+
+  /**
+   * The summary of the join: {@code 2.9 s: 8.1 MiB from 3 sources (n1 2.1 MiB, n2 3.0 MiB, n3 3.0
+   * MiB), digest verified at index 812, voter}; sources in id order.
+   */
+  static String joined(String took, AddResult added) {
+    StringBuilder perSource = new StringBuilder();
+    new java.util.TreeMap<>(added.bytesShipped())
+        .forEach(
+            (id, bytes) ->
+                perSource
+                    .append(perSource.length() == 0 ? "" : ", ")
+                    .append(String.format(Locale.ROOT, "%s %.1f MiB", id, bytes / 1048576.0)));
+    int n = added.bytesShipped().size();
+    return String.format(
+        Locale.ROOT,
+        "%s: %.1f MiB from %d source%s (%s), digest verified at index %d, voter",
+        took,
+        added.totalBytesShipped() / 1048576.0,
+        n,
+        n == 1 ? "" : "s",
+        perSource,
+        added.verified().index());
   }
 
   private static String seconds(long sinceNanos) {

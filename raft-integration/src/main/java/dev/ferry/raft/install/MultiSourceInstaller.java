@@ -11,6 +11,7 @@ import dev.ferry.snapshot.format.Shard;
 import dev.ferry.snapshot.store.ChunkStore;
 import dev.ferry.snapshot.store.ChunkWriter;
 import dev.ferry.snapshot.transfer.ChunkTransfer;
+import dev.ferry.snapshot.transfer.ChunkVerifier;
 import dev.ferry.snapshot.transfer.TransferAction;
 import dev.ferry.snapshot.transfer.TransferConfig;
 import dev.ferry.snapshot.transfer.TransferProgress;
@@ -48,22 +49,32 @@ import org.slf4j.LoggerFactory;
  * <ol>
  *   <li>Asks every peer for its manifests at or after the index Ratis needs and picks the newest
  *       one (peers listing the same index and root hash are its sources; the leader is not needed,
- *       and is asked last when at least two other sources exist).
+ *       and is asked last when at least two other sources exist). While the transfer runs, the
+ *       configuration's other members are asked again every second: one that now lists the same
+ *       index and root (a follower that finished capturing it) is pinned and becomes a source; a
+ *       source that leaves the configuration, loses its pin or is demoted is dropped.
  *   <li>Fetches the manifest, checks its root, pins it on every source (renewing the lease), and
  *       durably records its chunk list in the local store, so that what arrives survives a crash
  *       and a restarted install resumes.
  *   <li>Runs the {@link ChunkTransfer} protocol over the sources: only chunks the local store lacks
- *       are fetched, spread by measured throughput; every chunk is verified before it is stored.
- *   <li>Loads each shard as soon as all its chunks are stored, on a loader thread, so loading
+ *       are fetched, spread by measured throughput; every chunk is verified (decoded and hashed,
+ *       {@link ChunkVerifier}) before it is stored.
+ *   <li>Loads each shard as soon as all its chunks are stored, on a loader pool, so loading
  *       overlaps transfer; then verifies the digest and stages the new state ({@link
  *       InstallTarget.StagedInstall#complete}). The content of fetched chunks, decoded and hashed
  *       when they arrived, is kept in memory (up to {@link Builder#decodedCacheBytes}) until their
  *       shard is loaded, so a chunk is not read and decoded again from the store.
  * </ol>
  *
- * <p>Concurrency: each install has one driver thread that owns its {@code ChunkTransfer}; transport
- * callbacks and timers hand events to it. Chunk writes (which fsync) run on a small storer pool,
- * shard loading on one loader thread. Nothing runs on Ratis's threads. Thread-safe.
+ * <p>Concurrency: each install has one driver thread that owns its {@code ChunkTransfer} and all
+ * its bookkeeping (sources, leases, per-source bytes); transport callbacks, peer futures and timers
+ * hand events to it. Arriving chunks are verified on a verifier pool of one thread per core, which
+ * hands the driver only the result ({@link ChunkTransfer#onChunkVerified}); its queue is bounded by
+ * the transfer's in-flight window, since a chunk counts as in flight until its result reached the
+ * driver. Chunk writes (which fsync) run on a small storer pool. Shards load on a loader pool of
+ * one thread per core, each shard at most once, concurrently for distinct shards ({@link
+ * InstallTarget.StagedInstall#loadShard} must allow that); {@code complete()} is called after every
+ * submitted load returned. Nothing runs on Ratis's threads. Thread-safe.
  */
 public final class MultiSourceInstaller implements Installer {
   private static final Logger LOG = LoggerFactory.getLogger(MultiSourceInstaller.class);
@@ -78,6 +89,8 @@ public final class MultiSourceInstaller implements Installer {
   private final Shipping shipping;
   private final int maxSources;
   private final long decodedCacheBytes;
+  private final Duration sourcePoll;
+  private final int threads = Runtime.getRuntime().availableProcessors();
   private final AtomicInteger installs = new AtomicInteger();
   private volatile InstallReport lastReport;
   private volatile InstallProgress current;
@@ -92,6 +105,7 @@ public final class MultiSourceInstaller implements Installer {
     this.shipping = b.shipping;
     this.maxSources = b.maxSources;
     this.decodedCacheBytes = b.decodedCacheBytes;
+    this.sourcePoll = b.sourcePoll;
   }
 
   /** A new builder. */
@@ -130,8 +144,18 @@ public final class MultiSourceInstaller implements Installer {
     private Shipping shipping = Shipping.AUTO;
     private int maxSources = Integer.MAX_VALUE;
     private long decodedCacheBytes = DecodedChunkCache.defaultCap();
+    private Duration sourcePoll = Duration.ofSeconds(1);
 
     private Builder() {}
+
+    /** How often a running install asks the members that are not its sources for their listings. */
+    Builder sourcePoll(Duration every) {
+      if (every.isNegative() || every.isZero()) {
+        throw new IllegalArgumentException("sourcePoll must be positive: " + every);
+      }
+      this.sourcePoll = every;
+      return this;
+    }
 
     /**
      * The most bytes of decoded chunk content one install keeps in memory between a chunk's arrival
@@ -171,7 +195,11 @@ public final class MultiSourceInstaller implements Installer {
       return this;
     }
 
-    /** The current peers to fetch from, asked at the start of every install. */
+    /**
+     * The current peers to fetch from: asked at the start of every install and, while it runs,
+     * every second for members that became sources or left. Called on an install's driver thread;
+     * must not block.
+     */
     public Builder peers(Supplier<List<SnapshotPeer>> peers) {
       this.peers = peers;
       return this;
@@ -217,19 +245,38 @@ public final class MultiSourceInstaller implements Installer {
     private final InstallTarget target;
     private final ChunkStore store;
     private final ScheduledExecutorService driver;
+    private final ExecutorService verifier;
     private final ExecutorService storer;
     private final ExecutorService loader;
     private final DecodedChunkCache decoded = new DecodedChunkCache(decodedCacheBytes);
     private final long startNanos = System.nanoTime();
+
+    /** The sources in use: pinned, offered to the transfer, neither dropped nor demoted. */
     private final Map<String, SnapshotPeer> sources = new LinkedHashMap<>();
+
+    /** The lease of each source in {@link #sources}. */
     private final Map<String, Long> leases = new HashMap<>();
+
+    /** Members asked for their listing or a pin whose answer has not arrived. */
+    private final Set<String> listing = new HashSet<>();
+
+    private final Set<String> pinning = new HashSet<>();
+
+    /** Sources the transfer demoted: never used again by this install. */
+    private final Set<String> demoted = new HashSet<>();
+
     private final Map<ChunkId, Long> sentAt = new HashMap<>();
     private final Map<String, Long> bytesPerSource = new LinkedHashMap<>();
     private final Map<String, Long> firstFetchNanos = new HashMap<>();
     private long verifiedRawBytes;
     private long verifyNanos;
     private long rawChunks;
+    private SnapshotPeer.Listing baseline;
     private Manifest manifest;
+
+    /** Every chunk of the manifest by id; immutable, read by verifier threads. */
+    private volatile Map<ChunkId, ChunkRef> refs = Map.of();
+
     private InstallTarget.StagedInstall staged;
     private ChunkWriter writer;
     private ChunkTransfer transfer;
@@ -238,11 +285,13 @@ public final class MultiSourceInstaller implements Installer {
     private boolean[] shardQueued;
     private Set<ChunkId> sessionMissing;
     private int storesPending;
+    private int loadsPending;
     private boolean transferDone;
     private boolean finishing;
     private long firstShardNanos = -1;
     private ScheduledFuture<?> timer;
     private ScheduledFuture<?> renewal;
+    private ScheduledFuture<?> poll;
     private long heldAtStart;
 
     Run(InstallRequest request, InstallTarget target, int n) {
@@ -251,8 +300,12 @@ public final class MultiSourceInstaller implements Installer {
       this.store = target.chunkStore();
       this.driver =
           Executors.newSingleThreadScheduledExecutor(r -> thread(r, "ferry-install-" + n));
+      // Unbounded in type, bounded in use: see "Concurrency" in the class comment.
+      this.verifier =
+          Executors.newFixedThreadPool(threads, r -> thread(r, "ferry-install-verify-" + n));
       this.storer = Executors.newFixedThreadPool(2, r -> thread(r, "ferry-install-store-" + n));
-      this.loader = Executors.newSingleThreadExecutor(r -> thread(r, "ferry-install-load-" + n));
+      this.loader =
+          Executors.newFixedThreadPool(threads, r -> thread(r, "ferry-install-load-" + n));
     }
 
     void start() {
@@ -264,12 +317,7 @@ public final class MultiSourceInstaller implements Installer {
     private void choose() {
       try {
         long need = Math.max(0, request.firstAvailableIndex() - 1);
-        Map<String, SnapshotPeer> all = new LinkedHashMap<>();
-        for (SnapshotPeer p : peers.get()) {
-          if (!p.sourceId().equals(selfId)) {
-            all.put(p.sourceId(), p);
-          }
-        }
+        Map<String, SnapshotPeer> all = members();
         Map<String, CompletableFuture<List<SnapshotPeer.Listing>>> asked = new LinkedHashMap<>();
         all.forEach((id, p) -> asked.put(id, p.listManifests(need)));
         Map<SnapshotPeer.Listing, List<String>> holders = new HashMap<>();
@@ -308,12 +356,24 @@ public final class MultiSourceInstaller implements Installer {
         for (String id : holding) {
           sources.put(id, all.get(id));
         }
+        baseline = best;
         manifest = fetchManifest(best);
         pinSources();
         prepare();
       } catch (Throwable t) {
         fail(t);
       }
+    }
+
+    /** The configuration's members but this node, by id. Driver thread. */
+    private Map<String, SnapshotPeer> members() {
+      Map<String, SnapshotPeer> all = new LinkedHashMap<>();
+      for (SnapshotPeer p : peers.get()) {
+        if (!p.sourceId().equals(selfId)) {
+          all.put(p.sourceId(), p);
+        }
+      }
+      return all;
     }
 
     private Manifest fetchManifest(SnapshotPeer.Listing best) throws IOException {
@@ -348,6 +408,7 @@ public final class MultiSourceInstaller implements Installer {
       renewal = driver.scheduleWithFixedDelay(this::renewPins, every, every, TimeUnit.MILLISECONDS);
     }
 
+    /** Renews the pin of every source in use; one whose renewal fails is dropped. Driver thread. */
     private void renewPins() {
       leases.forEach(
           (id, lease) ->
@@ -357,18 +418,164 @@ public final class MultiSourceInstaller implements Installer {
                   .whenComplete(
                       (v, t) -> {
                         if (t != null) {
-                          LOG.info("install: renewing the pin on {} failed: {}", id, t.toString());
+                          onDriver(
+                              () -> {
+                                if (lease.equals(leases.get(id))) {
+                                  drop(id, "renewing its pin failed: " + t);
+                                }
+                              });
                         }
                       }));
+    }
+
+    // ---- 1b. sources that come and go --------------------------------------------------------
+
+    /**
+     * Asks the members that are not sources (nor demoted, nor already asked) for their listings,
+     * and drops sources that left the configuration. Never blocks: answers come back through {@link
+     * #listed} and {@link #pinned}. Driver thread, every {@code sourcePoll} while the transfer
+     * runs.
+     */
+    private void poll() {
+      if (result.isDone() || transfer.isFinished()) {
+        return;
+      }
+      Map<String, SnapshotPeer> members;
+      try {
+        members = members();
+      } catch (RuntimeException e) {
+        LOG.debug("install: could not read the configuration's members: {}", e.toString());
+        return;
+      }
+      for (String id : List.copyOf(sources.keySet())) {
+        if (!members.containsKey(id)) {
+          drop(id, "it left the configuration");
+        }
+      }
+      if (sources.size() + pinning.size() >= maxSources) {
+        return;
+      }
+      for (SnapshotPeer p : members.values()) {
+        String id = p.sourceId();
+        if (sources.containsKey(id)
+            || listing.contains(id)
+            || pinning.contains(id)
+            || demoted.contains(id)) {
+          continue;
+        }
+        listing.add(id);
+        p.listManifests(baseline.index())
+            .orTimeout(listTimeout.toMillis(), TimeUnit.MILLISECONDS)
+            .whenComplete((ls, t) -> onDriver(() -> listed(p, ls, t)));
+      }
+    }
+
+    /** A member's listing arrived: pins the baseline on it if it holds it. Driver thread. */
+    private void listed(SnapshotPeer p, List<SnapshotPeer.Listing> ls, Throwable t) {
+      String id = p.sourceId();
+      listing.remove(id);
+      if (t != null) {
+        LOG.debug("install: peer {} did not list its snapshots: {}", id, t.toString());
+        return;
+      }
+      boolean holds =
+          ls.stream()
+              .anyMatch(l -> l.index() == baseline.index() && l.root().equals(baseline.root()));
+      if (!holds
+          || transfer.isFinished()
+          || sources.containsKey(id)
+          || sources.size() + pinning.size() >= maxSources) {
+        return;
+      }
+      pinning.add(id);
+      p.pin(manifest.index(), pinTtl)
+          .orTimeout(listTimeout.toMillis(), TimeUnit.MILLISECONDS)
+          .whenComplete(
+              (lease, e) ->
+                  onDriver(
+                      () -> pinned(p, lease, e),
+                      () -> {
+                        if (lease != null) {
+                          p.unpin(lease); // the install ended meanwhile
+                        }
+                      }));
+    }
+
+    /** A pin on a member that holds the baseline answered: it becomes a source. Driver thread. */
+    private void pinned(SnapshotPeer p, Long lease, Throwable t) {
+      String id = p.sourceId();
+      pinning.remove(id);
+      if (t != null) {
+        LOG.debug("install: could not pin index {} on {}: {}", manifest.index(), id, t.toString());
+        return;
+      }
+      if (transfer.isFinished() || sources.containsKey(id) || sources.size() >= maxSources) {
+        p.unpin(lease);
+        return;
+      }
+      sources.put(id, p);
+      leases.put(id, lease);
+      LOG.info(
+          "install: added source {} for index {} ({} sources: {})",
+          id,
+          manifest.index(),
+          sources.size(),
+          sources.keySet());
+      offerSources();
+    }
+
+    /**
+     * Stops using a source: unpins it (best effort), tells the transfer it is lost unless it
+     * demoted it (its unanswered chunks go elsewhere), and re-tiers the others. Its bytes stay in
+     * the report. Driver thread.
+     */
+    private void drop(String id, String why) {
+      SnapshotPeer p = sources.remove(id);
+      if (p == null) {
+        return;
+      }
+      Long lease = leases.remove(id);
+      if (lease != null) {
+        p.unpin(lease)
+            .whenComplete(
+                (v, t) -> {
+                  if (t != null) {
+                    LOG.debug("install: unpinning on {} failed: {}", id, t.toString());
+                  }
+                });
+      }
+      LOG.info("install: dropped source {} for index {}: {}", id, manifest.index(), why);
+      if (!demoted.contains(id)) {
+        handle(transfer.onSourceLost(System.nanoTime(), id));
+      }
+      offerSources();
+    }
+
+    /**
+     * Offers every source in use to the transfer with its tier (new ones join, the others only
+     * update their tier). The leader is asked last (it has the most to do) while at least two other
+     * sources serve; with fewer, fetching from several peers at once matters more.
+     */
+    private void offerSources() {
+      long others = sources.keySet().stream().filter(id -> !id.equals(request.leaderId())).count();
+      List<TransferSource> offered = new ArrayList<>();
+      for (String id : sources.keySet()) {
+        boolean last = others >= 2 && id.equals(request.leaderId());
+        offered.add(TransferSource.of(id, last ? 1 : 0));
+      }
+      handle(transfer.onSourcesAvailable(System.nanoTime(), offered));
     }
 
     // ---- 2. plan and transfer ----------------------------------------------------------------
 
     private void prepare() throws IOException {
       Set<ChunkId> ids = new LinkedHashSet<>();
+      Map<ChunkId, ChunkRef> byId = new HashMap<>();
       for (ChunkRef r : manifest.allChunks()) {
         ids.add(r.id());
+        byId.putIfAbsent(r.id(), r);
       }
+      refs = Map.copyOf(byId);
       // Durable intent: chunks fetched for this baseline survive a crash and are reused.
       store.retain(TARGET_KEY_PREFIX + manifest.term() + "-" + manifest.index(), ids);
       // Chunks become durable together before the state is staged, not one fsync each.
@@ -416,18 +623,20 @@ public final class MultiSourceInstaller implements Installer {
       for (int i = 0; i < shardMissing.size(); i++) {
         maybeLoad(i);
       }
-      long now = System.nanoTime();
-      handle(transfer.start(now));
-      // The leader is asked last (it has the most to do) when at least two others can serve;
-      // with fewer, fetching from several peers at once matters more.
-      long others = sources.keySet().stream().filter(id -> !id.equals(request.leaderId())).count();
-      List<TransferSource> offered = new ArrayList<>();
-      for (String id : sources.keySet()) {
-        boolean last = others >= 2 && id.equals(request.leaderId());
-        offered.add(TransferSource.of(id, last ? 1 : 0));
-      }
-      handle(transfer.onSourcesAvailable(now, offered));
+      handle(transfer.start(System.nanoTime()));
+      offerSources();
       schedule();
+      long every = sourcePoll.toMillis();
+      poll = driver.scheduleWithFixedDelay(this::pollSafely, every, every, TimeUnit.MILLISECONDS);
+    }
+
+    private void pollSafely() {
+      try {
+        poll();
+        schedule();
+      } catch (Throwable t) {
+        fail(t);
+      }
     }
 
     private void handle(List<TransferAction> actions) {
@@ -441,6 +650,8 @@ public final class MultiSourceInstaller implements Installer {
         } else if (a instanceof TransferAction.SourceDemoted d) {
           LOG.warn("install: source {} demoted: {}", d.source(), d.reason());
           metrics.demoted();
+          demoted.add(d.source());
+          drop(d.source(), "demoted");
         } else if (a instanceof TransferAction.GiveUp g) {
           fail(new IOException("transfer gave up (" + g.reason() + "): " + g.message()));
         } else if (a instanceof TransferAction.Done) {
@@ -452,18 +663,24 @@ public final class MultiSourceInstaller implements Installer {
 
     private void fetch(TransferAction.Fetch f) {
       SnapshotPeer peer = sources.get(f.source());
+      if (peer == null) {
+        // Not in use any more (cannot happen: a dropped source is lost to the transfer first).
+        handle(transfer.onSourceLost(System.nanoTime(), f.source()));
+        return;
+      }
       List<ChunkId> ids = new ArrayList<>(f.chunks().size());
       long now = System.nanoTime();
-      Map<ChunkId, ChunkRef> refs = new HashMap<>();
       for (ChunkRef r : f.chunks()) {
         ids.add(r.id());
-        refs.put(r.id(), r);
         sentAt.put(r.id(), now);
       }
       firstFetchNanos.putIfAbsent(f.source(), now);
       long wire = bytesPerSource.getOrDefault(f.source(), 0L);
+      // Verification runs on `threads` threads at once: the node verifies that many times faster
+      // than the time spent per chunk says.
       boolean raw =
-          shipping.raw(wire, now - firstFetchNanos.get(f.source()), verifiedRawBytes, verifyNanos);
+          shipping.raw(
+              wire, now - firstFetchNanos.get(f.source()), verifiedRawBytes, verifyNanos / threads);
       if (raw) {
         rawChunks += ids.size();
       }
@@ -472,30 +689,12 @@ public final class MultiSourceInstaller implements Installer {
           new ChunkTransport.FetchListener() {
             @Override
             public void arrived(ChunkId id, ByteBuffer stored) {
-              onDriver(
-                  () -> {
-                    long t = System.nanoTime();
-                    ChunkRef ref = refs.get(id);
-                    Long sent = sentAt.get(id);
-                    if (ref != null) {
-                      metrics.fetched(
-                          f.source(),
-                          stored.remaining(),
-                          ref.rawSize(),
-                          sent == null ? 0 : t - sent);
-                      bytesPerSource.merge(f.source(), (long) stored.remaining(), Long::sum);
-                    }
-                    boolean compressed = isCompressed(stored);
-                    long v0 = System.nanoTime();
-                    List<TransferAction> actions =
-                        transfer.onChunkArrived(t, f.source(), id, stored);
-                    if (compressed && ref != null) {
-                      verifyNanos += System.nanoTime() - v0;
-                      verifiedRawBytes += ref.rawSize();
-                    }
-                    handle(actions);
-                    publishProgress();
-                  });
+              long at = System.nanoTime();
+              try {
+                verifier.execute(() -> verify(f.source(), id, stored, at));
+              } catch (java.util.concurrent.RejectedExecutionException e) {
+                // the install already ended
+              }
             }
 
             @Override
@@ -505,6 +704,40 @@ public final class MultiSourceInstaller implements Installer {
             }
           },
           raw);
+    }
+
+    /**
+     * Decodes and hashes an arrived chunk, timing it, and hands the result to the driver. Verifier
+     * thread.
+     */
+    private void verify(String source, ChunkId id, ByteBuffer stored, long arrivedAt) {
+      ChunkRef ref = refs.get(id);
+      if (ref == null) {
+        // Not a chunk of the manifest: the transfer counts it as unsolicited, decoding nothing.
+        onDriver(() -> handle(transfer.onChunkArrived(System.nanoTime(), source, id, stored)));
+        return;
+      }
+      boolean compressed = isCompressed(stored);
+      long t0 = System.nanoTime();
+      ChunkVerifier.Result verified = ChunkVerifier.verify(ref, stored);
+      long took = System.nanoTime() - t0;
+      onDriver(() -> verified(source, verified, arrivedAt, compressed ? took : -1));
+    }
+
+    /** A verified (or corrupt) chunk reaches the transfer. Driver thread. */
+    private void verified(
+        String source, ChunkVerifier.Result verified, long arrivedAt, long verifyTook) {
+      ChunkRef ref = verified.ref();
+      Long sent = sentAt.get(ref.id());
+      metrics.fetched(
+          source, verified.storedBytes(), ref.rawSize(), sent == null ? 0 : arrivedAt - sent);
+      bytesPerSource.merge(source, (long) verified.storedBytes(), Long::sum);
+      if (verifyTook >= 0) {
+        verifyNanos += verifyTook;
+        verifiedRawBytes += ref.rawSize();
+      }
+      handle(transfer.onChunkVerified(System.nanoTime(), source, verified));
+      publishProgress();
     }
 
     private void storeChunk(ChunkRef ref, ByteBuffer stored) {
@@ -536,28 +769,40 @@ public final class MultiSourceInstaller implements Installer {
       maybeFinish();
     }
 
-    /** Queues shard {@code i} for loading once all its chunks are stored. Driver thread. */
+    /**
+     * Submits shard {@code i} to the loader pool once all its chunks are stored, at most once.
+     * Driver thread.
+     */
     private void maybeLoad(int i) {
       if (shardQueued[i] || !shardMissing.get(i).isEmpty()) {
         return;
       }
       shardQueued[i] = true;
+      loadsPending++;
       loader.execute(
           () -> {
             try {
               staged.loadShard(i);
-              if (firstShardNanos < 0) {
-                firstShardNanos = System.nanoTime() - startNanos;
-                metrics.firstShard(firstShardNanos);
-              }
+              long at = System.nanoTime() - startNanos;
+              onDriver(() -> shardLoaded(at));
             } catch (Throwable t) {
               onDriver(() -> fail(t));
             }
           });
     }
 
+    private void shardLoaded(long at) {
+      loadsPending--;
+      if (firstShardNanos < 0) {
+        firstShardNanos = at;
+        metrics.firstShard(at);
+      }
+      maybeFinish();
+    }
+
+    /** Completes the staged install once the transfer is done and every store and load returned. */
     private void maybeFinish() {
-      if (!transferDone || storesPending > 0 || finishing || result.isDone()) {
+      if (!transferDone || storesPending > 0 || loadsPending > 0 || finishing || result.isDone()) {
         return;
       }
       finishing = true;
@@ -597,17 +842,28 @@ public final class MultiSourceInstaller implements Installer {
               TimeUnit.NANOSECONDS);
     }
 
+    /** Runs {@code r} on the driver unless the install ended. Any thread. */
     private void onDriver(Runnable r) {
+      onDriver(r, () -> {});
+    }
+
+    /**
+     * Runs {@code r} on the driver, or {@code ifEnded} (on the driver or the calling thread) if the
+     * install ended before {@code r} could run. Any thread.
+     */
+    private void onDriver(Runnable r, Runnable ifEnded) {
       try {
         driver.execute(
             () -> {
-              if (!result.isDone()) {
+              if (result.isDone()) {
+                ifEnded.run();
+              } else {
                 r.run();
                 schedule();
               }
             });
       } catch (java.util.concurrent.RejectedExecutionException e) {
-        // the install already ended
+        ifEnded.run(); // the install already ended
       }
     }
 
@@ -702,11 +958,15 @@ public final class MultiSourceInstaller implements Installer {
       if (renewal != null) {
         renewal.cancel(false);
       }
+      if (poll != null) {
+        poll.cancel(false);
+      }
       if (timer != null) {
         timer.cancel(false);
       }
       leases.forEach((id, lease) -> sources.get(id).unpin(lease));
       driver.shutdown();
+      verifier.shutdown();
       storer.shutdown();
       loader.shutdown();
     }

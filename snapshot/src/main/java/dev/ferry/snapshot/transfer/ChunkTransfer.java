@@ -2,8 +2,6 @@ package dev.ferry.snapshot.transfer;
 
 import dev.ferry.snapshot.ChunkId;
 import dev.ferry.snapshot.ChunkRef;
-import dev.ferry.snapshot.codec.ChunkCodecs;
-import dev.ferry.snapshot.codec.CodecException;
 import dev.ferry.snapshot.transfer.TransferAction.Done;
 import dev.ferry.snapshot.transfer.TransferAction.Fetch;
 import dev.ferry.snapshot.transfer.TransferAction.GiveUp;
@@ -25,6 +23,7 @@ import java.util.Objects;
 import java.util.OptionalDouble;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Function;
 import java.util.function.Predicate;
 
 /**
@@ -47,17 +46,20 @@ import java.util.function.Predicate;
  * source ends up with bytes in proportion to its throughput. Throughput is measured from arrivals
  * (bytes over busy time, smoothed) or supplied by the driver; an unknown throughput counts as the
  * mean of the known ones (equal shares at first). A source with some chunks in flight is refilled
- * only once a quarter of its window is free, so requests go out in batches.
+ * only once a quarter of its window is free, so requests go out in batches. A source that joins
+ * when every missing chunk is already requested takes over the newest requests of the sources that
+ * would answer last, while that gets those chunks sooner (see {@link #onSourcesAvailable}).
  *
- * <p>Verification. Every arriving chunk is decoded within its raw size and hashed here; only bytes
- * that match the chunk's id are handed out in a {@link Store} (with their decoded content), at most
- * once per chunk. A corrupt answer spends one of the chunk's attempts and counts against the
- * source; {@link TransferConfig#corruptionsToDemote()} of them demote it. A failed or timed-out
- * request spends an attempt and puts the source in a backoff (doubling while failures continue),
- * after which it gets one chunk at a time until it answers one well. A source answering that it
- * lacks a chunk is not asked for that chunk again. A chunk that runs out of attempts or that no
- * remaining source holds, the overall deadline, or the loss of every source ends the transfer with
- * {@link GiveUp}.
+ * <p>Verification. Every arriving chunk is decoded within its raw size and hashed ({@link
+ * ChunkVerifier}), here ({@link #onChunkArrived}) or by the driver beforehand on any thread ({@link
+ * #onChunkVerified}); only bytes that match the chunk's id are handed out in a {@link Store} (with
+ * their decoded content), at most once per chunk. A corrupt answer spends one of the chunk's
+ * attempts and counts against the source; {@link TransferConfig#corruptionsToDemote()} of them
+ * demote it. A failed or timed-out request spends an attempt and puts the source in a backoff
+ * (doubling while failures continue), after which it gets one chunk at a time until it answers one
+ * well. A source answering that it lacks a chunk is not asked for that chunk again. A chunk that
+ * runs out of attempts or that no remaining source holds, the overall deadline, or the loss of
+ * every source ends the transfer with {@link GiveUp}.
  *
  * <p>Resumption. Chunks the local store already holds are done from the start; a transfer restarted
  * against the same store fetches only what is still missing.
@@ -76,7 +78,8 @@ import java.util.function.Predicate;
  *
  * <p>Concurrency: not thread-safe. One thread owns the object and calls every method; a driver
  * whose transport calls back on other threads hands the events to that thread. No method blocks;
- * {@link #onChunkArrived} costs one decode and one SHA-256 of the chunk.
+ * {@link #onChunkArrived} costs one decode and one SHA-256 of the chunk, {@link #onChunkVerified}
+ * neither (a driver verifies on other threads and keeps the owning thread for bookkeeping).
  */
 public final class ChunkTransfer {
   /** Smoothing of measured throughput: weight of the newest sample. */
@@ -257,14 +260,29 @@ public final class ChunkTransfer {
    * Several sources at once, as {@link #onSourceAvailable} each, but chunks are spread only after
    * all are known. Prefer this when sources are discovered together: offered one by one, the first
    * source may fill its whole window before the others appear.
+   *
+   * <p>A source that joins (new, or back from lost) while no chunk is pending takes over the newest
+   * unanswered requests of the sources that would answer last, as long as it would deliver them
+   * sooner by estimated throughput and is of no higher tier; each source keeps its oldest request.
+   * The requests taken over are abandoned, not cancelled: a late answer to one is still stored if
+   * its chunk is missing, and counted as a duplicate otherwise.
    */
   public List<TransferAction> onSourcesAvailable(long nowNanos, List<TransferSource> offered) {
     List<TransferSource> copy = List.copyOf(offered);
     return step(
         nowNanos,
         (now, out) -> {
+          List<Source> joined = new ArrayList<>();
           for (TransferSource source : copy) {
-            offer(source);
+            Source s = offer(source);
+            if (s != null) {
+              joined.add(s);
+            }
+          }
+          if (!hasPending()) {
+            for (Source s : joined) {
+              takeOver(s, now, out);
+            }
           }
         });
   }
@@ -306,7 +324,41 @@ public final class ChunkTransfer {
     Objects.requireNonNull(sourceId, "sourceId");
     Objects.requireNonNull(id, "id");
     Objects.requireNonNull(stored, "stored");
-    return step(nowNanos, (now, out) -> arrived(now, requireSource(sourceId), id, stored, out));
+    return arrivedEvent(
+        nowNanos, sourceId, id, stored.remaining(), c -> ChunkVerifier.verify(c.ref, stored));
+  }
+
+  /**
+   * A chunk's bytes arrived from a source and were verified by the driver ({@link
+   * ChunkVerifier#verify}, typically on another thread): as {@link #onChunkArrived}, with the same
+   * bookkeeping, but the transfer decodes and hashes nothing. A {@link ChunkVerifier.Verified}
+   * result is trusted (its content is handed out in the {@link Store}); a {@link
+   * ChunkVerifier.Corrupt} one counts as a corrupt answer from the source.
+   *
+   * @throws IllegalArgumentException if the source was never offered, or the result was verified
+   *     against a reference with the id of a wanted chunk but other sizes
+   */
+  public List<TransferAction> onChunkVerified(
+      long nowNanos, String sourceId, ChunkVerifier.Result result) {
+    Objects.requireNonNull(sourceId, "sourceId");
+    Objects.requireNonNull(result, "result");
+    Chunk wanted = chunks.get(result.ref().id());
+    if (wanted != null && !wanted.ref.equals(result.ref())) {
+      throw new IllegalArgumentException(
+          "chunk verified as " + result.ref() + " but wanted as " + wanted.ref);
+    }
+    return arrivedEvent(nowNanos, sourceId, result.ref().id(), result.storedBytes(), c -> result);
+  }
+
+  private List<TransferAction> arrivedEvent(
+      long nowNanos,
+      String sourceId,
+      ChunkId id,
+      int storedBytes,
+      Function<Chunk, ChunkVerifier.Result> verify) {
+    return step(
+        nowNanos,
+        (now, out) -> arrived(now, requireSource(sourceId), id, storedBytes, verify, out));
   }
 
   /**
@@ -533,26 +585,104 @@ public final class ChunkTransfer {
     dispatch(now, out);
   }
 
-  private void offer(TransferSource source) {
+  /** Applies an offer; returns the source if it joined (new, or back from lost), else null. */
+  private Source offer(TransferSource source) {
     Source s = sources.get(source.id());
+    boolean joined = s == null;
     if (s == null) {
       s = new Source(source.id());
       sources.put(s.id, s);
     } else if (s.state == SourceState.DEMOTED) {
-      return;
+      return null;
     } else if (s.state == SourceState.LOST) {
       s.state = SourceState.ACTIVE;
       s.backoffLevel = 0;
       s.backoffUntil = Long.MIN_VALUE;
+      joined = true;
     }
     s.tier = source.tier();
     if (source.bytesPerSecond().isPresent()) {
       s.bytesPerSecond = source.bytesPerSecond().getAsDouble();
     }
+    return joined ? s : null;
+  }
+
+  private boolean hasPending() {
+    for (Chunk c : retry) {
+      if (c.state == ChunkState.PENDING) {
+        return true;
+      }
+    }
+    for (Chunk c : fresh) {
+      if (c.state == ChunkState.PENDING) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * A source joined while no chunk is pending: it takes over the newest unanswered requests of the
+   * sources that would take longest to answer theirs, one at a time, while that makes the chunk
+   * arrive sooner (by estimated throughput) and the joiner is of no higher tier. A taken-over
+   * request is abandoned, not cancelled: a late answer to it is still stored if the chunk is
+   * missing, and ignored as a duplicate otherwise. Each source keeps its oldest request (likely
+   * under way).
+   */
+  private void takeOver(Source joiner, long now, List<TransferAction> out) {
+    if (!joiner.usable(now)) {
+      return;
+    }
+    double defaultRate = defaultRate();
+    Map<Source, List<ChunkRef>> batches = new LinkedHashMap<>();
+    while (true) {
+      Source victim = null;
+      double worst = 0;
+      for (Source s : sources.values()) {
+        if (s == joiner
+            || s.state != SourceState.ACTIVE
+            || s.tier < joiner.tier
+            || s.outstanding.size() < 2) {
+          continue;
+        }
+        double eta = s.inFlightBytes / rate(s, defaultRate);
+        if (eta > worst) {
+          worst = eta;
+          victim = s;
+        }
+      }
+      if (victim == null) {
+        break;
+      }
+      Request newest = null;
+      for (Request r : victim.outstanding.values()) {
+        newest = r;
+      }
+      Chunk c = newest.chunk;
+      double eta = (joiner.inFlightBytes + (double) c.ref.storedSize()) / rate(joiner, defaultRate);
+      if (eta >= worst
+          || c.lackedBy.contains(joiner.id)
+          || c.failuresBySource.getOrDefault(joiner.id, 0) > 0
+          || !hasRoom(joiner, c, batches)) {
+        break;
+      }
+      release(victim, c.ref.id());
+      assign(c, joiner, now, batches);
+    }
+    emit(batches, out);
+  }
+
+  private static double rate(Source s, double defaultRate) {
+    return Double.isNaN(s.bytesPerSecond) ? defaultRate : s.bytesPerSecond;
   }
 
   private void arrived(
-      long now, Source s, ChunkId id, ByteBuffer stored, List<TransferAction> out) {
+      long now,
+      Source s,
+      ChunkId id,
+      int storedBytes,
+      Function<Chunk, ChunkVerifier.Result> verify,
+      List<TransferAction> out) {
     Chunk c = chunks.get(id);
     if (c == null || s.state != SourceState.ACTIVE) {
       unsolicited++;
@@ -560,7 +690,7 @@ public final class ChunkTransfer {
     }
     Request r = release(s, id);
     if (r != null) {
-      sample(s, stored.remaining(), now);
+      sample(s, storedBytes, now);
     }
     if (c.state == ChunkState.STORED) {
       duplicates++;
@@ -570,16 +700,9 @@ public final class ChunkTransfer {
       unsolicited++;
       return;
     }
-    byte[] raw;
-    String problem;
-    try {
-      raw = ChunkCodecs.decode(stored, c.ref.rawSize());
-      problem = c.ref.id().matches(raw, 0, raw.length) ? null : "SHA-256 does not match";
-    } catch (CodecException e) {
-      raw = null;
-      problem = e.getMessage();
-    }
-    if (problem != null) {
+    ChunkVerifier.Result result = verify.apply(c);
+    if (result instanceof ChunkVerifier.Corrupt bad) {
+      String problem = bad.reason();
       corruptions++;
       if (r == null) {
         // A late or repeated answer: the request already ended, so it does not count again.
@@ -602,6 +725,7 @@ public final class ChunkTransfer {
       }
       return;
     }
+    ChunkVerifier.Verified good = (ChunkVerifier.Verified) result;
     s.backoffLevel = 0;
     s.chunksStored++;
     s.bytesStored += c.ref.storedSize();
@@ -611,7 +735,7 @@ public final class ChunkTransfer {
     remaining--;
     chunksStored++;
     bytesStored += c.ref.storedSize();
-    out.add(new Store(c.ref, stored, raw));
+    out.add(new Store(c.ref, good.stored(), good.raw()));
   }
 
   private void expire(long now, List<TransferAction> out) {
@@ -752,6 +876,11 @@ public final class ChunkTransfer {
       fresh.pollFirst();
       assign(c, s, now, batches);
     }
+    emit(batches, out);
+  }
+
+  /** One {@link Fetch} per source and batch of at most {@code maxBatchChunks}. */
+  private void emit(Map<Source, List<ChunkRef>> batches, List<TransferAction> out) {
     int max = config.maxBatchChunks();
     for (Map.Entry<Source, List<ChunkRef>> e : batches.entrySet()) {
       List<ChunkRef> all = e.getValue();
@@ -799,8 +928,7 @@ public final class ChunkTransfer {
       if (!hasRoom(s, c, batches)) {
         continue;
       }
-      double rate = Double.isNaN(s.bytesPerSecond) ? defaultRate : s.bytesPerSecond;
-      double eta = (s.inFlightBytes + (double) c.ref.storedSize()) / rate;
+      double eta = (s.inFlightBytes + (double) c.ref.storedSize()) / rate(s, defaultRate);
       if (eta < bestEta) {
         best = s;
         bestEta = eta;

@@ -481,11 +481,15 @@ class ChunkTransferTest {
     assertEquals(0, t.progress().failures());
     assertEquals(List.of(), t.onChunkArrived(2 * MS, "a", refs.get(0).id(), good(refs.get(0))));
 
-    // Reconnecting revives it.
-    t.onSourceAvailable(3 * MS, TransferSource.of("a"));
+    // Reconnecting revives it (with nothing pending, it takes over half of b's requests).
+    List<ChunkRef> toA =
+        new ArrayList<>(bySource(t.onSourceAvailable(3 * MS, TransferSource.of("a"))).get("a"));
+    assertEquals(2, toA.size());
     assertEquals(SourceProgress.Status.ACTIVE, source(t, "a").status());
     List<TransferAction> gone = t.onSourceLost(4 * MS, "b");
-    assertEquals(Set.copyOf(refs), Set.copyOf(bySource(gone).get("a")));
+    toA.addAll(bySource(gone).get("a"));
+    assertEquals(Set.copyOf(refs), Set.copyOf(toA));
+    assertEquals(4, toA.size());
 
     GiveUp g = only(t.onSourceLost(5 * MS, "a"), GiveUp.class);
     assertEquals(GiveUp.Reason.NO_SOURCES, g.reason());
@@ -552,5 +556,110 @@ class ChunkTransferTest {
         Map.of("a", 2, "b", 2),
         p.sources().stream()
             .collect(Collectors.toMap(SourceProgress::id, SourceProgress::chunksInFlight)));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Pre-verified arrivals
+
+  @Test
+  void aPreVerifiedChunkIsStoredWithTheVerifiersContent() {
+    List<ChunkRef> refs = chunks(2);
+    ChunkTransfer t = started(refs, CONFIG);
+    t.onSourceAvailable(0, TransferSource.of("a"));
+    ChunkVerifier.Verified v =
+        (ChunkVerifier.Verified) ChunkVerifier.verify(refs.get(0), good(refs.get(0)));
+    Store s = only(t.onChunkVerified(1 * MS, "a", v), Store.class);
+    assertEquals(refs.get(0), s.ref());
+    assertTrue(s.raw() == v.raw(), "the verified content is handed on, not decoded again");
+    assertTrue(s.stored() == v.stored());
+    assertEquals(1, source(t, "a").chunksStored());
+    // A second answer for the stored chunk is a duplicate.
+    assertEquals(List.of(), t.onChunkVerified(2 * MS, "a", v));
+    assertEquals(1, t.progress().duplicates());
+    Done d =
+        only(
+            t.onChunkVerified(3 * MS, "a", ChunkVerifier.verify(refs.get(1), good(refs.get(1)))),
+            Done.class);
+    assertEquals(new Done(), d);
+  }
+
+  @Test
+  void aPreVerifiedCorruptChunkIsRetriedElsewhereAndDemotesItsSourceLikeAnArrivedOne() {
+    List<ChunkRef> refs = chunks(4);
+    ChunkTransfer t = started(refs, CONFIG.withMaxInFlightBytesPerSource(2 * STORED));
+    Map<String, List<ChunkRef>> first =
+        bySource(t.onSourcesAvailable(0, List.of(TransferSource.of("a"), TransferSource.of("b"))));
+    assertEquals(List.of(refs.get(0), refs.get(2)), first.get("a"));
+
+    ChunkVerifier.Result bad = ChunkVerifier.verify(refs.get(0), corrupt(refs.get(0)));
+    assertInstanceOf(ChunkVerifier.Corrupt.class, bad);
+    List<TransferAction> a = t.onChunkVerified(1 * MS, "a", bad);
+    assertEquals("a", only(a, SourceDemoted.class).source());
+    assertTrue(a.stream().noneMatch(x -> x instanceof Store));
+    assertEquals(1, t.progress().corruptions());
+    assertEquals(1, source(t, "a").corruptions());
+
+    List<ChunkRef> toB = new ArrayList<>();
+    for (ChunkRef r : first.get("b")) {
+      toB.addAll(
+          bySource(t.onChunkVerified(2 * MS, "b", ChunkVerifier.verify(r, good(r))))
+              .getOrDefault("b", List.of()));
+    }
+    assertEquals(Set.of(refs.get(0), refs.get(2)), Set.copyOf(toB));
+  }
+
+  @Test
+  void aResultVerifiedAgainstOtherSizesIsRefused() {
+    List<ChunkRef> refs = chunks(1);
+    ChunkTransfer t = started(refs, CONFIG);
+    t.onSourceAvailable(0, TransferSource.of("a"));
+    ChunkRef r = refs.get(0);
+    ChunkRef other = new ChunkRef(r.id(), r.rawSize(), r.storedSize() + 1);
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> t.onChunkVerified(1 * MS, "a", new ChunkVerifier.Corrupt(other, 5, "x")));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // A source joining when everything is requested
+
+  @Test
+  void aSourceJoiningWhenEverythingIsRequestedTakesOverTheNewestRequestsOfTheBusiest() {
+    List<ChunkRef> refs = chunks(6);
+    ChunkTransfer t = started(refs, CONFIG);
+    Map<String, List<ChunkRef>> first =
+        bySource(t.onSourcesAvailable(0, List.of(TransferSource.of("a"), TransferSource.of("b"))));
+    assertEquals(3, first.get("a").size());
+    assertEquals(3, first.get("b").size());
+
+    Map<String, List<ChunkRef>> taken =
+        bySource(t.onSourceAvailable(1 * MS, TransferSource.of("c")));
+    List<ChunkRef> a = first.get("a");
+    List<ChunkRef> b = first.get("b");
+    assertEquals(Set.of(a.get(2), b.get(2)), Set.copyOf(taken.get("c")), "each one's newest");
+    assertEquals(2, source(t, "a").chunksInFlight());
+    assertEquals(2, source(t, "b").chunksInFlight());
+    assertEquals(2, source(t, "c").chunksInFlight());
+
+    // The abandoned request's late answer still counts; the joiner's answer is then a duplicate.
+    assertEquals(
+        1,
+        only(t.onChunkArrived(2 * MS, "a", a.get(2).id(), good(a.get(2))), Store.class).raw().length
+            / 1000);
+    assertEquals(List.of(), t.onChunkArrived(3 * MS, "c", a.get(2).id(), good(a.get(2))));
+    assertEquals(1, t.progress().duplicates());
+    assertEquals(1, source(t, "c").chunksInFlight());
+  }
+
+  @Test
+  void aJoiningSourceTakesNothingOverWhileChunksArePendingOrFromALowerTier() {
+    List<ChunkRef> refs = chunks(4);
+    ChunkTransfer t = started(refs, CONFIG);
+    t.onSourcesAvailable(0, List.of(TransferSource.of("a")));
+    assertFalse(
+        bySource(t.onSourceAvailable(1 * MS, TransferSource.of("leader", 1)))
+            .containsKey("leader"));
+    assertEquals(0, source(t, "leader").chunksInFlight());
+    assertEquals(4, source(t, "a").chunksInFlight());
   }
 }

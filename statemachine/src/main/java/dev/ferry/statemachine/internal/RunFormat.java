@@ -182,6 +182,7 @@ public final class RunFormat {
     private final Iterator<ChunkRef> refs;
     private final boolean hash;
     private final Function<ChunkId, byte[]> decoded;
+    private final ReadCounter counter;
     private byte[] current = new byte[0];
     private int pos;
 
@@ -195,10 +196,21 @@ public final class RunFormat {
      */
     ChunkInputStream(
         ChunkStore store, List<ChunkRef> refs, boolean hash, Function<ChunkId, byte[]> decoded) {
+      this(store, refs, hash, decoded, null);
+    }
+
+    /** Like the above, counting every chunk read into {@code counter} (when not null). */
+    ChunkInputStream(
+        ChunkStore store,
+        List<ChunkRef> refs,
+        boolean hash,
+        Function<ChunkId, byte[]> decoded,
+        ReadCounter counter) {
       this.store = store;
       this.refs = refs.iterator();
       this.hash = hash;
       this.decoded = decoded;
+      this.counter = counter;
     }
 
     private boolean fill() throws IOException {
@@ -215,6 +227,9 @@ public final class RunFormat {
         }
         if (current.length != ref.rawSize()) {
           throw new IOException("chunk " + ref.id() + " has unexpected size " + current.length);
+        }
+        if (counter != null) {
+          counter.add(current.length);
         }
         pos = 0;
       }
@@ -241,11 +256,71 @@ public final class RunFormat {
     }
   }
 
+  /** Counts the chunks (and their raw bytes) loads read. Thread-safe. */
+  static final class ReadCounter {
+    private final java.util.concurrent.atomic.LongAdder chunks =
+        new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder bytes =
+        new java.util.concurrent.atomic.LongAdder();
+
+    void add(int rawBytes) {
+      chunks.increment();
+      bytes.add(rawBytes);
+    }
+
+    long chunks() {
+      return chunks.sum();
+    }
+
+    long bytes() {
+      return bytes.sum();
+    }
+  }
+
   /**
    * Merges runs (oldest first) into the shard's live records in key order: for a key in several
    * runs the newest wins, and deletions drop the key.
    */
   static Iterator<Record> merge(List<Iterator<Entry>> runs) {
+    Iterator<Entry> all = mergeChanges(runs);
+    return new Iterator<>() {
+      private Record next = advance();
+
+      private Record advance() {
+        while (all.hasNext()) {
+          Entry e = all.next();
+          if (e.value() != null) {
+            return new Record(e.key(), e.value());
+          }
+        }
+        return null;
+      }
+
+      @Override
+      public boolean hasNext() {
+        return next != null;
+      }
+
+      @Override
+      public Record next() {
+        if (next == null) {
+          throw new NoSuchElementException();
+        }
+        Record r = next;
+        next = advance();
+        return r;
+      }
+    };
+  }
+
+  /**
+   * Merges runs (oldest first) into their net changes in key order: for a key in several runs the
+   * newest entry wins, deletions included (an entry with a {@code null} value).
+   */
+  static Iterator<Entry> mergeChanges(List<Iterator<Entry>> runs) {
+    if (runs.size() == 1) {
+      return runs.get(0); // one run: already in order, one entry per key
+    }
     record Head(Entry entry, int run) {}
     PriorityQueue<Head> heads =
         new PriorityQueue<>(
@@ -260,21 +335,19 @@ public final class RunFormat {
       }
     }
     return new Iterator<>() {
-      private Record next = advance();
+      private Entry next = advance();
 
-      private Record advance() {
-        while (!heads.isEmpty()) {
-          Head top = heads.poll();
-          refill(top.run);
-          // Drop older versions of the same key.
-          while (!heads.isEmpty() && Arrays.equals(heads.peek().entry.key(), top.entry.key())) {
-            refill(heads.poll().run);
-          }
-          if (top.entry.value() != null) {
-            return new Record(top.entry.key(), top.entry.value());
-          }
+      private Entry advance() {
+        if (heads.isEmpty()) {
+          return null;
         }
-        return null;
+        Head top = heads.poll();
+        refill(top.run);
+        // Drop older versions of the same key.
+        while (!heads.isEmpty() && Arrays.equals(heads.peek().entry.key(), top.entry.key())) {
+          refill(heads.poll().run);
+        }
+        return top.entry;
       }
 
       private void refill(int run) {
@@ -290,11 +363,11 @@ public final class RunFormat {
       }
 
       @Override
-      public Record next() {
+      public Entry next() {
         if (next == null) {
           throw new NoSuchElementException();
         }
-        Record r = next;
+        Entry r = next;
         next = advance();
         return r;
       }

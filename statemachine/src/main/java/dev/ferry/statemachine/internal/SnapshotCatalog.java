@@ -398,14 +398,20 @@ public final class SnapshotCatalog implements Closeable {
       boolean hashChunks,
       Function<ChunkId, byte[]> decoded)
       throws IOException {
+    return loadShard(m, shard, loader, hashChunks, decoded, null);
+  }
+
+  /** Like the above, counting the chunks read into {@code counter} (when not null). */
+  StateDigest loadShard(
+      Manifest m,
+      int shard,
+      StateLoader loader,
+      boolean hashChunks,
+      Function<ChunkId, byte[]> decoded,
+      RunFormat.ReadCounter counter)
+      throws IOException {
     Shard s = m.shards().get(shard);
-    List<Iterator<RunFormat.Entry>> runs = new ArrayList<>();
-    for (int r = 0; r < s.runs().size(); r++) {
-      runs.add(
-          new RunFormat.Reader(
-              new RunFormat.ChunkInputStream(store, s.runs().get(r).chunks(), hashChunks, decoded),
-              "snapshot " + m.index() + " shard " + s.name() + " run " + r));
-    }
+    List<Iterator<RunFormat.Entry>> runs = readRuns(m, s, 0, hashChunks, decoded, counter);
     StateDigest[] digest = {StateDigest.EMPTY};
     Iterator<Record> merged = RunFormat.merge(runs);
     Iterator<Record> hashing =
@@ -431,6 +437,73 @@ public final class SnapshotCatalog implements Closeable {
       throw e.io();
     }
     return digest[0];
+  }
+
+  /**
+   * The outcome of {@link #editShard}.
+   *
+   * @param digest the shard's records digest after the edit
+   * @param changes records applied (puts and deletions)
+   */
+  record Edit(StateDigest digest, long changes) {}
+
+  /**
+   * Builds shard {@code shard} of {@code m} from an earlier version of it: applies the net changes
+   * of the shard's runs from {@code fromRun} on (the ones the earlier version lacks) through {@code
+   * editor}, and updates {@code from}, the earlier version's records digest, by the changed records
+   * only. Runs before {@code fromRun} are not read.
+   */
+  Edit editShard(
+      Manifest m,
+      int shard,
+      int fromRun,
+      StateDigest from,
+      StateLoader.ShardEditor editor,
+      boolean hashChunks,
+      Function<ChunkId, byte[]> decoded,
+      RunFormat.ReadCounter counter)
+      throws IOException {
+    Shard s = m.shards().get(shard);
+    Iterator<RunFormat.Entry> changes =
+        RunFormat.mergeChanges(readRuns(m, s, fromRun, hashChunks, decoded, counter));
+    StateDigest digest = from;
+    long n = 0;
+    try {
+      while (changes.hasNext()) {
+        RunFormat.Entry e = changes.next();
+        byte[] previous = editor.set(e.key(), e.value());
+        if (previous != null) {
+          digest = digest.minus(RecordDigest.hash(e.key(), previous));
+        }
+        if (e.value() != null) {
+          digest = digest.plus(RecordDigest.hash(e.key(), e.value()));
+        }
+        n++;
+      }
+    } catch (RunFormat.CorruptRunException e) {
+      throw e.io();
+    }
+    editor.finish();
+    return new Edit(digest, n);
+  }
+
+  private List<Iterator<RunFormat.Entry>> readRuns(
+      Manifest m,
+      Shard s,
+      int fromRun,
+      boolean hashChunks,
+      Function<ChunkId, byte[]> decoded,
+      RunFormat.ReadCounter counter)
+      throws IOException {
+    List<Iterator<RunFormat.Entry>> runs = new ArrayList<>();
+    for (int r = fromRun; r < s.runs().size(); r++) {
+      runs.add(
+          new RunFormat.Reader(
+              new RunFormat.ChunkInputStream(
+                  store, s.runs().get(r).chunks(), hashChunks, decoded, counter),
+              "snapshot " + m.index() + " shard " + s.name() + " run " + r));
+    }
+    return runs;
   }
 
   /** The encoded session table of {@code m}. */
