@@ -18,6 +18,7 @@ import dev.ferry.snapshot.format.Manifest;
 import dev.ferry.snapshot.format.ManifestCodec;
 import dev.ferry.statemachine.CommandCodec;
 import dev.ferry.statemachine.DigestAt;
+import dev.ferry.statemachine.RecoveryTimeline;
 import dev.ferry.statemachine.ReplicatedStateMachine;
 import dev.ferry.statemachine.StateLoader;
 import dev.ferry.statemachine.StateMachineConfig;
@@ -206,7 +207,7 @@ final class FerryBench implements Closeable {
    * JVM: a new {@code FerryServer} on the same data directory, so no JVM start is included) and
    * measures until it has applied the leader's commit index of the restart. The phases of the
    * restart go into the measurement's extra figures ({@code phase.*}): from the state machine's
-   * {@link Timeline} where the core reports one, else what can be observed from outside.
+   * {@link RecoveryTimeline}, else (a stamp missing) from what can be observed from outside.
    */
   Measurement delta(String id, String label, int[] keys) throws IOException {
     cluster.setShipping(Shipping.AUTO);
@@ -251,7 +252,7 @@ final class FerryBench implements Closeable {
     String f = originalFollower();
     long cutAt = cluster.applied(f);
     InstallReport before = cluster.installer(f).lastReport();
-    Timeline tlBefore = Timeline.of(cluster.stateMachine(f)).orElse(null);
+    RecoveryTimeline tlBefore = cluster.stateMachine(f).timeline();
     version++;
     long commit;
     Partition.isolate(f);
@@ -285,10 +286,8 @@ final class FerryBench implements Closeable {
     }
     long notified = watch.notifiedAt(report);
     String from = "observed";
-    Timeline tl = Timeline.of(cluster.stateMachine(f)).orElse(null);
-    if (tl != null
-        && tl.installRequested() >= t0
-        && (tlBefore == null || tl.installRequested() != tlBefore.installRequested())) {
+    RecoveryTimeline tl = cluster.stateMachine(f).timeline();
+    if (tl.installRequested() >= t0 && tl.installRequested() != tlBefore.installRequested()) {
       notified = tl.installRequested();
       from = "timeline";
     }
@@ -333,21 +332,20 @@ final class FerryBench implements Closeable {
   }
 
   /**
-   * The phases of a restart into {@code extra}: from the state machine's {@link Timeline} if the
-   * core has one ({@code phasesFrom=timeline}), else from what the benchmark sees ({@code
-   * phasesFrom=observed}: the start call's return, the install seen starting, its report).
+   * The phases of a restart into {@code extra}: from the state machine's {@link RecoveryTimeline}
+   * ({@code phasesFrom=timeline}), else from what the benchmark sees ({@code phasesFrom=observed}:
+   * the start call's return, the install seen starting, its report).
    */
   private static void restartPhases(
       Map<String, Object> extra,
-      Object stateMachine,
+      KvStateMachine stateMachine,
       long t0,
       long started,
       InstallWatch watch,
       InstallReport report,
       long caught) {
-    Timeline t = Timeline.of(stateMachine).orElse(null);
-    if (t != null
-        && t.initializeStarted() >= t0
+    RecoveryTimeline t = stateMachine.timeline();
+    if (t.initializeStarted() >= t0
         && t.localLoadDone() >= t.initializeStarted()
         && t.firstLeaderContact() >= t.localLoadDone()
         && t.installRequested() >= t0
@@ -385,7 +383,8 @@ final class FerryBench implements Closeable {
    * Scenario restart: stops a follower, loads its latest snapshot from its chunk store on one
    * thread (the reference), restarts it with its log intact (no install needed) and measures its
    * local load: from {@code initialize} entered to its own latest snapshot loaded ({@link
-   * Timeline}; without it, the start call, which includes that and the Raft server's start).
+   * RecoveryTimeline}; without those stamps, the start call, which includes that and the Raft
+   * server's start).
    */
   Restart restart(String id, String label) throws IOException {
     String f = originalFollower();
@@ -415,10 +414,10 @@ final class FerryBench implements Closeable {
       throw new IllegalStateException(
           f + " installed a snapshot on a restart with its log: " + report);
     }
-    Timeline t = Timeline.of(cluster.stateMachine(f)).orElse(null);
+    RecoveryTimeline t = cluster.stateMachine(f).timeline();
     double load;
     String from;
-    if (t != null && t.initializeStarted() >= t0 && t.localLoadDone() > t.initializeStarted()) {
+    if (t.initializeStarted() >= t0 && t.localLoadDone() > t.initializeStarted()) {
       load = (t.localLoadDone() - t.initializeStarted()) / 1e9;
       from = "timeline (initialize entered → snapshot loaded)";
     } else {

@@ -300,7 +300,6 @@ public final class RecoveryBenchmark {
       meta.put("deployment", "in-JVM Raft servers over loopback (gRPC; Ferry chunk service TCP)");
       meta.put(
           "partition", "Ratis CodeInjectionForTesting hooks: Raft traffic only (Partition.java)");
-      meta.put("recoveryTimeline", Timeline.available());
       meta.put("warmupStateBytes", o.warmupSize());
       Path rdir = o.work().resolve("ratis");
       Path fdir = o.work().resolve("ferry");

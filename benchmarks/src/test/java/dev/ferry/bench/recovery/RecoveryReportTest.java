@@ -55,29 +55,6 @@ class RecoveryReportTest {
     assertEquals(md, Files.readString(out.resolve("results.md")));
   }
 
-  /** The shape the core's {@code RecoveryTimeline} has. */
-  record FakeTimeline(
-      long initializeStarted,
-      long localLoadDone,
-      long firstLeaderContact,
-      long installRequested,
-      long installDone,
-      long reloaded) {}
-
-  /** A state machine with the core's {@code timeline()}. */
-  public static final class WithTimeline {
-    public FakeTimeline timeline() {
-      return new FakeTimeline(1, 2, 3, 4, 5, 6);
-    }
-  }
-
-  @Test
-  void timelineAdapterReadsTheRecordByNameAndIsEmptyWithoutIt() {
-    assertEquals(
-        java.util.Optional.of(new Timeline(1, 2, 3, 4, 5, 6)), Timeline.of(new WithTimeline()));
-    assertEquals(java.util.Optional.empty(), Timeline.of(new Object()));
-  }
-
   @Test
   void scenariosParseLettersAndNames() {
     assertEquals(
