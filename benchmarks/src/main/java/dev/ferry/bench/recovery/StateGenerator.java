@@ -34,7 +34,7 @@ final class StateGenerator {
   static final int KEY_BYTES = 21;
 
   /** The prefix every key shares. */
-  static final byte[] KEY_PREFIX = "user:".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] KEY_PREFIX = "user:".getBytes(StandardCharsets.US_ASCII);
 
   private static final int POOL_BYTES = 32 << 20;
   private static final byte[] HEX = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
@@ -64,7 +64,8 @@ final class StateGenerator {
 
   /** Key {@code i} ({@code 0 <= i < keys()}): {@code "user:"} and 16 hex digits. */
   byte[] key(int i) {
-    // mix is a bijection on 64-bit values, so distinct i give distinct keys.
+    // Multiplying by an odd constant, xor with the seed and mix are each one-to-one on 64-bit
+    // values, and all 16 hex digits are kept: distinct i give distinct keys.
     long h = mix(seed ^ (i * 0x9E3779B97F4A7C15L));
     byte[] k = new byte[KEY_BYTES];
     System.arraycopy(KEY_PREFIX, 0, k, 0, KEY_PREFIX.length);
