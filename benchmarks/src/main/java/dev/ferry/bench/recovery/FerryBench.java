@@ -18,7 +18,11 @@ import dev.ferry.snapshot.format.Manifest;
 import dev.ferry.snapshot.format.ManifestCodec;
 import dev.ferry.statemachine.CommandCodec;
 import dev.ferry.statemachine.DigestAt;
+import dev.ferry.statemachine.RecoveryTimeline;
+import dev.ferry.statemachine.ReplicatedStateMachine;
+import dev.ferry.statemachine.StateLoader;
 import dev.ferry.statemachine.StateMachineConfig;
+import dev.ferry.statemachine.internal.SnapshotCatalog;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -27,6 +31,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -51,12 +56,15 @@ final class FerryBench implements Closeable {
   private final LocalCluster cluster;
   private final StateGenerator gen;
   private final Duration timeout;
+  private final StateMachineConfig config;
   private final List<PeerAddress> members;
   private int joins;
   private int version;
 
-  private FerryBench(LocalCluster cluster, StateGenerator gen, Duration timeout) {
+  private FerryBench(
+      LocalCluster cluster, StateGenerator gen, Duration timeout, StateMachineConfig config) {
     this.cluster = cluster;
+    this.config = config;
     this.gen = gen;
     this.timeout = timeout;
     this.members = new ArrayList<>(cluster.peers());
@@ -70,15 +78,27 @@ final class FerryBench implements Closeable {
   /** Starts three nodes. */
   static FerryBench start(Path dir, StateGenerator gen, Duration timeout) throws IOException {
     StateMachineConfig config = StateMachineConfig.defaults().withCaptureEvery(1L << 50, 1L << 60);
-    return new FerryBench(LocalCluster.start(dir, 3, config), gen, timeout);
+    // Up to 3 tries: the fixture picks each node's free ports on its own before any binds, so two
+    // nodes (or another process on a shared machine) can end up with the same port.
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return new FerryBench(LocalCluster.start(dir, 3, config), gen, timeout, config);
+      } catch (IOException | RuntimeException e) {
+        if (attempt == 3) {
+          throw e;
+        }
+        System.out.println("[recovery] Ferry cluster did not start (" + e + "); retrying");
+        RecoveryBenchmark.deleteTree(dir);
+      }
+    }
   }
 
   /** Loads the whole state, captures a snapshot on every node and purges the leader's log. */
   void load() throws IOException {
     try (KvClient c = client()) {
       BatchLoader.load(gen, BatchLoader.all(gen), 0, BatchLoader.BATCH, c::putAll);
-      capture();
-      purgePast(c, 0, 0, 0);
+      capture(Set.of());
+      purgePast(c, 0, 0, 0, Set.of());
     }
   }
 
@@ -176,27 +196,23 @@ final class FerryBench implements Closeable {
     } finally {
       if (!kept) {
         cluster.stop(jid);
-        cluster.wipe(jid);
+        RecoveryBenchmark.deleteTree(cluster.dataDir(jid));
       }
     }
   }
 
   /**
    * A delta catch-up: stops a follower, rewrites keys {@code keys} (indexes into the generator)
-   * with new values, captures and purges so the follower needs a snapshot, restarts it and measures
-   * until it has applied the leader's commit index of the restart.
+   * with new values, captures and purges so the follower needs a snapshot, restarts it (in this
+   * JVM: a new {@code FerryServer} on the same data directory, so no JVM start is included) and
+   * measures until it has applied the leader's commit index of the restart. The phases of the
+   * restart go into the measurement's extra figures ({@code phase.*}): from the state machine's
+   * {@link RecoveryTimeline}, else (a stamp missing) from what can be observed from outside.
    */
   Measurement delta(String id, String label, int[] keys) throws IOException {
     cluster.setShipping(Shipping.AUTO);
     cluster.setInstallSources(Integer.MAX_VALUE);
-    String leaderAtStart = cluster.leader(timeout);
-    // One of the original nodes (LocalCluster restarts only those).
-    String f =
-        cluster.peers().stream()
-            .map(p -> p.id())
-            .filter(n -> !n.equals(leaderAtStart))
-            .findFirst()
-            .orElseThrow();
+    String f = originalFollower();
     long stoppedAt = cluster.applied(f);
     cluster.stop(f);
     version++;
@@ -204,19 +220,93 @@ final class FerryBench implements Closeable {
     int batch = Math.max(1, Math.min(BatchLoader.BATCH, keys.length / 100));
     try (KvClient c = client()) {
       BatchLoader.load(gen, keys, version, batch, c::putAll);
-      capture();
-      purgePast(c, stoppedAt, keys[0], version);
+      capture(Set.of());
+      purgePast(c, stoppedAt, keys[0], version, Set.of());
     }
     String leader = cluster.leader(timeout);
     long commit = commitIndex(leader);
     long t0 = System.nanoTime();
     cluster.start(f);
-    LocalCluster.await(timeout, () -> cluster.applied(f) >= commit, f + " to catch up");
-    double seconds = (System.nanoTime() - t0) / 1e9;
+    long started = System.nanoTime();
+    InstallWatch watch = new InstallWatch(cluster.installer(f), null);
+    long caught = awaitNanos(() -> cluster.applied(f) >= commit, f + " to catch up");
+    watch.stop();
+    double seconds = (caught - t0) / 1e9;
     InstallReport report = cluster.installer(f).lastReport();
     if (report == null || !report.success() || report.index() <= stoppedAt) {
       throw new IllegalStateException(f + " caught up without a new install: " + report);
     }
+    Map<String, Object> extra = new LinkedHashMap<>();
+    restartPhases(extra, cluster.stateMachine(f), t0, started, watch, report, caught);
+    return deltaMeasurement(id, label, keys, seconds, report, extra);
+  }
+
+  /**
+   * Scenario delta1: cuts a follower off ({@link Partition}: Raft traffic only, the node keeps
+   * running), rewrites keys {@code keys}, captures and purges the leader's log past it, heals, and
+   * measures from the heal until the follower has applied the leader's commit index of the heal;
+   * the time from the heal to the install notification is in the extra figures ({@code
+   * notificationSeconds}).
+   */
+  Measurement partitionDelta(String id, String label, int[] keys) throws IOException {
+    String f = originalFollower();
+    long cutAt = cluster.applied(f);
+    InstallReport before = cluster.installer(f).lastReport();
+    RecoveryTimeline tlBefore = cluster.stateMachine(f).timeline();
+    version++;
+    long commit;
+    Partition.isolate(f);
+    boolean ready = false;
+    try {
+      int batch = Math.max(1, Math.min(BatchLoader.BATCH, keys.length / 100));
+      try (KvClient c = client()) {
+        BatchLoader.load(gen, keys, version, batch, c::putAll);
+        capture(Set.of(f));
+        purgePast(c, cutAt, keys[0], version, Set.of(f));
+      }
+      commit = commitIndex(cluster.leader(timeout));
+      Partition.awaitMinimumCut();
+      ready = true;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted during the partition");
+    } finally {
+      if (!ready) {
+        Partition.heal(); // AssertionError from the fixture's waits included
+      }
+    }
+    InstallWatch watch = new InstallWatch(cluster.installer(f), before);
+    long t0 = System.nanoTime();
+    Partition.heal();
+    long caught = awaitNanos(() -> cluster.applied(f) >= commit, f + " to catch up after the heal");
+    watch.stop();
+    InstallReport report = cluster.installer(f).lastReport();
+    if (report == null || report == before || !report.success() || report.index() <= cutAt) {
+      throw new IllegalStateException(f + " caught up without a new install: " + report);
+    }
+    long notified = watch.notifiedAt(report);
+    String from = "observed";
+    RecoveryTimeline tl = cluster.stateMachine(f).timeline();
+    if (tl.installRequested() >= t0 && tl.installRequested() != tlBefore.installRequested()) {
+      notified = tl.installRequested();
+      from = "timeline";
+    }
+    Map<String, Object> extra = new LinkedHashMap<>();
+    extra.put("notificationSeconds", (notified - t0) / 1e9);
+    extra.put("notificationToCaughtUpSeconds", (caught - notified) / 1e9);
+    extra.put("notificationFrom", from);
+    extra.put("commitIndexAtHeal", commit);
+    return deltaMeasurement(id, label, keys, (caught - t0) / 1e9, report, extra);
+  }
+
+  private Measurement deltaMeasurement(
+      String id,
+      String label,
+      int[] keys,
+      double seconds,
+      InstallReport report,
+      Map<String, Object> phases)
+      throws IOException {
     DigestAt digest = converged();
     long[] snap = snapshotSize();
     long changedRaw = (long) keys.length * StateGenerator.ENTRY_BYTES;
@@ -228,6 +318,7 @@ final class FerryBench implements Closeable {
     extra.put(
         "fetchedOverChangedPlusManifest", report.bytesFetched() / (double) (changedRaw + snap[2]));
     extra.put("installSeconds", report.duration().toNanos() / 1e9);
+    extra.putAll(phases);
     extra.put("digest", digest.digest().toString());
     return new Measurement(
         id,
@@ -238,6 +329,261 @@ final class FerryBench implements Closeable {
         new LinkedHashMap<>(new java.util.TreeMap<>(report.bytesPerSource())),
         extra,
         List.of());
+  }
+
+  /**
+   * The phases of a restart into {@code extra}: from the state machine's {@link RecoveryTimeline}
+   * ({@code phasesFrom=timeline}), else from what the benchmark sees ({@code phasesFrom=observed}:
+   * the start call's return, the install seen starting, its report).
+   */
+  private static void restartPhases(
+      Map<String, Object> extra,
+      KvStateMachine stateMachine,
+      long t0,
+      long started,
+      InstallWatch watch,
+      InstallReport report,
+      long caught) {
+    RecoveryTimeline t = stateMachine.timeline();
+    if (t.initializeStarted() >= t0
+        && t.localLoadDone() >= t.initializeStarted()
+        && t.firstLeaderContact() >= t.localLoadDone()
+        && t.installRequested() >= t0
+        && t.installDone() >= t.installRequested()
+        && t.reloaded() >= t.installDone()) {
+      extra.put("phasesFrom", "timeline");
+      extra.put("phase.startToInitialize", (t.initializeStarted() - t0) / 1e9);
+      extra.put("phase.localLoad", (t.localLoadDone() - t.initializeStarted()) / 1e9);
+      extra.put("phase.firstLeaderContact", (t.firstLeaderContact() - t.localLoadDone()) / 1e9);
+      extra.put(
+          "phase.contactToNotification", (t.installRequested() - t.firstLeaderContact()) / 1e9);
+      extra.put("phase.install", (t.installDone() - t.installRequested()) / 1e9);
+      extra.put("phase.reload", (t.reloaded() - t.installDone()) / 1e9);
+      extra.put("phase.logReplay", (caught - t.reloaded()) / 1e9);
+      // total − (start→initialize + local load + first contact)
+      extra.put("targetSeconds", (caught - t.firstLeaderContact()) / 1e9);
+    } else {
+      long notified = watch.notifiedAt(report);
+      long installed =
+          watch.reportedAt() >= 0 ? watch.reportedAt() : notified + report.duration().toNanos();
+      extra.put("phasesFrom", "observed");
+      extra.put("phase.startCall", (started - t0) / 1e9);
+      extra.put("phase.startReturnedToNotification", (notified - started) / 1e9);
+      extra.put("phase.install", report.duration().toNanos() / 1e9);
+      extra.put("phase.reloadAndLogReplay", Math.max(0, caught - installed) / 1e9);
+      // Without the timeline the first contact is not visible: from the notification instead.
+      extra.put("targetSeconds", (caught - notified) / 1e9);
+    }
+  }
+
+  /** Measured local load of a restart, and the single-threaded reference load. */
+  record Restart(Measurement load, Measurement reference) {}
+
+  /**
+   * Scenario restart: stops a follower, loads its latest snapshot from its chunk store on one
+   * thread (the reference), restarts it with its log intact (no install needed) and measures its
+   * local load: from {@code initialize} entered to its own latest snapshot loaded ({@link
+   * RecoveryTimeline}; without those stamps, the start call, which includes that and the Raft
+   * server's start).
+   */
+  Restart restart(String id, String label) throws IOException {
+    String f = originalFollower();
+    cluster.stop(f);
+    Path smDir = stateMachineDir(cluster.dataDir(f));
+    // A collection before each of the two loads, so neither pays for the garbage of what ran
+    // before it (the stopped node's state, earlier installs): seen to slow the first by 2×.
+    System.gc();
+    long[] first = singleThreadedLoad(smDir);
+    System.gc();
+    long[] second = singleThreadedLoad(smDir);
+    System.gc();
+    long[] ref = first[0] <= second[0] ? first : second;
+    System.out.printf(
+        java.util.Locale.ROOT,
+        "[recovery] single-threaded load: %.2f s, then %.2f s%n",
+        first[0] / 1e9,
+        second[0] / 1e9);
+    double refSeconds = ref[0] / 1e9;
+    long commit = commitIndex(cluster.leader(timeout));
+    long t0 = System.nanoTime();
+    cluster.start(f);
+    long started = System.nanoTime();
+    long caught = awaitNanos(() -> cluster.applied(f) >= commit, f + " to catch up");
+    InstallReport report = cluster.installer(f).lastReport();
+    if (report != null) {
+      throw new IllegalStateException(
+          f + " installed a snapshot on a restart with its log: " + report);
+    }
+    RecoveryTimeline t = cluster.stateMachine(f).timeline();
+    double load;
+    String from;
+    if (t.initializeStarted() >= t0 && t.localLoadDone() > t.initializeStarted()) {
+      load = (t.localLoadDone() - t.initializeStarted()) / 1e9;
+      from = "timeline (initialize entered → snapshot loaded)";
+    } else {
+      load = (started - t0) / 1e9;
+      from = "start call (includes the Raft server's start)";
+    }
+    Map<String, Object> extra = new LinkedHashMap<>();
+    extra.put("loadFrom", from);
+    extra.put("restartToCaughtUpSeconds", (caught - t0) / 1e9);
+    extra.put("singleThreadedSeconds", refSeconds);
+    extra.put("timesSingleThreaded", refSeconds / load);
+    // The snapshot's raw bytes include records that later runs of a shard shadow and the
+    // benchmark's
+    // padding writes; the rate is over the state's bytes, as everywhere else.
+    extra.put("snapshotRawBytes", ref[1]);
+    long state = gen.rawBytes();
+    Measurement m = new Measurement(id, label, load, -1, state, Map.of(), extra, List.of());
+    Measurement r =
+        new Measurement(
+            id + ".single-thread",
+            "restart. the same snapshot loaded on one thread (SnapshotCatalog.loadShard, shard by"
+                + " shard)",
+            refSeconds,
+            -1,
+            state,
+            Map.of(),
+            Map.of("shards", ref[2], "snapshotRawBytes", ref[1]),
+            List.of());
+    return new Restart(m, r);
+  }
+
+  /**
+   * Loads the latest snapshot under a stopped node's state machine directory shard by shard on this
+   * thread into a fresh {@code KvStateMachine} loader, hashing every chunk as a restart does.
+   * Benchmark-only use of the core's {@code internal} {@link SnapshotCatalog} and of the protected
+   * {@code newLoader} (by reflection): a reference for the restart's load rate, nothing else.
+   *
+   * @return {nanoseconds, raw bytes, shards}
+   */
+  private long[] singleThreadedLoad(Path smDir) throws IOException {
+    KvStateMachine sm = new KvStateMachine(config);
+    StateLoader loader;
+    try {
+      java.lang.reflect.Method m = ReplicatedStateMachine.class.getDeclaredMethod("newLoader");
+      m.setAccessible(true);
+      loader = (StateLoader) m.invoke(sm);
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalStateException("no newLoader", e);
+    }
+    try (SnapshotCatalog catalog = SnapshotCatalog.open(smDir, sm.layout(), config)) {
+      Manifest m = catalog.latest().orElseThrow(() -> new IOException("no snapshot in " + smDir));
+      long t0 = System.nanoTime();
+      for (int shard = 0; shard < m.shards().size(); shard++) {
+        catalog.loadShard(m, shard, loader);
+      }
+      long nanos = System.nanoTime() - t0;
+      loader.abort();
+      return new long[] {nanos, m.rawBytes(), m.shards().size()};
+    }
+  }
+
+  /** The directory holding a node's {@code manifests} and {@code chunks}. */
+  private static Path stateMachineDir(Path dataDir) throws IOException {
+    try (java.util.stream.Stream<Path> s = java.nio.file.Files.walk(dataDir)) {
+      return s.filter(p -> p.getFileName().toString().equals("manifests"))
+          .filter(java.nio.file.Files::isDirectory)
+          .map(Path::getParent)
+          .filter(p -> java.nio.file.Files.isDirectory(p.resolve("chunks")))
+          .findFirst()
+          .orElseThrow(() -> new IOException("no snapshot catalog under " + dataDir));
+    }
+  }
+
+  /** A running original node that is not the leader (LocalCluster restarts only those). */
+  private String originalFollower() {
+    String leader = cluster.leader(timeout);
+    return cluster.peers().stream()
+        .map(PeerAddress::id)
+        .filter(n -> !n.equals(leader) && cluster.running().contains(n))
+        .findFirst()
+        .orElseThrow();
+  }
+
+  /** Polls {@code ok} every millisecond; returns the {@code nanoTime} it first held. */
+  private long awaitNanos(java.util.function.BooleanSupplier ok, String what) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (true) {
+      long now = System.nanoTime();
+      if (ok.getAsBoolean()) {
+        return now;
+      }
+      if (now > deadline) {
+        throw new IllegalStateException("timed out after " + timeout + " waiting for " + what);
+      }
+      try {
+        Thread.sleep(1);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted waiting for " + what, e);
+      }
+    }
+  }
+
+  /**
+   * Watches an installer on its own thread (every millisecond) for a new install: when one is first
+   * seen in progress, and when its report (other than {@code before}) first appears.
+   */
+  private static final class InstallWatch {
+    private final dev.ferry.raft.install.MultiSourceInstaller installer;
+    private final InstallReport before;
+    private final Thread thread;
+    private volatile boolean running = true;
+    private volatile long seenRunning = -1;
+    private volatile long seenReport = -1;
+
+    InstallWatch(dev.ferry.raft.install.MultiSourceInstaller installer, InstallReport before) {
+      this.installer = installer;
+      this.before = before;
+      this.thread = new Thread(this::run, "bench-install-watch");
+      thread.setDaemon(true);
+      thread.start();
+    }
+
+    private void run() {
+      while (running && seenReport < 0) {
+        long now = System.nanoTime();
+        if (seenRunning < 0 && installer.currentInstall().isPresent()) {
+          seenRunning = now;
+        }
+        InstallReport r = installer.lastReport();
+        if (r != null && r != before) {
+          seenReport = now;
+        }
+        try {
+          Thread.sleep(1);
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+    }
+
+    void stop() {
+      running = false;
+      try {
+        thread.join(5_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+
+    /**
+     * When the install that produced {@code report} started (nanoTime): its report's appearance
+     * less its duration (the installer's own clock, from the notification's hand-over); failing
+     * that, when it was first seen in progress.
+     */
+    long notifiedAt(InstallReport report) {
+      if (seenReport >= 0) {
+        return seenReport - report.duration().toNanos();
+      }
+      return seenRunning >= 0 ? seenRunning : System.nanoTime() - report.duration().toNanos();
+    }
+
+    /** When the install's report appeared (nanoTime), or -1. */
+    long reportedAt() {
+      return seenReport;
+    }
   }
 
   /** Every running replica records the same digest at a new checkpoint. */
@@ -255,8 +601,11 @@ final class FerryBench implements Closeable {
     }
   }
 
-  /** Captures through the log (sent to the leader) and waits until every running node has it. */
-  private void capture() throws IOException {
+  /**
+   * Captures through the log (sent to the leader) and waits until every running node but {@code
+   * except} (a cut-off one) has it.
+   */
+  private void capture(Set<String> except) throws IOException {
     long index;
     try (KvClient c = client()) {
       RaftClientReply r =
@@ -266,6 +615,9 @@ final class FerryBench implements Closeable {
       index = r.getLogIndex();
     }
     for (String id : cluster.running()) {
+      if (except.contains(id)) {
+        continue;
+      }
       LocalCluster.await(
           timeout,
           () -> cluster.stateMachine(id).latestManifest().map(Manifest::index).orElse(-1L) >= index,
@@ -278,7 +630,8 @@ final class FerryBench implements Closeable {
    * a buffer of entries), rewrites key {@code padKey} with the value it already has at {@code
    * version} (more log, same state) and captures again, until it is.
    */
-  private void purgePast(KvClient c, long index, int padKey, int version) throws IOException {
+  private void purgePast(KvClient c, long index, int padKey, int version, Set<String> except)
+      throws IOException {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (!snapshotAndPurgePast(index)) {
       if (System.nanoTime() > deadline) {
@@ -292,7 +645,7 @@ final class FerryBench implements Closeable {
       for (int i = 0; i < 64; i++) {
         c.putAll(pad);
       }
-      capture();
+      capture(except);
     }
   }
 

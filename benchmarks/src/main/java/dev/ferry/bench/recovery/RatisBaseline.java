@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -42,7 +43,13 @@ import org.apache.ratis.util.TimeDuration;
  *
  * <p>Loads the state, has the leader take a snapshot (which purges its log), starts an empty fourth
  * server and adds it with {@code setConfiguration}; measures until the new server has applied the
- * leader's commit index of the moment the change started.
+ * leader's commit index of the moment the change started. Each join uses a new server id ({@code
+ * r4}, {@code r5}, ...) and can be removed again, so joins repeat on the same loaded cluster. Also
+ * (scenario delta1) a follower cut off by a {@link Partition} while keys change and the leader's
+ * log is purged past it, then healed: Ratis sends it the whole snapshot.
+ *
+ * <p>Server ids are {@code r1..}, distinct from the Ferry nodes' {@code n1..}, because the
+ * partition hooks are global to the JVM.
  */
 final class RatisBaseline implements Closeable {
   private static final RaftGroupId GROUP =
@@ -53,7 +60,10 @@ final class RatisBaseline implements Closeable {
   private final List<RaftPeer> peers = new ArrayList<>();
   private final Map<String, RaftServer> servers = new LinkedHashMap<>();
   private final Map<String, RatisKvStateMachine> machines = new LinkedHashMap<>();
+  private final List<RaftPeer> members = new ArrayList<>();
   private RaftClient client;
+  private int joins;
+  private int version;
 
   /**
    * @param tuning extra Ratis properties applied to every server (empty: Ratis's defaults for the
@@ -64,15 +74,37 @@ final class RatisBaseline implements Closeable {
     this.tuning = Map.copyOf(tuning);
   }
 
-  /** Starts servers n1..n3 and waits for a leader. */
+  /**
+   * Starts servers r1..r3 and waits for a leader; tries again on new ports (up to 3 times) if a
+   * server cannot start, e.g. because another process took its port meanwhile.
+   */
   void start() throws IOException {
-    int[] ports = ProcessCluster.freePorts(4);
-    for (int i = 0; i < 4; i++) {
-      peers.add(
-          RaftPeer.newBuilder().setId("n" + (i + 1)).setAddress("127.0.0.1:" + ports[i]).build());
+    for (int attempt = 1; ; attempt++) {
+      try {
+        startOnce();
+        return;
+      } catch (IOException | RuntimeException e) {
+        close();
+        peers.clear();
+        members.clear();
+        RecoveryBenchmark.deleteTree(dir);
+        if (attempt == 3) {
+          throw e;
+        }
+        System.out.println("[recovery] Ratis cluster did not start (" + e + "); retrying");
+      }
     }
-    RaftGroup group = RaftGroup.valueOf(GROUP, peers.subList(0, 3));
-    for (RaftPeer p : peers.subList(0, 3)) {
+  }
+
+  private void startOnce() throws IOException {
+    int[] ports = ProcessCluster.freePorts(3);
+    for (int i = 0; i < 3; i++) {
+      peers.add(
+          RaftPeer.newBuilder().setId("r" + (i + 1)).setAddress("127.0.0.1:" + ports[i]).build());
+    }
+    members.addAll(peers);
+    RaftGroup group = RaftGroup.valueOf(GROUP, peers);
+    for (RaftPeer p : peers) {
       startServer(p, group);
     }
     RaftProperties cp = new RaftProperties();
@@ -122,11 +154,16 @@ final class RatisBaseline implements Closeable {
 
   /** Loads the whole state through the leader. */
   void load(StateGenerator gen) throws IOException {
+    write(gen, BatchLoader.all(gen), 0, BatchLoader.BATCH);
+  }
+
+  private void write(StateGenerator gen, int[] keys, int version, int batchSize)
+      throws IOException {
     BatchLoader.load(
         gen,
-        BatchLoader.all(gen),
-        0,
-        BatchLoader.BATCH,
+        keys,
+        version,
+        batchSize,
         batch -> {
           RaftClientReply r =
               client
@@ -163,47 +200,183 @@ final class RatisBaseline implements Closeable {
   }
 
   /**
-   * Adds an empty n4 with {@code setConfiguration} and waits until it has applied the leader's
-   * commit index of the start.
+   * Adds an empty server (a new id each time) with {@code setConfiguration} and waits until it has
+   * applied the leader's commit index of the start; then removes it again, stops it and deletes its
+   * directory, so the next join starts from the same three-server cluster.
    */
   Measurement addEmptyNode(String id, String label, long stateBytes, Duration timeout)
       throws IOException {
     String leader = leader(timeout);
     long snapshotBytes = machines.get(leader).latestSnapshotFile().length();
-    RaftPeer n4 = peers.get(3);
-    startServer(n4, RaftGroup.valueOf(GROUP, peers));
-    long commit = commitIndex(leader);
+    RaftPeer joiner =
+        RaftPeer.newBuilder()
+            .setId("r" + (4 + joins++))
+            .setAddress("127.0.0.1:" + ProcessCluster.freePorts(1)[0])
+            .build();
+    String jid = joiner.getId().toString();
+    List<RaftPeer> with = new ArrayList<>(members);
+    with.add(joiner);
+    try {
+      startServer(joiner, RaftGroup.valueOf(GROUP, with));
+      long commit = commitIndex(leader);
+      long t0 = System.nanoTime();
+      CompletableFuture<RaftClientReply> change =
+          CompletableFuture.supplyAsync(
+              () -> {
+                try {
+                  return client.admin().setConfiguration(with);
+                } catch (IOException e) {
+                  throw new java.io.UncheckedIOException(e);
+                }
+              });
+      RatisKvStateMachine sm = machines.get(jid);
+      await(
+          timeout,
+          () ->
+              change.isCompletedExceptionally()
+                  || sm.getLastAppliedTermIndex().getIndex() >= commit,
+          jid + " to catch up");
+      double caughtUp = (System.nanoTime() - t0) / 1e9;
+      RaftClientReply reply = change.join();
+      double committed = (System.nanoTime() - t0) / 1e9;
+      if (!reply.isSuccess()) {
+        throw new IOException("setConfiguration failed: " + reply.getException());
+      }
+      String expected = machines.get(leader).digest();
+      String actual = sm.digest();
+      if (!expected.equals(actual)) {
+        throw new IllegalStateException(jid + "'s state differs from the leader's");
+      }
+      Map<String, Object> extra = new LinkedHashMap<>();
+      extra.put("setConfigurationSeconds", committed);
+      extra.put("commitIndexAtStart", commit);
+      extra.put("keys", sm.size());
+      extra.put("digest", actual);
+      extra.put("tuning", tuning.toString());
+      return new Measurement(
+          id, label, caughtUp, snapshotBytes, stateBytes, Map.of(), extra, List.of());
+    } finally {
+      removeJoiner(jid, timeout);
+    }
+  }
+
+  /** Takes {@code jid} out of the configuration (if it got in), stops it and deletes its data. */
+  private void removeJoiner(String jid, Duration timeout) throws IOException {
+    IOException failed = null;
+    try {
+      RaftClientReply r = client.admin().setConfiguration(members);
+      if (!r.isSuccess()) {
+        failed = new IOException("removing " + jid + " failed: " + r.getException());
+      }
+    } catch (IOException e) {
+      failed = e;
+    }
+    RaftServer s = servers.remove(jid);
+    machines.remove(jid);
+    if (s != null) {
+      s.close();
+    }
+    RecoveryBenchmark.deleteTree(dir.resolve(jid));
+    if (failed != null) {
+      throw failed;
+    }
+  }
+
+  /**
+   * Scenario delta1 on Ratis: cuts a follower off ({@link Partition}), rewrites keys {@code keys}
+   * (indexes into {@code gen}) with new values, has the leader take a snapshot and purge its log
+   * past the follower (padding the log where it is too short to purge), heals, and measures from
+   * the heal until the follower has applied the leader's commit index of the heal. Ratis's leader
+   * sends the follower its whole snapshot file.
+   */
+  Measurement partitionDelta(
+      String id, String label, StateGenerator gen, int[] keys, Duration timeout)
+      throws IOException {
+    String leader = leader(timeout);
+    String f =
+        peers.stream()
+            .map(p -> p.getId().toString())
+            .filter(n -> !n.equals(leader))
+            .findFirst()
+            .orElseThrow();
+    RatisKvStateMachine fsm = machines.get(f);
+    long cutAt = fsm.getLastAppliedTermIndex().getIndex();
+    int reloadsBefore = fsm.reloads();
+    version++;
+    long commit;
+    Partition.isolate(f);
+    boolean ready = false;
+    try {
+      int batch = Math.max(1, Math.min(BatchLoader.BATCH, keys.length / 100));
+      write(gen, keys, version, batch);
+      long deadline = System.nanoTime() + timeout.toNanos();
+      snapshot(timeout);
+      while (!purgedPast(cutAt)) {
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException("the Ratis leader did not purge past " + cutAt);
+        }
+        // 64 entries of 16 KiB (the same key and value again): more log, same state.
+        int[] pad = new int[16];
+        Arrays.fill(pad, keys[0]);
+        for (int i = 0; i < 64; i++) {
+          write(gen, pad, version, 16);
+        }
+        snapshot(timeout);
+      }
+      commit = commitIndex(leader(timeout));
+      Partition.awaitMinimumCut();
+      ready = true;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted during the partition");
+    } finally {
+      if (!ready) {
+        Partition.heal();
+      }
+    }
     long t0 = System.nanoTime();
-    CompletableFuture<RaftClientReply> change =
-        CompletableFuture.supplyAsync(
-            () -> {
-              try {
-                return client.admin().setConfiguration(peers);
-              } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-              }
-            });
-    RatisKvStateMachine sm = machines.get("n4");
-    await(timeout, () -> sm.getLastAppliedTermIndex().getIndex() >= commit, "n4 to catch up");
-    double caughtUp = (System.nanoTime() - t0) / 1e9;
-    RaftClientReply reply = change.join();
-    double committed = (System.nanoTime() - t0) / 1e9;
-    if (!reply.isSuccess()) {
-      throw new IOException("setConfiguration failed: " + reply.getException());
+    Partition.heal();
+    await(timeout, () -> fsm.getLastAppliedTermIndex().getIndex() >= commit, f + " to catch up");
+    double seconds = (System.nanoTime() - t0) / 1e9;
+    if (fsm.reloads() == reloadsBefore) {
+      throw new IllegalStateException(f + " caught up without a snapshot install");
     }
-    String expected = machines.get(leader).digest();
-    String actual = sm.digest();
+    String expected = machines.get(leader(timeout)).digest();
+    String actual = fsm.digest();
     if (!expected.equals(actual)) {
-      throw new IllegalStateException("n4's state differs from the leader's");
+      throw new IllegalStateException(f + "'s state differs from the leader's");
     }
+    long snapshotBytes = machines.get(leader(timeout)).latestSnapshotFile().length();
     Map<String, Object> extra = new LinkedHashMap<>();
-    extra.put("setConfigurationSeconds", committed);
-    extra.put("commitIndexAtStart", commit);
-    extra.put("keys", sm.size());
+    extra.put("changedKeys", keys.length);
+    extra.put("commitIndexAtHeal", commit);
     extra.put("digest", actual);
-    extra.put("tuning", tuning.toString());
     return new Measurement(
-        id, label, caughtUp, snapshotBytes, stateBytes, Map.of(), extra, List.of());
+        id,
+        label,
+        seconds,
+        snapshotBytes,
+        (long) keys.length * StateGenerator.ENTRY_BYTES,
+        Map.of(),
+        extra,
+        List.of());
+  }
+
+  /** Whether the leader's log starts after {@code index}, waiting up to 1 s for its purge. */
+  private boolean purgedPast(long index) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+    do {
+      if (logStart(leader(Duration.ofSeconds(60))) > index + 1) {
+        return true;
+      }
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return false;
+      }
+    } while (System.nanoTime() < deadline);
+    return false;
   }
 
   private long commitIndex(String id) throws IOException {
@@ -254,15 +427,29 @@ final class RatisBaseline implements Closeable {
     }
   }
 
+  /** Closes the client and every server, even if some fail; throws the first failure. */
   @Override
   public void close() throws IOException {
+    IOException first = null;
+    List<Closeable> all = new ArrayList<>();
     if (client != null) {
-      client.close();
+      all.add(client);
     }
-    for (RaftServer s : servers.values()) {
-      s.close();
+    all.addAll(servers.values());
+    for (Closeable c : all) {
+      try {
+        c.close();
+      } catch (IOException | RuntimeException e) {
+        if (first == null) {
+          first = e instanceof IOException io ? io : new IOException(e);
+        }
+      }
     }
+    client = null;
     servers.clear();
     machines.clear();
+    if (first != null) {
+      throw first;
+    }
   }
 }

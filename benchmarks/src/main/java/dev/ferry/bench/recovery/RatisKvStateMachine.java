@@ -52,6 +52,8 @@ import org.apache.ratis.util.MD5FileUtil;
 final class RatisKvStateMachine extends BaseStateMachine {
   private final SimpleStateMachineStorage storage = new SimpleStateMachineStorage();
   private volatile ConcurrentSkipListMap<byte[], byte[]> map = newMap();
+  private final java.util.concurrent.atomic.AtomicInteger reloads =
+      new java.util.concurrent.atomic.AtomicInteger();
 
   private static ConcurrentSkipListMap<byte[], byte[]> newMap() {
     return new ConcurrentSkipListMap<>(Arrays::compareUnsigned);
@@ -104,6 +106,7 @@ final class RatisKvStateMachine extends BaseStateMachine {
       lc.transition(LifeCycle.State.STARTING);
     }
     load(storage.loadLatestSnapshot());
+    reloads.incrementAndGet();
     if (lc.getCurrentState() == LifeCycle.State.STARTING) {
       lc.transition(LifeCycle.State.RUNNING);
     }
@@ -189,6 +192,11 @@ final class RatisKvStateMachine extends BaseStateMachine {
     }
     updateLastAppliedTermIndex(entry.getTerm(), entry.getIndex());
     return CompletableFuture.completedFuture(Message.EMPTY);
+  }
+
+  /** How many times Ratis had this replica reload after installing a snapshot. */
+  int reloads() {
+    return reloads.get();
   }
 
   /** Number of keys. */

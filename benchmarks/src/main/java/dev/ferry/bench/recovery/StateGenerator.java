@@ -11,11 +11,12 @@ import java.util.Arrays;
  * plus value (so "1 GiB of state" is 1,048,576 keys):
  *
  * <ul>
- *   <li><b>Key</b> {@code i} (21 bytes): one character picked by a hash of {@code i} from the 75
- *       characters {@code '0'..'z'} (so keys spread over every range of the default 16-shard {@code
- *       KeyRangeLayout}, which splits on the first byte over that interval), eleven hex digits of
- *       the same hash, {@code ':'}, and {@code i} in eight decimal digits. Keys sort in hash order,
- *       not in {@code i} order, so "a contiguous key range" is a run of the sorted keys.
+ *   <li><b>Key</b> {@code i} (21 bytes): the common prefix {@code "user:"} and sixteen hex digits
+ *       of a seeded 64-bit bijective hash of {@code i} (so keys are unique, look like real user
+ *       ids, and share their first five bytes, as real keys do; a hash-partitioned shard layout
+ *       still spreads them over every shard, a layout that splits on the first byte does not). Keys
+ *       sort in hash order, not in {@code i} order, so "a contiguous key range" is a run of the
+ *       sorted keys.
  *   <li><b>Value</b> of key {@code i} at version {@code v} (1003 bytes): {@code "v<v>|"} then a
  *       slice of a 32 MiB pool of {@link BenchData#textLike} text (JSON-ish records over a skewed
  *       4096-word vocabulary, numbers and random tokens), starting at an offset hashed from {@code
@@ -31,6 +32,10 @@ final class StateGenerator {
   static final int ENTRY_BYTES = 1024;
 
   static final int KEY_BYTES = 21;
+
+  /** The prefix every key shares. */
+  private static final byte[] KEY_PREFIX = "user:".getBytes(StandardCharsets.US_ASCII);
+
   private static final int POOL_BYTES = 32 << 20;
   private static final byte[] HEX = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
 
@@ -57,21 +62,16 @@ final class StateGenerator {
     return (long) keys * ENTRY_BYTES;
   }
 
-  /** Key {@code i} ({@code 0 <= i < keys()}). */
+  /** Key {@code i} ({@code 0 <= i < keys()}): {@code "user:"} and 16 hex digits. */
   byte[] key(int i) {
+    // Multiplying by an odd constant, xor with the seed and mix are each one-to-one on 64-bit
+    // values, and all 16 hex digits are kept: distinct i give distinct keys.
     long h = mix(seed ^ (i * 0x9E3779B97F4A7C15L));
     byte[] k = new byte[KEY_BYTES];
-    k[0] = (byte) ('0' + Long.remainderUnsigned(h, 75));
-    long bits = h >>> 8;
-    for (int j = 11; j >= 1; j--) {
-      k[j] = HEX[(int) (bits & 15)];
-      bits >>>= 4;
-    }
-    k[12] = ':';
-    int v = i;
-    for (int j = 20; j >= 13; j--) {
-      k[j] = (byte) ('0' + v % 10);
-      v /= 10;
+    System.arraycopy(KEY_PREFIX, 0, k, 0, KEY_PREFIX.length);
+    for (int j = KEY_BYTES - 1; j >= KEY_PREFIX.length; j--) {
+      k[j] = HEX[(int) (h & 15)];
+      h >>>= 4;
     }
     return k;
   }
