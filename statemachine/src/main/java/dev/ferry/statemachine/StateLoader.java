@@ -7,11 +7,11 @@ import java.util.Iterator;
  * Builds a new state beside the live one, shard by shard, from a snapshot: at a restart (the node's
  * own latest snapshot) and for an install (a baseline fetched from peers).
  *
- * <p><b>Calls.</b> The framework calls, for every shard of the snapshot, exactly one of {@link
- * #loadShard} (the shard's records in full) or {@link #editShard} (start from the shard as it was
- * in an earlier view of this state machine and apply only what changed since), then either {@link
- * #commit} — after it verified the loaded state's digest — or {@link #abort}. Until {@code commit}
- * the live state must stay untouched and serving.
+ * <p><b>Calls.</b> The framework builds every shard of the snapshot once: with {@link #loadShard}
+ * (the shard's records in full) or with a finished {@link #editShard} editor (start from the shard
+ * as it was in an earlier view of this state machine and apply only what changed since), then calls
+ * either {@link #commit} — after it verified the loaded state's digest — or {@link #abort}. Until
+ * {@code commit} the live state must stay untouched and serving.
  *
  * <p><b>Concurrency.</b> Distinct shards are loaded <em>concurrently</em>, on as many threads as
  * the machine has cores: {@code loadShard} and {@code editShard} may run at the same time for
@@ -39,7 +39,10 @@ public interface StateLoader {
    * Starts building shard {@code shard} from its content in {@code base}, a view this state machine
    * returned earlier from {@code view()}, so that the framework can apply the changes since then
    * through the returned editor. Must not modify {@code base} (it is a point-in-time view and stays
-   * valid). May run concurrently with the loading of other shards.
+   * valid). May run concurrently with the loading of other shards. The framework may drop an editor
+   * without {@link ShardEditor#finish finishing} it (the changes turned out not to apply to {@code
+   * base}) and then call {@link #loadShard} for the same shard: what an unfinished editor built
+   * must not become the shard's content.
    *
    * @return an editor, or {@code null} when this loader cannot build from {@code base} (the shard
    *     is then loaded in full)

@@ -14,7 +14,9 @@ import java.util.Objects;
  * @param sessionIdleEntries a client session that has been idle for more than this many log entries
  *     is expired (the same on every replica: it depends only on log indices)
  * @param maxOutstandingPerSession replies kept per session before new commands are refused
- * @param maxRunsPerShard a shard with more runs than this is rewritten in full at the next capture
+ * @param maxRunsPerShard a shard with this many runs is compacted at its next change: its delta
+ *     runs are merged into one while they hold at most a quarter of the first (base) run's bytes,
+ *     the whole shard is rewritten otherwise
  * @param retainSnapshots how many durable snapshots to keep (pinned ones are kept regardless)
  * @param zstdLevel zstd level chunks are stored with
  * @param captureBytesPerSecond throttle of the capture writer, so foreground apply keeps priority

@@ -173,16 +173,9 @@ public final class SnapshotCatalog implements Closeable {
     try (ChunkWriter writer = store.openBatchWriter()) {
       for (int i = 0; i < n; i++) {
         String name = layout.names().get(i);
-        Shard reuse = reusable(prev, i, name, job, writer);
-        if (reuse != null) {
-          Map<ByteKey, byte[]> changes = job.changes().get(i);
-          if (changes.isEmpty()) {
-            shards.add(reuse);
-          } else {
-            List<Run> runs = new ArrayList<>(reuse.runs());
-            runs.add(writeDelta(changes, job.tombstone(), writer, throttle));
-            shards.add(new Shard(name, runs));
-          }
+        Shard layered = layered(prev, i, name, job, writer, throttle);
+        if (layered != null) {
+          shards.add(layered);
         } else {
           int shard = i;
           StateDigest[] d = {StateDigest.EMPTY};
@@ -230,25 +223,128 @@ public final class SnapshotCatalog implements Closeable {
   }
 
   /**
-   * The previous snapshot's shard if a delta run may go on top of it (its chunks now protected).
+   * Shard {@code i} built on the previous snapshot's, or {@code null} when it must be written in
+   * full. Unchanged: the previous shard as it is. Fewer than {@code maxRunsPerShard} runs: the
+   * previous runs plus a delta run of the changes. At the limit, while the delta runs (all but the
+   * first, the base) and the changes hold at most a {@link #MERGE_DELTAS_FRACTION} of the base's
+   * bytes: the base plus one run merging the delta runs and the changes (a minor compaction: the
+   * base's chunks stay shared, so a lagging replica still fetches only what changed). Otherwise (or
+   * without a usable previous shard) the shard is rewritten in full. Chunks kept are protected in
+   * {@code writer}.
    */
-  private Shard reusable(Manifest prev, int i, String name, CaptureJob job, ChunkWriter writer) {
+  private Shard layered(
+      Manifest prev, int i, String name, CaptureJob job, ChunkWriter writer, Throttle throttle)
+      throws IOException {
     if (job.changes() == null || prev == null || prev.shards().size() != layout.names().size()) {
       return null;
     }
     Shard s = prev.shards().get(i);
-    if (!s.name().equals(name) || s.runs().size() >= config.maxRunsPerShard()) {
+    if (!s.name().equals(name) || !FORMAT_VALUE.equals(prev.metadata().get(FORMAT_KEY))) {
       return null;
     }
-    if (!FORMAT_VALUE.equals(prev.metadata().get(FORMAT_KEY))) {
-      return null;
+    Map<ByteKey, byte[]> changes = job.changes().get(i);
+    if (changes.isEmpty()) {
+      return adoptAll(s.runs(), writer) ? s : null;
     }
-    for (ChunkRef r : s.chunks()) {
-      if (!writer.adopt(r.id())) {
+    if (s.runs().size() < config.maxRunsPerShard()) {
+      if (!adoptAll(s.runs(), writer)) {
         return null;
       }
+      List<Run> runs = new ArrayList<>(s.runs());
+      runs.add(writeDelta(changes, job.tombstone(), writer, throttle));
+      return new Shard(name, runs);
     }
-    return s;
+    if (s.runs().size() < 2) {
+      return null;
+    }
+    Run base = s.runs().get(0);
+    List<Run> deltas = s.runs().subList(1, s.runs().size());
+    long deltaBytes = deltas.stream().mapToLong(Run::rawBytes).sum() + changeBytes(changes);
+    if (deltaBytes > base.rawBytes() * MERGE_DELTAS_FRACTION || !adoptAll(List.of(base), writer)) {
+      return null;
+    }
+    return new Shard(
+        name,
+        List.of(base, mergeDeltas(prev, s, deltas, changes, job.tombstone(), writer, throttle)));
+  }
+
+  /** The most bytes of delta runs, relative to the base run, that a minor compaction keeps. */
+  static final double MERGE_DELTAS_FRACTION = 0.25;
+
+  private static long changeBytes(Map<ByteKey, byte[]> changes) {
+    long n = 0;
+    for (Map.Entry<ByteKey, byte[]> e : changes.entrySet()) {
+      n += 9 + e.getKey().bytes().length + e.getValue().length;
+    }
+    return n;
+  }
+
+  private static boolean adoptAll(List<Run> runs, ChunkWriter writer) {
+    for (Run run : runs) {
+      for (ChunkRef r : run.chunks()) {
+        if (!writer.adopt(r.id())) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  /**
+   * One run holding the net effect of {@code deltas} (read back from the store) and then {@code
+   * changes}, deletions kept as tombstones (the base may hold the key).
+   */
+  private Run mergeDeltas(
+      Manifest prev,
+      Shard s,
+      List<Run> deltas,
+      Map<ByteKey, byte[]> changes,
+      byte[] tombstone,
+      ChunkWriter writer,
+      Throttle throttle)
+      throws IOException {
+    List<Iterator<RunFormat.Entry>> runs =
+        readRuns(prev, s, s.runs().size() - deltas.size(), false, null, null);
+    Iterator<RunFormat.Entry> old = RunFormat.mergeChanges(runs);
+    TreeMap<ByteKey, byte[]> sorted = new TreeMap<>(changes);
+    try {
+      return writeRun(
+          writer,
+          throttle,
+          w -> {
+            Iterator<Map.Entry<ByteKey, byte[]>> fresh = sorted.entrySet().iterator();
+            RunFormat.Entry o = old.hasNext() ? old.next() : null;
+            Map.Entry<ByteKey, byte[]> f = fresh.hasNext() ? fresh.next() : null;
+            while (o != null || f != null) {
+              int c =
+                  o == null
+                      ? 1
+                      : f == null
+                          ? -1
+                          : java.util.Arrays.compareUnsigned(o.key(), f.getKey().bytes());
+              if (c < 0) {
+                if (o.value() == null) {
+                  w.delete(o.key());
+                } else {
+                  w.put(o.key(), o.value());
+                }
+                o = old.hasNext() ? old.next() : null;
+              } else {
+                if (f.getValue() == tombstone) {
+                  w.delete(f.getKey().bytes());
+                } else {
+                  w.put(f.getKey().bytes(), f.getValue());
+                }
+                if (c == 0) {
+                  o = old.hasNext() ? old.next() : null;
+                }
+                f = fresh.hasNext() ? fresh.next() : null;
+              }
+            }
+          });
+    } catch (RunFormat.CorruptRunException e) {
+      throw e.io();
+    }
   }
 
   private Run writeDelta(
@@ -452,6 +548,11 @@ public final class SnapshotCatalog implements Closeable {
    * of the shard's runs from {@code fromRun} on (the ones the earlier version lacks) through {@code
    * editor}, and updates {@code from}, the earlier version's records digest, by the changed records
    * only. Runs before {@code fromRun} are not read.
+   *
+   * @param mustCover keys every one of which the applied changes must touch (they are removed from
+   *     it as they are), or {@code null}; if any is left, the editor is not finished and this
+   *     returns {@code null}
+   * @return the edit, or {@code null} if {@code mustCover} was not covered
    */
   Edit editShard(
       Manifest m,
@@ -459,6 +560,7 @@ public final class SnapshotCatalog implements Closeable {
       int fromRun,
       StateDigest from,
       StateLoader.ShardEditor editor,
+      java.util.Set<ByteKey> mustCover,
       boolean hashChunks,
       Function<ChunkId, byte[]> decoded,
       RunFormat.ReadCounter counter)
@@ -472,6 +574,9 @@ public final class SnapshotCatalog implements Closeable {
       while (changes.hasNext()) {
         RunFormat.Entry e = changes.next();
         byte[] previous = editor.set(e.key(), e.value());
+        if (mustCover != null) {
+          mustCover.remove(new ByteKey(e.key()));
+        }
         if (previous != null) {
           digest = digest.minus(RecordDigest.hash(e.key(), previous));
         }
@@ -483,8 +588,30 @@ public final class SnapshotCatalog implements Closeable {
     } catch (RunFormat.CorruptRunException e) {
       throw e.io();
     }
+    if (mustCover != null && !mustCover.isEmpty()) {
+      return null;
+    }
     editor.finish();
     return new Edit(digest, n);
+  }
+
+  /**
+   * The keys (deletions included) of the runs of shard {@code shard} of {@code m} from {@code
+   * fromRun} on.
+   */
+  java.util.Set<ByteKey> keysOf(Manifest m, int shard, int fromRun, RunFormat.ReadCounter counter)
+      throws IOException {
+    java.util.Set<ByteKey> keys = new java.util.HashSet<>();
+    Iterator<RunFormat.Entry> it =
+        RunFormat.mergeChanges(readRuns(m, m.shards().get(shard), fromRun, false, null, counter));
+    try {
+      while (it.hasNext()) {
+        keys.add(new ByteKey(it.next().key()));
+      }
+    } catch (RunFormat.CorruptRunException e) {
+      throw e.io();
+    }
+    return keys;
   }
 
   private List<Iterator<RunFormat.Entry>> readRuns(

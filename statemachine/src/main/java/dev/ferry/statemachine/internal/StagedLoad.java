@@ -3,7 +3,6 @@ package dev.ferry.statemachine.internal;
 import dev.ferry.snapshot.ChunkId;
 import dev.ferry.snapshot.StateDigest;
 import dev.ferry.snapshot.format.Manifest;
-import dev.ferry.snapshot.format.Run;
 import dev.ferry.snapshot.format.Shard;
 import dev.ferry.statemachine.LoadReport;
 import dev.ferry.statemachine.StateLoader;
@@ -13,6 +12,7 @@ import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
@@ -185,21 +185,32 @@ public final class StagedLoad {
 
   private StateDigest load(int shard) throws IOException {
     int shared = sharedRuns(shard);
-    if (shared >= 0) {
+    if (shared >= 1 || (shared == 0 && heldRuns(shard) == 0)) {
       StateLoader.ShardEditor editor = loader.editShard(shard, base.view());
       if (editor != null) {
         StateDigest from = base.shardDigests().get(shard);
         Shard s = manifest.shards().get(shard);
-        if (shared == s.runs().size()) {
+        // Runs of the held shard after the shared ones (merged away since, by a minor compaction):
+        // the new runs must touch every key they touch, or the held state holds values the new
+        // snapshot does not.
+        Set<ByteKey> mustCover =
+            shared < heldRuns(shard)
+                ? catalog.keysOf(base.manifest(), shard, shared, counter)
+                : null;
+        if (shared == s.runs().size() && mustCover == null) {
           editor.finish();
           reused.incrementAndGet();
           return from;
         }
         SnapshotCatalog.Edit e =
-            catalog.editShard(manifest, shard, shared, from, editor, hashChunks, decoded, counter);
-        changes.addAndGet(e.changes());
-        edited.incrementAndGet();
-        return e.digest();
+            catalog.editShard(
+                manifest, shard, shared, from, editor, mustCover, hashChunks, decoded, counter);
+        if (e != null) {
+          changes.addAndGet(e.changes());
+          edited.incrementAndGet();
+          return e.digest();
+        }
+        // Not covered: the unfinished editor is dropped and the shard loads in full.
       }
     }
     StateDigest d = catalog.loadShard(manifest, shard, loader, hashChunks, decoded, counter);
@@ -207,9 +218,13 @@ public final class StagedLoad {
     return d;
   }
 
+  private int heldRuns(int shard) {
+    return base == null ? -1 : base.manifest().shards().get(shard).runs().size();
+  }
+
   /**
-   * How many leading runs shard {@code shard} shares with the base's shard (all of the base's), or
-   * -1 when the base cannot be used for it.
+   * How many leading runs shard {@code shard} shares with the base's shard, or -1 when the base
+   * cannot be used for it.
    */
   private int sharedRuns(int shard) {
     if (base == null) {
@@ -224,10 +239,15 @@ public final class StagedLoad {
     }
     Shard was = b.shards().get(shard);
     Shard now = manifest.shards().get(shard);
-    if (!was.name().equals(now.name()) || was.runs().size() > now.runs().size()) {
+    if (!was.name().equals(now.name())) {
       return -1;
     }
-    List<Run> prefix = now.runs().subList(0, was.runs().size());
-    return prefix.equals(was.runs()) ? was.runs().size() : -1;
+    int k = 0;
+    while (k < was.runs().size()
+        && k < now.runs().size()
+        && was.runs().get(k).equals(now.runs().get(k))) {
+      k++;
+    }
+    return k;
   }
 }
