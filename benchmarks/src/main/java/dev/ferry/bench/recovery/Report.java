@@ -311,6 +311,14 @@ final class Report {
               (Double) m.extra().get("singleThreadedSeconds"),
               m.extra().get("loadFrom")));
     }
+    if (m.extra().get("timesSingleThreadedHashing") instanceof Double r) {
+      n.add(
+          String.format(
+              Locale.ROOT,
+              "%.2f× the single-threaded load that hashes every chunk again (%.2f s)",
+              r,
+              (Double) m.extra().get("singleThreadedHashingSeconds")));
+    }
     return String.join("; ", n);
   }
 
