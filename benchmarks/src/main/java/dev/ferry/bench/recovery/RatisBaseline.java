@@ -190,12 +190,26 @@ final class RatisBaseline implements Closeable {
       throw new IOException("snapshot failed: " + r.getException());
     }
     await(timeout, () -> logStart(leader) > 0, "the leader to purge its log");
-    return machines.get(leader).latestSnapshotFile();
+    File f = machines.get(leader).latestSnapshotFile();
+    if (f == null) {
+      throw new IOException(leader + " took a snapshot but reports none");
+    }
+    return f;
+  }
+
+  /**
+   * The current leader's snapshot file, taking one first if it has none: leadership may have moved
+   * (a long GC pause of this JVM, at 1 GiB) to a server that never took one and still holds its
+   * whole log, so that a joining server would not need a snapshot at all.
+   */
+  File leaderSnapshot(Duration timeout) throws IOException {
+    File f = machines.get(leader(timeout)).latestSnapshotFile();
+    return f != null ? f : snapshot(timeout);
   }
 
   /** Copies the leader's snapshot file to {@code target} (the raw-limit input). */
   void copySnapshot(Path target) throws IOException {
-    File f = machines.get(leader(Duration.ofSeconds(30))).latestSnapshotFile();
+    File f = leaderSnapshot(Duration.ofSeconds(180));
     Files.copy(f.toPath(), target, StandardCopyOption.REPLACE_EXISTING);
   }
 
@@ -206,8 +220,8 @@ final class RatisBaseline implements Closeable {
    */
   Measurement addEmptyNode(String id, String label, long stateBytes, Duration timeout)
       throws IOException {
+    long snapshotBytes = leaderSnapshot(timeout).length();
     String leader = leader(timeout);
-    long snapshotBytes = machines.get(leader).latestSnapshotFile().length();
     RaftPeer joiner =
         RaftPeer.newBuilder()
             .setId("r" + (4 + joins++))
@@ -346,7 +360,8 @@ final class RatisBaseline implements Closeable {
     if (!expected.equals(actual)) {
       throw new IllegalStateException(f + "'s state differs from the leader's");
     }
-    long snapshotBytes = machines.get(leader(timeout)).latestSnapshotFile().length();
+    File latest = machines.get(leader(timeout)).latestSnapshotFile();
+    long snapshotBytes = latest == null ? -1 : latest.length();
     Map<String, Object> extra = new LinkedHashMap<>();
     extra.put("changedKeys", keys.length);
     extra.put("commitIndexAtHeal", commit);
