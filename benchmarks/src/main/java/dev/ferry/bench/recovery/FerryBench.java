@@ -78,8 +78,8 @@ final class FerryBench implements Closeable {
   /** Starts three nodes. */
   static FerryBench start(Path dir, StateGenerator gen, Duration timeout) throws IOException {
     StateMachineConfig config = StateMachineConfig.defaults().withCaptureEvery(1L << 50, 1L << 60);
-    // Up to 3 tries: the fixture picks each node's free ports on its own before any binds, so two
-    // nodes (or another process on a shared machine) can end up with the same port.
+    // Up to 3 tries: the fixture's free ports are free when picked, not when the nodes bind them
+    // (another process on a shared machine may take one in between).
     for (int attempt = 1; ; attempt++) {
       try {
         return new FerryBench(LocalCluster.start(dir, 3, config), gen, timeout, config);

@@ -108,9 +108,12 @@ public final class LocalCluster implements Closeable {
   public static LocalCluster start(
       Path dir, int n, StateMachineConfig config, long sendRate, Tls tls) throws IOException {
     List<PeerAddress> peers = new ArrayList<>();
-    for (int i = 1; i <= n; i++) {
-      int[] ports = ProcessCluster.freePorts(3);
-      peers.add(new PeerAddress("n" + i, "127.0.0.1", ports[0], ports[1], ports[2]));
+    // All ports at once: picked node by node, before any node binds, two nodes could get the same.
+    int[] ports = ProcessCluster.freePorts(3 * n);
+    for (int i = 0; i < n; i++) {
+      peers.add(
+          new PeerAddress(
+              "n" + (i + 1), "127.0.0.1", ports[3 * i], ports[3 * i + 1], ports[3 * i + 2]));
     }
     LocalCluster c = new LocalCluster(dir, List.copyOf(peers), config);
     c.tls = tls;
