@@ -163,6 +163,27 @@ public final class LocalCluster implements Closeable {
   }
 
   /**
+   * Three free ports that no node of this cluster was given: a stopped node's ports are free but
+   * must stay its own, or it could not start again.
+   */
+  private int[] freshPorts() throws IOException {
+    java.util.Set<Integer> taken = new java.util.HashSet<>();
+    for (PeerAddress p : peers) {
+      taken.addAll(List.of(p.raftPort(), p.chunkPort(), p.adminPort()));
+    }
+    for (FerryServer s : servers.values()) {
+      PeerAddress p = s.self();
+      taken.addAll(List.of(p.raftPort(), p.chunkPort(), p.adminPort()));
+    }
+    while (true) {
+      int[] ports = ProcessCluster.freePorts(3);
+      if (java.util.Arrays.stream(ports).noneMatch(taken::contains)) {
+        return ports;
+      }
+    }
+  }
+
+  /**
    * Starts a node that is not in the cluster's peer list (fresh ports, empty data directory) as a
    * Raft listener whose group names the current peers and itself, ready to be added with {@code
    * MembershipAdmin.addMember}. Its state machine comes from {@code stateMachine} (given this
@@ -191,7 +212,7 @@ public final class LocalCluster implements Closeable {
     if (tls != null) {
       throw new IllegalStateException("listeners are not supported with TLS in this harness");
     }
-    int[] ports = ProcessCluster.freePorts(3);
+    int[] ports = freshPorts();
     PeerAddress self = new PeerAddress(id, "127.0.0.1", ports[0], ports[1], ports[2]);
     List<PeerAddress> all = new ArrayList<>(members);
     all.add(self);
