@@ -254,27 +254,18 @@ final class FerryBench implements Closeable {
     InstallReport before = cluster.installer(f).lastReport();
     RecoveryTimeline tlBefore = cluster.stateMachine(f).timeline();
     version++;
-    long commit;
-    Partition.isolate(f);
-    boolean ready = false;
-    try {
-      int batch = Math.max(1, Math.min(BatchLoader.BATCH, keys.length / 100));
-      try (KvClient c = client()) {
-        BatchLoader.load(gen, keys, version, batch, c::putAll);
-        capture(Set.of(f));
-        purgePast(c, cutAt, keys[0], version, Set.of(f));
-      }
-      commit = commitIndex(cluster.leader(timeout));
-      Partition.awaitMinimumCut();
-      ready = true;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new java.io.InterruptedIOException("interrupted during the partition");
-    } finally {
-      if (!ready) {
-        Partition.heal(); // AssertionError from the fixture's waits included
-      }
-    }
+    long commit =
+        Partition.isolateDuring(
+            f,
+            () -> {
+              int batch = Math.max(1, Math.min(BatchLoader.BATCH, keys.length / 100));
+              try (KvClient c = client()) {
+                BatchLoader.load(gen, keys, version, batch, c::putAll);
+                capture(Set.of(f));
+                purgePast(c, cutAt, keys[0], version, Set.of(f));
+              }
+              return commitIndex(cluster.leader(timeout));
+            });
     InstallWatch watch = new InstallWatch(cluster.installer(f), before);
     long t0 = System.nanoTime();
     Partition.heal();

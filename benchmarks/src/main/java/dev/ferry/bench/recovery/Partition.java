@@ -1,5 +1,6 @@
 package dev.ferry.bench.recovery;
 
+import java.io.IOException;
 import java.lang.reflect.Field;
 import java.util.Objects;
 import org.apache.ratis.grpc.server.GrpcServicesImpl;
@@ -51,7 +52,7 @@ final class Partition {
   private Partition() {}
 
   /** Cuts server {@code peerId} off from every peer until {@link #heal}. */
-  static void isolate(String peerId) {
+  private static void isolate(String peerId) {
     Objects.requireNonNull(peerId, "peerId");
     synchronized (LOCK) {
       install();
@@ -64,7 +65,7 @@ final class Partition {
   }
 
   /** Waits until the current cut has lasted {@link #MIN_CUT_MILLIS}. */
-  static void awaitMinimumCut() throws InterruptedException {
+  private static void awaitMinimumCut() throws InterruptedException {
     long until;
     synchronized (LOCK) {
       until = cutAt + MIN_CUT_MILLIS * 1_000_000L;
@@ -72,6 +73,36 @@ final class Partition {
     long left;
     while ((left = until - System.nanoTime()) > 0) {
       Thread.sleep(Math.max(1, left / 1_000_000L));
+    }
+  }
+
+  /** Work done while a server is cut off; returns what the caller needs at the heal. */
+  interface WhileCut {
+    long run() throws IOException;
+  }
+
+  /**
+   * Cuts server {@code peerId} off, runs {@code work}, and waits until the cut has lasted {@link
+   * #MIN_CUT_MILLIS}. On return the server is still cut off (the caller heals it, timing the heal);
+   * if anything fails, the cut is healed before the failure propagates.
+   *
+   * @return what {@code work} returned
+   */
+  static long isolateDuring(String peerId, WhileCut work) throws IOException {
+    isolate(peerId);
+    boolean ready = false;
+    try {
+      long result = work.run();
+      awaitMinimumCut();
+      ready = true;
+      return result;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted during the partition");
+    } finally {
+      if (!ready) {
+        heal(); // AssertionError from the fixture's waits included
+      }
     }
   }
 

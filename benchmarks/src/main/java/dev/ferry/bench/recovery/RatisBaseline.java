@@ -317,37 +317,28 @@ final class RatisBaseline implements Closeable {
     long cutAt = fsm.getLastAppliedTermIndex().getIndex();
     int reloadsBefore = fsm.reloads();
     version++;
-    long commit;
-    Partition.isolate(f);
-    boolean ready = false;
-    try {
-      int batch = Math.max(1, Math.min(BatchLoader.BATCH, keys.length / 100));
-      write(gen, keys, version, batch);
-      long deadline = System.nanoTime() + timeout.toNanos();
-      snapshot(timeout);
-      while (!purgedPast(cutAt)) {
-        if (System.nanoTime() > deadline) {
-          throw new IllegalStateException("the Ratis leader did not purge past " + cutAt);
-        }
-        // 64 entries of 16 KiB (the same key and value again): more log, same state.
-        int[] pad = new int[16];
-        Arrays.fill(pad, keys[0]);
-        for (int i = 0; i < 64; i++) {
-          write(gen, pad, version, 16);
-        }
-        snapshot(timeout);
-      }
-      commit = commitIndex(leader(timeout));
-      Partition.awaitMinimumCut();
-      ready = true;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new java.io.InterruptedIOException("interrupted during the partition");
-    } finally {
-      if (!ready) {
-        Partition.heal();
-      }
-    }
+    long commit =
+        Partition.isolateDuring(
+            f,
+            () -> {
+              int batch = Math.max(1, Math.min(BatchLoader.BATCH, keys.length / 100));
+              write(gen, keys, version, batch);
+              long deadline = System.nanoTime() + timeout.toNanos();
+              snapshot(timeout);
+              while (!purgedPast(cutAt)) {
+                if (System.nanoTime() > deadline) {
+                  throw new IllegalStateException("the Ratis leader did not purge past " + cutAt);
+                }
+                // 64 entries of 16 KiB (the same key and value again): more log, same state.
+                int[] pad = new int[16];
+                Arrays.fill(pad, keys[0]);
+                for (int i = 0; i < 64; i++) {
+                  write(gen, pad, version, 16);
+                }
+                snapshot(timeout);
+              }
+              return commitIndex(leader(timeout));
+            });
     long t0 = System.nanoTime();
     Partition.heal();
     await(timeout, () -> fsm.getLastAppliedTermIndex().getIndex() >= commit, f + " to catch up");

@@ -251,7 +251,7 @@ public final class SnapshotCatalog implements Closeable {
         return null;
       }
       List<Run> runs = new ArrayList<>(s.runs());
-      runs.add(writeDelta(changes, job.tombstone(), writer, throttle));
+      runs.add(writeDelta(List.of(), changes, job.tombstone(), writer, throttle));
       return new Shard(name, runs);
     }
     if (s.runs().size() < 2) {
@@ -263,9 +263,10 @@ public final class SnapshotCatalog implements Closeable {
     if (deltaBytes > base.rawBytes() * MERGE_DELTAS_FRACTION || !adoptAll(List.of(base), writer)) {
       return null;
     }
+    // The delta runs are read back from the store (they are this node's own chunks).
+    List<Iterator<RunFormat.Entry>> older = readRuns(prev, s, 1, false, null, null);
     return new Shard(
-        name,
-        List.of(base, mergeDeltas(prev, s, deltas, changes, job.tombstone(), writer, throttle)));
+        name, List.of(base, writeDelta(older, changes, job.tombstone(), writer, throttle)));
   }
 
   /** The most bytes of delta runs, relative to the base run, that a minor compaction keeps. */
@@ -291,78 +292,44 @@ public final class SnapshotCatalog implements Closeable {
   }
 
   /**
-   * One run holding the net effect of {@code deltas} (read back from the store) and then {@code
-   * changes}, deletions kept as tombstones (the base may hold the key).
+   * One run holding the net effect of the runs {@code older} (oldest first, each in key order) and
+   * then of {@code changes} (the {@code tombstone} array, by identity, for a deleted key): the
+   * newest entry of a key wins, deletions kept as tombstones (an older run below may hold the key).
    */
-  private Run mergeDeltas(
-      Manifest prev,
-      Shard s,
-      List<Run> deltas,
+  private Run writeDelta(
+      List<Iterator<RunFormat.Entry>> older,
       Map<ByteKey, byte[]> changes,
       byte[] tombstone,
       ChunkWriter writer,
       Throttle throttle)
       throws IOException {
-    List<Iterator<RunFormat.Entry>> runs =
-        readRuns(prev, s, s.runs().size() - deltas.size(), false, null, null);
-    Iterator<RunFormat.Entry> old = RunFormat.mergeChanges(runs);
-    TreeMap<ByteKey, byte[]> sorted = new TreeMap<>(changes);
+    List<Iterator<RunFormat.Entry>> runs = new ArrayList<>(older);
+    runs.add(
+        new TreeMap<>(changes)
+            .entrySet().stream()
+                .map(
+                    e ->
+                        new RunFormat.Entry(
+                            e.getKey().bytes(), e.getValue() == tombstone ? null : e.getValue()))
+                .iterator());
+    Iterator<RunFormat.Entry> merged = RunFormat.mergeChanges(runs);
     try {
       return writeRun(
           writer,
           throttle,
           w -> {
-            Iterator<Map.Entry<ByteKey, byte[]>> fresh = sorted.entrySet().iterator();
-            RunFormat.Entry o = old.hasNext() ? old.next() : null;
-            Map.Entry<ByteKey, byte[]> f = fresh.hasNext() ? fresh.next() : null;
-            while (o != null || f != null) {
-              int c =
-                  o == null
-                      ? 1
-                      : f == null
-                          ? -1
-                          : java.util.Arrays.compareUnsigned(o.key(), f.getKey().bytes());
-              if (c < 0) {
-                if (o.value() == null) {
-                  w.delete(o.key());
-                } else {
-                  w.put(o.key(), o.value());
-                }
-                o = old.hasNext() ? old.next() : null;
+            while (merged.hasNext()) {
+              RunFormat.Entry e = merged.next();
+              if (e.value() == null) {
+                w.delete(e.key());
               } else {
-                if (f.getValue() == tombstone) {
-                  w.delete(f.getKey().bytes());
-                } else {
-                  w.put(f.getKey().bytes(), f.getValue());
-                }
-                if (c == 0) {
-                  o = old.hasNext() ? old.next() : null;
-                }
-                f = fresh.hasNext() ? fresh.next() : null;
+                w.put(e.key(), e.value());
               }
             }
           });
     } catch (RunFormat.CorruptRunException e) {
       throw e.io();
     }
-  }
-
-  private Run writeDelta(
-      Map<ByteKey, byte[]> changes, byte[] tombstone, ChunkWriter writer, Throttle throttle)
-      throws IOException {
-    TreeMap<ByteKey, byte[]> sorted = new TreeMap<>(changes);
-    return writeRun(
-        writer,
-        throttle,
-        w -> {
-          for (Map.Entry<ByteKey, byte[]> e : sorted.entrySet()) {
-            if (e.getValue() == tombstone) {
-              w.delete(e.getKey().bytes());
-            } else {
-              w.put(e.getKey().bytes(), e.getValue());
-            }
-          }
-        });
   }
 
   private interface RunBody {

@@ -17,6 +17,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 
 /**
@@ -65,8 +66,7 @@ public final class StagedLoad {
   private final AtomicInteger inFull = new AtomicInteger();
   private final AtomicInteger edited = new AtomicInteger();
   private final AtomicInteger reused = new AtomicInteger();
-  private final java.util.concurrent.atomic.AtomicLong changes =
-      new java.util.concurrent.atomic.AtomicLong();
+  private final AtomicLong changes = new AtomicLong();
 
   /**
    * @param catalog where the chunks are
