@@ -43,6 +43,7 @@ import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.protocol.SetConfigurationRequest;
+import org.apache.ratis.protocol.exceptions.AlreadyClosedException;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
 import org.apache.ratis.util.ProtoUtils;
 import org.slf4j.Logger;
@@ -595,10 +596,11 @@ public final class MembershipAdmin {
         if (r.isSuccess()) {
           return CommandCodec.decodeReply(r.getMessage().getContent().toByteArray());
         }
-        LOG.info("{}: {}", what, String.valueOf(r.getException()));
+        LOG.debug("{}: {}", what, String.valueOf(r.getException()));
       } catch (IOException | RuntimeException e) {
         // gRPC reports an unreachable peer with an unchecked StatusRuntimeException.
-        LOG.info("{}: {}", what, e.toString());
+        stopIfClosed(e, what);
+        LOG.debug("{}: {}", what, e.toString());
       }
       pause(deadline, what + " to commit");
     }
@@ -709,9 +711,10 @@ public final class MembershipAdmin {
         if (r.isSuccess()) {
           return CommandCodec.decodeDigestReply(r.getMessage().getContent().toByteArray());
         }
-        LOG.info("checkpoint on {}: {}", replica, String.valueOf(r.getException()));
+        LOG.debug("checkpoint on {}: {}", replica, String.valueOf(r.getException()));
       } catch (IOException | RuntimeException e) {
-        LOG.info("checkpoint on {}: {}", replica, e.toString());
+        stopIfClosed(e, "the checkpoint on " + replica);
+        LOG.debug("checkpoint on {}: {}", replica, e.toString());
       }
       pause(deadline, replica + "'s digest at checkpoint index " + index);
     }
@@ -730,6 +733,7 @@ public final class MembershipAdmin {
         }
       } catch (IOException | RuntimeException e) {
         // gRPC reports an unreachable peer with an unchecked StatusRuntimeException.
+        stopIfClosed(e, id + "'s applied index");
         LOG.debug("{}: no group info yet: {}", id, e.toString());
       }
       pause(deadline, id + " to apply index " + index + " (applied " + applied + ")");
@@ -876,9 +880,11 @@ public final class MembershipAdmin {
           if (reply.isSuccess()) {
             continue;
           }
-          LOG.info("{}: {}", what, reply.getException());
+          // Expected while Ratis finishes an earlier change or a leader is elected: retried.
+          LOG.debug("{}: {}", what, reply.getException());
         } catch (IOException | RuntimeException e) {
-          LOG.info("{}: {}", what, e.toString());
+          stopIfClosed(e, what);
+          LOG.debug("{}: {}", what, e.toString());
         }
       }
       pause(deadline, what);
@@ -915,6 +921,7 @@ public final class MembershipAdmin {
           }
         } catch (IOException | RuntimeException e) {
           // gRPC reports an unreachable peer with an unchecked StatusRuntimeException.
+          stopIfClosed(e, what);
           last = e;
         }
       }
@@ -925,6 +932,20 @@ public final class MembershipAdmin {
           e.addSuppressed(last);
         }
         throw e;
+      }
+    }
+  }
+
+  /**
+   * Ends a retry loop when the Raft client this admin sends through was closed (its owner shut
+   * down): retrying could only fail again until the deadline, and Ratis logs each failed attempt
+   * with a stack trace.
+   */
+  private void stopIfClosed(Exception e, String what) throws IOException {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof AlreadyClosedException
+          && String.valueOf(t.getMessage()).startsWith(raft.getId() + ":")) {
+        throw new IOException("the Raft client was closed; stopped waiting for " + what, e);
       }
     }
   }
