@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.kv.cluster.ProcessCluster;
 import dev.ferry.kv.testing.LocalCluster;
+import dev.ferry.kv.testing.NodeLogs;
 import dev.ferry.raft.PeerAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -61,6 +62,8 @@ class AdminProcessIT {
   @Test
   void addAListenerThroughTheCliThenRemoveAVoter() throws Exception {
     try (ProcessCluster cluster = ProcessCluster.builder(dir, 3).start(T)) {
+      NodeLogs logs = new NodeLogs(cluster::logFile);
+      logs.event("start", List.of("n1", "n2", "n3"));
       try (KvClient c = cluster.client(Duration.ofSeconds(30))) {
         Random rnd = new Random(3);
         List<byte[][]> batch = new ArrayList<>();
@@ -74,9 +77,12 @@ class AdminProcessIT {
           }
         }
       }
+      logs.event("load", List.of("n1", "n2", "n3"));
       int[] ports = ProcessCluster.freePorts(3);
       PeerAddress n4 = new PeerAddress("n4", "127.0.0.1", ports[0], ports[1], ports[2]);
       cluster.startListener(n4);
+      LocalCluster.await(T, () -> cluster.tail("n4", 50).contains("n4: started"), "n4 to start");
+      logs.event("start-n4", List.of("n4"));
       String peers = cluster.peersArg();
 
       Run add = cli(cluster, "admin", "add", "--peers", peers, "--node", n4.toString());
@@ -85,6 +91,8 @@ class AdminProcessIT {
       assertTrue(add.output().contains("n4 is a voter"), add.output());
       assertTrue(add.output().contains("verifying"), "phases shown: " + add.output());
 
+      List<String> ids = List.of("n1", "n2", "n3", "n4");
+      logs.event("add", ids);
       String all = peers + "," + n4;
       Run status = cli(cluster, "admin", "status", "--peers", all);
       assertEquals(0, status.exit(), status.output());
@@ -104,11 +112,42 @@ class AdminProcessIT {
           Files.readString(cluster.logFile("n2")).contains("removed from the cluster"),
           cluster.tail("n2", 20));
 
+      logs.event("remove", ids);
+
       Run bad = cli(cluster, "admin", "add", "--peers", peers, "--node", "garbage");
       assertNotEquals(0, bad.exit());
       assertTrue(bad.output().contains("bad peer 'garbage'"), bad.output());
       try (KvClient c = cluster.client(Duration.ofSeconds(30))) {
         c.put("after".getBytes(StandardCharsets.UTF_8), new byte[] {1});
+      }
+      logs.event("other", ids);
+      for (String id : List.of("n1", "n3", "n4")) {
+        cluster.stop(id);
+      }
+      logs.event("stop", ids);
+      assertQuiet(logs);
+    }
+  }
+
+  /**
+   * The logs an operator reads: no stack trace, at most 5 WARN lines in all, at most 8 INFO lines
+   * per node for a start, an add, a remove and a stop.
+   */
+  private static void assertQuiet(NodeLogs logs) {
+    String table = logs.table();
+    System.out.println("log lines per event and node:\n" + table);
+    String warnings = String.join("\n", logs.warnings());
+    assertEquals(0, logs.traceLines(), "stack trace lines:\n" + table + warnings);
+    // Ratis's pause monitor warns of GC or scheduling pauses: on a busy machine that is the
+    // machine's doing, not the event's, so those lines are not held to the budget.
+    List<String> eventWarnings =
+        logs.warnings().stream().filter(l -> !l.contains("JvmPauseMonitor")).toList();
+    assertTrue(eventWarnings.size() <= 5, "WARN lines:\n" + warnings);
+    for (String line : table.lines().skip(1).toList()) {
+      String[] f = line.trim().split("\\s+");
+      if (!f[0].equals("load") && !f[0].equals("other")) {
+        // start, start-n4, add, remove, stop
+        assertTrue(Integer.parseInt(f[2]) <= 8, "INFO lines per event:\n" + table);
       }
     }
   }

@@ -239,11 +239,14 @@ final class MemberService implements AdminServer.Node {
     Thread t =
         new Thread(
             () -> {
-              LOG.warn(
-                  "{}: removed from the cluster ({}); stopping{}",
-                  server.self().id(),
-                  reason,
-                  wipe ? " and wiping its unverified state" : "");
+              // A removal an admin asked for is an expected event; a failed addition is not.
+              String msg = "{}: removed from the cluster ({}); stopping{}";
+              String id = server.self().id();
+              if (wipe) {
+                LOG.warn(msg, id, reason, " and wiping its unverified state");
+              } else {
+                LOG.info(msg, id, reason, "");
+              }
               try {
                 server.close();
                 if (wipe) {

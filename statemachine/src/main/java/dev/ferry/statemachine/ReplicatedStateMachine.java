@@ -402,7 +402,7 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
       staged = null;
       commitStaged(s);
       reloaded.set(System.nanoTime());
-      LOG.info("{}: installed snapshot at index {} is live", this, s.manifest.index());
+      LOG.debug("{}: installed snapshot at index {} is live", this, s.manifest.index());
     }
     if (lc.getCurrentState() == LifeCycle.State.STARTING) {
       lc.transition(LifeCycle.State.RUNNING);
@@ -768,8 +768,11 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
     if (next != now) {
       sessionsDigest = sessions.membership(next == null ? null : next.encode(), sessionsDigest);
       pendingChange = next;
-      if (next != null) {
+      if (next != null && (now == null || now.id() != next.id())) {
         LOG.info("{}: membership change pending: {}", this, next);
+      } else if (next != null) {
+        // A phase of the same change: the driver logs its steps.
+        LOG.debug("{}: membership change pending: {}", this, next);
       } else {
         LOG.info("{}: membership change {} ended", this, now);
       }

@@ -340,7 +340,8 @@ public final class AdminServer implements Closeable {
       case AdminProtocol.RETIRE -> {
         String reason = f.get("reason");
         boolean wipe = Boolean.parseBoolean(f.get("wipe"));
-        LOG.warn("admin service {}: {} says this node was removed: {}", nodeId, peer, reason);
+        // The node logs its retirement once (MemberService); who asked is detail.
+        LOG.debug("admin service {}: {} says this node was removed: {}", nodeId, peer, reason);
         AdminProtocol.write(out, AdminProtocol.RETIRED, Map.of());
         node.retire(reason, wipe);
       }
