@@ -101,6 +101,14 @@ class AdminProcessIT {
           status.output().lines().filter(l -> l.startsWith("  voter ")).count(),
           status.output());
       assertTrue(status.output().contains("pending membership change: none"), status.output());
+      // The add's digest checkpoint, the same on every replica that applied it.
+      String checkpoint =
+          add.output().replaceAll("(?s).*digest (\\w+) verified at index (\\d+).*", "$2 $1");
+      assertEquals(
+          4,
+          status.output().lines().filter(l -> l.contains(" " + checkpoint + " ")).count(),
+          "checkpoint '" + checkpoint + "' on every member:\n" + status.output());
+      assertFalse(status.output().contains("MISMATCH"), status.output());
 
       Run remove = cli(cluster, "admin", "remove", "--peers", all, "--node", "n2");
       assertEquals(0, remove.exit(), remove.output());

@@ -195,6 +195,7 @@ final class MemberService implements AdminServer.Node {
         d.getRaftLog().getLastCommittedIndex(),
         d.getRaftLog().getStartIndex(),
         digest.digest(),
+        server.stateMachine().lastCheckpoint(),
         members,
         server.stateMachine().pendingMembershipChange(),
         current,

@@ -296,6 +296,20 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
     }
   }
 
+  /**
+   * The digest this replica recorded at the latest checkpoint it applied (the same log index on
+   * every replica, so digests of different replicas compare), if it remembers one.
+   */
+  public final Optional<DigestAt> lastCheckpoint() {
+    synchronized (checkpoints) {
+      DigestAt last = null;
+      for (DigestAt d : checkpoints.values()) {
+        last = d;
+      }
+      return Optional.ofNullable(last);
+    }
+  }
+
   /** Completes when this replica has applied {@code index} (at once if it already has). */
   public final CompletableFuture<Void> whenApplied(long index) {
     synchronized (appliedWaiters) {

@@ -17,7 +17,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -230,64 +232,129 @@ final class AdminCommand {
 
   @Command(
       name = "status",
-      description = "Members, roles, applied index, digest and transfers in progress.")
+      description =
+          "Members, roles, applied index, digest at the last checkpoint and installs in progress"
+              + " (rate, bytes left, ETA); --watch refreshes it.")
   static final class Status extends Base {
+    @Option(
+        names = "--watch",
+        description = "Refresh every --interval seconds until interrupted (Ctrl-C).")
+    boolean watch;
+
+    @Option(
+        names = "--interval",
+        defaultValue = "2",
+        description = "Seconds between refreshes with --watch (default ${DEFAULT-VALUE}).")
+    long intervalSeconds;
+
     @Override
     public Integer call() throws Exception {
       List<PeerAddress> members = PeerAddress.parseList(peers);
-      List<Object> all = statuses(members);
       PrintStream out = System.out;
-      out.printf(
-          Locale.ROOT,
-          "%-8s %-9s %-6s %-10s %-10s %-18s %s%n",
-          "node",
-          "role",
-          "term",
-          "applied",
-          "commit",
-          "digest",
-          "transfer");
+      if (!watch) {
+        String table = render(statuses(members));
+        out.print(table);
+        return table.contains("\nleader: ") ? 0 : 1;
+      }
+      Duration interval = seconds(intervalSeconds, "--interval");
+      boolean terminal = System.console() != null;
+      while (true) {
+        String table = render(statuses(members));
+        // On a terminal the table is redrawn in place; piped, each refresh follows the last.
+        out.print(terminal ? "\033[H\033[2J" : "\n");
+        out.printf(
+            Locale.ROOT,
+            "%s  (every %d s, Ctrl-C to stop)%n",
+            java.time.LocalTime.now().withNano(0),
+            interval.toSeconds());
+        out.print(table);
+        out.flush();
+        Thread.sleep(interval.toMillis());
+      }
+    }
+
+    /**
+     * The status table: a row per member (or why it did not answer), then the configuration as the
+     * leader (or else any member) knows it, the leader and the pending membership change.
+     */
+    static String render(List<Object> all) {
+      StringBuilder b = new StringBuilder();
+      b.append(
+          String.format(
+              Locale.ROOT,
+              "%-8s %-9s %-6s %-10s %-10s %-28s %s%n",
+              "node",
+              "role",
+              "term",
+              "applied",
+              "commit",
+              "checkpoint (index digest)",
+              "install"));
       Optional<NodeStatus> any = Optional.empty();
+      Map<Long, String> digestAt = new TreeMap<>();
+      List<String> mismatches = new ArrayList<>();
       for (Object o : all) {
         if (o instanceof NodeStatus s) {
           any = any.isPresent() && !s.role().equals("LEADER") ? any : Optional.of(s);
-          String transfer =
-              s.install()
-                  .map(
-                      i ->
-                          String.format(
-                              Locale.ROOT,
-                              "installing index %d: %.1f/%.1f MiB from %s",
-                              i.index(),
-                              i.bytesDone() / 1048576.0,
-                              i.bytesWanted() / 1048576.0,
-                              i.bytesPerSource().keySet()))
+          String checkpoint =
+              s.lastCheckpoint()
+                  .map(c -> c.index() + " " + c.digest().toHex().substring(0, 16))
                   .orElse("-");
-          out.printf(
-              Locale.ROOT,
-              "%-8s %-9s %-6d %-10d %-10d %-18s %s%n",
-              s.id(),
-              s.role().toLowerCase(Locale.ROOT),
-              s.term(),
-              s.appliedIndex(),
-              s.commitIndex(),
-              s.digest().toHex().substring(0, 16),
-              transfer);
+          s.lastCheckpoint()
+              .ifPresent(
+                  c -> {
+                    String hex = c.digest().toHex();
+                    String seen = digestAt.putIfAbsent(c.index(), hex);
+                    if (seen != null && !seen.equals(hex)) {
+                      mismatches.add(s.id() + " at checkpoint index " + c.index());
+                    }
+                  });
+          b.append(
+              String.format(
+                  Locale.ROOT,
+                  "%-8s %-9s %-6d %-10d %-10d %-28s %s%n",
+                  s.id(),
+                  s.role().toLowerCase(Locale.ROOT),
+                  s.term(),
+                  s.appliedIndex(),
+                  s.commitIndex(),
+                  checkpoint,
+                  s.install().map(Status::install).orElse("-")));
         } else {
-          out.println(o + " (unreachable)");
+          b.append(o).append(" (unreachable)\n");
         }
       }
+      for (String m : mismatches) {
+        b.append("DIGEST MISMATCH: ").append(m).append('\n');
+      }
       if (any.isEmpty()) {
-        return 1;
+        return b.toString();
       }
       NodeStatus s = any.get();
-      out.println("configuration (as " + s.id() + " knows it):");
+      b.append("configuration (as ").append(s.id()).append(" knows it):\n");
       for (NodeStatus.Member m : s.members()) {
-        out.println("  " + (m.voter() ? "voter    " : "listener ") + m.address());
+        b.append("  ").append(m.voter() ? "voter    " : "listener ").append(m.address());
+        b.append('\n');
       }
-      out.println("leader: " + s.leader().orElse("(none known)"));
-      out.println("pending membership change: " + s.pending().map(Object::toString).orElse("none"));
-      return 0;
+      b.append("leader: ").append(s.leader().orElse("(none known)")).append('\n');
+      b.append("pending membership change: ")
+          .append(s.pending().map(Object::toString).orElse("none"))
+          .append('\n');
+      return b.toString();
+    }
+
+    /** An install in progress: how far, how fast, what is left and when it should end. */
+    static String install(InstallProgress i) {
+      return String.format(
+          Locale.ROOT,
+          "index %d: %.1f/%.1f MiB, %.1f MiB/s, %.1f MiB left, ETA %s from %s",
+          i.index(),
+          i.bytesDone() / 1048576.0,
+          i.bytesWanted() / 1048576.0,
+          i.smoothedBytesPerSecond() / 1048576.0,
+          i.bytesLeft() / 1048576.0,
+          i.eta().map(d -> d.toSeconds() + " s").orElse("?"),
+          i.bytesPerSource().keySet());
     }
   }
 

@@ -212,6 +212,13 @@ final class AdminProtocol {
     m.put("commit", Long.toString(s.commitIndex()));
     m.put("logStart", Long.toString(s.logStartIndex()));
     m.put("digest", s.digest().toHex());
+    s.lastCheckpoint()
+        .ifPresent(
+            c -> {
+              m.put("checkpoint.term", Long.toString(c.term()));
+              m.put("checkpoint.index", Long.toString(c.index()));
+              m.put("checkpoint.digest", c.digest().toHex());
+            });
     List<String> members = new ArrayList<>();
     for (NodeStatus.Member mem : s.members()) {
       members.add((mem.voter() ? "voter " : "listener ") + mem.address());
@@ -257,6 +264,13 @@ final class AdminProtocol {
           f.number("commit"),
           f.number("logStart"),
           StateDigest.fromBytes(f.hex("digest", StateDigest.LENGTH)),
+          f.body().containsKey("checkpoint.index")
+              ? Optional.of(
+                  new DigestAt(
+                      f.number("checkpoint.term"),
+                      f.number("checkpoint.index"),
+                      StateDigest.fromBytes(f.hex("checkpoint.digest", StateDigest.LENGTH))))
+              : Optional.empty(),
           members,
           pending,
           install(f, "install."),
@@ -391,6 +405,8 @@ final class AdminProtocol {
     m.put(prefix + "done", Long.toString(i.bytesDone()));
     m.put(prefix + "sources", perSource(i.bytesPerSource()));
     m.put(prefix + "ms", Long.toString(i.elapsed().toMillis()));
+    m.put(prefix + "rate", Long.toString(Math.round(i.smoothedBytesPerSecond())));
+    m.put(prefix + "loadms", Long.toString(i.loadLeft().toMillis()));
   }
 
   private static Optional<InstallProgress> install(Frame f, String prefix)
@@ -404,7 +420,14 @@ final class AdminProtocol {
             f.number(prefix + "wanted"),
             f.number(prefix + "done"),
             perSource(f.get(prefix + "sources")),
-            Duration.ofMillis(f.number(prefix + "ms"))));
+            Duration.ofMillis(f.number(prefix + "ms")),
+            optionalNumber(f, prefix + "rate"),
+            Duration.ofMillis(optionalNumber(f, prefix + "loadms"))));
+  }
+
+  /** A number a peer of an earlier version does not send: 0 then. */
+  private static long optionalNumber(Frame f, String key) throws AdminProtocolException {
+    return f.body().containsKey(key) ? f.number(key) : 0;
   }
 
   private static String perSource(Map<String, Long> bytes) {

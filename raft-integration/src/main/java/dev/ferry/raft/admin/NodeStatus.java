@@ -2,6 +2,7 @@ package dev.ferry.raft.admin;
 
 import dev.ferry.raft.install.InstallProgress;
 import dev.ferry.snapshot.StateDigest;
+import dev.ferry.statemachine.DigestAt;
 import dev.ferry.statemachine.MembershipChange;
 import java.util.List;
 import java.util.Objects;
@@ -20,6 +21,8 @@ import java.util.Optional;
  * @param logStartIndex the first index still in its log (earlier entries were purged after a
  *     snapshot)
  * @param digest its state digest at {@code appliedIndex}
+ * @param lastCheckpoint its digest at the latest digest checkpoint it applied: taken at the same
+ *     log index on every replica, so replicas whose checkpoints have the same index must agree
  * @param members the configuration it knows, voters and listeners
  * @param pending the membership change recorded as pending in its replicated state
  * @param install the snapshot install it is running
@@ -35,6 +38,7 @@ public record NodeStatus(
     long commitIndex,
     long logStartIndex,
     StateDigest digest,
+    Optional<DigestAt> lastCheckpoint,
     List<Member> members,
     Optional<MembershipChange> pending,
     Optional<InstallProgress> install,
@@ -44,6 +48,7 @@ public record NodeStatus(
     Objects.requireNonNull(role, "role");
     Objects.requireNonNull(leader, "leader");
     Objects.requireNonNull(digest, "digest");
+    Objects.requireNonNull(lastCheckpoint, "lastCheckpoint");
     members = List.copyOf(members);
     Objects.requireNonNull(pending, "pending");
     Objects.requireNonNull(install, "install");

@@ -289,6 +289,11 @@ public final class MultiSourceInstaller implements Installer {
     private boolean transferDone;
     private boolean finishing;
     private long firstShardNanos = -1;
+    private final RateEstimator rate =
+        new RateEstimator(TimeUnit.SECONDS.toNanos(5), TimeUnit.MILLISECONDS.toNanos(250));
+    private long fetchedBytes;
+    private int shardsLoaded;
+    private long shardLoadNanos;
     private ScheduledFuture<?> timer;
     private ScheduledFuture<?> renewal;
     private ScheduledFuture<?> poll;
@@ -634,6 +639,8 @@ public final class MultiSourceInstaller implements Installer {
       try {
         poll();
         schedule();
+        // Also when no chunk arrives: the smoothed rate then falls and the ETA grows.
+        publishProgress();
       } catch (Throwable t) {
         fail(t);
       }
@@ -732,6 +739,7 @@ public final class MultiSourceInstaller implements Installer {
       metrics.fetched(
           source, verified.storedBytes(), ref.rawSize(), sent == null ? 0 : arrivedAt - sent);
       bytesPerSource.merge(source, (long) verified.storedBytes(), Long::sum);
+      fetchedBytes += verified.storedBytes();
       if (verifyTook >= 0) {
         verifyNanos += verifyTook;
         verifiedRawBytes += ref.rawSize();
@@ -782,17 +790,21 @@ public final class MultiSourceInstaller implements Installer {
       loader.execute(
           () -> {
             try {
+              long t = System.nanoTime();
               staged.loadShard(i);
               long at = System.nanoTime() - startNanos;
-              onDriver(() -> shardLoaded(at));
+              long took = System.nanoTime() - t;
+              onDriver(() -> shardLoaded(at, took));
             } catch (Throwable t) {
               onDriver(() -> fail(t));
             }
           });
     }
 
-    private void shardLoaded(long at) {
+    private void shardLoaded(long at, long took) {
       loadsPending--;
+      shardsLoaded++;
+      shardLoadNanos += took;
       if (firstShardNanos < 0) {
         firstShardNanos = at;
         metrics.firstShard(at);
@@ -939,14 +951,27 @@ public final class MultiSourceInstaller implements Installer {
     private void publishProgress() {
       if (transfer != null && manifest != null && !result.isDone()) {
         TransferProgress p = transfer.progress();
+        long now = System.nanoTime();
+        rate.sample(now, fetchedBytes);
         current =
             new InstallProgress(
                 manifest.index(),
                 p.bytesWanted(),
                 p.bytesDone(),
                 bytesPerSource,
-                Duration.ofNanos(System.nanoTime() - startNanos));
+                Duration.ofNanos(now - startNanos),
+                rate.bytesPerSecond(),
+                loadLeft());
       }
+    }
+
+    /** Mean load time of the shards loaded so far × the shards left ÷ the loader threads. */
+    private Duration loadLeft() {
+      int left = shardMissing.size() - shardsLoaded;
+      if (shardsLoaded == 0 || left <= 0) {
+        return Duration.ZERO;
+      }
+      return Duration.ofNanos(shardLoadNanos / shardsLoaded * left / threads);
     }
 
     private void end() {

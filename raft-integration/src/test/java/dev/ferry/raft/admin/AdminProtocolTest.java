@@ -33,7 +33,14 @@ class AdminProtocolTest {
   @Test
   void statusProgressAndResultsRoundTrip() throws IOException {
     InstallProgress i =
-        new InstallProgress(40, 1000, 600, Map.of("n1", 300L, "n2", 200L), Duration.ofMillis(250));
+        new InstallProgress(
+            40,
+            1000,
+            600,
+            Map.of("n1", 300L, "n2", 200L),
+            Duration.ofMillis(250),
+            1234,
+            Duration.ofMillis(70));
     MembershipChange c =
         new MembershipChange(
             5,
@@ -53,6 +60,7 @@ class AdminProtocolTest {
             42,
             7,
             D,
+            Optional.of(new DigestAt(3, 40, D)),
             List.of(
                 new NodeStatus.Member("n1", "n1=h:1:2:3", true),
                 new NodeStatus.Member("n4", "n4=h:4:5:6", false)),

@@ -1,0 +1,98 @@
+package dev.ferry.kv.cli;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ferry.raft.admin.NodeStatus;
+import dev.ferry.raft.install.InstallProgress;
+import dev.ferry.snapshot.StateDigest;
+import dev.ferry.statemachine.DigestAt;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+/** The table `ferry admin status` (and `--watch`) prints. */
+class AdminStatusTest {
+  private static StateDigest digest(int b) {
+    byte[] bytes = new byte[StateDigest.LENGTH];
+    Arrays.fill(bytes, (byte) b);
+    return StateDigest.fromBytes(bytes);
+  }
+
+  private static NodeStatus node(
+      String id, String role, Optional<DigestAt> checkpoint, Optional<InstallProgress> install) {
+    return new NodeStatus(
+        id,
+        role,
+        Optional.of("n1"),
+        2,
+        100,
+        100,
+        1,
+        digest(9),
+        checkpoint,
+        List.of(new NodeStatus.Member("n1", "n1=h:1:2:3", true)),
+        Optional.empty(),
+        install,
+        Optional.empty());
+  }
+
+  @Test
+  void showsCheckpointsInstallsWithRateAndEtaAndTheLeader() {
+    InstallProgress i =
+        new InstallProgress(
+            90,
+            100 * 1048576L,
+            40 * 1048576L,
+            Map.of("n1", 30 * 1048576L, "n2", 10 * 1048576L),
+            Duration.ofSeconds(6),
+            10 * 1048576.0,
+            Duration.ofSeconds(2));
+    String table =
+        AdminCommand.Status.render(
+            List.of(
+                node("n1", "LEADER", Optional.of(new DigestAt(2, 80, digest(1))), Optional.empty()),
+                node("n4", "LISTENER", Optional.empty(), Optional.of(i)),
+                "n3: connection refused"));
+    assertTrue(table.contains("80 0101010101010101"), table);
+    assertTrue(
+        table.contains("index 90: 40.0/100.0 MiB, 10.0 MiB/s, 60.0 MiB left, ETA 8 s from"), table);
+    assertTrue(table.contains("n3: connection refused (unreachable)"), table);
+    assertTrue(table.contains("leader: n1"), table);
+    assertFalse(table.contains("MISMATCH"), table);
+  }
+
+  @Test
+  void flagsReplicasWhoseDigestsDifferAtTheSameCheckpoint() {
+    String table =
+        AdminCommand.Status.render(
+            List.of(
+                node("n1", "LEADER", Optional.of(new DigestAt(2, 80, digest(1))), Optional.empty()),
+                node(
+                    "n2",
+                    "FOLLOWER",
+                    Optional.of(new DigestAt(2, 80, digest(1))),
+                    Optional.empty()),
+                node(
+                    "n3",
+                    "FOLLOWER",
+                    Optional.of(new DigestAt(2, 80, digest(2))),
+                    Optional.empty()),
+                node(
+                    "n4",
+                    "FOLLOWER",
+                    Optional.of(new DigestAt(2, 60, digest(3))),
+                    Optional.empty())));
+    assertTrue(table.contains("DIGEST MISMATCH: n3 at checkpoint index 80"), table);
+    assertFalse(table.contains("n4 at checkpoint"), "a different index is not compared: " + table);
+  }
+
+  @Test
+  void anInstallWithoutAMeasuredRateHasNoEtaYet() {
+    InstallProgress i = new InstallProgress(90, 1000, 0, Map.of(), Duration.ZERO);
+    assertTrue(AdminCommand.Status.install(i).contains("ETA ?"), AdminCommand.Status.install(i));
+  }
+}
