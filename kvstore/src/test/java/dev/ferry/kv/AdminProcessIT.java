@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -28,6 +29,11 @@ class AdminProcessIT {
 
   /** Runs the CLI in a child JVM; returns exit code and output. */
   private record Run(int exit, String output) {}
+
+  /** The last CLI process started, and where its output goes. */
+  private record Started(Process process, Path output) {}
+
+  private volatile Started started;
 
   private Run cli(ProcessCluster cluster, String... args) throws Exception {
     List<String> cmd = new ArrayList<>();
@@ -43,6 +49,7 @@ class AdminProcessIT {
     Path out = Files.createTempFile(dir, "cli", ".out");
     Process p =
         new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+    started = new Started(p, out);
     if (!p.waitFor(T.toSeconds(), TimeUnit.SECONDS)) {
       p.destroyForcibly().waitFor();
       StringBuilder tails = new StringBuilder();
@@ -125,6 +132,34 @@ class AdminProcessIT {
       Run bad = cli(cluster, "admin", "add", "--peers", peers, "--node", "garbage");
       assertNotEquals(0, bad.exit());
       assertTrue(bad.output().contains("bad peer 'garbage'"), bad.output());
+
+      // Interrupted, an add says that it goes on where it runs. The node is not running, so the
+      // add waits (up to 15 s) for its admin service to answer.
+      int[] nowhere = ProcessCluster.freePorts(3);
+      String absent = "n9=127.0.0.1:" + nowhere[0] + ":" + nowhere[1] + ":" + nowhere[2];
+      CompletableFuture<Run> pending =
+          CompletableFuture.supplyAsync(
+              () -> {
+                try {
+                  return cli(cluster, "admin", "add", "--peers", all, "--node", absent);
+                } catch (Exception e) {
+                  throw new java.util.concurrent.CompletionException(e);
+                }
+              });
+      LocalCluster.await(
+          T,
+          () -> {
+            Started s = started;
+            try {
+              return s != null && Files.readString(s.output()).contains("adding n9");
+            } catch (java.io.IOException e) {
+              return false;
+            }
+          },
+          "the add of n9 to begin");
+      started.process().destroy(); // SIGTERM, as Ctrl-C's SIGINT: shutdown hooks run
+      Run interrupted = pending.get(T.toSeconds(), TimeUnit.SECONDS);
+      assertTrue(interrupted.output().contains("the add of n9 continues on"), interrupted.output());
       try (KvClient c = cluster.client(Duration.ofSeconds(30))) {
         c.put("after".getBytes(StandardCharsets.UTF_8), new byte[] {1});
       }

@@ -19,6 +19,7 @@ import dev.ferry.raft.admin.AdminAuthException;
 import dev.ferry.raft.admin.AdminClient;
 import dev.ferry.raft.admin.AdminServer;
 import dev.ferry.raft.admin.MemberDigestMismatchException;
+import dev.ferry.raft.admin.MemberUnreachableException;
 import dev.ferry.raft.admin.MembershipAdmin;
 import dev.ferry.raft.admin.MembershipConflictException;
 import dev.ferry.raft.admin.MembershipException;
@@ -312,13 +313,24 @@ class MembershipIT {
                 Duration.ofSeconds(4)));
     try (KvClient c = cluster.client(T)) {
       FerryServer n4 = cluster.startListener("n4", KvStateMachine::new);
-      cluster.stop("n4"); // Never answers: it cannot install nor catch up.
       MembershipAdmin admin = admin(c);
       long t0 = System.nanoTime();
+      // It answers the add's first check, then stops: it never installs nor catches up.
+      CompletableFuture<Void> stopped = new CompletableFuture<>();
       ExecutionException e =
           assertThrows(
               ExecutionException.class,
-              () -> get(admin.addMember(new AddRequest(n4.self(), Duration.ofSeconds(3)))));
+              () ->
+                  get(
+                      admin.addMember(
+                          new AddRequest(n4.self(), Duration.ofSeconds(3)),
+                          p -> {
+                            if (p.phase() == AddProgress.Phase.INSTALLING && !stopped.isDone()) {
+                              stopped.complete(null);
+                              CompletableFuture.runAsync(() -> stopQuietly("n4"));
+                            }
+                          })));
+      assertTrue(stopped.isDone(), "n4 was stopped mid-add: " + e.getCause());
       assertInstanceOf(MembershipTimeoutException.class, e.getCause());
       assertEquals(0, e.getCause().getSuppressed().length, "the rollback succeeded");
       RaftConfiguration conf = conf();
@@ -327,6 +339,57 @@ class MembershipIT {
       System.out.println(
           "timeout path took " + (System.nanoTime() - t0) / 1_000_000 + " ms: " + e.getCause());
       c.put("k".getBytes(StandardCharsets.UTF_8), new byte[] {1});
+    }
+  }
+
+  private void stopQuietly(String id) {
+    try {
+      cluster.stop(id);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * An add of a node that is not running, or that fails authentication, fails before anything
+   * changes, naming the cause; the next add goes through at once (no Ratis staging of the dead node
+   * is left to refuse it).
+   */
+  @Test
+  void anAddOfANodeThatIsNotRunningOrFailsAuthenticationFailsAtOnceNamingTheCause()
+      throws Exception {
+    start();
+    try (KvClient c = cluster.client(T)) {
+      c.put("k".getBytes(StandardCharsets.UTF_8), new byte[] {1});
+      FerryServer n4 = cluster.startListener("n4", KvStateMachine::new);
+      PeerAddress address = n4.self();
+      cluster.stop("n4");
+      MembershipAdmin admin = admin(c);
+      ExecutionException down =
+          assertThrows(
+              ExecutionException.class,
+              () -> get(admin.addMember(new AddRequest(address, Duration.ofMinutes(10)))));
+      assertInstanceOf(MemberUnreachableException.class, down.getCause());
+      assertTrue(
+          down.getCause().getMessage().contains("n4 is not reachable at"),
+          down.getCause().getMessage());
+
+      MembershipAdmin stranger =
+          MembershipAdmin.builder(c.raftClient(), c.group()).secret(ClusterSecret.random()).build();
+      FerryServer n5 = cluster.startListener("n5", KvStateMachine::new);
+      ExecutionException auth =
+          assertThrows(
+              ExecutionException.class,
+              () -> get(stranger.addMember(new AddRequest(n5.self(), Duration.ofMinutes(10)))));
+      assertInstanceOf(MemberUnreachableException.class, auth.getCause());
+      assertTrue(
+          auth.getCause().getMessage().contains("wrong cluster secret"),
+          auth.getCause().getMessage());
+      assertEquals(Set.of("n1", "n2", "n3"), ids(conf().getCurrentPeers()), "nothing changed");
+      assertTrue(conf().getCurrentPeers(RaftPeerRole.LISTENER).isEmpty(), "nothing staged");
+
+      AddResult r = get(admin.addMember(new AddRequest(n5.self(), T)));
+      assertEquals("n5", r.nodeId());
     }
   }
 

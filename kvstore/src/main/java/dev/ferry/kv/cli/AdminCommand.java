@@ -94,6 +94,14 @@ final class AdminCommand {
       return first;
     }
 
+    static void removeHook(Thread hook) {
+      try {
+        Runtime.getRuntime().removeShutdownHook(hook);
+      } catch (IllegalStateException alreadyShuttingDown) {
+        // The hook runs: the JVM is exiting.
+      }
+    }
+
     static Duration seconds(long s, String what) {
       if (s < 1) {
         throw new IllegalArgumentException(what + " must be >= 1 second: " + s);
@@ -129,8 +137,19 @@ final class AdminCommand {
       PrintStream out = System.out;
       out.println("adding " + target + " via " + via.id());
       AddResult r;
+      // The add runs on the coordinator: interrupting this command does not stop it.
+      Thread interrupted =
+          new Thread(
+              () ->
+                  System.err.printf(
+                      "%ninterrupted: the add of %s continues on %s; follow it with"
+                          + " `ferry admin status`%n",
+                      target.id(), via.id()));
+      Runtime.getRuntime().addShutdownHook(interrupted);
       try (AdminClient c = connect(via)) {
         r = add(c, request, out);
+      } finally {
+        removeHook(interrupted);
       }
       out.println(summary(r));
       return 0;

@@ -368,6 +368,8 @@ final class AdminProtocol {
       kind = "conflict";
     } else if (t instanceof MembershipTimeoutException) {
       kind = "timeout";
+    } else if (t instanceof MemberUnreachableException) {
+      kind = "unreachable";
     } else if (t instanceof IllegalArgumentException) {
       kind = "invalid";
     } else if (t instanceof IllegalStateException) {
@@ -393,6 +395,7 @@ final class AdminProtocol {
               StateDigest.fromBytes(f.hex("actual", StateDigest.LENGTH)));
       case "conflict" -> new MembershipConflictException(message);
       case "timeout" -> new MembershipTimeoutException(message, null);
+      case "unreachable" -> new MemberUnreachableException(message, null);
       case "invalid" -> new IllegalArgumentException(message);
       case "state" -> new IllegalStateException(message);
       default -> new AdminException(message);

@@ -79,6 +79,10 @@ public final class MembershipAdmin {
   private static final Logger LOG = LoggerFactory.getLogger(MembershipAdmin.class);
   private static final Duration POLL = Duration.ofMillis(50);
   private static final Duration ROLLBACK_BUDGET = Duration.ofSeconds(30);
+
+  /** How long an add waits for the node's admin service to listen (it may be starting). */
+  private static final Duration PROBE_GRACE = Duration.ofSeconds(15);
+
   private static final Duration PROGRESS_EVERY = Duration.ofMillis(250);
   private static final Duration VOTER_WAIT = Duration.ofSeconds(15);
 
@@ -308,6 +312,7 @@ public final class MembershipAdmin {
     if (start.isVoter(id)) {
       throw new IllegalStateException(id + " is already a voter");
     }
+    probe(node, deadline);
     long changeId = random.nextLong() & Long.MAX_VALUE;
     driving.add(changeId);
     AtomicReference<AddProgress.Phase> phase = new AtomicReference<>(AddProgress.Phase.INSTALLING);
@@ -389,6 +394,62 @@ public final class MembershipAdmin {
     } finally {
       driving.remove(changeId);
     }
+  }
+
+  /**
+   * Checks, before anything changes, that {@code node} runs and is the node it is said to be: its
+   * admin service answers, authenticates with the cluster secret and reports the node's id. A node
+   * that does not listen yet (it may be starting) is asked again for up to {@link #PROBE_GRACE}; a
+   * wrong secret or another node's answer fails at once. Without a cluster secret (no admin service
+   * to ask) there is nothing to check.
+   *
+   * <p>Without this check, an add to a node that is not running was staged by Ratis until the
+   * staging timeout (as long as the install deadline), and every later change was refused
+   * meanwhile.
+   *
+   * @throws MemberUnreachableException naming the cause and what to check
+   */
+  private void probe(PeerAddress node, Instant deadline) throws IOException {
+    if (secret == null) {
+      return;
+    }
+    Instant giveUp = min(deadline, clock.instant().plus(PROBE_GRACE));
+    String where = node.host() + ":" + node.adminPort();
+    while (true) {
+      try (AdminClient c = AdminClient.connect(node, secret, tls, selfId)) {
+        String answered = c.status().id();
+        if (!answered.equals(node.id())) {
+          throw new MemberUnreachableException(
+              node.id() + ": the admin service at " + where + " answers as " + answered, null);
+        }
+        return;
+      } catch (AdminAuthException e) {
+        throw new MemberUnreachableException(
+            node.id()
+                + " failed authentication at "
+                + where
+                + ": wrong cluster secret? ("
+                + e.getMessage()
+                + ")",
+            e);
+      } catch (IOException e) {
+        if (clock.instant().isAfter(giveUp)) {
+          throw new MemberUnreachableException(
+              node.id()
+                  + " is not reachable at "
+                  + where
+                  + " (is `ferry server --listener` running there, and its admin port open?): "
+                  + e.getMessage(),
+              e);
+        }
+        LOG.debug("{}: admin service not reachable yet: {}", node.id(), e.toString());
+      }
+      pause(deadline, node.id() + "'s admin service");
+    }
+  }
+
+  private static Instant min(Instant a, Instant b) {
+    return a.isBefore(b) ? a : b;
   }
 
   /**
