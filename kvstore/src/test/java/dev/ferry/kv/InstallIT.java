@@ -241,6 +241,66 @@ class InstallIT {
     assertConverged();
   }
 
+  /**
+   * A joiner that every peer refuses (wrong cluster secret), put in the configuration past Ferry's
+   * admin (which refuses such a node up front): Ratis asks it to install again and again, about 20
+   * times a second; its attempts back off (0.25 s, 0.5 s, 1 s, …) and the failure names the cause.
+   */
+  @Test
+  void aJoinerEveryPeerRefusesBacksOffAndSaysWhy() throws Exception {
+    start();
+    try (KvClient c = cluster.client(T)) {
+      load(c);
+      capture(c);
+      cluster.writeUntilPurgedPast(c, 1, T);
+      FerryServer n4 =
+          cluster.startListener(
+              "n4", KvStateMachine::new, cluster.peers(), dev.ferry.raft.ClusterSecret.random());
+      java.util.concurrent.CompletableFuture.runAsync(
+          () -> {
+            // Staged by Ratis until it fails: blocks, so not waited for.
+            try (KvClient leader = cluster.clientOf(cluster.leader(T), T)) {
+              List<org.apache.ratis.protocol.RaftPeer> listeners =
+                  List.of(
+                      FerryServer.toRaftPeer(
+                          n4.self(), org.apache.ratis.proto.RaftProtos.RaftPeerRole.LISTENER));
+              leader
+                  .raftClient()
+                  .admin()
+                  .setConfiguration(
+                      org.apache.ratis.protocol.SetConfigurationRequest.Arguments.newBuilder()
+                          .setServersInNewConf(
+                              cluster.peers().stream()
+                                  .map(
+                                      p ->
+                                          FerryServer.toRaftPeer(
+                                              p,
+                                              org.apache.ratis.proto.RaftProtos.RaftPeerRole
+                                                  .FOLLOWER))
+                                  .toList())
+                          .setListenersInNewConf(listeners)
+                          .build());
+            } catch (IOException | RuntimeException e) {
+              // The test ends (and closes the cluster) first.
+            }
+          });
+      LocalCluster.await(T, () -> failures("n4") >= 1, "n4's first failed install");
+      String why = cluster.installer("n4").lastReport().outcome();
+      assertTrue(why.contains("no peer's chunk service could be reached"), why);
+      long first = System.nanoTime();
+      LocalCluster.await(T, () -> failures("n4") >= 4, "n4's fourth failed install");
+      long tookMs = (System.nanoTime() - first) / 1_000_000;
+      // Four attempts after waits of 0.25 + 0.5 + 1 s at least; without backoff they took about
+      // 150 ms. A slow machine only makes this longer.
+      assertTrue(tookMs >= 1_750, "3 retries in " + tookMs + " ms");
+      System.out.println("n4: 3 retries took " + tookMs + " ms; " + why);
+    }
+  }
+
+  private long failures(String id) {
+    return cluster.server(id).metrics().counter("ferry.install.outcome.failure").getCount();
+  }
+
   @Test
   void aPeerWithTheWrongSecretIsRefused() throws Exception {
     start();

@@ -1,5 +1,6 @@
 package dev.ferry.raft;
 
+import dev.ferry.raft.chunks.ChunkAuthException;
 import dev.ferry.raft.chunks.ChunkClient;
 import dev.ferry.raft.install.ChunkClientPeer;
 import dev.ferry.raft.install.SnapshotPeer;
@@ -9,6 +10,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeer;
@@ -30,6 +33,7 @@ final class PeerClients implements AutoCloseable {
   private final Map<String, ChunkClientPeer> clients = new HashMap<>();
   private final Map<String, String> addresses = new HashMap<>();
   private boolean closed;
+  private boolean refusedByAllSaid;
 
   /**
    * @param tls the chunk-client TLS context, or null for plain TCP
@@ -73,6 +77,7 @@ final class PeerClients implements AutoCloseable {
       }
     }
     List<SnapshotPeer> out = new ArrayList<>();
+    Map<String, String> refused = new TreeMap<>();
     for (Map.Entry<String, String> e : wanted.entrySet()) {
       ChunkClientPeer c = clients.get(e.getKey());
       if (c != null && (!c.client().isOpen() || !e.getValue().equals(addresses.get(e.getKey())))) {
@@ -80,8 +85,20 @@ final class PeerClients implements AutoCloseable {
         c = null;
       }
       if (c == null) {
-        c = connect(e.getKey(), e.getValue());
-        if (c == null) {
+        try {
+          c = connect(e.getKey(), e.getValue());
+        } catch (Exception ex) {
+          Throwable cause =
+              ex instanceof ExecutionException && ex.getCause() != null ? ex.getCause() : ex;
+          if (cause instanceof ChunkAuthException) {
+            refused.put(e.getKey(), cause.getMessage());
+          }
+          // A peer that is down is expected (it restarts, or was removed): the install says so.
+          LOG.debug(
+              "cannot reach the chunk service of {} at {}: {}",
+              e.getKey(),
+              e.getValue(),
+              cause.toString());
           continue;
         }
         clients.put(e.getKey(), c);
@@ -89,25 +106,32 @@ final class PeerClients implements AutoCloseable {
       }
       out.add(c);
     }
+    if (!out.isEmpty()) {
+      refusedByAllSaid = false;
+    } else if (!wanted.isEmpty() && refused.size() == wanted.size() && !refusedByAllSaid) {
+      // Said once per episode: installs retry, and the peers log each refusal on their side.
+      refusedByAllSaid = true;
+      LOG.error(
+          "{}: every peer refused this node {}: wrong cluster secret, or TLS certificates they do"
+              + " not trust? It cannot install a snapshot until that is fixed. First refusal: {}",
+          selfId,
+          refused.keySet(),
+          refused.values().iterator().next());
+    }
     return out;
   }
 
-  private ChunkClientPeer connect(String id, String address) {
+  private ChunkClientPeer connect(String id, String address) throws Exception {
     int colon = address.lastIndexOf(':');
-    try {
-      ChunkClient client =
-          ChunkClient.builder()
-              .peer(id, address.substring(0, colon), Integer.parseInt(address.substring(colon + 1)))
-              .selfId(selfId)
-              .secret(secret.bytes())
-              .tls(tls)
-              .connect()
-              .get(15, TimeUnit.SECONDS);
-      return new ChunkClientPeer(client);
-    } catch (Exception e) {
-      LOG.info("cannot reach the chunk service of {} at {}: {}", id, address, e.toString());
-      return null;
-    }
+    ChunkClient client =
+        ChunkClient.builder()
+            .peer(id, address.substring(0, colon), Integer.parseInt(address.substring(colon + 1)))
+            .selfId(selfId)
+            .secret(secret.bytes())
+            .tls(tls)
+            .connect()
+            .get(15, TimeUnit.SECONDS);
+    return new ChunkClientPeer(client);
   }
 
   @Override

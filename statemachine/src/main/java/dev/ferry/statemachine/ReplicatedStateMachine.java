@@ -7,6 +7,7 @@ import dev.ferry.snapshot.store.ChunkStore;
 import dev.ferry.statemachine.internal.ByteKey;
 import dev.ferry.statemachine.internal.CaptureJob;
 import dev.ferry.statemachine.internal.RecordDigest;
+import dev.ferry.statemachine.internal.RetryBackoff;
 import dev.ferry.statemachine.internal.SessionTable;
 import dev.ferry.statemachine.internal.SnapshotCatalog;
 import dev.ferry.statemachine.internal.StagedLoad;
@@ -24,6 +25,8 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -125,6 +128,15 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
   private final AtomicLong localLoadDone = new AtomicLong(-1);
   private final AtomicLong firstLeaderContact = new AtomicLong(-1);
   private final AtomicLong installRequested = new AtomicLong(-1);
+
+  /**
+   * Ratis asks again at once after a failed install (about 20 times a second): failed attempts are
+   * spaced 0.25 s, 0.5 s, 1 s … up to a minute apart (a transient failure, such as peers still
+   * capturing the baseline, costs a quarter second), and only a few of a long series are logged.
+   */
+  private final RetryBackoff installBackoff =
+      new RetryBackoff(TimeUnit.MILLISECONDS.toNanos(250), TimeUnit.SECONDS.toNanos(60));
+
   private final AtomicLong installDone = new AtomicLong(-1);
   private final AtomicLong reloaded = new AtomicLong(-1);
 
@@ -999,25 +1011,59 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
     Installer.InstallRequest request =
         new Installer.InstallRequest(
             firstTermIndexInLog.getIndex(), firstTermIndexInLog.getTerm(), leader);
-    LOG.info(
-        "{}: leader {} asks for a snapshot at index >= {}",
-        this,
-        leader,
-        firstTermIndexInLog.getIndex() - 1);
+    long wait = installBackoff.waitNanos(now);
+    if (installBackoff.failures() == 0) {
+      LOG.info(
+          "{}: leader {} asks for a snapshot at index >= {}",
+          this,
+          leader,
+          firstTermIndexInLog.getIndex() - 1);
+    } else {
+      LOG.debug(
+          "{}: leader {} asks again for a snapshot at index >= {}; starting in {} ms",
+          this,
+          leader,
+          firstTermIndexInLog.getIndex() - 1,
+          wait / 1_000_000);
+    }
     // Complete asynchronously always: an already-failed future takes a bad path in Ratis.
-    return CompletableFuture.supplyAsync(() -> request, background)
+    Executor start =
+        wait == 0
+            ? background
+            : CompletableFuture.delayedExecutor(wait, TimeUnit.NANOSECONDS, background);
+    return CompletableFuture.supplyAsync(() -> request, start)
         .thenCompose(r -> installer.install(r, installTarget()))
         .orTimeout(config.installDeadline().toMillis(), TimeUnit.MILLISECONDS)
         .thenApplyAsync(m -> TermIndex.valueOf(m.term(), m.index()), background)
         .whenComplete(
             (ti, t) -> {
               if (t != null) {
-                LOG.warn("{}: install failed (Ratis will ask again): {}", this, t.toString());
+                installFailed(t);
               } else {
+                int failed = installBackoff.succeeded();
+                if (failed > 0) {
+                  LOG.info("{}: install succeeded after {} failed attempts", this, failed);
+                }
                 installDone.set(System.nanoTime());
                 watchReload(firstTermIndexInLog, ti.getIndex(), 0);
               }
             });
+  }
+
+  private void installFailed(Throwable t) {
+    long delay = installBackoff.failed(System.nanoTime());
+    int n = installBackoff.failures();
+    Throwable cause = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
+    if (installBackoff.worthLogging()) {
+      LOG.warn(
+          "{}: install failed{} (next attempt in {} ms): {}",
+          this,
+          n == 1 ? "" : " " + n + " times in a row",
+          TimeUnit.NANOSECONDS.toMillis(delay),
+          cause.toString());
+    } else {
+      LOG.debug("{}: install failed {} times in a row: {}", this, n, cause.toString());
+    }
   }
 
   @Override

@@ -206,6 +206,19 @@ public final class LocalCluster implements Closeable {
       java.util.function.Function<StateMachineConfig, KvStateMachine> stateMachine,
       List<PeerAddress> members)
       throws IOException {
+    return startListener(id, stateMachine, members, secret);
+  }
+
+  /**
+   * As {@link #startListener(String, java.util.function.Function, List)}, with the cluster secret
+   * {@code nodeSecret} (another than the cluster's, to test a misconfigured joiner).
+   */
+  public FerryServer startListener(
+      String id,
+      java.util.function.Function<StateMachineConfig, KvStateMachine> stateMachine,
+      List<PeerAddress> members,
+      ClusterSecret nodeSecret)
+      throws IOException {
     if (servers.containsKey(id) || peers.stream().anyMatch(p -> p.id().equals(id))) {
       throw new IllegalArgumentException(id + " is already a node of this cluster");
     }
@@ -225,7 +238,7 @@ public final class LocalCluster implements Closeable {
             .dataDir(dir.resolve(id))
             .stateMachine(stateMachine.apply(config))
             .logPreservationEntries(LOG_PRESERVATION)
-            .clusterSecret(secret)
+            .clusterSecret(nodeSecret)
             .jmx(false)
             .shipping(shipping)
             .installSources(installSources)

@@ -326,6 +326,7 @@ public final class MultiSourceInstaller implements Installer {
         Map<String, CompletableFuture<List<SnapshotPeer.Listing>>> asked = new LinkedHashMap<>();
         all.forEach((id, p) -> asked.put(id, p.listManifests(need)));
         Map<SnapshotPeer.Listing, List<String>> holders = new HashMap<>();
+        Map<String, String> failed = new LinkedHashMap<>();
         for (Map.Entry<String, CompletableFuture<List<SnapshotPeer.Listing>>> e :
             asked.entrySet()) {
           try {
@@ -336,7 +337,9 @@ public final class MultiSourceInstaller implements Installer {
               }
             }
           } catch (Exception ex) {
-            LOG.info("install: peer {} did not list its snapshots: {}", e.getKey(), ex.toString());
+            // Said in the failure, if no peer can serve.
+            failed.put(e.getKey(), ex.toString());
+            LOG.debug("install: peer {} did not list its snapshots: {}", e.getKey(), ex.toString());
           }
         }
         SnapshotPeer.Listing best =
@@ -347,11 +350,14 @@ public final class MultiSourceInstaller implements Installer {
                 .orElseThrow(
                     () ->
                         new IOException(
-                            "no peer has a snapshot at or after index "
-                                + need
-                                + " (asked "
-                                + all.keySet()
-                                + ")"));
+                            all.isEmpty()
+                                ? "no peer's chunk service could be reached"
+                                : "no peer has a snapshot at or after index "
+                                    + need
+                                    + " (asked "
+                                    + all.keySet()
+                                    + (failed.isEmpty() ? "" : "; failed: " + failed)
+                                    + ")"));
         List<String> holding = new ArrayList<>(holders.get(best));
         if (holding.size() > maxSources) {
           // false (not the leader) sorts first; the sort is stable otherwise.
