@@ -272,7 +272,8 @@ public final class FerryServer implements Closeable {
     boolean voter =
         d.getRaftConf().getCurrentPeers(RaftPeerRole.FOLLOWER).stream()
             .anyMatch(p -> p.getId().equals(d.getId()));
-    RaftPeerId leader = info.getLeaderId();
+    // A candidate has no leader, though Ratis keeps reporting the last one it knew.
+    RaftPeerId leader = info.isCandidate() ? null : info.getLeaderId();
     return Health.of(
         info.getCurrentRole().name(),
         voter,

@@ -109,8 +109,8 @@ final class ServerMetrics {
         d -> d.getRaftLog().getNextIndex() - 1);
     raftGauge(
         "ferry_raft_leader_known",
-        "1 when the node knows a leader of the group, else 0.",
-        d -> d.getInfo().getLeaderId() == null ? 0 : 1);
+        "1 when the node knows a leader of the group (a candidate knows none), else 0.",
+        d -> d.getInfo().isCandidate() || d.getInfo().getLeaderId() == null ? 0 : 1);
     m.gauges(
         "ferry_raft_follower_match_index",
         "On the leader: the highest log index known replicated on each follower and listener.",

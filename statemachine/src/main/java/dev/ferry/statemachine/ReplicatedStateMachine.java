@@ -452,7 +452,6 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
       commitStaged(s);
       long now = System.nanoTime();
       reloaded.set(now);
-      installing = false;
       long done = installDone.get();
       LOG.debug("{}: installed snapshot at index {} is live", this, s.manifest.index());
       if (done >= 0) {
@@ -462,6 +461,7 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
           LOG.warn("{}: installer failed on the swap notification: {}", this, e.toString());
         }
       }
+      installing = false;
     }
     if (lc.getCurrentState() == LifeCycle.State.STARTING) {
       lc.transition(LifeCycle.State.RUNNING);
