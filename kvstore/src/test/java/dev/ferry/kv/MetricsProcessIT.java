@@ -113,15 +113,14 @@ class MetricsProcessIT {
       steps.add("cluster up " + (System.nanoTime() - t0) / 1_000_000 + " ms");
       try (KvClient c = cluster.client(Duration.ofSeconds(30))) {
         Random rnd = new Random(13);
-        List<byte[][]> batch = new ArrayList<>();
-        for (int i = 0; i < 1_000; i++) {
-          byte[] v = new byte[512];
-          rnd.nextBytes(v);
-          batch.add(new byte[][] {("k" + i).getBytes(StandardCharsets.UTF_8), v});
-          if (batch.size() == 50) {
-            c.putAll(batch);
-            batch.clear();
+        for (int b = 0; b < 20; b++) {
+          List<byte[][]> batch = new ArrayList<>();
+          for (int i = 0; i < 50; i++) {
+            byte[] value = new byte[512];
+            rnd.nextBytes(value);
+            batch.add(new byte[][] {("k" + (b * 50 + i)).getBytes(StandardCharsets.UTF_8), value});
           }
+          c.putAll(batch);
         }
       }
       for (PeerAddress p : cluster.peers()) {

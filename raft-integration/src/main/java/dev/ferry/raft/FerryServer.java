@@ -182,10 +182,19 @@ public final class FerryServer implements Closeable {
       metricsHttp = MetricsHttpServer.start(metricsBind, nodeMetrics, this::health);
     }
     LOG.info(
-        "{}: started ({}), peers {}",
+        "{}: started ({}), peers {}{}",
         self.id(),
         listener ? "listener" : "voter",
-        peers.stream().map(PeerAddress::id).toList());
+        peers.stream().map(PeerAddress::id).toList(),
+        metricsAddress()
+            .map(
+                a ->
+                    ", metrics and health on http://"
+                        + a.getHostString()
+                        + ":"
+                        + a.getPort()
+                        + " (unauthenticated)")
+            .orElse(""));
     return this;
   }
 

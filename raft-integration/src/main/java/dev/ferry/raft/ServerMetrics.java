@@ -258,26 +258,29 @@ final class ServerMetrics {
   // ---- chunk store (node-wide) -----------------------------------------------------------------
 
   private void store(ReplicatedStateMachine sm) {
-    m.gauges(
-        "ferry_store_chunks",
-        "Chunks (files) in the node's chunk store.",
-        List.of(),
-        cb -> storeStats(sm).ifPresent(s -> cb.call(s.chunks())));
-    m.gauges(
+    storeGauge(
+        "ferry_store_chunks", "Chunks (files) in the node's chunk store.", sm, StoreStats::chunks);
+    storeGauge(
         "ferry_store_bytes",
         "Stored bytes of the chunks in the node's chunk store.",
-        List.of(),
-        cb -> storeStats(sm).ifPresent(s -> cb.call(s.storedBytes())));
-    m.gauges(
+        sm,
+        StoreStats::storedBytes);
+    storeGauge(
         "ferry_store_pins",
         "Leases (pins) held now on snapshots in the chunk store.",
-        List.of(),
-        cb -> storeStats(sm).ifPresent(s -> cb.call(s.pins())));
+        sm,
+        StoreStats::pins);
     m.counters(
         "ferry_store_quarantined_chunks_total",
         "Chunks that failed verification in the store and were quarantined since it opened.",
         List.of(),
         cb -> storeStats(sm).ifPresent(s -> cb.call(s.quarantined())));
+  }
+
+  private void storeGauge(
+      String name, String help, ReplicatedStateMachine sm, ToLongFunction<StoreStats> value) {
+    m.gauges(
+        name, help, List.of(), cb -> storeStats(sm).ifPresent(s -> cb.call(value.applyAsLong(s))));
   }
 
   private static Optional<StoreStats> storeStats(ReplicatedStateMachine sm) {

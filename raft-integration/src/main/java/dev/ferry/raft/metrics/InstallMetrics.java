@@ -89,6 +89,15 @@ public final class InstallMetrics {
     }
   }
 
+  private static final String CHUNK_LATENCY = "ferry_install_chunk_latency_seconds";
+  private static final String CHUNK_LATENCY_HELP =
+      "Time from requesting a chunk to its arrival, per source.";
+  private static final double[] CHUNK_BOUNDS = NodeMetrics.exponentialBounds(0.001, 2, 15);
+  private static final String PHASES = "ferry_install_phase_seconds";
+  private static final String PHASES_HELP =
+      "Duration of each phase of an install (list, transfer, load, verify, finalize).";
+  private static final double[] PHASE_BOUNDS = NodeMetrics.exponentialBounds(0.01, 2, 17);
+
   private final MetricRegistry registry;
   private final Meter bytesFetched;
   private final Counter avoidedDedup;
@@ -135,20 +144,11 @@ public final class InstallMetrics {
     for (Outcome o : Outcome.values()) {
       outcomes.init(o.outcome(), o.label());
     }
+    String[] bySource = {"group", "source"};
+    String[] byPhase = {"group", "phase"};
     this.chunkSeconds =
-        prometheus.histogram(
-            "ferry_install_chunk_latency_seconds",
-            "Time from requesting a chunk to its arrival, per source.",
-            NodeMetrics.exponentialBounds(0.001, 2, 15),
-            "group",
-            "source");
-    this.phaseSeconds =
-        prometheus.histogram(
-            "ferry_install_phase_seconds",
-            "Duration of each phase of an install (list, transfer, load, verify, finalize).",
-            NodeMetrics.exponentialBounds(0.01, 2, 17),
-            "group",
-            "phase");
+        prometheus.histogram(CHUNK_LATENCY, CHUNK_LATENCY_HELP, CHUNK_BOUNDS, bySource);
+    this.phaseSeconds = prometheus.histogram(PHASES, PHASES_HELP, PHASE_BOUNDS, byPhase);
     register(prometheus);
   }
 

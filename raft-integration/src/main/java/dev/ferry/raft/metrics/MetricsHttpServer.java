@@ -64,7 +64,7 @@ public final class MetricsHttpServer implements Closeable {
       throw new IOException("metrics endpoint of " + metrics.node() + " cannot bind " + bind, e);
     }
     InetSocketAddress bound = new InetSocketAddress(bind.getAddress(), server.getPort());
-    LOG.info(
+    LOG.debug(
         "{}: metrics on http://{}:{}/metrics, health on /health (unauthenticated)",
         metrics.node(),
         bound.getHostString(),
