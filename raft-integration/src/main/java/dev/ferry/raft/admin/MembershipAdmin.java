@@ -325,6 +325,9 @@ public final class MembershipAdmin {
     if (failure instanceof MembershipTimeoutException) {
       return "timeout";
     }
+    if (failure instanceof MemberUnreachableException) {
+      return "unreachable";
+    }
     if (failure instanceof IllegalArgumentException || failure instanceof IllegalStateException) {
       return "refused";
     }
@@ -334,7 +337,7 @@ public final class MembershipAdmin {
   /**
    * Membership changes this admin ran, by {@code kind} ({@code add}, {@code remove}, {@code
    * resolve}) and {@code outcome} ({@code ok}, {@code conflict}, {@code digest_mismatch}, {@code
-   * timeout}, {@code refused}, {@code failed}).
+   * timeout}, {@code unreachable}, {@code refused}, {@code failed}).
    */
   public LabelledCounts changes() {
     return changes;

@@ -110,6 +110,8 @@ class MembershipAdminTest {
     assertEquals("conflict", MembershipAdmin.outcomeOf(new MembershipConflictException("busy")));
     assertEquals(
         "timeout", MembershipAdmin.outcomeOf(new MembershipTimeoutException("deadline", null)));
+    assertEquals(
+        "unreachable", MembershipAdmin.outcomeOf(new MemberUnreachableException("down", null)));
     assertEquals("refused", MembershipAdmin.outcomeOf(new IllegalStateException("a voter")));
     assertEquals("failed", MembershipAdmin.outcomeOf(new java.io.IOException("network")));
   }
