@@ -329,6 +329,7 @@ public final class MultiSourceInstaller implements Installer {
     // ---- 1. choose a baseline --------------------------------------------------------------
 
     private void choose() {
+      metrics.begun();
       try {
         long need = Math.max(0, request.firstAvailableIndex() - 1);
         Map<String, SnapshotPeer> all = members();

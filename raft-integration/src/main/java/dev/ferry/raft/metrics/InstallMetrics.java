@@ -214,7 +214,15 @@ public final class InstallMetrics {
     return registry;
   }
 
-  /** An install started that needs {@code wanted} stored bytes, {@code held} of them local. */
+  /** An install began: it asks the peers for their snapshots. */
+  public void begun() {
+    inProgress.set(true);
+  }
+
+  /**
+   * An install chose its baseline, which needs {@code wanted} stored bytes, {@code held} of them
+   * local ({@code heldRawBytes} uncompressed).
+   */
   public void started(long wanted, long held, long heldRawBytes) {
     wantedBytes.set(wanted);
     doneBytes.set(held);

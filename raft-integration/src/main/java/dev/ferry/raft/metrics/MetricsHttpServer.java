@@ -98,7 +98,12 @@ public final class MetricsHttpServer implements Closeable {
         respond(exchange, 405, "text/plain; charset=utf-8", "method not allowed\n");
         return;
       }
-      Health h = health.get();
+      Health h;
+      try {
+        h = health.get();
+      } catch (RuntimeException e) {
+        h = new Health(false, "UNKNOWN", false, null, false, "health unavailable: " + e);
+      }
       respond(exchange, live || h.ready() ? 200 : 503, "application/json", h.toJson() + "\n");
     }
   }

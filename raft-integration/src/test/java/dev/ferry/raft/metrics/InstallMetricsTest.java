@@ -14,6 +14,11 @@ class InstallMetricsTest {
     NodeMetrics prom = new NodeMetrics("n4");
     InstallMetrics m = new InstallMetrics(jmx, prom, "kv");
 
+    assertTrue(
+        Scrapes.text(prom).contains("ferry_install_in_progress{group=\"kv\",node=\"n4\"} 0"));
+    m.begun();
+    assertTrue(
+        Scrapes.text(prom).contains("ferry_install_in_progress{group=\"kv\",node=\"n4\"} 1"));
     m.started(1000, 400, 900);
     String during = Scrapes.text(prom);
     assertTrue(during.contains("ferry_install_in_progress{group=\"kv\",node=\"n4\"} 1"), during);
