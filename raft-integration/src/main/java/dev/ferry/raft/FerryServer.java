@@ -8,12 +8,16 @@ import dev.ferry.raft.chunks.ChunkServer;
 import dev.ferry.raft.chunks.SnapshotSource;
 import dev.ferry.raft.install.MultiSourceInstaller;
 import dev.ferry.raft.install.Shipping;
+import dev.ferry.raft.metrics.Health;
 import dev.ferry.raft.metrics.InstallMetrics;
+import dev.ferry.raft.metrics.MetricsHttpServer;
+import dev.ferry.raft.metrics.NodeMetrics;
 import dev.ferry.snapshot.transfer.TransferConfig;
 import dev.ferry.statemachine.Installer;
 import dev.ferry.statemachine.ReplicatedStateMachine;
 import java.io.Closeable;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,6 +38,7 @@ import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.server.DivisionInfo;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.RaftServerConfigKeys;
 import org.apache.ratis.server.storage.RaftStorage;
@@ -84,6 +89,9 @@ public final class FerryServer implements Closeable {
   private final JmxReporter jmx;
   private final ClusterSecret secret;
   private final TlsFiles tls;
+  private final NodeMetrics nodeMetrics;
+  private final InetSocketAddress metricsBind;
+  private volatile MetricsHttpServer metricsHttp;
   private volatile MemberService members;
   private volatile boolean closed;
   private final CompletableFuture<Throwable> failed = new CompletableFuture<>();
@@ -94,7 +102,8 @@ public final class FerryServer implements Closeable {
       RaftServer server,
       ChunkServer chunkServer,
       MultiSourceInstaller installer,
-      PeerClients peerClients) {
+      PeerClients peerClients,
+      NodeMetrics nodeMetrics) {
     this.self = b.self();
     this.peers = List.copyOf(b.peers);
     this.listener = b.listener;
@@ -110,6 +119,9 @@ public final class FerryServer implements Closeable {
     this.tls = b.tls;
     this.jmx =
         b.jmx ? JmxReporter.forRegistry(metrics).inDomain("dev.ferry." + self.id()).build() : null;
+    this.nodeMetrics = nodeMetrics;
+    this.metricsBind = b.metricsBind;
+    ServerMetrics.register(nodeMetrics, this, b.clusterName, stateMachine, chunkServer);
   }
 
   /** A new builder. */
@@ -165,11 +177,24 @@ public final class FerryServer implements Closeable {
     if (secret != null) {
       members = MemberService.start(this, secret, tls);
     }
+    if (metricsBind != null) {
+      nodeMetrics.jvm();
+      metricsHttp = MetricsHttpServer.start(metricsBind, nodeMetrics, this::health);
+    }
     LOG.info(
-        "{}: started ({}), peers {}",
+        "{}: started ({}), peers {}{}",
         self.id(),
         listener ? "listener" : "voter",
-        peers.stream().map(PeerAddress::id).toList());
+        peers.stream().map(PeerAddress::id).toList(),
+        metricsAddress()
+            .map(
+                a ->
+                    ", metrics and health on http://"
+                        + a.getHostString()
+                        + ":"
+                        + a.getPort()
+                        + " (unauthenticated)")
+            .orElse(""));
     return this;
   }
 
@@ -225,6 +250,44 @@ public final class FerryServer implements Closeable {
   /** The metrics of this node (installs, chunk service). */
   public MetricRegistry metrics() {
     return metrics;
+  }
+
+  /**
+   * The node's Prometheus metrics: what {@code /metrics} serves when the endpoint is on ({@link
+   * Builder#metricsEndpoint}). Register further metrics here (see {@link NodeMetrics}).
+   */
+  public NodeMetrics prometheus() {
+    return nodeMetrics;
+  }
+
+  /** The address the metrics and health endpoint listens on, once started with one. */
+  public Optional<InetSocketAddress> metricsAddress() {
+    MetricsHttpServer h = metricsHttp;
+    return h == null ? Optional.empty() : Optional.of(h.address());
+  }
+
+  /**
+   * The node's health: ready when it is a voter in its group's current configuration, knows a
+   * leader and is not installing a snapshot. Thread-safe, never blocks.
+   */
+  public Health health() {
+    RaftServer.Division d;
+    try {
+      d = server.getDivision(group.getGroupId());
+    } catch (IOException | RuntimeException e) {
+      return Health.of("UNKNOWN", false, null, false);
+    }
+    DivisionInfo info = d.getInfo();
+    boolean voter =
+        d.getRaftConf().getCurrentPeers(RaftPeerRole.FOLLOWER).stream()
+            .anyMatch(p -> p.getId().equals(d.getId()));
+    // A candidate has no leader, though Ratis keeps reporting the last one it knew.
+    RaftPeerId leader = info.isCandidate() ? null : info.getLeaderId();
+    return Health.of(
+        info.getCurrentRole().name(),
+        voter,
+        leader == null ? null : leader.toString(),
+        stateMachine.installing());
   }
 
   /** The snapshot installer, if the chunk service is configured. */
@@ -293,6 +356,9 @@ public final class FerryServer implements Closeable {
       return;
     }
     closed = true;
+    if (metricsHttp != null) {
+      metricsHttp.close();
+    }
     if (members != null) {
       members.close();
     }
@@ -335,6 +401,7 @@ public final class FerryServer implements Closeable {
     private Shipping shipping = Shipping.AUTO;
     private int installSources = Integer.MAX_VALUE;
     private TlsFiles tls;
+    private InetSocketAddress metricsBind;
 
     private final RaftServer[] serverRef = new RaftServer[1];
 
@@ -473,6 +540,16 @@ public final class FerryServer implements Closeable {
       return this;
     }
 
+    /**
+     * Serves {@code GET /metrics} (Prometheus text format) and {@code GET /health} on this address
+     * (port 0: a free port, see {@link FerryServer#metricsAddress()}); default: off. The endpoint
+     * is not authenticated: bind it to an address only the monitoring network reaches.
+     */
+    public Builder metricsEndpoint(InetSocketAddress bind) {
+      this.metricsBind = Objects.requireNonNull(bind, "bind");
+      return this;
+    }
+
     /** Sets a raw Ratis property (advanced; applied last). */
     public Builder property(String key, String value) {
       properties.put(key, value);
@@ -529,6 +606,7 @@ public final class FerryServer implements Closeable {
         throw new IllegalArgumentException("chunkSendRate < 0: " + chunkSendRate);
       }
       PeerAddress self = self();
+      NodeMetrics nodeMetrics = new NodeMetrics(self.id());
       ChunkServer chunkServer = null;
       MultiSourceInstaller multiSource = null;
       PeerClients clients = null;
@@ -554,7 +632,7 @@ public final class FerryServer implements Closeable {
                 .transferConfig(transferConfig)
                 .shipping(shipping)
                 .maxSources(installSources)
-                .metrics(new InstallMetrics(metricRegistry))
+                .metrics(new InstallMetrics(metricRegistry, nodeMetrics, clusterName))
                 .build();
         stateMachine.setInstaller(multiSource);
       }
@@ -608,7 +686,7 @@ public final class FerryServer implements Closeable {
                   recover ? RaftStorage.StartupOption.RECOVER : RaftStorage.StartupOption.FORMAT)
               .build();
       serverRef[0] = server;
-      return new FerryServer(this, group, server, chunkServer, multiSource, clients);
+      return new FerryServer(this, group, server, chunkServer, multiSource, clients, nodeMetrics);
     }
 
     private static TimeDuration ms(Duration d) {

@@ -23,6 +23,17 @@ public interface Installer {
    */
   CompletableFuture<Manifest> install(InstallRequest request, InstallTarget target);
 
+  /**
+   * Told that a state this installer installed is live: Ratis swapped it in, {@code sinceInstalled}
+   * after the install's future completed (the last step of an install, and the one Ratis decides
+   * when to take). Called once per install that went live, on the thread that swapped it in (a
+   * Ratis thread): must return at once. The default does nothing.
+   *
+   * @param manifest the installed snapshot
+   * @param sinceInstalled from the install's completion to the swap
+   */
+  default void swappedIn(Manifest manifest, java.time.Duration sinceInstalled) {}
+
   /** An installer that always fails: snapshot shipping is not configured. */
   static Installer unavailable() {
     return (request, target) -> {

@@ -139,6 +139,13 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
 
   private final AtomicLong installDone = new AtomicLong(-1);
   private final AtomicLong reloaded = new AtomicLong(-1);
+  private volatile boolean installing;
+  private final AtomicLong captures = new AtomicLong();
+  private final AtomicLong captureFailures = new AtomicLong();
+  private final AtomicLong captureNanos = new AtomicLong();
+  private final AtomicLong captureBytes = new AtomicLong();
+  private volatile long lastCaptureNanos;
+  private volatile long lastCaptureBytes;
 
   private final CompletableFuture<Throwable> logFailure = new CompletableFuture<>();
 
@@ -339,6 +346,34 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
     return pendingCaptures.get();
   }
 
+  /**
+   * The newest durable snapshot and what captures cost so far. Thread-safe, never blocks (one file
+   * system stat for the snapshot's time).
+   */
+  public final SnapshotStats snapshotStats() {
+    SnapshotCatalog c = catalog;
+    Optional<Manifest> latest = c == null ? Optional.empty() : c.latest();
+    return new SnapshotStats(
+        latest.map(Manifest::index).orElse(-1L),
+        latest.map(Manifest::rawBytes).orElse(0L),
+        c == null ? -1 : c.latestDurableAtMillis(),
+        captures.get(),
+        captureFailures.get(),
+        captureNanos.get(),
+        captureBytes.get(),
+        lastCaptureNanos,
+        lastCaptureBytes,
+        pendingCaptures.get());
+  }
+
+  /**
+   * Whether this replica is installing a snapshot: from a leader's install notification until the
+   * install failed or its state was swapped in (Ratis rejects appends meanwhile). Thread-safe.
+   */
+  public final boolean installing() {
+    return installing;
+  }
+
   /** When this replica's recovery events happened (restart, leader contact, install, reload). */
   public final RecoveryTimeline timeline() {
     return new RecoveryTimeline(
@@ -427,8 +462,18 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
     if (s != null) {
       staged = null;
       commitStaged(s);
-      reloaded.set(System.nanoTime());
+      long now = System.nanoTime();
+      reloaded.set(now);
+      long done = installDone.get();
       LOG.debug("{}: installed snapshot at index {} is live", this, s.manifest.index());
+      if (done >= 0) {
+        try {
+          installer.swappedIn(s.manifest, java.time.Duration.ofNanos(Math.max(0, now - done)));
+        } catch (RuntimeException e) {
+          LOG.warn("{}: installer failed on the swap notification: {}", this, e.toString());
+        }
+      }
+      installing = false;
     }
     if (lc.getCurrentState() == LifeCycle.State.STARTING) {
       lc.transition(LifeCycle.State.RUNNING);
@@ -705,14 +750,29 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
     pendingCaptures.incrementAndGet();
     captureExecutor.execute(
         () -> {
+          long t0 = System.nanoTime();
           try {
-            Manifest m = requireCatalog().capture(job);
+            SnapshotCatalog c = requireCatalog();
+            Manifest m = c.capture(job);
+            long took = System.nanoTime() - t0;
+            long written = c.lastCaptureBytes();
+            captureNanos.addAndGet(took);
+            captureBytes.addAndGet(written);
+            lastCaptureNanos = took;
+            lastCaptureBytes = written;
+            captures.incrementAndGet();
             if (digests != null) {
               offerBaseline(new StagedLoad.Base(m, view, digests));
             }
             LOG.info(
-                "{}: captured snapshot at index {} ({} bytes of state)", this, index, m.rawBytes());
+                "{}: captured snapshot at index {} in {} ms ({} bytes of state, {} bytes written)",
+                this,
+                index,
+                took / 1_000_000,
+                m.rawBytes(),
+                written);
           } catch (Throwable t) {
+            captureFailures.incrementAndGet();
             LOG.error("{}: snapshot capture at index {} failed", this, index, t);
           } finally {
             pendingCaptures.decrementAndGet();
@@ -1007,6 +1067,7 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
             : "";
     long now = System.nanoTime();
     installRequested.set(now);
+    installing = true;
     firstLeaderContact.compareAndSet(-1, now);
     Installer.InstallRequest request =
         new Installer.InstallRequest(
@@ -1038,6 +1099,7 @@ public abstract class ReplicatedStateMachine extends BaseStateMachine {
         .whenComplete(
             (ti, t) -> {
               if (t != null) {
+                installing = false;
                 installFailed(t);
               } else {
                 int failed = installBackoff.succeeded();

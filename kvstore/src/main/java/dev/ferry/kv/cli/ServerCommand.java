@@ -6,6 +6,7 @@ import dev.ferry.raft.FerryServer;
 import dev.ferry.raft.PeerAddress;
 import dev.ferry.raft.TlsFiles;
 import dev.ferry.statemachine.StateMachineConfig;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -72,7 +73,49 @@ final class ServerCommand implements Callable<Integer> {
               + " raft.grpc.server.host=10.0.0.1 to bind the Raft port to one address.")
   Map<String, String> raftProperties = new LinkedHashMap<>();
 
+  @Option(
+      names = "--metrics-port",
+      paramLabel = "PORT|off",
+      description =
+          "Serve GET /metrics (Prometheus) and GET /health on this HTTP port, unauthenticated"
+              + " (default: the Raft port + 3; 0: any free port; off: no endpoint).")
+  String metricsPort;
+
+  @Option(
+      names = "--metrics-bind",
+      paramLabel = "ADDRESS",
+      description =
+          "The address the metrics endpoint binds (default: this node's host in --peers; 0.0.0.0"
+              + " for every interface).")
+  String metricsBind;
+
   @Mixin TlsOptions tls = new TlsOptions();
+
+  /** The metrics endpoint's address for node {@code self}, or empty when it is off. */
+  java.util.Optional<InetSocketAddress> metricsEndpoint(PeerAddress self) {
+    if (metricsPort != null && metricsPort.equals("off")) {
+      if (metricsBind != null) {
+        throw new IllegalArgumentException("--metrics-bind with --metrics-port off");
+      }
+      return java.util.Optional.empty();
+    }
+    int port;
+    if (metricsPort == null) {
+      port = self.raftPort() + 3;
+    } else {
+      try {
+        port = Integer.parseInt(metricsPort);
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(
+            "--metrics-port must be a port number or off: " + metricsPort);
+      }
+    }
+    if (port < 0 || port > 65_535) {
+      throw new IllegalArgumentException("--metrics-port out of range: " + port);
+    }
+    String host = metricsBind != null ? metricsBind : self.host();
+    return java.util.Optional.of(new InetSocketAddress(host, port));
+  }
 
   private java.util.Optional<ClusterSecret> secret() throws java.io.IOException {
     if (secretFile != null) {
@@ -91,6 +134,12 @@ final class ServerCommand implements Callable<Integer> {
         StateMachineConfig.defaults().withCaptureEvery(captureEvery, 256L << 20);
     FerryServer.Builder builder = FerryServer.builder();
     tlsFiles.ifPresent(builder::tls);
+    PeerAddress self =
+        PeerAddress.parseList(peers).stream()
+            .filter(p -> p.id().equals(id))
+            .findFirst()
+            .orElseThrow(() -> new IllegalArgumentException("--id " + id + " is not in --peers"));
+    metricsEndpoint(self).ifPresent(builder::metricsEndpoint);
     builder
         .clusterName(cluster)
         .selfId(id)
@@ -128,7 +177,11 @@ final class ServerCommand implements Callable<Integer> {
             + id
             + " started, raft port "
             + server.self().raftPort()
-            + (tlsFiles.isPresent() ? " (mutual TLS)" : ""));
+            + (tlsFiles.isPresent() ? " (mutual TLS)" : "")
+            + server
+                .metricsAddress()
+                .map(a -> ", metrics http://" + a.getHostString() + ":" + a.getPort() + "/metrics")
+                .orElse(""));
     System.out.flush();
     server
         .retired()

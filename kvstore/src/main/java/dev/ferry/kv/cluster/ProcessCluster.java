@@ -6,16 +6,19 @@ import dev.ferry.raft.PeerAddress;
 import java.io.Closeable;
 import java.io.IOException;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
@@ -45,13 +48,22 @@ public final class ProcessCluster implements Closeable {
   private final Launcher launcher;
   private final Map<String, Process> processes = new LinkedHashMap<>();
   private final Map<String, List<String>> listenerArgs = new LinkedHashMap<>();
+  private final Map<String, InetSocketAddress> metricsBinds = new LinkedHashMap<>();
+  private final Map<String, String> clientHosts = new LinkedHashMap<>();
   private final Thread hook;
 
-  private ProcessCluster(Builder b, List<PeerAddress> peers) {
+  private ProcessCluster(Builder b, List<PeerAddress> peers, int[] metricsPorts) {
     this.dir = b.dir;
     this.clusterName = b.clusterName;
     this.peers = List.copyOf(peers);
     this.clientPeers = b.clientPeers == null ? this.peers : b.clientPeers;
+    for (int i = 0; i < peers.size(); i++) {
+      PeerAddress p = peers.get(i);
+      metricsBinds.put(p.id(), InetSocketAddress.createUnresolved(p.host(), metricsPorts[i]));
+    }
+    for (PeerAddress p : clientPeers) {
+      clientHosts.put(p.id(), p.host());
+    }
     this.extraArgs = List.copyOf(b.serverArgs);
     this.jvmArgs = List.copyOf(b.jvmArgs);
     this.launcher = b.launcher;
@@ -159,14 +171,22 @@ public final class ProcessCluster implements Closeable {
     /** Starts every node and waits until the cluster accepts writes. */
     public ProcessCluster start(Duration timeout) throws IOException {
       List<PeerAddress> peers = this.peers;
+      int[] metricsPorts;
       if (peers == null) {
+        // Every port at once: picked node by node, two nodes could get the same (unbound) port.
+        int[] ports = freePorts(4 * nodes);
         peers = new ArrayList<>();
-        for (int i = 1; i <= nodes; i++) {
-          int[] ports = freePorts(3);
-          peers.add(new PeerAddress("n" + i, "127.0.0.1", ports[0], ports[1], ports[2]));
+        metricsPorts = new int[nodes];
+        for (int i = 0; i < nodes; i++) {
+          int k = 4 * i;
+          peers.add(
+              new PeerAddress("n" + (i + 1), "127.0.0.1", ports[k], ports[k + 1], ports[k + 2]));
+          metricsPorts[i] = ports[k + 3];
         }
+      } else {
+        metricsPorts = freePortsExcept(nodes, portsOf(peers));
       }
-      ProcessCluster c = new ProcessCluster(this, peers);
+      ProcessCluster c = new ProcessCluster(this, peers, metricsPorts);
       try {
         for (PeerAddress p : peers) {
           c.start(p.id());
@@ -239,6 +259,13 @@ public final class ProcessCluster implements Closeable {
       }
     }
     all.add(node);
+    if (!metricsBinds.containsKey(node.id())) {
+      Set<Integer> taken = portsOf(all);
+      metricsBinds.values().forEach(a -> taken.add(a.getPort()));
+      metricsBinds.put(
+          node.id(), InetSocketAddress.createUnresolved(node.host(), freePortsExcept(1, taken)[0]));
+      clientHosts.putIfAbsent(node.id(), node.host());
+    }
     listenerArgs.put(
         node.id(),
         List.of(
@@ -271,6 +298,11 @@ public final class ProcessCluster implements Closeable {
     cmd.add(clusterName);
     cmd.add("--secret-file");
     cmd.add(secretFile().toString());
+    InetSocketAddress metrics = metricsBinds.get(id);
+    cmd.add("--metrics-port");
+    cmd.add(String.valueOf(metrics.getPort()));
+    cmd.add("--metrics-bind");
+    cmd.add(metrics.getHostString());
     cmd.addAll(extraArgs);
     Files.createDirectories(dir);
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
@@ -299,6 +331,22 @@ public final class ProcessCluster implements Closeable {
         p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
       }
     }
+  }
+
+  /**
+   * Where node {@code id}'s metrics and health endpoint is reached ({@code GET /metrics}, {@code
+   * GET /health}): the host clients dial and the free port the cluster gave it (a port of its own,
+   * never the Raft port + 3 default, which may belong to another node or cluster here).
+   *
+   * @throws IllegalArgumentException for a node this cluster never started
+   */
+  public InetSocketAddress metricsAddress(String id) {
+    InetSocketAddress bind = metricsBinds.get(id);
+    if (bind == null) {
+      throw new IllegalArgumentException("unknown node " + id);
+    }
+    return new InetSocketAddress(
+        clientHosts.getOrDefault(id, bind.getHostString()), bind.getPort());
   }
 
   /** True when node {@code id}'s process is alive. */
@@ -373,12 +421,26 @@ public final class ProcessCluster implements Closeable {
    * that outgoing connections made meanwhile cannot take them before the nodes bind them.
    */
   public static int[] freePorts(int n) throws IOException {
+    return freePortsExcept(n, Set.of());
+  }
+
+  /** Every port the peers use (Raft, chunk, admin); a mutable set. */
+  private static Set<Integer> portsOf(List<PeerAddress> peers) {
+    Set<Integer> ports = new HashSet<>();
+    for (PeerAddress p : peers) {
+      ports.addAll(List.of(p.raftPort(), p.chunkPort(), p.adminPort()));
+    }
+    return ports;
+  }
+
+  /** Like {@link #freePorts}, none of them in {@code taken} (ports picked but not bound yet). */
+  public static int[] freePortsExcept(int n, Set<Integer> taken) throws IOException {
     int[] ports = new int[n];
     java.util.Random rnd = new java.util.Random();
     int found = 0;
     for (int tries = 0; found < n && tries < 10_000; tries++) {
       int port = 20_000 + rnd.nextInt(12_000);
-      boolean dup = false;
+      boolean dup = taken.contains(port);
       for (int i = 0; i < found; i++) {
         dup |= ports[i] == port;
       }

@@ -5,6 +5,7 @@ import dev.ferry.raft.FerryServer;
 import dev.ferry.raft.PeerAddress;
 import dev.ferry.raft.TlsFiles;
 import dev.ferry.raft.install.InstallProgress;
+import dev.ferry.raft.metrics.LabelledCounts;
 import dev.ferry.statemachine.CommandCodec;
 import dev.ferry.statemachine.DigestAt;
 import dev.ferry.statemachine.MembershipChange;
@@ -97,6 +98,8 @@ public final class MembershipAdmin {
   private final SecureRandom random = new SecureRandom();
   private final AtomicReference<String> inProgress = new AtomicReference<>();
   private final Set<Long> driving = ConcurrentHashMap.newKeySet();
+  private final LabelledCounts changes = new LabelledCounts("kind", "outcome");
+  private final LabelledCounts checkpoints = new LabelledCounts("result");
 
   private MembershipAdmin(Builder b) {
     this.raft = b.raft;
@@ -107,6 +110,12 @@ public final class MembershipAdmin {
     this.secret = b.secret;
     this.tls = b.tls;
     this.selfId = b.selfId;
+    for (String kind : List.of("add", "remove", "resolve")) {
+      changes.init(kind, "ok");
+    }
+    for (String result : List.of("match", "mismatch", "voters_disagree", "no_quorum")) {
+      checkpoints.init(result);
+    }
   }
 
   /**
@@ -219,7 +228,7 @@ public final class MembershipAdmin {
       AddRequest request, Consumer<AddProgress> progress) {
     Objects.requireNonNull(request, "request");
     Objects.requireNonNull(progress, "progress");
-    return run("add " + request.node().id(), () -> add(request, progress));
+    return run("add", "add " + request.node().id(), () -> add(request, progress));
   }
 
   /**
@@ -233,7 +242,7 @@ public final class MembershipAdmin {
    */
   public CompletableFuture<RemoveResult> removeMember(RemoveRequest request) {
     Objects.requireNonNull(request, "request");
-    return run("remove " + request.nodeId(), () -> remove(request));
+    return run("remove", "remove " + request.nodeId(), () -> remove(request));
   }
 
   /**
@@ -248,6 +257,7 @@ public final class MembershipAdmin {
   public CompletableFuture<Void> resolve(MembershipChange pending, Duration deadline) {
     Objects.requireNonNull(pending, "pending");
     return run(
+        "resolve",
         "resolve " + pending,
         () -> {
           resolveNow(pending, clock.instant().plus(deadline));
@@ -265,8 +275,9 @@ public final class MembershipAdmin {
     T call() throws Exception;
   }
 
-  private <T> CompletableFuture<T> run(String what, Work<T> work) {
+  private <T> CompletableFuture<T> run(String kind, String what, Work<T> work) {
     if (!inProgress.compareAndSet(null, what)) {
+      changes.inc(kind, "conflict");
       return CompletableFuture.failedFuture(
           new MembershipConflictException(
               "cannot " + what + ": '" + inProgress.get() + "' is in progress"));
@@ -285,6 +296,7 @@ public final class MembershipAdmin {
             // Free the slot before completing: a caller reacting to the completion may start the
             // next change at once.
             inProgress.set(null);
+            changes.inc(kind, outcomeOf(failure));
             if (failure == null) {
               f.complete(result);
             } else {
@@ -293,9 +305,52 @@ public final class MembershipAdmin {
           });
     } catch (RuntimeException e) {
       inProgress.set(null);
+      changes.inc(kind, outcomeOf(e));
       f.completeExceptionally(e);
     }
     return f;
+  }
+
+  /** The label {@code outcome} of a change that ended with {@code failure} (null: it succeeded). */
+  static String outcomeOf(Throwable failure) {
+    if (failure == null) {
+      return "ok";
+    }
+    if (failure instanceof MembershipConflictException) {
+      return "conflict";
+    }
+    if (failure instanceof MemberDigestMismatchException) {
+      return "digest_mismatch";
+    }
+    if (failure instanceof MembershipTimeoutException) {
+      return "timeout";
+    }
+    if (failure instanceof MemberUnreachableException) {
+      return "unreachable";
+    }
+    if (failure instanceof IllegalArgumentException || failure instanceof IllegalStateException) {
+      return "refused";
+    }
+    return "failed";
+  }
+
+  /**
+   * Membership changes this admin ran, by {@code kind} ({@code add}, {@code remove}, {@code
+   * resolve}) and {@code outcome} ({@code ok}, {@code conflict}, {@code digest_mismatch}, {@code
+   * timeout}, {@code unreachable}, {@code refused}, {@code failed}).
+   */
+  public LabelledCounts changes() {
+    return changes;
+  }
+
+  /**
+   * Digest checkpoints this admin checked while adding a member, by {@code result}: {@code match}
+   * (the new member's digest equals the voters'), {@code mismatch} (it differs), {@code
+   * voters_disagree} (the voters themselves differ) and {@code no_quorum} (too few voters
+   * answered).
+   */
+  public LabelledCounts checkpoints() {
+    return checkpoints;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -350,9 +405,11 @@ public final class MembershipAdmin {
       requireRecorded(changeId, id);
       DigestAt mine = checkpointOn(id, checkpointId, reference.index(), deadline);
       if (!mine.digest().equals(reference.digest())) {
+        checkpoints.inc("mismatch");
         throw new MemberDigestMismatchException(
             id, reference.index(), reference.digest(), mine.digest());
       }
+      checkpoints.inc("match");
       checkDeadline(deadline, "verify " + id);
       Instant t3 = clock.instant();
       LOG.info("{}: digest {} verified at index {}", id, mine.digest().toHex(), mine.index());
@@ -471,6 +528,7 @@ public final class MembershipAdmin {
             checkpointOn(
                 vid, checkpointId, reference.index(), until.isBefore(deadline) ? until : deadline);
         if (!d.equals(reference)) {
+          checkpoints.inc("voters_disagree");
           throw new IllegalStateException(
               "voter " + vid + " recorded " + d + " at checkpoint, the leader " + reference);
         }
@@ -481,6 +539,7 @@ public final class MembershipAdmin {
       }
     }
     if (agreeing <= voters.size() / 2) {
+      checkpoints.inc("no_quorum");
       throw new MembershipTimeoutException(
           "only "
               + agreeing

@@ -17,6 +17,7 @@ import dev.ferry.snapshot.transfer.TransferConfig;
 import dev.ferry.snapshot.transfer.TransferProgress;
 import dev.ferry.snapshot.transfer.TransferSource;
 import dev.ferry.snapshot.transport.ChunkTransport;
+import dev.ferry.statemachine.DigestMismatchException;
 import dev.ferry.statemachine.InstallTarget;
 import dev.ferry.statemachine.Installer;
 import java.io.IOException;
@@ -131,6 +132,12 @@ public final class MultiSourceInstaller implements Installer {
     Run run = new Run(request, target, installs.incrementAndGet());
     run.start();
     return run.result;
+  }
+
+  /** Times the install's last phase ({@link InstallMetrics.Phase#FINALIZE}). */
+  @Override
+  public void swappedIn(Manifest manifest, Duration sinceInstalled) {
+    metrics.phase(InstallMetrics.Phase.FINALIZE, sinceInstalled.toNanos());
   }
 
   /** Configures a {@link MultiSourceInstaller}. */
@@ -294,6 +301,8 @@ public final class MultiSourceInstaller implements Installer {
     private long fetchedBytes;
     private int shardsLoaded;
     private long shardLoadNanos;
+    private long transferStartNanos = -1;
+    private long transferEndNanos = -1;
     private ScheduledFuture<?> timer;
     private ScheduledFuture<?> renewal;
     private ScheduledFuture<?> poll;
@@ -320,6 +329,7 @@ public final class MultiSourceInstaller implements Installer {
     // ---- 1. choose a baseline --------------------------------------------------------------
 
     private void choose() {
+      metrics.begun();
       try {
         long need = Math.max(0, request.firstAvailableIndex() - 1);
         Map<String, SnapshotPeer> all = members();
@@ -580,6 +590,8 @@ public final class MultiSourceInstaller implements Installer {
     // ---- 2. plan and transfer ----------------------------------------------------------------
 
     private void prepare() throws IOException {
+      transferStartNanos = System.nanoTime();
+      metrics.phase(InstallMetrics.Phase.LIST, transferStartNanos - startNanos);
       Set<ChunkId> ids = new LinkedHashSet<>();
       Map<ChunkId, ChunkRef> byId = new HashMap<>();
       for (ChunkRef r : manifest.allChunks()) {
@@ -666,7 +678,7 @@ public final class MultiSourceInstaller implements Installer {
           demoted.add(d.source());
           drop(d.source(), "demoted");
         } else if (a instanceof TransferAction.GiveUp g) {
-          fail(new IOException("transfer gave up (" + g.reason() + "): " + g.message()));
+          fail(new TransferGaveUpException(g));
         } else if (a instanceof TransferAction.Done) {
           transferDone = true;
           maybeFinish();
@@ -820,17 +832,26 @@ public final class MultiSourceInstaller implements Installer {
 
     /** Completes the staged install once the transfer is done and every store and load returned. */
     private void maybeFinish() {
-      if (!transferDone || storesPending > 0 || loadsPending > 0 || finishing || result.isDone()) {
+      if (!transferDone || storesPending > 0 || finishing || result.isDone()) {
+        return;
+      }
+      if (transferEndNanos < 0) {
+        transferEndNanos = System.nanoTime();
+        metrics.phase(InstallMetrics.Phase.TRANSFER, transferEndNanos - transferStartNanos);
+      }
+      if (loadsPending > 0) {
         return;
       }
       finishing = true;
       long t = System.nanoTime();
+      metrics.phase(InstallMetrics.Phase.LOAD, t - transferEndNanos);
       loader.execute(
           () -> {
             try {
               writer.sync();
               staged.complete();
               long finalizeNanos = System.nanoTime() - t;
+              metrics.phase(InstallMetrics.Phase.VERIFY, finalizeNanos);
               onDriver(() -> succeed(finalizeNanos));
             } catch (Throwable e) {
               onDriver(() -> fail(e));
@@ -898,7 +919,7 @@ public final class MultiSourceInstaller implements Installer {
         LOG.warn("install: releasing install targets failed: {}", e.toString());
       }
       long total = System.nanoTime() - startNanos;
-      metrics.finished(true, total, finalizeNanos);
+      metrics.finished(InstallMetrics.Outcome.INSTALLED, total);
       TransferProgress p = transfer.progress();
       lastReport =
           new InstallReport(
@@ -935,7 +956,7 @@ public final class MultiSourceInstaller implements Installer {
         staged.abort();
       }
       long total = System.nanoTime() - startNanos;
-      metrics.finished(false, total, 0);
+      metrics.finished(outcomeOf(t, manifest != null), total);
       lastReport =
           new InstallReport(
               manifest == null ? 0 : manifest.term(),
@@ -1000,6 +1021,33 @@ public final class MultiSourceInstaller implements Installer {
       verifier.shutdown();
       storer.shutdown();
       loader.shutdown();
+    }
+  }
+
+  /** Why an install failed with {@code t}; {@code baselineChosen} once a manifest was fetched. */
+  static InstallMetrics.Outcome outcomeOf(Throwable t, boolean baselineChosen) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof TransferGaveUpException) {
+        return InstallMetrics.Outcome.TRANSFER_GAVE_UP;
+      }
+      if (c instanceof DigestMismatchException) {
+        return InstallMetrics.Outcome.DIGEST_MISMATCH;
+      }
+    }
+    if (!baselineChosen) {
+      return InstallMetrics.Outcome.NO_BASELINE;
+    }
+    return t instanceof IOException
+        ? InstallMetrics.Outcome.IO_ERROR
+        : InstallMetrics.Outcome.ERROR;
+  }
+
+  /** The transfer protocol gave up. */
+  static final class TransferGaveUpException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    TransferGaveUpException(TransferAction.GiveUp g) {
+      super("transfer gave up (" + g.reason() + "): " + g.message());
     }
   }
 

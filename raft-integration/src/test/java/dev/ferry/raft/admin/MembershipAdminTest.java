@@ -65,6 +65,14 @@ class MembershipAdminTest {
       assertTrue(first.isCompletedExceptionally());
       admin.removeMember(new RemoveRequest("n1", Duration.ofSeconds(1)));
       assertEquals(1, queued.size(), "accepted once the first completed");
+
+      // Each ended change is counted by kind and outcome (what ferry_membership_changes_total
+      // exports).
+      assertEquals(1, admin.changes().get("remove", "conflict"));
+      assertEquals(
+          1,
+          admin.changes().get("add", MembershipAdmin.outcomeOf(first.handle((r, t) -> t).get())));
+      assertEquals(0, admin.changes().get("add", "ok"));
     }
   }
 
@@ -94,5 +102,17 @@ class MembershipAdminTest {
     assertTrue(
         e.getCause().getMessage().contains("the Raft client was closed"),
         String.valueOf(e.getCause()));
+  }
+
+  @Test
+  void outcomesAreNamedByTheFailure() {
+    assertEquals("ok", MembershipAdmin.outcomeOf(null));
+    assertEquals("conflict", MembershipAdmin.outcomeOf(new MembershipConflictException("busy")));
+    assertEquals(
+        "timeout", MembershipAdmin.outcomeOf(new MembershipTimeoutException("deadline", null)));
+    assertEquals(
+        "unreachable", MembershipAdmin.outcomeOf(new MemberUnreachableException("down", null)));
+    assertEquals("refused", MembershipAdmin.outcomeOf(new IllegalStateException("a voter")));
+    assertEquals("failed", MembershipAdmin.outcomeOf(new java.io.IOException("network")));
   }
 }

@@ -174,7 +174,10 @@ public final class FileChunkStore implements ChunkStore {
   private final Object refsLock = new Object();
   // Guarded by refsLock:
   private final Map<String, Set<ChunkId>> retained = new HashMap<>();
-  private final Map<Long, ReferenceFileCodec.Pin> pins = new HashMap<>();
+
+  /** Written under {@code refsLock}; concurrent so that {@link #stats} reads it without it. */
+  private final Map<Long, ReferenceFileCodec.Pin> pins = new ConcurrentHashMap<>();
+
   private long nextLeaseId = 1;
 
   private volatile boolean closed;
@@ -545,7 +548,15 @@ public final class FileChunkStore implements ChunkStore {
 
   @Override
   public StoreStats stats() {
-    return new StoreStats(index.size(), storedBytes.get(), quarantined.get());
+    Instant now = options.clock().instant();
+    long live = 0;
+    // Weakly consistent without the references lock: a scrape never waits for a collection.
+    for (ReferenceFileCodec.Pin p : pins.values()) {
+      if (now.isBefore(p.expiresAt())) {
+        live++;
+      }
+    }
+    return new StoreStats(index.size(), storedBytes.get(), quarantined.get(), live);
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -108,7 +108,7 @@ public abstract class ChunkStoreContract {
 
     assertEquals(first, second);
     assertEquals(Set.of(first.id()), store.ids());
-    assertEquals(new StoreStats(1, first.storedSize(), 0), store.stats());
+    assertEquals(new StoreStats(1, first.storedSize(), 0, 0), store.stats());
   }
 
   @Test
@@ -131,7 +131,7 @@ public abstract class ChunkStoreContract {
       bytes += ref.storedSize();
     }
     assertEquals(expected, store.ids());
-    assertEquals(new StoreStats(20, bytes, 0), store.stats());
+    assertEquals(new StoreStats(20, bytes, 0, 0), store.stats());
     for (ChunkId id : expected) {
       assertTrue(store.contains(id));
     }
@@ -203,7 +203,7 @@ public abstract class ChunkStoreContract {
 
     assertFalse(store.contains(id));
     assertEquals(Set.of(), store.ids());
-    assertEquals(new StoreStats(0, 0, 0), store.stats());
+    assertEquals(new StoreStats(0, 0, 0, 0), store.stats());
     assertThrows(NoSuchFileException.class, () -> store.read(id));
   }
 
@@ -261,7 +261,7 @@ public abstract class ChunkStoreContract {
     assertTrue(store.contains(kept.id()));
     assertFalse(store.contains(dropped.id()));
     assertThrows(NoSuchFileException.class, () -> store.read(dropped.id()));
-    assertEquals(new StoreStats(1, kept.storedSize(), 0), store.stats());
+    assertEquals(new StoreStats(1, kept.storedSize(), 0, 0), store.stats());
   }
 
   @Test
@@ -560,7 +560,7 @@ public abstract class ChunkStoreContract {
       bytes += store.readStored(ChunkId.of(raw)).remaining();
     }
     assertEquals(expected, store.ids());
-    assertEquals(new StoreStats(distinct, bytes, 0), store.stats());
+    assertEquals(new StoreStats(distinct, bytes, 0, 0), store.stats());
   }
 
   /**

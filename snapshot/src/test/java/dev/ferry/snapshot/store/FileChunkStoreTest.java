@@ -171,7 +171,7 @@ class FileChunkStoreTest extends ChunkStoreContract {
 
     assertEquals(Set.of(kept.id(), pinnedOnly.id(), garbage.id()), store.ids());
     assertEquals(
-        new StoreStats(3, kept.storedSize() + pinnedOnly.storedSize() + garbage.storedSize(), 0),
+        new StoreStats(3, kept.storedSize() + pinnedOnly.storedSize() + garbage.storedSize(), 0, 1),
         store.stats());
     assertEquals(Set.of("kept"), store.retainedKeys());
     assertEquals(List.of(lease), fileStore().leases());
@@ -186,6 +186,8 @@ class FileChunkStoreTest extends ChunkStoreContract {
     assertEquals(List.of(renewed), fileStore().leases());
     clock.advance(Duration.ofSeconds(10));
     reopen();
+    // Expired but not yet collected: no longer counted as held.
+    assertEquals(0, store.stats().pins());
     GcResult r = store.collectGarbage();
     assertEquals(new GcResult(1, pinnedOnly.storedSize(), 1, 1), r);
     assertEquals(Set.of(kept.id()), store.ids());
@@ -341,14 +343,14 @@ class FileChunkStoreTest extends ChunkStoreContract {
     assertFalse(store.contains(ref.id()));
     assertFalse(store.ids().contains(ref.id()));
     assertFalse(Files.exists(chunkFile(ref.id())));
-    assertEquals(new StoreStats(0, 0, 1), store.stats());
+    assertEquals(new StoreStats(0, 0, 1, 0), store.stats());
     assertEquals(Set.of(ref.id()), quarantineReports.keySet());
     assertEquals(List.of(ref.id().toHex() + ".1"), quarantined());
     assertThrows(NoSuchFileException.class, () -> store.read(ref.id()));
 
     assertEquals(ref, store.put(raw, 0, raw.length));
     assertArrayEquals(raw, store.read(ref.id()));
-    assertEquals(new StoreStats(1, ref.storedSize(), 1), store.stats());
+    assertEquals(new StoreStats(1, ref.storedSize(), 1, 0), store.stats());
   }
 
   @Test
@@ -455,7 +457,7 @@ class FileChunkStoreTest extends ChunkStoreContract {
 
     assertThrows(NoSuchFileException.class, () -> store.read(ref.id()));
     assertFalse(store.contains(ref.id()));
-    assertEquals(new StoreStats(0, 0, 0), store.stats());
+    assertEquals(new StoreStats(0, 0, 0, 0), store.stats());
   }
 
   @Test

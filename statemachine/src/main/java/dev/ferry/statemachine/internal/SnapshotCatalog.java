@@ -79,6 +79,8 @@ public final class SnapshotCatalog implements Closeable {
     this.config = config;
   }
 
+  private volatile long lastCaptureBytes;
+
   /** Opens (creating if needed) the catalog under a state machine directory. */
   public static SnapshotCatalog open(Path dir, ShardLayout layout, StateMachineConfig config)
       throws IOException {
@@ -151,6 +153,32 @@ public final class SnapshotCatalog implements Closeable {
     return List.copyOf(manifests.values());
   }
 
+  /**
+   * The bytes of state the last {@link #capture} chunked and wrote (its delta runs, or every run
+   * written in full; runs reused from the previous snapshot are not counted); {@code 0} before the
+   * first capture or after a failed one. Read it on the capture thread, after {@code capture}.
+   */
+  public long lastCaptureBytes() {
+    return lastCaptureBytes;
+  }
+
+  /**
+   * When the newest durable manifest became durable: its file's modification time, in milliseconds
+   * since the epoch, or {@code -1} without one (or if the file cannot be read). Does one file
+   * system stat.
+   */
+  public long latestDurableAtMillis() {
+    Optional<Manifest> m = latest();
+    if (m.isEmpty()) {
+      return -1;
+    }
+    try {
+      return Files.getLastModifiedTime(manifestPath(m.get().index())).toMillis();
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+
   /** The file a manifest at {@code index} is kept in. */
   public Path manifestPath(long index) {
     return manifestDir.resolve(String.format("%020d.manifest", index));
@@ -165,6 +193,7 @@ public final class SnapshotCatalog implements Closeable {
    * reused, in full otherwise; then publishes its manifest. Runs on the capture thread.
    */
   public Manifest capture(CaptureJob job) throws IOException {
+    lastCaptureBytes = 0;
     Manifest prev = previous(job.index());
     int n = layout.names().size();
     List<Shard> shards = new ArrayList<>(n);
@@ -211,6 +240,7 @@ public final class SnapshotCatalog implements Closeable {
               new TreeMap<>(Map.of(FORMAT_KEY, FORMAT_VALUE)));
       writer.commit(ChunkStore.manifestKey(manifest), ids(manifest));
       writeManifestFile(manifest);
+      lastCaptureBytes = throttle.bytes;
       return manifest;
     } finally {
       retire();

@@ -1,0 +1,386 @@
+package dev.ferry.raft;
+
+import dev.ferry.raft.admin.MembershipAdmin;
+import dev.ferry.raft.chunks.ChunkServer;
+import dev.ferry.raft.chunks.ChunkServerStats;
+import dev.ferry.raft.metrics.LabelledCounts;
+import dev.ferry.raft.metrics.NodeMetrics;
+import dev.ferry.snapshot.store.StoreStats;
+import dev.ferry.statemachine.ReplicatedStateMachine;
+import dev.ferry.statemachine.SnapshotStats;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Function;
+import java.util.function.Supplier;
+import java.util.function.ToLongFunction;
+import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
+import org.apache.ratis.proto.RaftProtos.RoleInfoProto;
+import org.apache.ratis.proto.RaftProtos.ServerRpcProto;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.server.DivisionInfo;
+import org.apache.ratis.server.RaftServer;
+
+/**
+ * Registers a node's statistics in its {@link NodeMetrics}, read at scrape time from where they are
+ * kept: the Ratis division's info and log (role, term, indices, followers' match indices), the
+ * state machine's snapshot statistics, the chunk store, the chunk service and the membership admin.
+ * Series of a group carry the label {@code group} (the cluster name); node-wide ones (store, chunk
+ * service) only {@code node}. A figure that is not available yet (no snapshot, admin not started,
+ * Raft server not running) is simply absent from the scrape.
+ *
+ * <p>To export a new statistic, add one line to the matching method (see {@link NodeMetrics}).
+ */
+final class ServerMetrics {
+  private static final List<String> GROUP = List.of("group");
+  private static final double NANOS = 1e9;
+
+  private final NodeMetrics m;
+  private final RaftServer server;
+  private final RaftGroupId groupId;
+  private final String group;
+
+  private ServerMetrics(NodeMetrics m, RaftServer server, RaftGroupId groupId, String group) {
+    this.m = m;
+    this.server = server;
+    this.groupId = groupId;
+    this.group = group;
+  }
+
+  /**
+   * Registers everything a {@link FerryServer} exports.
+   *
+   * @param chunkServer the chunk service, or {@code null} without one
+   */
+  static void register(
+      NodeMetrics m,
+      FerryServer ferry,
+      String group,
+      ReplicatedStateMachine sm,
+      ChunkServer chunkServer) {
+    ServerMetrics s = new ServerMetrics(m, ferry.raftServer(), ferry.group().getGroupId(), group);
+    s.raft(ferry);
+    s.snapshots(sm);
+    s.store(sm);
+    if (chunkServer != null) {
+      s.chunkService(chunkServer);
+    }
+    s.membership(ferry);
+  }
+
+  // ---- Raft ------------------------------------------------------------------------------------
+
+  private void raft(FerryServer ferry) {
+    m.gauges(
+        "ferry_raft_role",
+        "1 for the node's current Raft role in the group, 0 for the others.",
+        List.of("group", "role"),
+        cb ->
+            info()
+                .ifPresent(
+                    i -> {
+                      for (RaftPeerRole r :
+                          List.of(
+                              RaftPeerRole.LEADER,
+                              RaftPeerRole.FOLLOWER,
+                              RaftPeerRole.CANDIDATE,
+                              RaftPeerRole.LISTENER)) {
+                        cb.call(i.getCurrentRole() == r ? 1 : 0, group, r.name().toLowerCase());
+                      }
+                    }));
+    raftGauge(
+        "ferry_raft_term", "The node's current Raft term.", d -> d.getInfo().getCurrentTerm());
+    raftGauge(
+        "ferry_raft_commit_index",
+        "The highest log index the node knows committed.",
+        d -> d.getRaftLog().getLastCommittedIndex());
+    raftGauge(
+        "ferry_raft_applied_index",
+        "The highest log index the node's state machine applied.",
+        d -> d.getInfo().getLastAppliedIndex());
+    raftGauge(
+        "ferry_raft_log_start_index",
+        "The first index of the node's Raft log (entries before it were purged).",
+        d -> d.getRaftLog().getStartIndex());
+    raftGauge(
+        "ferry_raft_log_last_index",
+        "The last index in the node's Raft log.",
+        d -> d.getRaftLog().getNextIndex() - 1);
+    raftGauge(
+        "ferry_raft_leader_known",
+        "1 when the node knows a leader of the group (a candidate knows none), else 0.",
+        d -> d.getInfo().isCandidate() || d.getInfo().getLeaderId() == null ? 0 : 1);
+    m.gauges(
+        "ferry_raft_follower_match_index",
+        "On the leader: the highest log index known replicated on each follower and listener.",
+        List.of("group", "follower"),
+        cb -> followerMatchIndices().forEach(f -> cb.call(f.matchIndex(), group, f.id())));
+    m.gauges(
+        "ferry_node_ready",
+        "1 when the node is ready (a voter that knows a leader and is not installing), else 0.",
+        GROUP,
+        cb -> cb.call(ferry.health().ready() ? 1 : 0, group));
+    m.gauges(
+        "ferry_node_installing",
+        "1 while the node installs a snapshot (until the new state is swapped in), else 0.",
+        GROUP,
+        cb -> cb.call(ferry.stateMachine().installing() ? 1 : 0, group));
+  }
+
+  private void raftGauge(String name, String help, ToLongFunction<RaftServer.Division> value) {
+    m.gauges(
+        name, help, GROUP, cb -> division().ifPresent(d -> cb.call(value.applyAsLong(d), group)));
+  }
+
+  private Optional<RaftServer.Division> division() {
+    try {
+      return Optional.of(server.getDivision(groupId));
+    } catch (IOException | RuntimeException e) {
+      return Optional.empty(); // not started, or closed
+    }
+  }
+
+  private Optional<DivisionInfo> info() {
+    return division().map(RaftServer.Division::getInfo);
+  }
+
+  /** A follower's id and match index, as the leader knows them. */
+  record FollowerIndex(String id, long matchIndex) {}
+
+  /**
+   * The followers' match indices when this node leads, else none. Ratis gives the ids (in the role
+   * info) and the indices in two calls, both in the order of the leader's log appenders; when the
+   * appenders changed in between (the counts differ) this scrape reports none.
+   */
+  List<FollowerIndex> followerMatchIndices() {
+    Optional<DivisionInfo> i = info();
+    if (i.isEmpty() || !i.get().isLeader()) {
+      return List.of();
+    }
+    RoleInfoProto role = i.get().getRoleInfoProto();
+    long[] match = i.get().getFollowerMatchIndices();
+    if (!role.hasLeaderInfo() || match == null) {
+      return List.of();
+    }
+    return pair(
+        role.getLeaderInfo().getFollowerInfoList().stream()
+            .map(ServerRpcProto::getId)
+            .map(p -> p.getId().toStringUtf8())
+            .toList(),
+        match);
+  }
+
+  /** Pairs ids with indices, or none when the counts differ. */
+  static List<FollowerIndex> pair(List<String> ids, long[] match) {
+    if (ids.size() != match.length) {
+      return List.of();
+    }
+    List<FollowerIndex> out = new ArrayList<>(ids.size());
+    for (int k = 0; k < match.length; k++) {
+      out.add(new FollowerIndex(ids.get(k), match[k]));
+    }
+    return out;
+  }
+
+  // ---- snapshots -------------------------------------------------------------------------------
+
+  private void snapshots(ReplicatedStateMachine sm) {
+    snapshotGauge(
+        "ferry_snapshot_latest_index",
+        "The log index of the node's newest durable snapshot.",
+        sm,
+        s -> s.latestIndex() < 0 ? null : (double) s.latestIndex());
+    snapshotGauge(
+        "ferry_snapshot_size_bytes",
+        "The uncompressed size of the state in the node's newest durable snapshot.",
+        sm,
+        s -> s.latestIndex() < 0 ? null : (double) s.latestRawBytes());
+    snapshotGauge(
+        "ferry_snapshot_age_seconds",
+        "Time since the node's newest durable snapshot became durable (captured or installed).",
+        sm,
+        s ->
+            s.latestDurableAtMillis() < 0
+                ? null
+                : Math.max(0, System.currentTimeMillis() - s.latestDurableAtMillis()) / 1e3);
+    m.counters(
+        "ferry_snapshot_captures_total",
+        "Snapshot captures that ended, by outcome (ok, failed).",
+        List.of("group", "outcome"),
+        cb -> {
+          SnapshotStats s = sm.snapshotStats();
+          cb.call(s.captures(), group, "ok");
+          cb.call(s.captureFailures(), group, "failed");
+        });
+    m.counters(
+        "ferry_snapshot_capture_seconds_total",
+        "Time spent in completed snapshot captures.",
+        GROUP,
+        cb -> cb.call(sm.snapshotStats().captureNanos() / NANOS, group));
+    m.counters(
+        "ferry_snapshot_capture_written_bytes_total",
+        "Bytes of state completed captures chunked and wrote (layered captures: the delta runs).",
+        GROUP,
+        cb -> cb.call(sm.snapshotStats().captureBytes(), group));
+    snapshotGauge(
+        "ferry_snapshot_capture_last_seconds",
+        "Duration of the node's last completed capture.",
+        sm,
+        s -> s.captures() == 0 ? null : s.lastCaptureNanos() / NANOS);
+    snapshotGauge(
+        "ferry_snapshot_capture_last_written_bytes",
+        "Bytes the node's last completed capture wrote.",
+        sm,
+        s -> s.captures() == 0 ? null : (double) s.lastCaptureBytes());
+    snapshotGauge(
+        "ferry_snapshot_captures_pending",
+        "Captures queued or running on the node.",
+        sm,
+        s -> (double) s.pendingCaptures());
+  }
+
+  /** A group gauge from the snapshot statistics; {@code null} leaves the series out. */
+  private void snapshotGauge(
+      String name, String help, ReplicatedStateMachine sm, Function<SnapshotStats, Double> value) {
+    m.gauges(
+        name,
+        help,
+        GROUP,
+        cb -> {
+          Double v = value.apply(sm.snapshotStats());
+          if (v != null) {
+            cb.call(v, group);
+          }
+        });
+  }
+
+  // ---- chunk store (node-wide) -----------------------------------------------------------------
+
+  private void store(ReplicatedStateMachine sm) {
+    storeGauge(
+        "ferry_store_chunks", "Chunks (files) in the node's chunk store.", sm, StoreStats::chunks);
+    storeGauge(
+        "ferry_store_bytes",
+        "Stored bytes of the chunks in the node's chunk store.",
+        sm,
+        StoreStats::storedBytes);
+    storeGauge(
+        "ferry_store_pins",
+        "Leases (pins) held now on snapshots in the chunk store.",
+        sm,
+        StoreStats::pins);
+    m.counters(
+        "ferry_store_quarantined_chunks_total",
+        "Chunks that failed verification in the store and were quarantined since it opened.",
+        List.of(),
+        cb -> storeStats(sm).ifPresent(s -> cb.call(s.quarantined())));
+  }
+
+  private void storeGauge(
+      String name, String help, ReplicatedStateMachine sm, ToLongFunction<StoreStats> value) {
+    m.gauges(
+        name, help, List.of(), cb -> storeStats(sm).ifPresent(s -> cb.call(value.applyAsLong(s))));
+  }
+
+  private static Optional<StoreStats> storeStats(ReplicatedStateMachine sm) {
+    try {
+      return Optional.of(sm.chunkStore().stats());
+    } catch (IllegalStateException e) {
+      return Optional.empty(); // not initialized yet
+    }
+  }
+
+  // ---- chunk service (node-wide) ---------------------------------------------------------------
+
+  private void chunkService(ChunkServer cs) {
+    chunkCounter(
+        "ferry_chunk_connections_accepted_total",
+        "Connections the chunk service accepted.",
+        cs,
+        ChunkServerStats::connectionsAccepted);
+    chunkCounter(
+        "ferry_chunk_connections_authenticated_total",
+        "Chunk service connections whose peer proved the cluster secret.",
+        cs,
+        ChunkServerStats::connectionsAuthenticated);
+    chunkCounter(
+        "ferry_chunk_connections_refused_total",
+        "Chunk service connections refused (TLS, secret, version, timeout or connection limit).",
+        cs,
+        ChunkServerStats::connectionsRefused);
+    chunkCounter(
+        "ferry_chunk_malformed_frames_total",
+        "Chunk service connections closed for breaking the protocol.",
+        cs,
+        ChunkServerStats::malformedFrames);
+    chunkCounter(
+        "ferry_chunk_served_chunks_total",
+        "Chunks the chunk service sent completely.",
+        cs,
+        ChunkServerStats::chunksServed);
+    chunkCounter(
+        "ferry_chunk_served_bytes_total",
+        "Stored bytes of the chunks sent.",
+        cs,
+        ChunkServerStats::bytesServed);
+    chunkCounter(
+        "ferry_chunk_missing_chunks_total",
+        "Chunks asked for that the store did not hold or could not read.",
+        cs,
+        ChunkServerStats::chunksMissing);
+    m.gauge(
+        "ferry_chunk_connections_open",
+        "Chunk service connections open now.",
+        () -> cs.stats().openConnections());
+  }
+
+  private void chunkCounter(
+      String name, String help, ChunkServer cs, ToLongFunction<ChunkServerStats> value) {
+    m.counter(name, help, () -> value.applyAsLong(cs.stats()));
+  }
+
+  // ---- membership ------------------------------------------------------------------------------
+
+  private void membership(FerryServer ferry) {
+    groupCounts(
+        "ferry_membership_changes_total",
+        "Membership changes this node's admin ran, by kind and outcome.",
+        List.of("kind", "outcome"),
+        () -> ferry.membership().map(MembershipAdmin::changes));
+    groupCounts(
+        "ferry_membership_checkpoints_total",
+        "Digest checkpoints this node's admin checked while adding a member, by result.",
+        List.of("result"),
+        () -> ferry.membership().map(MembershipAdmin::checkpoints));
+  }
+
+  /**
+   * A group counter with one series per entry of the counts, once they exist (the admin starts
+   * after the metrics are registered).
+   */
+  private void groupCounts(
+      String name,
+      String help,
+      List<String> labelNames,
+      Supplier<Optional<LabelledCounts>> counts) {
+    List<String> labels = new ArrayList<>(GROUP);
+    labels.addAll(labelNames);
+    m.counters(
+        name,
+        help,
+        labels,
+        cb ->
+            counts
+                .get()
+                .ifPresent(
+                    c ->
+                        c.forEach(
+                            (values, n) -> {
+                              List<String> all = new ArrayList<>(labels.size());
+                              all.add(group);
+                              all.addAll(values);
+                              cb.call(n, all.toArray(String[]::new));
+                            })));
+  }
+}
