@@ -390,6 +390,7 @@ public final class FerryServer implements Closeable {
     private Duration electionTimeoutMin = Duration.ofMillis(1500);
     private Duration electionTimeoutMax = Duration.ofMillis(3000);
     private Duration requestTimeout = Duration.ofSeconds(10);
+    private Duration pauseStopThreshold = Duration.ofSeconds(60);
     private long logPreservationEntries = 10_000;
     private Long snapshotTriggerEntries;
     private final Map<String, String> properties = new LinkedHashMap<>();
@@ -457,6 +458,20 @@ public final class FerryServer implements Closeable {
     public Builder electionTimeout(Duration min, Duration max) {
       this.electionTimeoutMin = min;
       this.electionTimeoutMax = max;
+      return this;
+    }
+
+    /**
+     * A pause of the whole process longer than this (a long GC, a stopped or suspended process, a
+     * clock jump) makes Ratis close the server: the node stops, and a supervisor should restart it
+     * (docs/operations.md has a systemd unit). Shorter pauses are logged as warnings. Default 60 s,
+     * Ratis's {@code raft.server.close.threshold}.
+     */
+    public Builder pauseStopThreshold(Duration threshold) {
+      if (threshold.isNegative() || threshold.isZero()) {
+        throw new IllegalArgumentException("pause stop threshold must be > 0: " + threshold);
+      }
+      this.pauseStopThreshold = threshold;
       return this;
     }
 
@@ -661,6 +676,7 @@ public final class FerryServer implements Closeable {
       RaftServerConfigKeys.Rpc.setFirstElectionTimeoutMax(p, ms(electionTimeoutMax));
       RaftServerConfigKeys.Rpc.setRequestTimeout(p, ms(requestTimeout));
       RaftServerConfigKeys.Rpc.setSlownessTimeout(p, ms(requestTimeout.multipliedBy(6)));
+      RaftServerConfigKeys.setCloseThreshold(p, ms(pauseStopThreshold));
       properties.forEach(p::set);
 
       List<RaftPeer> raftPeers = new ArrayList<>();

@@ -66,6 +66,16 @@ final class ServerCommand implements Callable<Integer> {
   long chunkSendRate;
 
   @Option(
+      names = "--pause-stop-threshold",
+      defaultValue = "60",
+      paramLabel = "SECONDS",
+      description =
+          "Stop the node when the whole process was paused longer than this (a long GC, a"
+              + " suspended process, a clock jump); run it under a supervisor that restarts it"
+              + " (default ${DEFAULT-VALUE}).")
+  long pauseStopSeconds;
+
+  @Option(
       names = "--raft-property",
       paramLabel = "KEY=VALUE",
       description =
@@ -129,6 +139,10 @@ final class ServerCommand implements Callable<Integer> {
     if (captureEvery < 1) {
       throw new IllegalArgumentException("--capture-every must be >= 1: " + captureEvery);
     }
+    if (pauseStopSeconds < 1) {
+      throw new IllegalArgumentException(
+          "--pause-stop-threshold must be >= 1 second: " + pauseStopSeconds);
+    }
     java.util.Optional<TlsFiles> tlsFiles = tls.files();
     StateMachineConfig config =
         StateMachineConfig.defaults().withCaptureEvery(captureEvery, 256L << 20);
@@ -149,7 +163,8 @@ final class ServerCommand implements Callable<Integer> {
         .stateMachine(new KvStateMachine(config))
         .logPreservationEntries(logPreserve)
         .clusterSecret(secret().orElse(null))
-        .chunkSendRate(chunkSendRate);
+        .chunkSendRate(chunkSendRate)
+        .pauseStopThreshold(java.time.Duration.ofSeconds(pauseStopSeconds));
     raftProperties.forEach(builder::property);
     FerryServer server = builder.build();
     if (secret().isEmpty()) {
