@@ -3,6 +3,8 @@ package dev.ferry.raft;
 import dev.ferry.raft.admin.MembershipAdmin;
 import dev.ferry.raft.chunks.ChunkServer;
 import dev.ferry.raft.chunks.ChunkServerStats;
+import dev.ferry.raft.install.InstallProgress;
+import dev.ferry.raft.install.MultiSourceInstaller;
 import dev.ferry.raft.metrics.LabelledCounts;
 import dev.ferry.raft.metrics.NodeMetrics;
 import dev.ferry.snapshot.store.StoreStats;
@@ -126,6 +128,24 @@ final class ServerMetrics {
         "1 while the node installs a snapshot (until the new state is swapped in), else 0.",
         GROUP,
         cb -> cb.call(ferry.stateMachine().installing() ? 1 : 0, group));
+    Supplier<Optional<InstallProgress>> current =
+        () -> ferry.installer().flatMap(MultiSourceInstaller::currentInstall);
+    m.gauges(
+        "ferry_install_rate_bytes_per_second",
+        "The current install's receive rate over the last ~5 s (stored bytes); absent when none"
+            + " runs.",
+        GROUP,
+        cb -> current.get().ifPresent(i -> cb.call(i.smoothedBytesPerSecond(), group)));
+    m.gauges(
+        "ferry_install_eta_seconds",
+        "The current install's estimated time left: bytes left / the rate over the last ~5 s +"
+            + " the load time left; absent when none runs or no rate is measured yet.",
+        GROUP,
+        cb ->
+            current
+                .get()
+                .flatMap(InstallProgress::eta)
+                .ifPresent(eta -> cb.call(eta.toMillis() / 1000.0, group)));
   }
 
   private void raftGauge(String name, String help, ToLongFunction<RaftServer.Division> value) {
