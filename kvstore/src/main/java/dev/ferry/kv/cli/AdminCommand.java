@@ -284,7 +284,8 @@ final class AdminCommand {
         out.printf(
             Locale.ROOT,
             "%s  (every %d s, Ctrl-C to stop)%n",
-            java.time.LocalTime.now().withNano(0),
+            java.time.LocalTime.now()
+                .format(java.time.format.DateTimeFormatter.ofPattern("HH:mm:ss")),
             interval.toSeconds());
         out.print(table);
         out.flush();
@@ -362,6 +363,12 @@ final class AdminCommand {
       return b.toString();
     }
 
+    /** A duration in seconds: one decimal below 10 s, whole seconds above. */
+    static String seconds(Duration d) {
+      double s = d.toMillis() / 1000.0;
+      return String.format(Locale.ROOT, s < 10 ? "%.1f s" : "%.0f s", s);
+    }
+
     /** An install in progress: how far, how fast, what is left and when it should end. */
     static String install(InstallProgress i) {
       return String.format(
@@ -372,7 +379,7 @@ final class AdminCommand {
           i.bytesWanted() / 1048576.0,
           i.smoothedBytesPerSecond() / 1048576.0,
           i.bytesLeft() / 1048576.0,
-          i.eta().map(d -> d.toSeconds() + " s").orElse("?"),
+          i.eta().map(Status::seconds).orElse("?"),
           i.bytesPerSource().keySet());
     }
   }

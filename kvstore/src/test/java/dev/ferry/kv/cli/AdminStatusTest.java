@@ -59,7 +59,8 @@ class AdminStatusTest {
                 "n3: connection refused"));
     assertTrue(table.contains("80 0101010101010101"), table);
     assertTrue(
-        table.contains("index 90: 40.0/100.0 MiB, 10.0 MiB/s, 60.0 MiB left, ETA 8 s from"), table);
+        table.contains("index 90: 40.0/100.0 MiB, 10.0 MiB/s, 60.0 MiB left, ETA 8.0 s from"),
+        table);
     assertTrue(table.contains("n3: connection refused (unreachable)"), table);
     assertTrue(table.contains("leader: n1"), table);
     assertFalse(table.contains("MISMATCH"), table);
