@@ -85,6 +85,13 @@ public final class MultiSourceInstaller implements Installer {
   private final Supplier<List<SnapshotPeer>> peers;
   private final TransferConfig transferConfig;
   private final Duration pinTtl;
+
+  /** How long an install waits for a peer to hold a new enough snapshot before it fails. */
+  static final Duration BASELINE_WAIT = Duration.ofSeconds(60);
+
+  /** How often it asks the peers again meanwhile. */
+  static final Duration BASELINE_POLL = Duration.ofMillis(250);
+
   private final Duration listTimeout;
   private final InstallMetrics metrics;
   private final Shipping shipping;
@@ -296,6 +303,7 @@ public final class MultiSourceInstaller implements Installer {
     private boolean transferDone;
     private boolean finishing;
     private long firstShardNanos = -1;
+    private boolean waitingForBaseline;
     private final RateEstimator rate =
         new RateEstimator(TimeUnit.SECONDS.toNanos(5), TimeUnit.MILLISECONDS.toNanos(250));
     private long fetchedBytes;
@@ -352,6 +360,9 @@ public final class MultiSourceInstaller implements Installer {
             LOG.debug("install: peer {} did not list its snapshots: {}", e.getKey(), ex.toString());
           }
         }
+        if (holders.isEmpty() && failed.size() < all.size() && waitForBaseline(need, all)) {
+          return;
+        }
         SnapshotPeer.Listing best =
             holders.keySet().stream()
                 .max(
@@ -384,6 +395,31 @@ public final class MultiSourceInstaller implements Installer {
       } catch (Throwable t) {
         fail(t);
       }
+    }
+
+    /**
+     * Peers answered, but none holds a snapshot at {@code need} yet: they are still capturing the
+     * baseline a membership change asked for, which takes seconds for a large state. Asks again
+     * every {@link #BASELINE_POLL} for up to {@link #BASELINE_WAIT} rather than failing the install
+     * (Ratis would ask again at once, and a failed install backs off). Driver thread.
+     *
+     * @return true if another attempt is scheduled
+     */
+    private boolean waitForBaseline(long need, Map<String, SnapshotPeer> asked) {
+      long waited = System.nanoTime() - startNanos;
+      if (waited > BASELINE_WAIT.toNanos()) {
+        return false;
+      }
+      if (!waitingForBaseline) {
+        waitingForBaseline = true;
+        LOG.info(
+            "install: waiting for a snapshot at or after index {} (asked {}; they may be"
+                + " capturing it)",
+            need,
+            asked.keySet());
+      }
+      driver.schedule(this::choose, BASELINE_POLL.toMillis(), TimeUnit.MILLISECONDS);
+      return true;
     }
 
     /** The configuration's members but this node, by id. Driver thread. */
@@ -970,7 +1006,8 @@ public final class MultiSourceInstaller implements Installer {
               Duration.ZERO,
               Duration.ZERO,
               manifest == null ? null : manifest.digest());
-      LOG.warn("install failed (Ratis will ask again): {}", t.toString());
+      // The state machine logs the failure (the first of a series, then a few), with its retry.
+      LOG.debug("install failed: {}", t.toString());
       end();
       result.completeExceptionally(t);
     }

@@ -112,6 +112,8 @@ class MultiSourceInstallerTest {
     final AtomicInteger leases = new AtomicInteger();
     final ExecutorService thread = Executors.newSingleThreadExecutor();
     volatile boolean gone;
+    volatile boolean captured = true;
+    final AtomicInteger listings = new AtomicInteger();
     volatile Runnable onLeave = () -> {};
 
     FakePeer(String id, int listsFrom, int failAfter, int holdAt, CountDownLatch holdUntil) {
@@ -158,8 +160,9 @@ class MultiSourceInstallerTest {
       if (gone) {
         return java.util.concurrent.CompletableFuture.failedFuture(new IOException(id + " left"));
       }
+      listings.incrementAndGet();
       List<Listing> l =
-          delivered.get() >= listsFrom && manifest.index() >= minIndex
+          captured && delivered.get() >= listsFrom && manifest.index() >= minIndex
               ? List.of(
                   new Listing(manifest.term(), manifest.index(), ManifestCodec.rootHash(manifest)))
               : List.of();
@@ -354,6 +357,31 @@ class MultiSourceInstallerTest {
       assertEquals(1, target.loads.get(i).get(), "shard " + i + " loaded once");
     }
     assertTrue(leader.liveLeases.isEmpty() && late.liveLeases.isEmpty(), "pins released");
+  }
+
+  /**
+   * The peers answer but are still capturing the baseline (a membership change's capture takes
+   * seconds for a large state): the install asks again until one holds it, in one attempt, instead
+   * of failing (a failed install backs off, which delayed joins by seconds).
+   */
+  @Test
+  void anInstallWaitsForThePeersToCaptureTheBaseline() throws Exception {
+    snapshot();
+    CountDownLatch never = new CountDownLatch(0);
+    FakePeer a = new FakePeer("a", 0, Integer.MAX_VALUE, -1, never);
+    a.captured = false;
+    MultiSourceInstaller installer = installer(List.of(a)).build();
+    java.util.concurrent.CompletableFuture<Manifest> f =
+        installer.install(new InstallRequest(101, 3, "a"), target(shard -> {}));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
+    while (a.listings.get() < 3 && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    assertTrue(a.listings.get() >= 3, "asked again: " + a.listings.get());
+    assertTrue(!f.isDone(), "still waiting, not failed: " + f);
+    a.captured = true;
+    assertEquals(manifest, f.get(WAIT_SECONDS, TimeUnit.SECONDS));
+    assertTrue(installer.lastReport().success(), installer.lastReport().toString());
   }
 
   @Test
