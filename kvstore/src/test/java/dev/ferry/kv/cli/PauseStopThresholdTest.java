@@ -45,17 +45,6 @@ class PauseStopThresholdTest {
 
   @Test
   void aBadValueIsAOneLineError() {
-    assertEquals(
-        2,
-        FerryCli.run(
-            "server",
-            "--id",
-            "n1",
-            "--peers",
-            "n1=127.0.0.1:9100",
-            "--data",
-            "/nonexistent/ferry-pause-test",
-            "--pause-stop-threshold",
-            "0"));
+    assertEquals(2, ServerArgs.exitWith("--pause-stop-threshold", "0"));
   }
 }

@@ -49,18 +49,7 @@ class ServerMetricsOptionsTest {
     assertEquals("--metrics-port must be a port number or off: x", e.getMessage());
     assertThrows(
         IllegalArgumentException.class, () -> command("70000", null).metricsEndpoint(SELF));
-    assertEquals(
-        2,
-        FerryCli.run(
-            "server",
-            "--id",
-            "n1",
-            "--peers",
-            "n1=127.0.0.1:9100",
-            "--data",
-            "/nonexistent/ferry-metrics-test",
-            "--metrics-port",
-            "nope"));
+    assertEquals(2, ServerArgs.exitWith("--metrics-port", "nope"));
   }
 
   private static InetSocketAddress unresolved(InetSocketAddress a) {
