@@ -259,6 +259,19 @@ class MembershipIT {
       String follower =
           cluster.running().stream().filter(id -> !id.equals(leader)).findFirst().orElseThrow();
 
+      // A RETIRE proves only that its sender knows the secret: a member the leader's
+      // configuration still names refuses it, and keeps running with its data.
+      try (AdminClient forged =
+          AdminClient.connect(cluster.server(follower).self(), cluster.secret(), null, "forger")) {
+        IllegalStateException refused =
+            assertThrows(IllegalStateException.class, () -> forged.retire("forged", true));
+        assertTrue(
+            refused.getMessage().contains("still in the leader's configuration"),
+            refused.getMessage());
+      }
+      assertFalse(cluster.server(follower).retired().isDone(), "it did not stop");
+      assertFalse(isEmptyDir(cluster.dataDir(follower)), "nor wipe its data");
+
       RemoveResult r1 = get(admin.removeMember(new RemoveRequest(follower, T)));
       assertEquals(RemoveResult.Outcome.REMOVED_VOTER, r1.outcome());
       assertFalse(r1.leadershipTransferred());

@@ -57,6 +57,10 @@ final class MemberService implements AdminServer.Node {
 
   private final FerryServer server;
   private final RaftClient raft;
+
+  /** How long a RETIRE waits for a leader to confirm the node is out. */
+  private static final Duration RETIRE_CONFIRM = Duration.ofSeconds(10);
+
   private final MembershipAdmin admin;
   private final AdminServer adminServer;
   private final ScheduledExecutorService recovery;
@@ -233,6 +237,36 @@ final class MemberService implements AdminServer.Node {
   @Override
   public CompletableFuture<RemoveResult> remove(RemoveRequest request) {
     return admin.removeMember(request);
+  }
+
+  /**
+   * Asks the leader whether this node is still in the configuration before it stops (and maybe
+   * wipes its state) on a RETIRE: the request proves only that its sender knows the cluster secret.
+   * A node the leader's configuration still names, or that no leader answers for, stays.
+   */
+  @Override
+  public void confirmRemoved(String reason) {
+    String id = server.self().id();
+    Optional<String> removedBy;
+    try {
+      removedBy = admin.removedBy(id, RETIRE_CONFIRM);
+    } catch (IOException | RuntimeException e) {
+      LOG.warn(
+          "{}: told it was removed ({}), but no leader confirmed it ({}): not stopping",
+          id,
+          reason,
+          e.getMessage());
+      throw new IllegalStateException(
+          id + " could not confirm with a leader that it was removed: " + e.getMessage(), e);
+    }
+    if (removedBy.isEmpty()) {
+      LOG.warn(
+          "{}: told it was removed ({}), but the leader's configuration still names it: not"
+              + " stopping",
+          id,
+          reason);
+      throw new IllegalStateException(id + " is still in the leader's configuration: not stopping");
+    }
   }
 
   @Override

@@ -66,6 +66,14 @@ public final class AdminServer implements Closeable {
     /** Runs a remove through the node's membership admin. */
     CompletableFuture<RemoveResult> remove(RemoveRequest request);
 
+    /**
+     * Checks, before {@link #retire}, that the node really is out of the configuration: a RETIRE
+     * frame alone proves only that its sender knows the cluster secret. Throws an {@link
+     * IllegalStateException} naming why the node stays (the sender gets it as an error). The
+     * default accepts: for a node with no configuration to ask.
+     */
+    default void confirmRemoved(String reason) {}
+
     /** The node is no longer a member: stop (and wipe its state if asked), after answering. */
     void retire(String reason, boolean wipe);
   }
@@ -342,6 +350,12 @@ public final class AdminServer implements Closeable {
         boolean wipe = Boolean.parseBoolean(f.get("wipe"));
         // The node logs its retirement once (MemberService); who asked is detail.
         LOG.debug("admin service {}: {} says this node was removed: {}", nodeId, peer, reason);
+        try {
+          node.confirmRemoved(reason);
+        } catch (RuntimeException e) {
+          AdminProtocol.write(out, AdminProtocol.ERROR, AdminProtocol.error(e));
+          return;
+        }
         AdminProtocol.write(out, AdminProtocol.RETIRED, Map.of());
         node.retire(reason, wipe);
       }

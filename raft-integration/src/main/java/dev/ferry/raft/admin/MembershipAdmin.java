@@ -754,6 +754,18 @@ public final class MembershipAdmin {
     }
   }
 
+  /**
+   * The leader that answered, if its configuration no longer names node {@code id} (as voter or
+   * listener, old or new); empty if it still does. Asks the leader, waiting up to {@code timeout}
+   * for one to answer.
+   *
+   * @throws MembershipTimeoutException if no leader answered in time
+   */
+  public Optional<String> removedBy(String id, Duration timeout) throws IOException {
+    Conf c = readConf(clock.instant().plus(timeout), "the configuration");
+    return c.names(id) ? Optional.empty() : Optional.of(c.leader());
+  }
+
   /** The pending change as the leader's state machine has it, or null. */
   public MembershipChange pending() throws IOException {
     RaftClientReply r =
@@ -1127,6 +1139,14 @@ public final class MembershipAdmin {
           .setServersInNewConf(newVoters)
           .setListenersInNewConf(newListeners)
           .build();
+    }
+
+    /** Whether {@code id} is in it, as voter or listener, in its new or (while joint) old part. */
+    boolean names(String id) {
+      return isVoter(id)
+          || isListener(id)
+          || find(ProtoUtils.toRaftPeers(proto.getOldPeersList()), id).isPresent()
+          || find(ProtoUtils.toRaftPeers(proto.getOldListenersList()), id).isPresent();
     }
 
     Optional<RaftPeer> peer(String id) {
