@@ -12,9 +12,12 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -100,6 +103,48 @@ class ChunkProtocolAbuseTest {
           peer.shutdownOutput();
         },
         true);
+  }
+
+  @Test
+  void aTruncatedFrameThenReset() throws IOException {
+    assertClosedAndCounted(
+        peer -> {
+          peer.sendRaw(new byte[] {0, 0, 0, 100, 0x11, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+          peer.reset();
+        },
+        true);
+  }
+
+  @Test
+  void manyIdleStrangersDoNotLockOutARealPeer() throws IOException {
+    ChunkServer busy = fx.start(fx.serverBuilder("n7").handshakeTimeout(Duration.ofMinutes(5)));
+    int strangers = 400;
+    List<Socket> idle = new ArrayList<>();
+    try {
+      for (int i = 0; i < strangers; i++) {
+        Socket s = new Socket();
+        idle.add(s);
+        s.bind(new InetSocketAddress("127.0.0.2", 0));
+        s.connect(busy.localAddress(), 5_000);
+      }
+      await(
+          () -> busy.stats().connectionsAccepted() == strangers,
+          "the server to see every stranger");
+      // 16 per address may wait for their handshake; the rest were refused at once.
+      await(() -> busy.stats().connectionsRefused() == strangers - 16, "the refusals");
+      ChunkClient real = fx.connect(fx.clientBuilder(busy, "real"));
+      assertEquals(1, join(real.listManifests(0)).size());
+      Outcomes out = new Outcomes();
+      List<ChunkId> ids = refs.stream().map(ChunkRef::id).toList();
+      real.fetch(ids, out);
+      await(() -> out.reported() == ids.size(), "the real peer's chunks");
+      assertEquals(ids.size(), out.arrived.size());
+      assertEquals(17, busy.stats().openConnections());
+    } finally {
+      for (Socket s : idle) {
+        s.close();
+      }
+    }
   }
 
   @Test
