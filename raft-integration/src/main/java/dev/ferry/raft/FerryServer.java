@@ -31,6 +31,7 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.apache.ratis.conf.Parameters;
 import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.grpc.GrpcConfigKeys;
 import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
@@ -59,7 +60,12 @@ import org.slf4j.LoggerFactory;
  *       durable snapshot so that Ratis purges its log;
  *   <li>a staging timeout as long as the install deadline (a joining listener installs while
  *       staged);
- *   <li>election and RPC timeouts that tolerate several JVMs sharing two cores.
+ *   <li>election and RPC timeouts that tolerate several JVMs sharing two cores;
+ *   <li>bounds on the gRPC port: inbound messages no larger than what Ratis sends (the appender
+ *       buffer limit plus 1 MiB, 5 MiB by default), a 10 s handshake timeout, idle connections
+ *       closed after a minute, at most 64 calls per connection, and a GOAWAY after 200 stream
+ *       resets in 10 s (HTTP/2 rapid reset); gRPC's stack traces about bad connections become one
+ *       log line each (see {@code RaftPort}).
  * </ul>
  *
  * With {@link Builder#tls(TlsFiles)} both of the node's ports use mutual TLS: Ratis's gRPC port
@@ -678,6 +684,7 @@ public final class FerryServer implements Closeable {
       RaftServerConfigKeys.Rpc.setSlownessTimeout(p, ms(requestTimeout.multipliedBy(6)));
       RaftServerConfigKeys.setCloseThreshold(p, ms(pauseStopThreshold));
       properties.forEach(p::set);
+      SizeInBytes messageCap = RaftPort.capMessageSize(p);
 
       List<RaftPeer> raftPeers = new ArrayList<>();
       for (PeerAddress peer : peers) {
@@ -689,9 +696,11 @@ public final class FerryServer implements Closeable {
           Files.isDirectory(
               dataDir.resolve("raft").resolve(group.getGroupId().getUuid().toString()));
       RaftServer.Builder serverBuilder = RaftServer.newBuilder();
-      if (tls != null) {
-        serverBuilder.setParameters(tls.ratisParameters());
-      }
+      Parameters parameters = tls != null ? tls.ratisParameters() : new Parameters();
+      RaftPort.limitConnections(parameters);
+      RaftPort.quietGrpcLogs();
+      serverBuilder.setParameters(parameters);
+      LOG.debug("{}: Raft port messages capped at {}", selfId, messageCap);
       RaftServer server =
           serverBuilder
               .setServerId(RaftPeerId.valueOf(selfId))
