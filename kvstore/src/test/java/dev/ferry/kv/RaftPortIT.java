@@ -6,7 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.kv.testing.LocalCluster;
+import dev.ferry.raft.FerryServer;
 import dev.ferry.raft.PeerAddress;
+import dev.ferry.raft.admin.AdminClient;
+import dev.ferry.raft.admin.NodeStatus;
 import dev.ferry.statemachine.StateMachineConfig;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -23,6 +26,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -249,6 +253,38 @@ class RaftPortIT {
       s.close();
     }
     assertServing();
+  }
+
+  @Test
+  void truncatedFramesAreCountedInTheMetricsAndTheStatus() throws Exception {
+    FerryServer server = cluster.server(node.id());
+    for (int port : new int[] {node.chunkPort(), node.adminPort()}) {
+      try (Socket s = new Socket()) {
+        s.connect(new InetSocketAddress(node.host(), port), 5_000);
+        s.setSoTimeout((int) T.toMillis());
+        s.getOutputStream().write(new byte[] {0, 0});
+        s.shutdownOutput();
+        while (s.getInputStream().read() >= 0) {
+          // until the server closes
+        }
+      }
+    }
+    LocalCluster.await(
+        T,
+        () ->
+            gauge(server, "ferry.chunks.frames.malformed") == 1
+                && gauge(server, "ferry.admin.frames.malformed") == 1,
+        "both truncated frames counted");
+    assertEquals(0, gauge(server, "ferry.chunks.connections.refused"));
+    assertEquals(0, gauge(server, "ferry.admin.connections.refused"));
+    assertEquals(0, gauge(server, "ferry.store.chunks.quarantined"));
+    try (AdminClient c = AdminClient.connect(node, cluster.secret(), null, "test")) {
+      assertEquals(Optional.of(new NodeStatus.Counters(0, 1, 0, 1, 0)), c.status().counters());
+    }
+  }
+
+  private static long gauge(FerryServer server, String name) {
+    return (Long) server.metrics().getGauges().get(name).getValue();
   }
 
   private static byte[] frame(int type, int flags, int stream, byte[] payload) {

@@ -12,6 +12,7 @@ import dev.ferry.raft.metrics.Health;
 import dev.ferry.raft.metrics.InstallMetrics;
 import dev.ferry.raft.metrics.MetricsHttpServer;
 import dev.ferry.raft.metrics.NodeMetrics;
+import dev.ferry.raft.metrics.ServiceMetrics;
 import dev.ferry.snapshot.transfer.TransferConfig;
 import dev.ferry.statemachine.Installer;
 import dev.ferry.statemachine.ReplicatedStateMachine;
@@ -93,6 +94,7 @@ public final class FerryServer implements Closeable {
   private final MultiSourceInstaller installer;
   private final PeerClients peerClients;
   private final JmxReporter jmx;
+  private final NodeCounters counters;
   private final ClusterSecret secret;
   private final TlsFiles tls;
   private final NodeMetrics nodeMetrics;
@@ -123,6 +125,8 @@ public final class FerryServer implements Closeable {
     this.peerClients = peerClients;
     this.secret = b.secret;
     this.tls = b.tls;
+    this.counters = new NodeCounters(this);
+    ServiceMetrics.register(metrics, counters);
     this.jmx =
         b.jmx ? JmxReporter.forRegistry(metrics).inDomain("dev.ferry." + self.id()).build() : null;
     this.nodeMetrics = nodeMetrics;
@@ -253,7 +257,10 @@ public final class FerryServer implements Closeable {
     }
   }
 
-  /** The metrics of this node (installs, chunk service). */
+  /**
+   * The metrics of this node: installs ({@link InstallMetrics}) and the counters of its chunk and
+   * admin services and chunk store ({@link ServiceMetrics}).
+   */
   public MetricRegistry metrics() {
     return metrics;
   }
@@ -294,6 +301,9 @@ public final class FerryServer implements Closeable {
         voter,
         leader == null ? null : leader.toString(),
         stateMachine.installing());
+  /** This node's counters of bad input, read now. */
+  NodeCounters counters() {
+    return counters;
   }
 
   /** The snapshot installer, if the chunk service is configured. */
@@ -536,7 +546,10 @@ public final class FerryServer implements Closeable {
       return this;
     }
 
-    /** The registry metrics go to (default: a new one per server). */
+    /**
+     * The registry metrics go to (default: a new one per server). One registry per server: the
+     * service counters' names are the same on every node ({@link ServiceMetrics}).
+     */
     public Builder metricRegistry(MetricRegistry registry) {
       this.metricRegistry = Objects.requireNonNull(registry, "registry");
       return this;

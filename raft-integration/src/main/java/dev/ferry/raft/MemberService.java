@@ -199,7 +199,8 @@ final class MemberService implements AdminServer.Node {
         members,
         server.stateMachine().pendingMembershipChange(),
         current,
-        last);
+        last,
+        Optional.of(server.counters().forStatus()));
   }
 
   private static List<RaftPeer> sorted(java.util.Collection<RaftPeer> peers) {

@@ -253,6 +253,15 @@ final class AdminProtocol {
     s.pending().ifPresent(p -> m.put("pending", hex(p.encode())));
     s.install().ifPresent(i -> putInstall(m, "install.", i));
     s.lastInstall().ifPresent(i -> putInstall(m, "last.", i));
+    s.counters()
+        .ifPresent(
+            c -> {
+              m.put("counters.chunk.refused", Long.toString(c.chunkRefused()));
+              m.put("counters.chunk.malformed", Long.toString(c.chunkMalformed()));
+              m.put("counters.admin.refused", Long.toString(c.adminRefused()));
+              m.put("counters.admin.malformed", Long.toString(c.adminMalformed()));
+              m.put("counters.quarantined", Long.toString(c.quarantined()));
+            });
     return m;
   }
 
@@ -300,10 +309,24 @@ final class AdminProtocol {
           members,
           pending,
           install(f, "install."),
-          install(f, "last."));
+          install(f, "last."),
+          counters(f));
     } catch (IllegalArgumentException | NullPointerException e) {
       throw new AdminProtocolException("bad status: " + e.getMessage());
     }
+  }
+
+  private static Optional<NodeStatus.Counters> counters(Frame f) throws AdminProtocolException {
+    if (!f.body().containsKey("counters.quarantined")) {
+      return Optional.empty();
+    }
+    return Optional.of(
+        new NodeStatus.Counters(
+            f.number("counters.chunk.refused"),
+            f.number("counters.chunk.malformed"),
+            f.number("counters.admin.refused"),
+            f.number("counters.admin.malformed"),
+            f.number("counters.quarantined")));
   }
 
   static Map<String, String> progress(AddProgress p) {
