@@ -64,9 +64,8 @@ import org.slf4j.LoggerFactory;
  *   <li>election and RPC timeouts that tolerate several JVMs sharing two cores;
  *   <li>bounds on the gRPC port: inbound messages no larger than what Ratis sends (the appender
  *       buffer limit plus 1 MiB, 5 MiB by default), a 10 s handshake timeout, idle connections
- *       closed after a minute, at most 64 calls per connection, and a GOAWAY after 200 stream
- *       resets in 10 s (HTTP/2 rapid reset); gRPC's stack traces about bad connections become one
- *       log line each (see {@code RaftPort}).
+ *       closed after a minute, and a GOAWAY after 200 stream resets in 10 s (HTTP/2 rapid reset);
+ *       gRPC's stack traces about bad connections become one log line each (see {@code RaftPort}).
  * </ul>
  *
  * With {@link Builder#tls(TlsFiles)} both of the node's ports use mutual TLS: Ratis's gRPC port

@@ -28,13 +28,16 @@ import org.slf4j.LoggerFactory;
  *       5-byte gRPC header with {@code RESOURCE_EXHAUSTED}, before its body is buffered;
  *   <li>a connection must finish its TLS and HTTP/2 handshake within {@link #HANDSHAKE_TIMEOUT};
  *       one with no call open for {@link #IDLE_TIMEOUT} is closed (clients reconnect when needed);
- *   <li>at most {@link #MAX_CALLS_PER_CONNECTION} calls at once per connection (clients queue the
- *       rest), and at most {@link #MAX_RESETS} stream resets per {@link #RESET_WINDOW_SECONDS} s
- *       per connection: beyond that the connection gets a GOAWAY and is closed (HTTP/2 rapid
- *       reset).
+ *   <li>at most {@link #MAX_RESETS} stream resets per {@link #RESET_WINDOW_SECONDS} s per
+ *       connection: beyond that the connection gets a GOAWAY and is closed (HTTP/2 rapid reset).
  * </ul>
  *
- * gRPC reports a bad connection or call through java.util.logging, as a stack trace of about 20
+ * Calls per connection are not capped: Ratis keeps a long-lived append stream per group and
+ * follower on one connection between two servers, and a cap would leave the groups beyond it
+ * waiting forever. Nor does gRPC cap connections. So one stranger can still make the node buffer up
+ * to the message cap per open call; only mutual TLS keeps strangers off this port.
+ *
+ * <p>gRPC reports a bad connection or call through java.util.logging, as a stack trace of about 20
  * lines; {@link #quietGrpcLogs()} turns each such record into one line of this class's log, at most
  * {@value #LOG_LINES_PER_MINUTE} a minute.
  *
@@ -45,7 +48,6 @@ final class RaftPort {
 
   static final Duration HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
   static final Duration IDLE_TIMEOUT = Duration.ofMinutes(1);
-  static final int MAX_CALLS_PER_CONNECTION = 64;
   static final int MAX_RESETS = 200;
   static final int RESET_WINDOW_SECONDS = 10;
   static final int LOG_LINES_PER_MINUTE = 20;
@@ -87,7 +89,6 @@ final class RaftPort {
       NettyServerBuilder b, EnumSet<GrpcServices.Type> types) {
     b.handshakeTimeout(HANDSHAKE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
     return b.maxConnectionIdle(IDLE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
-        .maxConcurrentCallsPerConnection(MAX_CALLS_PER_CONNECTION)
         .maxRstFramesPerWindow(MAX_RESETS, RESET_WINDOW_SECONDS);
   }
 
