@@ -12,6 +12,7 @@ import dev.ferry.raft.metrics.Health;
 import dev.ferry.raft.metrics.InstallMetrics;
 import dev.ferry.raft.metrics.MetricsHttpServer;
 import dev.ferry.raft.metrics.NodeMetrics;
+import dev.ferry.raft.metrics.ServiceCounters;
 import dev.ferry.raft.metrics.ServiceMetrics;
 import dev.ferry.snapshot.transfer.TransferConfig;
 import dev.ferry.statemachine.Installer;
@@ -93,7 +94,6 @@ public final class FerryServer implements Closeable {
   private final MultiSourceInstaller installer;
   private final PeerClients peerClients;
   private final JmxReporter jmx;
-  private final NodeCounters counters;
   private final ClusterSecret secret;
   private final TlsFiles tls;
   private final NodeMetrics nodeMetrics;
@@ -124,8 +124,7 @@ public final class FerryServer implements Closeable {
     this.peerClients = peerClients;
     this.secret = b.secret;
     this.tls = b.tls;
-    this.counters = new NodeCounters(this);
-    ServiceMetrics.register(metrics, counters);
+    ServiceMetrics.register(metrics, () -> NodeCounters.read(this));
     this.jmx =
         b.jmx ? JmxReporter.forRegistry(metrics).inDomain("dev.ferry." + self.id()).build() : null;
     this.nodeMetrics = nodeMetrics;
@@ -300,9 +299,11 @@ public final class FerryServer implements Closeable {
         voter,
         leader == null ? null : leader.toString(),
         stateMachine.installing());
-  /** This node's counters of bad input, read now. */
-  NodeCounters counters() {
-    return counters;
+  }
+
+  /** This node's counters of its services and chunk store, read now. */
+  public ServiceCounters counters() {
+    return NodeCounters.read(this);
   }
 
   /** The snapshot installer, if the chunk service is configured. */

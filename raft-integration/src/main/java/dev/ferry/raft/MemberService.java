@@ -200,7 +200,7 @@ final class MemberService implements AdminServer.Node {
         server.stateMachine().pendingMembershipChange(),
         current,
         last,
-        Optional.of(server.counters().forStatus()));
+        Optional.of(NodeCounters.forStatus(server)));
   }
 
   private static List<RaftPeer> sorted(java.util.Collection<RaftPeer> peers) {

@@ -486,20 +486,20 @@ final class ServerConnection extends ChannelInboundHandlerAdapter {
     boolean active = state != State.INACTIVE;
     state = State.CLOSED;
     server.refused.increment();
-    long skipped = server.logLimit.admit();
-    if (skipped >= 0) {
-      LOG.warn(
-          "chunk server {}: refused connection from {}: {}{}",
-          server.nodeId,
-          remote,
-          reason,
-          LogLimiter.note(skipped));
-    }
+    warn("refused connection from " + remote, reason);
     if (tell && active) {
       ctx.writeAndFlush(MessageCodec.encode(ctx.alloc(), new Refused(reason)))
           .addListener(ChannelFutureListener.CLOSE);
     } else {
       ctx.close();
+    }
+  }
+
+  /** One WARN line about this connection, unless too many were logged lately. */
+  private void warn(String what, String reason) {
+    long skipped = server.logLimit.admit();
+    if (skipped >= 0) {
+      LOG.warn("chunk server {}: {}: {}{}", server.nodeId, what, reason, LogLimiter.note(skipped));
     }
   }
 
@@ -510,16 +510,7 @@ final class ServerConnection extends ChannelInboundHandlerAdapter {
     }
     state = State.CLOSED;
     server.malformed.increment();
-    long skipped = server.logLimit.admit();
-    if (skipped >= 0) {
-      LOG.warn(
-          "chunk server {}: closing connection from {} ({}): {}{}",
-          server.nodeId,
-          remote,
-          peer,
-          reason,
-          LogLimiter.note(skipped));
-    }
+    warn("closing connection from " + remote + " (" + peer + ")", reason);
     ctx.close();
   }
 

@@ -4,13 +4,15 @@ import com.codahale.metrics.Gauge;
 import com.codahale.metrics.MetricRegistry;
 import java.util.Objects;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 
 /**
  * A node's counters of its chunk and admin services and of its chunk store, as gauges in a
  * Dropwizard {@link MetricRegistry} (exported over JMX by {@code FerryServer}, as {@code
- * dev.ferry.<node>:name=<metric>,type=gauges}). The names are stable; each gauge reads the
- * service's own counter (a {@code ChunkServerStats}, the {@code AdminServer}'s accessors, the
- * store's {@code StoreStats}) when read, so the registry and those objects always agree:
+ * dev.ferry.<node>:name=<metric>,type=gauges}). The names are stable; each gauge reads a fresh
+ * {@link ServiceCounters} (taken from the services' own counters: a {@code ChunkServerStats}, the
+ * {@code AdminServer}'s accessors, the store's {@code StoreStats}) when read, so the registry and
+ * those objects always agree:
  *
  * <table>
  *   <caption>Metrics</caption>
@@ -45,58 +47,27 @@ public final class ServiceMetrics {
   /** Chunk store metric name prefix. */
   public static final String STORE = "ferry.store.";
 
-  /**
-   * Where the counters come from; each method is called whenever a gauge is read, from any thread,
-   * and must not block.
-   */
-  public interface Sources {
-    /** Chunk service connections accepted. */
-    long chunkAccepted();
-
-    /** Chunk service connections authenticated. */
-    long chunkAuthenticated();
-
-    /** Chunk service connections refused. */
-    long chunkRefused();
-
-    /** Chunk service connections closed for bad frames. */
-    long chunkMalformed();
-
-    /** Chunk service connections open now. */
-    long chunkOpen();
-
-    /** Admin service connections refused. */
-    long adminRefused();
-
-    /** Admin service connections closed for bad frames or requests. */
-    long adminMalformed();
-
-    /** Admin requests answered. */
-    long adminServed();
-
-    /** Chunks the store quarantined. */
-    long quarantined();
-  }
-
   private ServiceMetrics() {}
 
   /**
-   * Registers the gauges in {@code registry}.
+   * Registers the gauges in {@code registry}; each reads {@code counters} when it is read.
    *
+   * @param counters the node's counters now; called from any thread, must not block
    * @throws IllegalArgumentException if one of the names is registered already
    */
-  public static void register(MetricRegistry registry, Sources s) {
+  public static void register(MetricRegistry registry, Supplier<ServiceCounters> counters) {
     Objects.requireNonNull(registry, "registry");
-    Objects.requireNonNull(s, "sources");
-    gauge(registry, CHUNKS + "connections.accepted", s::chunkAccepted);
-    gauge(registry, CHUNKS + "connections.authenticated", s::chunkAuthenticated);
-    gauge(registry, CHUNKS + "connections.refused", s::chunkRefused);
-    gauge(registry, CHUNKS + "frames.malformed", s::chunkMalformed);
-    gauge(registry, CHUNKS + "connections.open", s::chunkOpen);
-    gauge(registry, ADMIN + "connections.refused", s::adminRefused);
-    gauge(registry, ADMIN + "frames.malformed", s::adminMalformed);
-    gauge(registry, ADMIN + "requests.served", s::adminServed);
-    gauge(registry, STORE + "chunks.quarantined", s::quarantined);
+    Objects.requireNonNull(counters, "counters");
+    gauge(registry, CHUNKS + "connections.accepted", () -> counters.get().chunkAccepted());
+    gauge(
+        registry, CHUNKS + "connections.authenticated", () -> counters.get().chunkAuthenticated());
+    gauge(registry, CHUNKS + "connections.refused", () -> counters.get().chunkRefused());
+    gauge(registry, CHUNKS + "frames.malformed", () -> counters.get().chunkMalformed());
+    gauge(registry, CHUNKS + "connections.open", () -> counters.get().chunkOpen());
+    gauge(registry, ADMIN + "connections.refused", () -> counters.get().adminRefused());
+    gauge(registry, ADMIN + "frames.malformed", () -> counters.get().adminMalformed());
+    gauge(registry, ADMIN + "requests.served", () -> counters.get().adminServed());
+    gauge(registry, STORE + "chunks.quarantined", () -> counters.get().quarantined());
   }
 
   private static void gauge(MetricRegistry registry, String name, LongSupplier value) {

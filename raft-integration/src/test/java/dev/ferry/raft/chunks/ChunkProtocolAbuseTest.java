@@ -130,13 +130,7 @@ class ChunkProtocolAbuseTest {
       await(
           () -> busy.stats().connectionsAccepted() == strangers,
           "the server to see every stranger");
-      ChunkClient real = fx.connect(fx.clientBuilder(busy, "real"));
-      assertEquals(1, join(real.listManifests(0)).size());
-      Outcomes out = new Outcomes();
-      List<ChunkId> ids = refs.stream().map(ChunkRef::id).toList();
-      real.fetch(ids, out);
-      await(() -> out.reported() == ids.size(), "the real peer's chunks");
-      assertEquals(ids.size(), out.arrived.size());
+      assertServes(fx.connect(fx.clientBuilder(busy, "real")));
       // 16 per address may wait for their handshake; the rest were refused at once.
       assertEquals(strangers - 16, busy.stats().connectionsRefused());
       assertEquals(17, busy.stats().openConnections());
@@ -240,13 +234,18 @@ class ChunkProtocolAbuseTest {
 
     // The good client is unaffected.
     assertTrue(good.isOpen());
-    assertEquals(1, join(good.listManifests(0)).size());
+    assertServes(good);
+    assertEquals(after.malformedFrames(), server.stats().malformedFrames());
+  }
+
+  /** {@code client} lists the manifest and fetches every chunk, verified. */
+  private void assertServes(ChunkClient client) {
+    assertEquals(1, join(client.listManifests(0)).size());
     Outcomes out = new Outcomes();
     List<ChunkId> ids = refs.stream().map(ChunkRef::id).toList();
-    good.fetch(ids, out);
-    await(() -> out.reported() == ids.size(), "the good client's chunks");
+    client.fetch(ids, out);
+    await(() -> out.reported() == ids.size(), "the chunks of " + client);
     assertEquals(ids.size(), out.arrived.size());
     refs.forEach(r -> ChunkFixture.verify(r, out.arrived.get(r.id())));
-    assertEquals(after.malformedFrames(), server.stats().malformedFrames());
   }
 }

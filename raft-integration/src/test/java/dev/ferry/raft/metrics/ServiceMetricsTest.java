@@ -12,56 +12,6 @@ import org.junit.jupiter.api.Test;
 
 class ServiceMetricsTest {
 
-  /** Sources whose every counter is its position in {@link ServiceMetrics.Sources} plus a base. */
-  private static final class Fixed implements ServiceMetrics.Sources {
-    final AtomicLong base = new AtomicLong();
-
-    @Override
-    public long chunkAccepted() {
-      return base.get() + 1;
-    }
-
-    @Override
-    public long chunkAuthenticated() {
-      return base.get() + 2;
-    }
-
-    @Override
-    public long chunkRefused() {
-      return base.get() + 3;
-    }
-
-    @Override
-    public long chunkMalformed() {
-      return base.get() + 4;
-    }
-
-    @Override
-    public long chunkOpen() {
-      return base.get() + 5;
-    }
-
-    @Override
-    public long adminRefused() {
-      return base.get() + 6;
-    }
-
-    @Override
-    public long adminMalformed() {
-      return base.get() + 7;
-    }
-
-    @Override
-    public long adminServed() {
-      return base.get() + 8;
-    }
-
-    @Override
-    public long quarantined() {
-      return base.get() + 9;
-    }
-  }
-
   private static final List<String> NAMES =
       List.of(
           "ferry.chunks.connections.accepted",
@@ -77,9 +27,14 @@ class ServiceMetricsTest {
   @Test
   void gaugesReadTheSourcesUnderStableNamesAndReachJmx() throws Exception {
     MetricRegistry registry = new MetricRegistry();
-    Fixed sources = new Fixed();
-    ServiceMetrics.register(registry, sources);
-    sources.base.set(100);
+    AtomicLong base = new AtomicLong();
+    ServiceMetrics.register(
+        registry,
+        () -> {
+          long b = base.get();
+          return new ServiceCounters(b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9);
+        });
+    base.set(100);
     for (int i = 0; i < NAMES.size(); i++) {
       assertEquals(101L + i, registry.getGauges().get(NAMES.get(i)).getValue(), NAMES.get(i));
     }
