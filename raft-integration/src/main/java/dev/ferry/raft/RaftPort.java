@@ -94,9 +94,9 @@ final class RaftPort {
 
   /**
    * Sends what gRPC and its Netty log through java.util.logging to this class's SLF4J log instead
-   * of the console, one line per record: WARN for SEVERE and WARNING, INFO for INFO, DEBUG below; a
-   * stack trace becomes its exception's class and message (and its root cause's). Idempotent;
-   * JVM-wide.
+   * of the console, one line per record: WARN for SEVERE and WARNING, INFO for INFO with an
+   * exception (a connection that failed), DEBUG for the rest; a stack trace becomes its exception's
+   * class and message (and its root cause's). Idempotent; JVM-wide.
    */
   static synchronized void quietGrpcLogs() {
     if (quieted) {
@@ -115,7 +115,8 @@ final class RaftPort {
     @Override
     public void publish(LogRecord r) {
       int level = r.getLevel().intValue();
-      if (level < Level.INFO.intValue()) {
+      if (level < Level.INFO.intValue()
+          || (level < Level.WARNING.intValue() && r.getThrown() == null)) {
         if (LOG.isDebugEnabled()) {
           LOG.debug("gRPC: {}", line(r));
         }

@@ -50,6 +50,7 @@ class AdminServerTest {
           2,
           0,
           StateDigest.EMPTY,
+          Optional.empty(),
           List.of(),
           Optional.empty(),
           Optional.empty(),
