@@ -277,7 +277,6 @@ public final class AdminServer implements Closeable {
     warn("refusing {}: {}", s.getRemoteSocketAddress(), reason);
     if (!(s instanceof SSLSocket)) {
       try {
-        s.setSoTimeout(1);
         // A few bytes into an empty send buffer: never blocks.
         AdminProtocol.write(
             s.getOutputStream(), AdminProtocol.REFUSED, Map.of("reason", "busy: " + reason));
@@ -355,6 +354,9 @@ public final class AdminServer implements Closeable {
         warn("closing {}: {}", remote, e.getMessage());
       } else if (e instanceof SocketTimeoutException) {
         LOG.info("admin service {}: {} idle for {}; closed", nodeId, remote, IDLE_TIMEOUT);
+      } else if (holdsSlot) {
+        // Gone before authenticating (a port scan, a client that gave up): not worth a line each.
+        LOG.debug("admin service {}: {} left before authenticating: {}", nodeId, remote, e);
       } else if (!closed) {
         LOG.info("admin service {}: {}: {}", nodeId, remote, e.toString());
       }
