@@ -116,6 +116,14 @@ class AdminProcessIT {
           status.output().lines().filter(l -> l.contains(" " + checkpoint + " ")).count(),
           "checkpoint '" + checkpoint + "' on every member:\n" + status.output());
       assertFalse(status.output().contains("MISMATCH"), status.output());
+      assertEquals(
+          4,
+          status
+              .output()
+              .lines()
+              .filter(l -> l.matches("  n[1-4] +chunk service \\d+/\\d+, admin service .*"))
+              .count(),
+          status.output());
 
       Run remove = cli(cluster, "admin", "remove", "--peers", all, "--node", "n2");
       assertEquals(0, remove.exit(), remove.output());

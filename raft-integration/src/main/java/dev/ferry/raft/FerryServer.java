@@ -12,6 +12,8 @@ import dev.ferry.raft.metrics.Health;
 import dev.ferry.raft.metrics.InstallMetrics;
 import dev.ferry.raft.metrics.MetricsHttpServer;
 import dev.ferry.raft.metrics.NodeMetrics;
+import dev.ferry.raft.metrics.ServiceCounters;
+import dev.ferry.raft.metrics.ServiceMetrics;
 import dev.ferry.snapshot.transfer.TransferConfig;
 import dev.ferry.statemachine.Installer;
 import dev.ferry.statemachine.ReplicatedStateMachine;
@@ -31,6 +33,7 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.apache.ratis.conf.Parameters;
 import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.grpc.GrpcConfigKeys;
 import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
@@ -59,7 +62,11 @@ import org.slf4j.LoggerFactory;
  *       durable snapshot so that Ratis purges its log;
  *   <li>a staging timeout as long as the install deadline (a joining listener installs while
  *       staged);
- *   <li>election and RPC timeouts that tolerate several JVMs sharing two cores.
+ *   <li>election and RPC timeouts that tolerate several JVMs sharing two cores;
+ *   <li>bounds on the gRPC port: inbound messages no larger than what Ratis sends (the appender
+ *       buffer limit plus 1 MiB, 5 MiB by default), a 10 s handshake timeout, idle connections
+ *       closed after a minute, and a GOAWAY after 200 stream resets in 10 s (HTTP/2 rapid reset);
+ *       gRPC's stack traces about bad connections become one log line each (see {@code RaftPort}).
  * </ul>
  *
  * With {@link Builder#tls(TlsFiles)} both of the node's ports use mutual TLS: Ratis's gRPC port
@@ -117,6 +124,7 @@ public final class FerryServer implements Closeable {
     this.peerClients = peerClients;
     this.secret = b.secret;
     this.tls = b.tls;
+    ServiceMetrics.register(metrics, () -> NodeCounters.read(this));
     this.jmx =
         b.jmx ? JmxReporter.forRegistry(metrics).inDomain("dev.ferry." + self.id()).build() : null;
     this.nodeMetrics = nodeMetrics;
@@ -247,7 +255,10 @@ public final class FerryServer implements Closeable {
     }
   }
 
-  /** The metrics of this node (installs, chunk service). */
+  /**
+   * The metrics of this node: installs ({@link InstallMetrics}) and the counters of its chunk and
+   * admin services and chunk store ({@link ServiceMetrics}).
+   */
   public MetricRegistry metrics() {
     return metrics;
   }
@@ -288,6 +299,11 @@ public final class FerryServer implements Closeable {
         voter,
         leader == null ? null : leader.toString(),
         stateMachine.installing());
+  }
+
+  /** This node's counters of its services and chunk store, read now. */
+  public ServiceCounters counters() {
+    return NodeCounters.read(this);
   }
 
   /** The snapshot installer, if the chunk service is configured. */
@@ -530,7 +546,10 @@ public final class FerryServer implements Closeable {
       return this;
     }
 
-    /** The registry metrics go to (default: a new one per server). */
+    /**
+     * The registry metrics go to (default: a new one per server). One registry per server: the
+     * service counters' names are the same on every node ({@link ServiceMetrics}).
+     */
     public Builder metricRegistry(MetricRegistry registry) {
       this.metricRegistry = Objects.requireNonNull(registry, "registry");
       return this;
@@ -678,6 +697,7 @@ public final class FerryServer implements Closeable {
       RaftServerConfigKeys.Rpc.setSlownessTimeout(p, ms(requestTimeout.multipliedBy(6)));
       RaftServerConfigKeys.setCloseThreshold(p, ms(pauseStopThreshold));
       properties.forEach(p::set);
+      SizeInBytes messageCap = RaftPort.capMessageSize(p);
 
       List<RaftPeer> raftPeers = new ArrayList<>();
       for (PeerAddress peer : peers) {
@@ -689,9 +709,11 @@ public final class FerryServer implements Closeable {
           Files.isDirectory(
               dataDir.resolve("raft").resolve(group.getGroupId().getUuid().toString()));
       RaftServer.Builder serverBuilder = RaftServer.newBuilder();
-      if (tls != null) {
-        serverBuilder.setParameters(tls.ratisParameters());
-      }
+      Parameters parameters = tls != null ? tls.ratisParameters() : new Parameters();
+      RaftPort.limitConnections(parameters);
+      RaftPort.quietGrpcLogs();
+      serverBuilder.setParameters(parameters);
+      LOG.debug("{}: Raft port messages capped at {}", selfId, messageCap);
       RaftServer server =
           serverBuilder
               .setServerId(RaftPeerId.valueOf(selfId))

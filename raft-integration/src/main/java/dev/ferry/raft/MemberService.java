@@ -203,7 +203,8 @@ final class MemberService implements AdminServer.Node {
         members,
         server.stateMachine().pendingMembershipChange(),
         current,
-        last);
+        last,
+        Optional.of(NodeCounters.forStatus(server)));
   }
 
   private static List<RaftPeer> sorted(java.util.Collection<RaftPeer> peers) {

@@ -68,6 +68,7 @@ final class ServerMetrics {
     if (chunkServer != null) {
       s.chunkService(chunkServer);
     }
+    s.adminService(ferry);
     s.membership(ferry);
   }
 
@@ -358,6 +359,20 @@ final class ServerMetrics {
   private void chunkCounter(
       String name, String help, ChunkServer cs, ToLongFunction<ChunkServerStats> value) {
     m.counter(name, help, () -> value.applyAsLong(cs.stats()));
+  }
+
+  // ---- admin service ---------------------------------------------------------------------------
+
+  /** Read at every scrape: the admin service starts after the metrics are registered. */
+  private void adminService(FerryServer ferry) {
+    m.counter(
+        "ferry_admin_connections_refused_total",
+        "Admin service connections refused (TLS, secret, handshake deadline or connection limits).",
+        () -> ferry.counters().adminRefused());
+    m.counter(
+        "ferry_admin_malformed_frames_total",
+        "Admin service connections closed for a malformed or truncated frame or unknown request.",
+        () -> ferry.counters().adminMalformed());
   }
 
   // ---- membership ------------------------------------------------------------------------------

@@ -350,6 +350,13 @@ final class AdminCommand {
       if (any.isEmpty()) {
         return b.toString();
       }
+      b.append(
+          "bad input since start (connections refused/closed as malformed; chunks quarantined):\n");
+      for (Object o : all) {
+        if (o instanceof NodeStatus n) {
+          b.append(counters(n)).append('\n');
+        }
+      }
       NodeStatus s = any.get();
       b.append("configuration (as ").append(s.id()).append(" knows it):\n");
       for (NodeStatus.Member m : s.members()) {
@@ -382,6 +389,23 @@ final class AdminCommand {
           i.eta().map(Status::seconds).orElse("?"),
           i.bytesPerSource().keySet());
     }
+  }
+
+  /** One node's line of bad-input counters in {@code admin status}. */
+  static String counters(NodeStatus n) {
+    return n.counters()
+        .map(
+            c ->
+                String.format(
+                    Locale.ROOT,
+                    "  %-8s chunk service %d/%d, admin service %d/%d, quarantined %d",
+                    n.id(),
+                    c.chunkRefused(),
+                    c.chunkMalformed(),
+                    c.adminRefused(),
+                    c.adminMalformed(),
+                    c.quarantined()))
+        .orElse(String.format(Locale.ROOT, "  %-8s (not reported)", n.id()));
   }
 
   private AdminCommand() {}

@@ -95,6 +95,9 @@ public final class AdminClient implements Closeable {
 
   private void authenticate(Handshake h, String clientId) throws IOException {
     Frame hello = AdminProtocol.read(in);
+    if (hello.type() == AdminProtocol.REFUSED) {
+      throw new IOException(serverId + " refused the connection: " + hello.get("reason"));
+    }
     if (hello.type() != AdminProtocol.HELLO) {
       throw new IOException("expected HELLO, got frame " + hello.type());
     }

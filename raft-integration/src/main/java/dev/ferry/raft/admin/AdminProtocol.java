@@ -4,7 +4,6 @@ import dev.ferry.raft.install.InstallProgress;
 import dev.ferry.snapshot.StateDigest;
 import dev.ferry.statemachine.DigestAt;
 import dev.ferry.statemachine.MembershipChange;
-import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
@@ -138,21 +137,24 @@ final class AdminProtocol {
    * Reads one frame.
    *
    * @throws EOFException if the stream ended cleanly before a frame
-   * @throws AdminProtocolException if the frame is malformed
+   * @throws AdminProtocolException if the frame is malformed, or truncated (the stream ended in the
+   *     middle of it)
    */
   static Frame read(InputStream in) throws IOException {
-    DataInputStream data = new DataInputStream(in);
-    int first = data.read();
+    int first = in.read();
     if (first < 0) {
       throw new EOFException("connection closed");
     }
-    long length = ((long) first << 24) | (data.readUnsignedByte() << 16) | data.readUnsignedShort();
+    byte[] header = new byte[4];
+    header[0] = (byte) first;
+    readFully(in, header, 1, 4);
+    long length = java.nio.ByteBuffer.wrap(header).getInt() & 0xffffffffL;
     if (length < 3 || length > MAX_FRAME) {
       throw new AdminProtocolException(
           "frame length " + length + " out of range (3.." + MAX_FRAME + ")");
     }
     byte[] frame = new byte[(int) length];
-    data.readFully(frame);
+    readFully(in, frame, 0, (int) length + 4);
     java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(frame);
     int type = b.get() & 0xff;
     int count = b.getShort() & 0xffff;
@@ -175,6 +177,30 @@ final class AdminProtocol {
       throw new AdminProtocolException(b.remaining() + " trailing bytes in frame " + type);
     }
     return new Frame(type, body);
+  }
+
+  /**
+   * Fills {@code b} from {@code in}; {@code frameBytes} is the frame's size as far as known, for
+   * the message.
+   *
+   * @throws AdminProtocolException if the stream ends first: a truncated frame
+   */
+  private static void readFully(InputStream in, byte[] b, int offset, int frameBytes)
+      throws IOException {
+    int n = offset;
+    while (n < b.length) {
+      int r = in.read(b, n, b.length - n);
+      if (r < 0) {
+        int received = n + frameBytes - b.length;
+        throw new AdminProtocolException(
+            "connection closed in the middle of a frame ("
+                + received
+                + " of "
+                + (b.length == 4 ? "at least 4" : Integer.toString(frameBytes))
+                + " bytes received)");
+      }
+      n += r;
+    }
   }
 
   private static String text(java.nio.ByteBuffer b, int max) throws AdminProtocolException {
@@ -227,6 +253,15 @@ final class AdminProtocol {
     s.pending().ifPresent(p -> m.put("pending", hex(p.encode())));
     s.install().ifPresent(i -> putInstall(m, "install.", i));
     s.lastInstall().ifPresent(i -> putInstall(m, "last.", i));
+    s.counters()
+        .ifPresent(
+            c -> {
+              m.put("counters.chunk.refused", Long.toString(c.chunkRefused()));
+              m.put("counters.chunk.malformed", Long.toString(c.chunkMalformed()));
+              m.put("counters.admin.refused", Long.toString(c.adminRefused()));
+              m.put("counters.admin.malformed", Long.toString(c.adminMalformed()));
+              m.put("counters.quarantined", Long.toString(c.quarantined()));
+            });
     return m;
   }
 
@@ -274,10 +309,24 @@ final class AdminProtocol {
           members,
           pending,
           install(f, "install."),
-          install(f, "last."));
+          install(f, "last."),
+          counters(f));
     } catch (IllegalArgumentException | NullPointerException e) {
       throw new AdminProtocolException("bad status: " + e.getMessage());
     }
+  }
+
+  private static Optional<NodeStatus.Counters> counters(Frame f) throws AdminProtocolException {
+    if (!f.body().containsKey("counters.quarantined")) {
+      return Optional.empty();
+    }
+    return Optional.of(
+        new NodeStatus.Counters(
+            f.number("counters.chunk.refused"),
+            f.number("counters.chunk.malformed"),
+            f.number("counters.admin.refused"),
+            f.number("counters.admin.malformed"),
+            f.number("counters.quarantined")));
   }
 
   static Map<String, String> progress(AddProgress p) {

@@ -4,6 +4,8 @@ import dev.ferry.raft.PeerAddress;
 import dev.ferry.raft.admin.AdminProtocol.AdminProtocolException;
 import dev.ferry.raft.admin.AdminProtocol.Frame;
 import dev.ferry.raft.internal.Handshake;
+import dev.ferry.raft.internal.HandshakeSlots;
+import dev.ferry.raft.internal.LogLimiter;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.Closeable;
@@ -11,6 +13,7 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -24,13 +27,19 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLServerSocket;
+import javax.net.ssl.SSLSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,19 +49,54 @@ import org.slf4j.LoggerFactory;
  * format and conversation are in {@link AdminProtocol}; authentication is the chunk service's
  * mutual HMAC over the cluster secret under its own label, and with TLS the socket is mutual TLS.
  *
- * <p>Bad input: a malformed frame, a failed or late authentication, or an unknown request closes
- * that connection with one WARN line and counts in {@link #refused()} or {@link #malformed()}; the
- * node and its other connections are unaffected. At most {@value #MAX_CONNECTIONS} connections are
- * served at once; more are closed at once.
+ * <p>Bad input: a malformed or truncated frame, a failed or late authentication, or an unknown
+ * request closes that connection with one WARN line and counts in {@link #refused()} or {@link
+ * #malformed()}; the node and its other connections are unaffected. Those lines are rate-limited
+ * (at most {@value #LOG_LINES_PER_MINUTE} a minute; the next line says how many were left out), the
+ * counters are not.
+ *
+ * <p>Slow or idle strangers: the handshake (TLS included) must complete within a total deadline of
+ * {@link Limits#handshakeDeadline()} (5 s), however slowly the bytes trickle in; at most {@link
+ * Limits#maxHandshakes()} (8) connections may be in their handshake at once, at most {@link
+ * Limits#maxHandshakesPerAddress()} (4) of them from one source address; and at most {@link
+ * Limits#maxConnections()} (16) connections are served at once. A connection over a limit is
+ * refused at once (counted, one line). Authenticated connections hold no handshake slot, so half of
+ * the connections are always left for authenticated peers.
  *
  * <p>Concurrency: one thread accepts; each connection is served by its own pooled thread. {@link
  * #close()} may be called from any thread.
  */
 public final class AdminServer implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(AdminServer.class);
-  static final int MAX_CONNECTIONS = 8;
-  private static final Duration HANDSHAKE_TIMEOUT = Duration.ofSeconds(5);
+  static final int LOG_LINES_PER_MINUTE = 20;
   private static final Duration IDLE_TIMEOUT = Duration.ofMinutes(10);
+
+  /**
+   * The service's bounds on connections.
+   *
+   * @param maxConnections connections served at once (one thread each)
+   * @param maxHandshakes connections in their handshake at once
+   * @param maxHandshakesPerAddress connections in their handshake at once from one source address
+   * @param handshakeDeadline time from accept to authenticated, TLS handshake included
+   */
+  record Limits(
+      int maxConnections,
+      int maxHandshakes,
+      int maxHandshakesPerAddress,
+      Duration handshakeDeadline) {
+    static final Limits DEFAULT = new Limits(16, 8, 4, Duration.ofSeconds(5));
+
+    Limits {
+      if (maxConnections < maxHandshakes) {
+        throw new IllegalArgumentException(
+            "maxConnections " + maxConnections + " < maxHandshakes " + maxHandshakes);
+      }
+      if (handshakeDeadline.isNegative() || handshakeDeadline.isZero()) {
+        throw new IllegalArgumentException(
+            "handshakeDeadline must be positive: " + handshakeDeadline);
+      }
+    }
+  }
 
   /** What the service asks of its node. Called on connection threads; may block. */
   public interface Node {
@@ -84,22 +128,37 @@ public final class AdminServer implements Closeable {
   private final ServerSocket socket;
   private final ExecutorService pool;
   private final Thread acceptor;
+  private final Limits limits;
+  private final HandshakeSlots slots;
+  private final ScheduledThreadPoolExecutor deadlines;
+  private final LogLimiter logLimit = LogLimiter.perMinute(LOG_LINES_PER_MINUTE);
   private final Set<Socket> open = ConcurrentHashMap.newKeySet();
   private final LongAdder refused = new LongAdder();
   private final LongAdder malformed = new LongAdder();
   private final LongAdder served = new LongAdder();
   private volatile boolean closed;
 
-  private AdminServer(String nodeId, byte[] secret, Node node, ServerSocket socket) {
+  private AdminServer(String nodeId, byte[] secret, Node node, ServerSocket socket, Limits limits) {
     this.nodeId = nodeId;
     this.handshake = new Handshake(Handshake.ADMIN_LABEL, secret);
     this.node = node;
     this.socket = socket;
+    this.limits = limits;
+    this.slots = new HandshakeSlots(limits.maxHandshakes(), limits.maxHandshakesPerAddress());
+    this.deadlines =
+        new ScheduledThreadPoolExecutor(
+            1,
+            r -> {
+              Thread t = new Thread(r, "ferry-admin-" + nodeId + "-deadlines");
+              t.setDaemon(true);
+              return t;
+            });
+    this.deadlines.setRemoveOnCancelPolicy(true);
     AtomicInteger n = new AtomicInteger();
     this.pool =
         new ThreadPoolExecutor(
             0,
-            MAX_CONNECTIONS,
+            limits.maxConnections(),
             30,
             TimeUnit.SECONDS,
             new SynchronousQueue<>(),
@@ -121,7 +180,15 @@ public final class AdminServer implements Closeable {
    */
   public static AdminServer start(PeerAddress self, byte[] secret, SSLContext tls, Node node)
       throws IOException {
+    return start(self, secret, tls, node, Limits.DEFAULT);
+  }
+
+  /** As {@link #start(PeerAddress, byte[], SSLContext, Node)}, with other limits (for tests). */
+  static AdminServer start(
+      PeerAddress self, byte[] secret, SSLContext tls, Node node, Limits limits)
+      throws IOException {
     Objects.requireNonNull(self, "self");
+    Objects.requireNonNull(limits, "limits");
     Objects.requireNonNull(node, "node");
     ServerSocket s;
     if (tls != null) {
@@ -134,7 +201,7 @@ public final class AdminServer implements Closeable {
     }
     try {
       s.setReuseAddress(true);
-      s.bind(new InetSocketAddress(self.host(), self.adminPort()), 16);
+      s.bind(new InetSocketAddress(self.host(), self.adminPort()), 64);
     } catch (IOException e) {
       s.close();
       throw new IOException(
@@ -148,7 +215,7 @@ public final class AdminServer implements Closeable {
               + e.getMessage(),
           e);
     }
-    AdminServer server = new AdminServer(self.id(), secret.clone(), node, s);
+    AdminServer server = new AdminServer(self.id(), secret.clone(), node, s, limits);
     server.acceptor.start();
     LOG.info(
         "admin service {}: listening on {}{}",
@@ -163,14 +230,22 @@ public final class AdminServer implements Closeable {
     return socket.getLocalPort();
   }
 
-  /** Connections refused for failed authentication. */
+  /**
+   * Connections refused: failed TLS handshake or authentication, no authentication within the
+   * handshake deadline, or over a connection limit.
+   */
   public long refused() {
     return refused.sum();
   }
 
-  /** Connections closed for a malformed frame or request. */
+  /** Connections closed for a malformed or truncated frame or an unknown request. */
   public long malformed() {
     return malformed.sum();
+  }
+
+  /** Connections open now. */
+  public int openConnections() {
+    return open.size();
   }
 
   /** Requests answered. */
@@ -189,24 +264,63 @@ public final class AdminServer implements Closeable {
         }
         continue;
       }
+      InetAddress from = s.getInetAddress();
+      String full = slots.tryAcquire(from);
+      if (full != null) {
+        refuseAtOnce(s, full);
+        continue;
+      }
       try {
-        pool.execute(() -> serve(s));
-      } catch (java.util.concurrent.RejectedExecutionException e) {
-        LOG.warn(
-            "admin service {}: more than {} connections; closing {}",
-            nodeId,
-            MAX_CONNECTIONS,
-            s.getRemoteSocketAddress());
-        closeQuietly(s);
+        pool.execute(() -> serve(s, from));
+      } catch (RejectedExecutionException e) {
+        slots.release(from);
+        refuseAtOnce(s, limits.maxConnections() + " connections already (limit)");
       }
     }
   }
 
-  private void serve(Socket s) {
+  /** Refuses a connection over a limit, on the acceptor thread: counted, one line, closed. */
+  private void refuseAtOnce(Socket s, String reason) {
+    refused.increment();
+    warn("refusing {}: {}", s.getRemoteSocketAddress(), reason);
+    if (!(s instanceof SSLSocket)) {
+      try {
+        // A few bytes into an empty send buffer: never blocks.
+        AdminProtocol.write(
+            s.getOutputStream(), AdminProtocol.REFUSED, Map.of("reason", "busy: " + reason));
+      } catch (IOException e) {
+        // Closing anyway.
+      }
+    }
+    closeQuietly(s);
+  }
+
+  /** One rate-limited WARN line about a connection: {@code format} takes two arguments. */
+  private void warn(String format, Object remote, Object reason) {
+    long skipped = logLimit.admit();
+    if (skipped >= 0) {
+      LOG.warn(
+          "admin service {}: " + format + "{}", nodeId, remote, reason, LogLimiter.note(skipped));
+    }
+  }
+
+  private void serve(Socket s, InetAddress from) {
     open.add(s);
     String remote = String.valueOf(s.getRemoteSocketAddress());
+    AtomicBoolean late = new AtomicBoolean();
+    boolean holdsSlot = true;
+    // The deadline covers the whole handshake, TLS included, however slowly its bytes arrive: a
+    // read timeout alone would let a byte every few seconds hold the connection forever.
+    ScheduledFuture<?> deadline =
+        deadlines.schedule(
+            () -> {
+              late.set(true);
+              closeQuietly(s);
+            },
+            limits.handshakeDeadline().toMillis(),
+            TimeUnit.MILLISECONDS);
     try {
-      s.setSoTimeout((int) HANDSHAKE_TIMEOUT.toMillis());
+      s.setSoTimeout((int) limits.handshakeDeadline().toMillis());
       s.setTcpNoDelay(true);
       InputStream in = new BufferedInputStream(s.getInputStream());
       OutputStream out = new BufferedOutputStream(s.getOutputStream());
@@ -214,6 +328,12 @@ public final class AdminServer implements Closeable {
       if (peer == null) {
         return;
       }
+      deadline.cancel(false);
+      if (late.get()) {
+        throw new SocketTimeoutException("handshake deadline passed");
+      }
+      slots.release(from);
+      holdsSlot = false;
       s.setSoTimeout((int) IDLE_TIMEOUT.toMillis());
       while (!closed) {
         Frame f;
@@ -225,16 +345,34 @@ public final class AdminServer implements Closeable {
         handle(f, out, peer);
         served.increment();
       }
-    } catch (AdminProtocolException e) {
-      malformed.increment();
-      LOG.warn("admin service {}: closing {}: {}", nodeId, remote, e.getMessage());
-    } catch (SocketTimeoutException e) {
-      LOG.info("admin service {}: {} timed out", nodeId, remote);
     } catch (IOException e) {
-      if (!closed) {
+      if (holdsSlot && (late.get() || e instanceof SocketTimeoutException)) {
+        refused.increment();
+        warn(
+            "refusing {}: {}",
+            remote,
+            "no authentication within the handshake deadline of "
+                + limits.handshakeDeadline().toMillis()
+                + " ms");
+      } else if (holdsSlot && e instanceof SSLException) {
+        refused.increment();
+        warn("refusing {}: TLS handshake failed: {}", remote, e.getMessage());
+      } else if (e instanceof AdminProtocolException) {
+        malformed.increment();
+        warn("closing {}: {}", remote, e.getMessage());
+      } else if (e instanceof SocketTimeoutException) {
+        LOG.info("admin service {}: {} idle for {}; closed", nodeId, remote, IDLE_TIMEOUT);
+      } else if (holdsSlot) {
+        // Gone before authenticating (a port scan, a client that gave up): not worth a line each.
+        LOG.debug("admin service {}: {} left before authenticating: {}", nodeId, remote, e);
+      } else if (!closed) {
         LOG.info("admin service {}: {}: {}", nodeId, remote, e.toString());
       }
     } finally {
+      deadline.cancel(false);
+      if (holdsSlot) {
+        slots.release(from);
+      }
       open.remove(s);
       closeQuietly(s);
     }
@@ -247,13 +385,7 @@ public final class AdminServer implements Closeable {
     hello.put("v", Integer.toString(AdminProtocol.VERSION));
     hello.put("nonce", AdminProtocol.hex(nonce));
     AdminProtocol.write(out, AdminProtocol.HELLO, hello);
-    Frame auth;
-    try {
-      auth = AdminProtocol.read(in);
-    } catch (SocketTimeoutException e) {
-      refuse(out, remote, "no authentication within " + HANDSHAKE_TIMEOUT.toMillis() + " ms");
-      return null;
-    }
+    Frame auth = AdminProtocol.read(in);
     if (auth.type() != AdminProtocol.AUTH) {
       refuse(out, remote, "expected AUTH, got frame " + auth.type());
       return null;
@@ -277,7 +409,7 @@ public final class AdminServer implements Closeable {
 
   private void refuse(OutputStream out, String remote, String reason) {
     refused.increment();
-    LOG.warn("admin service {}: refusing {}: {}", nodeId, remote, reason);
+    warn("refusing {}: {}", remote, reason);
     try {
       AdminProtocol.write(out, AdminProtocol.REFUSED, Map.of("reason", "authentication failed"));
     } catch (IOException e) {
@@ -399,5 +531,6 @@ public final class AdminServer implements Closeable {
       closeQuietly(s);
     }
     pool.shutdownNow();
+    deadlines.shutdownNow();
   }
 }

@@ -28,6 +28,8 @@ import java.util.Optional;
  * @param install the snapshot install it is running
  * @param lastInstall the last snapshot install it finished (bytes are per source; {@code bytesDone}
  *     is what it held at the end)
+ * @param counters its counters of bad input since it started (empty from a node that does not
+ *     report them)
  */
 public record NodeStatus(
     String id,
@@ -42,7 +44,8 @@ public record NodeStatus(
     List<Member> members,
     Optional<MembershipChange> pending,
     Optional<InstallProgress> install,
-    Optional<InstallProgress> lastInstall) {
+    Optional<InstallProgress> lastInstall,
+    Optional<Counters> counters) {
   public NodeStatus {
     Objects.requireNonNull(id, "id");
     Objects.requireNonNull(role, "role");
@@ -53,6 +56,36 @@ public record NodeStatus(
     Objects.requireNonNull(pending, "pending");
     Objects.requireNonNull(install, "install");
     Objects.requireNonNull(lastInstall, "lastInstall");
+    Objects.requireNonNull(counters, "counters");
+  }
+
+  /**
+   * A node's counters of bad input since it started (the same numbers its metrics export).
+   *
+   * @param chunkRefused chunk service connections refused (failed TLS or authentication, no
+   *     authentication in time, over a connection limit)
+   * @param chunkMalformed chunk service connections closed for a malformed, truncated or
+   *     out-of-place frame
+   * @param adminRefused admin service connections refused (same reasons)
+   * @param adminMalformed admin service connections closed for a malformed or truncated frame or an
+   *     unknown request
+   * @param quarantined chunks its store found corrupt and quarantined
+   */
+  public record Counters(
+      long chunkRefused,
+      long chunkMalformed,
+      long adminRefused,
+      long adminMalformed,
+      long quarantined) {
+    public Counters {
+      if (chunkRefused < 0
+          || chunkMalformed < 0
+          || adminRefused < 0
+          || adminMalformed < 0
+          || quarantined < 0) {
+        throw new IllegalArgumentException("negative counter: " + this);
+      }
+    }
   }
 
   /**

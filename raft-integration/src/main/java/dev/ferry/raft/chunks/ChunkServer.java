@@ -12,6 +12,8 @@ import dev.ferry.raft.chunks.Message.Renew;
 import dev.ferry.raft.chunks.Message.Request;
 import dev.ferry.raft.chunks.Message.Unpin;
 import dev.ferry.raft.internal.Handshake;
+import dev.ferry.raft.internal.HandshakeSlots;
+import dev.ferry.raft.internal.LogLimiter;
 import dev.ferry.snapshot.format.Manifest;
 import dev.ferry.snapshot.format.ManifestCodec;
 import dev.ferry.snapshot.store.ChunkStore;
@@ -92,9 +94,18 @@ import org.slf4j.LoggerFactory;
  * A malformed, oversized, truncated or unknown frame, or one not allowed in the connection's state,
  * closes that connection with one WARN line and one increment of {@link
  * ChunkServerStats#malformedFrames()}; a failed authentication likewise counts in {@link
- * ChunkServerStats#connectionsRefused()}. Other connections are not affected. Nothing from the wire
- * names a file: chunk ids are parsed into {@link dev.ferry.snapshot.ChunkId} and only the store
- * maps them to files.
+ * ChunkServerStats#connectionsRefused()}. Other connections are not affected. Those lines are
+ * rate-limited (at most {@value #LOG_LINES_PER_MINUTE} a minute; the next line says how many were
+ * left out); the counters count every event. Nothing from the wire names a file: chunk ids are
+ * parsed into {@link dev.ferry.snapshot.ChunkId} and only the store maps them to files.
+ *
+ * <h2>Strangers</h2>
+ *
+ * A connection must authenticate within the handshake timeout (TLS included). At most {@link
+ * Builder#maxUnauthenticated} connections (default 64) may be unauthenticated at once, at most
+ * {@link Builder#maxUnauthenticatedPerAddress} (default 16) of them from one source address; more
+ * are refused at once. So idle or slow strangers can never hold more than a quarter of the {@link
+ * Builder#maxConnections} (default 256): the rest stays for authenticated peers.
  *
  * <h2>Backpressure</h2>
  *
@@ -120,6 +131,7 @@ public final class ChunkServer implements Closeable {
 
   private static final int INFO_CACHE_ENTRIES = 256;
   private static final int MAX_TRACKED_LEASES = 4096;
+  static final int LOG_LINES_PER_MINUTE = 20;
 
   final String nodeId;
   final SnapshotSource source;
@@ -129,6 +141,8 @@ public final class ChunkServer implements Closeable {
   final Duration handshakeTimeout;
   final Duration maxLeaseTtl;
   final int maxConnections;
+  final HandshakeSlots handshakeSlots;
+  final LogLimiter logLimit = LogLimiter.perMinute(LOG_LINES_PER_MINUTE);
   private final InstantSource clock;
   private final InetSocketAddress bindAddress;
   private final EventLoopGroup givenGroup;
@@ -175,6 +189,10 @@ public final class ChunkServer implements Closeable {
     this.handshakeTimeout = b.handshakeTimeout;
     this.maxLeaseTtl = b.maxLeaseTtl;
     this.maxConnections = b.maxConnections;
+    int unauthenticated = Math.min(b.maxUnauthenticated, b.maxConnections);
+    this.handshakeSlots =
+        new HandshakeSlots(
+            unauthenticated, Math.min(b.maxUnauthenticatedPerAddress, unauthenticated));
     this.clock = b.clock;
     this.bindAddress = b.bindAddress;
     this.givenGroup = b.group;
@@ -540,6 +558,8 @@ public final class ChunkServer implements Closeable {
     private Duration handshakeTimeout = Duration.ofSeconds(10);
     private Duration maxLeaseTtl = Duration.ofHours(1);
     private int maxConnections = 256;
+    private int maxUnauthenticated = 64;
+    private int maxUnauthenticatedPerAddress = 16;
     private InstantSource clock = InstantSource.system();
 
     private Builder() {}
@@ -618,6 +638,24 @@ public final class ChunkServer implements Closeable {
       return this;
     }
 
+    /**
+     * Most connections not yet authenticated at once; more are refused. Default 64 (at most {@link
+     * #maxConnections}): the difference is what strangers can never take from authenticated peers.
+     */
+    public Builder maxUnauthenticated(int max) {
+      this.maxUnauthenticated = max;
+      return this;
+    }
+
+    /**
+     * Most connections not yet authenticated at once from one source address; more are refused.
+     * Default 16 (at most {@link #maxUnauthenticated}).
+     */
+    public Builder maxUnauthenticatedPerAddress(int max) {
+      this.maxUnauthenticatedPerAddress = max;
+      return this;
+    }
+
     /** The clock used to forget expired leases. Default: the system clock. */
     public Builder clock(InstantSource clock) {
       this.clock = clock;
@@ -654,6 +692,13 @@ public final class ChunkServer implements Closeable {
       }
       if (maxConnections < 1) {
         throw new IllegalArgumentException("maxConnections < 1: " + maxConnections);
+      }
+      if (maxUnauthenticated < 1) {
+        throw new IllegalArgumentException("maxUnauthenticated < 1: " + maxUnauthenticated);
+      }
+      if (maxUnauthenticatedPerAddress < 1) {
+        throw new IllegalArgumentException(
+            "maxUnauthenticatedPerAddress < 1: " + maxUnauthenticatedPerAddress);
       }
       if (ssl != null) {
         if (!ssl.isServer()) {

@@ -6,9 +6,11 @@ package dev.ferry.raft.chunks;
  * @param connectionsAccepted TCP connections accepted (authenticated or not)
  * @param connectionsAuthenticated connections whose peer proved the cluster secret
  * @param connectionsRefused connections refused: failed TLS handshake, wrong secret, unsupported
- *     version, no authentication in time, or over the connection limit
+ *     version, no authentication in time, over the connection limit, or over the limits on
+ *     unauthenticated connections (in all and per source address)
  * @param malformedFrames connections closed for breaking the protocol: a malformed, oversized,
- *     truncated or unknown frame, or a frame not allowed in the connection's state
+ *     truncated (the connection closed or was reset in the middle of it) or unknown frame, or a
+ *     frame not allowed in the connection's state
  * @param chunksServed chunks sent completely
  * @param bytesServed stored bytes of the chunks sent (frame headers excluded)
  * @param chunksMissing chunks asked for that the store does not hold or could not read

@@ -11,6 +11,7 @@ import dev.ferry.raft.chunks.Message.Missing;
 import dev.ferry.raft.chunks.Message.Refused;
 import dev.ferry.raft.chunks.Message.Request;
 import dev.ferry.raft.internal.Handshake;
+import dev.ferry.raft.internal.LogLimiter;
 import dev.ferry.snapshot.ChunkId;
 import dev.ferry.snapshot.ChunkRef;
 import dev.ferry.snapshot.store.ChunkCorruptException;
@@ -29,6 +30,8 @@ import io.netty.handler.stream.ChunkedNioFile;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.file.NoSuchFileException;
 import java.util.ArrayDeque;
@@ -87,6 +90,9 @@ final class ServerConnection extends ChannelInboundHandlerAdapter {
   private String remote = "?";
   private ScheduledFuture<?> handshakeTimer;
 
+  /** The source address while this connection holds a handshake slot, else null. */
+  private InetAddress slot;
+
   private final ArrayDeque<Queued> fetchQueue = new ArrayDeque<>();
   private Outgoing held;
   private boolean rateWait;
@@ -120,10 +126,24 @@ final class ServerConnection extends ChannelInboundHandlerAdapter {
                 timeout,
                 TimeUnit.MILLISECONDS);
     super.channelActive(ctx);
+    InetAddress from = ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress();
+    String full;
     if (open > server.maxConnections) {
       refuse("too many connections (limit " + server.maxConnections + ")", !tls);
-    } else if (!tls) {
-      sendHello();
+    } else if ((full = server.handshakeSlots.tryAcquire(from)) != null) {
+      refuse(full, !tls);
+    } else {
+      slot = from;
+      if (!tls) {
+        sendHello();
+      }
+    }
+  }
+
+  private void releaseSlot() {
+    if (slot != null) {
+      server.handshakeSlots.release(slot);
+      slot = null;
     }
   }
 
@@ -195,6 +215,7 @@ final class ServerConnection extends ChannelInboundHandlerAdapter {
       return;
     }
     handshakeTimer.cancel(false);
+    releaseSlot();
     state = State.READY;
     peer = a.clientId();
     decoder.maxLength(MessageCodec.MAX_REQUEST_FRAME);
@@ -465,12 +486,20 @@ final class ServerConnection extends ChannelInboundHandlerAdapter {
     boolean active = state != State.INACTIVE;
     state = State.CLOSED;
     server.refused.increment();
-    LOG.warn("chunk server {}: refused connection from {}: {}", server.nodeId, remote, reason);
+    warn("refused connection from " + remote, reason);
     if (tell && active) {
       ctx.writeAndFlush(MessageCodec.encode(ctx.alloc(), new Refused(reason)))
           .addListener(ChannelFutureListener.CLOSE);
     } else {
       ctx.close();
+    }
+  }
+
+  /** One WARN line about this connection, unless too many were logged lately. */
+  private void warn(String what, String reason) {
+    long skipped = server.logLimit.admit();
+    if (skipped >= 0) {
+      LOG.warn("chunk server {}: {}: {}{}", server.nodeId, what, reason, LogLimiter.note(skipped));
     }
   }
 
@@ -481,12 +510,7 @@ final class ServerConnection extends ChannelInboundHandlerAdapter {
     }
     state = State.CLOSED;
     server.malformed.increment();
-    LOG.warn(
-        "chunk server {}: closing connection from {} ({}): {}",
-        server.nodeId,
-        remote,
-        peer,
-        reason);
+    warn("closing connection from " + remote + " (" + peer + ")", reason);
     ctx.close();
   }
 
@@ -511,7 +535,9 @@ final class ServerConnection extends ChannelInboundHandlerAdapter {
     } else if (c instanceof IOException) {
       LOG.debug(
           "chunk server {}: connection from {} failed: {}", server.nodeId, peer, c.toString());
-      state = State.CLOSED;
+      // Not CLOSED: a frame cut off by the failure is still reported (and counted) when the
+      // decoder sees the channel close.
+      state = State.INACTIVE;
       ctx.close();
     } else {
       LOG.warn(
@@ -531,6 +557,7 @@ final class ServerConnection extends ChannelInboundHandlerAdapter {
     }
     server.open.decrementAndGet();
     server.channels.remove(ctx.channel());
+    releaseSlot();
     if (handshakeTimer != null) {
       handshakeTimer.cancel(false);
     }

@@ -66,9 +66,16 @@ class AdminProtocolTest {
                 new NodeStatus.Member("n4", "n4=h:4:5:6", false)),
             Optional.of(c),
             Optional.of(i),
-            Optional.empty());
+            Optional.empty(),
+            Optional.of(new NodeStatus.Counters(1, 2, 3, 4, 5)));
     assertEquals(
         s, AdminProtocol.status(roundTrip(AdminProtocol.STATUS_REPLY, AdminProtocol.status(s))));
+    // A node that reports no counters (an older one) still reads.
+    Map<String, String> old = new LinkedHashMap<>(AdminProtocol.status(s));
+    old.keySet().removeIf(k -> k.startsWith("counters."));
+    assertEquals(
+        Optional.empty(),
+        AdminProtocol.status(roundTrip(AdminProtocol.STATUS_REPLY, old)).counters());
 
     AddProgress p = new AddProgress("n4", AddProgress.Phase.INSTALLING, Optional.of(i));
     assertEquals(

@@ -12,9 +12,12 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -100,6 +103,42 @@ class ChunkProtocolAbuseTest {
           peer.shutdownOutput();
         },
         true);
+  }
+
+  @Test
+  void aTruncatedFrameThenReset() throws IOException {
+    assertClosedAndCounted(
+        peer -> {
+          peer.sendRaw(new byte[] {0, 0, 0, 100, 0x11, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+          peer.reset();
+        },
+        true);
+  }
+
+  @Test
+  void manyIdleStrangersDoNotLockOutARealPeer() throws IOException {
+    ChunkServer busy = fx.start(fx.serverBuilder("n7").handshakeTimeout(Duration.ofMinutes(5)));
+    int strangers = 400;
+    List<Socket> idle = new ArrayList<>();
+    try {
+      for (int i = 0; i < strangers; i++) {
+        Socket s = new Socket();
+        idle.add(s);
+        s.bind(new InetSocketAddress("127.0.0.2", 0));
+        s.connect(busy.localAddress(), 5_000);
+      }
+      await(
+          () -> busy.stats().connectionsAccepted() == strangers,
+          "the server to see every stranger");
+      assertServes(fx.connect(fx.clientBuilder(busy, "real")));
+      // 16 per address may wait for their handshake; the rest were refused at once.
+      assertEquals(strangers - 16, busy.stats().connectionsRefused());
+      assertEquals(17, busy.stats().openConnections());
+    } finally {
+      for (Socket s : idle) {
+        s.close();
+      }
+    }
   }
 
   @Test
@@ -195,13 +234,18 @@ class ChunkProtocolAbuseTest {
 
     // The good client is unaffected.
     assertTrue(good.isOpen());
-    assertEquals(1, join(good.listManifests(0)).size());
+    assertServes(good);
+    assertEquals(after.malformedFrames(), server.stats().malformedFrames());
+  }
+
+  /** {@code client} lists the manifest and fetches every chunk, verified. */
+  private void assertServes(ChunkClient client) {
+    assertEquals(1, join(client.listManifests(0)).size());
     Outcomes out = new Outcomes();
     List<ChunkId> ids = refs.stream().map(ChunkRef::id).toList();
-    good.fetch(ids, out);
-    await(() -> out.reported() == ids.size(), "the good client's chunks");
+    client.fetch(ids, out);
+    await(() -> out.reported() == ids.size(), "the chunks of " + client);
     assertEquals(ids.size(), out.arrived.size());
     refs.forEach(r -> ChunkFixture.verify(r, out.arrived.get(r.id())));
-    assertEquals(after.malformedFrames(), server.stats().malformedFrames());
   }
 }

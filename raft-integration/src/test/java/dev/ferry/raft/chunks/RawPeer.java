@@ -79,6 +79,12 @@ final class RawPeer implements AutoCloseable {
     return new Frame(type, body);
   }
 
+  /** Closes the connection with a TCP reset (no orderly shutdown). */
+  void reset() throws IOException {
+    socket.setSoLinger(true, 0);
+    socket.close();
+  }
+
   /** Half-closes the sending side. */
   void shutdownOutput() throws IOException {
     socket.shutdownOutput();

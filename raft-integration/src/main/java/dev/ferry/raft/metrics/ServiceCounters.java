@@ -1,0 +1,30 @@
+package dev.ferry.raft.metrics;
+
+/**
+ * A node's counters of its chunk and admin services and of its chunk store, read at one moment
+ * (each counter since its service started); 0 for a service the node does not run. What {@link
+ * ServiceMetrics} exports.
+ *
+ * @param chunkAccepted chunk service connections accepted
+ * @param chunkAuthenticated of them, authenticated
+ * @param chunkRefused chunk service connections refused (failed TLS or authentication, no
+ *     authentication in time, over a connection limit)
+ * @param chunkMalformed chunk service connections closed for a malformed, truncated or out-of-place
+ *     frame
+ * @param chunkOpen chunk service connections open now
+ * @param adminRefused admin service connections refused (same reasons)
+ * @param adminMalformed admin service connections closed for a malformed or truncated frame or an
+ *     unknown request
+ * @param adminServed admin requests answered
+ * @param quarantined chunks the store found corrupt and quarantined since it was opened
+ */
+public record ServiceCounters(
+    long chunkAccepted,
+    long chunkAuthenticated,
+    long chunkRefused,
+    long chunkMalformed,
+    long chunkOpen,
+    long adminRefused,
+    long adminMalformed,
+    long adminServed,
+    long quarantined) {}
