@@ -49,6 +49,7 @@ class MultiSourceInstallerTest {
   private static final long WAIT_SECONDS = 60;
   private static final int SHARDS = 6;
   private static final int CHUNKS_PER_SHARD = 40;
+  private static final int IN_FLIGHT_BYTES = 32 << 10;
 
   @TempDir Path dir;
   private final List<ExecutorService> executors = new ArrayList<>();
@@ -309,7 +310,7 @@ class MultiSourceInstallerTest {
         // Small windows, so chunks go out over time; never a timeout while a peer is held.
         .transferConfig(
             TransferConfig.defaults()
-                .withMaxInFlightBytesPerSource(32 << 10)
+                .withMaxInFlightBytesPerSource(IN_FLIGHT_BYTES)
                 .withChunkTimeout(Duration.ofSeconds(WAIT_SECONDS))
                 .withFailureBackoff(Duration.ofMillis(1), Duration.ofMillis(20)));
   }
@@ -343,7 +344,12 @@ class MultiSourceInstallerTest {
     assertTrue(bytes.getOrDefault("leader", 0L) > 0, "the leader served: " + report);
     long distinctStored =
         manifest.allChunks().stream().distinct().mapToLong(ChunkRef::storedSize).sum();
-    assertEquals(distinctStored, report.bytesFetched(), "every chunk fetched once: " + report);
+    // Every chunk fetched once, but for the held leader's in-flight requests: the late source
+    // may take them over while the leader is held, and the leader still answers them when it is
+    // released (there is no cancel frame). Whether it does depends on scheduling; on a busy
+    // machine it did, 16 KiB of 461 KiB. At most one in-flight window of one source.
+    long extra = report.bytesFetched() - distinctStored;
+    assertTrue(extra >= 0 && extra <= IN_FLIGHT_BYTES, "fetched once, but a window: " + report);
     assertTrue(leaving.gone && !leaving.failedChunks.isEmpty(), "the leaving peer failed chunks");
     for (ChunkId c : leaving.failedChunks) {
       assertTrue(target.store.contains(c), "refetched elsewhere: " + c.toHex());
