@@ -82,6 +82,12 @@ final class RegisterSearch {
   }
 
   private static final int NIL = -1;
+  private static final int OBSERVER_CHAIN = 2;
+
+  /** Default for the most UNKNOWN calls that may come next for the observer rule to apply. */
+  static final int OBSERVED_WINDOW = 16;
+
+  private final int[] chain = new int[OBSERVER_CHAIN];
 
   /** Estimated bytes of a memo state beyond its bitsets: objects, list and hash table slots. */
   private static final long STATE_OVERHEAD = 120;
@@ -92,6 +98,7 @@ final class RegisterSearch {
   private final Budget budget;
   private final boolean okFirst;
   private final long origin;
+  private final int observedWindow;
 
   // Entries 0..2n-1; entry 2n is the head sentinel.
   private final int head;
@@ -121,6 +128,7 @@ final class RegisterSearch {
   private final boolean[] stackPresent;
   private final long[] stackValue;
   private final boolean[] stackForced;
+  private final boolean[] stackRestricts; // the node above was entered by an observed UNKNOWN op
   private final Seen[] stackSeen;
   private final Map<MemoKey, List<Seen>> memo = new HashMap<>();
   private final MemoKey probe = new MemoKey();
@@ -137,7 +145,17 @@ final class RegisterSearch {
    * explanations are relative to {@code origin}.
    */
   RegisterSearch(String key, List<Op> partition, Budget budget, Order order, long origin) {
+    this(key, partition, budget, order, origin, OBSERVED_WINDOW);
+  }
+
+  /**
+   * As above, applying the observer rule only while at most {@code observedWindow} UNKNOWN calls
+   * may come next (0: never); for tests.
+   */
+  RegisterSearch(
+      String key, List<Op> partition, Budget budget, Order order, long origin, int observedWindow) {
     this.key = key;
+    this.observedWindow = observedWindow;
     this.budget = budget;
     this.okFirst = order == Order.OK_FIRST;
     this.origin = origin;
@@ -204,6 +222,7 @@ final class RegisterSearch {
     stackPresent = new boolean[n];
     stackValue = new long[n];
     stackForced = new boolean[n];
+    stackRestricts = new boolean[n];
     stackSeen = new Seen[n];
     deadline = System.nanoTime() + budget.maxTimePerKey().toNanos();
     twinBefore = new int[n];
@@ -281,7 +300,8 @@ final class RegisterSearch {
       int op = opOf[e];
       if (op < okCount
           && (ops[op].type() == OpType.READ || ops[op].type() == OpType.CAS && !ops[op].swapped())
-          && step(present, value, ops[op])) {
+          && step(present, value, ops[op])
+          && allowedAfterUnknown(ops[op])) {
         return e;
       }
     }
@@ -296,16 +316,33 @@ final class RegisterSearch {
   private boolean linearize(int entry, boolean forced) {
     int op = opOf[entry];
     int twin = twinBefore[op];
-    if (twin != NIL && !isLinearized(twin) || !step(present, value, ops[op])) {
+    if (twin != NIL && !isLinearized(twin) || !allowedAfterUnknown(ops[op])) {
       return false;
     }
+    if (!step(present, value, ops[op])) {
+      return false;
+    }
+    if (op >= okCount && sameState(nextPresent, nextValue, present, value)) {
+      return false;
+    }
+    boolean restricts = op >= okCount && fewUnknownCalls();
+    if (restricts) {
+      boolean aPresent = nextPresent;
+      long aValue = nextValue;
+      if (!hasObserver(entry, present, value, aPresent, aValue, 1)) {
+        return false;
+      }
+      nextPresent = aPresent;
+      nextValue = aValue;
+    }
     flip(op);
-    probe.view(this, nextPresent, nextValue);
+    probe.view(this, nextPresent, nextValue, restricts, present, value);
     List<Seen> seen = memo.get(probe);
-    if (seen != null && dominated(seen)) {
+    if (seen != null && dominated(seen, false) || restricts && dominatedByUnrestricted()) {
       flip(op);
       return false;
     }
+    probe.view(this, nextPresent, nextValue, restricts, present, value);
     long bytes = 8L * unknownBits.length + STATE_OVERHEAD + (seen == null ? 8L * probe.words() : 0);
     if (states + 1 > budget.maxStatesPerKey()
         || memoBytes + bytes > budget.maxMemoBytesPerKey()
@@ -327,6 +364,7 @@ final class RegisterSearch {
     stackPresent[depth] = present;
     stackValue[depth] = value;
     stackForced[depth] = forced;
+    stackRestricts[depth] = restricts;
     depth++;
     present = nextPresent;
     value = nextValue;
@@ -343,6 +381,110 @@ final class RegisterSearch {
       bestValue = value;
     }
     return true;
+  }
+
+  private boolean dominatedByUnrestricted() {
+    probe.view(this, nextPresent, nextValue, false, false, 0);
+    List<Seen> seen = memo.get(probe);
+    return seen != null && dominated(seen, true);
+  }
+
+  /**
+   * Whether {@code x} may come next. Right after an UNKNOWN operation u took the register from
+   * state b to the current state, x must observe u: not be legal from b with the same outcome (then
+   * u can be dropped), and, if x is OK, not be legal from b with u applied after it giving the same
+   * state (then u can move after x).
+   */
+  private boolean allowedAfterUnknown(Op x) {
+    if (depth == 0 || !stackRestricts[depth - 1]) {
+      return true;
+    }
+    return observes(
+        ops[opOf[stackEntry[depth - 1]]],
+        stackPresent[depth - 1],
+        stackValue[depth - 1],
+        present,
+        value,
+        x);
+  }
+
+  /**
+   * Whether, after UNKNOWN operation {@code u} took the register from state b to state a, {@code x}
+   * may come next: it is legal in a and observes u. It does not if it is also legal in b and leaves
+   * the same state from b as from a (then u can be left out), nor if it is OK, legal in b, and u
+   * applied after it leaves that same state (then u can move after x). Overwrites next*.
+   */
+  private boolean observes(
+      Op u, boolean bPresent, long bValue, boolean aPresent, long aValue, Op x) {
+    if (!step(aPresent, aValue, x)) {
+      return false;
+    }
+    boolean xaPresent = nextPresent;
+    long xaValue = nextValue;
+    if (!step(bPresent, bValue, x)) {
+      return true;
+    }
+    if (sameState(nextPresent, nextValue, xaPresent, xaValue)) {
+      return false;
+    }
+    if (x.outcome() != Outcome.OK) {
+      return true;
+    }
+    step(nextPresent, nextValue, u);
+    return !sameState(nextPresent, nextValue, xaPresent, xaValue);
+  }
+
+  /**
+   * Whether some call other than {@code entry} that may come next would observe the UNKNOWN
+   * operation of {@code entry} taking the register from state b to state a, directly or through a
+   * chain of other UNKNOWN calls each observing the one before and ending in an OK call (chains
+   * longer than {@value #OBSERVER_CHAIN} count as observed); if none, that operation need not be
+   * linearized now. Overwrites next*.
+   */
+  private boolean hasObserver(
+      int entry, boolean bPresent, long bValue, boolean aPresent, long aValue, int length) {
+    if (length > OBSERVER_CHAIN) {
+      return true;
+    }
+    Op u = ops[opOf[entry]];
+    chain[length - 1] = entry;
+    for (int e = next[head]; e != NIL && match[e] != NIL; e = next[e]) {
+      if (inChain(e, length) || !observes(u, bPresent, bValue, aPresent, aValue, ops[opOf[e]])) {
+        continue;
+      }
+      if (opOf[e] < okCount) {
+        return true;
+      }
+      step(aPresent, aValue, ops[opOf[e]]);
+      if (hasObserver(e, aPresent, aValue, nextPresent, nextValue, length + 1)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Whether at most {@link #observedWindow} UNKNOWN calls may come next. */
+  private boolean fewUnknownCalls() {
+    int unknownCalls = 0;
+    for (int e = next[head]; e != NIL && match[e] != NIL; e = next[e]) {
+      if (opOf[e] >= okCount && ++unknownCalls > observedWindow) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private boolean inChain(int e, int length) {
+    for (int i = 0; i < length; i++) {
+      if (chain[i] == e) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static boolean sameState(boolean aPresent, long aValue, boolean bPresent, long bValue) {
+    return aPresent == bPresent && (!aPresent || aValue == bValue);
   }
 
   /** Undoes the last linearization, marking its state failed; returns its call entry. */
@@ -397,8 +539,11 @@ final class RegisterSearch {
    * Whether the current state was visited before, or a state with a subset of its UNKNOWN
    * operations failed.
    */
-  private boolean dominated(List<Seen> seen) {
+  private boolean dominated(List<Seen> seen, boolean failedOnly) {
     for (Seen earlier : seen) {
+      if (failedOnly && !earlier.failed) {
+        continue;
+      }
       if (earlier.failed
           ? subset(earlier.unknown, unknownBits)
           : Arrays.equals(earlier.unknown, unknownBits)) {
@@ -579,15 +724,27 @@ final class RegisterSearch {
     private long hash;
     private boolean present;
     private long value;
+    private boolean restricted;
+    private boolean beforePresent;
+    private long beforeValue;
 
-    void view(RegisterSearch search, boolean present, long value) {
+    void view(
+        RegisterSearch search,
+        boolean present,
+        long value,
+        boolean restricted,
+        boolean beforePresent,
+        long beforeValue) {
+      this.restricted = restricted;
+      this.beforePresent = restricted && beforePresent;
+      this.beforeValue = restricted && beforePresent ? beforeValue : 0;
       this.bits = search.okBits;
       this.lowWord = search.lowWord;
       this.from = Math.min(search.lowWord, search.okBits.length);
       this.to = Math.max(this.from, search.topWord + 1);
       this.hash = search.okHash;
       this.present = present;
-      this.value = value;
+      this.value = present ? value : 0;
     }
 
     int words() {
@@ -603,12 +760,17 @@ final class RegisterSearch {
       copy.hash = hash;
       copy.present = present;
       copy.value = value;
+      copy.restricted = restricted;
+      copy.beforePresent = beforePresent;
+      copy.beforeValue = beforeValue;
       return copy;
     }
 
     @Override
     public int hashCode() {
-      return Long.hashCode(mix(hash + (present ? value * 31 + 1 : 0)));
+      long before = restricted ? (beforePresent ? beforeValue * 37 + 2 : 1) : 0;
+      return Long.hashCode(
+          mix(hash + (present ? value * 31 + 1 : 0) + before * 0x9E3779B97F4A7C15L));
     }
 
     @Override
@@ -617,6 +779,9 @@ final class RegisterSearch {
           && m.hash == hash
           && m.present == present
           && m.value == value
+          && m.restricted == restricted
+          && m.beforePresent == beforePresent
+          && m.beforeValue == beforeValue
           && m.lowWord == lowWord
           && Arrays.equals(m.bits, m.from, m.to, bits, from, to);
     }
