@@ -59,6 +59,22 @@ import java.util.Map;
  * or drops out), so the search only linearizes a twin after every earlier-invoked twin: k pending
  * UNKNOWN increments give k + 1 choices, not 2^k.
  *
+ * <p>Observed UNKNOWN operations: an UNKNOWN operation u is linearized only if it changes the state
+ * (from b to a), and then the next operation x must observe it: x is legal in a and not legal in b
+ * with the same resulting state (else u can be left out), nor, if x is OK, legal in b with u
+ * applied after it giving the same state (else u can move after x; an UNKNOWN operation never
+ * returns, so it may always move later). Any linearization can be rewritten into this form: each
+ * rewrite drops an UNKNOWN operation or moves one later past an OK one, so rewriting ends. Before
+ * linearizing u, a look-ahead checks that some call that may come next observes it, directly or
+ * through one other UNKNOWN call ({@value #OBSERVER_CHAIN} in all); else u is skipped. A state
+ * entered by such a u admits fewer continuations than the same state reached otherwise, so it is
+ * memoized apart, with b; a failed unrestricted state with a subset of its UNKNOWN operations still
+ * cuts it off, never the other way round. The look-ahead costs the square of the UNKNOWN calls that
+ * may come next, so the rule applies only while there are at most {@link #OBSERVED_WINDOW}; beyond
+ * that UNKNOWN operations are linearized freely (the arguments above are per node, so mixing is
+ * sound). The effect: an UNKNOWN write waits for the read that shows its value instead of being
+ * tried at every step.
+ *
  * <p>Model: the register is absent or holds a long. READ returns the value ({@code null}: absent).
  * WRITE sets it. CAS swaps if the register is present and equals the expected value; an OK CAS with
  * result 1 must swap, with result 0 must not; an UNKNOWN CAS swaps if it matches. INCREMENT adds
@@ -99,6 +115,9 @@ final class RegisterSearch {
   private final boolean okFirst;
   private final long origin;
   private final int observedWindow;
+  private long listVersion; // changes with every lift and unlift
+  private long fewCountedAt = -1;
+  private boolean few;
 
   // Entries 0..2n-1; entry 2n is the head sentinel.
   private final int head;
@@ -463,15 +482,23 @@ final class RegisterSearch {
     return false;
   }
 
-  /** Whether at most {@link #observedWindow} UNKNOWN calls may come next. */
+  /**
+   * Whether at most {@link #observedWindow} UNKNOWN calls may come next; counted once per list
+   * change.
+   */
   private boolean fewUnknownCalls() {
-    int unknownCalls = 0;
-    for (int e = next[head]; e != NIL && match[e] != NIL; e = next[e]) {
-      if (opOf[e] >= okCount && ++unknownCalls > observedWindow) {
-        return false;
+    if (fewCountedAt != listVersion) {
+      fewCountedAt = listVersion;
+      int unknownCalls = 0;
+      few = true;
+      for (int e = next[head]; e != NIL && match[e] != NIL; e = next[e]) {
+        if (opOf[e] >= okCount && ++unknownCalls > observedWindow) {
+          few = false;
+          break;
+        }
       }
     }
-    return true;
+    return few;
   }
 
   private boolean inChain(int e, int length) {
@@ -604,6 +631,7 @@ final class RegisterSearch {
   }
 
   private void lift(int call) {
+    listVersion++;
     next[prev[call]] = next[call];
     prev[next[call]] = prev[call];
     int ret = match[call];
@@ -614,6 +642,7 @@ final class RegisterSearch {
   }
 
   private void unlift(int call) {
+    listVersion++;
     int ret = match[call];
     next[prev[ret]] = ret;
     if (next[ret] != NIL) {
