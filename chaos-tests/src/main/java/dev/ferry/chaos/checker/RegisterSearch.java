@@ -7,8 +7,10 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Porcupine's linearizability search (Athalye 2017, after Lowe, "Testing for linearizability",
@@ -105,8 +107,8 @@ final class RegisterSearch {
 
   private final int[] chain = new int[OBSERVER_CHAIN];
 
-  /** Estimated bytes of a memo state beyond its bitsets: objects, list and hash table slots. */
-  private static final long STATE_OVERHEAD = 120;
+  /** Estimated bytes of a memo state beyond its bitsets: objects, lists and hash table slots. */
+  private static final long STATE_OVERHEAD = 160;
 
   private final String key;
   private final Op[] ops; // the OK ops (ids 0..okCount-1), then the UNKNOWN ops, each by invocation
@@ -148,8 +150,9 @@ final class RegisterSearch {
   private final long[] stackValue;
   private final boolean[] stackForced;
   private final boolean[] stackRestricts; // the node above was entered by an observed UNKNOWN op
-  private final Seen[] stackSeen;
-  private final Map<MemoKey, List<Seen>> memo = new HashMap<>();
+  private final FailedSets[] stackBucket; // where each node's UNKNOWN set goes when it fails
+  private final long[][] stackUnknown;
+  private final Map<MemoKey, FailedSets> memo = new HashMap<>();
   private final MemoKey probe = new MemoKey();
   private long states;
   private long memoBytes;
@@ -242,7 +245,8 @@ final class RegisterSearch {
     stackValue = new long[n];
     stackForced = new boolean[n];
     stackRestricts = new boolean[n];
-    stackSeen = new Seen[n];
+    stackBucket = new FailedSets[n];
+    stackUnknown = new long[n][];
     deadline = System.nanoTime() + budget.maxTimePerKey().toNanos();
     twinBefore = new int[n];
     Arrays.fill(twinBefore, NIL);
@@ -356,8 +360,8 @@ final class RegisterSearch {
     }
     flip(op);
     probe.view(this, nextPresent, nextValue, restricts, present, value);
-    List<Seen> seen = memo.get(probe);
-    if (seen != null && dominated(seen, false) || restricts && dominatedByUnrestricted()) {
+    FailedSets seen = memo.get(probe);
+    if (seen != null && seen.hasSubsetOf(unknownBits) || restricts && dominatedByUnrestricted()) {
       flip(op);
       return false;
     }
@@ -373,12 +377,11 @@ final class RegisterSearch {
     states++;
     memoBytes += bytes;
     if (seen == null) {
-      seen = new ArrayList<>(1);
+      seen = new FailedSets();
       memo.put(probe.copy(), seen);
     }
-    Seen visit = new Seen(unknownBits.clone());
-    seen.add(visit);
-    stackSeen[depth] = visit;
+    stackBucket[depth] = seen;
+    stackUnknown[depth] = unknownBits.clone();
     stackEntry[depth] = entry;
     stackPresent[depth] = present;
     stackValue[depth] = value;
@@ -404,8 +407,8 @@ final class RegisterSearch {
 
   private boolean dominatedByUnrestricted() {
     probe.view(this, nextPresent, nextValue, false, false, 0);
-    List<Seen> seen = memo.get(probe);
-    return seen != null && dominated(seen, true);
+    FailedSets seen = memo.get(probe);
+    return seen != null && seen.hasSubsetOf(unknownBits);
   }
 
   /**
@@ -517,7 +520,8 @@ final class RegisterSearch {
   /** Undoes the last linearization, marking its state failed; returns its call entry. */
   private int pop() {
     depth--;
-    stackSeen[depth].failed = true;
+    stackBucket[depth].add(stackUnknown[depth]);
+    stackUnknown[depth] = null;
     int entry = stackEntry[depth];
     present = stackPresent[depth];
     value = stackValue[depth];
@@ -560,24 +564,6 @@ final class RegisterSearch {
 
   private long fullWord(int w) {
     return w == okBits.length - 1 ? lastWordMask : -1L;
-  }
-
-  /**
-   * Whether the current state was visited before, or a state with a subset of its UNKNOWN
-   * operations failed.
-   */
-  private boolean dominated(List<Seen> seen, boolean failedOnly) {
-    for (Seen earlier : seen) {
-      if (failedOnly && !earlier.failed) {
-        continue;
-      }
-      if (earlier.failed
-          ? subset(earlier.unknown, unknownBits)
-          : Arrays.equals(earlier.unknown, unknownBits)) {
-        return true;
-      }
-    }
-    return false;
   }
 
   private static boolean subset(long[] a, long[] b) {
@@ -729,13 +715,68 @@ final class RegisterSearch {
     return z ^ (z >>> 31);
   }
 
-  /** A visited state's set of linearized UNKNOWN operations, and whether it failed. */
-  private static final class Seen {
-    final long[] unknown;
-    boolean failed;
+  /**
+   * The sets of linearized UNKNOWN operations with which one memo key (OK set, state) failed,
+   * indexed for the question the search asks at every step: did it fail with a subset of this set?
+   * (A state equal to one still being explored cannot come up: those are the current node and its
+   * ancestors, which have fewer operations linearized.) An exact revisit is a hash lookup; other
+   * sets are filed under their highest UNKNOWN operation, and a query looks only under the
+   * operations it holds.
+   */
+  private static final class FailedSets {
+    private boolean empty; // failed with no UNKNOWN operation: every set is dominated
+    private final Set<List<Long>> exact = new HashSet<>();
+    private final Map<Integer, List<long[]>> byHighest = new HashMap<>();
 
-    Seen(long[] unknown) {
-      this.unknown = unknown;
+    void add(long[] unknown) {
+      int highest = highest(unknown);
+      if (highest < 0) {
+        empty = true;
+      } else if (exact.add(asList(unknown))) {
+        byHighest.computeIfAbsent(highest, h -> new ArrayList<>(2)).add(unknown);
+      }
+    }
+
+    boolean hasSubsetOf(long[] unknown) {
+      if (empty) {
+        return true;
+      }
+      if (exact.isEmpty()) {
+        return false;
+      }
+      if (exact.contains(asList(unknown))) {
+        return true;
+      }
+      for (int w = 0; w < unknown.length; w++) {
+        for (long bits = unknown[w]; bits != 0; bits &= bits - 1) {
+          List<long[]> filed = byHighest.get(w * 64 + Long.numberOfTrailingZeros(bits));
+          if (filed != null) {
+            for (long[] failed : filed) {
+              if (subset(failed, unknown)) {
+                return true;
+              }
+            }
+          }
+        }
+      }
+      return false;
+    }
+
+    private static int highest(long[] bits) {
+      for (int w = bits.length - 1; w >= 0; w--) {
+        if (bits[w] != 0) {
+          return w * 64 + 63 - Long.numberOfLeadingZeros(bits[w]);
+        }
+      }
+      return -1;
+    }
+
+    private static List<Long> asList(long[] bits) {
+      Long[] boxed = new Long[bits.length];
+      for (int i = 0; i < bits.length; i++) {
+        boxed[i] = bits[i];
+      }
+      return Arrays.asList(boxed);
     }
   }
 
