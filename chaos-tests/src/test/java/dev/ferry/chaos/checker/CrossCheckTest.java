@@ -95,10 +95,10 @@ class CrossCheckTest {
       long[] clock = new long[processes];
       List<Op> ops = new ArrayList<>(count);
       for (int i = 0; i < count; i++) {
-        int p = random.nextInt(processes);
-        long invoke = clock[p] + random.nextInt(3);
-        long complete = invoke + random.nextInt(6);
-        clock[p] = complete + random.nextInt(2);
+        long[] interval = nextInterval(random, clock);
+        int p = (int) interval[0];
+        long invoke = interval[1];
+        long complete = interval[2];
         int kind = random.nextInt(10);
         boolean unknown = kind >= 3 && random.nextBoolean();
         Outcome outcome = unknown ? Outcome.UNKNOWN : Outcome.OK;
@@ -150,10 +150,10 @@ class CrossCheckTest {
     long[] clock = new long[processes];
     List<Op> ops = new ArrayList<>(count);
     for (int i = 0; i < count; i++) {
-      int p = random.nextInt(processes);
-      long invoke = clock[p] + random.nextInt(3);
-      long complete = invoke + random.nextInt(6);
-      clock[p] = complete + random.nextInt(2);
+      long[] interval = nextInterval(random, clock);
+      int p = (int) interval[0];
+      long invoke = interval[1];
+      long complete = interval[2];
       String key = keys[random.nextInt(keyCount)];
       int o = random.nextInt(20);
       Outcome outcome = o < 12 ? Outcome.OK : o < 17 ? Outcome.UNKNOWN : Outcome.FAIL;
@@ -191,6 +191,18 @@ class CrossCheckTest {
       ops.add(op);
     }
     return ops;
+  }
+
+  /**
+   * The next operation's process, invocation and completion: a random process of {@code clock}
+   * (each one's time), with small gaps so that intervals touch.
+   */
+  private static long[] nextInterval(Random random, long[] clock) {
+    int p = random.nextInt(clock.length);
+    long invoke = clock[p] + random.nextInt(3);
+    long complete = invoke + random.nextInt(6);
+    clock[p] = complete + random.nextInt(2);
+    return new long[] {p, invoke, complete};
   }
 
   private static String describe(List<Op> ops) {
