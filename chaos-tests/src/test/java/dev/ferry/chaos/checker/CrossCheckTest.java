@@ -95,28 +95,26 @@ class CrossCheckTest {
       long[] clock = new long[processes];
       List<Op> ops = new ArrayList<>(count);
       for (int i = 0; i < count; i++) {
-        long[] interval = nextInterval(random, clock);
-        int p = (int) interval[0];
-        long invoke = interval[1];
-        long complete = interval[2];
+        long[] at = nextInterval(random, clock); // process, invocation, completion
         int kind = random.nextInt(10);
         boolean unknown = kind >= 3 && random.nextBoolean();
         Outcome outcome = unknown ? Outcome.UNKNOWN : Outcome.OK;
         long value = random.nextInt(3);
         ops.add(
             kind < 3
-                ? Op.read(p, "x", Outcome.OK, READ_RESULTS[random.nextInt(4)], invoke, complete)
+                ? Op.read(
+                    (int) at[0], "x", Outcome.OK, READ_RESULTS[random.nextInt(4)], at[1], at[2])
                 : kind < 7
-                    ? Op.write(p, "x", value, outcome, invoke, complete)
+                    ? Op.write((int) at[0], "x", value, outcome, at[1], at[2])
                     : Op.cas(
-                        p,
+                        (int) at[0],
                         "x",
                         random.nextInt(3),
                         value,
                         outcome,
                         unknown ? null : random.nextBoolean(),
-                        invoke,
-                        complete));
+                        at[1],
+                        at[2]));
       }
       seen.merge(crossCheck(ops, seed), 1, Integer::sum);
     }
