@@ -51,8 +51,9 @@ import java.util.Set;
  * the extra UNKNOWN operations need not happen). This keeps UNKNOWN writes that never took effect
  * from multiplying the search. The OK set is a bitset over the OK operations in invocation order,
  * hashed incrementally (Zobrist) and stored compactly: the words before the first unlinearized
- * operation are all ones and are left out. The UNKNOWN sets visited with one (OK set, state) are
- * kept in a list, each marked when its state fails.
+ * operation are all ones and are left out. The UNKNOWN sets with which one (OK set, state) failed
+ * are kept in an index ({@link FailedSets}): an exact revisit is a hash lookup, and a subset is
+ * looked for only among the sets whose highest UNKNOWN operation the query holds.
  *
  * <p>Symmetry: UNKNOWN operations with the same type, value and expected value (typically UNKNOWN
  * increments of 1) have the same effect and no return, so they are interchangeable except for their
