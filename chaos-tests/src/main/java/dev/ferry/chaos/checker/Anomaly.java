@@ -39,7 +39,14 @@ public record Anomaly(Kind kind, String key, String description, List<Op> ops) {
     /** A read holds an element never added, or added only after the read completed. */
     PHANTOM_ELEMENT,
     /** A read holds an element all of whose adds FAILed (definitely did not happen). */
-    FAILED_ADD_PRESENT
+    FAILED_ADD_PRESENT,
+    /**
+     * A read holds an element but lacks another whose add completed OK before any add of the first
+     * was invoked (and after the read began, else it is a STALE_READ or LOST_WRITE).
+     */
+    OUT_OF_ORDER,
+    /** Two reads each hold an element the other lacks: no order of the adds explains both. */
+    INCOMPARABLE_READS
   }
 
   /** Validates the anomaly and copies (and truncates) the list. */

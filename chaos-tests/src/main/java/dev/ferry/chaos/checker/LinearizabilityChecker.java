@@ -46,6 +46,7 @@ public final class LinearizabilityChecker {
 
   private final Budget budget;
   private final RegisterSearch.Order order; // null: chosen per key
+  private final int observedWindow;
 
   /** A checker with {@link Budget#DEFAULT}. */
   public LinearizabilityChecker() {
@@ -59,8 +60,18 @@ public final class LinearizabilityChecker {
 
   /** A checker that searches every key in {@code order}, or picks per key if null; for tests. */
   LinearizabilityChecker(Budget budget, RegisterSearch.Order order) {
+    this(budget, order, RegisterSearch.OBSERVED_WINDOW);
+  }
+
+  /**
+   * A checker as above whose search applies the rule that an UNKNOWN operation is linearized only
+   * right before an operation that observes it while at most {@code observedWindow} UNKNOWN calls
+   * may come next; for tests.
+   */
+  LinearizabilityChecker(Budget budget, RegisterSearch.Order order, int observedWindow) {
     this.budget = Objects.requireNonNull(budget, "budget");
     this.order = order;
+    this.observedWindow = observedWindow;
   }
 
   /** Checks the operations of {@code history}; see {@link #check(List)}. */
@@ -94,7 +105,8 @@ public final class LinearizabilityChecker {
       }
       List<Op> relevant = relevant(e.getValue());
       RegisterSearch.Order keyOrder = order != null ? order : RegisterSearch.Order.forOps(relevant);
-      KeyResult r = new RegisterSearch(e.getKey(), relevant, budget, keyOrder, origin).run();
+      KeyResult r =
+          new RegisterSearch(e.getKey(), relevant, budget, keyOrder, origin, observedWindow).run();
       results.add(r);
       verdict = verdict.and(r.verdict());
     }

@@ -7,8 +7,10 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Porcupine's linearizability search (Athalye 2017, after Lowe, "Testing for linearizability",
@@ -49,8 +51,9 @@ import java.util.Map;
  * the extra UNKNOWN operations need not happen). This keeps UNKNOWN writes that never took effect
  * from multiplying the search. The OK set is a bitset over the OK operations in invocation order,
  * hashed incrementally (Zobrist) and stored compactly: the words before the first unlinearized
- * operation are all ones and are left out. The UNKNOWN sets visited with one (OK set, state) are
- * kept in a list, each marked when its state fails.
+ * operation are all ones and are left out. The UNKNOWN sets with which one (OK set, state) failed
+ * are kept in an index ({@link FailedSets}): an exact revisit is a hash lookup, and a subset is
+ * looked for only among the sets whose highest UNKNOWN operation the query holds.
  *
  * <p>Symmetry: UNKNOWN operations with the same type, value and expected value (typically UNKNOWN
  * increments of 1) have the same effect and no return, so they are interchangeable except for their
@@ -58,6 +61,22 @@ import java.util.Map;
  * of their invocations (the earlier-invoked twin takes the place of a later one, which moves later
  * or drops out), so the search only linearizes a twin after every earlier-invoked twin: k pending
  * UNKNOWN increments give k + 1 choices, not 2^k.
+ *
+ * <p>Observed UNKNOWN operations: an UNKNOWN operation u is linearized only if it changes the state
+ * (from b to a), and then the next operation x must observe it: x is legal in a and not legal in b
+ * with the same resulting state (else u can be left out), nor, if x is OK, legal in b with u
+ * applied after it giving the same state (else u can move after x; an UNKNOWN operation never
+ * returns, so it may always move later). Any linearization can be rewritten into this form: each
+ * rewrite drops an UNKNOWN operation or moves one later past an OK one, so rewriting ends. Before
+ * linearizing u, a look-ahead checks that some call that may come next observes it, directly or
+ * through one other UNKNOWN call ({@value #OBSERVER_CHAIN} in all); else u is skipped. A state
+ * entered by such a u admits fewer continuations than the same state reached otherwise, so it is
+ * memoized apart, with b; a failed unrestricted state with a subset of its UNKNOWN operations still
+ * cuts it off, never the other way round. The look-ahead costs the square of the UNKNOWN calls that
+ * may come next, so the rule applies only while there are at most {@link #OBSERVED_WINDOW}; beyond
+ * that UNKNOWN operations are linearized freely (the arguments above are per node, so mixing is
+ * sound). The effect: an UNKNOWN write waits for the read that shows its value instead of being
+ * tried at every step.
  *
  * <p>Model: the register is absent or holds a long. READ returns the value ({@code null}: absent).
  * WRITE sets it. CAS swaps if the register is present and equals the expected value; an OK CAS with
@@ -82,9 +101,15 @@ final class RegisterSearch {
   }
 
   private static final int NIL = -1;
+  private static final int OBSERVER_CHAIN = 2;
 
-  /** Estimated bytes of a memo state beyond its bitsets: objects, list and hash table slots. */
-  private static final long STATE_OVERHEAD = 120;
+  /** Default for the most UNKNOWN calls that may come next for the observer rule to apply. */
+  static final int OBSERVED_WINDOW = 16;
+
+  private final int[] chain = new int[OBSERVER_CHAIN];
+
+  /** Estimated bytes of a memo state beyond its bitsets: objects, lists and hash table slots. */
+  private static final long STATE_OVERHEAD = 160;
 
   private final String key;
   private final Op[] ops; // the OK ops (ids 0..okCount-1), then the UNKNOWN ops, each by invocation
@@ -92,6 +117,10 @@ final class RegisterSearch {
   private final Budget budget;
   private final boolean okFirst;
   private final long origin;
+  private final int observedWindow;
+  private long listVersion; // changes with every lift and unlift
+  private long fewCountedAt = -1;
+  private boolean few;
 
   // Entries 0..2n-1; entry 2n is the head sentinel.
   private final int head;
@@ -121,8 +150,10 @@ final class RegisterSearch {
   private final boolean[] stackPresent;
   private final long[] stackValue;
   private final boolean[] stackForced;
-  private final Seen[] stackSeen;
-  private final Map<MemoKey, List<Seen>> memo = new HashMap<>();
+  private final boolean[] stackRestricts; // the node above was entered by an observed UNKNOWN op
+  private final FailedSets[] stackBucket; // where each node's UNKNOWN set goes when it fails
+  private final long[][] stackUnknown;
+  private final Map<MemoKey, FailedSets> memo = new HashMap<>();
   private final MemoKey probe = new MemoKey();
   private long states;
   private long memoBytes;
@@ -137,7 +168,17 @@ final class RegisterSearch {
    * explanations are relative to {@code origin}.
    */
   RegisterSearch(String key, List<Op> partition, Budget budget, Order order, long origin) {
+    this(key, partition, budget, order, origin, OBSERVED_WINDOW);
+  }
+
+  /**
+   * As above, applying the observer rule only while at most {@code observedWindow} UNKNOWN calls
+   * may come next (0: never); for tests.
+   */
+  RegisterSearch(
+      String key, List<Op> partition, Budget budget, Order order, long origin, int observedWindow) {
     this.key = key;
+    this.observedWindow = observedWindow;
     this.budget = budget;
     this.okFirst = order == Order.OK_FIRST;
     this.origin = origin;
@@ -204,7 +245,9 @@ final class RegisterSearch {
     stackPresent = new boolean[n];
     stackValue = new long[n];
     stackForced = new boolean[n];
-    stackSeen = new Seen[n];
+    stackRestricts = new boolean[n];
+    stackBucket = new FailedSets[n];
+    stackUnknown = new long[n][];
     deadline = System.nanoTime() + budget.maxTimePerKey().toNanos();
     twinBefore = new int[n];
     Arrays.fill(twinBefore, NIL);
@@ -281,7 +324,8 @@ final class RegisterSearch {
       int op = opOf[e];
       if (op < okCount
           && (ops[op].type() == OpType.READ || ops[op].type() == OpType.CAS && !ops[op].swapped())
-          && step(present, value, ops[op])) {
+          && step(present, value, ops[op])
+          && allowedAfterUnknown(ops[op])) {
         return e;
       }
     }
@@ -296,16 +340,33 @@ final class RegisterSearch {
   private boolean linearize(int entry, boolean forced) {
     int op = opOf[entry];
     int twin = twinBefore[op];
-    if (twin != NIL && !isLinearized(twin) || !step(present, value, ops[op])) {
+    if (twin != NIL && !isLinearized(twin) || !allowedAfterUnknown(ops[op])) {
       return false;
     }
+    if (!step(present, value, ops[op])) {
+      return false;
+    }
+    if (op >= okCount && sameState(nextPresent, nextValue, present, value)) {
+      return false;
+    }
+    boolean restricts = op >= okCount && fewUnknownCalls();
+    if (restricts) {
+      boolean aPresent = nextPresent;
+      long aValue = nextValue;
+      if (!hasObserver(entry, present, value, aPresent, aValue, 1)) {
+        return false;
+      }
+      nextPresent = aPresent;
+      nextValue = aValue;
+    }
     flip(op);
-    probe.view(this, nextPresent, nextValue);
-    List<Seen> seen = memo.get(probe);
-    if (seen != null && dominated(seen)) {
+    probe.view(this, nextPresent, nextValue, restricts, present, value);
+    FailedSets seen = memo.get(probe);
+    if (seen != null && seen.hasSubsetOf(unknownBits) || restricts && dominatedByUnrestricted()) {
       flip(op);
       return false;
     }
+    probe.view(this, nextPresent, nextValue, restricts, present, value);
     long bytes = 8L * unknownBits.length + STATE_OVERHEAD + (seen == null ? 8L * probe.words() : 0);
     if (states + 1 > budget.maxStatesPerKey()
         || memoBytes + bytes > budget.maxMemoBytesPerKey()
@@ -317,16 +378,16 @@ final class RegisterSearch {
     states++;
     memoBytes += bytes;
     if (seen == null) {
-      seen = new ArrayList<>(1);
+      seen = new FailedSets();
       memo.put(probe.copy(), seen);
     }
-    Seen visit = new Seen(unknownBits.clone());
-    seen.add(visit);
-    stackSeen[depth] = visit;
+    stackBucket[depth] = seen;
+    stackUnknown[depth] = unknownBits.clone();
     stackEntry[depth] = entry;
     stackPresent[depth] = present;
     stackValue[depth] = value;
     stackForced[depth] = forced;
+    stackRestricts[depth] = restricts;
     depth++;
     present = nextPresent;
     value = nextValue;
@@ -345,10 +406,123 @@ final class RegisterSearch {
     return true;
   }
 
+  private boolean dominatedByUnrestricted() {
+    probe.view(this, nextPresent, nextValue, false, false, 0);
+    FailedSets seen = memo.get(probe);
+    return seen != null && seen.hasSubsetOf(unknownBits);
+  }
+
+  /**
+   * Whether {@code x} may come next. Right after an UNKNOWN operation u took the register from
+   * state b to the current state, x must observe u: not be legal from b with the same outcome (then
+   * u can be dropped), and, if x is OK, not be legal from b with u applied after it giving the same
+   * state (then u can move after x).
+   */
+  private boolean allowedAfterUnknown(Op x) {
+    if (depth == 0 || !stackRestricts[depth - 1]) {
+      return true;
+    }
+    return observes(
+        ops[opOf[stackEntry[depth - 1]]],
+        stackPresent[depth - 1],
+        stackValue[depth - 1],
+        present,
+        value,
+        x);
+  }
+
+  /**
+   * Whether, after UNKNOWN operation {@code u} took the register from state b to state a, {@code x}
+   * may come next: it is legal in a and observes u. It does not if it is also legal in b and leaves
+   * the same state from b as from a (then u can be left out), nor if it is OK, legal in b, and u
+   * applied after it leaves that same state (then u can move after x). Overwrites next*.
+   */
+  private boolean observes(
+      Op u, boolean bPresent, long bValue, boolean aPresent, long aValue, Op x) {
+    if (!step(aPresent, aValue, x)) {
+      return false;
+    }
+    boolean xaPresent = nextPresent;
+    long xaValue = nextValue;
+    if (!step(bPresent, bValue, x)) {
+      return true;
+    }
+    if (sameState(nextPresent, nextValue, xaPresent, xaValue)) {
+      return false;
+    }
+    if (x.outcome() != Outcome.OK) {
+      return true;
+    }
+    step(nextPresent, nextValue, u);
+    return !sameState(nextPresent, nextValue, xaPresent, xaValue);
+  }
+
+  /**
+   * Whether some call other than {@code entry} that may come next would observe the UNKNOWN
+   * operation of {@code entry} taking the register from state b to state a, directly or through a
+   * chain of other UNKNOWN calls each observing the one before and ending in an OK call (chains
+   * longer than {@value #OBSERVER_CHAIN} count as observed); if none, that operation need not be
+   * linearized now. Overwrites next*.
+   */
+  private boolean hasObserver(
+      int entry, boolean bPresent, long bValue, boolean aPresent, long aValue, int length) {
+    if (length > OBSERVER_CHAIN) {
+      return true;
+    }
+    Op u = ops[opOf[entry]];
+    chain[length - 1] = entry;
+    for (int e = next[head]; e != NIL && match[e] != NIL; e = next[e]) {
+      if (inChain(e, length) || !observes(u, bPresent, bValue, aPresent, aValue, ops[opOf[e]])) {
+        continue;
+      }
+      if (opOf[e] < okCount) {
+        return true;
+      }
+      step(aPresent, aValue, ops[opOf[e]]);
+      if (hasObserver(e, aPresent, aValue, nextPresent, nextValue, length + 1)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Whether at most {@link #observedWindow} UNKNOWN calls may come next; counted once per list
+   * change.
+   */
+  private boolean fewUnknownCalls() {
+    if (fewCountedAt != listVersion) {
+      fewCountedAt = listVersion;
+      int unknownCalls = 0;
+      few = true;
+      for (int e = next[head]; e != NIL && match[e] != NIL; e = next[e]) {
+        if (opOf[e] >= okCount && ++unknownCalls > observedWindow) {
+          few = false;
+          break;
+        }
+      }
+    }
+    return few;
+  }
+
+  private boolean inChain(int e, int length) {
+    for (int i = 0; i < length; i++) {
+      if (chain[i] == e) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static boolean sameState(boolean aPresent, long aValue, boolean bPresent, long bValue) {
+    return aPresent == bPresent && (!aPresent || aValue == bValue);
+  }
+
   /** Undoes the last linearization, marking its state failed; returns its call entry. */
   private int pop() {
     depth--;
-    stackSeen[depth].failed = true;
+    stackBucket[depth].add(stackUnknown[depth]);
+    stackUnknown[depth] = null;
     int entry = stackEntry[depth];
     present = stackPresent[depth];
     value = stackValue[depth];
@@ -391,21 +565,6 @@ final class RegisterSearch {
 
   private long fullWord(int w) {
     return w == okBits.length - 1 ? lastWordMask : -1L;
-  }
-
-  /**
-   * Whether the current state was visited before, or a state with a subset of its UNKNOWN
-   * operations failed.
-   */
-  private boolean dominated(List<Seen> seen) {
-    for (Seen earlier : seen) {
-      if (earlier.failed
-          ? subset(earlier.unknown, unknownBits)
-          : Arrays.equals(earlier.unknown, unknownBits)) {
-        return true;
-      }
-    }
-    return false;
   }
 
   private static boolean subset(long[] a, long[] b) {
@@ -459,6 +618,7 @@ final class RegisterSearch {
   }
 
   private void lift(int call) {
+    listVersion++;
     next[prev[call]] = next[call];
     prev[next[call]] = prev[call];
     int ret = match[call];
@@ -469,6 +629,7 @@ final class RegisterSearch {
   }
 
   private void unlift(int call) {
+    listVersion++;
     int ret = match[call];
     next[prev[ret]] = ret;
     if (next[ret] != NIL) {
@@ -555,13 +716,68 @@ final class RegisterSearch {
     return z ^ (z >>> 31);
   }
 
-  /** A visited state's set of linearized UNKNOWN operations, and whether it failed. */
-  private static final class Seen {
-    final long[] unknown;
-    boolean failed;
+  /**
+   * The sets of linearized UNKNOWN operations with which one memo key (OK set, state) failed,
+   * indexed for the question the search asks at every step: did it fail with a subset of this set?
+   * (A state equal to one still being explored cannot come up: those are the current node and its
+   * ancestors, which have fewer operations linearized.) An exact revisit is a hash lookup; other
+   * sets are filed under their highest UNKNOWN operation, and a query looks only under the
+   * operations it holds.
+   */
+  private static final class FailedSets {
+    private boolean empty; // failed with no UNKNOWN operation: every set is dominated
+    private final Set<List<Long>> exact = new HashSet<>();
+    private final Map<Integer, List<long[]>> byHighest = new HashMap<>();
 
-    Seen(long[] unknown) {
-      this.unknown = unknown;
+    void add(long[] unknown) {
+      int highest = highest(unknown);
+      if (highest < 0) {
+        empty = true;
+      } else if (exact.add(asList(unknown))) {
+        byHighest.computeIfAbsent(highest, h -> new ArrayList<>(2)).add(unknown);
+      }
+    }
+
+    boolean hasSubsetOf(long[] unknown) {
+      if (empty) {
+        return true;
+      }
+      if (exact.isEmpty()) {
+        return false;
+      }
+      if (exact.contains(asList(unknown))) {
+        return true;
+      }
+      for (int w = 0; w < unknown.length; w++) {
+        for (long bits = unknown[w]; bits != 0; bits &= bits - 1) {
+          List<long[]> filed = byHighest.get(w * 64 + Long.numberOfTrailingZeros(bits));
+          if (filed != null) {
+            for (long[] failed : filed) {
+              if (subset(failed, unknown)) {
+                return true;
+              }
+            }
+          }
+        }
+      }
+      return false;
+    }
+
+    private static int highest(long[] bits) {
+      for (int w = bits.length - 1; w >= 0; w--) {
+        if (bits[w] != 0) {
+          return w * 64 + 63 - Long.numberOfLeadingZeros(bits[w]);
+        }
+      }
+      return -1;
+    }
+
+    private static List<Long> asList(long[] bits) {
+      Long[] boxed = new Long[bits.length];
+      for (int i = 0; i < bits.length; i++) {
+        boxed[i] = bits[i];
+      }
+      return Arrays.asList(boxed);
     }
   }
 
@@ -579,15 +795,27 @@ final class RegisterSearch {
     private long hash;
     private boolean present;
     private long value;
+    private boolean restricted;
+    private boolean beforePresent;
+    private long beforeValue;
 
-    void view(RegisterSearch search, boolean present, long value) {
+    void view(
+        RegisterSearch search,
+        boolean present,
+        long value,
+        boolean restricted,
+        boolean beforePresent,
+        long beforeValue) {
+      this.restricted = restricted;
+      this.beforePresent = restricted && beforePresent;
+      this.beforeValue = restricted && beforePresent ? beforeValue : 0;
       this.bits = search.okBits;
       this.lowWord = search.lowWord;
       this.from = Math.min(search.lowWord, search.okBits.length);
       this.to = Math.max(this.from, search.topWord + 1);
       this.hash = search.okHash;
       this.present = present;
-      this.value = value;
+      this.value = present ? value : 0;
     }
 
     int words() {
@@ -603,12 +831,17 @@ final class RegisterSearch {
       copy.hash = hash;
       copy.present = present;
       copy.value = value;
+      copy.restricted = restricted;
+      copy.beforePresent = beforePresent;
+      copy.beforeValue = beforeValue;
       return copy;
     }
 
     @Override
     public int hashCode() {
-      return Long.hashCode(mix(hash + (present ? value * 31 + 1 : 0)));
+      long before = restricted ? (beforePresent ? beforeValue * 37 + 2 : 1) : 0;
+      return Long.hashCode(
+          mix(hash + (present ? value * 31 + 1 : 0) + before * 0x9E3779B97F4A7C15L));
     }
 
     @Override
@@ -617,6 +850,9 @@ final class RegisterSearch {
           && m.hash == hash
           && m.present == present
           && m.value == value
+          && m.restricted == restricted
+          && m.beforePresent == beforePresent
+          && m.beforeValue == beforeValue
           && m.lowWord == lowWord
           && Arrays.equals(m.bits, m.from, m.to, bits, from, to);
     }

@@ -13,8 +13,9 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Checks sets of unique inserts (ADD, READ_SET) for lost writes, stale reads and phantom elements,
- * without the search of {@link LinearizabilityChecker}.
+ * Checks sets (ADD, READ_SET) for linearizability, without the search of {@link
+ * LinearizabilityChecker}, and names what went wrong: lost writes, stale reads, phantom elements,
+ * reads out of order with the adds, reads that contradict each other.
  *
  * <p>A set key is a key with ADD or READ_SET operations; one that also has register operations is
  * skipped with a note. The final read is the OK READ_SET invoked last. For each OK read:
@@ -31,7 +32,27 @@ import java.util.Set;
  * </ul>
  *
  * So every OK add that completed before the final read began must be in it; UNKNOWN adds may or may
- * not be. Intervals that touch count as concurrent, as in {@link LinearizabilityChecker}.
+ * not be. Further, {@link Anomaly.Kind#OUT_OF_ORDER}: a read holds e but lacks f though an add of f
+ * completed OK before any add of e was invoked; and {@link Anomaly.Kind#INCOMPARABLE_READS}: two
+ * reads each hold an element the other lacks. Intervals that touch count as concurrent, as in
+ * {@link LinearizabilityChecker}.
+ *
+ * <p>Exactness: a set key is linearizable (model: initially empty, ADD inserts its element, an OK
+ * READ_SET returns exactly the elements inserted; FAIL ops did not happen; UNKNOWN adds take effect
+ * at any time after their invocation or never) if and only if none of these anomalies is found.
+ * Proof sketch, and the check {@link #linearizable} that decides it directly: a linearization is a
+ * choice of points, one in each OK operation's interval (ties ordered freely), with each element e
+ * taking effect at a point t(e) in [L(e), U(e)] — L the earliest invocation of a non-FAIL add of e,
+ * U the earliest completion of an OK add of e (or never, if e has no OK add) — and each read at a
+ * point p(r) in its interval, such that e is in r exactly when t(e) comes before p(r). The sets
+ * read must then form a chain; grouping equal sets and sorting by inclusion, the elements first
+ * seen by group i must come after every read of group i-1 and before every read of group i, and the
+ * elements no read holds after every read. These layers are totally ordered, so points exist iff no
+ * node's upper bound is below the lower bound of a node in an earlier layer; each such pair is one
+ * of the anomalies above (element before read: PHANTOM_ELEMENT or FAILED_ADD_PRESENT; read before
+ * element: LOST_WRITE or STALE_READ; read before read: STALE_READ or LOST_WRITE; element before
+ * element: OUT_OF_ORDER), and a broken chain is INCOMPARABLE_READS. {@code SetCheckerTest} checks
+ * both against brute force.
  *
  * <p>Stateless and thread-safe. Cost is O(reads × elements).
  */
@@ -149,13 +170,193 @@ public final class SetChecker {
             List.of(k.getValue(), read));
       }
     }
+    checkOrder(found, adds, reads, origin);
     notes.add(
         counts
             + "; final read has "
             + finalElements.size()
             + " elements: "
-            + OpText.describe(last, origin));
+            + OpText.describe(last, origin)
+            + (linearizable(ops) ? "; linearizable" : "; not linearizable"));
     return found.anomalies();
+  }
+
+  /** Finds OUT_OF_ORDER and INCOMPARABLE_READS among the OK {@code reads}. */
+  private static void checkOrder(
+      AnomalyCollector found, Map<Long, List<Op>> adds, List<Op> reads, long origin) {
+    // The earliest OK add of each element, by completion.
+    List<Op> firstOk = new ArrayList<>();
+    for (List<Op> attempts : adds.values()) {
+      attempts.stream()
+          .filter(add -> add.outcome() == Outcome.OK)
+          .min(Comparator.comparingLong(Op::completeNanos))
+          .ifPresent(firstOk::add);
+    }
+    firstOk.sort(Comparator.comparingLong(Op::completeNanos));
+    for (Op read : reads) {
+      Op latest = null; // the add of an element of the read invoked latest (earliest per element)
+      for (long element : read.resultSet()) {
+        Op earliest = earliestAttempt(adds.getOrDefault(element, List.of()));
+        if (earliest != null
+            && earliest.invokeNanos() <= read.completeNanos()
+            && (latest == null || earliest.invokeNanos() > latest.invokeNanos())) {
+          latest = earliest;
+        }
+      }
+      if (latest == null) {
+        continue;
+      }
+      for (Op add : firstOk) {
+        if (add.completeNanos() >= latest.invokeNanos()) {
+          break;
+        }
+        if (add.completeNanos() >= read.invokeNanos() && !read.resultSet().contains(add.value())) {
+          found.add(
+              Anomaly.Kind.OUT_OF_ORDER,
+              OpText.describe(read, origin)
+                  + " holds "
+                  + latest.value()
+                  + " but not "
+                  + add.value()
+                  + ", though "
+                  + OpText.describe(add, origin)
+                  + " completed before the first add of "
+                  + latest.value()
+                  + ", "
+                  + OpText.describe(latest, origin)
+                  + ", was invoked",
+              List.of(add, latest, read));
+          break;
+        }
+      }
+    }
+    List<Op> bySize = new ArrayList<>(reads);
+    bySize.sort(Comparator.comparingInt(r -> r.resultSet().size()));
+    for (int i = 1; i < bySize.size(); i++) {
+      Op smaller = bySize.get(i - 1);
+      Op larger = bySize.get(i);
+      if (larger.resultSet().containsAll(smaller.resultSet())) {
+        continue;
+      }
+      long onlySmaller =
+          smaller.resultSet().stream()
+              .filter(e -> !larger.resultSet().contains(e))
+              .findFirst()
+              .orElseThrow();
+      long onlyLarger =
+          larger.resultSet().stream()
+              .filter(e -> !smaller.resultSet().contains(e))
+              .findFirst()
+              .orElseThrow();
+      found.add(
+          Anomaly.Kind.INCOMPARABLE_READS,
+          OpText.describe(smaller, origin)
+              + " holds "
+              + onlySmaller
+              + " but not "
+              + onlyLarger
+              + ", and "
+              + OpText.describe(larger, origin)
+              + " holds "
+              + onlyLarger
+              + " but not "
+              + onlySmaller,
+          List.of(smaller, larger));
+    }
+  }
+
+  /** The add among {@code attempts} that is not FAIL and was invoked first; null if none. */
+  private static Op earliestAttempt(List<Op> attempts) {
+    Op earliest = null;
+    for (Op add : attempts) {
+      if (add.outcome() != Outcome.FAIL
+          && (earliest == null || add.invokeNanos() < earliest.invokeNanos())) {
+        earliest = add;
+      }
+    }
+    return earliest;
+  }
+
+  /**
+   * Whether the set operations {@code ops} of one key are linearizable, decided directly as the
+   * class comment describes: sets read form a chain, and no node of the layered order has an upper
+   * bound below the lower bound of a node in an earlier layer. O(n log n + reads × elements).
+   */
+  static boolean linearizable(List<Op> ops) {
+    Map<Long, long[]> bounds = new HashMap<>(); // element -> {L, U}
+    List<Op> reads = new ArrayList<>();
+    for (Op op : ops) {
+      if (op.type() == OpType.READ_SET) {
+        if (op.outcome() == Outcome.OK) {
+          reads.add(op);
+        }
+      } else if (op.outcome() != Outcome.FAIL) {
+        long[] b =
+            bounds.computeIfAbsent(op.value(), e -> new long[] {Long.MAX_VALUE, Long.MAX_VALUE});
+        b[0] = Math.min(b[0], op.invokeNanos());
+        if (op.outcome() == Outcome.OK) {
+          b[1] = Math.min(b[1], op.completeNanos());
+        }
+      }
+    }
+    reads.sort(Comparator.comparingInt(r -> r.resultSet().size()));
+    List<Set<Long>> groups = new ArrayList<>(); // distinct sets read, a chain by inclusion
+    List<List<Op>> groupReads = new ArrayList<>();
+    for (Op read : reads) {
+      Set<Long> last = groups.isEmpty() ? Set.of() : groups.get(groups.size() - 1);
+      if (!read.resultSet().containsAll(last)) {
+        return false;
+      }
+      if (groups.isEmpty() || !read.resultSet().equals(last)) {
+        groups.add(read.resultSet());
+        groupReads.add(new ArrayList<>());
+      }
+      groupReads.get(groupReads.size() - 1).add(read);
+    }
+    int m = groups.size();
+    List<List<long[]>> layerElements = new ArrayList<>(); // per group, then "in no read"
+    for (int i = 0; i <= m; i++) {
+      layerElements.add(new ArrayList<>());
+    }
+    Set<Long> placed = new java.util.HashSet<>();
+    for (int i = 0; i < m; i++) {
+      for (long element : groups.get(i)) {
+        if (placed.add(element)) {
+          long[] b = bounds.get(element);
+          if (b == null) {
+            return false; // read but never added (or only by FAIL adds)
+          }
+          layerElements.get(i).add(b);
+        }
+      }
+    }
+    for (Map.Entry<Long, long[]> e : bounds.entrySet()) {
+      if (!placed.contains(e.getKey()) && e.getValue()[1] != Long.MAX_VALUE) {
+        layerElements.get(m).add(e.getValue());
+      }
+    }
+    long before = Long.MIN_VALUE; // the greatest lower bound of all earlier layers
+    for (int i = 0; i <= m; i++) {
+      long layer = Long.MIN_VALUE;
+      for (long[] b : layerElements.get(i)) {
+        if (Math.max(b[0], before) > b[1]) {
+          return false;
+        }
+        layer = Math.max(layer, b[0]);
+      }
+      before = Math.max(before, layer);
+      if (i < m) {
+        layer = Long.MIN_VALUE;
+        for (Op read : groupReads.get(i)) {
+          if (Math.max(read.invokeNanos(), before) > read.completeNanos()) {
+            return false;
+          }
+          layer = Math.max(layer, read.invokeNanos());
+        }
+        before = Math.max(before, layer);
+      }
+    }
+    return true;
   }
 
   private static void checkPresent(

@@ -8,8 +8,9 @@
  *       follow it) or UNKNOWN when the {@link dev.ferry.chaos.checker.Budget} runs out.
  *   <li>{@link dev.ferry.chaos.checker.CounterChecker}: lost and doubly applied increments, by
  *       bounds on every read and increment result.
- *   <li>{@link dev.ferry.chaos.checker.SetChecker}: lost writes, stale reads and phantom elements
- *       in sets of unique inserts.
+ *   <li>{@link dev.ferry.chaos.checker.SetChecker}: lost writes, stale reads, phantom elements,
+ *       reads out of order with the adds and reads that contradict each other; a set key is
+ *       linearizable exactly when it has none of these.
  *   <li>{@link dev.ferry.chaos.checker.CheckReport}: all three, with a short summary; {@link
  *       dev.ferry.chaos.checker.CheckHistory} runs it on a saved history from the command line.
  * </ul>

@@ -25,7 +25,11 @@ class CrossCheckTest {
       List.of(
           new LinearizabilityChecker(),
           new LinearizabilityChecker(Budget.DEFAULT, RegisterSearch.Order.INVOCATION),
-          new LinearizabilityChecker(Budget.DEFAULT, RegisterSearch.Order.OK_FIRST));
+          new LinearizabilityChecker(Budget.DEFAULT, RegisterSearch.Order.OK_FIRST),
+          // The observer rule off (0), and on and off from node to node (1, 2).
+          new LinearizabilityChecker(Budget.DEFAULT, RegisterSearch.Order.INVOCATION, 0),
+          new LinearizabilityChecker(Budget.DEFAULT, RegisterSearch.Order.INVOCATION, 1),
+          new LinearizabilityChecker(Budget.DEFAULT, RegisterSearch.Order.OK_FIRST, 2));
 
   @Test
   void agreesOnRandomHistories() {
@@ -75,6 +79,48 @@ class CrossCheckTest {
     assertMixed(seen);
   }
 
+  /**
+   * The pruning of UNKNOWN operations (one is linearized only right before an operation that
+   * observes it) against brute force: one register, up to 9 operations of which about half the
+   * writes and CASes are UNKNOWN, values 0-2 so that UNKNOWN writes collide with OK ones and with
+   * each other, and random read results.
+   */
+  @Test
+  void agreesOnHistoriesWithManyUnknownWritesAndCases() {
+    Map<Verdict, Integer> seen = new EnumMap<>(Verdict.class);
+    for (long seed = 0; seed < 2 * HISTORIES; seed++) {
+      Random random = new Random(seed);
+      int count = 3 + random.nextInt(7);
+      int processes = 2 + random.nextInt(3);
+      long[] clock = new long[processes];
+      List<Op> ops = new ArrayList<>(count);
+      for (int i = 0; i < count; i++) {
+        long[] at = nextInterval(random, clock); // process, invocation, completion
+        int kind = random.nextInt(10);
+        boolean unknown = kind >= 3 && random.nextBoolean();
+        Outcome outcome = unknown ? Outcome.UNKNOWN : Outcome.OK;
+        long value = random.nextInt(3);
+        ops.add(
+            kind < 3
+                ? Op.read(
+                    (int) at[0], "x", Outcome.OK, READ_RESULTS[random.nextInt(4)], at[1], at[2])
+                : kind < 7
+                    ? Op.write((int) at[0], "x", value, outcome, at[1], at[2])
+                    : Op.cas(
+                        (int) at[0],
+                        "x",
+                        random.nextInt(3),
+                        value,
+                        outcome,
+                        unknown ? null : random.nextBoolean(),
+                        at[1],
+                        at[2]));
+      }
+      seen.merge(crossCheck(ops, seed), 1, Integer::sum);
+    }
+    assertMixed(seen);
+  }
+
   private Verdict crossCheck(List<Op> ops, long seed) {
     Verdict expected = BruteForceChecker.check(ops);
     for (LinearizabilityChecker checker : checkers) {
@@ -102,10 +148,10 @@ class CrossCheckTest {
     long[] clock = new long[processes];
     List<Op> ops = new ArrayList<>(count);
     for (int i = 0; i < count; i++) {
-      int p = random.nextInt(processes);
-      long invoke = clock[p] + random.nextInt(3);
-      long complete = invoke + random.nextInt(6);
-      clock[p] = complete + random.nextInt(2);
+      long[] interval = nextInterval(random, clock);
+      int p = (int) interval[0];
+      long invoke = interval[1];
+      long complete = interval[2];
       String key = keys[random.nextInt(keyCount)];
       int o = random.nextInt(20);
       Outcome outcome = o < 12 ? Outcome.OK : o < 17 ? Outcome.UNKNOWN : Outcome.FAIL;
@@ -143,6 +189,18 @@ class CrossCheckTest {
       ops.add(op);
     }
     return ops;
+  }
+
+  /**
+   * The next operation's process, invocation and completion: a random process of {@code clock}
+   * (each one's time), with small gaps so that intervals touch.
+   */
+  private static long[] nextInterval(Random random, long[] clock) {
+    int p = random.nextInt(clock.length);
+    long invoke = clock[p] + random.nextInt(3);
+    long complete = invoke + random.nextInt(6);
+    clock[p] = complete + random.nextInt(2);
+    return new long[] {p, invoke, complete};
   }
 
   private static String describe(List<Op> ops) {

@@ -374,6 +374,26 @@ class LinearizabilityCheckerTest {
         r.elapsed().toMillis(), r.states(), single.elapsed().toMillis(), single.states());
   }
 
+  /**
+   * Issue 17: 83 operations on one register with about 20-40% of the writes and CASes UNKNOWN, not
+   * linearizable, used to end UNKNOWN after about 30 s. Decided within the default budget of states
+   * and memo (the time limit lifted, so that the machine's load cannot decide the verdict).
+   */
+  @Test
+  void historiesWithManyUnknownWritesAreDecided() {
+    Budget noTimeLimit = Budget.states(Budget.DEFAULT.maxStatesPerKey());
+    long states = 0;
+    for (long seed = 0; seed < 20; seed++) {
+      List<Op> ops = UnknownHeavyHistories.notLinearizable(seed, 83);
+      double unknown = UnknownHeavyHistories.unknownMutations(ops);
+      assertTrue(unknown >= 0.15 && unknown <= 0.45, "seed " + seed + ": " + unknown);
+      LinearizabilityResult r = new LinearizabilityChecker(noTimeLimit).check(ops);
+      assertEquals(Verdict.NOT_LINEARIZABLE, r.verdict(), "seed " + seed + ": " + explain(r));
+      states += r.states();
+    }
+    System.out.println("20 UNKNOWN-heavy 83-op histories: " + states + " states in all");
+  }
+
   private void assertNotLinearizable(List<Op> ops, String key, String context) {
     LinearizabilityResult r = checker.check(ops);
     assertEquals(Verdict.NOT_LINEARIZABLE, r.verdict(), context);
