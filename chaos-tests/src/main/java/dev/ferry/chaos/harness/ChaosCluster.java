@@ -390,16 +390,7 @@ public final class ChaosCluster implements Closeable {
    * trouble may log gigabytes).
    */
   public String tail(String id, int lines) {
-    try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(logFile(id).toFile(), "r")) {
-      long start = Math.max(0, f.length() - (64 << 10));
-      byte[] b = new byte[(int) (f.length() - start)];
-      f.seek(start);
-      f.readFully(b);
-      List<String> all = new String(b, StandardCharsets.UTF_8).lines().toList();
-      return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
-    } catch (IOException e) {
-      return "(no log: " + e + ")";
-    }
+    return ProcessCluster.tail(logFile(id), lines);
   }
 
   // ---------------------------------------------------------------------------------------------
