@@ -4,7 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.kv.cluster.ProcessCluster;
-import dev.ferry.kv.testing.LocalCluster;
+import dev.ferry.kv.cluster.Progress;
+import dev.ferry.kv.testing.NodeLogsOnFailure;
+import dev.ferry.kv.testing.NodeMeasures;
 import dev.ferry.raft.PeerAddress;
 import dev.ferry.statemachine.CommandCodec;
 import dev.ferry.statemachine.DigestAt;
@@ -23,9 +25,11 @@ import java.util.stream.Stream;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /** A receiver killed with SIGKILL in the middle of an install resumes where it stopped. */
+@ExtendWith(NodeLogsOnFailure.class)
 class InstallProcessIT {
   private static final Duration T = Duration.ofSeconds(120);
   private static final Pattern DONE =
@@ -74,14 +78,30 @@ class InstallProcessIT {
         }
       }
       cluster.start(f);
-      // Kill it once a third or so of the chunks have arrived.
-      LocalCluster.await(
-          T, () -> chunkFiles(cluster.dataDir(f)) >= 15, f + " to store a third of the chunks");
+      // Kill it once a third or so of the chunks have arrived. On a busy machine the node may take
+      // long to start and fetch: wait as long as what it stores grows.
+      Progress.await(
+          f + " to store a third of the chunks",
+          () -> new Stored(chunkFiles(cluster.dataDir(f)), NodeMeasures.bytes(cluster.dataDir(f))),
+          s -> s.chunks() >= 15,
+          Progress.STALL,
+          Progress.CAP);
       long before = chunkFiles(cluster.dataDir(f));
       cluster.kill(f);
       cluster.start(f);
-      try (KvClient c = cluster.client(Duration.ofSeconds(30))) {
+      try (KvClient c = cluster.client(Duration.ofSeconds(30));
+          KvClient probe = cluster.client(Duration.ofSeconds(5))) {
         DigestAt expected = c.checkpoint(1);
+        Progress.await(
+            f + " to finish its install and apply index " + expected.index(),
+            () ->
+                new Caught(
+                    chunkFiles(cluster.dataDir(f)),
+                    NodeMeasures.bytes(cluster.dataDir(f)),
+                    NodeMeasures.applied(probe, f)),
+            r -> r.applied() >= expected.index(),
+            Progress.STALL,
+            Progress.CAP);
         for (PeerAddress p : cluster.peers()) {
           assertEquals(expected, c.checkpointOn(p.id(), 1, expected.index()), p.id() + " digest");
         }
@@ -104,17 +124,14 @@ class InstallProcessIT {
     }
   }
 
+  /** What a node has stored: chunk files, and bytes in all. */
+  private record Stored(long chunks, long bytes) {}
+
+  /** What a node has stored and applied. */
+  private record Caught(long chunks, long bytes, long applied) {}
+
   private static long chunkFiles(Path nodeDir) {
-    if (!Files.exists(nodeDir)) {
-      return 0;
-    }
-    try (Stream<Path> files = Files.walk(nodeDir)) {
-      return files
-          .filter(p -> p.toString().contains("/chunks/chunks/") && Files.isRegularFile(p))
-          .count();
-    } catch (IOException | java.io.UncheckedIOException e) {
-      return 0; // files come and go while the node writes; ask again
-    }
+    return NodeMeasures.count(nodeDir, "/chunks/chunks/");
   }
 
   private static void wipe(Path d) throws IOException {
