@@ -5,12 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ferry.kv.cluster.NodeMeasures;
 import dev.ferry.kv.cluster.ProcessCluster;
 import dev.ferry.kv.cluster.Progress;
 import dev.ferry.kv.testing.LocalCluster;
 import dev.ferry.kv.testing.NodeLogs;
 import dev.ferry.kv.testing.NodeLogsOnFailure;
-import dev.ferry.kv.testing.NodeMeasures;
 import dev.ferry.raft.PeerAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

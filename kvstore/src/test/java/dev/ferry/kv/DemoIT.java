@@ -3,8 +3,8 @@ package dev.ferry.kv;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ferry.kv.cluster.NodeMeasures;
 import dev.ferry.kv.cluster.Progress;
-import dev.ferry.kv.testing.NodeMeasures;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

@@ -3,10 +3,10 @@ package dev.ferry.kv;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ferry.kv.cluster.NodeMeasures;
 import dev.ferry.kv.cluster.ProcessCluster;
 import dev.ferry.kv.cluster.Progress;
 import dev.ferry.kv.testing.NodeLogsOnFailure;
-import dev.ferry.kv.testing.NodeMeasures;
 import dev.ferry.raft.PeerAddress;
 import dev.ferry.statemachine.CommandCodec;
 import dev.ferry.statemachine.DigestAt;
@@ -78,28 +78,26 @@ class InstallProcessIT {
         }
       }
       cluster.start(f);
-      // Kill it once a third or so of the chunks have arrived. On a busy machine the node may take
-      // long to start and fetch: wait as long as what it stores grows.
-      Progress.await(
-          f + " to store a third of the chunks",
-          () -> new Stored(chunkFiles(cluster.dataDir(f)), NodeMeasures.bytes(cluster.dataDir(f))),
-          s -> s.chunks() >= 15,
-          Progress.STALL,
-          Progress.CAP);
-      long before = chunkFiles(cluster.dataDir(f));
-      cluster.kill(f);
-      cluster.start(f);
+      long before;
       try (KvClient c = cluster.client(Duration.ofSeconds(30));
           KvClient probe = cluster.client(Duration.ofSeconds(5))) {
+        // Kill it once a third or so of the chunks have arrived. On a busy machine the node may
+        // take long to start and fetch: wait as long as what it stores grows. (Files only: asking
+        // the node would slow the polling, and the kill could come too late.)
+        Progress.await(
+            f + " to store a third of the chunks",
+            () -> Node.stored(cluster, f),
+            n -> n.chunks() >= 15,
+            Progress.STALL,
+            Progress.CAP);
+        before = chunkFiles(cluster.dataDir(f));
+        cluster.kill(f);
+        cluster.start(f);
         DigestAt expected = c.checkpoint(1);
         Progress.await(
             f + " to finish its install and apply index " + expected.index(),
-            () ->
-                new Caught(
-                    chunkFiles(cluster.dataDir(f)),
-                    NodeMeasures.bytes(cluster.dataDir(f)),
-                    NodeMeasures.applied(probe, f)),
-            r -> r.applied() >= expected.index(),
+            () -> Node.of(cluster, f, probe),
+            n -> n.applied() >= expected.index(),
             Progress.STALL,
             Progress.CAP);
         for (PeerAddress p : cluster.peers()) {
@@ -124,11 +122,19 @@ class InstallProcessIT {
     }
   }
 
-  /** What a node has stored: chunk files, and bytes in all. */
-  private record Stored(long chunks, long bytes) {}
+  /** What a node has stored (chunk files, bytes in all) and applied: its progress. */
+  private record Node(long chunks, long bytes, long applied) {
+    static Node stored(ProcessCluster cluster, String id) {
+      return new Node(chunkFiles(cluster.dataDir(id)), NodeMeasures.bytes(cluster.dataDir(id)), -1);
+    }
 
-  /** What a node has stored and applied. */
-  private record Caught(long chunks, long bytes, long applied) {}
+    static Node of(ProcessCluster cluster, String id, KvClient probe) {
+      return new Node(
+          chunkFiles(cluster.dataDir(id)),
+          NodeMeasures.bytes(cluster.dataDir(id)),
+          NodeMeasures.applied(probe, id));
+    }
+  }
 
   private static long chunkFiles(Path nodeDir) {
     return NodeMeasures.count(nodeDir, "/chunks/chunks/");

@@ -2,10 +2,10 @@ package dev.ferry.kv;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
+import dev.ferry.kv.cluster.NodeMeasures;
 import dev.ferry.kv.cluster.ProcessCluster;
 import dev.ferry.kv.cluster.Progress;
 import dev.ferry.kv.testing.NodeLogsOnFailure;
-import dev.ferry.kv.testing.NodeMeasures;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;

@@ -69,27 +69,30 @@ public final class Progress {
       Duration stall,
       Duration cap)
       throws TimeoutException {
-    return SYSTEM.waitFor(what, progress, done, stall, cap);
+    return SYSTEM.waitFor(new Goal<>(what, progress, done), stall, cap);
   }
 
-  <T> T waitFor(
-      String what,
-      Supplier<? extends T> progress,
-      Predicate<? super T> done,
-      Duration stall,
-      Duration cap)
-      throws TimeoutException {
-    Objects.requireNonNull(what, "what");
+  /** What a wait is for: its description, its measure of progress, and when it is over. */
+  record Goal<T>(String what, Supplier<? extends T> progress, Predicate<? super T> done) {
+    Goal {
+      Objects.requireNonNull(what, "what");
+      Objects.requireNonNull(progress, "progress");
+      Objects.requireNonNull(done, "done");
+    }
+  }
+
+  <T> T waitFor(Goal<T> goal, Duration stall, Duration cap) throws TimeoutException {
     if (stall.isNegative() || stall.isZero() || cap.isNegative() || cap.isZero()) {
       throw new IllegalArgumentException("stall and cap must be positive: " + stall + ", " + cap);
     }
+    String what = goal.what();
     long start = nanoTime.getAsLong();
     long lastChange = start;
     Deque<String> seen = new ArrayDeque<>();
     T last = null;
     boolean first = true;
     while (true) {
-      T value = progress.get();
+      T value = goal.progress().get();
       long now = nanoTime.getAsLong();
       if (first || !Objects.equals(value, last)) {
         first = false;
@@ -100,32 +103,24 @@ public final class Progress {
           seen.removeFirst();
         }
       }
-      if (done.test(value)) {
+      if (goal.done().test(value)) {
         return value;
       }
+      String values = String.join(", ", seen);
       if (now - lastChange >= stall.toNanos()) {
         throw new TimeoutException(
-            "no progress for "
-                + stall
-                + " waiting for "
-                + what
-                + " (waited "
-                + seconds(now - start)
-                + "; progress: "
-                + String.join(", ", seen)
-                + ")");
+            String.format(
+                Locale.ROOT,
+                "no progress for %s waiting for %s (waited %s; progress: %s)",
+                stall,
+                what,
+                seconds(now - start),
+                values));
       }
       if (now - start >= cap.toNanos()) {
         throw new TimeoutException(
-            "hard cap of "
-                + cap
-                + " reached waiting for "
-                + what
-                + ", though it progressed (last change "
-                + seconds(lastChange - start)
-                + "; progress: "
-                + String.join(", ", seen)
-                + ")");
+            "hard cap of %s reached waiting for %s, though it progressed (last change at %s; progress: %s)"
+                .formatted(cap, what, seconds(lastChange - start), values));
       }
       try {
         sleeper.sleepNanos(POLL_NANOS);

@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.LongUnaryOperator;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
 
 /** {@link Progress} on a fake clock: it fails on a stall or at the cap, never on slowness alone. */
@@ -28,6 +29,13 @@ class ProgressTest {
     }
   }
 
+  /** Waits on {@code measure} until it reaches {@code target}, expecting a timeout. */
+  private static TimeoutException timesOut(
+      FakeClock clock, String what, Supplier<Long> measure, long target) {
+    Progress.Goal<Long> goal = new Progress.Goal<>(what, measure, v -> v >= target);
+    return assertThrows(TimeoutException.class, () -> clock.progress().waitFor(goal, STALL, CAP));
+  }
+
   @Test
   void aSlowButSteadyMeasurePassesThoughTheWholeWaitExceedsTheStallTimeout() throws Exception {
     FakeClock clock = new FakeClock();
@@ -35,7 +43,10 @@ class ProgressTest {
     long value =
         clock
             .progress()
-            .waitFor("15 chunks", () -> clock.at(s -> s / 60 + 1), v -> v >= 15, STALL, CAP);
+            .waitFor(
+                new Progress.Goal<>("15 chunks", () -> clock.at(s -> s / 60 + 1), v -> v >= 15),
+                STALL,
+                CAP);
     assertEquals(15, value);
     assertTrue(clock.nanos >= TimeUnit.MINUTES.toNanos(14), "waited " + clock.nanos);
   }
@@ -45,17 +56,7 @@ class ProgressTest {
     FakeClock clock = new FakeClock();
     // 1, 2, … 10 chunks over the first 10 minutes, then nothing more.
     TimeoutException e =
-        assertThrows(
-            TimeoutException.class,
-            () ->
-                clock
-                    .progress()
-                    .waitFor(
-                        "n2 to store 15 chunks",
-                        () -> clock.at(s -> Math.min(10, s / 60 + 1)),
-                        v -> v >= 15,
-                        STALL,
-                        CAP));
+        timesOut(clock, "n2 to store 15 chunks", () -> clock.at(s -> Math.min(10, s / 60 + 1)), 15);
     long waited = TimeUnit.NANOSECONDS.toSeconds(clock.nanos);
     assertTrue(
         waited >= 11 * 60 && waited < 11 * 60 + 5, "failed 2 min after the last change: " + waited);
@@ -70,10 +71,7 @@ class ProgressTest {
   @Test
   void aMeasureThatNeverReachesTheConditionFailsAtTheHardCap() {
     FakeClock clock = new FakeClock();
-    TimeoutException e =
-        assertThrows(
-            TimeoutException.class,
-            () -> clock.progress().waitFor("forever", () -> clock.nanos, v -> false, STALL, CAP));
+    TimeoutException e = timesOut(clock, "forever", () -> clock.nanos, Long.MAX_VALUE);
     assertEquals(CAP.toSeconds(), TimeUnit.NANOSECONDS.toSeconds(clock.nanos));
     assertTrue(
         e.getMessage().startsWith("hard cap of PT15M reached waiting for forever"), e.getMessage());
@@ -82,7 +80,9 @@ class ProgressTest {
   @Test
   void aConditionAlreadyTrueReturnsAtOnce() throws Exception {
     FakeClock clock = new FakeClock();
-    assertEquals("x", clock.progress().waitFor("x", () -> "x", "x"::equals, STALL, CAP));
+    assertEquals(
+        "x",
+        clock.progress().waitFor(new Progress.Goal<>("x", () -> "x", "x"::equals), STALL, CAP));
     assertEquals(0, clock.nanos);
   }
 

@@ -1,4 +1,4 @@
-package dev.ferry.kv.testing;
+package dev.ferry.kv.cluster;
 
 import dev.ferry.kv.KvClient;
 import java.io.IOException;
@@ -8,9 +8,9 @@ import java.nio.file.Path;
 import java.util.stream.Stream;
 
 /**
- * Measures of a node's progress for {@link dev.ferry.kv.cluster.Progress}: what it has stored and
- * applied. Each reads once and never throws: a node that is down or a file that vanished while
- * being counted reads as nothing, and the next poll asks again.
+ * Measures of a node's progress for {@link Progress}: what it has stored and applied. Each reads
+ * once and never throws: a node that is down or a file that vanished while being counted reads as
+ * nothing, and the next poll asks again.
  */
 public final class NodeMeasures {
   private NodeMeasures() {}
