@@ -8,6 +8,8 @@ import dev.ferry.kv.cluster.ProcessCluster;
 import dev.ferry.kv.cluster.Progress;
 import dev.ferry.kv.testing.NodeLogsOnFailure;
 import dev.ferry.raft.PeerAddress;
+import dev.ferry.raft.admin.AdminClient;
+import dev.ferry.raft.admin.NodeStatus;
 import dev.ferry.statemachine.CommandCodec;
 import dev.ferry.statemachine.DigestAt;
 import java.io.IOException;
@@ -43,7 +45,17 @@ class InstallProcessIT {
     try (ProcessCluster cluster =
         ProcessCluster.builder(dir, 3)
             .serverArgs(
-                "--capture-every", "200", "--log-preserve", "20", "--chunk-send-rate", "1000000")
+                "--capture-every",
+                "200",
+                "--log-preserve",
+                "20",
+                "--chunk-send-rate",
+                "1000000",
+                // Small log segments: Ratis purges only closed ones (Ferry rolls them at 8 MB).
+                "--raft-property",
+                "raft.server.log.segment.size.max=256KB",
+                "--raft-property",
+                "raft.server.log.purge.gap=16")
             .start(T)) {
       String f;
       try (KvClient c = cluster.client(Duration.ofSeconds(30))) {
@@ -67,6 +79,10 @@ class InstallProcessIT {
                 .orElseThrow();
         cluster.kill(f);
         wipe(cluster.dataDir(f));
+        PeerAddress leaderAddress =
+            cluster.peers().stream().filter(p -> p.id().equals(leader)).findFirst().orElseThrow();
+        // The wiped node held at most what the leader had committed when it died.
+        long stoppedAt = status(cluster, leaderAddress).commitIndex();
         // Move the log on past what the stopped node had, with captures so the leader purges.
         for (int round = 0; round < 3; round++) {
           c.raftClient()
@@ -76,6 +92,23 @@ class InstallProcessIT {
             c.put(("filler-" + round + "-" + i).getBytes(StandardCharsets.UTF_8), new byte[1024]);
           }
         }
+        // The node restarts empty under its old identity: the leader keeps its next index above its
+        // old match index, so only a log purged past that makes the leader send an install
+        // notification. Without it, the node was stuck for good whenever the leader sent it only
+        // heartbeats (seen under load: "INCONSISTENCY reply with nextIndex 0" for minutes).
+        Progress.await(
+            "leader " + leader + " to purge its log past index " + stoppedAt,
+            () -> {
+              try {
+                c.raftClient().getSnapshotManagementApi().create(1, 10_000);
+                return status(cluster, leaderAddress).logStartIndex();
+              } catch (IOException e) {
+                return -1L;
+              }
+            },
+            start -> start > stoppedAt + 1,
+            Progress.STALL,
+            Progress.CAP);
       }
       cluster.start(f);
       long before;
@@ -138,6 +171,12 @@ class InstallProcessIT {
 
   private static long chunkFiles(Path nodeDir) {
     return NodeMeasures.count(nodeDir, "/chunks/chunks/");
+  }
+
+  private static NodeStatus status(ProcessCluster cluster, PeerAddress node) throws IOException {
+    try (AdminClient a = AdminClient.connect(node, cluster.secret(), null, "install-process-it")) {
+      return a.status();
+    }
   }
 
   private static void wipe(Path d) throws IOException {
