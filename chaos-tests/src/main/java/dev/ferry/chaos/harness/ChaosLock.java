@@ -6,9 +6,11 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Locale;
@@ -92,7 +94,7 @@ public final class ChaosLock implements Closeable {
     }
     FileChannel channel = null;
     try {
-      Files.createDirectories(file.toAbsolutePath().getParent());
+      createShared(file);
       channel =
           FileChannel.open(
               file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
@@ -133,6 +135,24 @@ public final class ChaosLock implements Closeable {
       }
       IN_THIS_JVM.release();
       throw e;
+    }
+  }
+
+  /**
+   * Creates the lock file, if it does not exist, writable by every user: builds of several users
+   * share it (its directory, {@code /run/lock} or the temporary directory, is sticky).
+   */
+  private static void createShared(Path file) throws IOException {
+    Files.createDirectories(file.toAbsolutePath().getParent());
+    try {
+      Files.createFile(file);
+    } catch (FileAlreadyExistsException made) {
+      // made by an earlier run
+    }
+    try {
+      Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-rw-rw-"));
+    } catch (IOException | UnsupportedOperationException e) {
+      // another user's file (already shared), or not a POSIX file system
     }
   }
 

@@ -1,5 +1,6 @@
 package dev.ferry.chaos.harness;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -10,6 +11,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -55,6 +57,13 @@ class ChaosLockTest {
     } finally {
       holder.destroyForcibly();
     }
+  }
+
+  @Test
+  void theLockFileIsWritableByEveryUser() throws Exception {
+    Path file = dir.resolve("chaos.lock");
+    ChaosLock.acquire(file, Duration.ZERO).close();
+    assertEquals("rw-rw-rw-", PosixFilePermissions.toString(Files.getPosixFilePermissions(file)));
   }
 
   @Test
