@@ -224,6 +224,16 @@ public final class KvClient implements Closeable {
         call(() -> raft.io().sendStaleRead(m, index, RaftPeerId.valueOf(replicaId))));
   }
 
+  /**
+   * The applied log index and state digest replica {@code replicaId} reports now (no coordination:
+   * a replica behind reports where it is), e.g. to watch it catch up.
+   */
+  public DigestAt digestOn(String replicaId) throws IOException {
+    Message m = message(CommandCodec.digestQuery());
+    return CommandCodec.decodeDigestReply(
+        call(() -> raft.io().sendStaleRead(m, 0, RaftPeerId.valueOf(replicaId))));
+  }
+
   /** The Raft group this client talks to. */
   public RaftGroup group() {
     return group;

@@ -3,10 +3,12 @@ package dev.ferry.kv;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ferry.kv.cluster.NodeMeasures;
+import dev.ferry.kv.cluster.Progress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -34,13 +36,23 @@ class DemoIT {
             .redirectErrorStream(true)
             .redirectOutput(out.toFile())
             .start();
-    boolean finished = p.waitFor(5, TimeUnit.MINUTES);
-    if (!finished) {
+    // The demo prints as it goes (progress lines every 10 %) and its nodes store data: on a busy
+    // machine it may take long, so wait as long as either grows.
+    String stalled = null;
+    try {
+      Progress.await(
+          "the demo to finish",
+          () -> List.of(p.isAlive(), NodeMeasures.bytes(out), NodeMeasures.bytes(data)),
+          v -> !p.isAlive(),
+          Progress.STALL,
+          Progress.CAP);
+    } catch (TimeoutException e) {
+      stalled = e.getMessage();
       p.destroyForcibly().waitFor();
     }
     String text = Files.readString(out);
     System.out.println(text.lines().filter(l -> !l.contains("[")).toList());
-    assertTrue(finished, "the demo finished:\n" + text);
+    assertTrue(stalled == null, stalled + ":\n" + text);
     assertEquals(0, p.exitValue(), text);
     assertTrue(text.contains("n4 is a voter"), text);
     assertTrue(

@@ -3,9 +3,13 @@ package dev.ferry.kv;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ferry.kv.cluster.NodeMeasures;
 import dev.ferry.kv.cluster.ProcessCluster;
-import dev.ferry.kv.testing.LocalCluster;
+import dev.ferry.kv.cluster.Progress;
+import dev.ferry.kv.testing.NodeLogsOnFailure;
 import dev.ferry.raft.PeerAddress;
+import dev.ferry.raft.admin.AdminClient;
+import dev.ferry.raft.admin.NodeStatus;
 import dev.ferry.statemachine.CommandCodec;
 import dev.ferry.statemachine.DigestAt;
 import java.io.IOException;
@@ -23,9 +27,11 @@ import java.util.stream.Stream;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /** A receiver killed with SIGKILL in the middle of an install resumes where it stopped. */
+@ExtendWith(NodeLogsOnFailure.class)
 class InstallProcessIT {
   private static final Duration T = Duration.ofSeconds(120);
   private static final Pattern DONE =
@@ -39,7 +45,17 @@ class InstallProcessIT {
     try (ProcessCluster cluster =
         ProcessCluster.builder(dir, 3)
             .serverArgs(
-                "--capture-every", "200", "--log-preserve", "20", "--chunk-send-rate", "1000000")
+                "--capture-every",
+                "200",
+                "--log-preserve",
+                "20",
+                "--chunk-send-rate",
+                "1000000",
+                // Small log segments: Ratis purges only closed ones (Ferry rolls them at 8 MB).
+                "--raft-property",
+                "raft.server.log.segment.size.max=256KB",
+                "--raft-property",
+                "raft.server.log.purge.gap=16")
             .start(T)) {
       String f;
       try (KvClient c = cluster.client(Duration.ofSeconds(30))) {
@@ -63,6 +79,10 @@ class InstallProcessIT {
                 .orElseThrow();
         cluster.kill(f);
         wipe(cluster.dataDir(f));
+        PeerAddress leaderAddress =
+            cluster.peers().stream().filter(p -> p.id().equals(leader)).findFirst().orElseThrow();
+        // The wiped node held at most what the leader had committed when it died.
+        long stoppedAt = status(cluster, leaderAddress).commitIndex();
         // Move the log on past what the stopped node had, with captures so the leader purges.
         for (int round = 0; round < 3; round++) {
           c.raftClient()
@@ -72,16 +92,47 @@ class InstallProcessIT {
             c.put(("filler-" + round + "-" + i).getBytes(StandardCharsets.UTF_8), new byte[1024]);
           }
         }
+        // The node restarts empty under its old identity: the leader keeps its next index above its
+        // old match index, so only a log purged past that makes the leader send an install
+        // notification. Without it, the node was stuck for good whenever the leader sent it only
+        // heartbeats (seen under load: "INCONSISTENCY reply with nextIndex 0" for minutes).
+        Progress.await(
+            "leader " + leader + " to purge its log past index " + stoppedAt,
+            () -> {
+              try {
+                c.raftClient().getSnapshotManagementApi().create(1, 10_000);
+                return status(cluster, leaderAddress).logStartIndex();
+              } catch (IOException e) {
+                return -1L;
+              }
+            },
+            start -> start > stoppedAt + 1,
+            Progress.STALL,
+            Progress.CAP);
       }
       cluster.start(f);
-      // Kill it once a third or so of the chunks have arrived.
-      LocalCluster.await(
-          T, () -> chunkFiles(cluster.dataDir(f)) >= 15, f + " to store a third of the chunks");
-      long before = chunkFiles(cluster.dataDir(f));
-      cluster.kill(f);
-      cluster.start(f);
-      try (KvClient c = cluster.client(Duration.ofSeconds(30))) {
+      long before;
+      try (KvClient c = cluster.client(Duration.ofSeconds(30));
+          KvClient probe = cluster.client(Duration.ofSeconds(5))) {
+        // Kill it once a third or so of the chunks have arrived. On a busy machine the node may
+        // take long to start and fetch: wait as long as what it stores grows. (Files only: asking
+        // the node would slow the polling, and the kill could come too late.)
+        Progress.await(
+            f + " to store a third of the chunks",
+            () -> Node.stored(cluster, f),
+            n -> n.chunks() >= 15,
+            Progress.STALL,
+            Progress.CAP);
+        before = chunkFiles(cluster.dataDir(f));
+        cluster.kill(f);
+        cluster.start(f);
         DigestAt expected = c.checkpoint(1);
+        Progress.await(
+            f + " to finish its install and apply index " + expected.index(),
+            () -> Node.of(cluster, f, probe),
+            n -> n.applied() >= expected.index(),
+            Progress.STALL,
+            Progress.CAP);
         for (PeerAddress p : cluster.peers()) {
           assertEquals(expected, c.checkpointOn(p.id(), 1, expected.index()), p.id() + " digest");
         }
@@ -104,16 +155,27 @@ class InstallProcessIT {
     }
   }
 
-  private static long chunkFiles(Path nodeDir) {
-    if (!Files.exists(nodeDir)) {
-      return 0;
+  /** What a node has stored (chunk files, bytes in all) and applied: its progress. */
+  private record Node(long chunks, long bytes, long applied) {
+    static Node stored(ProcessCluster cluster, String id) {
+      return new Node(chunkFiles(cluster.dataDir(id)), NodeMeasures.bytes(cluster.dataDir(id)), -1);
     }
-    try (Stream<Path> files = Files.walk(nodeDir)) {
-      return files
-          .filter(p -> p.toString().contains("/chunks/chunks/") && Files.isRegularFile(p))
-          .count();
-    } catch (IOException | java.io.UncheckedIOException e) {
-      return 0; // files come and go while the node writes; ask again
+
+    static Node of(ProcessCluster cluster, String id, KvClient probe) {
+      return new Node(
+          chunkFiles(cluster.dataDir(id)),
+          NodeMeasures.bytes(cluster.dataDir(id)),
+          NodeMeasures.applied(probe, id));
+    }
+  }
+
+  private static long chunkFiles(Path nodeDir) {
+    return NodeMeasures.count(nodeDir, "/chunks/chunks/");
+  }
+
+  private static NodeStatus status(ProcessCluster cluster, PeerAddress node) throws IOException {
+    try (AdminClient a = AdminClient.connect(node, cluster.secret(), null, "install-process-it")) {
+      return a.status();
     }
   }
 

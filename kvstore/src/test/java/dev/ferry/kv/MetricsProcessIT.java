@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.ferry.kv.cluster.ProcessCluster;
 import dev.ferry.kv.testing.LocalCluster;
+import dev.ferry.kv.testing.NodeLogsOnFailure;
 import dev.ferry.raft.PeerAddress;
 import dev.ferry.raft.admin.AddRequest;
 import dev.ferry.raft.admin.AdminClient;
@@ -31,6 +32,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -41,6 +43,7 @@ import org.junit.jupiter.api.io.TempDir;
  * dashboard uses; the example alerting rules must pass {@code promtool check rules}; health must be
  * 503 on a listener and 200 on members. One cluster for everything (this suite's time budget).
  */
+@ExtendWith(NodeLogsOnFailure.class)
 class MetricsProcessIT {
   private static final Duration T = Duration.ofSeconds(120);
   private static final Path DOCS = Path.of("..", "docs");

@@ -38,7 +38,9 @@ import org.apache.ratis.protocol.RaftPeerId;
  * <p>Cleanup: at start it removes what an earlier run that crashed left behind (node JVMs marked
  * {@code -Dferry.chaos.node}, {@code fe-*} namespaces and links, tmpfs mounts named {@code
  * fe-chaos}), and {@link #close()} (also a shutdown hook) removes everything it made. It touches
- * nothing else. One chaos cluster per machine at a time.
+ * nothing else. One chaos cluster per machine at a time: it holds the {@link ChaosLock} from before
+ * that cleanup until {@link #close()} has removed everything, and a cluster started meanwhile (by
+ * another build, say) waits for it, saying so.
  *
  * <p>Concurrency: the process methods (start, kill, pause, …) are synchronized; {@link #network()}
  * is thread-safe; queries ({@link #leader()}, {@link #configuration()}) may run from any thread.
@@ -69,11 +71,14 @@ public final class ChaosCluster implements Closeable {
   private final Set<String> started = ConcurrentHashMap.newKeySet();
   private final Map<String, Duration> clockOffsets = new java.util.HashMap<>();
   private final Thread hook;
+  private final ChaosLock lock;
   private ProcessCluster processes;
   private KvClient admin;
   private boolean closed;
 
-  private ChaosCluster(Builder b, List<String> ids, Fabric fabric, String libfaketime) {
+  private ChaosCluster(
+      Builder b, List<String> ids, Fabric fabric, String libfaketime, ChaosLock lock) {
+    this.lock = lock;
     this.dir = b.dir;
     this.ids = List.copyOf(ids);
     this.initialVoters = List.copyOf(ids.subList(0, b.voters));
@@ -101,6 +106,8 @@ public final class ChaosCluster implements Closeable {
     private boolean fakeTime;
     private long diskBytes;
     private String heap = "-Xmx256m";
+    private Duration lockWait =
+        Duration.ofSeconds(Long.getLong("ferry.chaos.lockWaitSeconds", 2 * 3600));
 
     private Builder(Path dir) {
       this.dir = Objects.requireNonNull(dir, "dir");
@@ -177,10 +184,24 @@ public final class ChaosCluster implements Closeable {
     }
 
     /**
-     * Removes leftovers of an earlier run, builds the network, starts the initial voters and waits
-     * until the cluster accepts writes.
+     * How long {@link #start} waits for another chaos run on this machine to release the {@link
+     * ChaosLock} (default 2 hours; system property {@code ferry.chaos.lockWaitSeconds}).
+     */
+    public Builder lockWait(Duration wait) {
+      if (wait.isNegative()) {
+        throw new IllegalArgumentException("negative wait: " + wait);
+      }
+      this.lockWait = wait;
+      return this;
+    }
+
+    /**
+     * Takes the {@link ChaosLock} (waiting for another chaos run to finish), removes leftovers of
+     * an earlier run, builds the network, starts the initial voters and waits until the cluster
+     * accepts writes.
      *
-     * @throws IOException if a node does not start or the cluster is not writable in time
+     * @throws IOException if the lock is not free within {@link #lockWait}, a node does not start
+     *     or the cluster is not writable in time
      * @throws IllegalStateException if a requested capability (fake time, disk) is unavailable
      */
     public ChaosCluster start(Duration timeout) throws IOException {
@@ -199,10 +220,16 @@ public final class ChaosCluster implements Closeable {
       if (diskBytes > 0 && !Shell.isRoot()) {
         throw new IllegalStateException("a tmpfs per node needs root");
       }
-      removeLeftovers();
-      Files.createDirectories(dir);
-      Fabric fabric = makeFabric(ids);
-      ChaosCluster c = new ChaosCluster(this, ids, fabric, faketimeLib);
+      ChaosLock lock = ChaosLock.acquire(ChaosLock.defaultFile(), lockWait);
+      ChaosCluster c;
+      try {
+        removeLeftovers(lock);
+        Files.createDirectories(dir);
+        c = new ChaosCluster(this, ids, makeFabric(ids, lock), faketimeLib, lock);
+      } catch (IOException | RuntimeException e) {
+        lock.close();
+        throw e;
+      }
       try {
         c.begin(this, timeout);
         return c;
@@ -212,15 +239,15 @@ public final class ChaosCluster implements Closeable {
       }
     }
 
-    private Fabric makeFabric(List<String> ids) throws IOException {
+    private Fabric makeFabric(List<String> ids, ChaosLock lock) throws IOException {
       switch (mode) {
         case NETNS:
-          return NetnsNetwork.create(ids);
+          return NetnsNetwork.create(ids, lock);
         case PROXY:
           return ProxyNetwork.create(ids, dir.resolve("net"));
         default:
           try {
-            return NetnsNetwork.create(ids);
+            return NetnsNetwork.create(ids, lock);
           } catch (IOException e) {
             System.err.println("chaos: no network namespaces (" + e.getMessage() + "): proxy");
             return ProxyNetwork.create(ids, dir.resolve("net"));
@@ -298,8 +325,11 @@ public final class ChaosCluster implements Closeable {
    * Kills node JVMs an earlier run left (marked with {@code -Dferry.chaos.node}), unmounts its
    * tmpfs mounts (named {@code fe-chaos}) and, as root, deletes its {@code fe-*} namespaces and
    * links.
+   *
+   * @throws IllegalStateException if {@code lock} is not held (they could be another run's)
    */
-  static void removeLeftovers() throws IOException {
+  static void removeLeftovers(ChaosLock lock) throws IOException {
+    ChaosLock.requireHeld(lock);
     try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
       for (Path p : procs.toList()) {
         String name = p.getFileName().toString();
@@ -323,7 +353,7 @@ public final class ChaosCluster implements Closeable {
       }
     }
     if (Shell.isRoot() && Shell.available("ip")) {
-      NetnsNetwork.removeLeftovers();
+      NetnsNetwork.removeLeftovers(lock);
     }
   }
 
@@ -390,16 +420,7 @@ public final class ChaosCluster implements Closeable {
    * trouble may log gigabytes).
    */
   public String tail(String id, int lines) {
-    try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(logFile(id).toFile(), "r")) {
-      long start = Math.max(0, f.length() - (64 << 10));
-      byte[] b = new byte[(int) (f.length() - start)];
-      f.seek(start);
-      f.readFully(b);
-      List<String> all = new String(b, StandardCharsets.UTF_8).lines().toList();
-      return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
-    } catch (IOException e) {
-      return "(no log: " + e + ")";
-    }
+    return ProcessCluster.tail(logFile(id), lines);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -657,6 +678,7 @@ public final class ChaosCluster implements Closeable {
         System.err.println("chaos: cannot unmount " + dataDir(id) + ": " + e);
       }
     }
+    lock.close();
     try {
       Runtime.getRuntime().removeShutdownHook(hook);
     } catch (IllegalStateException ignored) {

@@ -1,7 +1,8 @@
 package dev.ferry.chaos.harness;
 
 import dev.ferry.kv.KvClient;
-import dev.ferry.statemachine.CommandCodec;
+import dev.ferry.kv.cluster.NodeMeasures;
+import dev.ferry.kv.cluster.Progress;
 import dev.ferry.statemachine.DigestAt;
 import java.io.IOException;
 import java.time.Duration;
@@ -11,10 +12,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Random;
-import org.apache.ratis.protocol.Message;
-import org.apache.ratis.protocol.RaftClientReply;
-import org.apache.ratis.protocol.RaftPeerId;
-import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
 
 /**
  * Whether the replicas of a healed cluster agree, in two steps:
@@ -27,7 +26,9 @@ import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
  *       digest there.
  * </ol>
  *
- * Blocks the calling thread; called after the workload stopped and every fault was healed.
+ * Each step waits on progress (members' applied indices and stored bytes), not on a fixed deadline,
+ * so that a slow machine is not taken for a stuck cluster. Blocks the calling thread; called after
+ * the workload stopped and every fault was healed.
  */
 public final class Convergence {
   private Convergence() {}
@@ -54,17 +55,23 @@ public final class Convergence {
     }
   }
 
+  /** How many stall timeouts the whole wait may take at most, progress or not. */
+  static final int CAP_STALLS = 4;
+
   /**
-   * Waits up to {@code timeout} for the cluster to agree; members that do not run are started
-   * first.
+   * Waits for the cluster to agree; members that do not run are started first. The wait is on
+   * progress: it gives up when no member's applied index or stored bytes changed for {@code stall}
+   * (a slow machine slows convergence; a stuck cluster stops moving), or after {@value #CAP_STALLS}
+   * times {@code stall} in all. Finding a leader waits {@code stall} at most.
    */
-  public static Result await(ChaosCluster c, Duration timeout) throws IOException {
-    long deadline = System.nanoTime() + timeout.toNanos();
+  public static Result await(ChaosCluster c, Duration stall) throws IOException {
+    long start = System.nanoTime();
+    Duration cap = stall.multipliedBy(CAP_STALLS);
     ChaosCluster.Configuration conf;
     try {
-      conf = Await.value(timeout, () -> c.configuration().orElse(null), "a leader");
+      conf = Await.value(stall, () -> c.configuration().orElse(null), "a leader");
     } catch (java.util.concurrent.TimeoutException e) {
-      return new Result(false, List.of(), null, Map.of(), "no leader within " + timeout);
+      return new Result(false, List.of(), null, Map.of(), "no leader within " + stall);
     }
     for (String m : conf.members()) {
       if (!c.isAlive(m)) {
@@ -73,32 +80,58 @@ public final class Convergence {
     }
     List<String> members = conf.members();
     long id = new Random().nextLong() & Long.MAX_VALUE;
-    try (KvClient k = c.client(Duration.ofSeconds(10))) {
-      DigestAt ref = null;
-      IOException last = null;
-      while (ref == null && System.nanoTime() - deadline < 0) {
-        try {
-          ref = k.checkpoint(id);
-        } catch (IOException e) {
-          last = e;
-        }
-      }
-      if (ref == null) {
-        return new Result(false, members, null, Map.of(), "no checkpoint written: " + last);
+    IOException[] last = {null};
+    try (KvClient k = c.client(Duration.ofSeconds(10));
+        KvClient probe = c.client(Duration.ofSeconds(2))) {
+      Supplier<Map<String, List<Long>>> moving =
+          () -> {
+            Map<String, List<Long>> m = new LinkedHashMap<>();
+            for (String member : members) {
+              m.put(
+                  member,
+                  List.of(
+                      NodeMeasures.applied(probe, member), NodeMeasures.bytes(c.dataDir(member))));
+            }
+            return m;
+          };
+      DigestAt ref;
+      try {
+        ref =
+            Progress.await(
+                    "a digest checkpoint written (applied index and bytes per member)",
+                    () -> new Step<>(attempt(() -> k.checkpoint(id), last), moving.get()),
+                    step -> step.value() != null,
+                    stall,
+                    left(cap, start))
+                .value();
+      } catch (TimeoutException e) {
+        return new Result(
+            false,
+            members,
+            null,
+            Map.of(),
+            "no checkpoint written: " + e.getMessage() + ": " + last[0]);
       }
       List<String> problems = new ArrayList<>();
       for (String m : members) {
-        DigestAt d = null;
-        while (d == null && System.nanoTime() - deadline < 0) {
-          try {
-            d = k.checkpointOn(m, id, ref.index());
-          } catch (IOException e) {
-            last = e;
-          }
+        DigestAt d;
+        try {
+          d =
+              Progress.await(
+                      m + " to reach the checkpoint at index " + ref.index(),
+                      () ->
+                          new Step<>(
+                              attempt(() -> k.checkpointOn(m, id, ref.index()), last),
+                              moving.get()),
+                      step -> step.value() != null,
+                      stall,
+                      left(cap, start))
+                  .value();
+        } catch (TimeoutException e) {
+          problems.add(m + " did not reach the checkpoint: " + e.getMessage() + ": " + last[0]);
+          continue;
         }
-        if (d == null) {
-          problems.add(m + " did not reach the checkpoint at index " + ref.index() + ": " + last);
-        } else if (!d.equals(ref)) {
+        if (!d.equals(ref)) {
           problems.add(m + " recorded " + describe(d) + " at the checkpoint, not " + describe(ref));
         }
       }
@@ -106,60 +139,65 @@ public final class Convergence {
         return new Result(false, members, ref, Map.of(), String.join("; ", problems));
       }
       Map<String, DigestAt> applied = new LinkedHashMap<>();
-      while (true) {
-        applied.clear();
-        for (String m : members) {
-          try {
-            applied.put(m, digestOf(k, m));
-          } catch (IOException e) {
-            applied.remove(m);
-          }
-        }
-        boolean agree =
-            applied.size() == members.size() && applied.values().stream().distinct().count() == 1;
-        if (agree) {
-          DigestAt d = applied.values().iterator().next();
-          return new Result(
-              true,
-              members,
-              ref,
-              applied,
-              members.size()
-                  + " replicas agree at the checkpoint (index "
-                  + ref.index()
-                  + ") and at applied index "
-                  + d.index()
-                  + ", digest "
-                  + shortHex(d));
-        }
-        if (System.nanoTime() - deadline > 0) {
-          StringBuilder s = new StringBuilder("applied indices or digests differ:");
-          applied.forEach((m, d) -> s.append(' ').append(m).append('=').append(describe(d)));
-          return new Result(false, members, ref, applied, s.toString());
-        }
-        try {
-          Thread.sleep(200);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          throw new java.io.InterruptedIOException("interrupted");
-        }
+      try {
+        Progress.await(
+            "every member at the same applied index and digest",
+            () -> {
+              applied.clear();
+              for (String m : members) {
+                DigestAt d = attempt(() -> probe.digestOn(m), last);
+                if (d != null) {
+                  applied.put(m, d);
+                }
+              }
+              return Map.copyOf(applied);
+            },
+            now -> now.size() == members.size() && now.values().stream().distinct().count() == 1,
+            stall,
+            left(cap, start));
+      } catch (TimeoutException e) {
+        StringBuilder s = new StringBuilder("applied indices or digests differ:");
+        applied.forEach((m, d) -> s.append(' ').append(m).append('=').append(describe(d)));
+        return new Result(false, members, ref, applied, s + " (" + e.getMessage() + ")");
       }
+      DigestAt d = applied.values().iterator().next();
+      return new Result(
+          true,
+          members,
+          ref,
+          applied,
+          members.size()
+              + " replicas agree at the checkpoint (index "
+              + ref.index()
+              + ") and at applied index "
+              + d.index()
+              + ", digest "
+              + shortHex(d));
     }
   }
 
-  /** A member's applied index and digest there, read from that member alone. */
-  private static DigestAt digestOf(KvClient k, String member) throws IOException {
-    RaftClientReply r =
-        k.raftClient()
-            .io()
-            .sendStaleRead(
-                Message.valueOf(ByteString.copyFrom(CommandCodec.digestQuery())),
-                0,
-                RaftPeerId.valueOf(member));
-    if (!r.isSuccess()) {
-      throw new IOException(member + ": " + r.getException());
+  /** A step's outcome (null: not yet) beside the measure of the cluster's progress. */
+  private record Step<T>(T value, Map<String, List<Long>> progress) {}
+
+  /** A client call that may fail. */
+  @FunctionalInterface
+  private interface Call<T> {
+    T run() throws IOException;
+  }
+
+  /** The call's result, or null if it failed (the failure goes to {@code last[0]}). */
+  private static <T> T attempt(Call<T> call, IOException[] last) {
+    try {
+      return call.run();
+    } catch (IOException e) {
+      last[0] = e;
+      return null;
     }
-    return CommandCodec.decodeDigestReply(r.getMessage().getContent().toByteArray());
+  }
+
+  private static Duration left(Duration cap, long start) {
+    Duration d = cap.minusNanos(System.nanoTime() - start);
+    return d.isNegative() || d.isZero() ? Duration.ofNanos(1) : d;
   }
 
   private static String describe(DigestAt d) {

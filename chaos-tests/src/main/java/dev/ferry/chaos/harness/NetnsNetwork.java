@@ -28,8 +28,9 @@ import java.util.regex.Pattern;
  * sides, one-way cuts in an nft table {@code inet fe_chaos}, loss with iptables {@code statistic},
  * bandwidth with a {@code tc tbf} qdisc on {@code eth0}. {@link #heal()} flushes them all.
  *
- * <p>Every name starts with {@code fe-}; {@link #removeLeftovers()} deletes such namespaces (after
- * killing what runs in them) and links, and nothing else. Thread-safe (each method only runs
+ * <p>Every name starts with {@code fe-}; {@link #removeLeftovers} deletes such namespaces (after
+ * killing what runs in them) and links, and nothing else: both need the {@link ChaosLock}, so that
+ * no other chaos run on the machine owns them meanwhile. Thread-safe (each method only runs
  * commands).
  */
 final class NetnsNetwork implements Fabric {
@@ -52,17 +53,20 @@ final class NetnsNetwork implements Fabric {
   /**
    * Makes the bridge and one namespace per node, after removing leftovers of an earlier run.
    *
+   * @param lock the chaos lock, held by the caller until it has closed this network
+   * @throws IllegalStateException if {@code lock} is not held
    * @throws IOException if they cannot be made (not root, no iproute2, address range taken); what
    *     was made is removed again
    */
-  static NetnsNetwork create(List<String> ids) throws IOException {
+  static NetnsNetwork create(List<String> ids, ChaosLock lock) throws IOException {
+    ChaosLock.requireHeld(lock);
     if (ids.size() > 200) {
       throw new IllegalArgumentException("at most 200 nodes: " + ids.size());
     }
     if (!Shell.isRoot() || !Shell.available("ip")) {
       throw new IOException("network namespaces need root and iproute2");
     }
-    removeLeftovers();
+    removeLeftovers(lock);
     String taken = Shell.run("ip", "-o", "route", "show", "to", "match", SUBNET + ".1").output();
     if (taken.lines().anyMatch(l -> l.startsWith(SUBNET + ".0/24"))) {
       throw new IOException(SUBNET + ".0/24 is already routed here: " + taken);
@@ -97,8 +101,11 @@ final class NetnsNetwork implements Fabric {
   /**
    * Kills every process in a namespace named {@code fe-n<i>}, deletes those namespaces and every
    * link named {@code fe-v<i>} or {@code fe-br<i>}: what an earlier run that crashed left behind.
+   *
+   * @throws IllegalStateException if {@code lock} is not held (they could be another run's)
    */
-  static void removeLeftovers() throws IOException {
+  static void removeLeftovers(ChaosLock lock) throws IOException {
+    ChaosLock.requireHeld(lock);
     for (String line : Shell.run("ip", "netns", "list").output().lines().toList()) {
       Matcher m = NAMESPACE.matcher(line);
       if (m.find()) {

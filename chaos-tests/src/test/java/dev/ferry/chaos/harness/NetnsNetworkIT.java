@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -24,9 +25,15 @@ class NetnsNetworkIT {
 
   @Test
   void removesLeftoversFaultsAndItself() throws Exception {
+    try (ChaosLock lock = ChaosLock.acquire(ChaosLock.defaultFile(), Duration.ofHours(2))) {
+      removesLeftoversFaultsAndItself(lock);
+    }
+  }
+
+  private void removesLeftoversFaultsAndItself(ChaosLock lock) throws Exception {
     Shell.check("ip", "netns", "add", "fe-n7"); // what a crashed run leaves
     Shell.check("ip", "link", "add", "fe-v7", "type", "veth", "peer", "name", "fe-p7");
-    NetnsNetwork net = NetnsNetwork.create(List.of("n1", "n2", "n3"));
+    NetnsNetwork net = NetnsNetwork.create(List.of("n1", "n2", "n3"), lock);
     try {
       assertFalse(Shell.run("ip", "netns", "list").output().contains("fe-n7"), "leftover removed");
       assertEquals("10.99.0.2", net.nodeAddress("n2").host());

@@ -7,11 +7,14 @@ import dev.ferry.chaos.harness.Await;
 import dev.ferry.chaos.harness.ChaosCluster;
 import dev.ferry.chaos.harness.Convergence;
 import dev.ferry.kv.KvClient;
+import dev.ferry.kv.cluster.Progress;
+import dev.ferry.kv.testing.NodeLogsOnFailure;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -21,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  * restarted it. Ferry now stops such a node ({@code FerryServer.failed()}; {@code ferry server}
  * exits with status 1), so that it is restarted and recovers its log.
  */
+@ExtendWith(NodeLogsOnFailure.class)
 class DiskFullIT {
   private static final Duration T = Duration.ofSeconds(90);
 
@@ -66,7 +70,7 @@ class DiskFullIT {
               + c.tail(follower, 20));
       c.freeDisk(follower);
       c.start(follower);
-      Convergence.Result r = Convergence.await(c, Duration.ofSeconds(60));
+      Convergence.Result r = Convergence.await(c, Progress.STALL);
       assertTrue(r.converged(), r.detail() + "\n" + tails(c));
     } catch (TimeoutException e) {
       throw new AssertionError(e);

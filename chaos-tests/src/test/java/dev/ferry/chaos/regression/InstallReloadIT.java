@@ -6,6 +6,8 @@ import dev.ferry.chaos.harness.Await;
 import dev.ferry.chaos.harness.ChaosCluster;
 import dev.ferry.chaos.harness.Convergence;
 import dev.ferry.kv.KvClient;
+import dev.ferry.kv.cluster.Progress;
+import dev.ferry.kv.testing.NodeLogsOnFailure;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,6 +17,7 @@ import java.util.List;
 import java.util.Random;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -28,6 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * n1's log start, restarts; n1 asks it for a snapshot; leadership then moves to n2 before the
  * install (slowed by a send rate limit) finishes.
  */
+@ExtendWith(NodeLogsOnFailure.class)
 class InstallReloadIT {
   private static final Duration T = Duration.ofSeconds(90);
 
@@ -60,7 +64,7 @@ class InstallReloadIT {
           "n1 to ask n3 for a snapshot");
       k.raftClient().admin().transferLeadership(RaftPeerId.valueOf("n2"), 20_000);
       k.put(bytes("after"), bytes("the leader change"));
-      Convergence.Result r = Convergence.await(c, Duration.ofSeconds(60));
+      Convergence.Result r = Convergence.await(c, Progress.STALL);
       assertTrue(r.converged(), r.detail() + "\nn3 log:\n" + c.tail("n3", 30));
     }
   }

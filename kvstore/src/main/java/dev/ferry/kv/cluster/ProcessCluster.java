@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
@@ -27,9 +28,10 @@ import java.util.stream.Collectors;
  * directory: what the demo, the benchmarks and tests that need real processes (kill -9, restart)
  * run.
  *
- * <p>Each node's output goes to {@code <dir>/<id>.log}. {@link #close()} kills every process it
- * started (also registered as a shutdown hook), so a failing test leaves nothing running. The child
- * processes run the classpath of this JVM.
+ * <p>Each node's output goes to {@code <dir>/<id>.log}; {@link #startedLogs()} lists the log files
+ * of every node started in this JVM, so that a test harness can keep them when a test fails. {@link
+ * #close()} kills every process it started (also registered as a shutdown hook), so a failing test
+ * leaves nothing running. The child processes run the classpath of this JVM.
  *
  * <p>A harness can place the nodes elsewhere: {@link Builder#peers} gives their addresses, {@link
  * Builder#clientPeers} the addresses clients dial when those differ (a proxy in between), and a
@@ -39,6 +41,8 @@ import java.util.stream.Collectors;
  * <p>Not thread-safe: drive it from one thread.
  */
 public final class ProcessCluster implements Closeable {
+  private static final CopyOnWriteArrayList<Path> STARTED_LOGS = new CopyOnWriteArrayList<>();
+
   private final Path dir;
   private final String clusterName;
   private final List<PeerAddress> peers;
@@ -307,7 +311,9 @@ public final class ProcessCluster implements Closeable {
     Files.createDirectories(dir);
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
     launcher.prepare(id, pb.command(), pb.environment());
-    pb.redirectOutput(ProcessBuilder.Redirect.appendTo(logFile(id).toFile()));
+    Path log = logFile(id).toAbsolutePath();
+    pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+    STARTED_LOGS.addIfAbsent(log);
     processes.put(id, pb.start());
   }
 
@@ -382,14 +388,38 @@ public final class ProcessCluster implements Closeable {
     throw new IOException("cluster not writable within " + timeout, last);
   }
 
-  /** The last {@code lines} lines of a node's log (for failure messages). */
+  /**
+   * The last {@code lines} lines of a node's log (for failure messages); see {@link #tail(Path,
+   * int)}.
+   */
   public String tail(String id, int lines) {
-    try {
-      List<String> all = Files.readAllLines(logFile(id), StandardCharsets.UTF_8);
+    return tail(logFile(id), lines);
+  }
+
+  /**
+   * The last {@code lines} lines of a log file, read from its last 64 KiB at most (a node in
+   * trouble may log gigabytes), or a note saying why there is none.
+   */
+  public static String tail(Path file, int lines) {
+    try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(file.toFile(), "r")) {
+      long start = Math.max(0, f.length() - (64 << 10));
+      byte[] b = new byte[(int) (f.length() - start)];
+      f.seek(start);
+      f.readFully(b);
+      List<String> all = new String(b, StandardCharsets.UTF_8).lines().toList();
       return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
     } catch (IOException e) {
       return "(no log: " + e + ")";
     }
+  }
+
+  /**
+   * The log file of every node a {@code ProcessCluster} of this JVM has started (restarts count
+   * once), oldest first: what a test harness keeps when a test fails. Thread-safe; the list is a
+   * copy and only grows between calls.
+   */
+  public static List<Path> startedLogs() {
+    return List.copyOf(STARTED_LOGS);
   }
 
   private void killAll() {
