@@ -306,7 +306,6 @@ public final class MultiSourceInstaller implements Installer {
     private boolean waitingForBaseline;
     private final RateEstimator rate =
         new RateEstimator(TimeUnit.SECONDS.toNanos(5), TimeUnit.MILLISECONDS.toNanos(250));
-    private long fetchedBytes;
     private int shardsLoaded;
     private long shardLoadNanos;
     private long transferStartNanos = -1;
@@ -793,7 +792,6 @@ public final class MultiSourceInstaller implements Installer {
       metrics.fetched(
           source, verified.storedBytes(), ref.rawSize(), sent == null ? 0 : arrivedAt - sent);
       bytesPerSource.merge(source, (long) verified.storedBytes(), Long::sum);
-      fetchedBytes += verified.storedBytes();
       if (verifyTook >= 0) {
         verifyNanos += verifyTook;
         verifiedRawBytes += ref.rawSize();
@@ -1016,7 +1014,7 @@ public final class MultiSourceInstaller implements Installer {
       if (transfer != null && manifest != null && !result.isDone()) {
         TransferProgress p = transfer.progress();
         long now = System.nanoTime();
-        rate.sample(now, fetchedBytes);
+        rate.sample(now, bytesPerSource.values().stream().mapToLong(Long::longValue).sum());
         current =
             new InstallProgress(
                 manifest.index(),

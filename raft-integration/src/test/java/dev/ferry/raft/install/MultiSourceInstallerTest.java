@@ -114,7 +114,7 @@ class MultiSourceInstallerTest {
     final ExecutorService thread = Executors.newSingleThreadExecutor();
     volatile boolean gone;
     volatile boolean captured = true;
-    final AtomicInteger listings = new AtomicInteger();
+    final CountDownLatch listedThrice = new CountDownLatch(3);
     volatile Runnable onLeave = () -> {};
 
     FakePeer(String id, int listsFrom, int failAfter, int holdAt, CountDownLatch holdUntil) {
@@ -161,7 +161,7 @@ class MultiSourceInstallerTest {
       if (gone) {
         return java.util.concurrent.CompletableFuture.failedFuture(new IOException(id + " left"));
       }
-      listings.incrementAndGet();
+      listedThrice.countDown();
       List<Listing> l =
           captured && delivered.get() >= listsFrom && manifest.index() >= minIndex
               ? List.of(
@@ -379,11 +379,7 @@ class MultiSourceInstallerTest {
     MultiSourceInstaller installer = installer(List.of(a)).build();
     java.util.concurrent.CompletableFuture<Manifest> f =
         installer.install(new InstallRequest(101, 3, "a"), target(shard -> {}));
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
-    while (a.listings.get() < 3 && System.nanoTime() < deadline) {
-      Thread.sleep(10);
-    }
-    assertTrue(a.listings.get() >= 3, "asked again: " + a.listings.get());
+    await(a.listedThrice, "the peer to be asked three times");
     assertTrue(!f.isDone(), "still waiting, not failed: " + f);
     a.captured = true;
     assertEquals(manifest, f.get(WAIT_SECONDS, TimeUnit.SECONDS));
