@@ -324,16 +324,19 @@ public final class AdminServer implements Closeable {
       s.setTcpNoDelay(true);
       InputStream in = new BufferedInputStream(s.getInputStream());
       OutputStream out = new BufferedOutputStream(s.getOutputStream());
-      String peer = authenticate(in, out, remote);
-      if (peer == null) {
+      Client client = authenticate(in, out, remote);
+      if (client == null) {
         return;
       }
       deadline.cancel(false);
       if (late.get()) {
         throw new SocketTimeoutException("handshake deadline passed");
       }
+      // The slot is free before the client learns it is in, so a client that has its AUTH_OK
+      // never competes with its own handshake for a slot.
       slots.release(from);
       holdsSlot = false;
+      acceptAuth(out, client);
       s.setSoTimeout((int) IDLE_TIMEOUT.toMillis());
       while (!closed) {
         Frame f;
@@ -342,7 +345,7 @@ public final class AdminServer implements Closeable {
         } catch (EOFException e) {
           return;
         }
-        handle(f, out, peer);
+        handle(f, out, client.id());
         served.increment();
       }
     } catch (IOException e) {
@@ -378,8 +381,8 @@ public final class AdminServer implements Closeable {
     }
   }
 
-  /** The authenticated client's id, or null if refused. */
-  private String authenticate(InputStream in, OutputStream out, String remote) throws IOException {
+  /** The authenticated client, or null if refused; its AUTH_OK is not sent yet. */
+  private Client authenticate(InputStream in, OutputStream out, String remote) throws IOException {
     byte[] nonce = Handshake.nonce();
     Map<String, String> hello = new LinkedHashMap<>();
     hello.put("v", Integer.toString(AdminProtocol.VERSION));
@@ -400,11 +403,17 @@ public final class AdminServer implements Closeable {
       refuse(out, remote, "authentication failed for '" + clientId + "'");
       return null;
     }
+    return new Client(clientId, handshake.serverProof(clientNonce, nonce, clientId, nodeId));
+  }
+
+  /** An authenticated client, and the proof it still has to receive in its AUTH_OK. */
+  private record Client(String id, byte[] serverProof) {}
+
+  private void acceptAuth(OutputStream out, Client client) throws IOException {
     Map<String, String> ok = new LinkedHashMap<>();
     ok.put("id", nodeId);
-    ok.put("proof", AdminProtocol.hex(handshake.serverProof(clientNonce, nonce, clientId, nodeId)));
+    ok.put("proof", AdminProtocol.hex(client.serverProof()));
     AdminProtocol.write(out, AdminProtocol.AUTH_OK, ok);
-    return clientId;
   }
 
   private void refuse(OutputStream out, String remote, String reason) {
