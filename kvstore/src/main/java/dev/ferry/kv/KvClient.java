@@ -2,8 +2,9 @@ package dev.ferry.kv;
 
 import dev.ferry.kv.internal.KvCodec;
 import dev.ferry.raft.FerryServer;
-import dev.ferry.raft.PeerAddress;
+import dev.ferry.raft.RaftPeers;
 import dev.ferry.raft.TlsFiles;
+import dev.ferry.shipping.PeerAddress;
 import dev.ferry.statemachine.ClientId;
 import dev.ferry.statemachine.CommandCodec;
 import dev.ferry.statemachine.DigestAt;
@@ -97,7 +98,7 @@ public final class KvClient implements Closeable {
     }
     List<RaftPeer> raftPeers = new ArrayList<>();
     for (PeerAddress p : peers) {
-      raftPeers.add(FerryServer.toRaftPeer(p, RaftPeerRole.FOLLOWER));
+      raftPeers.add(RaftPeers.toRaftPeer(p, RaftPeerRole.FOLLOWER));
     }
     RaftGroup group = RaftGroup.valueOf(FerryServer.groupId(clusterName), raftPeers);
     RaftProperties p = new RaftProperties();

@@ -11,7 +11,7 @@ import dev.ferry.kv.cluster.Progress;
 import dev.ferry.kv.testing.LocalCluster;
 import dev.ferry.kv.testing.NodeLogs;
 import dev.ferry.kv.testing.NodeLogsOnFailure;
-import dev.ferry.raft.PeerAddress;
+import dev.ferry.shipping.PeerAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

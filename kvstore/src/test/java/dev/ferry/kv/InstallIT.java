@@ -6,9 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.kv.testing.LocalCluster;
 import dev.ferry.raft.FerryServer;
-import dev.ferry.raft.chunks.ChunkAuthException;
-import dev.ferry.raft.chunks.ChunkClient;
-import dev.ferry.raft.install.InstallReport;
+import dev.ferry.raft.RaftPeers;
+import dev.ferry.shipping.chunks.ChunkAuthException;
+import dev.ferry.shipping.chunks.ChunkClient;
+import dev.ferry.shipping.install.InstallReport;
 import dev.ferry.statemachine.DigestAt;
 import dev.ferry.statemachine.StateMachineConfig;
 import java.io.IOException;
@@ -262,7 +263,7 @@ class InstallIT {
             try (KvClient leader = cluster.clientOf(cluster.leader(T), T)) {
               List<org.apache.ratis.protocol.RaftPeer> listeners =
                   List.of(
-                      FerryServer.toRaftPeer(
+                      RaftPeers.toRaftPeer(
                           n4.self(), org.apache.ratis.proto.RaftProtos.RaftPeerRole.LISTENER));
               leader
                   .raftClient()
@@ -273,7 +274,7 @@ class InstallIT {
                               cluster.peers().stream()
                                   .map(
                                       p ->
-                                          FerryServer.toRaftPeer(
+                                          RaftPeers.toRaftPeer(
                                               p,
                                               org.apache.ratis.proto.RaftProtos.RaftPeerRole
                                                   .FOLLOWER))
@@ -465,7 +466,7 @@ class InstallIT {
       cluster.wipe(f);
       cluster.writeUntilPurgedPast(c, stoppedAt, T);
     }
-    cluster.setShipping(dev.ferry.raft.install.Shipping.RAW);
+    cluster.setShipping(dev.ferry.shipping.install.Shipping.RAW);
     cluster.start(f);
     LocalCluster.await(
         T,

@@ -7,9 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.kv.testing.LocalCluster;
 import dev.ferry.raft.FerryServer;
-import dev.ferry.raft.PeerAddress;
 import dev.ferry.raft.admin.AdminClient;
 import dev.ferry.raft.admin.NodeStatus;
+import dev.ferry.shipping.PeerAddress;
 import dev.ferry.statemachine.StateMachineConfig;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;

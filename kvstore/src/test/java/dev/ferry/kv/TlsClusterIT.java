@@ -8,14 +8,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.kv.testing.LocalCluster;
 import dev.ferry.raft.ClusterSecret;
-import dev.ferry.raft.PeerAddress;
 import dev.ferry.raft.TlsFiles;
 import dev.ferry.raft.admin.AdminAuthException;
 import dev.ferry.raft.admin.AdminClient;
 import dev.ferry.raft.admin.NodeStatus;
-import dev.ferry.raft.install.InstallReport;
-import dev.ferry.raft.testing.TestCerts;
-import dev.ferry.raft.testing.TestCerts.Identity;
+import dev.ferry.shipping.PeerAddress;
+import dev.ferry.shipping.install.InstallReport;
+import dev.ferry.shipping.testing.TestCerts;
+import dev.ferry.shipping.testing.TestCerts.Identity;
 import dev.ferry.statemachine.StateMachineConfig;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -62,15 +62,15 @@ class TlsClusterIT {
     Path trusted = TestCerts.trust(certs.resolve("cluster.pem"), ids.toArray(new Identity[0]));
     // A certificate the cluster does not trust, though it trusts the cluster's.
     Identity other = TestCerts.generate(certs, "stranger");
-    stranger = other.with(trusted);
+    stranger = files(other, trusted);
     LocalCluster.Tls tls =
         new LocalCluster.Tls(
             Map.of(
-                "n1", ids.get(0).with(trusted),
-                "n2", ids.get(1).with(trusted),
-                "n3", ids.get(2).with(trusted)),
-            ids.get(3).with(trusted));
-    clientTls = ids.get(3).with(trusted);
+                "n1", files(ids.get(0), trusted),
+                "n2", files(ids.get(1), trusted),
+                "n3", files(ids.get(2), trusted)),
+            files(ids.get(3), trusted));
+    clientTls = files(ids.get(3), trusted);
     cluster =
         LocalCluster.start(
             dir.resolve("nodes"),
@@ -201,5 +201,10 @@ class TlsClusterIT {
     }
     assertEquals(
         cluster.stateMachine(leader).size(), cluster.stateMachine(f).size(), "same key count");
+  }
+
+  /** The TLS files of {@code id}, trusting {@code trusted}. */
+  private static TlsFiles files(Identity id, Path trusted) {
+    return new TlsFiles(id.cert(), id.key(), trusted);
   }
 }

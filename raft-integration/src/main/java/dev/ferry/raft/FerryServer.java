@@ -4,18 +4,22 @@ import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.jmx.JmxReporter;
 import dev.ferry.raft.admin.AdminServer;
 import dev.ferry.raft.admin.MembershipAdmin;
-import dev.ferry.raft.chunks.ChunkServer;
-import dev.ferry.raft.chunks.SnapshotSource;
-import dev.ferry.raft.install.MultiSourceInstaller;
-import dev.ferry.raft.install.Shipping;
+import dev.ferry.raft.admin.NodeStatus;
 import dev.ferry.raft.metrics.Health;
-import dev.ferry.raft.metrics.InstallMetrics;
 import dev.ferry.raft.metrics.MetricsHttpServer;
-import dev.ferry.raft.metrics.NodeMetrics;
 import dev.ferry.raft.metrics.ServiceCounters;
 import dev.ferry.raft.metrics.ServiceMetrics;
+import dev.ferry.shipping.PeerAddress;
+import dev.ferry.shipping.chunks.ChunkServer;
+import dev.ferry.shipping.chunks.SnapshotSource;
+import dev.ferry.shipping.install.MultiSourceInstaller;
+import dev.ferry.shipping.install.Shipping;
+import dev.ferry.shipping.metrics.InstallMetrics;
+import dev.ferry.shipping.metrics.NodeMetrics;
 import dev.ferry.snapshot.transfer.TransferConfig;
+import dev.ferry.statemachine.DigestAt;
 import dev.ferry.statemachine.Installer;
+import dev.ferry.statemachine.MembershipChange;
 import dev.ferry.statemachine.ReplicatedStateMachine;
 import java.io.Closeable;
 import java.io.IOException;
@@ -144,21 +148,6 @@ public final class FerryServer implements Closeable {
   }
 
   /**
-   * Converts a peer to Ratis's form, with a startup role. The chunk and admin services' ports
-   * travel in the Raft configuration as the peer's (otherwise unused) data-stream address, {@code
-   * host:chunkPort:adminPort}, so every member knows where to fetch chunks from, members added
-   * later included ({@link PeerAddress#fromRaftPeer} reads it back).
-   */
-  public static RaftPeer toRaftPeer(PeerAddress p, RaftPeerRole role) {
-    return RaftPeer.newBuilder()
-        .setId(p.id())
-        .setAddress(p.raftAddress())
-        .setDataStreamAddress(p.host() + ":" + p.chunkPort() + ":" + p.adminPort())
-        .setStartupRole(role)
-        .build();
-  }
-
-  /**
    * Starts the chunk service, the Raft server and (with a cluster secret) the admin service. Blocks
    * until all are listening.
    */
@@ -183,7 +172,7 @@ public final class FerryServer implements Closeable {
               t.start();
             });
     if (secret != null) {
-      members = MemberService.start(this, secret, tls);
+      members = MemberService.start(new MemberHost(), secret, tls);
     }
     if (metricsBind != null) {
       nodeMetrics.jvm();
@@ -360,6 +349,59 @@ public final class FerryServer implements Closeable {
       close();
     } catch (IOException | RuntimeException e) {
       LOG.warn("{}: error while stopping: {}", self.id(), e.toString());
+    }
+  }
+
+  /** This server as its {@link MemberService} sees it. */
+  private final class MemberHost implements MemberService.Host {
+    @Override
+    public PeerAddress self() {
+      return self;
+    }
+
+    @Override
+    public RaftGroup group() {
+      return group;
+    }
+
+    @Override
+    public RaftServer.Division division() throws IOException {
+      return raftServer().getDivision(group.getGroupId());
+    }
+
+    @Override
+    public Optional<MembershipChange> pendingMembershipChange() {
+      return stateMachine.pendingMembershipChange();
+    }
+
+    @Override
+    public CompletableFuture<DigestAt> digest() {
+      return stateMachine.digest();
+    }
+
+    @Override
+    public Optional<DigestAt> lastCheckpoint() {
+      return stateMachine.lastCheckpoint();
+    }
+
+    @Override
+    public Optional<MultiSourceInstaller> installer() {
+      return FerryServer.this.installer();
+    }
+
+    @Override
+    public NodeStatus.Counters counters() {
+      return NodeCounters.forStatus(FerryServer.this);
+    }
+
+    @Override
+    public Path dataDir() {
+      return FerryServer.this.dataDir();
+    }
+
+    @Override
+    public void close() throws IOException {
+      FerryServer.this.close();
     }
   }
 
@@ -651,7 +693,7 @@ public final class FerryServer implements Closeable {
             ChunkServer.builder()
                 .nodeId(self.id())
                 .bind(self.host(), self.chunkPort())
-                .source(SnapshotSource.of(stateMachine))
+                .source(SnapshotSource.of(stateMachine::manifests, stateMachine::chunkStore))
                 .secret(secret.bytes())
                 .sendRateLimit(chunkSendRate)
                 .tls(tls == null ? null : tls.chunkServerContext())
@@ -702,7 +744,8 @@ public final class FerryServer implements Closeable {
       List<RaftPeer> raftPeers = new ArrayList<>();
       for (PeerAddress peer : peers) {
         boolean isListener = listener && peer.id().equals(selfId);
-        raftPeers.add(toRaftPeer(peer, isListener ? RaftPeerRole.LISTENER : RaftPeerRole.FOLLOWER));
+        raftPeers.add(
+            RaftPeers.toRaftPeer(peer, isListener ? RaftPeerRole.LISTENER : RaftPeerRole.FOLLOWER));
       }
       RaftGroup group = RaftGroup.valueOf(groupId(clusterName), raftPeers);
       boolean recover =

@@ -8,9 +8,10 @@ import dev.ferry.raft.admin.MembershipAdmin;
 import dev.ferry.raft.admin.NodeStatus;
 import dev.ferry.raft.admin.RemoveRequest;
 import dev.ferry.raft.admin.RemoveResult;
-import dev.ferry.raft.install.InstallProgress;
-import dev.ferry.raft.install.InstallReport;
-import dev.ferry.raft.install.MultiSourceInstaller;
+import dev.ferry.shipping.PeerAddress;
+import dev.ferry.shipping.install.InstallProgress;
+import dev.ferry.shipping.install.InstallReport;
+import dev.ferry.shipping.install.MultiSourceInstaller;
 import dev.ferry.statemachine.DigestAt;
 import dev.ferry.statemachine.MembershipChange;
 import java.io.IOException;
@@ -32,6 +33,7 @@ import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.client.RaftClientConfigKeys;
 import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
+import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.retry.RetryPolicies;
@@ -55,7 +57,7 @@ final class MemberService implements AdminServer.Node {
   static final Duration RECOVERY_EVERY = Duration.ofSeconds(1);
   private static final Duration RECOVERY_DEADLINE = Duration.ofMinutes(2);
 
-  private final FerryServer server;
+  private final Host server;
   private final RaftClient raft;
 
   /** How long a RETIRE waits for a leader to confirm the node is out. */
@@ -67,7 +69,54 @@ final class MemberService implements AdminServer.Node {
   private final CompletableFuture<String> retired = new CompletableFuture<>();
   private volatile CompletableFuture<Void> resolving = CompletableFuture.completedFuture(null);
 
-  private MemberService(FerryServer server, ClusterSecret secret, TlsFiles tls) throws IOException {
+  /**
+   * What the member service needs of its node, in place of the whole {@link FerryServer}: its
+   * address and group, its Raft division, what its state machine reports, its installer, its
+   * counters, and how to stop it. The server implements it. Called from the admin service's
+   * threads, the recovery thread and the retirement thread, concurrently: implementations are
+   * thread-safe.
+   */
+  interface Host {
+    /** This node's address. */
+    PeerAddress self();
+
+    /** The Raft group the node serves. */
+    RaftGroup group();
+
+    /**
+     * The node's Raft division of {@link #group()}.
+     *
+     * @throws IOException if the server is not running
+     */
+    RaftServer.Division division() throws IOException;
+
+    /** The membership change the state machine records as under way, if any. */
+    Optional<MembershipChange> pendingMembershipChange();
+
+    /** The digest of the state as of the last applied index (completes off the caller). */
+    CompletableFuture<DigestAt> digest();
+
+    /** The digest of the last checkpoint, if any. */
+    Optional<DigestAt> lastCheckpoint();
+
+    /** The snapshot installer, if the node has one. */
+    Optional<MultiSourceInstaller> installer();
+
+    /** The refusal counters of the node's services, for its status. */
+    NodeStatus.Counters counters();
+
+    /** The node's data directory (wiped on a retirement that asks for it). */
+    Path dataDir();
+
+    /**
+     * Stops the node. May block while its services shut down.
+     *
+     * @throws IOException if stopping fails
+     */
+    void close() throws IOException;
+  }
+
+  private MemberService(Host server, ClusterSecret secret, TlsFiles tls) throws IOException {
     this.server = server;
     RaftProperties p = new RaftProperties();
     RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(3, TimeUnit.SECONDS));
@@ -108,8 +157,7 @@ final class MemberService implements AdminServer.Node {
     recovery.scheduleWithFixedDelay(this::recover, every, every, TimeUnit.MILLISECONDS);
   }
 
-  static MemberService start(FerryServer server, ClusterSecret secret, TlsFiles tls)
-      throws IOException {
+  static MemberService start(Host server, ClusterSecret secret, TlsFiles tls) throws IOException {
     return new MemberService(server, secret, tls);
   }
 
@@ -131,11 +179,11 @@ final class MemberService implements AdminServer.Node {
    */
   private void recover() {
     try {
-      Optional<MembershipChange> pending = server.stateMachine().pendingMembershipChange();
+      Optional<MembershipChange> pending = server.pendingMembershipChange();
       if (pending.isEmpty() || !resolving.isDone()) {
         return;
       }
-      DivisionInfo info = server.raftServer().getDivision(server.group().getGroupId()).getInfo();
+      DivisionInfo info = server.division().getInfo();
       MembershipChange c = pending.get();
       if (!info.isLeader()
           || !info.isLeaderReady()
@@ -167,7 +215,7 @@ final class MemberService implements AdminServer.Node {
 
   @Override
   public NodeStatus status() throws IOException {
-    RaftServer.Division d = server.raftServer().getDivision(server.group().getGroupId());
+    RaftServer.Division d = server.division();
     DivisionInfo info = d.getInfo();
     RaftConfiguration conf = d.getRaftConf();
     List<NodeStatus.Member> members = new ArrayList<>();
@@ -179,7 +227,7 @@ final class MemberService implements AdminServer.Node {
     }
     DigestAt digest;
     try {
-      digest = server.stateMachine().digest().get(10, TimeUnit.SECONDS);
+      digest = server.digest().get(10, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IOException("interrupted reading the digest", e);
@@ -199,12 +247,12 @@ final class MemberService implements AdminServer.Node {
         d.getRaftLog().getLastCommittedIndex(),
         d.getRaftLog().getStartIndex(),
         digest.digest(),
-        server.stateMachine().lastCheckpoint(),
+        server.lastCheckpoint(),
         members,
-        server.stateMachine().pendingMembershipChange(),
+        server.pendingMembershipChange(),
         current,
         last,
-        Optional.of(NodeCounters.forStatus(server)));
+        Optional.of(server.counters()));
   }
 
   private static List<RaftPeer> sorted(java.util.Collection<RaftPeer> peers) {
@@ -214,7 +262,7 @@ final class MemberService implements AdminServer.Node {
   private static NodeStatus.Member member(RaftPeer p, boolean voter) {
     String address;
     try {
-      address = PeerAddress.fromRaftPeer(p).toString();
+      address = RaftPeers.fromRaftPeer(p).toString();
     } catch (IllegalArgumentException e) {
       address = p.getId() + "=" + p.getAddress();
     }

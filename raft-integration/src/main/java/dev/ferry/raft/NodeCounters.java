@@ -2,8 +2,8 @@ package dev.ferry.raft;
 
 import dev.ferry.raft.admin.AdminServer;
 import dev.ferry.raft.admin.NodeStatus;
-import dev.ferry.raft.chunks.ChunkServerStats;
 import dev.ferry.raft.metrics.ServiceCounters;
+import dev.ferry.shipping.chunks.ChunkServerStats;
 import java.util.Optional;
 
 /**

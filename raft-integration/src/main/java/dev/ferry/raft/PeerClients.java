@@ -1,9 +1,10 @@
 package dev.ferry.raft;
 
-import dev.ferry.raft.chunks.ChunkAuthException;
-import dev.ferry.raft.chunks.ChunkClient;
-import dev.ferry.raft.install.ChunkClientPeer;
-import dev.ferry.raft.install.SnapshotPeer;
+import dev.ferry.shipping.PeerAddress;
+import dev.ferry.shipping.chunks.ChunkAuthException;
+import dev.ferry.shipping.chunks.ChunkClient;
+import dev.ferry.shipping.install.ChunkClientPeer;
+import dev.ferry.shipping.install.SnapshotPeer;
 import io.netty.handler.ssl.SslContext;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -62,7 +63,7 @@ final class PeerClients implements AutoCloseable {
         String id = p.getId().toString();
         if (!id.equals(selfId) && p.getDataStreamAddress() != null) {
           try {
-            PeerAddress a = PeerAddress.fromRaftPeer(p);
+            PeerAddress a = RaftPeers.fromRaftPeer(p);
             wanted.put(id, a.host() + ":" + a.chunkPort());
           } catch (IllegalArgumentException e) {
             LOG.warn("ignoring a peer with a bad address in the configuration: {}", e.getMessage());

@@ -1,6 +1,6 @@
 package dev.ferry.raft;
 
-import dev.ferry.raft.internal.LogLimiter;
+import dev.ferry.shipping.net.LogLimiter;
 import java.time.Duration;
 import java.util.EnumSet;
 import java.util.concurrent.TimeUnit;

@@ -1,12 +1,12 @@
 package dev.ferry.raft;
 
 import dev.ferry.raft.admin.MembershipAdmin;
-import dev.ferry.raft.chunks.ChunkServer;
-import dev.ferry.raft.chunks.ChunkServerStats;
-import dev.ferry.raft.install.InstallProgress;
-import dev.ferry.raft.install.MultiSourceInstaller;
-import dev.ferry.raft.metrics.LabelledCounts;
-import dev.ferry.raft.metrics.NodeMetrics;
+import dev.ferry.shipping.chunks.ChunkServer;
+import dev.ferry.shipping.chunks.ChunkServerStats;
+import dev.ferry.shipping.install.InstallProgress;
+import dev.ferry.shipping.install.MultiSourceInstaller;
+import dev.ferry.shipping.metrics.LabelledCounts;
+import dev.ferry.shipping.metrics.NodeMetrics;
 import dev.ferry.snapshot.store.StoreStats;
 import dev.ferry.statemachine.ReplicatedStateMachine;
 import dev.ferry.statemachine.SnapshotStats;

@@ -1,6 +1,6 @@
 package dev.ferry.raft;
 
-import dev.ferry.raft.chunks.ChunkTls;
+import dev.ferry.shipping.chunks.ChunkTls;
 import io.netty.handler.ssl.SslContext;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -6,14 +6,14 @@ import dev.ferry.kv.KvClient;
 import dev.ferry.kv.KvStateMachine;
 import dev.ferry.kv.testing.LocalCluster;
 import dev.ferry.raft.FerryServer;
-import dev.ferry.raft.PeerAddress;
 import dev.ferry.raft.admin.AddRequest;
 import dev.ferry.raft.admin.AddResult;
 import dev.ferry.raft.admin.MembershipAdmin;
 import dev.ferry.raft.admin.RemoveRequest;
-import dev.ferry.raft.install.InstallReport;
-import dev.ferry.raft.install.Shipping;
-import dev.ferry.raft.metrics.InstallMetrics;
+import dev.ferry.shipping.PeerAddress;
+import dev.ferry.shipping.install.InstallReport;
+import dev.ferry.shipping.install.Shipping;
+import dev.ferry.shipping.metrics.InstallMetrics;
 import dev.ferry.snapshot.format.Manifest;
 import dev.ferry.snapshot.format.ManifestCodec;
 import dev.ferry.statemachine.CommandCodec;
@@ -525,14 +525,14 @@ final class FerryBench implements Closeable {
    * seen in progress, and when its report (other than {@code before}) first appears.
    */
   private static final class InstallWatch {
-    private final dev.ferry.raft.install.MultiSourceInstaller installer;
+    private final dev.ferry.shipping.install.MultiSourceInstaller installer;
     private final InstallReport before;
     private final Thread thread;
     private volatile boolean running = true;
     private volatile long seenRunning = -1;
     private volatile long seenReport = -1;
 
-    InstallWatch(dev.ferry.raft.install.MultiSourceInstaller installer, InstallReport before) {
+    InstallWatch(dev.ferry.shipping.install.MultiSourceInstaller installer, InstallReport before) {
       this.installer = installer;
       this.before = before;
       this.thread = new Thread(this::run, "bench-install-watch");

@@ -1,6 +1,6 @@
 package dev.ferry.bench.recovery;
 
-import dev.ferry.raft.install.Shipping;
+import dev.ferry.shipping.install.Shipping;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.lang.management.ManagementFactory;

@@ -2,7 +2,7 @@ package dev.ferry.chaos.harness;
 
 import dev.ferry.kv.KvClient;
 import dev.ferry.kv.cluster.ProcessCluster;
-import dev.ferry.raft.PeerAddress;
+import dev.ferry.shipping.PeerAddress;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.OutputStream;

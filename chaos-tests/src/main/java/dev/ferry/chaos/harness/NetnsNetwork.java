@@ -1,6 +1,6 @@
 package dev.ferry.chaos.harness;
 
-import dev.ferry.raft.PeerAddress;
+import dev.ferry.shipping.PeerAddress;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.EnumSet;

@@ -1,7 +1,7 @@
 package dev.ferry.chaos.harness;
 
 import dev.ferry.kv.cluster.ProcessCluster;
-import dev.ferry.raft.PeerAddress;
+import dev.ferry.shipping.PeerAddress;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;

@@ -1,6 +1,6 @@
 package dev.ferry.chaos.nemesis;
 
-import dev.ferry.raft.PeerAddress;
+import dev.ferry.shipping.PeerAddress;
 import java.io.Closeable;
 import java.util.concurrent.CompletableFuture;
 

@@ -1,7 +1,6 @@
 package dev.ferry.kv.cli;
 
 import dev.ferry.raft.ClusterSecret;
-import dev.ferry.raft.PeerAddress;
 import dev.ferry.raft.admin.AddProgress;
 import dev.ferry.raft.admin.AddRequest;
 import dev.ferry.raft.admin.AddResult;
@@ -9,7 +8,8 @@ import dev.ferry.raft.admin.AdminClient;
 import dev.ferry.raft.admin.NodeStatus;
 import dev.ferry.raft.admin.RemoveRequest;
 import dev.ferry.raft.admin.RemoveResult;
-import dev.ferry.raft.install.InstallProgress;
+import dev.ferry.shipping.PeerAddress;
+import dev.ferry.shipping.install.InstallProgress;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;

@@ -3,13 +3,13 @@ package dev.ferry.kv.cli;
 import dev.ferry.kv.KvClient;
 import dev.ferry.kv.cluster.ProcessCluster;
 import dev.ferry.raft.ClusterSecret;
-import dev.ferry.raft.FerryServer;
-import dev.ferry.raft.PeerAddress;
+import dev.ferry.raft.RaftPeers;
 import dev.ferry.raft.admin.AddRequest;
 import dev.ferry.raft.admin.AddResult;
 import dev.ferry.raft.admin.AdminClient;
 import dev.ferry.raft.admin.NodeStatus;
-import dev.ferry.raft.install.InstallProgress;
+import dev.ferry.shipping.PeerAddress;
+import dev.ferry.shipping.install.InstallProgress;
 import dev.ferry.statemachine.CommandCodec;
 import dev.ferry.statemachine.DigestAt;
 import java.io.IOException;
@@ -219,7 +219,7 @@ final class DemoCommand implements Callable<Integer> {
         client
             .raftClient()
             .getClientRpc()
-            .addRaftPeers(List.of(FerryServer.toRaftPeer(n4, RaftPeerRole.FOLLOWER)));
+            .addRaftPeers(List.of(RaftPeers.toRaftPeer(n4, RaftPeerRole.FOLLOWER)));
         out.printf(Locale.ROOT, "%nstate digests at log index %d:%n", expected.index());
         boolean allEqual = true;
         for (PeerAddress p : all) {

@@ -1,8 +1,8 @@
 package dev.ferry.kv.cli;
 
 import dev.ferry.kv.KvClient;
-import dev.ferry.raft.PeerAddress;
 import dev.ferry.raft.TlsFiles;
+import dev.ferry.shipping.PeerAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;

@@ -2,7 +2,7 @@ package dev.ferry.kv.cluster;
 
 import dev.ferry.kv.KvClient;
 import dev.ferry.raft.ClusterSecret;
-import dev.ferry.raft.PeerAddress;
+import dev.ferry.shipping.PeerAddress;
 import java.io.Closeable;
 import java.io.IOException;
 import java.net.InetAddress;

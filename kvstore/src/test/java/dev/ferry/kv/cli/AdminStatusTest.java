@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.raft.admin.NodeStatus;
-import dev.ferry.raft.install.InstallProgress;
+import dev.ferry.shipping.install.InstallProgress;
 import dev.ferry.snapshot.StateDigest;
 import dev.ferry.statemachine.DigestAt;
 import java.time.Duration;

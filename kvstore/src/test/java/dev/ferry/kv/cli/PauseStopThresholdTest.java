@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.ferry.kv.KvStateMachine;
 import dev.ferry.raft.FerryServer;
-import dev.ferry.raft.PeerAddress;
+import dev.ferry.shipping.PeerAddress;
 import dev.ferry.statemachine.StateMachineConfig;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -5,9 +5,9 @@ import dev.ferry.kv.KvStateMachine;
 import dev.ferry.kv.cluster.ProcessCluster;
 import dev.ferry.raft.ClusterSecret;
 import dev.ferry.raft.FerryServer;
-import dev.ferry.raft.PeerAddress;
 import dev.ferry.raft.TlsFiles;
-import dev.ferry.raft.install.MultiSourceInstaller;
+import dev.ferry.shipping.PeerAddress;
+import dev.ferry.shipping.install.MultiSourceInstaller;
 import dev.ferry.statemachine.StateMachineConfig;
 import java.io.Closeable;
 import java.io.IOException;
@@ -47,10 +47,10 @@ public final class LocalCluster implements Closeable {
     }
   }
 
-  private dev.ferry.raft.install.Shipping shipping = dev.ferry.raft.install.Shipping.AUTO;
+  private dev.ferry.shipping.install.Shipping shipping = dev.ferry.shipping.install.Shipping.AUTO;
 
   /** Sets how nodes started from now on ask for chunks when they install. */
-  public void setShipping(dev.ferry.raft.install.Shipping shipping) {
+  public void setShipping(dev.ferry.shipping.install.Shipping shipping) {
     this.shipping = shipping;
   }
 

@@ -1,6 +1,6 @@
 package dev.ferry.raft.admin;
 
-import dev.ferry.raft.install.InstallProgress;
+import dev.ferry.shipping.install.InstallProgress;
 import java.util.Objects;
 import java.util.Optional;
 

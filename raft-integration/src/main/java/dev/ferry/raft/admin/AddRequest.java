@@ -1,6 +1,6 @@
 package dev.ferry.raft.admin;
 
-import dev.ferry.raft.PeerAddress;
+import dev.ferry.shipping.PeerAddress;
 import java.time.Duration;
 import java.util.Objects;
 

@@ -1,10 +1,10 @@
 package dev.ferry.raft.admin;
 
 import dev.ferry.raft.ClusterSecret;
-import dev.ferry.raft.PeerAddress;
 import dev.ferry.raft.TlsFiles;
 import dev.ferry.raft.admin.AdminProtocol.Frame;
-import dev.ferry.raft.internal.Handshake;
+import dev.ferry.shipping.PeerAddress;
+import dev.ferry.shipping.net.Handshake;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.Closeable;

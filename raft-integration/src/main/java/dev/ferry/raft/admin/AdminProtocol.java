@@ -1,6 +1,6 @@
 package dev.ferry.raft.admin;
 
-import dev.ferry.raft.install.InstallProgress;
+import dev.ferry.shipping.install.InstallProgress;
 import dev.ferry.snapshot.StateDigest;
 import dev.ferry.statemachine.DigestAt;
 import dev.ferry.statemachine.MembershipChange;
@@ -30,7 +30,7 @@ import java.util.Optional;
  *
  * <p>The conversation: server {@code HELLO{v, nonce}}, client {@code AUTH{v, id, nonce, proof}},
  * server {@code AUTH_OK{id, proof}} or {@code REFUSED{reason}} (the HMAC handshake of {@link
- * dev.ferry.raft.internal.Handshake} with label {@code ferry-admin-v1}); then requests, one at a
+ * dev.ferry.shipping.net.Handshake} with label {@code ferry-admin-v1}); then requests, one at a
  * time: {@code STATUS} → {@code STATUS_REPLY}; {@code ADD{node, deadlineMs}} → {@code PROGRESS}*
  * then {@code ADD_DONE} or {@code ERROR}; {@code REMOVE{node, deadlineMs}} → {@code REMOVE_DONE} or
  * {@code ERROR}; {@code RETIRE{reason, wipe}} → {@code RETIRED}.

@@ -1,11 +1,11 @@
 package dev.ferry.raft.admin;
 
-import dev.ferry.raft.PeerAddress;
 import dev.ferry.raft.admin.AdminProtocol.AdminProtocolException;
 import dev.ferry.raft.admin.AdminProtocol.Frame;
-import dev.ferry.raft.internal.Handshake;
-import dev.ferry.raft.internal.HandshakeSlots;
-import dev.ferry.raft.internal.LogLimiter;
+import dev.ferry.shipping.PeerAddress;
+import dev.ferry.shipping.net.Handshake;
+import dev.ferry.shipping.net.HandshakeSlots;
+import dev.ferry.shipping.net.LogLimiter;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.Closeable;

@@ -1,11 +1,11 @@
 package dev.ferry.raft.admin;
 
 import dev.ferry.raft.ClusterSecret;
-import dev.ferry.raft.FerryServer;
-import dev.ferry.raft.PeerAddress;
+import dev.ferry.raft.RaftPeers;
 import dev.ferry.raft.TlsFiles;
-import dev.ferry.raft.install.InstallProgress;
-import dev.ferry.raft.metrics.LabelledCounts;
+import dev.ferry.shipping.PeerAddress;
+import dev.ferry.shipping.install.InstallProgress;
+import dev.ferry.shipping.metrics.LabelledCounts;
 import dev.ferry.statemachine.CommandCodec;
 import dev.ferry.statemachine.DigestAt;
 import dev.ferry.statemachine.MembershipChange;
@@ -361,7 +361,7 @@ public final class MembershipAdmin {
     PeerAddress node = request.node();
     String id = node.id();
     Instant deadline = clock.instant().plus(request.deadline());
-    raft.getClientRpc().addRaftPeers(List.of(FerryServer.toRaftPeer(node, RaftPeerRole.LISTENER)));
+    raft.getClientRpc().addRaftPeers(List.of(RaftPeers.toRaftPeer(node, RaftPeerRole.LISTENER)));
     progress.accept(new AddProgress(id, AddProgress.Phase.STARTING, Optional.empty()));
     Conf start = readConf(deadline, "the configuration");
     if (start.isVoter(id)) {
@@ -392,7 +392,7 @@ public final class MembershipAdmin {
           c ->
               c.cas(
                   c.voters(),
-                  plus(c.listeners(), FerryServer.toRaftPeer(node, RaftPeerRole.LISTENER))));
+                  plus(c.listeners(), RaftPeers.toRaftPeer(node, RaftPeerRole.LISTENER))));
       Instant t1 = clock.instant();
       poller.phase(AddProgress.Phase.CATCHING_UP);
       awaitApplied(id, start.commitIndex(), deadline);
@@ -569,7 +569,7 @@ public final class MembershipAdmin {
         c -> c.isVoter(id),
         c ->
             c.cas(
-                plus(c.voters(), FerryServer.toRaftPeer(node, RaftPeerRole.FOLLOWER)),
+                plus(c.voters(), RaftPeers.toRaftPeer(node, RaftPeerRole.FOLLOWER)),
                 c.without(c.listeners(), id)));
   }
 
@@ -819,7 +819,7 @@ public final class MembershipAdmin {
         LOG.warn("bad address in {}: {}", c, e.getMessage());
       }
     }
-    return conf.peer(c.nodeId()).map(PeerAddress::fromRaftPeer).orElse(null);
+    return conf.peer(c.nodeId()).map(RaftPeers::fromRaftPeer).orElse(null);
   }
 
   /** Writes a digest checkpoint through the log; the digest the leader recorded. */
@@ -881,7 +881,7 @@ public final class MembershipAdmin {
     Instant deadline = clock.instant().plus(request.deadline());
     Conf c = readConf(deadline, "the configuration");
     String address =
-        c.peer(request.nodeId()).map(p -> PeerAddress.fromRaftPeer(p).toString()).orElse("");
+        c.peer(request.nodeId()).map(p -> RaftPeers.fromRaftPeer(p).toString()).orElse("");
     record(
         deadline,
         CommandCodec.membershipBegin(

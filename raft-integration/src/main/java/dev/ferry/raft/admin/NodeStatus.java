@@ -1,6 +1,6 @@
 package dev.ferry.raft.admin;
 
-import dev.ferry.raft.install.InstallProgress;
+import dev.ferry.shipping.install.InstallProgress;
 import dev.ferry.snapshot.StateDigest;
 import dev.ferry.statemachine.DigestAt;
 import dev.ferry.statemachine.MembershipChange;

@@ -1,6 +1,7 @@
 package dev.ferry.raft.metrics;
 
 import com.sun.net.httpserver.HttpExchange;
+import dev.ferry.shipping.metrics.NodeMetrics;
 import io.prometheus.metrics.exporter.httpserver.HTTPServer;
 import java.io.Closeable;
 import java.io.IOException;

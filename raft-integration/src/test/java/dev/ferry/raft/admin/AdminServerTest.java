@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.raft.ClusterSecret;
-import dev.ferry.raft.PeerAddress;
-import dev.ferry.raft.internal.Handshake;
+import dev.ferry.shipping.PeerAddress;
+import dev.ferry.shipping.net.Handshake;
 import dev.ferry.snapshot.StateDigest;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

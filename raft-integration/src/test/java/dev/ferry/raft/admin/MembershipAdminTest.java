@@ -7,7 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.raft.FerryServer;
-import dev.ferry.raft.PeerAddress;
+import dev.ferry.raft.RaftPeers;
+import dev.ferry.shipping.PeerAddress;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -39,8 +40,7 @@ class MembershipAdminTest {
     RaftGroup group =
         RaftGroup.valueOf(
             FerryServer.groupId("t"),
-            FerryServer.toRaftPeer(
-                PeerAddress.of("n1", "127.0.0.1", 30_010), RaftPeerRole.FOLLOWER));
+            RaftPeers.toRaftPeer(PeerAddress.of("n1", "127.0.0.1", 30_010), RaftPeerRole.FOLLOWER));
     try (RaftClient raft =
         RaftClient.newBuilder()
             .setRaftGroup(group)
@@ -86,8 +86,7 @@ class MembershipAdminTest {
     RaftGroup group =
         RaftGroup.valueOf(
             FerryServer.groupId("t"),
-            FerryServer.toRaftPeer(
-                PeerAddress.of("n1", "127.0.0.1", 30_020), RaftPeerRole.FOLLOWER));
+            RaftPeers.toRaftPeer(PeerAddress.of("n1", "127.0.0.1", 30_020), RaftPeerRole.FOLLOWER));
     RaftClient raft =
         RaftClient.newBuilder()
             .setRaftGroup(group)

@@ -3,6 +3,7 @@ package dev.ferry.raft.metrics;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ferry.shipping.metrics.NodeMetrics;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;

@@ -1,0 +1,65 @@
+package dev.ferry.raft;
+
+import dev.ferry.shipping.PeerAddress;
+import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
+import org.apache.ratis.protocol.RaftPeer;
+
+/**
+ * A {@link PeerAddress} as it travels in the Raft configuration: the encoding ({@link #toRaftPeer})
+ * next to its decoder ({@link #fromRaftPeer}), for the server, membership and clients alike.
+ * Stateless; both methods may be called from any thread.
+ */
+public final class RaftPeers {
+  private RaftPeers() {}
+
+  /**
+   * Converts a peer to Ratis's form, with a startup role. The chunk and admin services' ports
+   * travel in the Raft configuration as the peer's (otherwise unused) data-stream address, {@code
+   * host:chunkPort:adminPort}, so every member knows where to fetch chunks from, members added
+   * later included ({@link #fromRaftPeer} reads it back).
+   */
+  public static RaftPeer toRaftPeer(PeerAddress p, RaftPeerRole role) {
+    return RaftPeer.newBuilder()
+        .setId(p.id())
+        .setAddress(p.raftAddress())
+        .setDataStreamAddress(p.host() + ":" + p.chunkPort() + ":" + p.adminPort())
+        .setStartupRole(role)
+        .build();
+  }
+
+  /**
+   * The address of a peer as it travels in the Raft configuration ({@link #toRaftPeer}): Raft
+   * address {@code host:raftPort}, data-stream address {@code host:chunkPort:adminPort} (or {@code
+   * host:chunkPort}, admin port then chunk port + 1).
+   *
+   * @throws IllegalArgumentException if the addresses are malformed
+   */
+  public static PeerAddress fromRaftPeer(RaftPeer p) {
+    String id = p.getId().toString();
+    String raft = p.getAddress();
+    String chunk = p.getDataStreamAddress();
+    if (raft == null || raft.lastIndexOf(':') < 1) {
+      throw new IllegalArgumentException("peer " + id + ": bad Raft address " + raft);
+    }
+    String host = raft.substring(0, raft.lastIndexOf(':'));
+    int raftPort = number(id, raft.substring(raft.lastIndexOf(':') + 1));
+    if (chunk == null || chunk.isEmpty()) {
+      return PeerAddress.of(id, host, raftPort);
+    }
+    String[] parts = chunk.substring(host.length()).split(":");
+    if (!chunk.startsWith(host + ":") || parts.length < 2 || parts.length > 3) {
+      throw new IllegalArgumentException("peer " + id + ": bad chunk address " + chunk);
+    }
+    int chunkPort = number(id, parts[1]);
+    int adminPort = parts.length == 3 ? number(id, parts[2]) : chunkPort + 1;
+    return new PeerAddress(id, host, raftPort, chunkPort, adminPort);
+  }
+
+  private static int number(String id, String text) {
+    try {
+      return Integer.parseInt(text);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("peer " + id + ": bad port '" + text + "'", e);
+    }
+  }
+}

@@ -1,0 +1,39 @@
+package dev.ferry.raft;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.ferry.shipping.PeerAddress;
+import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
+import org.apache.ratis.protocol.RaftPeer;
+import org.junit.jupiter.api.Test;
+
+class RaftPeersTest {
+
+  @Test
+  void theRaftConfigurationCarriesEveryPort() {
+    PeerAddress p = new PeerAddress("n4", "10.0.0.4", 9000, 9100, 9200);
+    assertEquals(p, RaftPeers.fromRaftPeer(RaftPeers.toRaftPeer(p, RaftPeerRole.LISTENER)));
+    assertEquals(p, PeerAddress.parse(p.toString()));
+  }
+
+  @Test
+  void olderOrPartialAddressesAreReadWithDefaults() {
+    RaftPeer chunkOnly =
+        RaftPeer.newBuilder().setId("n1").setAddress("h:100").setDataStreamAddress("h:101").build();
+    assertEquals(new PeerAddress("n1", "h", 100, 101, 102), RaftPeers.fromRaftPeer(chunkOnly));
+    RaftPeer none = RaftPeer.newBuilder().setId("n1").setAddress("h:100").build();
+    assertEquals(PeerAddress.of("n1", "h", 100), RaftPeers.fromRaftPeer(none));
+  }
+
+  @Test
+  void malformedAddressesAreRefusedWithTheOffendingText() {
+    for (String bad : new String[] {"other:101:102", "h:x:102", "h:101:102:103", "h"}) {
+      RaftPeer p =
+          RaftPeer.newBuilder().setId("n1").setAddress("h:100").setDataStreamAddress(bad).build();
+      IllegalArgumentException e =
+          assertThrows(IllegalArgumentException.class, () -> RaftPeers.fromRaftPeer(p));
+      assertEquals(true, e.getMessage().contains("n1"), e.getMessage());
+    }
+  }
+}

@@ -1,0 +1,721 @@
+package dev.ferry.shipping.chunks;
+
+import dev.ferry.shipping.chunks.Message.Error;
+import dev.ferry.shipping.chunks.Message.GetManifest;
+import dev.ferry.shipping.chunks.Message.LeaseGranted;
+import dev.ferry.shipping.chunks.Message.ListManifests;
+import dev.ferry.shipping.chunks.Message.ManifestBytes;
+import dev.ferry.shipping.chunks.Message.ManifestList;
+import dev.ferry.shipping.chunks.Message.Ok;
+import dev.ferry.shipping.chunks.Message.Pin;
+import dev.ferry.shipping.chunks.Message.Renew;
+import dev.ferry.shipping.chunks.Message.Request;
+import dev.ferry.shipping.chunks.Message.Unpin;
+import dev.ferry.shipping.net.Handshake;
+import dev.ferry.shipping.net.HandshakeSlots;
+import dev.ferry.shipping.net.LogLimiter;
+import dev.ferry.snapshot.format.Manifest;
+import dev.ferry.snapshot.format.ManifestCodec;
+import dev.ferry.snapshot.store.ChunkStore;
+import dev.ferry.snapshot.store.Lease;
+import dev.ferry.snapshot.store.LeaseExpiredException;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.nio.NioEventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.stream.ChunkedWriteHandler;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import java.io.Closeable;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import javax.net.ssl.SSLEngine;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The chunk service a node runs on its own port beside Ratis: it lets authenticated peers list and
+ * fetch its manifests, fetch chunks, and pin manifests while they copy them. {@link ChunkClient} is
+ * its client.
+ *
+ * <h2>Protocol (version 1; full table in {@code docs/chunk-protocol.md})</h2>
+ *
+ * Frames are {@code u32 length | u8 type | body}, big-endian, {@code length} counting type and
+ * body. Every frame is bounded: 2 KiB during the handshake, 64 KiB for requests, and a chunk or a
+ * manifest plus a small header for responses; a length out of bounds is rejected before the body is
+ * buffered.
+ *
+ * <ol>
+ *   <li>With TLS, the TLS handshake comes first, mutual (the server requires a client certificate).
+ *   <li>Server: {@code HELLO(version, nonce)}. Client: {@code AUTH(version, nonce, clientId,
+ *       HMAC-SHA256(secret, "ferry-chunk-v1" | 'C' | serverNonce | clientNonce | clientId))}. The
+ *       server checks the proof in constant time and answers {@code AUTH_OK(serverId, HMAC(secret,
+ *       "ferry-chunk-v1" | 'S' | clientNonce | serverNonce | clientId | serverId))}, which the
+ *       client checks in turn, or {@code REFUSED(reason)} and closes. Any other frame before
+ *       authentication closes the connection.
+ *   <li>Requests carry a client-chosen 64-bit id that responses echo: {@code
+ *       LIST_MANIFESTS(minIndex)} → {@code MANIFEST_LIST}; {@code GET_MANIFEST(index)} → {@code
+ *       MANIFEST(encoded bytes)}; {@code FETCH(1..256 chunk ids)} → per id, in order, {@code
+ *       CHUNK(id, stored bytes)} or {@code MISSING(id, reason)}; {@code PIN(index, ttl)} and {@code
+ *       RENEW(leaseId, ttl)} → {@code LEASE(leaseId, key, expiry)}; {@code UNPIN(leaseId)} → {@code
+ *       OK}; a valid request that cannot be satisfied → {@code ERROR(code, message)}.
+ * </ol>
+ *
+ * <h2>Bad input</h2>
+ *
+ * A malformed, oversized, truncated or unknown frame, or one not allowed in the connection's state,
+ * closes that connection with one WARN line and one increment of {@link
+ * ChunkServerStats#malformedFrames()}; a failed authentication likewise counts in {@link
+ * ChunkServerStats#connectionsRefused()}. Other connections are not affected. Those lines are
+ * rate-limited (at most {@value #LOG_LINES_PER_MINUTE} a minute; the next line says how many were
+ * left out); the counters count every event. Nothing from the wire names a file: chunk ids are
+ * parsed into {@link dev.ferry.snapshot.ChunkId} and only the store maps them to files.
+ *
+ * <h2>Strangers</h2>
+ *
+ * A connection must authenticate within the handshake timeout (TLS included). At most {@link
+ * Builder#maxUnauthenticated} connections (default 64) may be unauthenticated at once, at most
+ * {@link Builder#maxUnauthenticatedPerAddress} (default 16) of them from one source address; more
+ * are refused at once. So idle or slow strangers can never hold more than a quarter of the {@link
+ * Builder#maxConnections} (default 256): the rest stays for authenticated peers.
+ *
+ * <h2>Backpressure</h2>
+ *
+ * Chunks of a connection are sent one after another, the next only while the channel is writable
+ * and fewer than two chunk writes are incomplete; requests and their responses beyond that wait,
+ * and when more than 1024 chunk ids are queued the server stops reading from the connection until
+ * the queue drains. A slow reader therefore holds at most about two chunks of outbound data on the
+ * server, never more. Control requests of a connection are answered one at a time, each on a worker
+ * thread (they may block on storage), the next after the previous answer was written.
+ *
+ * <h2>Sending</h2>
+ *
+ * Without TLS and with a {@link dev.ferry.snapshot.store.FileChunkStore}, chunks go zero-copy from
+ * their files ({@code DefaultFileRegion}); with TLS they are streamed from the file in 64 KiB
+ * pieces; other stores are read into memory one chunk at a time. An optional send-rate limit paces
+ * chunk frames across all connections (to emulate a slow link).
+ *
+ * <p>Concurrency: each connection is confined to one event-loop thread; control requests run on the
+ * worker executor. {@link #start()} and {@link #close()} may be called from any thread.
+ */
+public final class ChunkServer implements Closeable {
+  static final Logger LOG = LoggerFactory.getLogger(ChunkServer.class);
+
+  private static final int INFO_CACHE_ENTRIES = 256;
+  private static final int MAX_TRACKED_LEASES = 4096;
+  static final int LOG_LINES_PER_MINUTE = 20;
+
+  final String nodeId;
+  final SnapshotSource source;
+  final Handshake handshake;
+  final SslContext ssl;
+  volatile SendRateLimiter limiter;
+  final Duration handshakeTimeout;
+  final Duration maxLeaseTtl;
+  final int maxConnections;
+  final HandshakeSlots handshakeSlots;
+  final LogLimiter logLimit = LogLimiter.perMinute(LOG_LINES_PER_MINUTE);
+  private final InstantSource clock;
+  private final InetSocketAddress bindAddress;
+  private final EventLoopGroup givenGroup;
+  private final Executor givenWorker;
+  // Set by start():
+  volatile Executor worker;
+  private EventLoopGroup ownedGroup;
+  private ExecutorService ownedWorker;
+
+  final Set<Channel> channels = ConcurrentHashMap.newKeySet();
+  private final Object lifecycle = new Object();
+  private Channel serverChannel;
+  private boolean closed;
+
+  final LongAdder accepted = new LongAdder();
+  final LongAdder authenticated = new LongAdder();
+  final LongAdder refused = new LongAdder();
+  final LongAdder malformed = new LongAdder();
+  final LongAdder chunksServed = new LongAdder();
+  final LongAdder bytesServed = new LongAdder();
+  final LongAdder chunksMissing = new LongAdder();
+  final AtomicInteger open = new AtomicInteger();
+  private final AtomicLong maxQueuedBytes = new AtomicLong();
+
+  /** Leases this server granted, to their last known expiry. */
+  private final Map<Long, Instant> granted = new ConcurrentHashMap<>();
+
+  private final Map<Long, ManifestInfo> infoCache =
+      new LinkedHashMap<>(16, 0.75f, true) {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Long, ManifestInfo> eldest) {
+          return size() > INFO_CACHE_ENTRIES;
+        }
+      };
+
+  private ChunkServer(Builder b) {
+    this.nodeId = b.nodeId;
+    this.source = b.source;
+    this.handshake = new Handshake(Handshake.CHUNK_LABEL, b.secret);
+    this.ssl = b.ssl;
+    this.limiter = b.sendRate > 0 ? new SendRateLimiter(b.sendRate, System::nanoTime) : null;
+    this.handshakeTimeout = b.handshakeTimeout;
+    this.maxLeaseTtl = b.maxLeaseTtl;
+    this.maxConnections = b.maxConnections;
+    int unauthenticated = Math.min(b.maxUnauthenticated, b.maxConnections);
+    this.handshakeSlots =
+        new HandshakeSlots(
+            unauthenticated, Math.min(b.maxUnauthenticatedPerAddress, unauthenticated));
+    this.clock = b.clock;
+    this.bindAddress = b.bindAddress;
+    this.givenGroup = b.group;
+    this.givenWorker = b.worker;
+  }
+
+  /** A new builder. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Binds the port and starts accepting connections. Blocks until the port is bound.
+   *
+   * @throws IOException if the address cannot be bound (the server is then closed)
+   * @throws IllegalStateException if already started or closed
+   */
+  public ChunkServer start() throws IOException {
+    synchronized (lifecycle) {
+      if (closed || serverChannel != null) {
+        throw new IllegalStateException("chunk server " + nodeId + " already started or closed");
+      }
+      EventLoopGroup group = givenGroup;
+      if (group == null) {
+        ownedGroup =
+            new NioEventLoopGroup(
+                2, new DefaultThreadFactory("ferry-chunk-server-" + nodeId, true));
+        group = ownedGroup;
+      }
+      if (givenWorker != null) {
+        worker = givenWorker;
+      } else {
+        AtomicInteger n = new AtomicInteger();
+        ownedWorker =
+            Executors.newFixedThreadPool(
+                2,
+                r -> {
+                  Thread t =
+                      new Thread(
+                          r, "ferry-chunk-server-" + nodeId + "-worker-" + n.incrementAndGet());
+                  t.setDaemon(true);
+                  return t;
+                });
+        worker = ownedWorker;
+      }
+      ServerBootstrap b =
+          new ServerBootstrap()
+              .group(group)
+              .channel(NioServerSocketChannel.class)
+              .option(ChannelOption.SO_REUSEADDR, true)
+              .childOption(ChannelOption.TCP_NODELAY, true)
+              .childOption(ChannelOption.SO_KEEPALIVE, true)
+              .childOption(
+                  ChannelOption.WRITE_BUFFER_WATER_MARK,
+                  new WriteBufferWaterMark(256 << 10, 1 << 20))
+              .childHandler(
+                  new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                      initConnection(ch);
+                    }
+                  });
+      ChannelFuture f = b.bind(bindAddress).awaitUninterruptibly();
+      if (!f.isSuccess()) {
+        closed = true;
+        if (ownedGroup != null) {
+          ownedGroup.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+        }
+        if (ownedWorker != null) {
+          ownedWorker.shutdown();
+        }
+        throw new IOException(
+            "chunk server " + nodeId + " cannot bind " + bindAddress + ": " + f.cause(), f.cause());
+      }
+      serverChannel = f.channel();
+      LOG.info(
+          "chunk server {}: listening on {}{}{}",
+          nodeId,
+          serverChannel.localAddress(),
+          ssl != null ? " (TLS)" : "",
+          limiter != null ? ", send rate limited to " + limiter.bytesPerSecond() + " B/s" : "");
+      return this;
+    }
+  }
+
+  private void initConnection(SocketChannel ch) {
+    ChannelPipeline p = ch.pipeline();
+    if (ssl != null) {
+      SslHandler tls = ssl.newHandler(ch.alloc());
+      tls.setHandshakeTimeoutMillis(handshakeTimeout.toMillis());
+      p.addLast("tls", tls);
+      p.addLast("chunked", new ChunkedWriteHandler());
+    }
+    FrameDecoder decoder =
+        new FrameDecoder(MessageCodec::decodeFromClient, MessageCodec.MAX_HANDSHAKE_FRAME);
+    p.addLast("frames", decoder);
+    p.addLast("connection", new ServerConnection(this, decoder, ssl != null));
+  }
+
+  /**
+   * The address the server listens on (with the actual port when bound to port 0).
+   *
+   * @throws IllegalStateException if not started
+   */
+  public InetSocketAddress localAddress() {
+    synchronized (lifecycle) {
+      if (serverChannel == null) {
+        throw new IllegalStateException("chunk server " + nodeId + " is not started");
+      }
+      return (InetSocketAddress) serverChannel.localAddress();
+    }
+  }
+
+  /** This node's id, as announced to clients. */
+  public String nodeId() {
+    return nodeId;
+  }
+
+  /**
+   * Changes the send rate limit, in bytes per second shared by all connections (0: unlimited), for
+   * chunks sent from now on; the default is {@link Builder#sendRateLimit}'s. For benchmarks and for
+   * operators who must leave bandwidth to other traffic. Thread-safe.
+   *
+   * @throws IllegalArgumentException if {@code bytesPerSecond < 0}
+   */
+  public void setSendRateLimit(long bytesPerSecond) {
+    if (bytesPerSecond < 0) {
+      throw new IllegalArgumentException("sendRateLimit < 0: " + bytesPerSecond);
+    }
+    limiter = bytesPerSecond > 0 ? new SendRateLimiter(bytesPerSecond, System::nanoTime) : null;
+  }
+
+  /** The current send rate limit in bytes per second (0: unlimited). */
+  public long sendRateLimit() {
+    SendRateLimiter l = limiter;
+    return l == null ? 0 : l.bytesPerSecond();
+  }
+
+  /** A snapshot of the counters. Thread-safe, never blocks. */
+  public ChunkServerStats stats() {
+    return new ChunkServerStats(
+        accepted.sum(),
+        authenticated.sum(),
+        refused.sum(),
+        malformed.sum(),
+        chunksServed.sum(),
+        bytesServed.sum(),
+        chunksMissing.sum(),
+        open.get());
+  }
+
+  /**
+   * The most outbound bytes any one connection has had written but not yet handed to the socket
+   * (frames queued in Netty and the TLS/chunked-write handlers), since start. For tests of
+   * backpressure.
+   */
+  long maxQueuedOutboundBytes() {
+    return maxQueuedBytes.get();
+  }
+
+  void noteQueuedBytes(long queued) {
+    maxQueuedBytes.accumulateAndGet(queued, Math::max);
+  }
+
+  /**
+   * Stops accepting, closes every connection (their clients see the connection drop) and releases
+   * the threads the server created. Blocks until done (a few seconds at most). Idempotent. Does not
+   * close the snapshot source's store.
+   */
+  @Override
+  public void close() {
+    Channel listening;
+    EventLoopGroup group;
+    ExecutorService pool;
+    synchronized (lifecycle) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      listening = serverChannel;
+      group = ownedGroup;
+      pool = ownedWorker;
+    }
+    if (listening != null) {
+      listening.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+    }
+    for (Channel ch : List.copyOf(channels)) {
+      ch.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+    }
+    if (group != null) {
+      group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+    }
+    if (pool != null) {
+      pool.shutdown();
+    }
+    LOG.info("chunk server {}: closed", nodeId);
+  }
+
+  @Override
+  public String toString() {
+    return "ChunkServer[" + nodeId + "]";
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Control requests, answered on a worker thread.
+
+  /** The answer to a control request. Never throws; runs on a worker thread (may block). */
+  Message answer(Request r, String peer) {
+    try {
+      if (r instanceof ListManifests l) {
+        return list(l);
+      } else if (r instanceof GetManifest g) {
+        return get(g);
+      } else if (r instanceof Pin p) {
+        return pin(p, peer);
+      } else if (r instanceof Renew rn) {
+        return renew(rn);
+      } else if (r instanceof Unpin u) {
+        return unpin(u);
+      }
+      return new Error(r.requestId(), MessageCodec.ERR_BAD_REQUEST, "not a control request");
+    } catch (IllegalStateException e) {
+      return new Error(r.requestId(), MessageCodec.ERR_UNAVAILABLE, "not ready: " + e.getMessage());
+    } catch (IOException | RuntimeException e) {
+      LOG.warn("chunk server {}: {} from {} failed", nodeId, r.name(), peer, e);
+      return new Error(r.requestId(), MessageCodec.ERR_INTERNAL, String.valueOf(e));
+    }
+  }
+
+  private Message list(ListManifests l) {
+    List<Manifest> chosen = new ArrayList<>();
+    for (Manifest m : source.manifests()) {
+      if (m.index() >= l.minIndex()) {
+        chosen.add(m);
+      }
+    }
+    chosen.sort(Comparator.comparingLong(Manifest::index));
+    if (chosen.size() > MessageCodec.MAX_LIST_ENTRIES) {
+      chosen = chosen.subList(chosen.size() - MessageCodec.MAX_LIST_ENTRIES, chosen.size());
+    }
+    List<ManifestInfo> entries = new ArrayList<>(chosen.size());
+    for (Manifest m : chosen) {
+      entries.add(info(m));
+    }
+    return new ManifestList(l.requestId(), entries);
+  }
+
+  private ManifestInfo info(Manifest m) {
+    synchronized (infoCache) {
+      ManifestInfo cached = infoCache.get(m.index());
+      if (cached != null && cached.term() == m.term()) {
+        return cached;
+      }
+    }
+    ManifestInfo info = ManifestInfo.of(m);
+    synchronized (infoCache) {
+      infoCache.put(m.index(), info);
+    }
+    return info;
+  }
+
+  private Manifest find(long index) {
+    for (Manifest m : source.manifests()) {
+      if (m.index() == index) {
+        return m;
+      }
+    }
+    return null;
+  }
+
+  private Message get(GetManifest g) {
+    Manifest m = find(g.index());
+    if (m == null) {
+      return new Error(
+          g.requestId(), MessageCodec.ERR_NOT_FOUND, "no manifest at index " + g.index());
+    }
+    return new ManifestBytes(g.requestId(), ManifestCodec.encode(m));
+  }
+
+  private Error badTtl(long requestId, long ttlMillis) {
+    if (ttlMillis >= 1 && ttlMillis <= maxLeaseTtl.toMillis()) {
+      return null;
+    }
+    return new Error(
+        requestId,
+        MessageCodec.ERR_BAD_REQUEST,
+        "lease duration must be 1.." + maxLeaseTtl.toMillis() + " ms, got " + ttlMillis);
+  }
+
+  private Message pin(Pin p, String peer) throws IOException {
+    Error bad = badTtl(p.requestId(), p.ttlMillis());
+    if (bad != null) {
+      return bad;
+    }
+    Manifest m = find(p.index());
+    if (m == null) {
+      return new Error(
+          p.requestId(), MessageCodec.ERR_NOT_FOUND, "no manifest at index " + p.index());
+    }
+    ChunkStore store = source.store();
+    String key = ChunkStore.manifestKey(m);
+    Lease lease;
+    try {
+      lease = store.pin(key, Duration.ofMillis(p.ttlMillis()));
+    } catch (IllegalStateException e) {
+      return new Error(
+          p.requestId(),
+          MessageCodec.ERR_NOT_FOUND,
+          "manifest at index " + p.index() + " is no longer retained");
+    }
+    if (granted.size() >= MAX_TRACKED_LEASES) {
+      Instant now = clock.instant();
+      granted.values().removeIf(expiry -> !now.isBefore(expiry));
+    }
+    granted.put(lease.id(), lease.expiresAt());
+    LOG.debug("chunk server {}: {} pinned {} as lease {}", nodeId, peer, key, lease.id());
+    return new LeaseGranted(
+        p.requestId(), lease.id(), lease.manifestKey(), lease.expiresAt().toEpochMilli());
+  }
+
+  private Message renew(Renew r) throws IOException {
+    Error bad = badTtl(r.requestId(), r.ttlMillis());
+    if (bad != null) {
+      return bad;
+    }
+    if (!granted.containsKey(r.leaseId())) {
+      return new Error(
+          r.requestId(),
+          MessageCodec.ERR_LEASE_EXPIRED,
+          "lease " + r.leaseId() + " was not granted by this server or has ended");
+    }
+    Lease lease;
+    try {
+      lease = source.store().renew(r.leaseId(), Duration.ofMillis(r.ttlMillis()));
+    } catch (LeaseExpiredException e) {
+      granted.remove(r.leaseId());
+      return new Error(r.requestId(), MessageCodec.ERR_LEASE_EXPIRED, e.getMessage());
+    }
+    granted.put(lease.id(), lease.expiresAt());
+    return new LeaseGranted(
+        r.requestId(), lease.id(), lease.manifestKey(), lease.expiresAt().toEpochMilli());
+  }
+
+  private Message unpin(Unpin u) throws IOException {
+    if (granted.remove(u.leaseId()) != null) {
+      source.store().unpin(u.leaseId());
+    }
+    return new Ok(u.requestId());
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  /** Builds a {@link ChunkServer}. Not thread-safe. */
+  public static final class Builder {
+    private String nodeId;
+    private InetSocketAddress bindAddress;
+    private SnapshotSource source;
+    private byte[] secret;
+    private SslContext ssl;
+    private long sendRate;
+    private EventLoopGroup group;
+    private Executor worker;
+    private Duration handshakeTimeout = Duration.ofSeconds(10);
+    private Duration maxLeaseTtl = Duration.ofHours(1);
+    private int maxConnections = 256;
+    private int maxUnauthenticated = 64;
+    private int maxUnauthenticatedPerAddress = 16;
+    private InstantSource clock = InstantSource.system();
+
+    private Builder() {}
+
+    /** This node's id, announced to authenticated clients (as {@code PeerAddress} ids). */
+    public Builder nodeId(String nodeId) {
+      this.nodeId = nodeId;
+      return this;
+    }
+
+    /** The address and port to listen on; port 0 picks a free port. */
+    public Builder bindAddress(InetSocketAddress address) {
+      this.bindAddress = address;
+      return this;
+    }
+
+    /** Listens on {@code host:port}; port 0 picks a free port. */
+    public Builder bind(String host, int port) {
+      return bindAddress(new InetSocketAddress(host, port));
+    }
+
+    /** What to serve. */
+    public Builder source(SnapshotSource source) {
+      this.source = source;
+      return this;
+    }
+
+    /** The cluster secret, at least 16 bytes (copied). */
+    public Builder secret(byte[] secret) {
+      this.secret = secret == null ? null : secret.clone();
+      return this;
+    }
+
+    /**
+     * Serve over TLS with this server context, which must require client certificates (see {@link
+     * ChunkTls#server}). The HMAC handshake still runs inside TLS.
+     */
+    public Builder tls(SslContext serverContext) {
+      this.ssl = serverContext;
+      return this;
+    }
+
+    /** Limits chunk sending to this many bytes per second over all connections; 0 = unlimited. */
+    public Builder sendRateLimit(long bytesPerSecond) {
+      this.sendRate = bytesPerSecond;
+      return this;
+    }
+
+    /** The event loops to run on (not shut down by the server). Default: two of its own. */
+    public Builder eventLoopGroup(EventLoopGroup group) {
+      this.group = group;
+      return this;
+    }
+
+    /** Where control requests run (they may block on storage). Default: two threads of its own. */
+    public Builder workerExecutor(Executor executor) {
+      this.worker = executor;
+      return this;
+    }
+
+    /** Time a connection has to complete TLS and authentication. Default 10 s. */
+    public Builder handshakeTimeout(Duration timeout) {
+      this.handshakeTimeout = timeout;
+      return this;
+    }
+
+    /** Longest lease a peer may ask for. Default 1 h. */
+    public Builder maxLeaseTtl(Duration ttl) {
+      this.maxLeaseTtl = ttl;
+      return this;
+    }
+
+    /** Most connections open at once; more are refused. Default 256. */
+    public Builder maxConnections(int max) {
+      this.maxConnections = max;
+      return this;
+    }
+
+    /**
+     * Most connections not yet authenticated at once; more are refused. Default 64 (at most {@link
+     * #maxConnections}): the difference is what strangers can never take from authenticated peers.
+     */
+    public Builder maxUnauthenticated(int max) {
+      this.maxUnauthenticated = max;
+      return this;
+    }
+
+    /**
+     * Most connections not yet authenticated at once from one source address; more are refused.
+     * Default 16 (at most {@link #maxUnauthenticated}).
+     */
+    public Builder maxUnauthenticatedPerAddress(int max) {
+      this.maxUnauthenticatedPerAddress = max;
+      return this;
+    }
+
+    /** The clock used to forget expired leases. Default: the system clock. */
+    public Builder clock(InstantSource clock) {
+      this.clock = clock;
+      return this;
+    }
+
+    /**
+     * Validates and builds the server (not started).
+     *
+     * @throws NullPointerException if the node id, bind address, source or secret is missing
+     * @throws IllegalArgumentException naming the bad setting
+     */
+    public ChunkServer build() {
+      Objects.requireNonNull(nodeId, "nodeId is required");
+      Objects.requireNonNull(bindAddress, "bindAddress is required");
+      Objects.requireNonNull(source, "source is required");
+      Objects.requireNonNull(secret, "secret is required");
+      Objects.requireNonNull(handshakeTimeout, "handshakeTimeout");
+      Objects.requireNonNull(maxLeaseTtl, "maxLeaseTtl");
+      Objects.requireNonNull(clock, "clock");
+      if (!MessageCodec.NODE_ID.matcher(nodeId).matches()) {
+        throw new IllegalArgumentException(
+            "node id must be 1-64 characters of [A-Za-z0-9_-]: '" + nodeId + "'");
+      }
+      if (sendRate < 0) {
+        throw new IllegalArgumentException("sendRateLimit < 0: " + sendRate);
+      }
+      if (handshakeTimeout.isNegative() || handshakeTimeout.isZero()) {
+        throw new IllegalArgumentException(
+            "handshakeTimeout must be positive: " + handshakeTimeout);
+      }
+      if (maxLeaseTtl.toMillis() < 1) {
+        throw new IllegalArgumentException("maxLeaseTtl must be at least 1 ms: " + maxLeaseTtl);
+      }
+      if (maxConnections < 1) {
+        throw new IllegalArgumentException("maxConnections < 1: " + maxConnections);
+      }
+      if (maxUnauthenticated < 1) {
+        throw new IllegalArgumentException("maxUnauthenticated < 1: " + maxUnauthenticated);
+      }
+      if (maxUnauthenticatedPerAddress < 1) {
+        throw new IllegalArgumentException(
+            "maxUnauthenticatedPerAddress < 1: " + maxUnauthenticatedPerAddress);
+      }
+      if (ssl != null) {
+        if (!ssl.isServer()) {
+          throw new IllegalArgumentException("tls needs a server SslContext");
+        }
+        SSLEngine engine = ssl.newEngine(ByteBufAllocator.DEFAULT);
+        try {
+          if (!engine.getNeedClientAuth()) {
+            throw new IllegalArgumentException(
+                "tls context must require client certificates (ClientAuth.REQUIRE)");
+          }
+        } finally {
+          ReferenceCountUtil.release(engine);
+        }
+      }
+      new Handshake(Handshake.CHUNK_LABEL, secret); // validates the secret's length
+      return new ChunkServer(this);
+    }
+  }
+}

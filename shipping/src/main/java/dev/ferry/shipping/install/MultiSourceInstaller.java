@@ -1,0 +1,1102 @@
+package dev.ferry.shipping.install;
+
+import dev.ferry.shipping.metrics.InstallMetrics;
+import dev.ferry.snapshot.ChunkId;
+import dev.ferry.snapshot.ChunkRef;
+import dev.ferry.snapshot.codec.ChunkCodec;
+import dev.ferry.snapshot.codec.ChunkCodecs;
+import dev.ferry.snapshot.format.Manifest;
+import dev.ferry.snapshot.format.ManifestCodec;
+import dev.ferry.snapshot.format.Shard;
+import dev.ferry.snapshot.store.ChunkStore;
+import dev.ferry.snapshot.store.ChunkWriter;
+import dev.ferry.snapshot.transfer.ChunkTransfer;
+import dev.ferry.snapshot.transfer.ChunkVerifier;
+import dev.ferry.snapshot.transfer.TransferAction;
+import dev.ferry.snapshot.transfer.TransferConfig;
+import dev.ferry.snapshot.transfer.TransferProgress;
+import dev.ferry.snapshot.transfer.TransferSource;
+import dev.ferry.snapshot.transport.ChunkTransport;
+import dev.ferry.statemachine.DigestMismatchException;
+import dev.ferry.statemachine.InstallTarget;
+import dev.ferry.statemachine.Installer;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Installs a snapshot baseline from several peers at once.
+ *
+ * <ol>
+ *   <li>Asks every peer for its manifests at or after the index Ratis needs and picks the newest
+ *       one (peers listing the same index and root hash are its sources; the leader is not needed,
+ *       and is asked last when at least two other sources exist). While the transfer runs, the
+ *       configuration's other members are asked again every second: one that now lists the same
+ *       index and root (a follower that finished capturing it) is pinned and becomes a source; a
+ *       source that leaves the configuration, loses its pin or is demoted is dropped.
+ *   <li>Fetches the manifest, checks its root, pins it on every source (renewing the lease), and
+ *       durably records its chunk list in the local store, so that what arrives survives a crash
+ *       and a restarted install resumes.
+ *   <li>Runs the {@link ChunkTransfer} protocol over the sources: only chunks the local store lacks
+ *       are fetched, spread by measured throughput; every chunk is verified (decoded and hashed,
+ *       {@link ChunkVerifier}) before it is stored.
+ *   <li>Loads each shard as soon as all its chunks are stored, on a loader pool, so loading
+ *       overlaps transfer; then verifies the digest and stages the new state ({@link
+ *       InstallTarget.StagedInstall#complete}). The content of fetched chunks, decoded and hashed
+ *       when they arrived, is kept in memory (up to {@link Builder#decodedCacheBytes}) until their
+ *       shard is loaded, so a chunk is not read and decoded again from the store.
+ * </ol>
+ *
+ * <p>Concurrency: each install has one driver thread that owns its {@code ChunkTransfer} and all
+ * its bookkeeping (sources, leases, per-source bytes); transport callbacks, peer futures and timers
+ * hand events to it. Arriving chunks are verified on a verifier pool of one thread per core, which
+ * hands the driver only the result ({@link ChunkTransfer#onChunkVerified}); its queue is bounded by
+ * the transfer's in-flight window, since a chunk counts as in flight until its result reached the
+ * driver. Chunk writes (which fsync) run on a small storer pool. Shards load on a loader pool of
+ * one thread per core, each shard at most once, concurrently for distinct shards ({@link
+ * InstallTarget.StagedInstall#loadShard} must allow that); {@code complete()} is called after every
+ * submitted load returned. Nothing runs on Ratis's threads. Thread-safe.
+ */
+public final class MultiSourceInstaller implements Installer {
+  private static final Logger LOG = LoggerFactory.getLogger(MultiSourceInstaller.class);
+  private static final String TARGET_KEY_PREFIX = "install-";
+
+  private final String selfId;
+  private final Supplier<List<SnapshotPeer>> peers;
+  private final TransferConfig transferConfig;
+  private final Duration pinTtl;
+
+  /** How long an install waits for a peer to hold a new enough snapshot before it fails. */
+  static final Duration BASELINE_WAIT = Duration.ofSeconds(60);
+
+  /** How often it asks the peers again meanwhile. */
+  static final Duration BASELINE_POLL = Duration.ofMillis(250);
+
+  private final Duration listTimeout;
+  private final InstallMetrics metrics;
+  private final Shipping shipping;
+  private final int maxSources;
+  private final long decodedCacheBytes;
+  private final Duration sourcePoll;
+  private final int threads = Runtime.getRuntime().availableProcessors();
+  private final AtomicInteger installs = new AtomicInteger();
+  private volatile InstallReport lastReport;
+  private volatile InstallProgress current;
+
+  private MultiSourceInstaller(Builder b) {
+    this.selfId = b.selfId;
+    this.peers = b.peers;
+    this.transferConfig = b.transferConfig;
+    this.pinTtl = b.pinTtl;
+    this.listTimeout = b.listTimeout;
+    this.metrics = b.metrics;
+    this.shipping = b.shipping;
+    this.maxSources = b.maxSources;
+    this.decodedCacheBytes = b.decodedCacheBytes;
+    this.sourcePoll = b.sourcePoll;
+  }
+
+  /** A new builder. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** The report of the last install that ended (successfully or not), or {@code null}. */
+  public InstallReport lastReport() {
+    return lastReport;
+  }
+
+  /**
+   * The install in progress, as of the last chunk received, or empty if none is running.
+   * Thread-safe, never blocks.
+   */
+  public java.util.Optional<InstallProgress> currentInstall() {
+    return java.util.Optional.ofNullable(current);
+  }
+
+  @Override
+  public CompletableFuture<Manifest> install(InstallRequest request, InstallTarget target) {
+    Run run = new Run(request, target, installs.incrementAndGet());
+    run.start();
+    return run.result;
+  }
+
+  /** Times the install's last phase ({@link InstallMetrics.Phase#FINALIZE}). */
+  @Override
+  public void swappedIn(Manifest manifest, Duration sinceInstalled) {
+    metrics.phase(InstallMetrics.Phase.FINALIZE, sinceInstalled.toNanos());
+  }
+
+  /** Configures a {@link MultiSourceInstaller}. */
+  public static final class Builder {
+    private String selfId;
+    private Supplier<List<SnapshotPeer>> peers;
+    private TransferConfig transferConfig = TransferConfig.defaults();
+    private Duration pinTtl = Duration.ofMinutes(2);
+    private Duration listTimeout = Duration.ofSeconds(10);
+    private InstallMetrics metrics;
+    private Shipping shipping = Shipping.AUTO;
+    private int maxSources = Integer.MAX_VALUE;
+    private long decodedCacheBytes = DecodedChunkCache.defaultCap();
+    private Duration sourcePoll = Duration.ofSeconds(1);
+
+    private Builder() {}
+
+    /** How often a running install asks the members that are not its sources for their listings. */
+    Builder sourcePoll(Duration every) {
+      if (every.isNegative() || every.isZero()) {
+        throw new IllegalArgumentException("sourcePoll must be positive: " + every);
+      }
+      this.sourcePoll = every;
+      return this;
+    }
+
+    /**
+     * The most bytes of decoded chunk content one install keeps in memory between a chunk's arrival
+     * (where it is decoded and verified) and the loading of its shard; chunks beyond it are read
+     * and decoded again from the store. Default: a sixteenth of the maximum heap, at most 256 MiB;
+     * 0 turns the cache off.
+     */
+    public Builder decodedCacheBytes(long bytes) {
+      if (bytes < 0) {
+        throw new IllegalArgumentException("decodedCacheBytes must be >= 0: " + bytes);
+      }
+      this.decodedCacheBytes = bytes;
+      return this;
+    }
+
+    /**
+     * Fetches from at most {@code max} of the peers that hold the chosen baseline (default: all),
+     * preferring followers over the leader: bounds the load one install puts on the cluster.
+     */
+    public Builder maxSources(int max) {
+      if (max < 1) {
+        throw new IllegalArgumentException("maxSources must be >= 1: " + max);
+      }
+      this.maxSources = max;
+      return this;
+    }
+
+    /** In which form chunks cross the network (default {@link Shipping#AUTO}). */
+    public Builder shipping(Shipping shipping) {
+      this.shipping = Objects.requireNonNull(shipping, "shipping");
+      return this;
+    }
+
+    /** This node's id (never a source of its own install). */
+    public Builder selfId(String id) {
+      this.selfId = id;
+      return this;
+    }
+
+    /**
+     * The current peers to fetch from: asked at the start of every install and, while it runs,
+     * every second for members that became sources or left. Called on an install's driver thread;
+     * must not block.
+     */
+    public Builder peers(Supplier<List<SnapshotPeer>> peers) {
+      this.peers = peers;
+      return this;
+    }
+
+    /** The transfer protocol's tuning. */
+    public Builder transferConfig(TransferConfig config) {
+      this.transferConfig = config;
+      return this;
+    }
+
+    /** How long a pin on a source lasts between renewals. */
+    public Builder pinTtl(Duration ttl) {
+      this.pinTtl = ttl;
+      return this;
+    }
+
+    /** Metrics to record into. */
+    public Builder metrics(InstallMetrics metrics) {
+      this.metrics = metrics;
+      return this;
+    }
+
+    /** Validates and builds. */
+    public MultiSourceInstaller build() {
+      Objects.requireNonNull(selfId, "selfId");
+      Objects.requireNonNull(peers, "peers");
+      Objects.requireNonNull(transferConfig, "transferConfig");
+      if (pinTtl.isNegative() || pinTtl.isZero()) {
+        throw new IllegalArgumentException("pinTtl must be positive: " + pinTtl);
+      }
+      if (metrics == null) {
+        metrics = new InstallMetrics(new com.codahale.metrics.MetricRegistry());
+      }
+      return new MultiSourceInstaller(this);
+    }
+  }
+
+  /** One install: owns its transfer on its driver thread. */
+  private final class Run {
+    final CompletableFuture<Manifest> result = new CompletableFuture<>();
+    private final InstallRequest request;
+    private final InstallTarget target;
+    private final ChunkStore store;
+    private final ScheduledExecutorService driver;
+    private final ExecutorService verifier;
+    private final ExecutorService storer;
+    private final ExecutorService loader;
+    private final DecodedChunkCache decoded = new DecodedChunkCache(decodedCacheBytes);
+    private final long startNanos = System.nanoTime();
+
+    /** The sources in use: pinned, offered to the transfer, neither dropped nor demoted. */
+    private final Map<String, SnapshotPeer> sources = new LinkedHashMap<>();
+
+    /** The lease of each source in {@link #sources}. */
+    private final Map<String, Long> leases = new HashMap<>();
+
+    /** Members asked for their listing or a pin whose answer has not arrived. */
+    private final Set<String> listing = new HashSet<>();
+
+    private final Set<String> pinning = new HashSet<>();
+
+    /** Sources the transfer demoted: never used again by this install. */
+    private final Set<String> demoted = new HashSet<>();
+
+    private final Map<ChunkId, Long> sentAt = new HashMap<>();
+    private final Map<String, Long> bytesPerSource = new LinkedHashMap<>();
+    private final Map<String, Long> firstFetchNanos = new HashMap<>();
+    private long verifiedRawBytes;
+    private long verifyNanos;
+    private long rawChunks;
+    private SnapshotPeer.Listing baseline;
+    private Manifest manifest;
+
+    /** Every chunk of the manifest by id; immutable, read by verifier threads. */
+    private volatile Map<ChunkId, ChunkRef> refs = Map.of();
+
+    private InstallTarget.StagedInstall staged;
+    private ChunkWriter writer;
+    private ChunkTransfer transfer;
+    private List<Set<ChunkId>> shardMissing;
+    private Map<ChunkId, Integer> shardUses;
+    private boolean[] shardQueued;
+    private Set<ChunkId> sessionMissing;
+    private int storesPending;
+    private int loadsPending;
+    private boolean transferDone;
+    private boolean finishing;
+    private long firstShardNanos = -1;
+    private boolean waitingForBaseline;
+    private final RateEstimator rate =
+        new RateEstimator(TimeUnit.SECONDS.toNanos(5), TimeUnit.MILLISECONDS.toNanos(250));
+    private int shardsLoaded;
+    private long shardLoadNanos;
+    private long transferStartNanos = -1;
+    private long transferEndNanos = -1;
+    private ScheduledFuture<?> timer;
+    private ScheduledFuture<?> renewal;
+    private ScheduledFuture<?> poll;
+    private long heldAtStart;
+
+    Run(InstallRequest request, InstallTarget target, int n) {
+      this.request = request;
+      this.target = target;
+      this.store = target.chunkStore();
+      this.driver =
+          Executors.newSingleThreadScheduledExecutor(r -> thread(r, "ferry-install-" + n));
+      // Unbounded in type, bounded in use: see "Concurrency" in the class comment.
+      this.verifier =
+          Executors.newFixedThreadPool(threads, r -> thread(r, "ferry-install-verify-" + n));
+      this.storer = Executors.newFixedThreadPool(2, r -> thread(r, "ferry-install-store-" + n));
+      this.loader =
+          Executors.newFixedThreadPool(threads, r -> thread(r, "ferry-install-load-" + n));
+    }
+
+    void start() {
+      driver.execute(this::choose);
+    }
+
+    // ---- 1. choose a baseline --------------------------------------------------------------
+
+    private void choose() {
+      metrics.begun();
+      try {
+        long need = Math.max(0, request.firstAvailableIndex() - 1);
+        Map<String, SnapshotPeer> all = members();
+        Map<String, CompletableFuture<List<SnapshotPeer.Listing>>> asked = new LinkedHashMap<>();
+        all.forEach((id, p) -> asked.put(id, p.listManifests(need)));
+        Map<SnapshotPeer.Listing, List<String>> holders = new HashMap<>();
+        Map<String, String> failed = new LinkedHashMap<>();
+        for (Map.Entry<String, CompletableFuture<List<SnapshotPeer.Listing>>> e :
+            asked.entrySet()) {
+          try {
+            for (SnapshotPeer.Listing l :
+                e.getValue().get(listTimeout.toMillis(), TimeUnit.MILLISECONDS)) {
+              if (l.index() >= need) {
+                holders.computeIfAbsent(l, k -> new ArrayList<>()).add(e.getKey());
+              }
+            }
+          } catch (Exception ex) {
+            // Said in the failure, if no peer can serve.
+            failed.put(e.getKey(), ex.toString());
+            LOG.debug("install: peer {} did not list its snapshots: {}", e.getKey(), ex.toString());
+          }
+        }
+        if (holders.isEmpty() && failed.size() < all.size() && waitForBaseline(need, all)) {
+          return;
+        }
+        SnapshotPeer.Listing best =
+            holders.keySet().stream()
+                .max(
+                    Comparator.comparingLong(SnapshotPeer.Listing::index)
+                        .thenComparingInt(l -> holders.get(l).size()))
+                .orElseThrow(
+                    () ->
+                        new IOException(
+                            all.isEmpty()
+                                ? "no peer's chunk service could be reached"
+                                : "no peer has a snapshot at or after index "
+                                    + need
+                                    + " (asked "
+                                    + all.keySet()
+                                    + (failed.isEmpty() ? "" : "; failed: " + failed)
+                                    + ")"));
+        List<String> holding = new ArrayList<>(holders.get(best));
+        if (holding.size() > maxSources) {
+          // false (not the leader) sorts first; the sort is stable otherwise.
+          holding.sort(Comparator.comparing((String id) -> id.equals(request.leaderId())));
+          holding = holding.subList(0, maxSources);
+        }
+        for (String id : holding) {
+          sources.put(id, all.get(id));
+        }
+        baseline = best;
+        manifest = fetchManifest(best);
+        pinSources();
+        prepare();
+      } catch (Throwable t) {
+        fail(t);
+      }
+    }
+
+    /**
+     * Peers answered, but none holds a snapshot at {@code need} yet: they are still capturing the
+     * baseline a membership change asked for, which takes seconds for a large state. Asks again
+     * every {@link #BASELINE_POLL} for up to {@link #BASELINE_WAIT} rather than failing the install
+     * (Ratis would ask again at once, and a failed install backs off). Driver thread.
+     *
+     * @return true if another attempt is scheduled
+     */
+    private boolean waitForBaseline(long need, Map<String, SnapshotPeer> asked) {
+      long waited = System.nanoTime() - startNanos;
+      if (waited > BASELINE_WAIT.toNanos()) {
+        return false;
+      }
+      if (!waitingForBaseline) {
+        waitingForBaseline = true;
+        LOG.info(
+            "install: waiting for a snapshot at or after index {} (asked {}; they may be"
+                + " capturing it)",
+            need,
+            asked.keySet());
+      }
+      driver.schedule(this::choose, BASELINE_POLL.toMillis(), TimeUnit.MILLISECONDS);
+      return true;
+    }
+
+    /** The configuration's members but this node, by id. Driver thread. */
+    private Map<String, SnapshotPeer> members() {
+      Map<String, SnapshotPeer> all = new LinkedHashMap<>();
+      for (SnapshotPeer p : peers.get()) {
+        if (!p.sourceId().equals(selfId)) {
+          all.put(p.sourceId(), p);
+        }
+      }
+      return all;
+    }
+
+    private Manifest fetchManifest(SnapshotPeer.Listing best) throws IOException {
+      IOException last = null;
+      for (SnapshotPeer p : sources.values()) {
+        try {
+          Manifest m =
+              p.fetchManifest(best.index()).get(listTimeout.toMillis(), TimeUnit.MILLISECONDS);
+          if (!ManifestCodec.rootHash(m).equals(best.root())) {
+            throw new IOException("manifest from " + p.sourceId() + " does not match its root");
+          }
+          return m;
+        } catch (Exception e) {
+          last = new IOException("fetching manifest " + best.index() + " from " + p.sourceId(), e);
+        }
+      }
+      throw last != null ? last : new IOException("no source for manifest " + best.index());
+    }
+
+    private void pinSources() {
+      for (SnapshotPeer p : List.copyOf(sources.values())) {
+        try {
+          leases.put(
+              p.sourceId(),
+              p.pin(manifest.index(), pinTtl).get(listTimeout.toMillis(), TimeUnit.MILLISECONDS));
+        } catch (Exception e) {
+          LOG.info("install: could not pin on {}, not using it: {}", p.sourceId(), e.toString());
+          sources.remove(p.sourceId());
+        }
+      }
+      long every = Math.max(1, pinTtl.toMillis() / 3);
+      renewal = driver.scheduleWithFixedDelay(this::renewPins, every, every, TimeUnit.MILLISECONDS);
+    }
+
+    /** Renews the pin of every source in use; one whose renewal fails is dropped. Driver thread. */
+    private void renewPins() {
+      leases.forEach(
+          (id, lease) ->
+              sources
+                  .get(id)
+                  .renew(lease, pinTtl)
+                  .whenComplete(
+                      (v, t) -> {
+                        if (t != null) {
+                          onDriver(
+                              () -> {
+                                if (lease.equals(leases.get(id))) {
+                                  drop(id, "renewing its pin failed: " + t);
+                                }
+                              });
+                        }
+                      }));
+    }
+
+    // ---- 1b. sources that come and go --------------------------------------------------------
+
+    /**
+     * Asks the members that are not sources (nor demoted, nor already asked) for their listings,
+     * and drops sources that left the configuration. Never blocks: answers come back through {@link
+     * #listed} and {@link #pinned}. Driver thread, every {@code sourcePoll} while the transfer
+     * runs.
+     */
+    private void poll() {
+      if (result.isDone() || transfer.isFinished()) {
+        return;
+      }
+      Map<String, SnapshotPeer> members;
+      try {
+        members = members();
+      } catch (RuntimeException e) {
+        LOG.debug("install: could not read the configuration's members: {}", e.toString());
+        return;
+      }
+      for (String id : List.copyOf(sources.keySet())) {
+        if (!members.containsKey(id)) {
+          drop(id, "it left the configuration");
+        }
+      }
+      if (sources.size() + pinning.size() >= maxSources) {
+        return;
+      }
+      for (SnapshotPeer p : members.values()) {
+        String id = p.sourceId();
+        if (sources.containsKey(id)
+            || listing.contains(id)
+            || pinning.contains(id)
+            || demoted.contains(id)) {
+          continue;
+        }
+        listing.add(id);
+        p.listManifests(baseline.index())
+            .orTimeout(listTimeout.toMillis(), TimeUnit.MILLISECONDS)
+            .whenComplete((ls, t) -> onDriver(() -> listed(p, ls, t)));
+      }
+    }
+
+    /** A member's listing arrived: pins the baseline on it if it holds it. Driver thread. */
+    private void listed(SnapshotPeer p, List<SnapshotPeer.Listing> ls, Throwable t) {
+      String id = p.sourceId();
+      listing.remove(id);
+      if (t != null) {
+        LOG.debug("install: peer {} did not list its snapshots: {}", id, t.toString());
+        return;
+      }
+      boolean holds =
+          ls.stream()
+              .anyMatch(l -> l.index() == baseline.index() && l.root().equals(baseline.root()));
+      if (!holds
+          || transfer.isFinished()
+          || sources.containsKey(id)
+          || sources.size() + pinning.size() >= maxSources) {
+        return;
+      }
+      pinning.add(id);
+      p.pin(manifest.index(), pinTtl)
+          .orTimeout(listTimeout.toMillis(), TimeUnit.MILLISECONDS)
+          .whenComplete(
+              (lease, e) ->
+                  onDriver(
+                      () -> pinned(p, lease, e),
+                      () -> {
+                        if (lease != null) {
+                          p.unpin(lease); // the install ended meanwhile
+                        }
+                      }));
+    }
+
+    /** A pin on a member that holds the baseline answered: it becomes a source. Driver thread. */
+    private void pinned(SnapshotPeer p, Long lease, Throwable t) {
+      String id = p.sourceId();
+      pinning.remove(id);
+      if (t != null) {
+        LOG.debug("install: could not pin index {} on {}: {}", manifest.index(), id, t.toString());
+        return;
+      }
+      if (transfer.isFinished() || sources.containsKey(id) || sources.size() >= maxSources) {
+        p.unpin(lease);
+        return;
+      }
+      sources.put(id, p);
+      leases.put(id, lease);
+      LOG.info(
+          "install: added source {} for index {} ({} sources: {})",
+          id,
+          manifest.index(),
+          sources.size(),
+          sources.keySet());
+      offerSources();
+    }
+
+    /**
+     * Stops using a source: unpins it (best effort), tells the transfer it is lost unless it
+     * demoted it (its unanswered chunks go elsewhere), and re-tiers the others. Its bytes stay in
+     * the report. Driver thread.
+     */
+    private void drop(String id, String why) {
+      SnapshotPeer p = sources.remove(id);
+      if (p == null) {
+        return;
+      }
+      Long lease = leases.remove(id);
+      if (lease != null) {
+        p.unpin(lease)
+            .whenComplete(
+                (v, t) -> {
+                  if (t != null) {
+                    LOG.debug("install: unpinning on {} failed: {}", id, t.toString());
+                  }
+                });
+      }
+      LOG.info("install: dropped source {} for index {}: {}", id, manifest.index(), why);
+      if (!demoted.contains(id)) {
+        handle(transfer.onSourceLost(System.nanoTime(), id));
+      }
+      offerSources();
+    }
+
+    /**
+     * Offers every source in use to the transfer with its tier (new ones join, the others only
+     * update their tier). The leader is asked last (it has the most to do) while at least two other
+     * sources serve; with fewer, fetching from several peers at once matters more.
+     */
+    private void offerSources() {
+      long others = sources.keySet().stream().filter(id -> !id.equals(request.leaderId())).count();
+      List<TransferSource> offered = new ArrayList<>();
+      for (String id : sources.keySet()) {
+        boolean last = others >= 2 && id.equals(request.leaderId());
+        offered.add(TransferSource.of(id, last ? 1 : 0));
+      }
+      handle(transfer.onSourcesAvailable(System.nanoTime(), offered));
+    }
+
+    // ---- 2. plan and transfer ----------------------------------------------------------------
+
+    private void prepare() throws IOException {
+      transferStartNanos = System.nanoTime();
+      metrics.phase(InstallMetrics.Phase.LIST, transferStartNanos - startNanos);
+      Set<ChunkId> ids = new LinkedHashSet<>();
+      Map<ChunkId, ChunkRef> byId = new HashMap<>();
+      for (ChunkRef r : manifest.allChunks()) {
+        ids.add(r.id());
+        byId.putIfAbsent(r.id(), r);
+      }
+      refs = Map.copyOf(byId);
+      // Durable intent: chunks fetched for this baseline survive a crash and are reused.
+      store.retain(TARGET_KEY_PREFIX + manifest.term() + "-" + manifest.index(), ids);
+      // Chunks become durable together before the state is staged, not one fsync each.
+      writer = store.openBatchWriter();
+      staged = target.begin(manifest, decoded::take);
+      shardMissing = new ArrayList<>();
+      shardUses = new HashMap<>();
+      for (Shard s : manifest.shards()) {
+        Set<ChunkId> missing = new HashSet<>();
+        for (ChunkRef r : s.chunks()) {
+          if (!store.contains(r.id())) {
+            missing.add(r.id());
+            // How many times loading the shards reads this chunk (a chunk may repeat).
+            shardUses.merge(r.id(), 1, Integer::sum);
+          }
+        }
+        shardMissing.add(missing);
+      }
+      sessionMissing = new HashSet<>();
+      for (ChunkRef r : manifest.sessionChunks()) {
+        if (!store.contains(r.id())) {
+          sessionMissing.add(r.id());
+        }
+      }
+      shardQueued = new boolean[manifest.shards().size()];
+      transfer = new ChunkTransfer(manifest.allChunks(), store::contains, transferConfig);
+      TransferProgress p = transfer.progress();
+      heldAtStart = p.bytesHeldAtStart();
+      long heldRaw = 0;
+      Set<ChunkId> seen = new HashSet<>();
+      for (ChunkRef r : manifest.allChunks()) {
+        if (seen.add(r.id()) && store.contains(r.id())) {
+          heldRaw += r.rawSize();
+        }
+      }
+      metrics.started(p.bytesWanted(), p.bytesHeldAtStart(), heldRaw);
+      publishProgress();
+      LOG.info(
+          "install: baseline index {} ({} chunks, {} bytes; {} bytes already held) from {}",
+          manifest.index(),
+          p.chunksWanted(),
+          p.bytesWanted(),
+          p.bytesHeldAtStart(),
+          sources.keySet());
+      for (int i = 0; i < shardMissing.size(); i++) {
+        maybeLoad(i);
+      }
+      handle(transfer.start(System.nanoTime()));
+      offerSources();
+      schedule();
+      long every = sourcePoll.toMillis();
+      poll = driver.scheduleWithFixedDelay(this::pollSafely, every, every, TimeUnit.MILLISECONDS);
+    }
+
+    private void pollSafely() {
+      try {
+        poll();
+        schedule();
+        // Also when no chunk arrives: the smoothed rate then falls and the ETA grows.
+        publishProgress();
+      } catch (Throwable t) {
+        fail(t);
+      }
+    }
+
+    private void handle(List<TransferAction> actions) {
+      for (TransferAction a : actions) {
+        if (a instanceof TransferAction.Fetch f) {
+          fetch(f);
+        } else if (a instanceof TransferAction.Store s) {
+          // Kept until its shard is loaded (chunks only in the session table are not kept).
+          decoded.offer(s.ref().id(), s.raw(), shardUses.getOrDefault(s.ref().id(), 0));
+          storeChunk(s.ref(), s.stored());
+        } else if (a instanceof TransferAction.SourceDemoted d) {
+          LOG.warn("install: source {} demoted: {}", d.source(), d.reason());
+          metrics.demoted();
+          demoted.add(d.source());
+          drop(d.source(), "demoted");
+        } else if (a instanceof TransferAction.GiveUp g) {
+          fail(new TransferGaveUpException(g));
+        } else if (a instanceof TransferAction.Done) {
+          transferDone = true;
+          maybeFinish();
+        }
+      }
+    }
+
+    private void fetch(TransferAction.Fetch f) {
+      SnapshotPeer peer = sources.get(f.source());
+      if (peer == null) {
+        // Not in use any more (cannot happen: a dropped source is lost to the transfer first).
+        handle(transfer.onSourceLost(System.nanoTime(), f.source()));
+        return;
+      }
+      List<ChunkId> ids = new ArrayList<>(f.chunks().size());
+      long now = System.nanoTime();
+      for (ChunkRef r : f.chunks()) {
+        ids.add(r.id());
+        sentAt.put(r.id(), now);
+      }
+      firstFetchNanos.putIfAbsent(f.source(), now);
+      long wire = bytesPerSource.getOrDefault(f.source(), 0L);
+      // Verification runs on `threads` threads at once: the node verifies that many times faster
+      // than the time spent per chunk says.
+      boolean raw =
+          shipping.raw(
+              wire, now - firstFetchNanos.get(f.source()), verifiedRawBytes, verifyNanos / threads);
+      if (raw) {
+        rawChunks += ids.size();
+      }
+      peer.fetch(
+          ids,
+          new ChunkTransport.FetchListener() {
+            @Override
+            public void arrived(ChunkId id, ByteBuffer stored) {
+              long at = System.nanoTime();
+              try {
+                verifier.execute(() -> verify(f.source(), id, stored, at));
+              } catch (java.util.concurrent.RejectedExecutionException e) {
+                // the install already ended
+              }
+            }
+
+            @Override
+            public void failed(ChunkId id, Throwable cause) {
+              onDriver(
+                  () -> handle(transfer.onChunkFailed(System.nanoTime(), f.source(), id, cause)));
+            }
+          },
+          raw);
+    }
+
+    /**
+     * Decodes and hashes an arrived chunk, timing it, and hands the result to the driver. Verifier
+     * thread.
+     */
+    private void verify(String source, ChunkId id, ByteBuffer stored, long arrivedAt) {
+      ChunkRef ref = refs.get(id);
+      if (ref == null) {
+        // Not a chunk of the manifest: the transfer counts it as unsolicited, decoding nothing.
+        onDriver(() -> handle(transfer.onChunkArrived(System.nanoTime(), source, id, stored)));
+        return;
+      }
+      boolean compressed = isCompressed(stored);
+      long t0 = System.nanoTime();
+      ChunkVerifier.Result verified = ChunkVerifier.verify(ref, stored);
+      long took = System.nanoTime() - t0;
+      onDriver(() -> verified(source, verified, arrivedAt, compressed ? took : -1));
+    }
+
+    /** A verified (or corrupt) chunk reaches the transfer. Driver thread. */
+    private void verified(
+        String source, ChunkVerifier.Result verified, long arrivedAt, long verifyTook) {
+      ChunkRef ref = verified.ref();
+      Long sent = sentAt.get(ref.id());
+      metrics.fetched(
+          source, verified.storedBytes(), ref.rawSize(), sent == null ? 0 : arrivedAt - sent);
+      bytesPerSource.merge(source, (long) verified.storedBytes(), Long::sum);
+      if (verifyTook >= 0) {
+        verifyNanos += verifyTook;
+        verifiedRawBytes += ref.rawSize();
+      }
+      handle(transfer.onChunkVerified(System.nanoTime(), source, verified));
+      publishProgress();
+    }
+
+    private void storeChunk(ChunkRef ref, ByteBuffer stored) {
+      storesPending++;
+      storer.execute(
+          () -> {
+            try {
+              // The transfer verified these bytes (decoded and hashed) before emitting Store.
+              writer.putVerified(ref, stored);
+              onDriver(() -> stored(ref));
+            } catch (Throwable t) {
+              onDriver(
+                  () -> {
+                    storesPending--;
+                    handle(transfer.onStoreFailed(System.nanoTime(), ref, t));
+                  });
+            }
+          });
+    }
+
+    private void stored(ChunkRef ref) {
+      storesPending--;
+      for (int i = 0; i < shardMissing.size(); i++) {
+        if (shardMissing.get(i).remove(ref.id())) {
+          maybeLoad(i);
+        }
+      }
+      sessionMissing.remove(ref.id());
+      maybeFinish();
+    }
+
+    /**
+     * Submits shard {@code i} to the loader pool once all its chunks are stored, at most once.
+     * Driver thread.
+     */
+    private void maybeLoad(int i) {
+      if (shardQueued[i] || !shardMissing.get(i).isEmpty()) {
+        return;
+      }
+      shardQueued[i] = true;
+      loadsPending++;
+      loader.execute(
+          () -> {
+            try {
+              long t = System.nanoTime();
+              staged.loadShard(i);
+              long at = System.nanoTime() - startNanos;
+              long took = System.nanoTime() - t;
+              onDriver(() -> shardLoaded(at, took));
+            } catch (Throwable t) {
+              onDriver(() -> fail(t));
+            }
+          });
+    }
+
+    private void shardLoaded(long at, long took) {
+      loadsPending--;
+      shardsLoaded++;
+      shardLoadNanos += took;
+      if (firstShardNanos < 0) {
+        firstShardNanos = at;
+        metrics.firstShard(at);
+      }
+      maybeFinish();
+    }
+
+    /** Completes the staged install once the transfer is done and every store and load returned. */
+    private void maybeFinish() {
+      if (!transferDone || storesPending > 0 || finishing || result.isDone()) {
+        return;
+      }
+      if (transferEndNanos < 0) {
+        transferEndNanos = System.nanoTime();
+        metrics.phase(InstallMetrics.Phase.TRANSFER, transferEndNanos - transferStartNanos);
+      }
+      if (loadsPending > 0) {
+        return;
+      }
+      finishing = true;
+      long t = System.nanoTime();
+      metrics.phase(InstallMetrics.Phase.LOAD, t - transferEndNanos);
+      loader.execute(
+          () -> {
+            try {
+              writer.sync();
+              staged.complete();
+              long finalizeNanos = System.nanoTime() - t;
+              metrics.phase(InstallMetrics.Phase.VERIFY, finalizeNanos);
+              onDriver(() -> succeed(finalizeNanos));
+            } catch (Throwable e) {
+              onDriver(() -> fail(e));
+            }
+          });
+    }
+
+    private void schedule() {
+      if (transfer == null || transfer.isFinished()) {
+        return;
+      }
+      long next = transfer.nextTimerNanos();
+      if (next == Long.MAX_VALUE) {
+        return;
+      }
+      if (timer != null) {
+        timer.cancel(false);
+      }
+      long delay = Math.max(1_000_000L, next - System.nanoTime());
+      timer =
+          driver.schedule(
+              () -> {
+                handle(transfer.onTick(System.nanoTime()));
+                schedule();
+              },
+              delay,
+              TimeUnit.NANOSECONDS);
+    }
+
+    /** Runs {@code r} on the driver unless the install ended. Any thread. */
+    private void onDriver(Runnable r) {
+      onDriver(r, () -> {});
+    }
+
+    /**
+     * Runs {@code r} on the driver, or {@code ifEnded} (on the driver or the calling thread) if the
+     * install ended before {@code r} could run. Any thread.
+     */
+    private void onDriver(Runnable r, Runnable ifEnded) {
+      try {
+        driver.execute(
+            () -> {
+              if (result.isDone()) {
+                ifEnded.run();
+              } else {
+                r.run();
+                schedule();
+              }
+            });
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        ifEnded.run(); // the install already ended
+      }
+    }
+
+    // ---- 3. end -------------------------------------------------------------------------------
+
+    private void succeed(long finalizeNanos) {
+      try {
+        for (String key : store.retainedKeys()) {
+          if (key.startsWith(TARGET_KEY_PREFIX)) {
+            store.release(key);
+          }
+        }
+      } catch (IOException e) {
+        LOG.warn("install: releasing install targets failed: {}", e.toString());
+      }
+      long total = System.nanoTime() - startNanos;
+      metrics.finished(InstallMetrics.Outcome.INSTALLED, total);
+      TransferProgress p = transfer.progress();
+      lastReport =
+          new InstallReport(
+              manifest.term(),
+              manifest.index(),
+              true,
+              "installed",
+              p.bytesWanted(),
+              heldAtStart,
+              Map.copyOf(bytesPerSource),
+              Duration.ofNanos(total),
+              Duration.ofNanos(Math.max(0, firstShardNanos)),
+              Duration.ofNanos(finalizeNanos),
+              manifest.digest());
+      LOG.info(
+          "install: index {} done in {} ms: fetched {} bytes from {}, {} bytes already held"
+              + " ({} chunks requested raw; {})",
+          manifest.index(),
+          total / 1_000_000,
+          bytesPerSource.values().stream().mapToLong(Long::longValue).sum(),
+          bytesPerSource,
+          heldAtStart,
+          rawChunks,
+          decoded.describe());
+      end();
+      result.complete(manifest);
+    }
+
+    private void fail(Throwable t) {
+      if (result.isDone()) {
+        return;
+      }
+      if (staged != null) {
+        staged.abort();
+      }
+      long total = System.nanoTime() - startNanos;
+      metrics.finished(outcomeOf(t, manifest != null), total);
+      lastReport =
+          new InstallReport(
+              manifest == null ? 0 : manifest.term(),
+              manifest == null ? -1 : manifest.index(),
+              false,
+              String.valueOf(t.getMessage()),
+              transfer == null ? 0 : transfer.progress().bytesWanted(),
+              heldAtStart,
+              Map.copyOf(bytesPerSource),
+              Duration.ofNanos(total),
+              Duration.ZERO,
+              Duration.ZERO,
+              manifest == null ? null : manifest.digest());
+      // The state machine logs the failure (the first of a series, then a few), with its retry.
+      LOG.debug("install failed: {}", t.toString());
+      end();
+      result.completeExceptionally(t);
+    }
+
+    private void publishProgress() {
+      if (transfer != null && manifest != null && !result.isDone()) {
+        TransferProgress p = transfer.progress();
+        long now = System.nanoTime();
+        rate.sample(now, bytesPerSource.values().stream().mapToLong(Long::longValue).sum());
+        current =
+            new InstallProgress(
+                manifest.index(),
+                p.bytesWanted(),
+                p.bytesDone(),
+                bytesPerSource,
+                Duration.ofNanos(now - startNanos),
+                rate.bytesPerSecond(),
+                loadLeft());
+      }
+    }
+
+    /** Mean load time of the shards loaded so far × the shards left ÷ the loader threads. */
+    private Duration loadLeft() {
+      int left = shardMissing.size() - shardsLoaded;
+      if (shardsLoaded == 0 || left <= 0) {
+        return Duration.ZERO;
+      }
+      return Duration.ofNanos(shardLoadNanos / shardsLoaded * left / threads);
+    }
+
+    private void end() {
+      current = null;
+      decoded.close();
+      if (writer != null) {
+        writer.close();
+      }
+      if (renewal != null) {
+        renewal.cancel(false);
+      }
+      if (poll != null) {
+        poll.cancel(false);
+      }
+      if (timer != null) {
+        timer.cancel(false);
+      }
+      leases.forEach((id, lease) -> sources.get(id).unpin(lease));
+      driver.shutdown();
+      verifier.shutdown();
+      storer.shutdown();
+      loader.shutdown();
+    }
+  }
+
+  /** Why an install failed with {@code t}; {@code baselineChosen} once a manifest was fetched. */
+  static InstallMetrics.Outcome outcomeOf(Throwable t, boolean baselineChosen) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof TransferGaveUpException) {
+        return InstallMetrics.Outcome.TRANSFER_GAVE_UP;
+      }
+      if (c instanceof DigestMismatchException) {
+        return InstallMetrics.Outcome.DIGEST_MISMATCH;
+      }
+    }
+    if (!baselineChosen) {
+      return InstallMetrics.Outcome.NO_BASELINE;
+    }
+    return t instanceof IOException
+        ? InstallMetrics.Outcome.IO_ERROR
+        : InstallMetrics.Outcome.ERROR;
+  }
+
+  /** The transfer protocol gave up. */
+  static final class TransferGaveUpException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    TransferGaveUpException(TransferAction.GiveUp g) {
+      super("transfer gave up (" + g.reason() + "): " + g.message());
+    }
+  }
+
+  private static boolean isCompressed(ByteBuffer stored) {
+    try {
+      return ChunkCodecs.codecOf(stored) != ChunkCodec.RAW;
+    } catch (IOException e) {
+      return false; // the transfer reports the bad chunk
+    }
+  }
+
+  private static Thread thread(Runnable r, String name) {
+    Thread t = new Thread(r, name);
+    t.setDaemon(true);
+    return t;
+  }
+}
