@@ -3,8 +3,7 @@ package dev.ferry.raft;
 import dev.ferry.shipping.PeerAddress;
 import dev.ferry.shipping.chunks.ChunkAuthException;
 import dev.ferry.shipping.chunks.ChunkClient;
-import dev.ferry.shipping.install.ChunkClientPeer;
-import dev.ferry.shipping.install.SnapshotPeer;
+import dev.ferry.shipping.chunks.SnapshotPeer;
 import io.netty.handler.ssl.SslContext;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -31,8 +30,8 @@ final class PeerClients implements AutoCloseable {
   private final String selfId;
   private final ClusterSecret secret;
   private final SslContext tls;
-  private final Map<String, ChunkClientPeer> clients = new HashMap<>();
-  private final Map<String, String> addresses = new HashMap<>();
+  private final Map<String, ChunkClient> clients = new HashMap<>();
+  private final Map<String, PeerAddress> addresses = new HashMap<>();
   private boolean closed;
   private boolean refusedByAllSaid;
 
@@ -54,7 +53,7 @@ final class PeerClients implements AutoCloseable {
     if (closed) {
       return List.of();
     }
-    Map<String, String> wanted = new HashMap<>();
+    Map<String, PeerAddress> wanted = new HashMap<>();
     try {
       if (server == null) {
         throw new IOException("not started");
@@ -63,8 +62,7 @@ final class PeerClients implements AutoCloseable {
         String id = p.getId().toString();
         if (!id.equals(selfId) && p.getDataStreamAddress() != null) {
           try {
-            PeerAddress a = RaftPeers.fromRaftPeer(p);
-            wanted.put(id, a.host() + ":" + a.chunkPort());
+            wanted.put(id, RaftPeers.fromRaftPeer(p));
           } catch (IllegalArgumentException e) {
             LOG.warn("ignoring a peer with a bad address in the configuration: {}", e.getMessage());
           }
@@ -73,21 +71,21 @@ final class PeerClients implements AutoCloseable {
     } catch (IOException e) {
       for (PeerAddress p : fallback) {
         if (!p.id().equals(selfId)) {
-          wanted.put(p.id(), p.host() + ":" + p.chunkPort());
+          wanted.put(p.id(), p);
         }
       }
     }
     List<SnapshotPeer> out = new ArrayList<>();
     Map<String, String> refused = new TreeMap<>();
-    for (Map.Entry<String, String> e : wanted.entrySet()) {
-      ChunkClientPeer c = clients.get(e.getKey());
-      if (c != null && (!c.client().isOpen() || !e.getValue().equals(addresses.get(e.getKey())))) {
-        c.client().close();
+    for (Map.Entry<String, PeerAddress> e : wanted.entrySet()) {
+      ChunkClient c = clients.get(e.getKey());
+      if (c != null && (!c.isOpen() || !e.getValue().equals(addresses.get(e.getKey())))) {
+        c.close();
         c = null;
       }
       if (c == null) {
         try {
-          c = connect(e.getKey(), e.getValue());
+          c = connect(e.getValue());
         } catch (Exception ex) {
           Throwable cause =
               ex instanceof ExecutionException && ex.getCause() != null ? ex.getCause() : ex;
@@ -122,23 +120,20 @@ final class PeerClients implements AutoCloseable {
     return out;
   }
 
-  private ChunkClientPeer connect(String id, String address) throws Exception {
-    int colon = address.lastIndexOf(':');
-    ChunkClient client =
-        ChunkClient.builder()
-            .peer(id, address.substring(0, colon), Integer.parseInt(address.substring(colon + 1)))
-            .selfId(selfId)
-            .secret(secret.bytes())
-            .tls(tls)
-            .connect()
-            .get(15, TimeUnit.SECONDS);
-    return new ChunkClientPeer(client);
+  private ChunkClient connect(PeerAddress peer) throws Exception {
+    return ChunkClient.builder()
+        .peer(peer)
+        .selfId(selfId)
+        .secret(secret.bytes())
+        .tls(tls)
+        .connect()
+        .get(15, TimeUnit.SECONDS);
   }
 
   @Override
   public synchronized void close() {
     closed = true;
-    clients.values().forEach(c -> c.client().close());
+    clients.values().forEach(ChunkClient::close);
     clients.clear();
   }
 }

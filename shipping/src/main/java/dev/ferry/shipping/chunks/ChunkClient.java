@@ -66,7 +66,7 @@ import java.util.function.Function;
  * client's I/O thread: they must return quickly and not block. Many clients share one event-loop
  * group (by default a process-wide one of two daemon threads).
  */
-public final class ChunkClient implements ChunkTransport, Closeable {
+public final class ChunkClient implements SnapshotPeer, Closeable {
 
   /** Process-wide default event loops for clients: two daemon threads, created on first use. */
   private static final class DefaultGroup {
@@ -123,6 +123,7 @@ public final class ChunkClient implements ChunkTransport, Closeable {
    * The peer's manifests at or after {@code minIndex}, in ascending index order (at most the newest
    * 1024).
    */
+  @Override
   public CompletableFuture<List<ManifestInfo>> listManifests(long minIndex) {
     if (minIndex < 0) {
       throw new IllegalArgumentException("minIndex < 0: " + minIndex);
@@ -138,6 +139,7 @@ public final class ChunkClient implements ChunkTransport, Closeable {
    * ({@code NOT_FOUND}) if the peer has none, or with {@link ManifestFormatException} if the bytes
    * are not a valid manifest of that index.
    */
+  @Override
   public CompletableFuture<Manifest> fetchManifest(long index) {
     return fetchManifest(index, null);
   }
@@ -188,6 +190,7 @@ public final class ChunkClient implements ChunkTransport, Closeable {
    * {@code NOT_FOUND} if the peer has no such manifest, {@code BAD_REQUEST} if {@code ttl} exceeds
    * the peer's limit.
    */
+  @Override
   public CompletableFuture<Lease> pin(long index, Duration ttl) {
     long ms = ttlMillis(ttl);
     return connection
@@ -199,6 +202,7 @@ public final class ChunkClient implements ChunkTransport, Closeable {
    * Extends a lease this peer granted to now + {@code ttl}. Fails with {@link
    * LeaseExpiredException} if it has ended.
    */
+  @Override
   public CompletableFuture<Lease> renew(long leaseId, Duration ttl) {
     long ms = ttlMillis(ttl);
     Function<Error, RuntimeException> onError =
@@ -212,6 +216,7 @@ public final class ChunkClient implements ChunkTransport, Closeable {
   }
 
   /** Ends a lease this peer granted; no effect if it has already ended. */
+  @Override
   public CompletableFuture<Void> unpin(long leaseId) {
     return connection
         .request(id -> new Unpin(id, leaseId), Ok.class, this::requestError)

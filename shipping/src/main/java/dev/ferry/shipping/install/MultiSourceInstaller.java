@@ -1,5 +1,7 @@
 package dev.ferry.shipping.install;
 
+import dev.ferry.shipping.chunks.ManifestInfo;
+import dev.ferry.shipping.chunks.SnapshotPeer;
 import dev.ferry.shipping.metrics.InstallMetrics;
 import dev.ferry.snapshot.ChunkId;
 import dev.ferry.snapshot.ChunkRef;
@@ -10,6 +12,7 @@ import dev.ferry.snapshot.format.ManifestCodec;
 import dev.ferry.snapshot.format.Shard;
 import dev.ferry.snapshot.store.ChunkStore;
 import dev.ferry.snapshot.store.ChunkWriter;
+import dev.ferry.snapshot.store.Lease;
 import dev.ferry.snapshot.transfer.ChunkTransfer;
 import dev.ferry.snapshot.transfer.ChunkVerifier;
 import dev.ferry.snapshot.transfer.TransferAction;
@@ -285,7 +288,7 @@ public final class MultiSourceInstaller implements Installer {
     private long verifiedRawBytes;
     private long verifyNanos;
     private long rawChunks;
-    private SnapshotPeer.Listing baseline;
+    private ManifestInfo baseline;
     private Manifest manifest;
 
     /** Every chunk of the manifest by id; immutable, read by verifier threads. */
@@ -340,15 +343,13 @@ public final class MultiSourceInstaller implements Installer {
       try {
         long need = Math.max(0, request.firstAvailableIndex() - 1);
         Map<String, SnapshotPeer> all = members();
-        Map<String, CompletableFuture<List<SnapshotPeer.Listing>>> asked = new LinkedHashMap<>();
+        Map<String, CompletableFuture<List<ManifestInfo>>> asked = new LinkedHashMap<>();
         all.forEach((id, p) -> asked.put(id, p.listManifests(need)));
-        Map<SnapshotPeer.Listing, List<String>> holders = new HashMap<>();
+        Map<ManifestInfo, List<String>> holders = new HashMap<>();
         Map<String, String> failed = new LinkedHashMap<>();
-        for (Map.Entry<String, CompletableFuture<List<SnapshotPeer.Listing>>> e :
-            asked.entrySet()) {
+        for (Map.Entry<String, CompletableFuture<List<ManifestInfo>>> e : asked.entrySet()) {
           try {
-            for (SnapshotPeer.Listing l :
-                e.getValue().get(listTimeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            for (ManifestInfo l : e.getValue().get(listTimeout.toMillis(), TimeUnit.MILLISECONDS)) {
               if (l.index() >= need) {
                 holders.computeIfAbsent(l, k -> new ArrayList<>()).add(e.getKey());
               }
@@ -362,10 +363,10 @@ public final class MultiSourceInstaller implements Installer {
         if (holders.isEmpty() && failed.size() < all.size() && waitForBaseline(need, all)) {
           return;
         }
-        SnapshotPeer.Listing best =
+        ManifestInfo best =
             holders.keySet().stream()
                 .max(
-                    Comparator.comparingLong(SnapshotPeer.Listing::index)
+                    Comparator.comparingLong(ManifestInfo::index)
                         .thenComparingInt(l -> holders.get(l).size()))
                 .orElseThrow(
                     () ->
@@ -432,7 +433,7 @@ public final class MultiSourceInstaller implements Installer {
       return all;
     }
 
-    private Manifest fetchManifest(SnapshotPeer.Listing best) throws IOException {
+    private Manifest fetchManifest(ManifestInfo best) throws IOException {
       IOException last = null;
       for (SnapshotPeer p : sources.values()) {
         try {
@@ -454,7 +455,9 @@ public final class MultiSourceInstaller implements Installer {
         try {
           leases.put(
               p.sourceId(),
-              p.pin(manifest.index(), pinTtl).get(listTimeout.toMillis(), TimeUnit.MILLISECONDS));
+              p.pin(manifest.index(), pinTtl)
+                  .get(listTimeout.toMillis(), TimeUnit.MILLISECONDS)
+                  .id());
         } catch (Exception e) {
           LOG.info("install: could not pin on {}, not using it: {}", p.sourceId(), e.toString());
           sources.remove(p.sourceId());
@@ -527,7 +530,7 @@ public final class MultiSourceInstaller implements Installer {
     }
 
     /** A member's listing arrived: pins the baseline on it if it holds it. Driver thread. */
-    private void listed(SnapshotPeer p, List<SnapshotPeer.Listing> ls, Throwable t) {
+    private void listed(SnapshotPeer p, List<ManifestInfo> ls, Throwable t) {
       String id = p.sourceId();
       listing.remove(id);
       if (t != null) {
@@ -545,6 +548,7 @@ public final class MultiSourceInstaller implements Installer {
       }
       pinning.add(id);
       p.pin(manifest.index(), pinTtl)
+          .thenApply(Lease::id)
           .orTimeout(listTimeout.toMillis(), TimeUnit.MILLISECONDS)
           .whenComplete(
               (lease, e) ->

@@ -4,15 +4,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.ferry.shipping.chunks.ManifestInfo;
+import dev.ferry.shipping.chunks.SnapshotPeer;
 import dev.ferry.snapshot.ChunkId;
 import dev.ferry.snapshot.ChunkRef;
 import dev.ferry.snapshot.StateDigest;
 import dev.ferry.snapshot.codec.ChunkCodecs;
 import dev.ferry.snapshot.format.Manifest;
-import dev.ferry.snapshot.format.ManifestCodec;
 import dev.ferry.snapshot.format.Shard;
 import dev.ferry.snapshot.store.ChunkStore;
 import dev.ferry.snapshot.store.FileChunkStore;
+import dev.ferry.snapshot.store.Lease;
 import dev.ferry.snapshot.transfer.TransferConfig;
 import dev.ferry.statemachine.InstallTarget;
 import dev.ferry.statemachine.Installer.InstallRequest;
@@ -21,6 +23,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -157,15 +160,14 @@ class MultiSourceInstallerTest {
     }
 
     @Override
-    public java.util.concurrent.CompletableFuture<List<Listing>> listManifests(long minIndex) {
+    public java.util.concurrent.CompletableFuture<List<ManifestInfo>> listManifests(long minIndex) {
       if (gone) {
         return java.util.concurrent.CompletableFuture.failedFuture(new IOException(id + " left"));
       }
       listedThrice.countDown();
-      List<Listing> l =
+      List<ManifestInfo> l =
           captured && delivered.get() >= listsFrom && manifest.index() >= minIndex
-              ? List.of(
-                  new Listing(manifest.term(), manifest.index(), ManifestCodec.rootHash(manifest)))
+              ? List.of(ManifestInfo.of(manifest))
               : List.of();
       return java.util.concurrent.CompletableFuture.completedFuture(l);
     }
@@ -176,20 +178,24 @@ class MultiSourceInstallerTest {
     }
 
     @Override
-    public java.util.concurrent.CompletableFuture<Long> pin(long index, Duration ttl) {
+    public java.util.concurrent.CompletableFuture<Lease> pin(long index, Duration ttl) {
       if (gone) {
         return java.util.concurrent.CompletableFuture.failedFuture(new IOException(id + " left"));
       }
       long lease = leases.incrementAndGet();
       liveLeases.add(lease);
-      return java.util.concurrent.CompletableFuture.completedFuture(lease);
+      return java.util.concurrent.CompletableFuture.completedFuture(lease(lease, ttl));
     }
 
     @Override
-    public java.util.concurrent.CompletableFuture<Void> renew(long leaseId, Duration ttl) {
+    public java.util.concurrent.CompletableFuture<Lease> renew(long leaseId, Duration ttl) {
       return gone
           ? java.util.concurrent.CompletableFuture.failedFuture(new IOException(id + " left"))
-          : java.util.concurrent.CompletableFuture.completedFuture(null);
+          : java.util.concurrent.CompletableFuture.completedFuture(lease(leaseId, ttl));
+    }
+
+    private Lease lease(long leaseId, Duration ttl) {
+      return new Lease(leaseId, "manifest-" + manifest.index(), Instant.now().plus(ttl));
     }
 
     @Override

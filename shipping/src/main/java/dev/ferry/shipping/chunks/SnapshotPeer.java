@@ -1,7 +1,7 @@
-package dev.ferry.shipping.install;
+package dev.ferry.shipping.chunks;
 
 import dev.ferry.snapshot.format.Manifest;
-import dev.ferry.snapshot.format.ManifestRoot;
+import dev.ferry.snapshot.store.Lease;
 import dev.ferry.snapshot.transport.ChunkTransport;
 import java.time.Duration;
 import java.util.List;
@@ -9,27 +9,25 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * Another node seen as a source of snapshots: it lists and serves its durable manifests, pins one
- * while it is being shipped, and serves chunks ({@link ChunkTransport}). The real one talks to the
- * peer's chunk service; tests use in-memory ones.
+ * while it is being shipped, and serves chunks ({@link ChunkTransport}). What the installer needs
+ * of a peer: the real one is a {@link ChunkClient} on the peer's chunk service; tests use in-memory
+ * ones.
  *
  * <p>Implementations never block the caller; futures complete on any thread.
  */
 public interface SnapshotPeer extends ChunkTransport {
 
-  /** A manifest the peer holds. */
-  record Listing(long term, long index, ManifestRoot root) {}
-
   /** The peer's durable manifests at or after {@code minIndex}. */
-  CompletableFuture<List<Listing>> listManifests(long minIndex);
+  CompletableFuture<List<ManifestInfo>> listManifests(long minIndex);
 
   /** The peer's manifest at {@code index}, decoded and checked. */
   CompletableFuture<Manifest> fetchManifest(long index);
 
-  /** Pins the manifest at {@code index} (its chunks stay) for {@code ttl}; returns a lease id. */
-  CompletableFuture<Long> pin(long index, Duration ttl);
+  /** Pins the manifest at {@code index} (its chunks stay) for {@code ttl}; returns the lease. */
+  CompletableFuture<Lease> pin(long index, Duration ttl);
 
-  /** Extends a lease. */
-  CompletableFuture<Void> renew(long leaseId, Duration ttl);
+  /** Extends a lease; returns it as extended. */
+  CompletableFuture<Lease> renew(long leaseId, Duration ttl);
 
   /** Ends a lease. */
   CompletableFuture<Void> unpin(long leaseId);
