@@ -6,7 +6,7 @@ import java.util.List;
 
 /**
  * Moves chunks from one remote source to this node. The real implementation runs over Netty (in
- * {@code raft-integration}); tests use {@code SimulatedTransport}.
+ * {@code shipping}: the chunk client); tests use {@code SimulatedTransport} (snapshot test-jar).
  *
  * <p>Everything a transport delivers is untrusted: the caller verifies every chunk against its id
  * before storing it. Implementations never block the calling thread; listener callbacks may come on
