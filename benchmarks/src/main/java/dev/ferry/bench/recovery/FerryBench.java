@@ -4,7 +4,6 @@ import com.codahale.metrics.Meter;
 import com.codahale.metrics.MetricRegistry;
 import dev.ferry.kv.KvClient;
 import dev.ferry.kv.KvStateMachine;
-import dev.ferry.kv.testing.LocalCluster;
 import dev.ferry.raft.FerryServer;
 import dev.ferry.raft.admin.AddRequest;
 import dev.ferry.raft.admin.AddResult;
@@ -23,6 +22,7 @@ import dev.ferry.statemachine.ReplicatedStateMachine;
 import dev.ferry.statemachine.StateLoader;
 import dev.ferry.statemachine.StateMachineConfig;
 import dev.ferry.statemachine.internal.SnapshotCatalog;
+import dev.ferry.testing.LocalCluster;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -82,7 +82,8 @@ final class FerryBench implements Closeable {
     // (another process on a shared machine may take one in between).
     for (int attempt = 1; ; attempt++) {
       try {
-        return new FerryBench(LocalCluster.start(dir, 3, config), gen, timeout, config);
+        return new FerryBench(
+            LocalCluster.start(dir, 3, config, KvStateMachine::new), gen, timeout, config);
       } catch (IOException | RuntimeException e) {
         if (attempt == 3) {
           throw e;
@@ -329,7 +330,7 @@ final class FerryBench implements Closeable {
    */
   private static void restartPhases(
       Map<String, Object> extra,
-      KvStateMachine stateMachine,
+      ReplicatedStateMachine stateMachine,
       long t0,
       long started,
       InstallWatch watch,

@@ -1,5 +1,7 @@
 package dev.ferry.kv.cluster;
 
+import dev.ferry.shipping.FreePorts;
+
 import dev.ferry.kv.KvClient;
 import dev.ferry.raft.ClusterSecret;
 import dev.ferry.shipping.PeerAddress;
@@ -451,7 +453,7 @@ public final class ProcessCluster implements Closeable {
    * that outgoing connections made meanwhile cannot take them before the nodes bind them.
    */
   public static int[] freePorts(int n) throws IOException {
-    return freePortsExcept(n, Set.of());
+    return FreePorts.pick(n);
   }
 
   /** Every port the peers use (Raft, chunk, admin); a mutable set. */
@@ -465,27 +467,6 @@ public final class ProcessCluster implements Closeable {
 
   /** Like {@link #freePorts}, none of them in {@code taken} (ports picked but not bound yet). */
   public static int[] freePortsExcept(int n, Set<Integer> taken) throws IOException {
-    int[] ports = new int[n];
-    java.util.Random rnd = new java.util.Random();
-    int found = 0;
-    for (int tries = 0; found < n && tries < 10_000; tries++) {
-      int port = 20_000 + rnd.nextInt(12_000);
-      boolean dup = taken.contains(port);
-      for (int i = 0; i < found; i++) {
-        dup |= ports[i] == port;
-      }
-      if (dup) {
-        continue;
-      }
-      try (ServerSocket s = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
-        ports[found++] = s.getLocalPort();
-      } catch (IOException busy) {
-        // taken: try another
-      }
-    }
-    if (found < n) {
-      throw new IOException("no free ports found in 20000-31999");
-    }
-    return ports;
+    return FreePorts.except(n, taken);
   }
 }

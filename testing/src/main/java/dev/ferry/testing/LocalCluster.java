@@ -1,0 +1,436 @@
+package dev.ferry.testing;
+
+import dev.ferry.raft.ClusterSecret;
+import dev.ferry.raft.FerryServer;
+import dev.ferry.raft.TlsFiles;
+import dev.ferry.shipping.FreePorts;
+import dev.ferry.shipping.PeerAddress;
+import dev.ferry.shipping.install.MultiSourceInstaller;
+import dev.ferry.statemachine.ReplicatedStateMachine;
+import dev.ferry.statemachine.StateMachineConfig;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+import java.util.function.Function;
+
+/**
+ * A cluster of Ferry nodes inside the test JVM: real Ratis servers talking gRPC over loopback
+ * sockets, each with its own data directory, running any state machine (built per node from the
+ * cluster's {@link StateMachineConfig}). Faster to drive than a cluster of processes, and the state
+ * machines can be inspected directly. Start one with {@link #start(Path, int, StateMachineConfig,
+ * Function)}; stop a node, restart it, wipe it, add listeners, and wait on conditions.
+ *
+ * <p>Concurrency: one test thread drives a cluster; the methods are not thread-safe. Methods that
+ * wait ({@link #leader}, {@link #await}) poll with a deadline and fail with an {@link
+ * AssertionError} naming what they waited for.
+ *
+ * <p>A state machine's own fixture may extend this class to add its clients (kvstore's tests do).
+ */
+public class LocalCluster implements Closeable {
+  private final Path dir;
+  private final String clusterName = "local";
+  private final List<PeerAddress> peers;
+  private final StateMachineConfig config;
+  private final Function<StateMachineConfig, ? extends ReplicatedStateMachine> stateMachines;
+  private final Map<String, FerryServer> servers = new LinkedHashMap<>();
+  private final ClusterSecret secret = ClusterSecret.random();
+  private final Map<String, Long> sendRate = new java.util.HashMap<>();
+  private static final long LOG_PRESERVATION = 50;
+  private final Tls tls;
+
+  /**
+   * Mutual TLS for a cluster: each node's files, and the files its clients use (a subclass's client
+   * methods read them through {@link #tls()}).
+   */
+  public record Tls(Map<String, TlsFiles> nodes, TlsFiles client) {
+    /** Copies the map. */
+    public Tls {
+      nodes = Map.copyOf(nodes);
+      java.util.Objects.requireNonNull(client, "client");
+    }
+  }
+
+  private dev.ferry.shipping.install.Shipping shipping = dev.ferry.shipping.install.Shipping.AUTO;
+
+  /** Sets how nodes started from now on ask for chunks when they install. */
+  public void setShipping(dev.ferry.shipping.install.Shipping shipping) {
+    this.shipping = shipping;
+  }
+
+  private int installSources = Integer.MAX_VALUE;
+
+  /** Sets from how many peers at most nodes started from now on install (default: all). */
+  public void setInstallSources(int max) {
+    this.installSources = max;
+  }
+
+  /** Sets the chunk service send rate (bytes/s) node {@code id} gets at its next start. */
+  public void setSendRate(String id, long bytesPerSecond) {
+    sendRate.put(id, bytesPerSecond);
+  }
+
+  /** The cluster name (the Raft group id derives from it). */
+  public String clusterName() {
+    return clusterName;
+  }
+
+  /** The cluster secret. */
+  public ClusterSecret secret() {
+    return secret;
+  }
+
+  /** A node's data directory. */
+  public Path dataDir(String id) {
+    return dir.resolve(id);
+  }
+
+  /**
+   * A cluster of {@code n} nodes (ids {@code n1..nN}, on free loopback ports), not started: for a
+   * subclass, which then calls {@link #startAll}.
+   *
+   * @param dir where the nodes' data directories go
+   * @param n how many nodes
+   * @param config the configuration every node's state machine is built with
+   * @param stateMachines builds a node's state machine from {@code config}, once per start
+   * @param sendRate the chunk services' send rate, bytes/s (0: unlimited)
+   * @param tls mutual TLS on every port, or null for none
+   * @throws IOException if no free ports are found
+   */
+  protected LocalCluster(
+      Path dir,
+      int n,
+      StateMachineConfig config,
+      Function<StateMachineConfig, ? extends ReplicatedStateMachine> stateMachines,
+      long sendRate,
+      Tls tls)
+      throws IOException {
+    if (n < 1) {
+      throw new IllegalArgumentException("a cluster needs at least one node: " + n);
+    }
+    List<PeerAddress> peers = new ArrayList<>();
+    // All ports at once: picked node by node, before any node binds, two nodes could get the same.
+    int[] ports = FreePorts.pick(3 * n);
+    for (int i = 0; i < n; i++) {
+      peers.add(
+          new PeerAddress(
+              "n" + (i + 1), "127.0.0.1", ports[3 * i], ports[3 * i + 1], ports[3 * i + 2]));
+    }
+    this.dir = java.util.Objects.requireNonNull(dir, "dir");
+    this.peers = List.copyOf(peers);
+    this.config = java.util.Objects.requireNonNull(config, "config");
+    this.stateMachines = java.util.Objects.requireNonNull(stateMachines, "stateMachines");
+    this.tls = tls;
+    for (PeerAddress p : peers) {
+      this.sendRate.put(p.id(), sendRate);
+    }
+  }
+
+  /**
+   * Starts {@code n} nodes running the state machines {@code stateMachines} builds, and waits until
+   * one of them is a leader ready to serve (it committed an entry of its term).
+   *
+   * @throws IOException if a node cannot start (the others are then stopped)
+   * @throws AssertionError if no leader is ready within 60 s
+   */
+  public static LocalCluster start(
+      Path dir,
+      int n,
+      StateMachineConfig config,
+      Function<StateMachineConfig, ? extends ReplicatedStateMachine> stateMachines)
+      throws IOException {
+    LocalCluster c = new LocalCluster(dir, n, config, stateMachines, 0, null);
+    c.startAll(() -> c.awaitReadyLeader(Duration.ofSeconds(60)));
+    return c;
+  }
+
+  /** What {@link #startAll} waits on once every node runs. */
+  @FunctionalInterface
+  protected interface Readiness {
+    /** Returns once the cluster serves; throws if it does not. */
+    void await() throws IOException;
+  }
+
+  /**
+   * Starts every node, then waits on {@code ready}; stops them all if either fails.
+   *
+   * @throws IOException if a node cannot start or {@code ready} fails
+   */
+  protected final void startAll(Readiness ready) throws IOException {
+    try {
+      for (PeerAddress p : peers) {
+        start(p.id());
+      }
+      ready.await();
+    } catch (IOException | RuntimeException | Error e) {
+      close();
+      throw e;
+    }
+  }
+
+  /** Waits until a running node is the leader and ready to serve, failing after {@code timeout}. */
+  public void awaitReadyLeader(Duration timeout) {
+    await(
+        timeout,
+        () -> {
+          for (FerryServer s : servers.values()) {
+            try {
+              if (s.raftServer().getDivision(s.group().getGroupId()).getInfo().isLeaderReady()) {
+                return true;
+              }
+            } catch (IOException e) {
+              // not running yet
+            }
+          }
+          return false;
+        },
+        "a leader ready to serve");
+  }
+
+  /** Mutual TLS of this cluster, or null if it runs plain TCP. */
+  protected Tls tls() {
+    return tls;
+  }
+
+  /** Starts (or restarts, recovering its storage) node {@code id}. */
+  public FerryServer start(String id) throws IOException {
+    FerryServer.Builder b = FerryServer.builder();
+    if (tls != null) {
+      b.tls(tls.nodes().get(id));
+    }
+    FerryServer s =
+        b.clusterName(clusterName)
+            .selfId(id)
+            .peers(peers)
+            .dataDir(dir.resolve(id))
+            .stateMachine(stateMachines.apply(config))
+            .logPreservationEntries(LOG_PRESERVATION)
+            .clusterSecret(secret)
+            .chunkSendRate(sendRate.getOrDefault(id, 0L))
+            .jmx(false)
+            .shipping(shipping)
+            .installSources(installSources)
+            // Small log segments, so that tests reach purgeable (closed) segments quickly.
+            .property("raft.server.log.segment.size.max", "1MB")
+            .property("raft.server.log.preallocated.size", "256KB")
+            .property("raft.server.log.purge.gap", "16")
+            .build()
+            .start();
+    servers.put(id, s);
+    return s;
+  }
+
+  /**
+   * Three free ports that no node of this cluster was given: a stopped node's ports are free but
+   * must stay its own, or it could not start again.
+   */
+  private int[] freshPorts() throws IOException {
+    java.util.Set<Integer> taken = new java.util.HashSet<>();
+    for (PeerAddress p : peers) {
+      taken.addAll(List.of(p.raftPort(), p.chunkPort(), p.adminPort()));
+    }
+    for (FerryServer s : servers.values()) {
+      PeerAddress p = s.self();
+      taken.addAll(List.of(p.raftPort(), p.chunkPort(), p.adminPort()));
+    }
+    while (true) {
+      int[] ports = FreePorts.pick(3);
+      if (java.util.Arrays.stream(ports).noneMatch(taken::contains)) {
+        return ports;
+      }
+    }
+  }
+
+  /**
+   * Starts a node that is not in the cluster's peer list (fresh ports, empty data directory) as a
+   * Raft listener whose group names the current peers and itself, ready to be added with {@code
+   * MembershipAdmin.addMember}. Its state machine comes from {@code stateMachine} (given this
+   * cluster's config).
+   */
+  public FerryServer startListener(
+      String id, Function<StateMachineConfig, ? extends ReplicatedStateMachine> stateMachine)
+      throws IOException {
+    return startListener(id, stateMachine, peers);
+  }
+
+  /**
+   * As {@link #startListener(String, Function)}, with a group naming {@code members} (the current
+   * voters, which may include nodes added since the cluster started) and itself: a joining node
+   * installs from the peers its group names until the Raft configuration reaches it.
+   */
+  public FerryServer startListener(
+      String id,
+      Function<StateMachineConfig, ? extends ReplicatedStateMachine> stateMachine,
+      List<PeerAddress> members)
+      throws IOException {
+    return startListener(id, stateMachine, members, secret);
+  }
+
+  /**
+   * As {@link #startListener(String, Function, List)}, with the cluster secret {@code nodeSecret}
+   * (another than the cluster's, to test a misconfigured joiner).
+   */
+  public FerryServer startListener(
+      String id,
+      Function<StateMachineConfig, ? extends ReplicatedStateMachine> stateMachine,
+      List<PeerAddress> members,
+      ClusterSecret nodeSecret)
+      throws IOException {
+    if (servers.containsKey(id) || peers.stream().anyMatch(p -> p.id().equals(id))) {
+      throw new IllegalArgumentException(id + " is already a node of this cluster");
+    }
+    if (tls != null) {
+      throw new IllegalStateException("listeners are not supported with TLS in this harness");
+    }
+    int[] ports = freshPorts();
+    PeerAddress self = new PeerAddress(id, "127.0.0.1", ports[0], ports[1], ports[2]);
+    List<PeerAddress> all = new ArrayList<>(members);
+    all.add(self);
+    FerryServer s =
+        FerryServer.builder()
+            .clusterName(clusterName)
+            .selfId(id)
+            .peers(all)
+            .asListener(true)
+            .dataDir(dir.resolve(id))
+            .stateMachine(stateMachine.apply(config))
+            .logPreservationEntries(LOG_PRESERVATION)
+            .clusterSecret(nodeSecret)
+            .jmx(false)
+            .shipping(shipping)
+            .installSources(installSources)
+            .property("raft.server.log.segment.size.max", "1MB")
+            .property("raft.server.log.preallocated.size", "256KB")
+            .property("raft.server.log.purge.gap", "16")
+            .build()
+            .start();
+    servers.put(id, s);
+    return s;
+  }
+
+  /** Stops node {@code id} cleanly. */
+  public void stop(String id) throws IOException {
+    FerryServer s = servers.remove(id);
+    if (s != null) {
+      s.close();
+    }
+  }
+
+  /** A running node. */
+  public FerryServer server(String id) {
+    FerryServer s = servers.get(id);
+    if (s == null) {
+      throw new IllegalArgumentException(id + " is not running");
+    }
+    return s;
+  }
+
+  /** The running node's state machine. */
+  public ReplicatedStateMachine stateMachine(String id) {
+    return server(id).stateMachine();
+  }
+
+  /** Ids of the running nodes. */
+  public List<String> running() {
+    return List.copyOf(servers.keySet());
+  }
+
+  /** The current leader's id, waiting up to {@code timeout} for one. */
+  public String leader(Duration timeout) {
+    String[] found = {null};
+    await(
+        timeout,
+        () -> {
+          for (FerryServer s : servers.values()) {
+            if (s.isLeader()) {
+              found[0] = s.self().id();
+              return true;
+            }
+          }
+          return false;
+        },
+        "a leader");
+    return found[0];
+  }
+
+  /** All peers. */
+  public List<PeerAddress> peers() {
+    return peers;
+  }
+
+  /** A running node other than the current leader. */
+  public String follower(Duration timeout) {
+    String leader = leader(timeout);
+    return running().stream().filter(id -> !id.equals(leader)).findFirst().orElseThrow();
+  }
+
+  /** Node {@code id}'s snapshot installer (the cluster runs with a secret, so it has one). */
+  public MultiSourceInstaller installer(String id) {
+    return server(id).installer().orElseThrow();
+  }
+
+  /** Node {@code id}'s applied log index. */
+  public long applied(String id) {
+    return stateMachine(id).getLastAppliedTermIndex().getIndex();
+  }
+
+  /** The first index still in node {@code id}'s Raft log. */
+  public long logStart(String id) {
+    try {
+      FerryServer s = server(id);
+      return s.raftServer().getDivision(s.group().getGroupId()).getRaftLog().getStartIndex();
+    } catch (IOException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  /** Deletes a stopped node's data directory, so it restarts empty. */
+  public void wipe(String id) throws IOException {
+    if (servers.containsKey(id)) {
+      throw new IllegalStateException(id + " is running");
+    }
+    try (java.util.stream.Stream<Path> paths = java.nio.file.Files.walk(dataDir(id))) {
+      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        java.nio.file.Files.delete(p);
+      }
+    }
+  }
+
+  /** Polls {@code condition} until true or the deadline, then fails naming {@code what}. */
+  public static void await(Duration timeout, BooleanSupplier condition, String what) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("timed out after " + timeout + " waiting for " + what);
+      }
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new AssertionError("interrupted waiting for " + what, e);
+      }
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    IOException first = null;
+    for (String id : new ArrayList<>(servers.keySet())) {
+      try {
+        stop(id);
+      } catch (IOException e) {
+        if (first == null) {
+          first = e;
+        }
+      }
+    }
+    if (first != null) {
+      throw first;
+    }
+  }
+}
