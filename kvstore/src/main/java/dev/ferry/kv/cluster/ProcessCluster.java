@@ -1,15 +1,12 @@
 package dev.ferry.kv.cluster;
 
-import dev.ferry.shipping.FreePorts;
-
 import dev.ferry.kv.KvClient;
 import dev.ferry.raft.ClusterSecret;
+import dev.ferry.shipping.FreePorts;
 import dev.ferry.shipping.PeerAddress;
 import java.io.Closeable;
 import java.io.IOException;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
