@@ -199,30 +199,34 @@ public class LocalCluster implements Closeable {
 
   /** Starts (or restarts, recovering its storage) node {@code id}. */
   public FerryServer start(String id) throws IOException {
-    FerryServer.Builder b = FerryServer.builder();
+    FerryServer.Builder b =
+        node(id, stateMachines.apply(config))
+            .peers(peers)
+            .clusterSecret(secret)
+            .chunkSendRate(sendRate.getOrDefault(id, 0L));
     if (tls != null) {
       b.tls(tls.nodes().get(id));
     }
-    FerryServer s =
-        b.clusterName(clusterName)
-            .selfId(id)
-            .peers(peers)
-            .dataDir(dir.resolve(id))
-            .stateMachine(stateMachines.apply(config))
-            .logPreservationEntries(LOG_PRESERVATION)
-            .clusterSecret(secret)
-            .chunkSendRate(sendRate.getOrDefault(id, 0L))
-            .jmx(false)
-            .shipping(shipping)
-            .installSources(installSources)
-            // Small log segments, so that tests reach purgeable (closed) segments quickly.
-            .property("raft.server.log.segment.size.max", "1MB")
-            .property("raft.server.log.preallocated.size", "256KB")
-            .property("raft.server.log.purge.gap", "16")
-            .build()
-            .start();
+    FerryServer s = b.build().start();
     servers.put(id, s);
     return s;
+  }
+
+  /** What every node of this cluster starts with: its id, directory and state machine, and more. */
+  private FerryServer.Builder node(String id, ReplicatedStateMachine stateMachine) {
+    return FerryServer.builder()
+        .clusterName(clusterName)
+        .selfId(id)
+        .dataDir(dir.resolve(id))
+        .stateMachine(stateMachine)
+        .logPreservationEntries(LOG_PRESERVATION)
+        .jmx(false)
+        .shipping(shipping)
+        .installSources(installSources)
+        // Small log segments, so that tests reach purgeable (closed) segments quickly.
+        .property("raft.server.log.segment.size.max", "1MB")
+        .property("raft.server.log.preallocated.size", "256KB")
+        .property("raft.server.log.purge.gap", "16");
   }
 
   /**
@@ -292,21 +296,10 @@ public class LocalCluster implements Closeable {
     List<PeerAddress> all = new ArrayList<>(members);
     all.add(self);
     FerryServer s =
-        FerryServer.builder()
-            .clusterName(clusterName)
-            .selfId(id)
+        node(id, stateMachine.apply(config))
             .peers(all)
             .asListener(true)
-            .dataDir(dir.resolve(id))
-            .stateMachine(stateMachine.apply(config))
-            .logPreservationEntries(LOG_PRESERVATION)
             .clusterSecret(nodeSecret)
-            .jmx(false)
-            .shipping(shipping)
-            .installSources(installSources)
-            .property("raft.server.log.segment.size.max", "1MB")
-            .property("raft.server.log.preallocated.size", "256KB")
-            .property("raft.server.log.purge.gap", "16")
             .build()
             .start();
     servers.put(id, s);
