@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Random;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -44,7 +45,7 @@ class InstallIT {
   }
 
   private static byte[] key(int i) {
-    return String.format("key-%08d", i).getBytes(StandardCharsets.UTF_8);
+    return String.format(Locale.ROOT, "key-%08d", i).getBytes(StandardCharsets.UTF_8);
   }
 
   private void start() throws IOException {

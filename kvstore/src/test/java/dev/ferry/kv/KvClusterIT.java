@@ -26,6 +26,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
@@ -171,7 +172,7 @@ class KvClusterIT {
     cluster = LocalCluster.start(dir, 3, captureEvery(400));
     try (KvClient c = cluster.client(T)) {
       for (int i = 0; i < 1000; i++) {
-        c.put(b(String.format("key-%05d", i)), new byte[100 + (i % 50)]);
+        c.put(b(String.format(Locale.ROOT, "key-%05d", i)), new byte[100 + (i % 50)]);
       }
     }
     for (String id : cluster.running()) {
@@ -211,7 +212,7 @@ class KvClusterIT {
       Manifest base = capture(c, leader);
       for (int i = 0; i < keys / 100; i++) {
         rnd.nextBytes(value);
-        c.put(b(String.format("key-%08d", rnd.nextInt(keys))), value.clone());
+        c.put(b(String.format(Locale.ROOT, "key-%08d", rnd.nextInt(keys))), value.clone());
       }
       Manifest next = capture(c, leader);
       Set<ChunkId> old = new HashSet<>();
@@ -245,7 +246,7 @@ class KvClusterIT {
                   for (int i = first; i < keys; i += threads) {
                     byte[] v = new byte[1024];
                     r.nextBytes(v);
-                    c.put(b(String.format("key-%08d", i)), v);
+                    c.put(b(String.format(Locale.ROOT, "key-%08d", i)), v);
                   }
                   return null;
                 }));

@@ -38,6 +38,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -79,7 +80,10 @@ class MembershipIT {
     for (int i = 0; i < KEYS; i++) {
       byte[] v = new byte[1024];
       rnd.nextBytes(v);
-      batch.add(new byte[][] {String.format("key-%06d", i).getBytes(StandardCharsets.UTF_8), v});
+      batch.add(
+          new byte[][] {
+            String.format(Locale.ROOT, "key-%06d", i).getBytes(StandardCharsets.UTF_8), v
+          });
       if (batch.size() == 20) {
         c.putAll(batch);
         batch = new ArrayList<>();

@@ -26,6 +26,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -186,6 +187,7 @@ class RaftPortIT {
         throw new AssertionError("the server kept an idle socket open for " + T, e);
       }
       System.out.printf(
+          Locale.ROOT,
           "idle socket closed after %d ms%n",
           TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
     }
@@ -248,7 +250,7 @@ class RaftPortIT {
         writer.join();
       }
       assertEquals(0xb, goaway, "GOAWAY error code ENHANCE_YOUR_CALM");
-      System.out.printf("closed after %d resets sent%n", sent[0]);
+      System.out.printf(Locale.ROOT, "closed after %d resets sent%n", sent[0]);
     } finally {
       s.close();
     }

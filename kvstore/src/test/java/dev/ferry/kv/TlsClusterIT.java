@@ -26,6 +26,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
@@ -170,7 +171,7 @@ class TlsClusterIT {
       for (int i = 0; i < 2_000; i++) {
         byte[] v = new byte[1024];
         rnd.nextBytes(v);
-        batch.add(new byte[][] {utf8(String.format("key-%08d", i)), v});
+        batch.add(new byte[][] {utf8(String.format(Locale.ROOT, "key-%08d", i)), v});
         if (batch.size() == 100) {
           c.putAll(batch);
           batch = new ArrayList<>();

@@ -3,6 +3,7 @@ package dev.ferry.raft;
 import dev.ferry.shipping.net.LogLimiter;
 import java.time.Duration;
 import java.util.EnumSet;
+import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Handler;
 import java.util.logging.Level;
@@ -137,7 +138,7 @@ final class RaftPort {
       String message = r.getMessage();
       Object[] params = r.getParameters();
       if (message != null && params != null && params.length > 0) {
-        message = java.text.MessageFormat.format(message, params);
+        message = new java.text.MessageFormat(message, Locale.ROOT).format(params);
       }
       String source = r.getLoggerName();
       source = source == null ? "?" : source.substring(source.lastIndexOf('.') + 1);

@@ -13,6 +13,7 @@ import dev.ferry.statemachine.SnapshotStats;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -89,7 +90,10 @@ final class ServerMetrics {
                               RaftPeerRole.FOLLOWER,
                               RaftPeerRole.CANDIDATE,
                               RaftPeerRole.LISTENER)) {
-                        cb.call(i.getCurrentRole() == r ? 1 : 0, group, r.name().toLowerCase());
+                        cb.call(
+                            i.getCurrentRole() == r ? 1 : 0,
+                            group,
+                            r.name().toLowerCase(Locale.ROOT));
                       }
                     }));
     raftGauge(

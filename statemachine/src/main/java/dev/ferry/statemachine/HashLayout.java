@@ -2,6 +2,7 @@ package dev.ferry.statemachine;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * Shards by a hash of the key: shard {@code i} of {@code n} holds the keys whose 64-bit FNV-1a hash
@@ -27,7 +28,7 @@ public final class HashLayout implements ShardLayout {
     this.shards = shards;
     List<String> n = new ArrayList<>(shards);
     for (int i = 0; i < shards; i++) {
-      n.add(String.format("hash-%03d-of-%03d", i, shards));
+      n.add(String.format(Locale.ROOT, "hash-%03d-of-%03d", i, shards));
     }
     this.names = List.copyOf(n);
   }

@@ -3,6 +3,7 @@ package dev.ferry.statemachine;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * Shards by key range: shard {@code i} holds the keys {@code >= splits[i-1]} and {@code <
@@ -26,7 +27,7 @@ public final class KeyRangeLayout implements ShardLayout {
     }
     List<String> n = new ArrayList<>();
     for (int i = 0; i <= this.splits.length; i++) {
-      n.add(this.splits.length == 0 ? "all" : String.format("range-%03d", i));
+      n.add(this.splits.length == 0 ? "all" : String.format(Locale.ROOT, "range-%03d", i));
     }
     this.names = List.copyOf(n);
   }

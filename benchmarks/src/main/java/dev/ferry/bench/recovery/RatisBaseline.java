@@ -4,6 +4,7 @@ import dev.ferry.kv.cluster.ProcessCluster;
 import java.io.Closeable;
 import java.io.File;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -53,7 +54,8 @@ import org.apache.ratis.util.TimeDuration;
  */
 final class RatisBaseline implements Closeable {
   private static final RaftGroupId GROUP =
-      RaftGroupId.valueOf(UUID.nameUUIDFromBytes("ferry-bench-ratis".getBytes()));
+      RaftGroupId.valueOf(
+          UUID.nameUUIDFromBytes("ferry-bench-ratis".getBytes(StandardCharsets.UTF_8)));
 
   private final Path dir;
   private final Map<String, String> tuning;

@@ -26,6 +26,8 @@ import org.apache.ratis.proto.RaftProtos.RaftPeerProto;
 import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
 import org.apache.ratis.protocol.GroupInfoReply;
 import org.apache.ratis.protocol.RaftPeerId;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A Ferry cluster for chaos tests: each node a {@code ferry server} JVM (run by {@link
@@ -46,6 +48,8 @@ import org.apache.ratis.protocol.RaftPeerId;
  * is thread-safe; queries ({@link #leader()}, {@link #configuration()}) may run from any thread.
  */
 public final class ChaosCluster implements Closeable {
+  private static final Logger LOG = LoggerFactory.getLogger(ChaosCluster.class);
+
   /** The cluster name every chaos cluster runs with. */
   public static final String CLUSTER_NAME = "chaos";
 
@@ -249,7 +253,7 @@ public final class ChaosCluster implements Closeable {
           try {
             return NetnsNetwork.create(ids, lock);
           } catch (IOException e) {
-            System.err.println("chaos: no network namespaces (" + e.getMessage() + "): proxy");
+            LOG.info("chaos: no network namespaces (" + e.getMessage() + "): proxy");
             return ProxyNetwork.create(ids, dir.resolve("net"));
           }
       }
@@ -675,7 +679,7 @@ public final class ChaosCluster implements Closeable {
       try {
         Shell.run("umount", "-l", dataDir(id).toAbsolutePath().toString());
       } catch (IOException e) {
-        System.err.println("chaos: cannot unmount " + dataDir(id) + ": " + e);
+        LOG.warn("chaos: cannot unmount " + dataDir(id) + ": " + e);
       }
     }
     lock.close();

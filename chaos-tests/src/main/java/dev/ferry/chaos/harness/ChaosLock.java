@@ -16,6 +16,8 @@ import java.time.Instant;
 import java.util.Locale;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The machine-wide lock of chaos runs. A chaos cluster uses fixed names and addresses ({@code fe-*}
@@ -35,6 +37,8 @@ import java.util.concurrent.TimeUnit;
  * hook).
  */
 public final class ChaosLock implements Closeable {
+  private static final Logger LOG = LoggerFactory.getLogger(ChaosLock.class);
+
   private static final Semaphore IN_THIS_JVM = new Semaphore(1, true);
   private static final long POLL_MILLIS = 500;
   private static final Duration REPEAT = Duration.ofMinutes(5);
@@ -76,7 +80,7 @@ public final class ChaosLock implements Closeable {
     long deadline = start + maxWait.toNanos();
     try {
       if (!IN_THIS_JVM.tryAcquire()) {
-        System.err.println(
+        LOG.info(
             "chaos: another chaos cluster of this JVM holds "
                 + file
                 + ": waiting for it to close (up to "
@@ -107,7 +111,7 @@ public final class ChaosLock implements Closeable {
               "another chaos run still holds " + file + " after " + maxWait + ": " + holder(file));
         }
         if (now - nextNote >= 0) {
-          System.err.println(
+          LOG.info(
               "chaos: another chaos run holds "
                   + file
                   + " ("
@@ -123,8 +127,7 @@ public final class ChaosLock implements Closeable {
         lock = channel.tryLock();
       }
       if (System.nanoTime() - start > TimeUnit.SECONDS.toNanos(1)) {
-        System.err.println(
-            "chaos: got " + file + " after waiting " + seconds(System.nanoTime() - start));
+        LOG.info("chaos: got " + file + " after waiting " + seconds(System.nanoTime() - start));
       }
       ChaosLock held = new ChaosLock(file, channel, lock);
       held.describeHolder();
@@ -227,7 +230,7 @@ public final class ChaosLock implements Closeable {
       lock.release();
       channel.close();
     } catch (IOException e) {
-      System.err.println("chaos: releasing " + file + ": " + e);
+      LOG.warn("chaos: releasing " + file + ": " + e);
     } finally {
       IN_THIS_JVM.release();
     }

@@ -22,6 +22,8 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * An in-process TCP proxy that can freeze links: the fallback network of {@link ChaosCluster} when
@@ -35,6 +37,8 @@ import java.util.concurrent.TimeoutException;
  * their change to that thread and wait until it is in place. Thread-safe.
  */
 final class FaultProxy implements Closeable {
+  private static final Logger LOG = LoggerFactory.getLogger(FaultProxy.class);
+
   private static final int BUFFER = 64 * 1024;
 
   private final Selector selector;
@@ -293,7 +297,7 @@ final class FaultProxy implements Closeable {
         }
       } catch (IOException | RuntimeException e) {
         if (!closed) {
-          System.err.println("fault-proxy: " + e);
+          LOG.warn("fault-proxy: " + e);
         }
       }
     }

@@ -10,6 +10,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Each node in its own network namespace on a bridge, as Jepsen runs nodes on hosts:
@@ -34,6 +36,8 @@ import java.util.regex.Pattern;
  * commands).
  */
 final class NetnsNetwork implements Fabric {
+  private static final Logger LOG = LoggerFactory.getLogger(NetnsNetwork.class);
+
   static final String BRIDGE = "fe-br0";
   static final String SUBNET = "10.99.0";
   static final String BRIDGE_IP = SUBNET + ".254";
@@ -294,7 +298,7 @@ final class NetnsNetwork implements Fabric {
       }
       Shell.run("ip", "link", "del", BRIDGE);
     } catch (IOException e) {
-      System.err.println("netns cleanup: " + e);
+      LOG.warn("netns cleanup: " + e);
     }
   }
 

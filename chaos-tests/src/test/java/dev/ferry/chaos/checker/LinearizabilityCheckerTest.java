@@ -11,6 +11,7 @@ import dev.ferry.chaos.history.Outcome;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -370,8 +371,12 @@ class LinearizabilityCheckerTest {
     LinearizabilityResult single = checker.check(one);
     assertEquals(Verdict.LINEARIZABLE, single.verdict(), explain(single));
     System.out.printf(
+        Locale.ROOT,
         "10k ops, 5 clients: 6 keys in %d ms (%d states); 1 key in %d ms (%d states)%n",
-        r.elapsed().toMillis(), r.states(), single.elapsed().toMillis(), single.states());
+        r.elapsed().toMillis(),
+        r.states(),
+        single.elapsed().toMillis(),
+        single.states());
   }
 
   /**

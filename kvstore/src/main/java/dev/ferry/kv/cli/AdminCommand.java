@@ -142,9 +142,11 @@ final class AdminCommand {
           new Thread(
               () ->
                   System.err.printf(
+                      Locale.ROOT,
                       "%ninterrupted: the add of %s continues on %s; follow it with"
                           + " `ferry admin status`%n",
-                      target.id(), via.id()));
+                      target.id(),
+                      via.id()));
       Runtime.getRuntime().addShutdownHook(interrupted);
       try (AdminClient c = connect(via)) {
         r = add(c, request, out);
@@ -284,8 +286,9 @@ final class AdminCommand {
         out.printf(
             Locale.ROOT,
             "%s  (every %d s, Ctrl-C to stop)%n",
-            java.time.LocalTime.now()
-                .format(java.time.format.DateTimeFormatter.ofPattern("HH:mm:ss")),
+            // The operator's wall clock, as a watch display shows it.
+            java.time.LocalTime.now(java.time.ZoneId.systemDefault())
+                .format(java.time.format.DateTimeFormatter.ofPattern("HH:mm:ss", Locale.ROOT)),
             interval.toSeconds());
         out.print(table);
         out.flush();

@@ -119,8 +119,14 @@ public final class Progress {
       }
       if (now - start >= cap.toNanos()) {
         throw new TimeoutException(
-            "hard cap of %s reached waiting for %s, though it progressed (last change at %s; progress: %s)"
-                .formatted(cap, what, seconds(lastChange - start), values));
+            String.format(
+                Locale.ROOT,
+                "hard cap of %s reached waiting for %s, though it progressed (last change at %s;"
+                    + " progress: %s)",
+                cap,
+                what,
+                seconds(lastChange - start),
+                values));
       }
       try {
         sleeper.sleepNanos(POLL_NANOS);

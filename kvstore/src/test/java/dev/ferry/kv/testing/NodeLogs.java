@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.function.Function;
 import java.util.regex.Pattern;
@@ -89,15 +90,21 @@ public final class NodeLogs {
   public String table() {
     StringBuilder b =
         new StringBuilder(
-            String.format("%-10s %-4s %5s %5s %6s%n", "event", "node", "INFO", "WARN", "trace"));
+            String.format(
+                Locale.ROOT, "%-10s %-4s %5s %5s %6s%n", "event", "node", "INFO", "WARN", "trace"));
     events.forEach(
         (event, counts) ->
             counts.forEach(
                 (id, c) ->
                     b.append(
                         String.format(
+                            Locale.ROOT,
                             "%-10s %-4s %5d %5d %6d%n",
-                            event, id, c.info(), c.warn(), c.traceLines()))));
+                            event,
+                            id,
+                            c.info(),
+                            c.warn(),
+                            c.traceLines()))));
     return b.toString();
   }
 }

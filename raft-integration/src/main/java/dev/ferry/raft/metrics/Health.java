@@ -1,5 +1,6 @@
 package dev.ferry.raft.metrics;
 
+import java.util.Locale;
 import java.util.Objects;
 
 /**
@@ -64,7 +65,7 @@ public record Health(
       if (c == '"' || c == '\\') {
         b.append('\\').append(c);
       } else if (c < 0x20) {
-        b.append(String.format("\\u%04x", (int) c));
+        b.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
       } else {
         b.append(c);
       }

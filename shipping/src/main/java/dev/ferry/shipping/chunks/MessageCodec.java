@@ -29,6 +29,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.regex.Pattern;
 
 /**
@@ -270,7 +271,7 @@ final class MessageCodec {
   }
 
   private static ProtocolException unknown(int type) {
-    return new ProtocolException(String.format("unknown frame type 0x%02x", type));
+    return new ProtocolException(String.format(Locale.ROOT, "unknown frame type 0x%02x", type));
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -1,10 +1,7 @@
 package dev.ferry.snapshot.chunk;
 
-import dev.ferry.snapshot.ChunkId;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
-import java.security.MessageDigest;
 import java.util.Objects;
 
 /**
@@ -46,28 +43,13 @@ import java.util.Objects;
  * <p>Only boundaries are found here; {@link #hashing} adds SHA-256 ids on the writer's thread, and
  * {@link PipelinedChunker} hashes on a second thread.
  */
-public final class Chunker extends OutputStream {
+public final class Chunker extends ChunkingStream {
   private static final int INITIAL_BUFFER = 64 << 10;
 
-  private final ChunkerConfig config;
   private final RawChunkSink sink;
-  private final CutFinder finder;
-  private final int max;
 
   /** The head of the current chunk that is not in the caller's array. */
   private byte[] pending = new byte[0];
-
-  /** How many bytes of the current chunk are in {@link #pending}. */
-  private int fill;
-
-  /** The stream offset of the current chunk's first byte. */
-  private long chunkStart;
-
-  private long chunks;
-  private byte[] readBuffer;
-  private final byte[] oneByte = new byte[1];
-  private boolean closed;
-  private boolean broken;
 
   /**
    * A chunker that reports boundaries only.
@@ -76,10 +58,8 @@ public final class Chunker extends OutputStream {
    * @param sink receives each chunk's bytes (borrowed) on the writing thread
    */
   public Chunker(ChunkerConfig config, RawChunkSink sink) {
-    this.config = Objects.requireNonNull(config, "config");
+    super(config);
     this.sink = Objects.requireNonNull(sink, "sink");
-    this.finder = new CutFinder(config);
-    this.max = config.max();
   }
 
   /**
@@ -89,71 +69,6 @@ public final class Chunker extends OutputStream {
   public static Chunker hashing(ChunkerConfig config, ChunkSink sink) {
     return new Chunker(config, new HashingSink(sink));
   }
-
-  /** The configuration. */
-  public ChunkerConfig config() {
-    return config;
-  }
-
-  /** Bytes written so far. */
-  public long bytesWritten() {
-    return chunkStart + fill;
-  }
-
-  /** Chunks emitted so far. */
-  public long chunkCount() {
-    return chunks;
-  }
-
-  @Override
-  public void write(int b) throws IOException {
-    oneByte[0] = (byte) b;
-    write(oneByte, 0, 1);
-  }
-
-  /**
-   * Feeds {@code b[off, off+len)}, emitting every chunk that ends within it.
-   *
-   * @throws IOException if the sink throws, or the chunker is closed or broken
-   */
-  @Override
-  public void write(byte[] b, int off, int len) throws IOException {
-    Objects.checkFromIndexSize(off, len, b.length);
-    ensureOpen();
-    boolean ok = false;
-    try {
-      feed(b, off, len);
-      ok = true;
-    } finally {
-      broken = !ok;
-    }
-  }
-
-  /**
-   * Reads {@code in} to its end and feeds everything read, as {@link #write} would. Does not close
-   * {@code in} nor this chunker.
-   *
-   * @return the number of bytes read
-   * @throws IOException if reading fails or the sink throws
-   */
-  public long transferFrom(InputStream in) throws IOException {
-    Objects.requireNonNull(in, "in");
-    ensureOpen();
-    if (readBuffer == null) {
-      readBuffer = new byte[max];
-    }
-    long total = 0;
-    int n;
-    while ((n = in.read(readBuffer, 0, readBuffer.length)) >= 0) {
-      write(readBuffer, 0, n);
-      total += n;
-    }
-    return total;
-  }
-
-  /** Does nothing: chunk boundaries depend on content only. */
-  @Override
-  public void flush() {}
 
   /**
    * Emits the last chunk (the bytes written since the last cut, if any) and closes the chunker.
@@ -174,21 +89,13 @@ public final class Chunker extends OutputStream {
     }
   }
 
-  private void ensureOpen() throws IOException {
-    if (broken) {
-      throw new IOException("chunker is broken by an earlier failure");
-    }
-    if (closed) {
-      throw new IOException("chunker is closed");
-    }
-  }
-
   /**
    * The chunk being built is {@code pending[0, fill) ++ b[start, ...)}; cut it wherever the rule
    * says, then keep the uncut rest in {@code pending}. A chunk that lies wholly in {@code b} is
    * handed to the sink from {@code b}, uncopied.
    */
-  private void feed(byte[] b, int off, int len) throws IOException {
+  @Override
+  void feed(byte[] b, int off, int len) throws IOException {
     final int end = off + len;
     int start = off;
     int cut;
@@ -211,36 +118,15 @@ public final class Chunker extends OutputStream {
   }
 
   private void emit(byte[] bytes, int from, int length) throws IOException {
-    long offset = chunkStart;
-    chunkStart += length;
-    fill = 0;
-    chunks++;
-    sink.accept(offset, bytes, from, length);
+    sink.accept(cut(length), bytes, from, length);
   }
 
   private void ensurePending(int needed) {
     if (needed > pending.length) {
       int grown = Math.max(needed, Math.max(INITIAL_BUFFER, pending.length * 2));
-      byte[] bigger = new byte[Math.min(max, grown)];
+      byte[] bigger = new byte[Math.min(config.max(), grown)];
       System.arraycopy(pending, 0, bigger, 0, fill);
       pending = bigger;
-    }
-  }
-
-  /** Hashes each chunk on the calling thread. */
-  private static final class HashingSink implements RawChunkSink {
-    private final ChunkSink downstream;
-    private final MessageDigest sha = ChunkId.sha256();
-
-    HashingSink(ChunkSink downstream) {
-      this.downstream = Objects.requireNonNull(downstream, "sink");
-    }
-
-    @Override
-    public void accept(long streamOffset, byte[] bytes, int from, int length) throws IOException {
-      sha.update(bytes, from, length);
-      ChunkId id = ChunkId.fromBytes(sha.digest());
-      downstream.accept(new Chunk(streamOffset, id, bytes, from, length));
     }
   }
 }

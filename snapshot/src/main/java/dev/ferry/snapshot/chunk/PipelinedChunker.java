@@ -1,11 +1,7 @@
 package dev.ferry.snapshot.chunk;
 
-import dev.ferry.snapshot.ChunkId;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.InterruptedIOException;
-import java.io.OutputStream;
-import java.security.MessageDigest;
 import java.util.ArrayDeque;
 import java.util.Objects;
 import java.util.concurrent.Executor;
@@ -36,24 +32,15 @@ import java.util.concurrent.locks.ReentrantLock;
  * queued job, or held by the hashing thread; {@code allocated <= depth}; no job is queued after
  * {@code ending} or {@code failure} is set.
  */
-public final class PipelinedChunker extends OutputStream {
+public final class PipelinedChunker extends ChunkingStream {
   /** The default number of chunk buffers in flight between the two threads. */
   public static final int DEFAULT_QUEUE_DEPTH = 4;
 
-  private final ChunkerConfig config;
-  private final CutFinder finder;
-  private final ChunkSink sink;
+  private final HashingSink hasher;
   private final int depth;
 
-  // Writer-thread state.
+  /** The writer's buffer holding the current chunk's first {@link #fill} bytes, if any. */
   private byte[] current;
-  private int fill;
-  private long chunkStart;
-  private long chunks;
-  private byte[] readBuffer;
-  private final byte[] oneByte = new byte[1];
-  private boolean closed;
-  private boolean broken;
 
   // Shared state, guarded by lock.
   private final ReentrantLock lock = new ReentrantLock();
@@ -86,30 +73,14 @@ public final class PipelinedChunker extends OutputStream {
    */
   public PipelinedChunker(
       ChunkerConfig config, ChunkSink sink, Executor hashExecutor, int queueDepth) {
-    this.config = Objects.requireNonNull(config, "config");
-    this.sink = Objects.requireNonNull(sink, "sink");
+    super(config);
+    this.hasher = new HashingSink(sink);
     Objects.requireNonNull(hashExecutor, "hashExecutor");
     if (queueDepth < 1) {
       throw new IllegalArgumentException("queueDepth must be at least 1: " + queueDepth);
     }
     this.depth = queueDepth;
-    this.finder = new CutFinder(config);
     hashExecutor.execute(this::hashLoop);
-  }
-
-  /** The configuration. */
-  public ChunkerConfig config() {
-    return config;
-  }
-
-  /** Bytes written so far. */
-  public long bytesWritten() {
-    return chunkStart + fill;
-  }
-
-  /** Chunks cut so far (some may not have reached the sink yet). */
-  public long chunkCount() {
-    return chunks;
   }
 
   /** How many chunk buffers exist (free or in flight); for tests. */
@@ -121,55 +92,6 @@ public final class PipelinedChunker extends OutputStream {
       lock.unlock();
     }
   }
-
-  @Override
-  public void write(int b) throws IOException {
-    oneByte[0] = (byte) b;
-    write(oneByte, 0, 1);
-  }
-
-  /**
-   * Feeds {@code b[off, off+len)}; may block while all buffers are in flight.
-   *
-   * @throws IOException if hashing or the sink failed, or this chunker is closed or broken
-   */
-  @Override
-  public void write(byte[] b, int off, int len) throws IOException {
-    Objects.checkFromIndexSize(off, len, b.length);
-    ensureOpen();
-    boolean ok = false;
-    try {
-      feed(b, off, len);
-      ok = true;
-    } finally {
-      broken = !ok;
-    }
-  }
-
-  /**
-   * Reads {@code in} to its end and feeds everything read. Does not close {@code in} nor this
-   * chunker.
-   *
-   * @return the number of bytes read
-   */
-  public long transferFrom(InputStream in) throws IOException {
-    Objects.requireNonNull(in, "in");
-    ensureOpen();
-    if (readBuffer == null) {
-      readBuffer = new byte[config.max()];
-    }
-    long total = 0;
-    int n;
-    while ((n = in.read(readBuffer, 0, readBuffer.length)) >= 0) {
-      write(readBuffer, 0, n);
-      total += n;
-    }
-    return total;
-  }
-
-  /** Does nothing: chunk boundaries depend on content only. */
-  @Override
-  public void flush() {}
 
   /**
    * Emits the last chunk, waits until the hashing thread has passed every chunk to the sink and
@@ -214,18 +136,9 @@ public final class PipelinedChunker extends OutputStream {
     throwIfFailed();
   }
 
-  private void ensureOpen() throws IOException {
-    throwIfFailed();
-    if (broken) {
-      throw new IOException("chunker is broken by an earlier failure");
-    }
-    if (closed) {
-      throw new IOException("chunker is closed");
-    }
-  }
-
   /** Copies {@code b[off, off+len)} into chunk buffers, handing each off at its cut. */
-  private void feed(byte[] b, int off, int len) throws IOException {
+  @Override
+  void feed(byte[] b, int off, int len) throws IOException {
     final int end = off + len;
     int i = off;
     while (i < end) {
@@ -267,11 +180,9 @@ public final class PipelinedChunker extends OutputStream {
 
   /** Queues the current buffer, which holds a whole chunk, for hashing. */
   private void handOff() throws IOException {
-    Job job = new Job(chunkStart, current, fill);
-    chunkStart += fill;
-    chunks++;
+    int length = fill;
+    Job job = new Job(cut(length), current, length);
     current = null;
-    fill = 0;
     lock.lock();
     try {
       throwIfFailed();
@@ -286,7 +197,6 @@ public final class PipelinedChunker extends OutputStream {
   private void hashLoop() {
     Throwable error = null;
     try {
-      MessageDigest sha = ChunkId.sha256();
       while (true) {
         Job job;
         lock.lock();
@@ -301,9 +211,7 @@ public final class PipelinedChunker extends OutputStream {
         if (job == null) {
           return;
         }
-        sha.update(job.buffer(), 0, job.length());
-        ChunkId id = ChunkId.fromBytes(sha.digest());
-        sink.accept(new Chunk(job.offset(), id, job.buffer(), 0, job.length()));
+        hasher.accept(job.offset(), job.buffer(), 0, job.length());
         lock.lock();
         try {
           free.push(job.buffer());
@@ -333,7 +241,8 @@ public final class PipelinedChunker extends OutputStream {
     }
   }
 
-  private void throwIfFailed() throws IOException {
+  @Override
+  void throwIfFailed() throws IOException {
     Throwable f = failure;
     if (f != null) {
       throw new IOException("chunk hashing or its sink failed: " + f, f);

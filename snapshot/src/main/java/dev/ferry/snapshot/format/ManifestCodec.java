@@ -14,6 +14,7 @@ import java.util.Arrays;
 import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -281,8 +282,10 @@ public final class ManifestCodec {
     if (magic != MAGIC) {
       throw new ManifestFormatException(
           String.format(
+              Locale.ROOT,
               "unknown magic 0x%08X, expected 0x%08X (\"FRYM\"); not a Ferry manifest",
-              magic, MAGIC),
+              magic,
+              MAGIC),
           0);
     }
     if (available < HEADER_BYTES) {

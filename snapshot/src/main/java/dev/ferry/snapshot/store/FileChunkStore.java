@@ -27,6 +27,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -879,7 +880,7 @@ public final class FileChunkStore implements ChunkStore {
     }
     boolean created = false;
     for (int b = 0; b < 256; b++) {
-      Path fan = chunksDir.resolve(String.format("%02x", b));
+      Path fan = chunksDir.resolve(String.format(Locale.ROOT, "%02x", b));
       if (!Files.isDirectory(fan)) {
         Files.createDirectories(fan);
         created = true;
@@ -1007,7 +1008,7 @@ public final class FileChunkStore implements ChunkStore {
   }
 
   private Path pinPath(long leaseId) {
-    return pinsDir.resolve(String.format("%016x.pin", leaseId));
+    return pinsDir.resolve(String.format(Locale.ROOT, "%016x.pin", leaseId));
   }
 
   private ReentrantLock stripe(ChunkId id) {

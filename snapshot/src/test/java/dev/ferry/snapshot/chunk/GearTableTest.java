@@ -3,6 +3,7 @@ package dev.ferry.snapshot.chunk;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.util.Arrays;
+import java.util.Locale;
 import org.junit.jupiter.api.Test;
 
 class GearTableTest {
@@ -42,7 +43,9 @@ class GearTableTest {
   void tableIsFrozen() {
     // The chunk format depends on these values; a change here changes every chunk id.
     assertEquals(256, Arrays.stream(GearTable.GEAR).distinct().count());
-    assertEquals(GOLDEN_FIRST, String.format("%016x %016x", GearTable.GEAR[0], GearTable.GEAR[1]));
+    assertEquals(
+        GOLDEN_FIRST,
+        String.format(Locale.ROOT, "%016x %016x", GearTable.GEAR[0], GearTable.GEAR[1]));
   }
 
   private static final String GOLDEN_FIRST = "d4991979ae5435ea 145fab3f8a925558";

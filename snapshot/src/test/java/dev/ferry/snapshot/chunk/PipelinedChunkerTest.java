@@ -20,6 +20,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.IntRange;
 import org.junit.jupiter.api.Test;
 
 class PipelinedChunkerTest {
@@ -255,6 +258,38 @@ class PipelinedChunkerTest {
     } finally {
       executor.shutdownNow();
     }
+  }
+
+  /** Both chunkers share one cut rule and one hashing stage; this holds them to the same output. */
+  @Property(tries = 40, seed = "20261206")
+  void givesTheSameChunksAsTheHashingChunkerForAnyInput(
+      @ForAll long seed,
+      @ForAll @IntRange(min = 0, max = 2) int configIndex,
+      @ForAll @IntRange(min = 0, max = 100_000) int length,
+      @ForAll @IntRange(min = 1, max = 3) int depth)
+      throws IOException {
+    ChunkerConfig[] configs = {
+      new ChunkerConfig(64, 256, 300), SMALL, new ChunkerConfig(64, 256, 4096)
+    };
+    ChunkerConfig config = configs[configIndex];
+    byte[] data = ChunkerTest.randomBytes(seed, length);
+    Random sizes = new Random(seed ^ 0x5DEECE66DL);
+    ChunkRecorder single =
+        ChunkerTest.chunkInPieces(config, data, r -> 1 + sizes.nextInt(2 * config.max()));
+    ChunkRecorder pipelined = new ChunkRecorder(data);
+    PipelinedChunker chunker =
+        new PipelinedChunker(config, pipelined, PipelinedChunkerTest::newThread, depth);
+    try (chunker) {
+      int off = 0;
+      while (off < data.length) {
+        int n = Math.min(data.length - off, 1 + sizes.nextInt(2 * config.max()));
+        chunker.write(data, off, n);
+        off += n;
+      }
+    }
+    assertEquals(single.cuts(), pipelined.cuts());
+    assertEquals(data.length, chunker.bytesWritten());
+    assertEquals(single.cuts().size(), chunker.chunkCount());
   }
 
   @Test

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
@@ -48,6 +49,7 @@ class ManifestCodecFuzzTest {
   @AfterEach
   void report(TestInfo test) {
     System.out.printf(
+        Locale.ROOT,
         "%s: %d inputs, %d accepted, %d rejected, slowest %.2f ms; rejections by kind: %s%n",
         test.getDisplayName(),
         outcomes.accepted + outcomes.rejected,

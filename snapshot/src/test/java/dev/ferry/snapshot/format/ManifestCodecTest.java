@@ -20,6 +20,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
@@ -432,8 +433,11 @@ class ManifestCodecTest {
     Manifest decoded = ManifestCodec.decode(encoded);
     long millis = (System.nanoTime() - start) / 1_000_000;
     System.out.printf(
+        Locale.ROOT,
         "decoded a %d MiB manifest of %d chunk refs in %d ms%n",
-        encoded.length >> 20, chunks, millis);
+        encoded.length >> 20,
+        chunks,
+        millis);
     assertEquals(largest, decoded);
 
     IllegalArgumentException e =

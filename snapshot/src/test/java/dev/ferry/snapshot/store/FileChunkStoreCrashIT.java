@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -52,8 +53,12 @@ class FileChunkStoreCrashIT {
       second.retains.putAll(acks.retains);
       verify(dir, second);
       System.out.printf(
+          Locale.ROOT,
           "crash round %d: %d + %d chunks acknowledged, %d temp files left by the first kill%n",
-          round, acks.chunks.size(), second.chunks.size() - acks.chunks.size(), tempsLeft);
+          round,
+          acks.chunks.size(),
+          second.chunks.size() - acks.chunks.size(),
+          tempsLeft);
     }
   }
 

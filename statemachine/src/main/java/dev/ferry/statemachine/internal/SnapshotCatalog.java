@@ -31,6 +31,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -181,7 +182,7 @@ public final class SnapshotCatalog implements Closeable {
 
   /** The file a manifest at {@code index} is kept in. */
   public Path manifestPath(long index) {
-    return manifestDir.resolve(String.format("%020d.manifest", index));
+    return manifestDir.resolve(String.format(Locale.ROOT, "%020d.manifest", index));
   }
 
   // ---------------------------------------------------------------------------------------------

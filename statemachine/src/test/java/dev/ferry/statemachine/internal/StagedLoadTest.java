@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
@@ -225,7 +226,7 @@ class StagedLoadTest {
   }
 
   private static byte[] key(int i) {
-    return ("user:" + String.format("%08d", i)).getBytes(StandardCharsets.UTF_8);
+    return ("user:" + String.format(Locale.ROOT, "%08d", i)).getBytes(StandardCharsets.UTF_8);
   }
 
   private static byte[] value(SplittableRandom r) {
