@@ -8,8 +8,9 @@ import java.util.Optional;
 /**
  * Ferry's modules, lowest first, each with the packages it owns and the modules it may use. The
  * graph runs one way: snapshot ← statemachine ← shipping ← raft-integration ← kvstore ←
- * chaos-tests, with benchmarks on top of kvstore. A module may use any module below it in that
- * chain, never one above.
+ * chaos-tests, with benchmarks on top of kvstore; testing (the in-JVM cluster fixture) sits on
+ * raft-integration beside kvstore, for chaos-tests, benchmarks and users' tests. A module may use
+ * any module below it in that chain, never one above.
  *
  * <p>A module whose packages hold no class yet (shipping, the client) is allowed: the rules that
  * use this table pass on it and apply as soon as classes appear. A new module gets a row here (and
@@ -25,6 +26,8 @@ enum FerryModule {
       SNAPSHOT,
       STATEMACHINE,
       SHIPPING),
+  TESTING(
+      "testing", List.of("dev.ferry.testing"), SNAPSHOT, STATEMACHINE, SHIPPING, RAFT_INTEGRATION),
   KVSTORE("kvstore", List.of("dev.ferry.kv"), SNAPSHOT, STATEMACHINE, SHIPPING, RAFT_INTEGRATION),
   CHAOS_TESTS(
       "chaos-tests",
@@ -33,6 +36,7 @@ enum FerryModule {
       STATEMACHINE,
       SHIPPING,
       RAFT_INTEGRATION,
+      TESTING,
       KVSTORE),
   BENCHMARKS(
       "benchmarks",
@@ -41,6 +45,7 @@ enum FerryModule {
       STATEMACHINE,
       SHIPPING,
       RAFT_INTEGRATION,
+      TESTING,
       KVSTORE);
 
   /** The module's directory, also its artifact id after {@code ferry-}. */

@@ -32,17 +32,8 @@ class PackageCyclesTest {
           "raft -> raft.admin",
           "FerryServer, MemberService and NodeCounters use admin's AdminServer, MembershipAdmin and"
               + " request/result records, while admin uses PeerAddress, ClusterSecret and TlsFiles;"
-              + " the FerryServer <-> MembershipAdmin cycle that issue 15 §4 breaks",
-          "raft -> raft.chunks",
-          "FerryServer, NodeCounters, ServerMetrics, PeerClients and TlsFiles use the chunk"
-              + " service, while ChunkClient uses PeerAddress; goes when raft/chunks moves to the"
-              + " shipping module (issue 15 §4)",
-          "raft -> raft.install -> raft.chunks",
-          "FerryServer, MemberService, PeerClients and ServerMetrics use the installer, whose"
-              + " ChunkClientPeer uses ChunkClient, which uses PeerAddress; goes when raft/chunks"
-              + " and raft/install move to the shipping module (issue 15 §4)",
-          "raft -> raft.admin -> raft.install -> raft.chunks",
-          "the two above joined by admin's use of InstallProgress; goes with them",
+              + " the class-level FerryServer <-> MembershipAdmin cycle is broken (MemberService.Host),"
+              + " the package-level one goes when admin runs on the chunk service's pipeline",
           "statemachine -> statemachine.internal",
           "ReplicatedStateMachine uses its internal pieces (SessionTable, SnapshotCatalog,"
               + " StagedLoad...), which use the contract types (StateLoader, StateView, ClientId,"
