@@ -307,23 +307,17 @@ class MembershipIT {
 
   @Test
   void aNodeThatNeverCatchesUpTimesOutAndIsRemoved() throws Exception {
-    StateMachineConfig d = StateMachineConfig.defaults();
     // Ratis's staging timeout is the install deadline: 4 s, so the staged add of a dead node fails
     // in Ratis too, and the rollback can then commit.
     cluster =
         LocalCluster.start(
             dir,
             3,
-            new StateMachineConfig(
-                200,
-                1L << 40,
-                d.sessionIdleEntries(),
-                d.maxOutstandingPerSession(),
-                d.maxRunsPerShard(),
-                d.retainSnapshots(),
-                d.zstdLevel(),
-                d.captureBytesPerSecond(),
-                Duration.ofSeconds(4)));
+            StateMachineConfig.builder()
+                .captureEveryEntries(200)
+                .captureEveryBytes(1L << 40)
+                .installDeadline(Duration.ofSeconds(4))
+                .build());
     try (KvClient c = cluster.client(T)) {
       FerryServer n4 = cluster.startListener("n4", KvStateMachine::new);
       MembershipAdmin admin = admin(c);

@@ -131,7 +131,7 @@ final class MemberService implements AdminServer.Node {
    */
   private void recover() {
     try {
-      Optional<MembershipChange> pending = server.stateMachine().pendingMembershipChange();
+      Optional<MembershipChange> pending = server.replica().pendingMembershipChange();
       if (pending.isEmpty() || !resolving.isDone()) {
         return;
       }
@@ -179,7 +179,7 @@ final class MemberService implements AdminServer.Node {
     }
     DigestAt digest;
     try {
-      digest = server.stateMachine().digest().get(10, TimeUnit.SECONDS);
+      digest = server.replica().digest().get(10, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IOException("interrupted reading the digest", e);
@@ -199,9 +199,9 @@ final class MemberService implements AdminServer.Node {
         d.getRaftLog().getLastCommittedIndex(),
         d.getRaftLog().getStartIndex(),
         digest.digest(),
-        server.stateMachine().lastCheckpoint(),
+        server.replica().lastCheckpoint(),
         members,
-        server.stateMachine().pendingMembershipChange(),
+        server.replica().pendingMembershipChange(),
         current,
         last,
         Optional.of(NodeCounters.forStatus(server)));

@@ -2,7 +2,6 @@ package dev.ferry.raft.chunks;
 
 import dev.ferry.snapshot.format.Manifest;
 import dev.ferry.snapshot.store.ChunkStore;
-import dev.ferry.statemachine.ReplicatedStateMachine;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.Supplier;
@@ -40,11 +39,5 @@ public interface SnapshotSource {
         return store.get();
       }
     };
-  }
-
-  /** The snapshots of a state machine (usable once it is initialized). */
-  static SnapshotSource of(ReplicatedStateMachine stateMachine) {
-    Objects.requireNonNull(stateMachine, "stateMachine");
-    return of(stateMachine::manifests, stateMachine::chunkStore);
   }
 }
