@@ -127,7 +127,7 @@ class MembershipIT {
         T,
         () ->
             survivors.stream()
-                .allMatch(id -> cluster.stateMachine(id).pendingMembershipChange().isEmpty()),
+                .allMatch(id -> cluster.replica(id).pendingMembershipChange().isEmpty()),
         "the pending membership change to end on " + survivors);
   }
 
@@ -149,7 +149,7 @@ class MembershipIT {
       assertTrue(conf.getCurrentPeers(RaftPeerRole.LISTENER).isEmpty(), "no listener left");
       assertTrue(conf.getPreviousPeers().isEmpty(), "the change committed");
       for (String id : List.of("n1", "n2", "n3", "n4")) {
-        DigestAt d = cluster.stateMachine(id).checkpoint(r.checkpointId()).orElseThrow();
+        DigestAt d = cluster.replica(id).checkpoint(r.checkpointId()).orElseThrow();
         assertEquals(r.verified(), d, id + " recorded the verified digest");
       }
       assertEquals(KEYS + 1, cluster.stateMachine("n4").size(), "n4 holds every key");
@@ -210,7 +210,7 @@ class MembershipIT {
     try (KvClient c = cluster.client(T)) {
       load(c);
       FerryServer n4 =
-          cluster.startListener("n4", cfg -> KvStateMachine.corruptingForTest(cfg, POISON));
+          cluster.startListener("n4", () -> KvStateMachine.corruptingForTest(POISON));
       MembershipAdmin admin = admin(c);
       java.util.concurrent.atomic.AtomicBoolean poisoned =
           new java.util.concurrent.atomic.AtomicBoolean();
@@ -246,7 +246,7 @@ class MembershipIT {
       String why = n4.retired().get(30, TimeUnit.SECONDS);
       assertTrue(why.contains("differs from the voters"), why);
       assertTrue(isEmptyDir(n4.dataDir()), "n4 wiped its unverified state");
-      assertTrue(cluster.stateMachine("n1").pendingMembershipChange().isEmpty(), "record ended");
+      assertTrue(cluster.replica("n1").pendingMembershipChange().isEmpty(), "record ended");
     }
   }
 
@@ -438,7 +438,7 @@ class MembershipIT {
       CompletableFuture<AddResult> first = admin(c).addMember(new AddRequest(n4.self(), T));
       LocalCluster.await(
           T,
-          () -> cluster.stateMachine("n1").pendingMembershipChange().isPresent(),
+          () -> cluster.replica("n1").pendingMembershipChange().isPresent(),
           "the first change to be recorded");
       // Another admin instance (as another operator would have): refused by the record.
       ExecutionException e =
@@ -474,7 +474,7 @@ class MembershipIT {
               });
       LocalCluster.await(
           T, () -> phases.contains(AddProgress.Phase.INSTALLING), "the install to start");
-      assertTrue(cluster.stateMachine(leader).pendingMembershipChange().isPresent());
+      assertTrue(cluster.replica(leader).pendingMembershipChange().isPresent());
       cluster.stop(leader);
       driving.get(T.toSeconds(), TimeUnit.SECONDS);
 
@@ -586,7 +586,7 @@ class MembershipIT {
       } else {
         assertTrue(ids(conf.getCurrentPeers()).contains("n4"));
         assertEquals(
-            done.verified(), cluster.stateMachine("n4").checkpoint(done.checkpointId()).get());
+            done.verified(), cluster.replica("n4").checkpoint(done.checkpointId()).get());
       }
       System.out.println("outcome after the leader's crash: " + (done != null ? done : failure));
       c.put("after".getBytes(StandardCharsets.UTF_8), new byte[] {1});

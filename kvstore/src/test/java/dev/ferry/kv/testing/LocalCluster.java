@@ -9,6 +9,7 @@ import dev.ferry.raft.PeerAddress;
 import dev.ferry.raft.TlsFiles;
 import dev.ferry.raft.install.MultiSourceInstaller;
 import dev.ferry.statemachine.StateMachineConfig;
+import dev.ferry.statemachine.replica.Replica;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -145,7 +146,8 @@ public final class LocalCluster implements Closeable {
             .selfId(id)
             .peers(peers)
             .dataDir(dir.resolve(id))
-            .stateMachine(new KvStateMachine(config))
+            .stateMachine(new KvStateMachine())
+            .stateMachineConfig(config)
             .logPreservationEntries(LOG_PRESERVATION)
             .clusterSecret(secret)
             .chunkSendRate(sendRate.getOrDefault(id, 0L))
@@ -186,36 +188,36 @@ public final class LocalCluster implements Closeable {
   /**
    * Starts a node that is not in the cluster's peer list (fresh ports, empty data directory) as a
    * Raft listener whose group names the current peers and itself, ready to be added with {@code
-   * MembershipAdmin.addMember}. Its state machine comes from {@code stateMachine} (given this
-   * cluster's config).
+   * MembershipAdmin.addMember}. Its state machine comes from {@code stateMachine}; it runs with
+   * this cluster's config.
    */
   public FerryServer startListener(
-      String id, java.util.function.Function<StateMachineConfig, KvStateMachine> stateMachine)
+      String id, java.util.function.Supplier<KvStateMachine> stateMachine)
       throws IOException {
     return startListener(id, stateMachine, peers);
   }
 
   /**
-   * As {@link #startListener(String, java.util.function.Function)}, with a group naming {@code
+   * As {@link #startListener(String, java.util.function.Supplier)}, with a group naming {@code
    * members} (the current voters, which may include nodes added since the cluster started) and
    * itself: a joining node installs from the peers its group names until the Raft configuration
    * reaches it.
    */
   public FerryServer startListener(
       String id,
-      java.util.function.Function<StateMachineConfig, KvStateMachine> stateMachine,
+      java.util.function.Supplier<KvStateMachine> stateMachine,
       List<PeerAddress> members)
       throws IOException {
     return startListener(id, stateMachine, members, secret);
   }
 
   /**
-   * As {@link #startListener(String, java.util.function.Function, List)}, with the cluster secret
+   * As {@link #startListener(String, java.util.function.Supplier, List)}, with the cluster secret
    * {@code nodeSecret} (another than the cluster's, to test a misconfigured joiner).
    */
   public FerryServer startListener(
       String id,
-      java.util.function.Function<StateMachineConfig, KvStateMachine> stateMachine,
+      java.util.function.Supplier<KvStateMachine> stateMachine,
       List<PeerAddress> members,
       ClusterSecret nodeSecret)
       throws IOException {
@@ -236,7 +238,8 @@ public final class LocalCluster implements Closeable {
             .peers(all)
             .asListener(true)
             .dataDir(dir.resolve(id))
-            .stateMachine(stateMachine.apply(config))
+            .stateMachine(stateMachine.get())
+            .stateMachineConfig(config)
             .logPreservationEntries(LOG_PRESERVATION)
             .clusterSecret(nodeSecret)
             .jmx(false)
@@ -271,6 +274,11 @@ public final class LocalCluster implements Closeable {
   /** The running node's state machine. */
   public KvStateMachine stateMachine(String id) {
     return (KvStateMachine) server(id).stateMachine();
+  }
+
+  /** The running node's replica engine (applied index, digest, snapshots, installs). */
+  public Replica replica(String id) {
+    return server(id).replica();
   }
 
   /** Ids of the running nodes. */
@@ -335,7 +343,7 @@ public final class LocalCluster implements Closeable {
 
   /** Node {@code id}'s applied log index. */
   public long applied(String id) {
-    return stateMachine(id).getLastAppliedTermIndex().getIndex();
+    return replica(id).appliedIndex();
   }
 
   /** The first index still in node {@code id}'s Raft log. */
