@@ -267,8 +267,7 @@ class KvClusterIT {
     long index = r.getLogIndex();
     LocalCluster.await(
         T,
-        () ->
-            cluster.replica(leader).latestManifest().map(Manifest::index).orElse(-1L) == index,
+        () -> cluster.replica(leader).latestManifest().map(Manifest::index).orElse(-1L) == index,
         "capture at " + index);
     return cluster.replica(leader).latestManifest().orElseThrow();
   }

@@ -209,8 +209,7 @@ class MembershipIT {
     start();
     try (KvClient c = cluster.client(T)) {
       load(c);
-      FerryServer n4 =
-          cluster.startListener("n4", () -> KvStateMachine.corruptingForTest(POISON));
+      FerryServer n4 = cluster.startListener("n4", () -> KvStateMachine.corruptingForTest(POISON));
       MembershipAdmin admin = admin(c);
       java.util.concurrent.atomic.AtomicBoolean poisoned =
           new java.util.concurrent.atomic.AtomicBoolean();
@@ -585,8 +584,7 @@ class MembershipIT {
         assertFalse(ids(conf.getCurrentPeers()).contains("n4"), "n4 never voted");
       } else {
         assertTrue(ids(conf.getCurrentPeers()).contains("n4"));
-        assertEquals(
-            done.verified(), cluster.replica("n4").checkpoint(done.checkpointId()).get());
+        assertEquals(done.verified(), cluster.replica("n4").checkpoint(done.checkpointId()).get());
       }
       System.out.println("outcome after the leader's crash: " + (done != null ? done : failure));
       c.put("after".getBytes(StandardCharsets.UTF_8), new byte[] {1});

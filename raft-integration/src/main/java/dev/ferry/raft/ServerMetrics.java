@@ -8,8 +8,8 @@ import dev.ferry.raft.install.MultiSourceInstaller;
 import dev.ferry.raft.metrics.LabelledCounts;
 import dev.ferry.raft.metrics.NodeMetrics;
 import dev.ferry.snapshot.store.StoreStats;
-import dev.ferry.statemachine.replica.Replica;
 import dev.ferry.statemachine.SnapshotStats;
+import dev.ferry.statemachine.replica.Replica;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -56,11 +56,7 @@ final class ServerMetrics {
    * @param chunkServer the chunk service, or {@code null} without one
    */
   static void register(
-      NodeMetrics m,
-      FerryServer ferry,
-      String group,
-      Replica sm,
-      ChunkServer chunkServer) {
+      NodeMetrics m, FerryServer ferry, String group, Replica sm, ChunkServer chunkServer) {
     ServerMetrics s = new ServerMetrics(m, ferry.raftServer(), ferry.group().getGroupId(), group);
     s.raft(ferry);
     s.snapshots(sm);
@@ -298,8 +294,7 @@ final class ServerMetrics {
         cb -> storeStats(sm).ifPresent(s -> cb.call(s.quarantined())));
   }
 
-  private void storeGauge(
-      String name, String help, Replica sm, ToLongFunction<StoreStats> value) {
+  private void storeGauge(String name, String help, Replica sm, ToLongFunction<StoreStats> value) {
     m.gauges(
         name, help, List.of(), cb -> storeStats(sm).ifPresent(s -> cb.call(value.applyAsLong(s))));
   }

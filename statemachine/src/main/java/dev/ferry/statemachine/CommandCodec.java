@@ -4,9 +4,10 @@ import java.nio.ByteBuffer;
 import java.util.Arrays;
 
 /**
- * The envelope of every Raft log entry and query a replica ({@link dev.ferry.statemachine.replica.Replica}) handles. Clients
- * use it to wrap their commands in a session ({@code ClientId}, sequence number, lowest sequence
- * still unacknowledged) and to read replies.
+ * The envelope of every Raft log entry and query a replica ({@link
+ * dev.ferry.statemachine.replica.Replica}) handles. Clients use it to wrap their commands in a
+ * session ({@code ClientId}, sequence number, lowest sequence still unacknowledged) and to read
+ * replies.
  *
  * <p>Log entry layouts (big-endian):
  *

@@ -62,11 +62,11 @@ public interface StateLoader {
   void abort();
 
   /**
-   * A loader for a state written with {@link StateView#singleRecord}: it collects the one record and
-   * hands its value to {@code onCommit} when the framework commits the load (on the apply thread,
-   * while the state machine is paused). {@code onCommit} gets {@code null} when the snapshot holds
-   * no record. A snapshot with more than one record, or with a record under another key, fails the
-   * load with an {@link IOException}.
+   * A loader for a state written with {@link StateView#singleRecord}: it collects the one record
+   * and hands its value to {@code onCommit} when the framework commits the load (on the apply
+   * thread, while the state machine is paused). {@code onCommit} gets {@code null} when the
+   * snapshot holds no record. A snapshot with more than one record, or with a record under another
+   * key, fails the load with an {@link IOException}.
    *
    * @param onCommit replaces the live state with the loaded value; must not fail
    */

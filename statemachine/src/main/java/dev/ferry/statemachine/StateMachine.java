@@ -3,14 +3,14 @@ package dev.ferry.statemachine;
 /**
  * A Ferry state machine: what a user implements to have a replicated service. Hand an instance to
  * {@code FerryServer.builder().stateMachine(...)}; the server runs it on every replica. Everything
- * else — the Raft log, idempotent apply, client sessions, snapshot capture through the log,
- * layered snapshots, the state digest, snapshot install, stale reads — is the server's.
+ * else — the Raft log, idempotent apply, client sessions, snapshot capture through the log, layered
+ * snapshots, the state digest, snapshot install, stale reads — is the server's.
  *
- * <p><b>Determinism.</b> {@link #apply} must be a pure function of the state and the command:
- * every replica applies the same log and must reach the same state, the same snapshot bytes and
- * the same digest. No clocks, no randomness, no iteration over hash-ordered collections whose
- * order depends on the JVM. Snapshots are captured at the same log index on every replica (the
- * leader proposes a capture command), so every replica's snapshot at that index is byte-identical.
+ * <p><b>Determinism.</b> {@link #apply} must be a pure function of the state and the command: every
+ * replica applies the same log and must reach the same state, the same snapshot bytes and the same
+ * digest. No clocks, no randomness, no iteration over hash-ordered collections whose order depends
+ * on the JVM. Snapshots are captured at the same log index on every replica (the leader proposes a
+ * capture command), so every replica's snapshot at that index is byte-identical.
  *
  * <p><b>Idempotence.</b> {@link #apply} is called exactly once per command: entries at or below the
  * applied index are skipped, and every command carries a client session, so a duplicate (a client
@@ -48,8 +48,8 @@ public interface StateMachine {
   byte[] apply(byte[] command, ApplyContext ctx);
 
   /**
-   * A point-in-time, immutable view of the live state, taken in (near) constant time: apply goes
-   * on while the view is written to a snapshot on another thread. Called on the apply thread.
+   * A point-in-time, immutable view of the live state, taken in (near) constant time: apply goes on
+   * while the view is written to a snapshot on another thread. Called on the apply thread.
    */
   StateView view();
 

@@ -192,8 +192,7 @@ public final class LocalCluster implements Closeable {
    * this cluster's config.
    */
   public FerryServer startListener(
-      String id, java.util.function.Supplier<KvStateMachine> stateMachine)
-      throws IOException {
+      String id, java.util.function.Supplier<KvStateMachine> stateMachine) throws IOException {
     return startListener(id, stateMachine, peers);
   }
 

@@ -34,13 +34,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The Ratis state machine of a Ferry node: maps Ratis's callbacks onto a {@link Replica} and nothing
- * more. Life cycle (initialize, pause, reinitialize, close), log entries ({@code applyTransaction}
- * and Ratis's own entries through the applied index), queries (linearizable and stale), snapshot
- * reporting ({@code takeSnapshot}, {@code getLatestSnapshot}: Ferry captures through its own log
- * command, so these report the newest durable snapshot for Ratis to purge its log to), install
- * notifications (notification mode: the replica's installer ships the snapshot) and the Ratis reload
- * workaround ({@link #watchReload}), leader changes and log failures.
+ * The Ratis state machine of a Ferry node: maps Ratis's callbacks onto a {@link Replica} and
+ * nothing more. Life cycle (initialize, pause, reinitialize, close), log entries ({@code
+ * applyTransaction} and Ratis's own entries through the applied index), queries (linearizable and
+ * stale), snapshot reporting ({@code takeSnapshot}, {@code getLatestSnapshot}: Ferry captures
+ * through its own log command, so these report the newest durable snapshot for Ratis to purge its
+ * log to), install notifications (notification mode: the replica's installer ships the snapshot)
+ * and the Ratis reload workaround ({@link #watchReload}), leader changes and log failures.
  *
  * <p>Concurrency: Ratis calls {@code applyTransaction} on its state machine updater thread, queries
  * on RPC threads; futures complete on the replica's background pool.
@@ -155,7 +155,8 @@ public final class RatisStateMachine extends BaseStateMachine {
     super.notifyLeaderChanged(groupMemberId, newLeaderId);
   }
 
-  // ---- snapshots as Ratis sees them --------------------------------------------------------------
+  // ---- snapshots as Ratis sees them
+  // --------------------------------------------------------------
 
   @Override
   public SnapshotInfo getLatestSnapshot() {

@@ -398,8 +398,7 @@ final class ApplyCore {
             sessions.encode(),
             reportsChanges ? recordsDigest.plus(sessionsDigest) : null,
             sessionsDigest);
-    captures.accept(
-        new Capture(job, reportsChanges ? List.of(shardDigests.clone()) : null, check));
+    captures.accept(new Capture(job, reportsChanges ? List.of(shardDigests.clone()) : null, check));
     return CommandCodec.encodeReply(Reply.ok(new byte[0]));
   }
 

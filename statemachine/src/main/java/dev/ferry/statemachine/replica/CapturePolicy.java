@@ -35,7 +35,10 @@ final class CapturePolicy {
    * @param pendingCaptures captures of this replica queued or running
    */
   boolean claim(
-      long commandsSinceCapture, long bytesSinceCapture, long pendingCaptures, BooleanSupplier leader) {
+      long commandsSinceCapture,
+      long bytesSinceCapture,
+      long pendingCaptures,
+      BooleanSupplier leader) {
     return due(commandsSinceCapture, bytesSinceCapture)
         && pendingCaptures == 0
         && leader.getAsBoolean()

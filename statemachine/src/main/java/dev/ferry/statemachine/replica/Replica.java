@@ -63,8 +63,8 @@ public final class Replica implements AutoCloseable {
     boolean isLeader();
 
     /**
-     * Proposes {@code command} as a log entry (as a client write to this node). Must return at once;
-     * the future fails if the proposal was not accepted.
+     * Proposes {@code command} as a log entry (as a client write to this node). Must return at
+     * once; the future fails if the proposal was not accepted.
      */
     CompletableFuture<?> submit(byte[] command);
   }
@@ -577,7 +577,9 @@ public final class Replica implements AutoCloseable {
     return requireCatalog().manifests();
   }
 
-  /** The file of the durable manifest at {@code index}. @throws IllegalStateException before open */
+  /**
+   * The file of the durable manifest at {@code index}. @throws IllegalStateException before open
+   */
   public Path manifestPath(long index) {
     return requireCatalog().manifestPath(index);
   }

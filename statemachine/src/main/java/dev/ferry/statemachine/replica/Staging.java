@@ -31,8 +31,8 @@ import org.slf4j.LoggerFactory;
  * <p>For a state machine that reports changes it also keeps the delta base: the newest snapshot
  * with the point-in-time view of the state at its index, which installs edit from.
  *
- * <p>Concurrency: thread-safe. Loads run on the load executor and install threads; the staged
- * state and the base are published through volatile fields.
+ * <p>Concurrency: thread-safe. Loads run on the load executor and install threads; the staged state
+ * and the base are published through volatile fields.
  */
 final class Staging {
   private static final Logger LOG = LoggerFactory.getLogger(Staging.class);
@@ -100,8 +100,8 @@ final class Staging {
   }
 
   /**
-   * After {@code s} was committed into the live state: for a state machine that reports changes,
-   * it is the delta base now.
+   * After {@code s} was committed into the live state: for a state machine that reports changes, it
+   * is the delta base now.
    *
    * @param live the view of the live state right after the commit (apply thread)
    */
