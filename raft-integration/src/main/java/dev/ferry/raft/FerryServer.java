@@ -530,7 +530,7 @@ public final class FerryServer implements Closeable {
 
     /**
      * How often (in applied entries) Ratis asks for a snapshot to purge to. Default: the state
-     * machine's capture interval.
+     * machine config's capture interval ({@link StateMachineConfig#captureEveryEntries()}).
      */
     public Builder snapshotTriggerEntries(long entries) {
       this.snapshotTriggerEntries = entries;
