@@ -127,6 +127,23 @@ class ReplicaTest {
     }
   }
 
+  @Test
+  void aCaptureOfAStateMachineThatForgotAChangeFailsNamingTheKey() throws Exception {
+    try (Replica r =
+        new Replica(new TestMachines.MapMachine(true), CONFIG, Installer.unavailable(), "r")) {
+      r.open(dir, new FakeHost(false));
+      r.apply(1, 1, user(A, 1, bytes("put a 1")));
+      r.apply(1, 2, user(A, 2, bytes("put quiet 2")));
+      r.apply(1, 3, ByteBuffer.wrap(CommandCodec.captureCommand()));
+      await(() -> r.pendingCaptures() == 0, "the capture");
+      Throwable failure = r.lastCaptureFailure().orElseThrow();
+      String hexKey = java.util.HexFormat.of().formatHex(bytes("quiet"));
+      assertTrue(failure.getMessage().contains("key " + hexKey), failure.getMessage());
+      assertTrue(r.latestManifest().isEmpty(), "no snapshot with a wrong digest is written");
+      assertEquals(1, r.snapshotStats().captureFailures());
+    }
+  }
+
   /** An installer that copies the manifest's chunks from another replica's store. */
   private static Installer copyFrom(Replica source, Manifest m) {
     return (request, target) ->
