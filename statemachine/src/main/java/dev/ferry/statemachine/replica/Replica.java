@@ -561,7 +561,7 @@ public final class Replica implements AutoCloseable {
     return config;
   }
 
-  /** The local chunk store. @throws IllegalStateException before {@link #open} */
+  /** The local chunk store; throws {@link IllegalStateException} before {@link #open}. */
   public ChunkStore chunkStore() {
     return requireCatalog().store();
   }
@@ -572,19 +572,24 @@ public final class Replica implements AutoCloseable {
     return c == null ? Optional.empty() : c.latest();
   }
 
-  /** All durable local manifests, oldest first. @throws IllegalStateException before open */
+  /**
+   * All durable local manifests, oldest first; throws {@link IllegalStateException} before open.
+   */
   public List<Manifest> manifests() {
     return requireCatalog().manifests();
   }
 
   /**
-   * The file of the durable manifest at {@code index}. @throws IllegalStateException before open
+   * The file of the durable manifest at {@code index}; throws {@link IllegalStateException} before
+   * open.
    */
   public Path manifestPath(long index) {
     return requireCatalog().manifestPath(index);
   }
 
-  /** What an {@link Installer} works on. @throws IllegalStateException before {@link #open} */
+  /**
+   * What an {@link Installer} works on; throws {@link IllegalStateException} before {@link #open}.
+   */
   public InstallTarget installTarget() {
     requireCatalog();
     return staging.target();
