@@ -9,7 +9,6 @@ import com.tngtech.archunit.core.domain.JavaClass;
 import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.domain.Source;
 import com.tngtech.archunit.junit.AnalyzeClasses;
-import com.tngtech.archunit.junit.ArchIgnore;
 import com.tngtech.archunit.junit.ArchTest;
 import com.tngtech.archunit.lang.ArchCondition;
 import com.tngtech.archunit.lang.ArchRule;
@@ -114,13 +113,8 @@ class ModuleRulesTest {
 
   /**
    * The user's state-machine contract (the statemachine module) uses no Ratis type; the Ratis
-   * adapter lives in raft-integration. To enable: delete the {@code @ArchIgnore} line once the
-   * branch that moves the contract off Ratis has merged (issue 15 §2).
+   * adapter lives in raft-integration.
    */
-  @ArchIgnore(
-      reason =
-          "enabled when the contract branch lands: the statemachine module still extends Ratis's"
-              + " BaseStateMachine until the user contract moves off Ratis (issue 15 §2)")
   @ArchTest
   static final ArchRule statemachineUsesNoRatis =
       usesNoRatis(

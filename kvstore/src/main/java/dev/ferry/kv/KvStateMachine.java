@@ -4,11 +4,10 @@ import dev.ferry.kv.internal.KvCodec;
 import dev.ferry.kv.internal.PersistentSortedMap;
 import dev.ferry.statemachine.ApplyContext;
 import dev.ferry.statemachine.KeyRangeLayout;
-import dev.ferry.statemachine.ReplicatedStateMachine;
 import dev.ferry.statemachine.ReportsChanges;
 import dev.ferry.statemachine.ShardLayout;
 import dev.ferry.statemachine.StateLoader;
-import dev.ferry.statemachine.StateMachineConfig;
+import dev.ferry.statemachine.StateMachine;
 import dev.ferry.statemachine.StateView;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -32,24 +31,23 @@ import java.util.PriorityQueue;
  * <p>Concurrency: {@link #apply} runs on Ratis's apply thread; queries read the current array of
  * immutable maps (published through a volatile field) from any thread.
  */
-public final class KvStateMachine extends ReplicatedStateMachine implements ReportsChanges {
+public final class KvStateMachine implements StateMachine, ReportsChanges {
   private final ShardLayout shardLayout;
   private volatile PersistentSortedMap[] shards;
   private final byte[] corruptKey;
 
   /** A store with the default shard layout ({@link #defaultLayout()}). */
-  public KvStateMachine(StateMachineConfig config) {
-    this(defaultLayout(), config);
+  public KvStateMachine() {
+    this(defaultLayout());
   }
 
   /** A store with a given shard layout (the same on every replica, for the life of the data). */
-  public KvStateMachine(ShardLayout layout, StateMachineConfig config) {
-    this(layout, config, null);
+  public KvStateMachine(ShardLayout layout) {
+    this(layout, null);
   }
 
-  private KvStateMachine(ShardLayout layout, StateMachineConfig config, byte[] corruptKey) {
-    super(layout, config);
-    this.shardLayout = layout;
+  private KvStateMachine(ShardLayout layout, byte[] corruptKey) {
+    this.shardLayout = java.util.Objects.requireNonNull(layout, "layout");
     this.shards = emptyShards(layout.names().size());
     this.corruptKey = corruptKey == null ? null : corruptKey.clone();
   }
@@ -59,8 +57,8 @@ public final class KvStateMachine extends ReplicatedStateMachine implements Repo
    * batched) it stores, and reports to its digest, the value with its first byte flipped: a
    * deterministic stand-in for a replica whose state went wrong, caught by digest checkpoints.
    */
-  static KvStateMachine corruptingForTest(StateMachineConfig config, byte[] key) {
-    return new KvStateMachine(defaultLayout(), config, key.clone());
+  static KvStateMachine corruptingForTest(byte[] key) {
+    return new KvStateMachine(defaultLayout(), key.clone());
   }
 
   private byte[] maybeCorrupt(byte[] key, byte[] value) {
@@ -102,6 +100,12 @@ public final class KvStateMachine extends ReplicatedStateMachine implements Repo
     return s;
   }
 
+  /** The shard layout given at construction. */
+  @Override
+  public ShardLayout layout() {
+    return shardLayout;
+  }
+
   /** Number of keys in the live state. */
   public long size() {
     long n = 0;
@@ -112,7 +116,7 @@ public final class KvStateMachine extends ReplicatedStateMachine implements Repo
   }
 
   @Override
-  protected byte[] apply(byte[] command, ApplyContext ctx) {
+  public byte[] apply(byte[] command, ApplyContext ctx) {
     if (command.length > 0 && command[0] == KvCodec.PUT_ALL) {
       List<byte[][]> entries = KvCodec.decodePutAll(command);
       for (byte[][] e : entries) {
@@ -183,7 +187,7 @@ public final class KvStateMachine extends ReplicatedStateMachine implements Repo
   }
 
   @Override
-  protected byte[] query(byte[] request) {
+  public byte[] query(byte[] request) {
     KvCodec.Op op = KvCodec.decode(request);
     PersistentSortedMap[] s = shards;
     switch (op.kind()) {
@@ -247,7 +251,7 @@ public final class KvStateMachine extends ReplicatedStateMachine implements Repo
   }
 
   @Override
-  protected StateView view() {
+  public StateView view() {
     return new View(this, shards);
   }
 
@@ -265,7 +269,7 @@ public final class KvStateMachine extends ReplicatedStateMachine implements Repo
   }
 
   @Override
-  protected StateLoader newLoader() {
+  public StateLoader newLoader() {
     PersistentSortedMap[] loaded = emptyShards(shardLayout.names().size());
     return new StateLoader() {
       @Override

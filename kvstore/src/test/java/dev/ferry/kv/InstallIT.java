@@ -108,7 +108,7 @@ class InstallIT {
     for (String id : ids) {
       LocalCluster.await(
           T,
-          () -> cluster.stateMachine(id).latestManifest().map(m -> m.index()).orElse(-1L) >= index,
+          () -> cluster.replica(id).latestManifest().map(m -> m.index()).orElse(-1L) >= index,
           id + " to capture at " + index);
     }
   }
@@ -135,7 +135,7 @@ class InstallIT {
     try (KvClient c = cluster.client(T)) {
       load(c);
       capture(c);
-      stateBytes = cluster.stateMachine(f).latestManifest().orElseThrow().rawBytes();
+      stateBytes = cluster.replica(f).latestManifest().orElseThrow().rawBytes();
       long stoppedAt = cluster.applied(f);
       cluster.stop(f);
       Random rnd = new Random(2);
@@ -381,7 +381,7 @@ class InstallIT {
       cluster.stop(f);
       cluster.wipe(f);
       cluster.writeUntilPurgedPast(c, stoppedAt, T);
-      long baseline = cluster.stateMachine(leader).latestManifest().orElseThrow().index();
+      long baseline = cluster.replica(leader).latestManifest().orElseThrow().index();
       cluster.start(f);
       LocalCluster.await(
           T,
@@ -398,9 +398,9 @@ class InstallIT {
       c.putAll(updates);
       capture(c, List.of(leader));
       cluster.writeUntilPurgedPast(
-          c, cluster.stateMachine(leader).latestManifest().orElseThrow().index(), T);
+          c, cluster.replica(leader).latestManifest().orElseThrow().index(), T);
       assertTrue(
-          cluster.stateMachine(leader).latestManifest().orElseThrow().index() > baseline,
+          cluster.replica(leader).latestManifest().orElseThrow().index() > baseline,
           "a newer snapshot exists");
       assertTrue(successes(f) == 0, "the first install was still running when the log moved on");
     }

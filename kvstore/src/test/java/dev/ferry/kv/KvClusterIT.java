@@ -106,11 +106,11 @@ class KvClusterIT {
       assertArrayEquals(b("not a counter"), c.get(b("text")));
     }
     // Every replica converges to the same state and digest.
-    DigestAt leader = cluster.stateMachine(cluster.leader(T)).digest().get();
+    DigestAt leader = cluster.replica(cluster.leader(T)).digest().get();
     for (String id : cluster.running()) {
       LocalCluster.await(
           T,
-          () -> cluster.stateMachine(id).getLastAppliedTermIndex().getIndex() >= leader.index(),
+          () -> cluster.replica(id).appliedIndex() >= leader.index(),
           id + " to apply " + leader.index());
     }
     assertDigestsEqualAtCheckpoint(1);
@@ -179,17 +179,17 @@ class KvClusterIT {
       LocalCluster.await(
           T,
           () ->
-              cluster.stateMachine(id).manifests().size() >= 2
-                  && cluster.stateMachine(id).pendingCaptures() == 0,
+              cluster.replica(id).manifests().size() >= 2
+                  && cluster.replica(id).pendingCaptures() == 0,
           id + " to capture two snapshots");
     }
     Map<Long, byte[]> reference = new HashMap<>();
-    for (Manifest m : cluster.stateMachine("n1").manifests()) {
+    for (Manifest m : cluster.replica("n1").manifests()) {
       reference.put(m.index(), ManifestCodec.encode(m));
     }
     int compared = 0;
     for (String id : List.of("n2", "n3")) {
-      for (Manifest m : cluster.stateMachine(id).manifests()) {
+      for (Manifest m : cluster.replica(id).manifests()) {
         byte[] ref = reference.get(m.index());
         if (ref != null) {
           assertArrayEquals(ref, ManifestCodec.encode(m), id + " manifest at " + m.index());
@@ -268,10 +268,9 @@ class KvClusterIT {
     long index = r.getLogIndex();
     LocalCluster.await(
         T,
-        () ->
-            cluster.stateMachine(leader).latestManifest().map(Manifest::index).orElse(-1L) == index,
+        () -> cluster.replica(leader).latestManifest().map(Manifest::index).orElse(-1L) == index,
         "capture at " + index);
-    return cluster.stateMachine(leader).latestManifest().orElseThrow();
+    return cluster.replica(leader).latestManifest().orElseThrow();
   }
 
   /** Writes a digest checkpoint through the log; every running replica must record the same. */
@@ -286,8 +285,8 @@ class KvClusterIT {
     DigestAt expected = null;
     for (String id2 : cluster.running()) {
       LocalCluster.await(
-          T, () -> cluster.stateMachine(id2).checkpoint(id).isPresent(), id2 + " checkpoint " + id);
-      Optional<DigestAt> d = cluster.stateMachine(id2).checkpoint(id);
+          T, () -> cluster.replica(id2).checkpoint(id).isPresent(), id2 + " checkpoint " + id);
+      Optional<DigestAt> d = cluster.replica(id2).checkpoint(id);
       if (expected == null) {
         expected = d.get();
       } else {

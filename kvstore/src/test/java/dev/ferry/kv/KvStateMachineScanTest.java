@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import dev.ferry.kv.internal.KvCodec;
 import dev.ferry.statemachine.ApplyContext;
 import dev.ferry.statemachine.ShardLayout;
-import dev.ferry.statemachine.StateMachineConfig;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -47,7 +46,7 @@ class KvStateMachineScanTest {
   }
 
   private static void check(ShardLayout layout) {
-    KvStateMachine sm = new KvStateMachine(layout, StateMachineConfig.defaults());
+    KvStateMachine sm = new KvStateMachine(layout);
     TreeMap<String, String> model = new TreeMap<>();
     SplittableRandom r = new SplittableRandom(11);
     for (int i = 0; i < 3000; i++) {

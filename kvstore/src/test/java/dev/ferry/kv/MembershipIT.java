@@ -131,7 +131,7 @@ class MembershipIT {
         T,
         () ->
             survivors.stream()
-                .allMatch(id -> cluster.stateMachine(id).pendingMembershipChange().isEmpty()),
+                .allMatch(id -> cluster.replica(id).pendingMembershipChange().isEmpty()),
         "the pending membership change to end on " + survivors);
   }
 
@@ -153,7 +153,7 @@ class MembershipIT {
       assertTrue(conf.getCurrentPeers(RaftPeerRole.LISTENER).isEmpty(), "no listener left");
       assertTrue(conf.getPreviousPeers().isEmpty(), "the change committed");
       for (String id : List.of("n1", "n2", "n3", "n4")) {
-        DigestAt d = cluster.stateMachine(id).checkpoint(r.checkpointId()).orElseThrow();
+        DigestAt d = cluster.replica(id).checkpoint(r.checkpointId()).orElseThrow();
         assertEquals(r.verified(), d, id + " recorded the verified digest");
       }
       assertEquals(KEYS + 1, cluster.stateMachine("n4").size(), "n4 holds every key");
@@ -213,8 +213,7 @@ class MembershipIT {
     start();
     try (KvClient c = cluster.client(T)) {
       load(c);
-      FerryServer n4 =
-          cluster.startListener("n4", cfg -> KvStateMachine.corruptingForTest(cfg, POISON));
+      FerryServer n4 = cluster.startListener("n4", () -> KvStateMachine.corruptingForTest(POISON));
       MembershipAdmin admin = admin(c);
       java.util.concurrent.atomic.AtomicBoolean poisoned =
           new java.util.concurrent.atomic.AtomicBoolean();
@@ -250,7 +249,7 @@ class MembershipIT {
       String why = n4.retired().get(30, TimeUnit.SECONDS);
       assertTrue(why.contains("differs from the voters"), why);
       assertTrue(isEmptyDir(n4.dataDir()), "n4 wiped its unverified state");
-      assertTrue(cluster.stateMachine("n1").pendingMembershipChange().isEmpty(), "record ended");
+      assertTrue(cluster.replica("n1").pendingMembershipChange().isEmpty(), "record ended");
     }
   }
 
@@ -311,23 +310,17 @@ class MembershipIT {
 
   @Test
   void aNodeThatNeverCatchesUpTimesOutAndIsRemoved() throws Exception {
-    StateMachineConfig d = StateMachineConfig.defaults();
     // Ratis's staging timeout is the install deadline: 4 s, so the staged add of a dead node fails
     // in Ratis too, and the rollback can then commit.
     cluster =
         LocalCluster.start(
             dir,
             3,
-            new StateMachineConfig(
-                200,
-                1L << 40,
-                d.sessionIdleEntries(),
-                d.maxOutstandingPerSession(),
-                d.maxRunsPerShard(),
-                d.retainSnapshots(),
-                d.zstdLevel(),
-                d.captureBytesPerSecond(),
-                Duration.ofSeconds(4)));
+            StateMachineConfig.builder()
+                .captureEveryEntries(200)
+                .captureEveryBytes(1L << 40)
+                .installDeadline(Duration.ofSeconds(4))
+                .build());
     try (KvClient c = cluster.client(T)) {
       FerryServer n4 = cluster.startListener("n4", KvStateMachine::new);
       MembershipAdmin admin = admin(c);
@@ -448,7 +441,7 @@ class MembershipIT {
       CompletableFuture<AddResult> first = admin(c).addMember(new AddRequest(n4.self(), T));
       LocalCluster.await(
           T,
-          () -> cluster.stateMachine("n1").pendingMembershipChange().isPresent(),
+          () -> cluster.replica("n1").pendingMembershipChange().isPresent(),
           "the first change to be recorded");
       // Another admin instance (as another operator would have): refused by the record.
       ExecutionException e =
@@ -484,7 +477,7 @@ class MembershipIT {
               });
       LocalCluster.await(
           T, () -> phases.contains(AddProgress.Phase.INSTALLING), "the install to start");
-      assertTrue(cluster.stateMachine(leader).pendingMembershipChange().isPresent());
+      assertTrue(cluster.replica(leader).pendingMembershipChange().isPresent());
       cluster.stop(leader);
       driving.get(T.toSeconds(), TimeUnit.SECONDS);
 
@@ -595,8 +588,7 @@ class MembershipIT {
         assertFalse(ids(conf.getCurrentPeers()).contains("n4"), "n4 never voted");
       } else {
         assertTrue(ids(conf.getCurrentPeers()).contains("n4"));
-        assertEquals(
-            done.verified(), cluster.stateMachine("n4").checkpoint(done.checkpointId()).get());
+        assertEquals(done.verified(), cluster.replica("n4").checkpoint(done.checkpointId()).get());
       }
       System.out.println("outcome after the leader's crash: " + (done != null ? done : failure));
       c.put("after".getBytes(StandardCharsets.UTF_8), new byte[] {1});

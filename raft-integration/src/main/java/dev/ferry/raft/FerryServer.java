@@ -5,6 +5,7 @@ import com.codahale.metrics.jmx.JmxReporter;
 import dev.ferry.raft.admin.AdminServer;
 import dev.ferry.raft.admin.MembershipAdmin;
 import dev.ferry.raft.admin.NodeStatus;
+import dev.ferry.raft.internal.RatisStateMachine;
 import dev.ferry.raft.metrics.Health;
 import dev.ferry.raft.metrics.MetricsHttpServer;
 import dev.ferry.raft.metrics.ServiceCounters;
@@ -20,7 +21,9 @@ import dev.ferry.snapshot.transfer.TransferConfig;
 import dev.ferry.statemachine.DigestAt;
 import dev.ferry.statemachine.Installer;
 import dev.ferry.statemachine.MembershipChange;
-import dev.ferry.statemachine.ReplicatedStateMachine;
+import dev.ferry.statemachine.StateMachine;
+import dev.ferry.statemachine.StateMachineConfig;
+import dev.ferry.statemachine.replica.Replica;
 import java.io.Closeable;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -55,8 +58,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One Ferry node: a Ratis server (gRPC) running a {@link ReplicatedStateMachine}, configured the
- * way Ferry needs Ratis to run:
+ * One Ferry node: a Ratis server (gRPC) running a user's {@link StateMachine} (through a {@link
+ * Replica}, the engine that applies, captures and installs, and an internal Ratis adapter),
+ * configured the way Ferry needs Ratis to run:
  *
  * <ul>
  *   <li>snapshot install in notification mode (Ferry's installer ships chunks, not Ratis);
@@ -91,7 +95,9 @@ public final class FerryServer implements Closeable {
   private final boolean listener;
   private final RaftGroup group;
   private final RaftServer server;
-  private final ReplicatedStateMachine stateMachine;
+  private final StateMachine stateMachine;
+  private final Replica replica;
+  private final RatisStateMachine adapter;
   private final Path dataDir;
   private final MetricRegistry metrics;
   private final ChunkServer chunkServer;
@@ -111,6 +117,7 @@ public final class FerryServer implements Closeable {
       Builder b,
       RaftGroup group,
       RaftServer server,
+      RatisStateMachine adapter,
       ChunkServer chunkServer,
       MultiSourceInstaller installer,
       PeerClients peerClients,
@@ -121,6 +128,8 @@ public final class FerryServer implements Closeable {
     this.group = group;
     this.server = server;
     this.stateMachine = b.stateMachine;
+    this.adapter = adapter;
+    this.replica = adapter.replica();
     this.dataDir = b.dataDir;
     this.metrics = b.metricRegistry;
     this.chunkServer = chunkServer;
@@ -133,7 +142,7 @@ public final class FerryServer implements Closeable {
         b.jmx ? JmxReporter.forRegistry(metrics).inDomain("dev.ferry." + self.id()).build() : null;
     this.nodeMetrics = nodeMetrics;
     this.metricsBind = b.metricsBind;
-    ServerMetrics.register(nodeMetrics, this, b.clusterName, stateMachine, chunkServer);
+    ServerMetrics.register(nodeMetrics, this, b.clusterName, replica, chunkServer);
   }
 
   /** A new builder. */
@@ -162,7 +171,7 @@ public final class FerryServer implements Closeable {
     // Fail-stop: Ratis keeps a server whose log write failed running, failing every later write.
     // Close on a thread of our own (Ratis's log worker reports the failure and close() waits for
     // it).
-    stateMachine
+    adapter
         .logFailure()
         .thenAcceptAsync(
             this::failStop,
@@ -215,9 +224,17 @@ public final class FerryServer implements Closeable {
     return server;
   }
 
-  /** The state machine. */
-  public ReplicatedStateMachine stateMachine() {
+  /** The user's state machine this node runs (as given to {@link Builder#stateMachine}). */
+  public StateMachine stateMachine() {
     return stateMachine;
+  }
+
+  /**
+   * The engine running the state machine on this node: applied index, digest, checkpoints,
+   * snapshots, installs, recovery timeline. The server's SPI; thread-safe (see {@link Replica}).
+   */
+  public Replica replica() {
+    return replica;
   }
 
   /** The data directory. */
@@ -287,7 +304,7 @@ public final class FerryServer implements Closeable {
         info.getCurrentRole().name(),
         voter,
         leader == null ? null : leader.toString(),
-        stateMachine.installing());
+        replica.installing());
   }
 
   /** This node's counters of its services and chunk store, read now. */
@@ -371,17 +388,17 @@ public final class FerryServer implements Closeable {
 
     @Override
     public Optional<MembershipChange> pendingMembershipChange() {
-      return stateMachine.pendingMembershipChange();
+      return replica().pendingMembershipChange();
     }
 
     @Override
     public CompletableFuture<DigestAt> digest() {
-      return stateMachine.digest();
+      return replica().digest();
     }
 
     @Override
     public Optional<DigestAt> lastCheckpoint() {
-      return stateMachine.lastCheckpoint();
+      return replica().lastCheckpoint();
     }
 
     @Override
@@ -443,7 +460,8 @@ public final class FerryServer implements Closeable {
     private final List<PeerAddress> peers = new ArrayList<>();
     private boolean listener;
     private Path dataDir;
-    private ReplicatedStateMachine stateMachine;
+    private StateMachine stateMachine;
+    private StateMachineConfig stateMachineConfig = StateMachineConfig.defaults();
     private Installer installer;
     private Duration electionTimeoutMin = Duration.ofMillis(1500);
     private Duration electionTimeoutMax = Duration.ofMillis(3000);
@@ -500,9 +518,22 @@ public final class FerryServer implements Closeable {
       return this;
     }
 
-    /** The state machine this node runs. */
-    public Builder stateMachine(ReplicatedStateMachine sm) {
-      this.stateMachine = sm;
+    /**
+     * The state machine this node runs: a new instance per server (it holds the node's live state).
+     * Required.
+     */
+    public Builder stateMachine(StateMachine sm) {
+      this.stateMachine = Objects.requireNonNull(sm, "sm");
+      return this;
+    }
+
+    /**
+     * How the node runs its state machine: capture policy, sessions, snapshot retention, install
+     * deadline, checks. Values that shape the replicated state or snapshots must be the same on
+     * every node. Default {@link StateMachineConfig#defaults()}.
+     */
+    public Builder stateMachineConfig(StateMachineConfig config) {
+      this.stateMachineConfig = Objects.requireNonNull(config, "config");
       return this;
     }
 
@@ -541,7 +572,7 @@ public final class FerryServer implements Closeable {
 
     /**
      * How often (in applied entries) Ratis asks for a snapshot to purge to. Default: the state
-     * machine's capture interval.
+     * machine config's capture interval ({@link StateMachineConfig#captureEveryEntries()}).
      */
     public Builder snapshotTriggerEntries(long entries) {
       this.snapshotTriggerEntries = entries;
@@ -686,18 +717,8 @@ public final class FerryServer implements Closeable {
       ChunkServer chunkServer = null;
       MultiSourceInstaller multiSource = null;
       PeerClients clients = null;
-      if (installer != null) {
-        stateMachine.setInstaller(installer);
-      } else if (secret != null) {
-        chunkServer =
-            ChunkServer.builder()
-                .nodeId(self.id())
-                .bind(self.host(), self.chunkPort())
-                .source(SnapshotSource.of(stateMachine::manifests, stateMachine::chunkStore))
-                .secret(secret.bytes())
-                .sendRateLimit(chunkSendRate)
-                .tls(tls == null ? null : tls.chunkServerContext())
-                .build();
+      Installer chosen = installer != null ? installer : Installer.unavailable();
+      if (installer == null && secret != null) {
         clients = new PeerClients(self.id(), secret, tls == null ? null : tls.chunkClientContext());
         PeerClients c = clients;
         RaftGroupId gid = groupId(clusterName);
@@ -710,8 +731,21 @@ public final class FerryServer implements Closeable {
                 .maxSources(installSources)
                 .metrics(new InstallMetrics(metricRegistry, nodeMetrics, clusterName))
                 .build();
-        stateMachine.setInstaller(multiSource);
+        chosen = multiSource;
       }
+      Replica replica = new Replica(stateMachine, stateMachineConfig, chosen, self.id());
+      if (multiSource != null) {
+        chunkServer =
+            ChunkServer.builder()
+                .nodeId(self.id())
+                .bind(self.host(), self.chunkPort())
+                .source(SnapshotSource.of(replica::manifests, replica::chunkStore))
+                .secret(secret.bytes())
+                .sendRateLimit(chunkSendRate)
+                .tls(tls == null ? null : tls.chunkServerContext())
+                .build();
+      }
+      RatisStateMachine adapter = new RatisStateMachine(replica);
 
       RaftProperties p = new RaftProperties();
       RaftServerConfigKeys.setStorageDir(p, List.of(dataDir.resolve("raft").toFile()));
@@ -726,10 +760,10 @@ public final class FerryServer implements Closeable {
           p,
           snapshotTriggerEntries != null
               ? snapshotTriggerEntries
-              : stateMachine.config().captureEveryEntries());
+              : stateMachineConfig.captureEveryEntries());
       TimeDuration install =
           TimeDuration.valueOf(
-              stateMachine.config().installDeadline().toMillis(), TimeUnit.MILLISECONDS);
+              stateMachineConfig.installDeadline().toMillis(), TimeUnit.MILLISECONDS);
       RaftServerConfigKeys.setStagingTimeout(p, install);
       RaftServerConfigKeys.Rpc.setTimeoutMin(p, ms(electionTimeoutMin));
       RaftServerConfigKeys.Rpc.setTimeoutMax(p, ms(electionTimeoutMax));
@@ -761,13 +795,14 @@ public final class FerryServer implements Closeable {
           serverBuilder
               .setServerId(RaftPeerId.valueOf(selfId))
               .setGroup(group)
-              .setStateMachine(stateMachine)
+              .setStateMachine(adapter)
               .setProperties(p)
               .setOption(
                   recover ? RaftStorage.StartupOption.RECOVER : RaftStorage.StartupOption.FORMAT)
               .build();
       serverRef[0] = server;
-      return new FerryServer(this, group, server, chunkServer, multiSource, clients, nodeMetrics);
+      return new FerryServer(
+          this, group, server, adapter, chunkServer, multiSource, clients, nodeMetrics);
     }
 
     private static TimeDuration ms(Duration d) {

@@ -22,7 +22,7 @@ final class NodeCounters {
     Optional<AdminServer> admin = server.adminService();
     long quarantined;
     try {
-      quarantined = server.stateMachine().chunkStore().stats().quarantined();
+      quarantined = server.replica().chunkStore().stats().quarantined();
     } catch (IllegalStateException e) {
       quarantined = 0; // the state machine is not initialized yet
     }

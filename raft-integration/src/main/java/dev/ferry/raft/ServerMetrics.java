@@ -8,8 +8,8 @@ import dev.ferry.shipping.install.MultiSourceInstaller;
 import dev.ferry.shipping.metrics.LabelledCounts;
 import dev.ferry.shipping.metrics.NodeMetrics;
 import dev.ferry.snapshot.store.StoreStats;
-import dev.ferry.statemachine.ReplicatedStateMachine;
 import dev.ferry.statemachine.SnapshotStats;
+import dev.ferry.statemachine.replica.Replica;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -57,11 +57,7 @@ final class ServerMetrics {
    * @param chunkServer the chunk service, or {@code null} without one
    */
   static void register(
-      NodeMetrics m,
-      FerryServer ferry,
-      String group,
-      ReplicatedStateMachine sm,
-      ChunkServer chunkServer) {
+      NodeMetrics m, FerryServer ferry, String group, Replica sm, ChunkServer chunkServer) {
     ServerMetrics s = new ServerMetrics(m, ferry.raftServer(), ferry.group().getGroupId(), group);
     s.raft(ferry);
     s.snapshots(sm);
@@ -132,7 +128,7 @@ final class ServerMetrics {
         "ferry_node_installing",
         "1 while the node installs a snapshot (until the new state is swapped in), else 0.",
         GROUP,
-        cb -> cb.call(ferry.stateMachine().installing() ? 1 : 0, group));
+        cb -> cb.call(ferry.replica().installing() ? 1 : 0, group));
     Supplier<Optional<InstallProgress>> current =
         () -> ferry.installer().flatMap(MultiSourceInstaller::currentInstall);
     m.gauges(
@@ -210,7 +206,7 @@ final class ServerMetrics {
 
   // ---- snapshots -------------------------------------------------------------------------------
 
-  private void snapshots(ReplicatedStateMachine sm) {
+  private void snapshots(Replica sm) {
     snapshotGauge(
         "ferry_snapshot_latest_index",
         "The log index of the node's newest durable snapshot.",
@@ -267,7 +263,7 @@ final class ServerMetrics {
 
   /** A group gauge from the snapshot statistics; {@code null} leaves the series out. */
   private void snapshotGauge(
-      String name, String help, ReplicatedStateMachine sm, Function<SnapshotStats, Double> value) {
+      String name, String help, Replica sm, Function<SnapshotStats, Double> value) {
     m.gauges(
         name,
         help,
@@ -282,7 +278,7 @@ final class ServerMetrics {
 
   // ---- chunk store (node-wide) -----------------------------------------------------------------
 
-  private void store(ReplicatedStateMachine sm) {
+  private void store(Replica sm) {
     storeGauge(
         "ferry_store_chunks", "Chunks (files) in the node's chunk store.", sm, StoreStats::chunks);
     storeGauge(
@@ -302,13 +298,12 @@ final class ServerMetrics {
         cb -> storeStats(sm).ifPresent(s -> cb.call(s.quarantined())));
   }
 
-  private void storeGauge(
-      String name, String help, ReplicatedStateMachine sm, ToLongFunction<StoreStats> value) {
+  private void storeGauge(String name, String help, Replica sm, ToLongFunction<StoreStats> value) {
     m.gauges(
         name, help, List.of(), cb -> storeStats(sm).ifPresent(s -> cb.call(value.applyAsLong(s))));
   }
 
-  private static Optional<StoreStats> storeStats(ReplicatedStateMachine sm) {
+  private static Optional<StoreStats> storeStats(Replica sm) {
     try {
       return Optional.of(sm.chunkStore().stats());
     } catch (IllegalStateException e) {

@@ -4,9 +4,10 @@ import java.nio.ByteBuffer;
 import java.util.Arrays;
 
 /**
- * The envelope of every Raft log entry and query a {@link ReplicatedStateMachine} handles. Clients
- * use it to wrap their commands in a session ({@code ClientId}, sequence number, lowest sequence
- * still unacknowledged) and to read replies.
+ * The envelope of every Raft log entry and query a replica ({@link
+ * dev.ferry.statemachine.replica.Replica}) handles. Clients use it to wrap their commands in a
+ * session ({@code ClientId}, sequence number, lowest sequence still unacknowledged) and to read
+ * replies.
  *
  * <p>Log entry layouts (big-endian):
  *
@@ -27,19 +28,41 @@ import java.util.Arrays;
  * <p>Stateless and thread-safe.
  */
 public final class CommandCodec {
-  static final byte USER = 0x01;
-  static final byte CAPTURE = 0x02;
-  static final byte CHECKPOINT = 0x03;
-  static final byte QUERY_USER = 0x10;
-  static final byte QUERY_DIGEST = 0x11;
-  static final byte QUERY_CHECKPOINT = 0x12;
-  static final byte QUERY_MEMBERSHIP = 0x13;
-  static final byte MEMBERSHIP = 0x04;
-  static final byte MEMBERSHIP_BEGIN = 0x01;
-  static final byte MEMBERSHIP_ADVANCE = 0x02;
-  static final byte MEMBERSHIP_END = 0x03;
+  /** Kind byte of a user command (the layouts above); the replica engine dispatches on these. */
+  public static final byte USER = 0x01;
 
-  static final int USER_HEADER = 1 + 4 * Long.BYTES;
+  /** Kind byte of a capture command. */
+  public static final byte CAPTURE = 0x02;
+
+  /** Kind byte of a digest checkpoint. */
+  public static final byte CHECKPOINT = 0x03;
+
+  /** Kind byte of a user query. */
+  public static final byte QUERY_USER = 0x10;
+
+  /** Kind byte of a digest query. */
+  public static final byte QUERY_DIGEST = 0x11;
+
+  /** Kind byte of a checkpoint query. */
+  public static final byte QUERY_CHECKPOINT = 0x12;
+
+  /** Kind byte of a membership query. */
+  public static final byte QUERY_MEMBERSHIP = 0x13;
+
+  /** Kind byte of a membership record. */
+  public static final byte MEMBERSHIP = 0x04;
+
+  /** Membership record operation: begin. */
+  public static final byte MEMBERSHIP_BEGIN = 0x01;
+
+  /** Membership record operation: advance a phase. */
+  public static final byte MEMBERSHIP_ADVANCE = 0x02;
+
+  /** Membership record operation: end. */
+  public static final byte MEMBERSHIP_END = 0x03;
+
+  /** Length of a user command's header (kind, client id, sequence, first unacknowledged). */
+  public static final int USER_HEADER = 1 + 4 * Long.BYTES;
 
   private CommandCodec() {}
 
@@ -192,7 +215,8 @@ public final class CommandCodec {
     return new DigestAt(term, index, dev.ferry.snapshot.StateDigest.fromBytes(d));
   }
 
-  static byte[] encodeDigestReply(DigestAt d) {
+  /** Encodes a digest reply: {@code term:i64, index:i64, digest} ({@link #decodeDigestReply}). */
+  public static byte[] encodeDigestReply(DigestAt d) {
     return ByteBuffer.allocate(2 * Long.BYTES + dev.ferry.snapshot.StateDigest.LENGTH)
         .putLong(d.term())
         .putLong(d.index())

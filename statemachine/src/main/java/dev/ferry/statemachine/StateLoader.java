@@ -2,6 +2,7 @@ package dev.ferry.statemachine;
 
 import java.io.IOException;
 import java.util.Iterator;
+import java.util.function.Consumer;
 
 /**
  * Builds a new state beside the live one, shard by shard, from a snapshot: at a restart (the node's
@@ -59,6 +60,19 @@ public interface StateLoader {
 
   /** Discards what was loaded. */
   void abort();
+
+  /**
+   * A loader for a state written with {@link StateView#singleRecord}: it collects the one record
+   * and hands its value to {@code onCommit} when the framework commits the load (on the apply
+   * thread, while the state machine is paused). {@code onCommit} gets {@code null} when the
+   * snapshot holds no record. A snapshot with more than one record, or with a record under another
+   * key, fails the load with an {@link IOException}.
+   *
+   * @param onCommit replaces the live state with the loaded value; must not fail
+   */
+  static StateLoader singleRecord(Consumer<byte[]> onCommit) {
+    return new SingleRecord.Loader(onCommit);
+  }
 
   /**
    * Applies the changes of one shard on top of its earlier content. Used by one thread; the

@@ -4,8 +4,11 @@ import java.time.Duration;
 import java.util.Objects;
 
 /**
- * Tuning of a {@link ReplicatedStateMachine}. Every value that affects what is written to the
- * replicated state or to snapshots must be the same on every replica.
+ * How the server runs a {@link StateMachine}: capture policy, sessions, snapshot retention and
+ * compression, installs, checks. A server setting ({@code FerryServer.Builder.stateMachineConfig}),
+ * not part of the state machine. Every value that affects what is written to the replicated state
+ * or to snapshots must be the same on every replica. Build one with {@link #builder()}; values are
+ * validated at {@link Builder#build()}.
  *
  * @param captureEveryEntries the leader proposes a snapshot capture once this many entries were
  *     applied since the last capture ({@code >= 1})
@@ -18,9 +21,16 @@ import java.util.Objects;
  *     runs are merged into one while they hold at most a quarter of the first (base) run's bytes,
  *     the whole shard is rewritten otherwise
  * @param retainSnapshots how many durable snapshots to keep (pinned ones are kept regardless)
- * @param zstdLevel zstd level chunks are stored with
+ * @param zstdLevel zstd level chunks are stored with ({@code -7..22})
  * @param captureBytesPerSecond throttle of the capture writer, so foreground apply keeps priority
  * @param installDeadline how long an install may take before it is abandoned (and retried)
+ * @param verifyReportedChanges for a state machine that implements {@link ReportsChanges}: at every
+ *     capture, check that the changes it reported through {@link ApplyContext#changed} since the
+ *     previous capture are exactly what its {@link StateView} holds now. A mismatch (a change that
+ *     was not reported: the digest would silently diverge from the state) fails the capture with a
+ *     message naming the key, logged at error level. It reads the whole state once more per
+ *     capture. Default: the system property {@code ferry.verifyReportedChanges} ({@code false}
+ *     unless set to {@code true}; Ferry's own tests set it)
  */
 public record StateMachineConfig(
     long captureEveryEntries,
@@ -31,8 +41,18 @@ public record StateMachineConfig(
     int retainSnapshots,
     int zstdLevel,
     long captureBytesPerSecond,
-    Duration installDeadline) {
+    Duration installDeadline,
+    boolean verifyReportedChanges) {
 
+  /** The system property that turns {@link #verifyReportedChanges} on by default. */
+  public static final String VERIFY_PROPERTY = "ferry.verifyReportedChanges";
+
+  /**
+   * Validates every value.
+   *
+   * @throws IllegalArgumentException naming the first bad value
+   * @throws NullPointerException if {@code installDeadline} is null
+   */
   public StateMachineConfig {
     positive("captureEveryEntries", captureEveryEntries);
     positive("captureEveryBytes", captureEveryBytes);
@@ -50,29 +70,142 @@ public record StateMachineConfig(
     }
   }
 
-  /** Defaults: capture every 100k entries or 256 MiB, 4 runs per shard, keep 3 snapshots. */
+  /**
+   * Defaults: capture every 100k entries or 256 MiB, sessions idle for 10M entries expire, 1024
+   * outstanding replies per session, 4 runs per shard, keep 3 snapshots, zstd level 3, captures
+   * written at up to 512 MiB/s, installs abandoned after 10 minutes.
+   */
   public static StateMachineConfig defaults() {
-    return new StateMachineConfig(
-        100_000, 256L << 20, 10_000_000, 1024, 4, 3, 3, 512L << 20, Duration.ofMinutes(10));
+    return builder().build();
+  }
+
+  /** A builder starting from the defaults. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** A builder starting from this configuration. */
+  public Builder toBuilder() {
+    return new Builder()
+        .captureEveryEntries(captureEveryEntries)
+        .captureEveryBytes(captureEveryBytes)
+        .sessionIdleEntries(sessionIdleEntries)
+        .maxOutstandingPerSession(maxOutstandingPerSession)
+        .maxRunsPerShard(maxRunsPerShard)
+        .retainSnapshots(retainSnapshots)
+        .zstdLevel(zstdLevel)
+        .captureBytesPerSecond(captureBytesPerSecond)
+        .installDeadline(installDeadline)
+        .verifyReportedChanges(verifyReportedChanges);
   }
 
   /** A copy with another capture policy. */
   public StateMachineConfig withCaptureEvery(long entries, long bytes) {
-    return new StateMachineConfig(
-        entries,
-        bytes,
-        sessionIdleEntries,
-        maxOutstandingPerSession,
-        maxRunsPerShard,
-        retainSnapshots,
-        zstdLevel,
-        captureBytesPerSecond,
-        installDeadline);
+    return toBuilder().captureEveryEntries(entries).captureEveryBytes(bytes).build();
   }
 
   private static void positive(String name, long value) {
     if (value <= 0) {
       throw new IllegalArgumentException(name + " must be positive: " + value);
+    }
+  }
+
+  /**
+   * Builds a {@link StateMachineConfig}; every setter names the record component it sets (see
+   * there). Nothing is checked before {@link #build()}. Not thread-safe.
+   */
+  public static final class Builder {
+    private long captureEveryEntries = 100_000;
+    private long captureEveryBytes = 256L << 20;
+    private long sessionIdleEntries = 10_000_000;
+    private int maxOutstandingPerSession = 1024;
+    private int maxRunsPerShard = 4;
+    private int retainSnapshots = 3;
+    private int zstdLevel = 3;
+    private long captureBytesPerSecond = 512L << 20;
+    private Duration installDeadline = Duration.ofMinutes(10);
+    private boolean verifyReportedChanges = Boolean.getBoolean(VERIFY_PROPERTY);
+
+    private Builder() {}
+
+    /** See {@link StateMachineConfig#captureEveryEntries()}. */
+    public Builder captureEveryEntries(long entries) {
+      this.captureEveryEntries = entries;
+      return this;
+    }
+
+    /** See {@link StateMachineConfig#captureEveryBytes()}. */
+    public Builder captureEveryBytes(long bytes) {
+      this.captureEveryBytes = bytes;
+      return this;
+    }
+
+    /** See {@link StateMachineConfig#sessionIdleEntries()}. */
+    public Builder sessionIdleEntries(long entries) {
+      this.sessionIdleEntries = entries;
+      return this;
+    }
+
+    /** See {@link StateMachineConfig#maxOutstandingPerSession()}. */
+    public Builder maxOutstandingPerSession(int replies) {
+      this.maxOutstandingPerSession = replies;
+      return this;
+    }
+
+    /** See {@link StateMachineConfig#maxRunsPerShard()}. */
+    public Builder maxRunsPerShard(int runs) {
+      this.maxRunsPerShard = runs;
+      return this;
+    }
+
+    /** See {@link StateMachineConfig#retainSnapshots()}. */
+    public Builder retainSnapshots(int snapshots) {
+      this.retainSnapshots = snapshots;
+      return this;
+    }
+
+    /** See {@link StateMachineConfig#zstdLevel()}. */
+    public Builder zstdLevel(int level) {
+      this.zstdLevel = level;
+      return this;
+    }
+
+    /** See {@link StateMachineConfig#captureBytesPerSecond()}. */
+    public Builder captureBytesPerSecond(long bytesPerSecond) {
+      this.captureBytesPerSecond = bytesPerSecond;
+      return this;
+    }
+
+    /** See {@link StateMachineConfig#installDeadline()}. */
+    public Builder installDeadline(Duration deadline) {
+      this.installDeadline = deadline;
+      return this;
+    }
+
+    /** See {@link StateMachineConfig#verifyReportedChanges()}. */
+    public Builder verifyReportedChanges(boolean on) {
+      this.verifyReportedChanges = on;
+      return this;
+    }
+
+    /**
+     * The configuration.
+     *
+     * @throws IllegalArgumentException naming the first bad value
+     * @throws NullPointerException if the install deadline is null
+     */
+    public StateMachineConfig build() {
+      return new StateMachineConfig(
+          captureEveryEntries,
+          captureEveryBytes,
+          sessionIdleEntries,
+          maxOutstandingPerSession,
+          maxRunsPerShard,
+          retainSnapshots,
+          zstdLevel,
+          captureBytesPerSecond,
+          installDeadline,
+          verifyReportedChanges);
     }
   }
 }

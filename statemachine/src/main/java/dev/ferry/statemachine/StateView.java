@@ -13,4 +13,18 @@ public interface StateView {
    * live state.
    */
   void writeShard(int shard, RecordSink sink) throws IOException;
+
+  /**
+   * A view of a state that is one value, not keyed records (a counter, a register): it writes
+   * {@code value} as the only record of the snapshot, in shard 0 under a fixed key. Pair it with
+   * {@link StateLoader#singleRecord} and the default one-shard layout ({@link
+   * ShardLayout#single()}). The array is not copied: pass one that is never modified afterwards
+   * (for example a fresh encoding of the current value).
+   *
+   * @param value the state's encoding (may be empty)
+   * @throws NullPointerException if {@code value} is null
+   */
+  static StateView singleRecord(byte[] value) {
+    return new SingleRecord.View(value);
+  }
 }

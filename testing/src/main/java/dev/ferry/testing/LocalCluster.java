@@ -6,7 +6,8 @@ import dev.ferry.raft.TlsFiles;
 import dev.ferry.shipping.FreePorts;
 import dev.ferry.shipping.PeerAddress;
 import dev.ferry.shipping.install.MultiSourceInstaller;
-import dev.ferry.statemachine.ReplicatedStateMachine;
+import dev.ferry.statemachine.StateMachine;
+import dev.ferry.statemachine.replica.Replica;
 import dev.ferry.statemachine.StateMachineConfig;
 import java.io.Closeable;
 import java.io.IOException;
@@ -17,14 +18,14 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
-import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * A cluster of Ferry nodes inside the test JVM: real Ratis servers talking gRPC over loopback
- * sockets, each with its own data directory, running any state machine (built per node from the
- * cluster's {@link StateMachineConfig}). Faster to drive than a cluster of processes, and the state
+ * sockets, each with its own data directory, running any {@link StateMachine} (a fresh one per node
+ * start, run with the cluster's {@link StateMachineConfig}). Faster to drive than a cluster of processes, and the state
  * machines can be inspected directly. Start one with {@link #start(Path, int, StateMachineConfig,
- * Function)}; stop a node, restart it, wipe it, add listeners, and wait on conditions.
+ * Supplier)}; stop a node, restart it, wipe it, add listeners, and wait on conditions.
  *
  * <p>Concurrency: one test thread drives a cluster; the methods are not thread-safe. Methods that
  * wait ({@link #leader}, {@link #await}) poll with a deadline and fail with an {@link
@@ -37,7 +38,7 @@ public class LocalCluster implements Closeable {
   private final String clusterName = "local";
   private final List<PeerAddress> peers;
   private final StateMachineConfig config;
-  private final Function<StateMachineConfig, ? extends ReplicatedStateMachine> stateMachines;
+  private final Supplier<? extends StateMachine> stateMachines;
   private final Map<String, FerryServer> servers = new LinkedHashMap<>();
   private final ClusterSecret secret = ClusterSecret.random();
   private final Map<String, Long> sendRate = new java.util.HashMap<>();
@@ -96,8 +97,8 @@ public class LocalCluster implements Closeable {
    *
    * @param dir where the nodes' data directories go
    * @param n how many nodes
-   * @param config the configuration every node's state machine is built with
-   * @param stateMachines builds a node's state machine from {@code config}, once per start
+   * @param config the configuration every node runs its state machine with
+   * @param stateMachines builds a node's state machine, once per start
    * @param sendRate the chunk services' send rate, bytes/s (0: unlimited)
    * @param tls mutual TLS on every port, or null for none
    * @throws IOException if no free ports are found
@@ -106,7 +107,7 @@ public class LocalCluster implements Closeable {
       Path dir,
       int n,
       StateMachineConfig config,
-      Function<StateMachineConfig, ? extends ReplicatedStateMachine> stateMachines,
+      Supplier<? extends StateMachine> stateMachines,
       long sendRate,
       Tls tls)
       throws IOException {
@@ -142,7 +143,7 @@ public class LocalCluster implements Closeable {
       Path dir,
       int n,
       StateMachineConfig config,
-      Function<StateMachineConfig, ? extends ReplicatedStateMachine> stateMachines)
+      Supplier<? extends StateMachine> stateMachines)
       throws IOException {
     LocalCluster c = new LocalCluster(dir, n, config, stateMachines, 0, null);
     c.startAll(() -> c.awaitReadyLeader(Duration.ofSeconds(60)));
@@ -200,7 +201,7 @@ public class LocalCluster implements Closeable {
   /** Starts (or restarts, recovering its storage) node {@code id}. */
   public FerryServer start(String id) throws IOException {
     FerryServer.Builder b =
-        node(id, stateMachines.apply(config))
+        node(id, stateMachines.get())
             .peers(peers)
             .clusterSecret(secret)
             .chunkSendRate(sendRate.getOrDefault(id, 0L));
@@ -213,12 +214,13 @@ public class LocalCluster implements Closeable {
   }
 
   /** What every node of this cluster starts with: its id, directory and state machine, and more. */
-  private FerryServer.Builder node(String id, ReplicatedStateMachine stateMachine) {
+  private FerryServer.Builder node(String id, StateMachine stateMachine) {
     return FerryServer.builder()
         .clusterName(clusterName)
         .selfId(id)
         .dataDir(dir.resolve(id))
         .stateMachine(stateMachine)
+        .stateMachineConfig(config)
         .logPreservationEntries(LOG_PRESERVATION)
         .jmx(false)
         .shipping(shipping)
@@ -253,35 +255,35 @@ public class LocalCluster implements Closeable {
   /**
    * Starts a node that is not in the cluster's peer list (fresh ports, empty data directory) as a
    * Raft listener whose group names the current peers and itself, ready to be added with {@code
-   * MembershipAdmin.addMember}. Its state machine comes from {@code stateMachine} (given this
-   * cluster's config).
+   * MembershipAdmin.addMember}. Its state machine comes from {@code stateMachine}; it runs with
+   * this cluster's config.
    */
   public FerryServer startListener(
-      String id, Function<StateMachineConfig, ? extends ReplicatedStateMachine> stateMachine)
+      String id, Supplier<? extends StateMachine> stateMachine)
       throws IOException {
     return startListener(id, stateMachine, peers);
   }
 
   /**
-   * As {@link #startListener(String, Function)}, with a group naming {@code members} (the current
+   * As {@link #startListener(String, Supplier)}, with a group naming {@code members} (the current
    * voters, which may include nodes added since the cluster started) and itself: a joining node
    * installs from the peers its group names until the Raft configuration reaches it.
    */
   public FerryServer startListener(
       String id,
-      Function<StateMachineConfig, ? extends ReplicatedStateMachine> stateMachine,
+      Supplier<? extends StateMachine> stateMachine,
       List<PeerAddress> members)
       throws IOException {
     return startListener(id, stateMachine, members, secret);
   }
 
   /**
-   * As {@link #startListener(String, Function, List)}, with the cluster secret {@code nodeSecret}
+   * As {@link #startListener(String, Supplier, List)}, with the cluster secret {@code nodeSecret}
    * (another than the cluster's, to test a misconfigured joiner).
    */
   public FerryServer startListener(
       String id,
-      Function<StateMachineConfig, ? extends ReplicatedStateMachine> stateMachine,
+      Supplier<? extends StateMachine> stateMachine,
       List<PeerAddress> members,
       ClusterSecret nodeSecret)
       throws IOException {
@@ -296,7 +298,7 @@ public class LocalCluster implements Closeable {
     List<PeerAddress> all = new ArrayList<>(members);
     all.add(self);
     FerryServer s =
-        node(id, stateMachine.apply(config))
+        node(id, stateMachine.get())
             .peers(all)
             .asListener(true)
             .clusterSecret(nodeSecret)
@@ -324,8 +326,13 @@ public class LocalCluster implements Closeable {
   }
 
   /** The running node's state machine. */
-  public ReplicatedStateMachine stateMachine(String id) {
+  public StateMachine stateMachine(String id) {
     return server(id).stateMachine();
+  }
+
+  /** The running node's replica engine: applied index, digest, snapshots, installs. */
+  public Replica replica(String id) {
+    return server(id).replica();
   }
 
   /** Ids of the running nodes. */
@@ -369,7 +376,7 @@ public class LocalCluster implements Closeable {
 
   /** Node {@code id}'s applied log index. */
   public long applied(String id) {
-    return stateMachine(id).getLastAppliedTermIndex().getIndex();
+    return replica(id).appliedIndex();
   }
 
   /** The first index still in node {@code id}'s Raft log. */

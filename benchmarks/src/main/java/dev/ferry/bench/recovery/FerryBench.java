@@ -18,10 +18,10 @@ import dev.ferry.snapshot.format.ManifestCodec;
 import dev.ferry.statemachine.CommandCodec;
 import dev.ferry.statemachine.DigestAt;
 import dev.ferry.statemachine.RecoveryTimeline;
-import dev.ferry.statemachine.ReplicatedStateMachine;
 import dev.ferry.statemachine.StateLoader;
 import dev.ferry.statemachine.StateMachineConfig;
 import dev.ferry.statemachine.internal.SnapshotCatalog;
+import dev.ferry.statemachine.replica.Replica;
 import dev.ferry.testing.LocalCluster;
 import java.io.Closeable;
 import java.io.IOException;
@@ -105,7 +105,7 @@ final class FerryBench implements Closeable {
 
   /** Stored bytes of the leader's latest snapshot and its raw bytes. */
   long[] snapshotSize() {
-    Manifest m = cluster.stateMachine(cluster.leader(timeout)).latestManifest().orElseThrow();
+    Manifest m = cluster.replica(cluster.leader(timeout)).latestManifest().orElseThrow();
     long stored = 0;
     java.util.Set<dev.ferry.snapshot.ChunkId> seen = new java.util.HashSet<>();
     for (dev.ferry.snapshot.ChunkRef r : m.allChunks()) {
@@ -147,10 +147,10 @@ final class FerryBench implements Closeable {
       long t0 = System.nanoTime();
       sampler.start(t0);
       CompletableFuture<AddResult> add = admin.addMember(new AddRequest(j.self(), timeout));
-      KvStateMachine sm = (KvStateMachine) j.stateMachine();
+      Replica sm = j.replica();
       LocalCluster.await(
           timeout,
-          () -> add.isCompletedExceptionally() || sm.getLastAppliedTermIndex().getIndex() >= commit,
+          () -> add.isCompletedExceptionally() || sm.appliedIndex() >= commit,
           jid + " to catch up");
       double caught = (System.nanoTime() - t0) / 1e9;
       AddResult result = get(add);
@@ -238,7 +238,7 @@ final class FerryBench implements Closeable {
       throw new IllegalStateException(f + " caught up without a new install: " + report);
     }
     Map<String, Object> extra = new LinkedHashMap<>();
-    restartPhases(extra, cluster.stateMachine(f), t0, started, watch, report, caught);
+    restartPhases(extra, cluster.replica(f), t0, started, watch, report, caught);
     return deltaMeasurement(id, label, keys, seconds, report, extra);
   }
 
@@ -253,7 +253,7 @@ final class FerryBench implements Closeable {
     String f = originalFollower();
     long cutAt = cluster.applied(f);
     InstallReport before = cluster.installer(f).lastReport();
-    RecoveryTimeline tlBefore = cluster.stateMachine(f).timeline();
+    RecoveryTimeline tlBefore = cluster.replica(f).timeline();
     version++;
     long commit =
         Partition.isolateDuring(
@@ -278,7 +278,7 @@ final class FerryBench implements Closeable {
     }
     long notified = watch.notifiedAt(report);
     String from = "observed";
-    RecoveryTimeline tl = cluster.stateMachine(f).timeline();
+    RecoveryTimeline tl = cluster.replica(f).timeline();
     if (tl.installRequested() >= t0 && tl.installRequested() != tlBefore.installRequested()) {
       notified = tl.installRequested();
       from = "timeline";
@@ -330,13 +330,13 @@ final class FerryBench implements Closeable {
    */
   private static void restartPhases(
       Map<String, Object> extra,
-      ReplicatedStateMachine stateMachine,
+      Replica replica,
       long t0,
       long started,
       InstallWatch watch,
       InstallReport report,
       long caught) {
-    RecoveryTimeline t = stateMachine.timeline();
+    RecoveryTimeline t = replica.timeline();
     if (t.initializeStarted() >= t0
         && t.localLoadDone() >= t.initializeStarted()
         && t.firstLeaderContact() >= t.localLoadDone()
@@ -410,7 +410,7 @@ final class FerryBench implements Closeable {
       throw new IllegalStateException(
           f + " installed a snapshot on a restart with its log: " + report);
     }
-    RecoveryTimeline t = cluster.stateMachine(f).timeline();
+    RecoveryTimeline t = cluster.replica(f).timeline();
     double load;
     String from;
     if (t.initializeStarted() >= t0 && t.localLoadDone() > t.initializeStarted()) {
@@ -452,21 +452,13 @@ final class FerryBench implements Closeable {
    * thread into a fresh {@code KvStateMachine} loader: with {@code hashChunks} false the same work
    * as a restart's load (which checks the state digest, not each chunk's hash), with it true what a
    * restart did before issue 11 (every chunk hashed again). Benchmark-only use of the core's {@code
-   * internal} {@link SnapshotCatalog} and of the protected {@code newLoader} (by reflection): a
-   * reference for the restart's load rate, nothing else.
+   * internal} {@link SnapshotCatalog}: a reference for the restart's load rate, nothing else.
    *
    * @return {nanoseconds, raw bytes, shards}
    */
   private long[] singleThreadedLoad(Path smDir, boolean hashChunks) throws IOException {
-    KvStateMachine sm = new KvStateMachine(config);
-    StateLoader loader;
-    try {
-      java.lang.reflect.Method m = ReplicatedStateMachine.class.getDeclaredMethod("newLoader");
-      m.setAccessible(true);
-      loader = (StateLoader) m.invoke(sm);
-    } catch (ReflectiveOperationException e) {
-      throw new IllegalStateException("no newLoader", e);
-    }
+    KvStateMachine sm = new KvStateMachine();
+    StateLoader loader = sm.newLoader();
     try (SnapshotCatalog catalog = SnapshotCatalog.open(smDir, sm.layout(), config)) {
       Manifest m = catalog.latest().orElseThrow(() -> new IOException("no snapshot in " + smDir));
       long t0 = System.nanoTime();
@@ -620,7 +612,7 @@ final class FerryBench implements Closeable {
       }
       LocalCluster.await(
           timeout,
-          () -> cluster.stateMachine(id).latestManifest().map(Manifest::index).orElse(-1L) >= index,
+          () -> cluster.replica(id).latestManifest().map(Manifest::index).orElse(-1L) >= index,
           id + " to capture at " + index);
     }
   }

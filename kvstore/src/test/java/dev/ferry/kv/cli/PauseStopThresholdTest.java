@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import dev.ferry.kv.KvStateMachine;
 import dev.ferry.raft.FerryServer;
 import dev.ferry.shipping.PeerAddress;
-import dev.ferry.statemachine.StateMachineConfig;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -25,7 +24,7 @@ class PauseStopThresholdTest {
             .selfId("n1")
             .peers(List.of(PeerAddress.of("n1", "127.0.0.1", 30_700)))
             .dataDir(dir.resolve("n1-" + System.nanoTime()))
-            .stateMachine(new KvStateMachine(StateMachineConfig.defaults()))
+            .stateMachine(new KvStateMachine())
             .jmx(false)
             .build()) {
       return RaftServerConfigKeys.closeThreshold(s.raftServer().getProperties())

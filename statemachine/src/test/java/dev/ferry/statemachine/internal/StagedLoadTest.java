@@ -309,16 +309,10 @@ class StagedLoadTest {
     SplittableRandom r = new SplittableRandom(seed);
     ShardLayout layout = ShardLayout.byHash(1 + r.nextInt(12));
     StateMachineConfig config =
-        new StateMachineConfig(
-            100_000,
-            256L << 20,
-            10_000_000,
-            1024,
-            2 + r.nextInt(3), // few runs per shard: merges happen
-            100,
-            3,
-            512L << 20,
-            java.time.Duration.ofMinutes(10));
+        StateMachineConfig.builder()
+            .maxRunsPerShard(2 + r.nextInt(3)) // few runs per shard: merges happen
+            .retainSnapshots(100)
+            .build();
     Path d = Files.createDirectories(dir.resolve("seed-" + seed));
     SnapshotCatalog c = SnapshotCatalog.open(d, layout, config);
     int keys = 500 + r.nextInt(3000);

@@ -1,0 +1,225 @@
+package dev.ferry.statemachine.replica;
+
+import static dev.ferry.statemachine.replica.TestMachines.bytes;
+import static dev.ferry.statemachine.replica.TestMachines.encode;
+import static dev.ferry.statemachine.replica.TestMachines.user;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ferry.statemachine.ClientId;
+import dev.ferry.statemachine.CommandCodec;
+import dev.ferry.statemachine.DigestAt;
+import dev.ferry.statemachine.MembershipChange;
+import dev.ferry.statemachine.Reply;
+import dev.ferry.statemachine.ReplyStatus;
+import dev.ferry.statemachine.StateMachine;
+import dev.ferry.statemachine.StateMachineConfig;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+class ApplyCoreTest {
+  private static final ClientId A = new ClientId(1, 2);
+  private static final ClientId B = new ClientId(3, 4);
+
+  private final List<ApplyCore.Capture> captures = new ArrayList<>();
+
+  private ApplyCore core(StateMachine sm, StateMachineConfig config) {
+    return new ApplyCore(sm, sm.layout(), config, Runnable::run, captures::add, "test");
+  }
+
+  private static Reply reply(ApplyCore core, long index, ByteBuffer entry) {
+    return CommandCodec.decodeReply(core.apply(1, index, entry).join());
+  }
+
+  @Test
+  void aDuplicateCommandIsAppliedOnceAndGetsTheStoredReply() {
+    TestMachines.Counter counter = new TestMachines.Counter();
+    ApplyCore core = core(counter, StateMachineConfig.defaults());
+    Reply first = reply(core, 1, user(A, 1, encode(5)));
+    Reply again = reply(core, 2, user(A, 1, encode(5)));
+    assertEquals(ReplyStatus.OK, first.status());
+    assertArrayEquals(encode(5), first.payload());
+    assertArrayEquals(first.payload(), again.payload(), "the stored reply");
+    assertEquals(1, counter.applied, "applied once");
+    assertEquals(5, counter.value());
+    assertArrayEquals(encode(12), reply(core, 3, user(A, 2, encode(7))).payload());
+    assertEquals(2, counter.applied);
+  }
+
+  @Test
+  void anAcknowledgedSequenceIsRefusedNotApplied() {
+    TestMachines.Counter counter = new TestMachines.Counter();
+    ApplyCore core = core(counter, StateMachineConfig.defaults());
+    reply(core, 1, user(A, 1, encode(1)));
+    reply(core, 2, user(A, 2, encode(1))); // acknowledges 1
+    Reply stale =
+        CommandCodec.decodeReply(
+            core.apply(1, 3, ByteBuffer.wrap(CommandCodec.userCommand(A, 1, 1, encode(1)))).join());
+    assertEquals(ReplyStatus.STALE_SEQUENCE, stale.status());
+    assertEquals(2, counter.applied);
+  }
+
+  @Test
+  void aSessionIdleLongerThanTheLimitExpiresByLogIndex() {
+    StateMachineConfig config = StateMachineConfig.builder().sessionIdleEntries(1000).build();
+    TestMachines.Counter counter = new TestMachines.Counter();
+    ApplyCore core = core(counter, config);
+    reply(core, 1, user(A, 1, encode(1)));
+    // B keeps the log moving; A is idle. Expiry is checked at multiples of 1024.
+    long index = 2;
+    for (long seq = 1; index <= ApplyCore.EXPIRY_CHECK_INTERVAL; seq++, index++) {
+      reply(core, index, user(B, seq, encode(0)));
+    }
+    Reply expired = reply(core, index, user(A, 2, encode(1)));
+    assertEquals(ReplyStatus.SESSION_EXPIRED, expired.status(), expired.toString());
+    assertEquals(1, counter.value(), "the expired session's command was not applied");
+
+    // Within the limit, the same idle time keeps the session.
+    StateMachineConfig longer = StateMachineConfig.builder().sessionIdleEntries(5000).build();
+    ApplyCore kept = core(new TestMachines.Counter(), longer);
+    reply(kept, 1, user(A, 1, encode(1)));
+    index = 2;
+    for (long seq = 1; index <= ApplyCore.EXPIRY_CHECK_INTERVAL; seq++, index++) {
+      reply(kept, index, user(B, seq, encode(0)));
+    }
+    assertEquals(ReplyStatus.OK, reply(kept, index, user(A, 2, encode(1))).status());
+  }
+
+  @Test
+  void replicasFedTheSameCommandsHaveEqualDigests() {
+    for (boolean reports : new boolean[] {true, false}) {
+      List<ByteBuffer> log = randomLog(new SplittableRandom(7), reports);
+      List<DigestAt> digests = new ArrayList<>();
+      for (int replica = 0; replica < 2; replica++) {
+        StateMachine sm = reports ? new TestMachines.MapMachine(false) : new TestMachines.Counter();
+        ApplyCore core = core(sm, StateMachineConfig.defaults());
+        long index = 1;
+        for (ByteBuffer entry : log) {
+          core.apply(1, index++, entry.duplicate()).join();
+        }
+        digests.add(core.digest().join());
+      }
+      assertEquals(digests.get(0), digests.get(1), "reports changes: " + reports);
+
+      // One command more changes the digest.
+      StateMachine sm = reports ? new TestMachines.MapMachine(false) : new TestMachines.Counter();
+      ApplyCore other = core(sm, StateMachineConfig.defaults());
+      long index = 1;
+      for (ByteBuffer entry : log) {
+        other.apply(1, index++, entry.duplicate()).join();
+      }
+      other.apply(1, index, user(new ClientId(9, 9), 1, payload(reports, 1))).join();
+      assertNotEquals(digests.get(0).digest(), other.digest().join().digest());
+    }
+  }
+
+  @Test
+  void aCheckpointRecordsTheDigestAtItsIndex() {
+    ApplyCore core = core(new TestMachines.MapMachine(false), StateMachineConfig.defaults());
+    reply(core, 1, user(A, 1, bytes("put a 1")));
+    Reply r = reply(core, 2, ByteBuffer.wrap(CommandCodec.digestCheckpoint(42)));
+    DigestAt d = CommandCodec.decodeDigestReply(r.payload());
+    assertEquals(2, d.index());
+    assertEquals(d, core.checkpoint(42).orElseThrow());
+    assertEquals(d, core.lastCheckpoint().orElseThrow());
+    assertEquals(d.digest(), core.currentDigest().digest());
+  }
+
+  @Test
+  void aSecondMembershipChangeConflictsWithThePendingOne() {
+    ApplyCore core = core(new TestMachines.Counter(), StateMachineConfig.defaults());
+    byte[] begin =
+        CommandCodec.membershipBegin(7, MembershipChange.Kind.ADD, "n4", "127.0.0.1:1:2:3");
+    assertEquals(ReplyStatus.OK, reply(core, 1, ByteBuffer.wrap(begin)).status());
+    assertEquals(7, core.pendingChange().orElseThrow().id());
+    byte[] other =
+        CommandCodec.membershipBegin(8, MembershipChange.Kind.ADD, "n5", "127.0.0.1:4:5:6");
+    assertEquals(ReplyStatus.CONFLICT, reply(core, 2, ByteBuffer.wrap(other)).status());
+    reply(core, 3, ByteBuffer.wrap(CommandCodec.membershipEnd(7)));
+    assertTrue(core.pendingChange().isEmpty());
+  }
+
+  @Test
+  void aCaptureHandsOverTheViewAndResetsTheCounters() {
+    ApplyCore core = core(new TestMachines.MapMachine(false), StateMachineConfig.defaults());
+    reply(core, 1, user(A, 1, bytes("put a 1")));
+    assertEquals(1, core.commandsSinceCapture());
+    reply(core, 2, ByteBuffer.wrap(CommandCodec.captureCommand()));
+    assertEquals(1, captures.size());
+    assertEquals(2, captures.get(0).job().index());
+    assertEquals(core.currentDigest().digest(), captures.get(0).job().digest());
+    assertEquals(0, core.commandsSinceCapture());
+    reply(core, 3, ByteBuffer.wrap(CommandCodec.captureCommand()));
+    assertEquals(1, captures.size(), "nothing applied since: no second capture");
+  }
+
+  @Test
+  void aChangeThatWasNotReportedIsCaughtWithItsKey() throws Exception {
+    StateMachineConfig verify = StateMachineConfig.builder().verifyReportedChanges(true).build();
+    ApplyCore core = core(new TestMachines.MapMachine(true), verify);
+    reply(core, 1, user(A, 1, bytes("put a 1")));
+    reply(core, 2, ByteBuffer.wrap(CommandCodec.captureCommand()));
+    captures.get(0).check().verify(); // everything reported so far
+
+    reply(core, 3, user(A, 2, bytes("put quiet 2")));
+    reply(core, 4, ByteBuffer.wrap(CommandCodec.captureCommand()));
+    ChangeCheck check = captures.get(1).check();
+    IllegalStateException e = assertThrows(IllegalStateException.class, check::verify);
+    String hexKey = java.util.HexFormat.of().formatHex(bytes("quiet"));
+    assertTrue(e.getMessage().contains("key " + hexKey), e.getMessage());
+    assertTrue(e.getMessage().contains("as of index 4"), e.getMessage());
+
+    // Off: no check is made.
+    captures.clear();
+    StateMachineConfig off = StateMachineConfig.builder().verifyReportedChanges(false).build();
+    ApplyCore unchecked = core(new TestMachines.MapMachine(true), off);
+    reply(unchecked, 1, user(A, 1, bytes("put quiet 2")));
+    reply(unchecked, 2, ByteBuffer.wrap(CommandCodec.captureCommand()));
+    assertNull(captures.get(0).check());
+  }
+
+  @Test
+  void aThrowingApplyFailsTheRequestAndLeavesTheSessionUsable() {
+    StateMachine throwing =
+        new TestMachines.Counter() {
+          @Override
+          public byte[] apply(byte[] command, dev.ferry.statemachine.ApplyContext ctx) {
+            if (command.length == 0) {
+              throw new IllegalArgumentException("empty");
+            }
+            return super.apply(command, ctx);
+          }
+        };
+    ApplyCore core = core(throwing, StateMachineConfig.defaults());
+    assertEquals(ReplyStatus.APPLY_FAILED, reply(core, 1, user(A, 1, new byte[0])).status());
+    assertEquals(ReplyStatus.OK, reply(core, 2, user(A, 2, encode(3))).status());
+  }
+
+  private static List<ByteBuffer> randomLog(SplittableRandom r, boolean map) {
+    List<ByteBuffer> log = new ArrayList<>();
+    long[] seqs = new long[3];
+    for (int i = 0; i < 400; i++) {
+      int c = r.nextInt(3);
+      ClientId client = new ClientId(c, c);
+      log.add(user(client, ++seqs[c], payload(map, r.nextInt(50))));
+      if (r.nextInt(40) == 0) {
+        log.add(ByteBuffer.wrap(CommandCodec.captureCommand()));
+      }
+    }
+    return log;
+  }
+
+  private static byte[] payload(boolean map, int n) {
+    if (!map) {
+      return encode(n);
+    }
+    return bytes(n % 5 == 0 ? "del k" + n : "put k" + (n % 17) + " v" + n);
+  }
+}
