@@ -33,12 +33,7 @@ class PackageCyclesTest {
           "FerryServer, MemberService and NodeCounters use admin's AdminServer, MembershipAdmin and"
               + " request/result records, while admin uses PeerAddress, ClusterSecret and TlsFiles;"
               + " the class-level FerryServer <-> MembershipAdmin cycle is broken (MemberService.Host),"
-              + " the package-level one goes when admin runs on the chunk service's pipeline",
-          "statemachine -> statemachine.internal",
-          "ReplicatedStateMachine uses its internal pieces (SessionTable, SnapshotCatalog,"
-              + " StagedLoad...), which use the contract types (StateLoader, StateView, ClientId,"
-              + " ShardLayout, StateMachineConfig); goes or changes when the Ratis adapter moves to"
-              + " raft-integration (issue 15 §2)");
+              + " the package-level one goes when admin runs on the chunk service's pipeline");
 
   @ArchTest
   static void noCyclesBetweenAModulesPackages(JavaClasses classes) {

@@ -7,8 +7,8 @@ import dev.ferry.shipping.FreePorts;
 import dev.ferry.shipping.PeerAddress;
 import dev.ferry.shipping.install.MultiSourceInstaller;
 import dev.ferry.statemachine.StateMachine;
-import dev.ferry.statemachine.replica.Replica;
 import dev.ferry.statemachine.StateMachineConfig;
+import dev.ferry.statemachine.replica.Replica;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -23,9 +23,10 @@ import java.util.function.Supplier;
 /**
  * A cluster of Ferry nodes inside the test JVM: real Ratis servers talking gRPC over loopback
  * sockets, each with its own data directory, running any {@link StateMachine} (a fresh one per node
- * start, run with the cluster's {@link StateMachineConfig}). Faster to drive than a cluster of processes, and the state
- * machines can be inspected directly. Start one with {@link #start(Path, int, StateMachineConfig,
- * Supplier)}; stop a node, restart it, wipe it, add listeners, and wait on conditions.
+ * start, run with the cluster's {@link StateMachineConfig}). Faster to drive than a cluster of
+ * processes, and the state machines can be inspected directly. Start one with {@link #start(Path,
+ * int, StateMachineConfig, Supplier)}; stop a node, restart it, wipe it, add listeners, and wait on
+ * conditions.
  *
  * <p>Concurrency: one test thread drives a cluster; the methods are not thread-safe. Methods that
  * wait ({@link #leader}, {@link #await}) poll with a deadline and fail with an {@link
@@ -140,10 +141,7 @@ public class LocalCluster implements Closeable {
    * @throws AssertionError if no leader is ready within 60 s
    */
   public static LocalCluster start(
-      Path dir,
-      int n,
-      StateMachineConfig config,
-      Supplier<? extends StateMachine> stateMachines)
+      Path dir, int n, StateMachineConfig config, Supplier<? extends StateMachine> stateMachines)
       throws IOException {
     LocalCluster c = new LocalCluster(dir, n, config, stateMachines, 0, null);
     c.startAll(() -> c.awaitReadyLeader(Duration.ofSeconds(60)));
@@ -258,8 +256,7 @@ public class LocalCluster implements Closeable {
    * MembershipAdmin.addMember}. Its state machine comes from {@code stateMachine}; it runs with
    * this cluster's config.
    */
-  public FerryServer startListener(
-      String id, Supplier<? extends StateMachine> stateMachine)
+  public FerryServer startListener(String id, Supplier<? extends StateMachine> stateMachine)
       throws IOException {
     return startListener(id, stateMachine, peers);
   }
@@ -270,9 +267,7 @@ public class LocalCluster implements Closeable {
    * installs from the peers its group names until the Raft configuration reaches it.
    */
   public FerryServer startListener(
-      String id,
-      Supplier<? extends StateMachine> stateMachine,
-      List<PeerAddress> members)
+      String id, Supplier<? extends StateMachine> stateMachine, List<PeerAddress> members)
       throws IOException {
     return startListener(id, stateMachine, members, secret);
   }
