@@ -27,9 +27,10 @@ import org.apache.ratis.util.TimeDuration;
  * Ratis follows {@code NotLeader} redirects and retries briefly within it (a 3 s request timeout,
  * up to 5 retries 200 ms apart, for the clients this class builds).
  *
- * <p>A reply carrying a state machine exception becomes {@link Transport.Refused}; a failure caused
- * by this client's own closing becomes {@link Transport.Closed}; every other failed reply is thrown
- * as a transient {@link IOException}. Thread-safe (Ratis's client is).
+ * <p>A reply carrying a state machine exception, or a failure carrying the exception a server's
+ * state machine failed a query with, becomes {@link Transport.Refused}; a failure caused by this
+ * client's own closing becomes {@link Transport.Closed}; every other failure is thrown as it is, a
+ * transient failure. Thread-safe (Ratis's client is).
  */
 public final class RaftTransport implements Transport {
   private final RaftClient raft;
@@ -125,6 +126,10 @@ public final class RaftTransport implements Transport {
       if (closedBy(raft, e)) {
         throw new Transport.Closed("the Raft client " + raft.getId() + " was closed", e);
       }
+      Throwable thrown = thrownByStateMachine(e);
+      if (thrown != null) {
+        throw new Transport.Refused(thrown.toString(), e);
+      }
       throw e;
     }
     if (r.isSuccess()) {
@@ -136,6 +141,26 @@ public final class RaftTransport implements Transport {
     }
     IOException failure = r.getException();
     throw failure != null ? failure : new IOException("unsuccessful reply " + r);
+  }
+
+  /**
+   * The exception a server's state machine failed a query with, if {@code e} carries one, else
+   * null. Ratis (3.3) does not answer a failed query with a state machine exception in the reply:
+   * the server's exception travels in the gRPC trailers and arrives as an {@link IOException}
+   * wrapping it (and the client's retries wrap that again), while Ratis's own and gRPC's failures
+   * are {@code IOException}s of their own or {@code org.apache.ratis} runtime exceptions.
+   */
+  static Throwable thrownByStateMachine(Throwable e) {
+    for (Throwable t = e; t != null && t.getCause() != t; t = t.getCause()) {
+      Throwable cause = t.getCause();
+      if (t instanceof IOException
+          && cause instanceof RuntimeException
+          && !cause.getClass().getName().startsWith("org.apache.ratis.")
+          && !cause.getClass().getName().startsWith("java.util.concurrent.")) {
+        return cause;
+      }
+    }
+    return null;
   }
 
   /**
