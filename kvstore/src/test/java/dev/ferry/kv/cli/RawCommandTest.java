@@ -41,6 +41,21 @@ class RawCommandTest {
   }
 
   @Test
+  void theReadmesKeyValueExampleSpellsTheStoresCommands() {
+    java.util.HexFormat hex = java.util.HexFormat.of();
+    byte[] key = "greeting".getBytes(StandardCharsets.UTF_8);
+    byte[] value = "hello".getBytes(StandardCharsets.UTF_8);
+    assertEquals(
+        "01000000086772656574696e670000000568656c6c6f",
+        hex.formatHex(dev.ferry.kv.internal.KvCodec.put(key, value)));
+    assertEquals(
+        "11000000086772656574696e67", hex.formatHex(dev.ferry.kv.internal.KvCodec.get(key)));
+    assertEquals(
+        "01010000000568656c6c6f",
+        hex.formatHex(dev.ferry.kv.internal.KvCodec.valueReply(true, value)));
+  }
+
+  @Test
   void badArgumentsExitWithStatus2AndAOneLineError() {
     assertEquals(2, run("call", "--peers", "n1=127.0.0.1:1100", "--hex", "xyz"));
     assertTrue(err.toString().contains("--hex input is not hex: 'xyz'"), err.toString());
