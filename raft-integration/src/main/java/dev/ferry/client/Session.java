@@ -11,7 +11,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * so the replicas forget replies below it. A command stays unacknowledged until its reply arrives;
  * one whose outcome is unknown stays so for good (the replicas keep its reply).
  *
- * <p>Concurrency: thread-safe without locks; commands may be in flight from many threads.
+ * <p>Concurrency: thread-safe; commands may be in flight from many threads. Numbering a command and
+ * registering it as unacknowledged happen under the session's lock, so no command can announce a
+ * {@code firstUnacked} above a lower number that is about to be sent (the replicas would refuse
+ * that one as a stale sequence).
  */
 final class Session {
   private final ClientId id;

@@ -54,21 +54,29 @@ public final class RaftTransport implements Transport {
       raftPeers.add(FerryServer.toRaftPeer(p, RaftPeerRole.FOLLOWER));
     }
     RaftGroup group = RaftGroup.valueOf(FerryServer.groupId(clusterName), raftPeers);
+    return new RaftTransport(newRaftClient(group, tls), group, true);
+  }
+
+  /**
+   * A new Ratis client of {@code group} (a new Ratis client id), over mutual TLS if {@code tls} is
+   * not null, configured for one attempt of this transport: a 3 s request timeout, up to 5 retries
+   * 200 ms apart. The caller closes it.
+   */
+  public static RaftClient newRaftClient(RaftGroup group, TlsFiles tls) {
     RaftProperties p = new RaftProperties();
     RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(3, TimeUnit.SECONDS));
-    RaftClient.Builder builder = RaftClient.newBuilder();
+    RaftClient.Builder builder =
+        RaftClient.newBuilder()
+            .setRaftGroup(group)
+            .setProperties(p)
+            .setClientId(org.apache.ratis.protocol.ClientId.randomId())
+            .setRetryPolicy(
+                RetryPolicies.retryUpToMaximumCountWithFixedSleep(
+                    5, TimeDuration.valueOf(200, TimeUnit.MILLISECONDS)));
     if (tls != null) {
       builder.setParameters(tls.ratisParameters());
     }
-    RaftClient raft =
-        builder
-            .setRaftGroup(group)
-            .setProperties(p)
-            .setRetryPolicy(
-                RetryPolicies.retryUpToMaximumCountWithFixedSleep(
-                    5, TimeDuration.valueOf(200, TimeUnit.MILLISECONDS)))
-            .build();
-    return new RaftTransport(raft, group, true);
+    return builder.build();
   }
 
   /**
