@@ -1,48 +1,37 @@
 package dev.ferry.kv;
 
+import dev.ferry.client.ClusterUnavailableException;
+import dev.ferry.client.CommandRejectedException;
+import dev.ferry.client.FerryClient;
+import dev.ferry.client.OutcomeUnknownException;
 import dev.ferry.kv.internal.KvCodec;
-import dev.ferry.raft.FerryServer;
-import dev.ferry.raft.RaftPeers;
 import dev.ferry.raft.TlsFiles;
 import dev.ferry.shipping.PeerAddress;
-import dev.ferry.statemachine.ClientId;
-import dev.ferry.statemachine.CommandCodec;
 import dev.ferry.statemachine.DigestAt;
-import dev.ferry.statemachine.Reply;
 import dev.ferry.statemachine.ReplyStatus;
 import java.io.Closeable;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.ConcurrentSkipListSet;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 import org.apache.ratis.client.RaftClient;
-import org.apache.ratis.client.RaftClientConfigKeys;
-import org.apache.ratis.conf.RaftProperties;
-import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
-import org.apache.ratis.protocol.Message;
-import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftGroup;
-import org.apache.ratis.protocol.RaftPeer;
-import org.apache.ratis.protocol.RaftPeerId;
-import org.apache.ratis.retry.RetryPolicies;
-import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
-import org.apache.ratis.util.TimeDuration;
 
 /**
- * A client of the replicated key-value store.
+ * A client of the replicated key-value store: a typed layer over {@link FerryClient}, which does
+ * the sessions, retries and leader-following.
  *
  * <p>Writes go through a client session: each write gets the next sequence number, and a write that
  * is retried (after a timeout or a leader change) is applied at most once — the replicas return the
- * stored reply to a duplicate. The client finds the leader by itself (Ratis's client follows {@code
- * NotLeader} redirects) and retries until the operation's deadline; a write whose outcome is still
- * unknown at the deadline fails with {@link KvTimeoutException} ("unknown": it may or may not have
- * been applied).
+ * stored reply to a duplicate. The client finds the leader by itself and retries until the
+ * operation's deadline; a write whose outcome is still unknown at the deadline fails with {@link
+ * KvTimeoutException} ("unknown": it may or may not have been applied), as does a read no replica
+ * answered in time. A write the replicas refused fails with {@link KvException} and its {@link
+ * ReplyStatus}.
  *
  * <p>Reads are linearizable by default (Raft read index on the leader); {@link #getStale} reads
  * from one replica's current state without any coordination.
@@ -50,17 +39,10 @@ import org.apache.ratis.util.TimeDuration;
  * <p>Thread-safe: many threads may issue operations concurrently through one client (one session).
  */
 public final class KvClient implements Closeable {
-  private final RaftClient raft;
-  private final RaftGroup group;
-  private final Duration timeout;
-  private final ClientId session = ClientId.random();
-  private final AtomicLong nextSeq = new AtomicLong(1);
-  private final ConcurrentSkipListSet<Long> unacked = new ConcurrentSkipListSet<>();
+  private final FerryClient ferry;
 
-  private KvClient(RaftClient raft, RaftGroup group, Duration timeout) {
-    this.raft = raft;
-    this.group = group;
-    this.timeout = timeout;
+  private KvClient(FerryClient ferry) {
+    this.ferry = ferry;
   }
 
   /**
@@ -71,14 +53,15 @@ public final class KvClient implements Closeable {
    * @param timeout deadline of each operation, retries included
    */
   public static KvClient connect(String clusterName, List<PeerAddress> peers, Duration timeout) {
-    return open(clusterName, peers, timeout, null);
+    return new KvClient(
+        FerryClient.builder().clusterName(clusterName).peers(peers).deadline(timeout).build());
   }
 
   /**
    * Connects to a cluster whose servers run with mutual TLS ({@code FerryServer.Builder.tls}): the
    * client presents {@code tls}'s certificate and accepts only servers whose certificates chain to
    * its trusted certificates and name the host they are dialled at. The files are read on the first
-   * operation; a bad file fails it with an {@link IOException} or {@link IllegalArgumentException}.
+   * operation; a bad file fails every operation until its deadline.
    *
    * @param clusterName the cluster name the servers were started with
    * @param peers the servers (any subset that includes a live one works)
@@ -87,35 +70,13 @@ public final class KvClient implements Closeable {
    */
   public static KvClient connect(
       String clusterName, List<PeerAddress> peers, Duration timeout, TlsFiles tls) {
-    return open(clusterName, peers, timeout, Objects.requireNonNull(tls, "tls"));
-  }
-
-  private static KvClient open(
-      String clusterName, List<PeerAddress> peers, Duration timeout, TlsFiles tls) {
-    Objects.requireNonNull(timeout, "timeout");
-    if (timeout.isNegative() || timeout.isZero()) {
-      throw new IllegalArgumentException("timeout must be positive: " + timeout);
-    }
-    List<RaftPeer> raftPeers = new ArrayList<>();
-    for (PeerAddress p : peers) {
-      raftPeers.add(RaftPeers.toRaftPeer(p, RaftPeerRole.FOLLOWER));
-    }
-    RaftGroup group = RaftGroup.valueOf(FerryServer.groupId(clusterName), raftPeers);
-    RaftProperties p = new RaftProperties();
-    RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(3, TimeUnit.SECONDS));
-    RaftClient.Builder builder = RaftClient.newBuilder();
-    if (tls != null) {
-      builder.setParameters(tls.ratisParameters());
-    }
-    RaftClient raft =
-        builder
-            .setRaftGroup(group)
-            .setProperties(p)
-            .setRetryPolicy(
-                RetryPolicies.retryUpToMaximumCountWithFixedSleep(
-                    5, TimeDuration.valueOf(200, TimeUnit.MILLISECONDS)))
-            .build();
-    return new KvClient(raft, group, timeout);
+    return new KvClient(
+        FerryClient.builder()
+            .clusterName(clusterName)
+            .peers(peers)
+            .deadline(timeout)
+            .tls(Objects.requireNonNull(tls, "tls"))
+            .build());
   }
 
   /** Sets {@code key} to {@code value}; returns whether the key existed before. */
@@ -166,9 +127,7 @@ public final class KvClient implements Closeable {
 
   /** Linearizable read: {@code key}'s value, or {@code null}. */
   public byte[] get(byte[] key) throws IOException {
-    KvCodec.ValueReply r =
-        KvCodec.decodeValueReply(
-            call(() -> raft.io().sendReadOnly(message(CommandCodec.userQuery(KvCodec.get(key))))));
+    KvCodec.ValueReply r = KvCodec.decodeValueReply(call(() -> ferry.query(KvCodec.get(key))));
     return r.success() ? r.value() : null;
   }
 
@@ -178,10 +137,8 @@ public final class KvClient implements Closeable {
    * @param replicaId the replica to read from
    */
   public byte[] getStale(byte[] key, String replicaId) throws IOException {
-    Message m = message(CommandCodec.userQuery(KvCodec.get(key)));
     KvCodec.ValueReply r =
-        KvCodec.decodeValueReply(
-            call(() -> raft.io().sendStaleRead(m, 0, RaftPeerId.valueOf(replicaId))));
+        KvCodec.decodeValueReply(call(() -> ferry.queryStale(KvCodec.get(key), replicaId)));
     return r.success() ? r.value() : null;
   }
 
@@ -190,11 +147,7 @@ public final class KvClient implements Closeable {
    * entries in key order.
    */
   public Map<byte[], byte[]> scan(byte[] from, byte[] to, int limit) throws IOException {
-    byte[] reply =
-        call(
-            () ->
-                raft.io()
-                    .sendReadOnly(message(CommandCodec.userQuery(KvCodec.scan(from, to, limit)))));
+    byte[] reply = call(() -> ferry.query(KvCodec.scan(from, to, limit)));
     Map<byte[], byte[]> out = new LinkedHashMap<>();
     for (byte[][] e : KvCodec.decodeScanReply(reply)) {
       out.put(e[0], e[1]);
@@ -207,12 +160,7 @@ public final class KvClient implements Closeable {
    * checkpoint's log index. Returns the digest the replica that applied it for this call recorded.
    */
   public DigestAt checkpoint(long id) throws IOException {
-    Message m = message(CommandCodec.digestCheckpoint(id));
-    Reply reply = CommandCodec.decodeReply(call(() -> raft.io().send(m)));
-    if (reply.status() != ReplyStatus.OK) {
-      throw new KvException(reply.status(), reply.message());
-    }
-    return CommandCodec.decodeDigestReply(reply.payload());
+    return call(() -> ferry.checkpoint(id));
   }
 
   /**
@@ -220,9 +168,7 @@ public final class KvClient implements Closeable {
    * applied {@code index} (the checkpoint's log index).
    */
   public DigestAt checkpointOn(String replicaId, long id, long index) throws IOException {
-    Message m = message(CommandCodec.checkpointQuery(id));
-    return CommandCodec.decodeDigestReply(
-        call(() -> raft.io().sendStaleRead(m, index, RaftPeerId.valueOf(replicaId))));
+    return call(() -> ferry.checkpointOn(replicaId, id, index));
   }
 
   /**
@@ -230,81 +176,52 @@ public final class KvClient implements Closeable {
    * a replica behind reports where it is), e.g. to watch it catch up.
    */
   public DigestAt digestOn(String replicaId) throws IOException {
-    Message m = message(CommandCodec.digestQuery());
-    return CommandCodec.decodeDigestReply(
-        call(() -> raft.io().sendStaleRead(m, 0, RaftPeerId.valueOf(replicaId))));
+    return call(() -> ferry.digestOn(replicaId));
   }
 
   /** The Raft group this client talks to. */
   public RaftGroup group() {
-    return group;
+    return ferry.unwrap(RaftGroup.class);
   }
 
-  /** The underlying Ratis client (for admin calls). */
+  /** The underlying Ratis client (for admin calls; owned by this client, do not close it). */
   public RaftClient raftClient() {
-    return raft;
-  }
-
-  private byte[] write(byte[] command) throws IOException {
-    long seq = nextSeq.getAndIncrement();
-    unacked.add(seq);
-    try {
-      long firstUnacked = unacked.first();
-      Message m = message(CommandCodec.userCommand(session, seq, firstUnacked, command));
-      Reply reply = CommandCodec.decodeReply(call(() -> raft.io().send(m)));
-      unacked.remove(seq);
-      if (reply.status() != ReplyStatus.OK) {
-        throw new KvException(reply.status(), reply.message());
-      }
-      return reply.payload();
-    } catch (KvTimeoutException e) {
-      // Outcome unknown: keep the sequence unacknowledged so the replicas keep its reply.
-      throw e;
-    } catch (IOException | RuntimeException e) {
-      unacked.remove(seq);
-      throw e;
-    }
-  }
-
-  /** One attempt (with Ratis's own short retries for leader changes). */
-  @FunctionalInterface
-  private interface Attempt {
-    RaftClientReply send() throws IOException;
+    return ferry.unwrap(RaftClient.class);
   }
 
   /**
-   * Sends, and re-sends on failure, until a reply or the deadline. Re-sending a write is safe: it
-   * carries the same session and sequence number, so the replicas apply it at most once.
+   * The generic client under this one (its session is this client's), e.g. to write a capture
+   * command ({@link FerryClient#captureSnapshot}).
    */
-  private byte[] call(Attempt attempt) throws IOException {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    Throwable last = null;
-    while (System.nanoTime() < deadline) {
-      try {
-        RaftClientReply r = attempt.send();
-        if (r.isSuccess()) {
-          return r.getMessage().getContent().toByteArray();
-        }
-        if (r.getStateMachineException() != null) {
-          throw new KvException(
-              ReplyStatus.APPLY_FAILED, r.getStateMachineException().getMessage());
-        }
-        last = r.getException();
-      } catch (KvException e) {
-        throw e;
-      } catch (IOException e) {
-        last = e;
-      }
-    }
-    throw new KvTimeoutException("no reply within " + timeout, last);
+  public FerryClient ferryClient() {
+    return ferry;
   }
 
-  private static Message message(byte[] bytes) {
-    return Message.valueOf(ByteString.copyFrom(bytes));
+  private byte[] write(byte[] command) throws IOException {
+    return call(() -> ferry.submit(command));
+  }
+
+  /** Runs a call of the generic client, mapping its exceptions onto this client's. */
+  private static <T> T call(Supplier<T> call) throws IOException {
+    try {
+      return call.get();
+    } catch (CommandRejectedException e) {
+      KvException k = new KvException(e.status(), e.reason());
+      k.initCause(e);
+      throw k;
+    } catch (OutcomeUnknownException | ClusterUnavailableException e) {
+      throw new KvTimeoutException(e.getMessage(), e);
+    } catch (UncheckedIOException e) {
+      throw e.getCause();
+    }
   }
 
   @Override
   public void close() throws IOException {
-    raft.close();
+    try {
+      ferry.close();
+    } catch (UncheckedIOException e) {
+      throw e.getCause();
+    }
   }
 }

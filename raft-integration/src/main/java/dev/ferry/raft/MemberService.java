@@ -1,5 +1,6 @@
 package dev.ferry.raft;
 
+import dev.ferry.client.internal.RaftTransport;
 import dev.ferry.raft.admin.AddProgress;
 import dev.ferry.raft.admin.AddRequest;
 import dev.ferry.raft.admin.AddResult;
@@ -30,17 +31,13 @@ import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 import org.apache.ratis.client.RaftClient;
-import org.apache.ratis.client.RaftClientConfigKeys;
-import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
 import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
-import org.apache.ratis.retry.RetryPolicies;
 import org.apache.ratis.server.DivisionInfo;
 import org.apache.ratis.server.RaftConfiguration;
 import org.apache.ratis.server.RaftServer;
-import org.apache.ratis.util.TimeDuration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -118,20 +115,7 @@ final class MemberService implements AdminServer.Node {
 
   private MemberService(Host server, ClusterSecret secret, TlsFiles tls) throws IOException {
     this.server = server;
-    RaftProperties p = new RaftProperties();
-    RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(3, TimeUnit.SECONDS));
-    RaftClient.Builder b =
-        RaftClient.newBuilder()
-            .setRaftGroup(server.group())
-            .setProperties(p)
-            .setClientId(org.apache.ratis.protocol.ClientId.randomId())
-            .setRetryPolicy(
-                RetryPolicies.retryUpToMaximumCountWithFixedSleep(
-                    5, TimeDuration.valueOf(200, TimeUnit.MILLISECONDS)));
-    if (tls != null) {
-      b.setParameters(tls.ratisParameters());
-    }
-    this.raft = b.build();
+    this.raft = RaftTransport.newRaftClient(server.group(), tls);
     this.admin =
         MembershipAdmin.builder(raft, server.group())
             .secret(secret)

@@ -2,7 +2,6 @@ package dev.ferry.bench.cluster;
 
 import dev.ferry.kv.KvClient;
 import dev.ferry.kv.cluster.ProcessCluster;
-import dev.ferry.statemachine.CommandCodec;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -17,9 +16,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicLong;
-import org.apache.ratis.protocol.Message;
-import org.apache.ratis.protocol.RaftClientReply;
-import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
 
 /**
  * Write throughput and latency of a 3-node cluster of separate {@code ferry server} processes on
@@ -147,15 +143,9 @@ public final class WriteThroughputBenchmark {
       }
       if (capture) {
         Thread.sleep(Duration.ofSeconds(window).toMillis() / 3);
-        RaftClientReply r =
-            c.raftClient()
-                .io()
-                .send(Message.valueOf(ByteString.copyFrom(CommandCodec.captureCommand())));
+        long index = c.ferryClient().captureSnapshot();
         System.out.printf(
-            Locale.ROOT,
-            "  capture proposed at log index %d (%d clients)%n",
-            r.getLogIndex(),
-            clients);
+            Locale.ROOT, "  capture proposed at log index %d (%d clients)%n", index, clients);
       }
       for (Future<?> f : done) {
         f.get();

@@ -15,7 +15,6 @@ import dev.ferry.shipping.install.Shipping;
 import dev.ferry.shipping.metrics.InstallMetrics;
 import dev.ferry.snapshot.format.Manifest;
 import dev.ferry.snapshot.format.ManifestCodec;
-import dev.ferry.statemachine.CommandCodec;
 import dev.ferry.statemachine.DigestAt;
 import dev.ferry.statemachine.RecoveryTimeline;
 import dev.ferry.statemachine.StateLoader;
@@ -36,10 +35,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import org.apache.ratis.protocol.Message;
-import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftPeerId;
-import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
 
 /**
  * Scenarios (b), (c), (e) and (f): a 3-node in-JVM Ferry cluster ({@link LocalCluster}: real Ratis
@@ -600,11 +596,7 @@ final class FerryBench implements Closeable {
   private void capture(Set<String> except) throws IOException {
     long index;
     try (KvClient c = client()) {
-      RaftClientReply r =
-          c.raftClient()
-              .io()
-              .send(Message.valueOf(ByteString.copyFrom(CommandCodec.captureCommand())));
-      index = r.getLogIndex();
+      index = c.ferryClient().captureSnapshot();
     }
     for (String id : cluster.running()) {
       if (except.contains(id)) {

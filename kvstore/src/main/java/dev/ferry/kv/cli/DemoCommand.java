@@ -10,7 +10,6 @@ import dev.ferry.raft.admin.AdminClient;
 import dev.ferry.raft.admin.NodeStatus;
 import dev.ferry.shipping.PeerAddress;
 import dev.ferry.shipping.install.InstallProgress;
-import dev.ferry.statemachine.CommandCodec;
 import dev.ferry.statemachine.DigestAt;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -31,8 +30,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
-import org.apache.ratis.protocol.Message;
-import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -160,10 +157,7 @@ final class DemoCommand implements Callable<Integer> {
         // A new baseline past the stopped follower, and the log purged up to it: it must install.
         boolean purged = false;
         long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        client
-            .raftClient()
-            .io()
-            .send(Message.valueOf(ByteString.copyFrom(CommandCodec.captureCommand())));
+        client.ferryClient().captureSnapshot();
         while (!purged && System.nanoTime() < deadline) {
           Thread.sleep(250);
           // The leader reports its newest durable snapshot to Ratis, which purges the log to it.

@@ -5,15 +5,23 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * The {@code ferry} command line: {@code ferry server}, {@code ferry kv}, {@code ferry demo}. Bad
- * arguments print a one-line error and exit with status 2.
+ * The {@code ferry} command line: {@code ferry server}, {@code ferry kv}, {@code ferry admin},
+ * {@code ferry demo}, and {@code ferry call} / {@code ferry query} (raw requests to any Ferry state
+ * machine). Bad arguments print a one-line error and exit with status 2.
  */
 @Command(
     name = "ferry",
     mixinStandardHelpOptions = true,
     version = "ferry 0.1.0",
     description = "Replicated state machines on Apache Ratis with fast, verified state transfer.",
-    subcommands = {ServerCommand.class, KvCommand.class, AdminCommand.class, DemoCommand.class})
+    subcommands = {
+      ServerCommand.class,
+      KvCommand.class,
+      AdminCommand.class,
+      DemoCommand.class,
+      CallCommand.class,
+      QueryCommand.class
+    })
 public final class FerryCli implements Runnable {
 
   /** Entry point. */
@@ -23,7 +31,21 @@ public final class FerryCli implements Runnable {
 
   /** Runs the CLI and returns its exit status (for tests). */
   public static int run(String... args) {
+    return run(new CommandLine(new FerryCli()), args);
+  }
+
+  /**
+   * Runs the CLI with its commands' output and errors going to {@code out} and {@code err} (for
+   * tests; the commands that print through picocli use them) and returns its exit status.
+   */
+  public static int run(PrintWriter out, PrintWriter err, String... args) {
     CommandLine cli = new CommandLine(new FerryCli());
+    cli.setOut(out);
+    cli.setErr(err);
+    return run(cli, args);
+  }
+
+  private static int run(CommandLine cli, String... args) {
     cli.setParameterExceptionHandler(
         (ex, a) -> {
           PrintWriter err = ex.getCommandLine().getErr();

@@ -1,16 +1,9 @@
 package dev.ferry.kv.cli;
 
 import dev.ferry.kv.KvClient;
-import dev.ferry.raft.TlsFiles;
-import dev.ferry.shipping.PeerAddress;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
-import java.util.List;
 import java.util.Map;
-import java.util.Optional;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -27,33 +20,14 @@ import picocli.CommandLine.Parameters;
     })
 final class KvCommand {
 
-  abstract static class Base implements Callable<Integer> {
-    @Option(names = "--peers", required = true, description = "id=host:raftPort,...")
-    String peers;
-
-    @Option(names = "--cluster", defaultValue = "ferry", description = "Cluster name.")
-    String cluster;
-
-    @Option(
-        names = "--timeout",
-        defaultValue = "15",
-        description = "Seconds (default ${DEFAULT-VALUE}).")
-    long timeoutSeconds;
-
-    @Mixin TlsOptions tls = new TlsOptions();
-
+  abstract static class Base extends ClientCommand {
     @Override
     public Integer call() throws Exception {
-      if (timeoutSeconds < 1) {
-        throw new IllegalArgumentException("--timeout must be >= 1 second");
-      }
-      Optional<TlsFiles> files = tls.files();
-      List<PeerAddress> members = PeerAddress.parseList(peers);
-      Duration timeout = Duration.ofSeconds(timeoutSeconds);
+      Target t = target();
       try (KvClient c =
-          files.isPresent()
-              ? KvClient.connect(cluster, members, timeout, files.get())
-              : KvClient.connect(cluster, members, timeout)) {
+          t.tls().isPresent()
+              ? KvClient.connect(t.cluster(), t.peers(), t.timeout(), t.tls().get())
+              : KvClient.connect(t.cluster(), t.peers(), t.timeout())) {
         return run(c);
       }
     }

@@ -1,5 +1,8 @@
 package dev.ferry.raft.admin;
 
+import dev.ferry.client.internal.RaftTransport;
+import dev.ferry.client.internal.RetryLoop;
+import dev.ferry.client.internal.Transport;
 import dev.ferry.raft.ClusterSecret;
 import dev.ferry.raft.RaftPeers;
 import dev.ferry.raft.TlsFiles;
@@ -37,15 +40,12 @@ import org.apache.ratis.proto.RaftProtos.RaftConfigurationProto;
 import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
 import org.apache.ratis.proto.RaftProtos.RoleInfoProto;
 import org.apache.ratis.protocol.GroupInfoReply;
-import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.protocol.SetConfigurationRequest;
-import org.apache.ratis.protocol.exceptions.AlreadyClosedException;
-import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
 import org.apache.ratis.util.ProtoUtils;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -88,6 +88,8 @@ public final class MembershipAdmin {
   private static final Duration VOTER_WAIT = Duration.ofSeconds(15);
 
   private final RaftClient raft;
+  private final RaftTransport transport;
+  private final RetryLoop loop;
   private final RaftGroup group;
   private final RaftGroupId groupId;
   private final Executor executor;
@@ -103,10 +105,12 @@ public final class MembershipAdmin {
 
   private MembershipAdmin(Builder b) {
     this.raft = b.raft;
+    this.transport = RaftTransport.over(b.raft, b.group);
     this.group = b.group;
     this.groupId = b.group.getGroupId();
     this.executor = b.executor;
     this.clock = b.clock;
+    this.loop = new RetryLoop(() -> nanos(b.clock.instant()), TimeUnit.NANOSECONDS::sleep);
     this.secret = b.secret;
     this.tls = b.tls;
     this.selfId = b.selfId;
@@ -709,21 +713,28 @@ public final class MembershipAdmin {
    * deadline while the cluster does not answer (the commands sent here are idempotent).
    */
   private Reply send(byte[] command, String what, Instant deadline) throws IOException {
-    Message m = Message.valueOf(ByteString.copyFrom(command));
-    while (true) {
-      try {
-        RaftClientReply r = raft.io().send(m);
-        if (r.isSuccess()) {
-          return CommandCodec.decodeReply(r.getMessage().getContent().toByteArray());
-        }
-        LOG.debug("{}: {}", what, String.valueOf(r.getException()));
-      } catch (IOException | RuntimeException e) {
-        // gRPC reports an unreachable peer with an unchecked StatusRuntimeException.
-        stopIfClosed(e, what);
-        LOG.debug("{}: {}", what, e.toString());
-      }
-      pause(deadline, what + " to commit");
+    return CommandCodec.decodeReply(
+        retry(what + " to commit", deadline, () -> transport.write(command).reply()));
+  }
+
+  /**
+   * Runs {@code attempt} through the shared retry loop until {@code deadline}; a deadline passed is
+   * a {@link MembershipTimeoutException}.
+   */
+  private <T> T retry(String what, Instant deadline, RetryLoop.Attempt<T> attempt)
+      throws IOException {
+    try {
+      return loop.call(nanos(deadline), attempt);
+    } catch (RetryLoop.DeadlineExceeded e) {
+      throw new MembershipTimeoutException("deadline passed waiting for " + what, e.getCause());
+    } catch (Transport.Closed e) {
+      throw new IOException("the Raft client was closed; stopped waiting for " + what, e);
     }
+  }
+
+  /** An instant of {@link #clock} on the retry loop's time line (nanoseconds since the epoch). */
+  private static long nanos(Instant t) {
+    return t.getEpochSecond() * 1_000_000_000L + t.getNano();
   }
 
   /** Writes a capture command through the log: every replica captures a snapshot at its index. */
@@ -768,13 +779,7 @@ public final class MembershipAdmin {
 
   /** The pending change as the leader's state machine has it, or null. */
   public MembershipChange pending() throws IOException {
-    RaftClientReply r =
-        raft.io()
-            .sendReadOnly(Message.valueOf(ByteString.copyFrom(CommandCodec.membershipQuery())));
-    if (!r.isSuccess()) {
-      throw new IOException("cannot read the pending membership change", r.getException());
-    }
-    return CommandCodec.decodeMembershipReply(r.getMessage().getContent().toByteArray());
+    return CommandCodec.decodeMembershipReply(transport.read(CommandCodec.membershipQuery()));
   }
 
   private void resolveNow(MembershipChange c, Instant deadline) throws IOException {
@@ -836,20 +841,19 @@ public final class MembershipAdmin {
    */
   private DigestAt checkpointOn(String replica, long id, long index, Instant deadline)
       throws IOException {
-    Message m = Message.valueOf(ByteString.copyFrom(CommandCodec.checkpointQuery(id)));
-    while (true) {
-      try {
-        RaftClientReply r = raft.io().sendStaleRead(m, index, RaftPeerId.valueOf(replica));
-        if (r.isSuccess()) {
-          return CommandCodec.decodeDigestReply(r.getMessage().getContent().toByteArray());
-        }
-        LOG.debug("checkpoint on {}: {}", replica, String.valueOf(r.getException()));
-      } catch (IOException | RuntimeException e) {
-        stopIfClosed(e, "the checkpoint on " + replica);
-        LOG.debug("checkpoint on {}: {}", replica, e.toString());
-      }
-      pause(deadline, replica + "'s digest at checkpoint index " + index);
-    }
+    byte[] query = CommandCodec.checkpointQuery(id);
+    return CommandCodec.decodeDigestReply(
+        retry(
+            replica + "'s digest at checkpoint index " + index,
+            deadline,
+            () -> {
+              try {
+                return transport.readStale(query, index, replica);
+              } catch (Transport.Refused e) {
+                // No checkpoint recorded there (yet): asked again until the deadline.
+                throw new IOException(e.getMessage(), e);
+              }
+            }));
   }
 
   /** Waits until {@code id} reports an applied index of at least {@code index}. */
@@ -1074,11 +1078,8 @@ public final class MembershipAdmin {
    * with a stack trace.
    */
   private void stopIfClosed(Exception e, String what) throws IOException {
-    for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t instanceof AlreadyClosedException
-          && String.valueOf(t.getMessage()).startsWith(raft.getId() + ":")) {
-        throw new IOException("the Raft client was closed; stopped waiting for " + what, e);
-      }
+    if (RaftTransport.closedBy(raft, e)) {
+      throw new IOException("the Raft client was closed; stopped waiting for " + what, e);
     }
   }
 

@@ -1,0 +1,82 @@
+package dev.ferry.client.internal;
+
+import java.io.Closeable;
+import java.io.IOException;
+
+/**
+ * One attempt at reaching a Ferry cluster: the I/O under {@link RetryLoop}, which decides whether
+ * and when to try again. The production implementation is {@link RaftTransport}; tests put a fake
+ * here to drop replies, fail attempts and expire sessions without a cluster.
+ *
+ * <p>Each method blocks the calling thread for one attempt (the implementation may follow a leader
+ * redirect within it). Failures:
+ *
+ * <ul>
+ *   <li>{@link Refused}: the cluster answered and refused deterministically (the state machine
+ *       threw); trying again gets the same answer;
+ *   <li>{@link Closed}: this transport was closed; no attempt can succeed any more;
+ *   <li>any other {@link IOException} or {@link RuntimeException}: transient (no leader, a timeout,
+ *       an unreachable peer); the same request may be sent again.
+ * </ul>
+ *
+ * Implementations are thread-safe.
+ */
+public interface Transport extends Closeable {
+
+  /**
+   * Appends {@code entry} to the replicated log and returns the state machine's reply to it.
+   *
+   * @param entry a log entry as {@code CommandCodec} encodes it
+   */
+  Written write(byte[] entry) throws IOException;
+
+  /**
+   * A linearizable read: the leader answers {@code query} after confirming its leadership.
+   *
+   * @param query a query as {@code CommandCodec} encodes it
+   */
+  byte[] read(byte[] query) throws IOException;
+
+  /**
+   * A read from node {@code nodeId}'s current state, once it has applied {@code minIndex}.
+   *
+   * @param query a query as {@code CommandCodec} encodes it
+   */
+  byte[] readStale(byte[] query, long minIndex, String nodeId) throws IOException;
+
+  /** Closes the transport; attempts in flight and later fail with {@link Closed}. Idempotent. */
+  @Override
+  void close() throws IOException;
+
+  /**
+   * The reply to a log entry.
+   *
+   * @param reply the state machine's reply bytes
+   * @param logIndex the entry's log index, or -1 if the transport does not know it
+   */
+  record Written(byte[] reply, long logIndex) {
+    public Written {
+      java.util.Objects.requireNonNull(reply, "reply");
+    }
+  }
+
+  /** The cluster refused the request deterministically: the state machine threw on it. */
+  final class Refused extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    /** A refusal with the cluster's message. */
+    public Refused(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+
+  /** The transport was closed: no attempt through it can succeed any more. */
+  final class Closed extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    /** The transport's closing, seen by an attempt. */
+    public Closed(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+}
