@@ -46,7 +46,8 @@ enum FerryModule {
       SHIPPING,
       RAFT_INTEGRATION,
       TESTING,
-      KVSTORE);
+      KVSTORE),
+  EXAMPLES("examples", List.of("dev.ferry.examples"), STATEMACHINE, SHIPPING, RAFT_INTEGRATION);
 
   /** The module's directory, also its artifact id after {@code ferry-}. */
   final String directory;

@@ -11,6 +11,7 @@ import dev.ferry.client.internal.RetryLoop;
 import dev.ferry.client.internal.Transport;
 import dev.ferry.kv.internal.KvCodec;
 import dev.ferry.kv.testing.LocalCluster;
+import dev.ferry.raft.RaftPeers;
 import dev.ferry.statemachine.ClientId;
 import dev.ferry.statemachine.ReplyStatus;
 import dev.ferry.statemachine.StateMachineConfig;
@@ -106,7 +107,9 @@ class FerryClientClusterIT {
   @Test
   void aCommandWhoseReplyIsLostIsRetriedAndAppliedOnce() throws Exception {
     LosingReplies t =
-        new LosingReplies(RaftTransport.connect(cluster.clusterName(), cluster.peers(), null), 2);
+        new LosingReplies(
+            RaftTransport.connect(RaftPeers.group(cluster.clusterName(), cluster.peers()), null),
+            2);
     try (FerryClient c = new FerryClient(t, RetryLoop.system(), ClientId.random(), T, null)) {
       byte[] reply = c.submit(KvCodec.increment(COUNTER, 5));
       assertEquals(3, t.writes.get(), "sent three times");

@@ -3,6 +3,7 @@ package dev.ferry.client;
 import dev.ferry.client.internal.RaftTransport;
 import dev.ferry.client.internal.RetryLoop;
 import dev.ferry.client.internal.Transport;
+import dev.ferry.raft.RaftPeers;
 import dev.ferry.raft.TlsFiles;
 import dev.ferry.shipping.PeerAddress;
 import dev.ferry.statemachine.ClientId;
@@ -191,7 +192,8 @@ public final class FerryClient implements AutoCloseable {
       }
       requirePositive(deadline);
       return new FerryClient(
-          RaftTransport.connect(clusterName, peers, tls),
+          RaftTransport.connect(
+              RaftPeers.group(clusterName, peers), tls == null ? null : tls.ratisParameters()),
           RetryLoop.system(),
           ClientId.random(),
           deadline,

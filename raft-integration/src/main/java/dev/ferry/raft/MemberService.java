@@ -115,7 +115,8 @@ final class MemberService implements AdminServer.Node {
 
   private MemberService(Host server, ClusterSecret secret, TlsFiles tls) throws IOException {
     this.server = server;
-    this.raft = RaftTransport.newRaftClient(server.group(), tls);
+    this.raft =
+        RaftTransport.newRaftClient(server.group(), tls == null ? null : tls.ratisParameters());
     this.admin =
         MembershipAdmin.builder(raft, server.group())
             .secret(secret)

@@ -1,7 +1,10 @@
 package dev.ferry.raft;
 
 import dev.ferry.shipping.PeerAddress;
+import java.util.ArrayList;
+import java.util.List;
 import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
+import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftPeer;
 
 /**
@@ -11,6 +14,18 @@ import org.apache.ratis.protocol.RaftPeer;
  */
 public final class RaftPeers {
   private RaftPeers() {}
+
+  /**
+   * The Raft group of cluster {@code clusterName} ({@link FerryServer#groupId}) with {@code peers}
+   * as followers: what a client of the cluster talks to.
+   */
+  public static RaftGroup group(String clusterName, List<PeerAddress> peers) {
+    List<RaftPeer> raftPeers = new ArrayList<>();
+    for (PeerAddress p : peers) {
+      raftPeers.add(toRaftPeer(p, RaftPeerRole.FOLLOWER));
+    }
+    return RaftGroup.valueOf(FerryServer.groupId(clusterName), raftPeers);
+  }
 
   /**
    * Converts a peer to Ratis's form, with a startup role. The chunk and admin services' ports

@@ -1,10 +1,10 @@
 package dev.ferry.kv.cli;
 
-import dev.ferry.kv.KvStateMachine;
 import dev.ferry.raft.ClusterSecret;
 import dev.ferry.raft.FerryServer;
 import dev.ferry.raft.TlsFiles;
 import dev.ferry.shipping.PeerAddress;
+import dev.ferry.statemachine.StateMachine;
 import dev.ferry.statemachine.StateMachineConfig;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -17,7 +17,9 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code ferry server}: runs one node until killed (SIGTERM stops it cleanly). */
-@Command(name = "server", description = "Run a Ferry key-value node.")
+@Command(
+    name = "server",
+    description = "Run a Ferry node: the key-value store, or any state machine (--state-machine).")
 final class ServerCommand implements Callable<Integer> {
   @Option(names = "--id", required = true, description = "This node's id (one of --peers).")
   String id;
@@ -39,6 +41,30 @@ final class ServerCommand implements Callable<Integer> {
 
   @Option(names = "--listener", description = "Start as a non-voting listener (to join a cluster).")
   boolean listener;
+
+  @Option(
+      names = "--state-machine",
+      defaultValue = "kv",
+      paramLabel = "NAME",
+      description =
+          "The state machine to run: a StateMachineProvider's name or its type's class name, or a"
+              + " StateMachine class with a public no-argument constructor (default"
+              + " ${DEFAULT-VALUE}, the key-value store).")
+  String stateMachine;
+
+  @Option(
+      names = "--classpath",
+      paramLabel = "PATH",
+      description =
+          "Jars and class directories (separated by ':') holding the state machine"
+              + " (default: $FERRY_CLASSPATH).")
+  String classpath = System.getenv("FERRY_CLASSPATH");
+
+  @Option(
+      names = "--sm-opt",
+      paramLabel = "KEY=VALUE",
+      description = "An option for the state machine's provider (repeatable), e.g. shards=32.")
+  Map<String, String> stateMachineOptions = new LinkedHashMap<>();
 
   @Option(
       names = "--capture-every",
@@ -144,6 +170,11 @@ final class ServerCommand implements Callable<Integer> {
           "--pause-stop-threshold must be >= 1 second: " + pauseStopSeconds);
     }
     java.util.Optional<TlsFiles> tlsFiles = tls.files();
+    ClassLoader loader = StateMachineLoader.classLoader(classpath);
+    StateMachine userStateMachine =
+        StateMachineLoader.load(stateMachine, stateMachineOptions, loader);
+    // The user's classes may look themselves up through the context class loader.
+    Thread.currentThread().setContextClassLoader(loader);
     StateMachineConfig config =
         StateMachineConfig.defaults().withCaptureEvery(captureEvery, 256L << 20);
     FerryServer.Builder builder = FerryServer.builder();
@@ -160,7 +191,7 @@ final class ServerCommand implements Callable<Integer> {
         .peers(PeerAddress.parseList(peers))
         .asListener(listener)
         .dataDir(data)
-        .stateMachine(new KvStateMachine())
+        .stateMachine(userStateMachine)
         .stateMachineConfig(config)
         .logPreservationEntries(logPreserve)
         .clusterSecret(secret().orElse(null))
@@ -191,7 +222,9 @@ final class ServerCommand implements Callable<Integer> {
     System.out.println(
         "ferry server "
             + id
-            + " started, raft port "
+            + " started ("
+            + userStateMachine.getClass().getName()
+            + "), raft port "
             + server.self().raftPort()
             + (tlsFiles.isPresent() ? " (mutual TLS)" : "")
             + server

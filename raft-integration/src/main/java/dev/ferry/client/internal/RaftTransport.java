@@ -1,22 +1,15 @@
 package dev.ferry.client.internal;
 
-import dev.ferry.raft.FerryServer;
-import dev.ferry.raft.RaftPeers;
-import dev.ferry.raft.TlsFiles;
-import dev.ferry.shipping.PeerAddress;
 import java.io.IOException;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.client.RaftClientConfigKeys;
+import org.apache.ratis.conf.Parameters;
 import org.apache.ratis.conf.RaftProperties;
-import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftGroup;
-import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.protocol.exceptions.AlreadyClosedException;
 import org.apache.ratis.retry.RetryPolicies;
@@ -45,25 +38,19 @@ public final class RaftTransport implements Transport {
   }
 
   /**
-   * A transport with a Raft client of its own (closed with it) for cluster {@code clusterName} at
-   * {@code peers}, over mutual TLS if {@code tls} is not null (its files are read on the first
-   * attempt).
+   * A transport with a Raft client of its own (closed with it) for {@code group}, with the Ratis
+   * {@code parameters} (mutual TLS, for one) when not null.
    */
-  public static RaftTransport connect(String clusterName, List<PeerAddress> peers, TlsFiles tls) {
-    List<RaftPeer> raftPeers = new ArrayList<>();
-    for (PeerAddress p : peers) {
-      raftPeers.add(RaftPeers.toRaftPeer(p, RaftPeerRole.FOLLOWER));
-    }
-    RaftGroup group = RaftGroup.valueOf(FerryServer.groupId(clusterName), raftPeers);
-    return new RaftTransport(newRaftClient(group, tls), group, true);
+  public static RaftTransport connect(RaftGroup group, Parameters parameters) {
+    return new RaftTransport(newRaftClient(group, parameters), group, true);
   }
 
   /**
-   * A new Ratis client of {@code group} (a new Ratis client id), over mutual TLS if {@code tls} is
-   * not null, configured for one attempt of this transport: a 3 s request timeout, up to 5 retries
-   * 200 ms apart. The caller closes it.
+   * A new Ratis client of {@code group} (a new Ratis client id), with the Ratis {@code parameters}
+   * (mutual TLS, for one) when not null, configured for one attempt of this transport: a 3 s
+   * request timeout, up to 5 retries 200 ms apart. The caller closes it.
    */
-  public static RaftClient newRaftClient(RaftGroup group, TlsFiles tls) {
+  public static RaftClient newRaftClient(RaftGroup group, Parameters parameters) {
     RaftProperties p = new RaftProperties();
     RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(3, TimeUnit.SECONDS));
     RaftClient.Builder builder =
@@ -74,8 +61,8 @@ public final class RaftTransport implements Transport {
             .setRetryPolicy(
                 RetryPolicies.retryUpToMaximumCountWithFixedSleep(
                     5, TimeDuration.valueOf(200, TimeUnit.MILLISECONDS)));
-    if (tls != null) {
-      builder.setParameters(tls.ratisParameters());
+    if (parameters != null) {
+      builder.setParameters(parameters);
     }
     return builder.build();
   }
