@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import dev.ferry.shipping.metrics.InstallMetrics.Outcome;
 import dev.ferry.snapshot.StateDigest;
 import dev.ferry.snapshot.transfer.TransferAction;
-import dev.ferry.statemachine.DigestMismatchException;
+import dev.ferry.statemachine.replica.DigestMismatchException;
 import java.io.IOException;
 import java.util.concurrent.CompletionException;
 import org.junit.jupiter.api.Test;

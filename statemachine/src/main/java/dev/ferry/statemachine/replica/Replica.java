@@ -4,8 +4,6 @@ import dev.ferry.snapshot.format.Manifest;
 import dev.ferry.snapshot.store.ChunkStore;
 import dev.ferry.statemachine.CommandCodec;
 import dev.ferry.statemachine.DigestAt;
-import dev.ferry.statemachine.InstallTarget;
-import dev.ferry.statemachine.Installer;
 import dev.ferry.statemachine.LoadReport;
 import dev.ferry.statemachine.MembershipChange;
 import dev.ferry.statemachine.RecoveryTimeline;

@@ -4,8 +4,6 @@ import dev.ferry.snapshot.ChunkId;
 import dev.ferry.snapshot.StateDigest;
 import dev.ferry.snapshot.format.Manifest;
 import dev.ferry.snapshot.store.ChunkStore;
-import dev.ferry.statemachine.DigestMismatchException;
-import dev.ferry.statemachine.InstallTarget;
 import dev.ferry.statemachine.LoadReport;
 import dev.ferry.statemachine.ShardLayout;
 import dev.ferry.statemachine.StateLoader;

@@ -13,8 +13,6 @@ import dev.ferry.snapshot.format.Manifest;
 import dev.ferry.statemachine.ClientId;
 import dev.ferry.statemachine.CommandCodec;
 import dev.ferry.statemachine.DigestAt;
-import dev.ferry.statemachine.InstallTarget;
-import dev.ferry.statemachine.Installer;
 import dev.ferry.statemachine.StateMachineConfig;
 import java.io.IOException;
 import java.io.UncheckedIOException;

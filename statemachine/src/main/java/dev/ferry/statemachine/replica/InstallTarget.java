@@ -1,4 +1,4 @@
-package dev.ferry.statemachine;
+package dev.ferry.statemachine.replica;
 
 import dev.ferry.snapshot.ChunkId;
 import dev.ferry.snapshot.format.Manifest;

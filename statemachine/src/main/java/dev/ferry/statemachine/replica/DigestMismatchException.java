@@ -1,4 +1,4 @@
-package dev.ferry.statemachine;
+package dev.ferry.statemachine.replica;
 
 import dev.ferry.snapshot.StateDigest;
 
