@@ -110,6 +110,7 @@ public final class ProcessCluster implements Closeable {
     private List<PeerAddress> clientPeers;
     private Launcher launcher = (id, command, environment) -> {};
     private final List<String> serverArgs = new ArrayList<>();
+    private ReadyCheck ready;
     private final List<String> jvmArgs =
         new ArrayList<>(
             List.of("-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k"));
@@ -120,6 +121,15 @@ public final class ProcessCluster implements Closeable {
         throw new IllegalArgumentException("nodes must be >= 1: " + nodes);
       }
       this.nodes = nodes;
+    }
+
+    /**
+     * How {@link #start} knows the cluster is up (default: a key-value write succeeds); for nodes
+     * that run another state machine ({@code --state-machine}).
+     */
+    public Builder readyWhen(ReadyCheck check) {
+      this.ready = Objects.requireNonNull(check, "check");
+      return this;
     }
 
     /** Extra arguments to every {@code ferry server}. */
@@ -194,7 +204,11 @@ public final class ProcessCluster implements Closeable {
         for (PeerAddress p : peers) {
           c.start(p.id());
         }
-        c.awaitWritable(timeout);
+        if (ready == null) {
+          c.awaitWritable(timeout);
+        } else {
+          c.awaitReady(timeout, ready);
+        }
         return c;
       } catch (IOException | RuntimeException e) {
         c.close();
@@ -367,24 +381,47 @@ public final class ProcessCluster implements Closeable {
 
   /** Waits until a write through the cluster succeeds. */
   public void awaitWritable(Duration timeout) throws IOException {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    IOException last = null;
     try (KvClient c = client(Duration.ofSeconds(5))) {
-      while (System.nanoTime() < deadline) {
-        for (String id : processes.keySet()) {
-          if (!isAlive(id)) {
-            throw new IOException(id + " exited; log:\n" + tail(id, 40));
-          }
-        }
-        try {
-          c.put("__ready".getBytes(StandardCharsets.UTF_8), new byte[0]);
-          return;
-        } catch (IOException e) {
-          last = e;
+      awaitReady(
+          timeout, cluster -> c.put("__ready".getBytes(StandardCharsets.UTF_8), new byte[0]));
+    }
+  }
+
+  /**
+   * One attempt to use the cluster, for {@link #awaitReady}: returns normally once the cluster
+   * serves, throws while it does not.
+   */
+  @FunctionalInterface
+  public interface ReadyCheck {
+    /** Tries once; may block for a while (its own client timeout). */
+    void attempt(ProcessCluster cluster) throws Exception;
+  }
+
+  /**
+   * Repeats {@code check} until it succeeds, failing at once when a node exits (with its log) and
+   * after {@code timeout} with the last attempt's error.
+   */
+  public void awaitReady(Duration timeout, ReadyCheck check) throws IOException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    Exception last = null;
+    while (System.nanoTime() < deadline) {
+      for (String id : processes.keySet()) {
+        if (!isAlive(id)) {
+          throw new IOException(id + " exited; log:\n" + tail(id, 40));
         }
       }
+      try {
+        check.attempt(this);
+        return;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new java.io.InterruptedIOException("interrupted waiting for the cluster");
+      } catch (Exception e) {
+        last = e;
+        java.util.concurrent.locks.LockSupport.parkNanos(100_000_000L);
+      }
     }
-    throw new IOException("cluster not writable within " + timeout, last);
+    throw new IOException("cluster not ready within " + timeout, last);
   }
 
   /**
