@@ -1,5 +1,6 @@
 package dev.ferry.bench.recovery;
 
+import dev.ferry.raft.ratis.PausableLifeCycle;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
@@ -33,7 +34,6 @@ import org.apache.ratis.statemachine.TransactionContext;
 import org.apache.ratis.statemachine.impl.BaseStateMachine;
 import org.apache.ratis.statemachine.impl.SimpleStateMachineStorage;
 import org.apache.ratis.statemachine.impl.SingleFileSnapshotInfo;
-import org.apache.ratis.util.LifeCycle;
 import org.apache.ratis.util.MD5FileUtil;
 
 /**
@@ -91,25 +91,18 @@ final class RatisKvStateMachine extends BaseStateMachine {
 
   @Override
   public void pause() {
-    LifeCycle lc = getLifeCycle();
-    if (lc.getCurrentState() == LifeCycle.State.RUNNING) {
-      lc.transition(LifeCycle.State.PAUSING);
-      lc.transition(LifeCycle.State.PAUSED);
-    }
+    PausableLifeCycle.pause(getLifeCycle());
   }
 
   /** Loads the latest snapshot file (Ratis calls this after it installed one). */
   @Override
   public void reinitialize() throws IOException {
-    LifeCycle lc = getLifeCycle();
-    if (lc.getCurrentState() == LifeCycle.State.PAUSED) {
-      lc.transition(LifeCycle.State.STARTING);
-    }
-    load(storage.loadLatestSnapshot());
-    reloads.incrementAndGet();
-    if (lc.getCurrentState() == LifeCycle.State.STARTING) {
-      lc.transition(LifeCycle.State.RUNNING);
-    }
+    PausableLifeCycle.reload(
+        getLifeCycle(),
+        () -> {
+          load(storage.loadLatestSnapshot());
+          reloads.incrementAndGet();
+        });
   }
 
   private void load(SingleFileSnapshotInfo snapshot) throws IOException {

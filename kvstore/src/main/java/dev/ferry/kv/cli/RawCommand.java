@@ -4,10 +4,6 @@ import dev.ferry.client.CommandRejectedException;
 import dev.ferry.client.FerryClient;
 import dev.ferry.client.FerryClientException;
 import java.io.PrintWriter;
-import java.nio.ByteBuffer;
-import java.nio.CharBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.HexFormat;
 import picocli.CommandLine.Model.CommandSpec;
@@ -83,20 +79,12 @@ abstract class RawCommand extends ClientCommand {
     if (hex) {
       return HexFormat.of().formatHex(reply);
     }
-    CharBuffer text;
-    try {
-      text =
-          StandardCharsets.UTF_8
-              .newDecoder()
-              .onMalformedInput(CodingErrorAction.REPORT)
-              .onUnmappableCharacter(CodingErrorAction.REPORT)
-              .decode(ByteBuffer.wrap(reply));
-    } catch (CharacterCodingException e) {
-      return "0x" + HexFormat.of().formatHex(reply);
-    }
+    String text = new String(reply, StandardCharsets.UTF_8);
+    // Malformed UTF-8 decodes to replacement characters, which do not encode back to the reply.
+    boolean utf8 = java.util.Arrays.equals(text.getBytes(StandardCharsets.UTF_8), reply);
     boolean printable =
         text.chars()
             .allMatch(c -> c == '\t' || c == '\n' || c == '\r' || !Character.isISOControl(c));
-    return printable ? text.toString() : "0x" + HexFormat.of().formatHex(reply);
+    return utf8 && printable ? text : "0x" + HexFormat.of().formatHex(reply);
   }
 }

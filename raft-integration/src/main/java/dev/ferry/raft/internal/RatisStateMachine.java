@@ -1,5 +1,6 @@
 package dev.ferry.raft.internal;
 
+import dev.ferry.raft.ratis.PausableLifeCycle;
 import dev.ferry.snapshot.format.Manifest;
 import dev.ferry.statemachine.replica.Replica;
 import java.io.IOException;
@@ -29,7 +30,6 @@ import org.apache.ratis.statemachine.impl.BaseStateMachine;
 import org.apache.ratis.statemachine.impl.FileListSnapshotInfo;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
 import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
-import org.apache.ratis.util.LifeCycle;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -102,23 +102,13 @@ public final class RatisStateMachine extends BaseStateMachine {
   /** Idempotent: Ratis 3.x may call it more than once per install. */
   @Override
   public void pause() {
-    LifeCycle lc = getLifeCycle();
-    if (lc.getCurrentState() == LifeCycle.State.RUNNING) {
-      lc.transition(LifeCycle.State.PAUSING);
-      lc.transition(LifeCycle.State.PAUSED);
-    }
+    PausableLifeCycle.pause(getLifeCycle());
   }
 
   @Override
   public void reinitialize() throws IOException {
-    LifeCycle lc = getLifeCycle();
-    if (lc.getCurrentState() == LifeCycle.State.PAUSED) {
-      lc.transition(LifeCycle.State.STARTING);
-    }
-    replica.swapInStaged().ifPresent(this::appliedSnapshot);
-    if (lc.getCurrentState() == LifeCycle.State.STARTING) {
-      lc.transition(LifeCycle.State.RUNNING);
-    }
+    PausableLifeCycle.reload(
+        getLifeCycle(), () -> replica.swapInStaged().ifPresent(this::appliedSnapshot));
   }
 
   /** Ratis's applied index follows a snapshot that was loaded or swapped in. */

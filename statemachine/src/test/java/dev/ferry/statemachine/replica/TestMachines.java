@@ -31,13 +31,13 @@ final class TestMachines {
     }
 
     @Override
-    public StateView view() {
-      return StateView.singleRecord(encode(value));
+    public StateLoader newLoader() {
+      return StateLoader.singleRecord(v -> value = v == null ? 0 : ByteBuffer.wrap(v).getLong());
     }
 
     @Override
-    public StateLoader newLoader() {
-      return StateLoader.singleRecord(v -> value = v == null ? 0 : ByteBuffer.wrap(v).getLong());
+    public StateView view() {
+      return StateView.singleRecord(encode(value));
     }
 
     @Override
