@@ -781,16 +781,16 @@ public final class MembershipAdmin {
 
   /**
    * The leader that answered, if node {@code id} is out of the cluster: the leader's configuration
-   * does not name it and the recorded change is not about it (an add of it that has just begun or
-   * is being undone still counts it in); empty if it is in. Asks the leader, waiting up to {@code
-   * timeout} for one to answer. Blocks.
+   * does not name it, the leader does not stage it for a change, and the recorded change is not
+   * about it (an add of it that has just begun or is being undone still counts it in); empty if it
+   * is in. Asks the leader, waiting up to {@code timeout} for one to answer. Blocks; any thread.
    *
    * @throws MembershipTimeoutException if no leader answered in time
    * @throws IOException if the record cannot be read
    */
   public Optional<String> outOfCluster(String id, Duration timeout) throws IOException {
     Conf c = readConf(clock.instant().plus(timeout), "the configuration");
-    if (c.names(id) || !stagedBesides(c, id).equals(c.staged())) {
+    if (c.names(id) || c.stagedEntry(id).isPresent()) {
       return Optional.empty();
     }
     MembershipChange p = pending();
@@ -1063,13 +1063,10 @@ public final class MembershipAdmin {
       try {
         pause(deadline, what);
       } catch (MembershipTimeoutException e) {
-        List<String> own = c.staged().stream().filter(s -> !staged.contains(s)).toList();
         String silent =
-            own.isEmpty()
-                ? ""
-                : "; the leader stages "
-                    + own.get(0)
-                    + " (if that is long: stopped, paused, cut off?)";
+            c.stagedEntry(node)
+                .map(own -> "; the leader stages " + own + " (if that is long: stopped, paused?)")
+                .orElse("");
         throw new MembershipTimeoutException(
             e.getMessage() + silent + blocker(c.leader(), staged, refused), null);
       }
@@ -1078,7 +1075,7 @@ public final class MembershipAdmin {
 
   /** The staged peers of {@code c}, but {@code node} (whose own staging is the change itself). */
   private static List<String> stagedBesides(Conf c, String node) {
-    return c.staged().stream().filter(s -> !s.startsWith(node + " ")).toList();
+    return c.staged().stream().filter(s -> !Conf.isEntryOf(s, node)).toList();
   }
 
   /** What kept a configuration change from being made, for the message of its timeout. */
@@ -1187,6 +1184,16 @@ public final class MembershipAdmin {
       String leader, RaftConfigurationProto proto, long commitIndex, List<String> staged) {
     Conf withStaged(List<String> peers) {
       return new Conf(leader, proto, commitIndex, peers);
+    }
+
+    /** The entry of {@link #staged()} for {@code id}, if the leader stages it. */
+    Optional<String> stagedEntry(String id) {
+      return staged.stream().filter(s -> isEntryOf(s, id)).findFirst();
+    }
+
+    /** Whether {@code entry} of {@link #staged()} is about node {@code id}. */
+    static boolean isEntryOf(String entry, String id) {
+      return entry.startsWith(id + " ");
     }
 
     boolean stable() {
