@@ -28,6 +28,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.stream.Collectors;
 import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
 import org.apache.ratis.protocol.RaftPeer;
@@ -101,7 +102,7 @@ class JoinFaultsIT {
 
   /** A future that completes once an add reports that {@code bytes} of its install were done. */
   private static CompletableFuture<Void> installed(
-      long bytes, List<java.util.function.Consumer<AddProgress>> listeners) {
+      long bytes, List<Consumer<AddProgress>> listeners) {
     CompletableFuture<Void> f = new CompletableFuture<>();
     listeners.add(
         p -> {
@@ -124,7 +125,7 @@ class JoinFaultsIT {
       load(c);
       sendRate(256 << 10);
       FerryServer n4 = cluster.startListener("n4", KvStateMachine::new);
-      List<java.util.function.Consumer<AddProgress>> listeners = new ArrayList<>();
+      List<Consumer<AddProgress>> listeners = new ArrayList<>();
       CompletableFuture<Void> midInstall = installed(1 << 20, listeners);
       CompletableFuture<AddResult> add =
           admin(c)
@@ -156,7 +157,7 @@ class JoinFaultsIT {
       load(c);
       sendRate(256 << 10);
       FerryServer n4 = cluster.startListener("n4", KvStateMachine::new);
-      List<java.util.function.Consumer<AddProgress>> listeners = new ArrayList<>();
+      List<Consumer<AddProgress>> listeners = new ArrayList<>();
       CompletableFuture<Void> midInstall = installed(1, listeners);
       MembershipAdmin admin = admin(c);
       CompletableFuture<AddResult> add =
