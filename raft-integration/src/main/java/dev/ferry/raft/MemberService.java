@@ -75,8 +75,9 @@ final class MemberService implements AdminServer.Node {
   private volatile boolean seenVoter;
 
   /**
-   * Whether this node has been part of the cluster since it started: it heard from a leader, or the
-   * leader's configuration or recorded change named it. A listener waiting to be added is not.
+   * Whether this node has been part of the cluster: since it started it heard from a leader, or the
+   * leader's configuration or recorded change named it, or its own configuration from the log does.
+   * A listener waiting to be added is not.
    */
   private volatile boolean joined;
 
@@ -239,12 +240,14 @@ final class MemberService implements AdminServer.Node {
     try {
       RaftServer.Division d = server.division();
       RaftPeerId me = d.getId();
-      if (d.getRaftConf().getCurrentPeers(RaftPeerRole.FOLLOWER).stream()
-          .anyMatch(p -> p.getId().equals(me))) {
+      RaftConfiguration own = d.getRaftConf();
+      if (own.getCurrentPeers(RaftPeerRole.FOLLOWER).stream().anyMatch(p -> p.getId().equals(me))) {
         seenVoter = true;
         return;
       }
-      if (d.getInfo().getLeaderId() != null) {
+      // A leader talked to it, or a configuration from the log (not its startup group) names it.
+      if (d.getInfo().getLeaderId() != null
+          || (own.getLogEntryIndex() >= 0 && named(own, me.toString()))) {
         joined = true;
       }
       Optional<String> leader = admin.outOfCluster(id, OUT_CONFIRM);
