@@ -310,8 +310,8 @@ class MembershipIT {
 
   @Test
   void aNodeThatNeverCatchesUpTimesOutAndIsRemoved() throws Exception {
-    // Ratis's staging timeout is the install deadline: 4 s, so the staged add of a dead node fails
-    // in Ratis too, and the rollback can then commit.
+    // The node stops answering mid-add: the add fails at its deadline and undoes itself (Ratis ends
+    // the staging of the dead node after its own staging timeout; see JoinFaultsIT).
     cluster =
         LocalCluster.start(
             dir,

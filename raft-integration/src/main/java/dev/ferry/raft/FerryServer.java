@@ -68,8 +68,10 @@ import org.slf4j.LoggerFactory;
  *       a follower that lags beyond it installs a (delta) snapshot;
  *   <li>Ratis's snapshot auto-trigger at the capture interval, which only reports Ferry's newest
  *       durable snapshot so that Ratis purges its log;
- *   <li>a staging timeout as long as the install deadline (a joining listener installs while
- *       staged);
+ *   <li>a short staging timeout ({@link Builder#stagingTimeout}, 15 s): Ratis ends the staging of a
+ *       joining node that has not answered the leader for that long (a joiner answers heartbeats
+ *       while it installs, however long the install takes), so a failed add of a node that went
+ *       away does not block every later change for the whole install deadline;
  *   <li>election and RPC timeouts that tolerate several JVMs sharing two cores;
  *   <li>bounds on the gRPC port: inbound messages no larger than what Ratis sends (the appender
  *       buffer limit plus 1 MiB, 5 MiB by default), a 10 s handshake timeout, idle connections
@@ -412,6 +414,11 @@ public final class FerryServer implements Closeable {
     }
 
     @Override
+    public boolean startedAsListener() {
+      return listener;
+    }
+
+    @Override
     public Path dataDir() {
       return FerryServer.this.dataDir();
     }
@@ -467,6 +474,7 @@ public final class FerryServer implements Closeable {
     private Duration electionTimeoutMax = Duration.ofMillis(3000);
     private Duration requestTimeout = Duration.ofSeconds(10);
     private Duration pauseStopThreshold = Duration.ofSeconds(60);
+    private Duration stagingTimeout = Duration.ofSeconds(15);
     private long logPreservationEntries = 10_000;
     private Long snapshotTriggerEntries;
     private final Map<String, String> properties = new LinkedHashMap<>();
@@ -561,6 +569,22 @@ public final class FerryServer implements Closeable {
         throw new IllegalArgumentException("pause stop threshold must be > 0: " + threshold);
       }
       this.pauseStopThreshold = threshold;
+      return this;
+    }
+
+    /**
+     * How long the leader keeps staging a joining node (Ratis's {@code
+     * raft.server.staging.timeout}) that does not answer it: Ratis fails the staged configuration
+     * change when the node's last answer is older than this. A joining node answers heartbeats
+     * while it installs, so this bounds how long an add of a node that went away (stopped, paused,
+     * cut off) blocks later changes, not how long an install may take (that is the install
+     * deadline). Keep it below the 30 s an admin allows for undoing a failed add. Default 15 s.
+     */
+    public Builder stagingTimeout(Duration timeout) {
+      if (timeout.isNegative() || timeout.isZero()) {
+        throw new IllegalArgumentException("staging timeout must be > 0: " + timeout);
+      }
+      this.stagingTimeout = timeout;
       return this;
     }
 
@@ -761,10 +785,7 @@ public final class FerryServer implements Closeable {
           snapshotTriggerEntries != null
               ? snapshotTriggerEntries
               : stateMachineConfig.captureEveryEntries());
-      TimeDuration install =
-          TimeDuration.valueOf(
-              stateMachineConfig.installDeadline().toMillis(), TimeUnit.MILLISECONDS);
-      RaftServerConfigKeys.setStagingTimeout(p, install);
+      RaftServerConfigKeys.setStagingTimeout(p, ms(stagingTimeout));
       RaftServerConfigKeys.Rpc.setTimeoutMin(p, ms(electionTimeoutMin));
       RaftServerConfigKeys.Rpc.setTimeoutMax(p, ms(electionTimeoutMax));
       RaftServerConfigKeys.Rpc.setFirstElectionTimeoutMin(p, ms(electionTimeoutMin));
@@ -782,9 +803,11 @@ public final class FerryServer implements Closeable {
             RaftPeers.toRaftPeer(peer, isListener ? RaftPeerRole.LISTENER : RaftPeerRole.FOLLOWER));
       }
       RaftGroup group = RaftGroup.valueOf(groupId(clusterName), raftPeers);
-      boolean recover =
-          Files.isDirectory(
-              dataDir.resolve("raft").resolve(group.getGroupId().getUuid().toString()));
+      Path groupDir = dataDir.resolve("raft").resolve(group.getGroupId().getUuid().toString());
+      boolean recover = Files.isDirectory(groupDir);
+      if (recover && listener) {
+        StoredConfiguration.forgetIfItOmits(groupDir, selfId);
+      }
       RaftServer.Builder serverBuilder = RaftServer.newBuilder();
       Parameters parameters = tls != null ? tls.ratisParameters() : new Parameters();
       RaftPort.limitConnections(parameters);

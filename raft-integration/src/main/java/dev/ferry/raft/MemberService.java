@@ -28,6 +28,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 import org.apache.ratis.client.RaftClient;
@@ -60,11 +61,25 @@ final class MemberService implements AdminServer.Node {
   /** How long a RETIRE waits for a leader to confirm the node is out. */
   private static final Duration RETIRE_CONFIRM = Duration.ofSeconds(10);
 
+  /** How long the membership self-check waits for a leader to answer. */
+  private static final Duration OUT_CONFIRM = Duration.ofSeconds(5);
+
   private final MembershipAdmin admin;
   private final AdminServer adminServer;
   private final ScheduledExecutorService recovery;
   private final CompletableFuture<String> retired = new CompletableFuture<>();
+  private final AtomicBoolean retiring = new AtomicBoolean();
   private volatile CompletableFuture<Void> resolving = CompletableFuture.completedFuture(null);
+
+  /** Whether this node has been a voter in its own configuration since it started. */
+  private volatile boolean seenVoter;
+
+  /**
+   * Whether this node has been part of the cluster: since it started it heard from a leader, or the
+   * leader's configuration or recorded change named it, or its own configuration from the log does.
+   * A listener waiting to be added is not.
+   */
+  private volatile boolean joined;
 
   /**
    * What the member service needs of its node, in place of the whole {@link FerryServer}: its
@@ -101,6 +116,9 @@ final class MemberService implements AdminServer.Node {
 
     /** The refusal counters of the node's services, for its status. */
     NodeStatus.Counters counters();
+
+    /** Whether the node was started as a listener (a joining node, unverified until promoted). */
+    boolean startedAsListener();
 
     /** The node's data directory (wiped on a retirement that asks for it). */
     Path dataDir();
@@ -139,7 +157,14 @@ final class MemberService implements AdminServer.Node {
               return t;
             });
     long every = RECOVERY_EVERY.toMillis();
-    recovery.scheduleWithFixedDelay(this::recover, every, every, TimeUnit.MILLISECONDS);
+    recovery.scheduleWithFixedDelay(
+        () -> {
+          recover();
+          checkMembership();
+        },
+        every,
+        every,
+        TimeUnit.MILLISECONDS);
   }
 
   static MemberService start(Host server, ClusterSecret secret, TlsFiles tls) throws IOException {
@@ -198,6 +223,56 @@ final class MemberService implements AdminServer.Node {
     }
   }
 
+  /**
+   * On a node that is not a voter in its own configuration (a joining listener, or a node that was
+   * dropped while it could not be told): once it has been part of the cluster, asks the leader
+   * whether it still is, and stops if the leader's configuration no longer names it and no change
+   * about it is recorded. Without this, a joining node paused past its add's deadline (so the undo
+   * could not reach it) ran on forever outside the cluster. It wipes its state if it never was a
+   * voter since it started as a listener. Runs on the recovery thread; may block for up to {@link
+   * #OUT_CONFIRM}.
+   */
+  private void checkMembership() {
+    if (retiring.get()) {
+      return;
+    }
+    String id = server.self().id();
+    try {
+      RaftServer.Division d = server.division();
+      RaftPeerId me = d.getId();
+      RaftConfiguration own = d.getRaftConf();
+      if (own.getCurrentPeers(RaftPeerRole.FOLLOWER).stream().anyMatch(p -> p.getId().equals(me))) {
+        seenVoter = true;
+        return;
+      }
+      // A leader talked to it, or a configuration from the log (not its startup group) names it.
+      if (d.getInfo().getLeaderId() != null
+          || (own.getLogEntryIndex() >= 0 && named(own, me.toString()))) {
+        joined = true;
+      }
+      Optional<String> leader = admin.outOfCluster(id, OUT_CONFIRM);
+      if (leader.isEmpty()) {
+        joined = true;
+        return;
+      }
+      if (!joined) {
+        return; // not added yet: waiting for an admin to add it
+      }
+      boolean wipe = server.startedAsListener() && !seenVoter;
+      String reason =
+          "it is not in the cluster's configuration and no change about it is recorded, as the"
+              + " leader "
+              + leader.get()
+              + " confirms (dropped while it could not be told?)";
+      if (wipe) {
+        reason += "; its state was never verified";
+      }
+      retire(reason, wipe);
+    } catch (IOException | RuntimeException e) {
+      LOG.debug("{}: membership self-check: {}", id, e.toString());
+    }
+  }
+
   @Override
   public NodeStatus status() throws IOException {
     RaftServer.Division d = server.division();
@@ -235,9 +310,19 @@ final class MemberService implements AdminServer.Node {
         server.lastCheckpoint(),
         members,
         server.pendingMembershipChange(),
+        info.isLeader()
+            ? RaftPeers.staged(info.getRoleInfoProto(), id -> named(conf, id))
+            : List.of(),
         current,
         last,
         Optional.of(server.counters()));
+  }
+
+  /** Whether {@code conf} names {@code id}, as voter or listener, in its current or old part. */
+  private static boolean named(RaftConfiguration conf, String id) {
+    RaftPeerId peer = RaftPeerId.valueOf(id);
+    return conf.getAllPeers(RaftPeerRole.FOLLOWER).stream().anyMatch(p -> p.getId().equals(peer))
+        || conf.getAllPeers(RaftPeerRole.LISTENER).stream().anyMatch(p -> p.getId().equals(peer));
   }
 
   private static List<RaftPeer> sorted(java.util.Collection<RaftPeer> peers) {
@@ -305,6 +390,10 @@ final class MemberService implements AdminServer.Node {
 
   @Override
   public void retire(String reason, boolean wipe) {
+    if (!retiring.compareAndSet(false, true)) {
+      LOG.info("{}: already stopping; ignoring another removal ({})", server.self().id(), reason);
+      return;
+    }
     Thread t =
         new Thread(
             () -> {

@@ -3,7 +3,10 @@ package dev.ferry.raft;
 import dev.ferry.shipping.PeerAddress;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Predicate;
 import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
+import org.apache.ratis.proto.RaftProtos.RoleInfoProto;
+import org.apache.ratis.proto.RaftProtos.ServerRpcProto;
 import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftPeer;
 
@@ -14,6 +17,22 @@ import org.apache.ratis.protocol.RaftPeer;
  */
 public final class RaftPeers {
   private RaftPeers() {}
+
+  /**
+   * The peers a leader's role {@code role} lists as followers that its configuration does not name
+   * ({@code named} is false): the nodes Ratis stages for a configuration change that has not
+   * committed yet, each as {@code id (last answered N ms ago)}. Empty for a role other than leader.
+   */
+  public static List<String> staged(RoleInfoProto role, Predicate<String> named) {
+    List<String> out = new ArrayList<>();
+    for (ServerRpcProto f : role.getLeaderInfo().getFollowerInfoList()) {
+      String id = f.getId().getId().toStringUtf8();
+      if (!named.test(id)) {
+        out.add(id + " (last answered " + f.getLastRpcElapsedTimeMs() + " ms ago)");
+      }
+    }
+    return List.copyOf(out);
+  }
 
   /**
    * The Raft group of cluster {@code clusterName} ({@link FerryServer#groupId}) with {@code peers}

@@ -4,11 +4,37 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.ferry.shipping.PeerAddress;
+import java.util.List;
+import org.apache.ratis.proto.RaftProtos.LeaderInfoProto;
+import org.apache.ratis.proto.RaftProtos.RaftPeerProto;
 import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
+import org.apache.ratis.proto.RaftProtos.RoleInfoProto;
+import org.apache.ratis.proto.RaftProtos.ServerRpcProto;
 import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
 import org.junit.jupiter.api.Test;
 
 class RaftPeersTest {
+
+  @Test
+  void theStagedPeersAreTheLeadersFollowersThatTheConfigurationDoesNotName() {
+    RoleInfoProto.Builder leader = RoleInfoProto.newBuilder().setRole(RaftPeerRole.LEADER);
+    LeaderInfoProto.Builder info = LeaderInfoProto.newBuilder().setTerm(2);
+    for (String id : List.of("n2", "n3", "n5")) {
+      info.addFollowerInfo(
+          ServerRpcProto.newBuilder()
+              .setId(RaftPeerProto.newBuilder().setId(ByteString.copyFromUtf8(id)))
+              .setLastRpcElapsedTimeMs(id.equals("n5") ? 4200 : 10));
+    }
+    RoleInfoProto role = leader.setLeaderInfo(info).build();
+    assertEquals(
+        List.of("n5 (last answered 4200 ms ago)"),
+        RaftPeers.staged(role, id -> List.of("n1", "n2", "n3").contains(id)));
+    assertEquals(
+        List.of(),
+        RaftPeers.staged(
+            RoleInfoProto.newBuilder().setRole(RaftPeerRole.FOLLOWER).build(), id -> false));
+  }
 
   @Test
   void theRaftConfigurationCarriesEveryPort() {

@@ -292,8 +292,30 @@ public class LocalCluster implements Closeable {
     PeerAddress self = new PeerAddress(id, "127.0.0.1", ports[0], ports[1], ports[2]);
     List<PeerAddress> all = new ArrayList<>(members);
     all.add(self);
+    listeners.put(id, List.copyOf(all));
+    return startListener(id, stateMachine.get(), all, nodeSecret);
+  }
+
+  /**
+   * Restarts listener {@code id}, stopped with {@link #stop}, on its old address and data directory
+   * (so it recovers its storage), with the group it was first started with and the cluster secret.
+   *
+   * @throws IllegalStateException if {@code id} was not started as a listener or is running
+   */
+  public FerryServer restartListener(String id, Supplier<? extends StateMachine> stateMachine)
+      throws IOException {
+    List<PeerAddress> all = listeners.get(id);
+    if (all == null || servers.containsKey(id)) {
+      throw new IllegalStateException(id + " is not a stopped listener of this cluster");
+    }
+    return startListener(id, stateMachine.get(), all, secret);
+  }
+
+  private FerryServer startListener(
+      String id, StateMachine stateMachine, List<PeerAddress> all, ClusterSecret nodeSecret)
+      throws IOException {
     FerryServer s =
-        node(id, stateMachine.get())
+        node(id, stateMachine)
             .peers(all)
             .asListener(true)
             .clusterSecret(nodeSecret)
@@ -302,6 +324,10 @@ public class LocalCluster implements Closeable {
     servers.put(id, s);
     return s;
   }
+
+  /** The group (members and itself) each listener was first started with, by id. */
+  private final Map<String, List<PeerAddress>> listeners =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   /** Stops node {@code id} cleanly. */
   public void stop(String id) throws IOException {

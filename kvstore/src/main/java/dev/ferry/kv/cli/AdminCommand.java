@@ -298,7 +298,8 @@ final class AdminCommand {
 
     /**
      * The status table: a row per member (or why it did not answer), then the configuration as the
-     * leader (or else any member) knows it, the leader and the pending membership change.
+     * leader (or else any member) knows it, the leader, the pending membership change and the nodes
+     * the leader stages for a configuration change not yet committed.
      */
     static String render(List<Object> all) {
       StringBuilder b = new StringBuilder();
@@ -370,6 +371,11 @@ final class AdminCommand {
       b.append("pending membership change: ")
           .append(s.pending().map(Object::toString).orElse("none"))
           .append('\n');
+      if (!s.staged().isEmpty()) {
+        b.append("staged by the leader (a Ratis reconfiguration in progress; other changes wait): ")
+            .append(String.join(", ", s.staged()))
+            .append('\n');
+      }
       return b.toString();
     }
 

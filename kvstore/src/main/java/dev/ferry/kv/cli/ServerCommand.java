@@ -102,6 +102,16 @@ final class ServerCommand implements Callable<Integer> {
   long pauseStopSeconds;
 
   @Option(
+      names = "--staging-timeout",
+      defaultValue = "15",
+      paramLabel = "SECONDS",
+      description =
+          "On the leader: end the staging of a joining node that has not answered for this long"
+              + " (Ratis refuses other membership changes while it stages one; a node answers while"
+              + " it installs). Default ${DEFAULT-VALUE}.")
+  long stagingTimeoutSeconds;
+
+  @Option(
       names = "--raft-property",
       paramLabel = "KEY=VALUE",
       description =
@@ -169,6 +179,10 @@ final class ServerCommand implements Callable<Integer> {
       throw new IllegalArgumentException(
           "--pause-stop-threshold must be >= 1 second: " + pauseStopSeconds);
     }
+    if (stagingTimeoutSeconds < 1) {
+      throw new IllegalArgumentException(
+          "--staging-timeout must be >= 1 second: " + stagingTimeoutSeconds);
+    }
     java.util.Optional<TlsFiles> tlsFiles = tls.files();
     ClassLoader loader = StateMachineLoader.classLoader(classpath);
     StateMachine userStateMachine =
@@ -196,7 +210,8 @@ final class ServerCommand implements Callable<Integer> {
         .logPreservationEntries(logPreserve)
         .clusterSecret(secret().orElse(null))
         .chunkSendRate(chunkSendRate)
-        .pauseStopThreshold(java.time.Duration.ofSeconds(pauseStopSeconds));
+        .pauseStopThreshold(java.time.Duration.ofSeconds(pauseStopSeconds))
+        .stagingTimeout(java.time.Duration.ofSeconds(stagingTimeoutSeconds));
     raftProperties.forEach(builder::property);
     FerryServer server = builder.build();
     if (secret().isEmpty()) {

@@ -36,6 +36,7 @@ class AdminStatusTest {
         checkpoint,
         List.of(new NodeStatus.Member("n1", "n1=h:1:2:3", true)),
         Optional.empty(),
+        id.equals("n1") ? List.of("n5 (last answered 4200 ms ago)") : List.of(),
         install,
         Optional.empty(),
         id.equals("n1") ? Optional.of(new NodeStatus.Counters(3, 1, 2, 0, 4)) : Optional.empty());
@@ -67,6 +68,11 @@ class AdminStatusTest {
         table);
     assertTrue(table.contains("n3: connection refused (unreachable)"), table);
     assertTrue(table.contains("leader: n1"), table);
+    assertTrue(
+        table.contains(
+            "staged by the leader (a Ratis reconfiguration in progress; other changes wait): n5"
+                + " (last answered 4200 ms ago)\n"),
+        table);
     assertFalse(table.contains("MISMATCH"), table);
   }
 

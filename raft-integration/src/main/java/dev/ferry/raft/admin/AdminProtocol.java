@@ -251,6 +251,9 @@ final class AdminProtocol {
     }
     m.put("members", String.join(",", members));
     s.pending().ifPresent(p -> m.put("pending", hex(p.encode())));
+    if (!s.staged().isEmpty()) {
+      m.put("staged", String.join(",", s.staged()));
+    }
     s.install().ifPresent(i -> putInstall(m, "install.", i));
     s.lastInstall().ifPresent(i -> putInstall(m, "last.", i));
     s.counters()
@@ -308,6 +311,7 @@ final class AdminProtocol {
               : Optional.empty(),
           members,
           pending,
+          f.body().containsKey("staged") ? List.of(f.get("staged").split(",")) : List.of(),
           install(f, "install."),
           install(f, "last."),
           counters(f));

@@ -391,6 +391,7 @@ public final class MembershipAdmin {
       changeTo(
           deadline,
           "add " + id + " as listener",
+          id,
           () -> requireRecorded(changeId, id),
           c -> c.isListener(id),
           c ->
@@ -569,6 +570,7 @@ public final class MembershipAdmin {
     changeTo(
         deadline,
         "promote " + id,
+        id,
         guard,
         c -> c.isVoter(id),
         c ->
@@ -777,6 +779,24 @@ public final class MembershipAdmin {
     return c.names(id) ? Optional.empty() : Optional.of(c.leader());
   }
 
+  /**
+   * The leader that answered, if node {@code id} is out of the cluster: the leader's configuration
+   * does not name it, the leader does not stage it for a change, and the recorded change is not
+   * about it (an add of it that has just begun or is being undone still counts it in); empty if it
+   * is in. Asks the leader, waiting up to {@code timeout} for one to answer. Blocks; any thread.
+   *
+   * @throws MembershipTimeoutException if no leader answered in time
+   * @throws IOException if the record cannot be read
+   */
+  public Optional<String> outOfCluster(String id, Duration timeout) throws IOException {
+    Conf c = readConf(clock.instant().plus(timeout), "the configuration");
+    if (c.names(id) || c.stagedEntry(id).isPresent()) {
+      return Optional.empty();
+    }
+    MembershipChange p = pending();
+    return p != null && p.nodeId().equals(id) ? Optional.empty() : Optional.of(c.leader());
+  }
+
   /** The pending change as the leader's state machine has it, or null. */
   public MembershipChange pending() throws IOException {
     return CommandCodec.decodeMembershipReply(transport.read(CommandCodec.membershipQuery()));
@@ -969,6 +989,7 @@ public final class MembershipAdmin {
     return changeTo(
         deadline,
         "remove " + id,
+        id,
         c -> !c.isVoter(id) && !c.isListener(id),
         c -> c.cas(c.without(c.voters(), id), c.without(c.listeners(), id)));
   }
@@ -985,10 +1006,11 @@ public final class MembershipAdmin {
   private Conf changeTo(
       Instant deadline,
       String what,
+      String node,
       Predicate<Conf> done,
       Function<Conf, SetConfigurationRequest.Arguments> change)
       throws IOException {
-    return changeTo(deadline, what, () -> {}, done, change);
+    return changeTo(deadline, what, node, () -> {}, done, change);
   }
 
   /** Checked before each configuration change is sent; throws to stop sending. */
@@ -1000,10 +1022,13 @@ public final class MembershipAdmin {
   private Conf changeTo(
       Instant deadline,
       String what,
+      String node,
       Guard guard,
       Predicate<Conf> done,
       Function<Conf, SetConfigurationRequest.Arguments> change)
       throws IOException {
+    String refused = null;
+    List<String> stagedBefore = List.of();
     while (true) {
       Conf c = readConf(deadline, what);
       if (c.stable() && done.test(c)) {
@@ -1017,14 +1042,54 @@ public final class MembershipAdmin {
             continue;
           }
           // Expected while Ratis finishes an earlier change or a leader is elected: retried.
+          refused = String.valueOf(reply.getException());
           LOG.debug("{}: {}", what, reply.getException());
         } catch (IOException | RuntimeException e) {
           stopIfClosed(e, what);
+          refused = e.toString();
           LOG.debug("{}: {}", what, e.toString());
         }
       }
-      pause(deadline, what);
+      List<String> staged = stagedBesides(c, node);
+      if (!staged.isEmpty() && stagedBefore.isEmpty()) {
+        LOG.info(
+            "{}: waiting: the leader {} still stages {} for an earlier configuration change (Ratis"
+                + " ends it once they have not answered for its staging timeout)",
+            what,
+            c.leader(),
+            staged);
+      }
+      stagedBefore = staged;
+      try {
+        pause(deadline, what);
+      } catch (MembershipTimeoutException e) {
+        String silent =
+            c.stagedEntry(node)
+                .map(own -> "; the leader stages " + own + " (if that is long: stopped, paused?)")
+                .orElse("");
+        throw new MembershipTimeoutException(
+            e.getMessage() + silent + blocker(c.leader(), staged, refused), null);
+      }
     }
+  }
+
+  /** The staged peers of {@code c}, but {@code node} (whose own staging is the change itself). */
+  private static List<String> stagedBesides(Conf c, String node) {
+    return c.staged().stream().filter(s -> !Conf.isEntryOf(s, node)).toList();
+  }
+
+  /** What kept a configuration change from being made, for the message of its timeout. */
+  private static String blocker(String leader, List<String> staged, String refused) {
+    if (!staged.isEmpty()) {
+      return "; the leader "
+          + leader
+          + " still stages "
+          + staged
+          + " for an earlier configuration change (an add that failed?): Ratis refuses every"
+          + " change until those nodes catch up or stop answering for its staging timeout; retry"
+          + " then, or start the staged node so that its add completes";
+    }
+    return refused == null ? "" : "; Ratis refused the change: " + refused;
   }
 
   /** The leader's view: configuration, commit index, its id. */
@@ -1040,8 +1105,13 @@ public final class MembershipAdmin {
           GroupInfoReply r = raft.getGroupManagementApi(p).info(groupId);
           RoleInfoProto role = r.getRoleInfoProto();
           if (role.getRole() == RaftPeerRole.LEADER && r.getConf().isPresent()) {
-            return new Conf(
-                p.toString(), r.getConf().get(), r.getLogInfoProto().getCommitted().getIndex());
+            Conf c =
+                new Conf(
+                    p.toString(),
+                    r.getConf().get(),
+                    r.getLogInfoProto().getCommitted().getIndex(),
+                    List.of());
+            return c.withStaged(RaftPeers.staged(role, c::names));
           }
           if (role.hasFollowerInfo() && role.getFollowerInfo().hasLeaderInfo()) {
             RaftPeerId leader =
@@ -1106,8 +1176,26 @@ public final class MembershipAdmin {
     return out;
   }
 
-  /** A configuration as the leader reported it. */
-  private record Conf(String leader, RaftConfigurationProto proto, long commitIndex) {
+  /**
+   * A configuration as the leader reported it, with the peers it stages for a change not yet
+   * committed.
+   */
+  private record Conf(
+      String leader, RaftConfigurationProto proto, long commitIndex, List<String> staged) {
+    Conf withStaged(List<String> peers) {
+      return new Conf(leader, proto, commitIndex, peers);
+    }
+
+    /** The entry of {@link #staged()} for {@code id}, if the leader stages it. */
+    Optional<String> stagedEntry(String id) {
+      return staged.stream().filter(s -> isEntryOf(s, id)).findFirst();
+    }
+
+    /** Whether {@code entry} of {@link #staged()} is about node {@code id}. */
+    static boolean isEntryOf(String entry, String id) {
+      return entry.startsWith(id + " ");
+    }
+
     boolean stable() {
       return proto.getOldPeersCount() == 0 && proto.getOldListenersCount() == 0;
     }

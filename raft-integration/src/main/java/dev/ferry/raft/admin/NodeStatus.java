@@ -25,6 +25,9 @@ import java.util.Optional;
  *     log index on every replica, so replicas whose checkpoints have the same index must agree
  * @param members the configuration it knows, voters and listeners
  * @param pending the membership change recorded as pending in its replicated state
+ * @param staged on a leader: the nodes Ratis stages for a configuration change that has not
+ *     committed yet (each as {@code id (last answered N ms ago)}); Ratis refuses every other change
+ *     meanwhile. Empty elsewhere, and from a node that does not report it
  * @param install the snapshot install it is running
  * @param lastInstall the last snapshot install it finished (bytes are per source; {@code bytesDone}
  *     is what it held at the end)
@@ -43,6 +46,7 @@ public record NodeStatus(
     Optional<DigestAt> lastCheckpoint,
     List<Member> members,
     Optional<MembershipChange> pending,
+    List<String> staged,
     Optional<InstallProgress> install,
     Optional<InstallProgress> lastInstall,
     Optional<Counters> counters) {
@@ -54,6 +58,7 @@ public record NodeStatus(
     Objects.requireNonNull(lastCheckpoint, "lastCheckpoint");
     members = List.copyOf(members);
     Objects.requireNonNull(pending, "pending");
+    staged = List.copyOf(staged);
     Objects.requireNonNull(install, "install");
     Objects.requireNonNull(lastInstall, "lastInstall");
     Objects.requireNonNull(counters, "counters");

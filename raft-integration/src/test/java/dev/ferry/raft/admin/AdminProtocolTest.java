@@ -65,6 +65,7 @@ class AdminProtocolTest {
                 new NodeStatus.Member("n1", "n1=h:1:2:3", true),
                 new NodeStatus.Member("n4", "n4=h:4:5:6", false)),
             Optional.of(c),
+            List.of("n5 (last answered 12 ms ago)", "n6 (last answered 3 ms ago)"),
             Optional.of(i),
             Optional.empty(),
             Optional.of(new NodeStatus.Counters(1, 2, 3, 4, 5)));

@@ -53,6 +53,7 @@ class AdminServerTest {
           Optional.empty(),
           List.of(),
           Optional.empty(),
+          List.of(),
           Optional.empty(),
           Optional.empty(),
           Optional.empty());
