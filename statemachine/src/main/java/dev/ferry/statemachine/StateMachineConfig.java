@@ -67,7 +67,8 @@ public record StateMachineConfig(
     positive("retainSnapshots", retainSnapshots);
     positive("captureBytesPerSecond", captureBytesPerSecond);
     if (scrubBytesPerSecond < 0) {
-      throw new IllegalArgumentException("scrubBytesPerSecond must be >= 0: " + scrubBytesPerSecond);
+      throw new IllegalArgumentException(
+          "scrubBytesPerSecond must be >= 0: " + scrubBytesPerSecond);
     }
     Objects.requireNonNull(installDeadline, "installDeadline");
     if (installDeadline.isNegative() || installDeadline.isZero()) {
@@ -81,7 +82,8 @@ public record StateMachineConfig(
   /**
    * Defaults: capture every 100k entries or 256 MiB, sessions idle for 10M entries expire, 1024
    * outstanding replies per session, 4 runs per shard, keep 3 snapshots, zstd level 3, captures
-   * written at up to 512 MiB/s, installs abandoned after 10 minutes, stored chunks scrubbed at 8 MiB/s.
+   * written at up to 512 MiB/s, installs abandoned after 10 minutes, stored chunks scrubbed at 8
+   * MiB/s.
    */
   public static StateMachineConfig defaults() {
     return builder().build();

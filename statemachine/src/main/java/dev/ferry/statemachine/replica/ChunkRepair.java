@@ -36,8 +36,8 @@ import org.slf4j.LoggerFactory;
  * Installer}'s {@link Installer#repair}, if a manifest on disk still names it. Also runs the
  * background scrub, and at startup makes the newest snapshot whole before it is loaded.
  *
- * <p>Concurrency: {@link #quarantined} is called on any thread (the store's reader); repairs run one
- * at a time on a single "ferry-repair" thread; the scrub on its own daemon thread; {@link
+ * <p>Concurrency: {@link #quarantined} is called on any thread (the store's reader); repairs run
+ * one at a time on a single "ferry-repair" thread; the scrub on its own daemon thread; {@link
  * #loadAtStartup} on the opening thread, before {@link #start}.
  */
 final class ChunkRepair implements QuarantineListener {
@@ -109,7 +109,12 @@ final class ChunkRepair implements QuarantineListener {
     ChunkScrubber s = scrubber;
     ChunkScrubber.Stats scrub = s == null ? new ChunkScrubber.Stats(0, 0, 0, 0) : s.stats();
     return new ChunkRepairStats(
-        repaired.get(), failures.get(), pending.size(), scrub.passes(), scrub.bytes(), scrub.corrupt());
+        repaired.get(),
+        failures.get(),
+        pending.size(),
+        scrub.passes(),
+        scrub.bytes(),
+        scrub.corrupt());
   }
 
   private void schedule(long delayMillis) {
@@ -185,7 +190,10 @@ final class ChunkRepair implements QuarantineListener {
       if (back > 0) {
         repaired.addAndGet(back);
         LOG.warn(
-            "{}: re-fetched {} of {} corrupt chunk(s) from peers, verified", name, back, wanted.size());
+            "{}: re-fetched {} of {} corrupt chunk(s) from peers, verified",
+            name,
+            back,
+            wanted.size());
         c.readmit();
       }
     }
