@@ -88,7 +88,9 @@ import org.slf4j.LoggerFactory;
  *       MANIFEST(encoded bytes)}; {@code FETCH(1..256 chunk ids)} → per id, in order, {@code
  *       CHUNK(id, stored bytes)} or {@code MISSING(id, reason)}; {@code PIN(index, ttl)} and {@code
  *       RENEW(leaseId, ttl)} → {@code LEASE(leaseId, key, expiry)}; {@code UNPIN(leaseId)} → {@code
- *       OK}; a valid request that cannot be satisfied → {@code ERROR(code, message)}.
+ *       OK}; {@code CORRUPT_REPORT(1..64 chunk ids)} → {@code OK} after the server re-verified each
+ *       (it quarantines only chunks whose bytes fail here); a valid request that cannot be
+ *       satisfied → {@code ERROR(code, message)}.
  * </ol>
  *
  * <h2>Bad input</h2>
