@@ -3,7 +3,6 @@ package dev.ferry.statemachine.replica;
 import dev.ferry.snapshot.ChunkId;
 import dev.ferry.snapshot.ChunkRef;
 import dev.ferry.snapshot.format.Manifest;
-import dev.ferry.snapshot.store.ChunkCorruptException;
 import dev.ferry.snapshot.store.ChunkScrubber;
 import dev.ferry.snapshot.store.ChunkStore;
 import dev.ferry.snapshot.store.QuarantineListener;
@@ -14,7 +13,6 @@ import java.io.InterruptedIOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -57,7 +55,17 @@ final class ChunkRepair implements QuarantineListener {
   private final AtomicLong failures = new AtomicLong();
   private volatile SnapshotCatalog catalog;
   private volatile ChunkScrubber scrubber;
+  private volatile Thread scrubThread;
   private long retryMillis = RETRY_MIN_MILLIS; // repair thread only
+
+  /** The installer cannot fetch chunks at all (no snapshot shipping): retrying is pointless. */
+  private static final class RepairUnavailable extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    RepairUnavailable(Throwable cause) {
+      super(cause.getMessage(), cause);
+    }
+  }
 
   ChunkRepair(String name, Installer installer, StateMachineConfig config) {
     this.name = name;
@@ -88,6 +96,7 @@ final class ChunkRepair implements QuarantineListener {
       Thread t = new Thread(s, "ferry-scrub-" + name);
       t.setDaemon(true);
       t.setPriority(Thread.MIN_PRIORITY);
+      scrubThread = t;
       t.start();
     }
     if (!pending.isEmpty()) {
@@ -100,6 +109,7 @@ final class ChunkRepair implements QuarantineListener {
     ChunkScrubber s = scrubber;
     if (s != null) {
       s.stop();
+      scrubThread.interrupt();
     }
     executor.shutdownNow();
   }
@@ -150,6 +160,9 @@ final class ChunkRepair implements QuarantineListener {
     try {
       fetch(c, wanted);
       retryMillis = RETRY_MIN_MILLIS;
+    } catch (RepairUnavailable e) {
+      LOG.warn("{}: {} corrupt chunk(s) stay missing: {}", name, wanted.size(), e.getMessage());
+      pending.removeAll(ids);
     } catch (IOException e) {
       LOG.warn(
           "{}: re-fetching {} corrupt chunk(s) failed ({}); retrying in {} s",
@@ -172,6 +185,9 @@ final class ChunkRepair implements QuarantineListener {
       installer.repair(wanted, c.store()).get(FETCH_TIMEOUT_SECONDS, TimeUnit.SECONDS);
     } catch (ExecutionException e) {
       failures.incrementAndGet();
+      if (e.getCause() instanceof UnsupportedOperationException u) {
+        throw new RepairUnavailable(u);
+      }
       throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
     } catch (TimeoutException e) {
       failures.incrementAndGet();
@@ -218,12 +234,12 @@ final class ChunkRepair implements QuarantineListener {
           c.readmit();
           return s;
         } catch (IOException e) {
-          if (!corruption(e)) {
-            throw e;
-          }
+          // A corrupt chunk shows as a digest mismatch, a chunk that fails to decode or hash, or
+          // (a raw chunk decodes whatever its bytes) a record that does not parse: re-hash them
+          // all.
           int bad = quarantineCorrupt(c.store(), m);
           if (c.missing(m).isEmpty()) {
-            throw e; // every chunk is intact: the mismatch is not corruption at rest
+            throw e; // every chunk is intact: the failure is not corruption at rest
           }
           LOG.warn(
               "{}: snapshot {} has corrupt chunks ({} more found by re-hashing it all): they are"
@@ -241,7 +257,7 @@ final class ChunkRepair implements QuarantineListener {
           missing.size());
       try {
         fetch(c, missing);
-      } catch (InterruptedIOException e) {
+      } catch (InterruptedIOException | RepairUnavailable e) {
         throw e;
       } catch (IOException e) {
         LOG.warn(
@@ -270,15 +286,5 @@ final class ChunkRepair implements QuarantineListener {
       }
     }
     return bad;
-  }
-
-  private static boolean corruption(Throwable e) {
-    Set<Throwable> seen = new LinkedHashSet<>();
-    for (Throwable t = e; t != null && seen.add(t); t = t.getCause()) {
-      if (t instanceof ChunkCorruptException || t instanceof DigestMismatchException) {
-        return true;
-      }
-    }
-    return false;
   }
 }
