@@ -521,6 +521,13 @@ public final class SnapshotCatalog implements Closeable {
         Files.deleteIfExists(manifestPath(old.index()));
         store.release(ChunkStore.manifestKey(old));
       }
+      // A set-aside snapshot older than a whole one will never be loaded: forget it.
+      Map.Entry<Long, Manifest> whole = manifests.lastEntry();
+      while (whole != null && !incomplete.isEmpty() && incomplete.firstKey() < whole.getKey()) {
+        Manifest old = incomplete.pollFirstEntry().getValue();
+        Files.deleteIfExists(manifestPath(old.index()));
+        store.release(ChunkStore.manifestKey(old));
+      }
       store.collectGarbage();
     } catch (IOException e) {
       LOG.warn("retiring old snapshots failed (will retry at the next capture): {}", e.toString());
