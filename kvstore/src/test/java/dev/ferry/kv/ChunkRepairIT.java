@@ -24,6 +24,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Random;
 import java.util.Set;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -78,14 +79,16 @@ class ChunkRepairIT {
 
   private static final java.nio.charset.Charset UTF8 = StandardCharsets.UTF_8;
 
-  /** Flips a byte in the middle of the file of each of {@code ids} in {@code node}'s store. */
-  private void corrupt(String node, Set<ChunkId> ids) throws IOException {
+  /**
+   * Flips a byte in the middle of the file of each chunk {@code which} accepts in {@code node}'s
+   * store; returns how many.
+   */
+  private int corrupt(String node, Predicate<ChunkId> which) throws IOException {
     int done = 0;
     try (Stream<Path> files = Files.walk(cluster.dataDir(node))) {
       for (Path p : files.filter(Files::isRegularFile).toList()) {
         String name = p.getFileName().toString();
-        if (p.toString().contains("/chunks/chunks/")
-            && ids.stream().anyMatch(id -> id.toHex().equals(name))) {
+        if (p.toString().contains("/chunks/chunks/") && which.test(ChunkId.fromHex(name))) {
           byte[] b = Files.readAllBytes(p);
           b[b.length / 2] ^= 0x5a;
           Files.write(p, b);
@@ -93,7 +96,7 @@ class ChunkRepairIT {
         }
       }
     }
-    assertEquals(ids.size(), done, "chunk files corrupted on " + node);
+    return done;
   }
 
   /** Every running replica records the same digest at a new checkpoint. */
@@ -135,13 +138,13 @@ class ChunkRepairIT {
     }
     String bad =
         cluster.running().stream().filter(id -> !id.equals(leader)).findFirst().orElseThrow();
-    Manifest m = cluster.replica(bad).latestManifest().orElseThrow();
-    Set<ChunkId> all = new LinkedHashSet<>();
-    for (ChunkRef r : m.allChunks()) {
-      all.add(r.id());
-    }
-    // Every chunk of its newest snapshot: whatever the joiner asks of it comes back corrupt.
-    corrupt(bad, all);
+    // Both remaining nodes hold the same newest snapshot, so both are the joiner's sources.
+    LocalCluster.await(
+        T,
+        () -> latestIndex(bad) >= 0 && latestIndex(bad) == latestIndex(leader),
+        bad + " and " + leader + " to hold the same newest snapshot");
+    // Every chunk it holds: whatever the joiner asks of it comes back corrupt.
+    assertTrue(corrupt(bad, id -> true) > 0, "chunk files corrupted on " + bad);
 
     cluster.start(joiner);
     LocalCluster.await(
@@ -177,6 +180,10 @@ class ChunkRepairIT {
     assertSameDigestEverywhere(1);
   }
 
+  private long latestIndex(String node) {
+    return cluster.replica(node).latestManifest().map(Manifest::index).orElse(-1L);
+  }
+
   /** The chunks in {@code node}'s quarantine directory (files named {@code <hex>.<n>}). */
   private List<ChunkId> quarantined(String node) throws IOException {
     List<ChunkId> out = new ArrayList<>();
@@ -207,7 +214,7 @@ class ChunkRepairIT {
       damaged.add(chunks.get(i).id());
     }
     assertEquals(3, damaged.size(), "chunks to damage in " + chunks.size());
-    corrupt(node, damaged);
+    assertEquals(3, corrupt(node, damaged::contains), "chunk files corrupted on " + node);
 
     // Before: the load failed on the first corrupt chunk and the node did not start.
     cluster.start(node);
