@@ -296,6 +296,26 @@ final class ServerMetrics {
         "Chunks that failed verification in the store and were quarantined since it opened.",
         List.of(),
         cb -> storeStats(sm).ifPresent(s -> cb.call(s.quarantined())));
+    m.counter(
+        "ferry_store_repaired_chunks_total",
+        "Quarantined chunks fetched again from peers (verified) since the node started.",
+        () -> sm.chunkRepairs().repaired());
+    m.counter(
+        "ferry_store_repair_failures_total",
+        "Attempts to fetch quarantined chunks from peers that failed (retried with a backoff).",
+        () -> sm.chunkRepairs().failedRepairs());
+    m.gauge(
+        "ferry_store_repair_pending_chunks",
+        "Quarantined chunks a snapshot still needs that are not back yet.",
+        () -> sm.chunkRepairs().pending());
+    m.counter(
+        "ferry_store_scrubbed_bytes_total",
+        "Uncompressed chunk bytes the background scrub re-read and re-hashed.",
+        () -> sm.chunkRepairs().scrubbedBytes());
+    m.counter(
+        "ferry_store_scrub_corrupt_chunks_total",
+        "Chunks the background scrub found corrupt (then quarantined and fetched again).",
+        () -> sm.chunkRepairs().scrubFoundCorrupt());
   }
 
   private void storeGauge(String name, String help, Replica sm, ToLongFunction<StoreStats> value) {
@@ -314,6 +334,16 @@ final class ServerMetrics {
   // ---- chunk service (node-wide) ---------------------------------------------------------------
 
   private void chunkService(ChunkServer cs) {
+    m.counters(
+        "ferry_chunk_corrupt_reports_total",
+        "Chunk ids peers reported corrupt after fetching them here (result=reported), and those"
+            + " this node's re-verification found corrupt and quarantined (result=confirmed).",
+        List.of("result"),
+        cb -> {
+          ChunkServer.CorruptReports r = cs.corruptReports();
+          cb.call(r.reported(), "reported");
+          cb.call(r.confirmed(), "confirmed");
+        });
     chunkCounter(
         "ferry_chunk_connections_accepted_total",
         "Connections the chunk service accepted.",

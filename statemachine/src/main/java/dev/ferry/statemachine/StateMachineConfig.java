@@ -31,6 +31,10 @@ import java.util.Objects;
  *     message naming the key, logged at error level. It reads the whole state once more per
  *     capture. Default: the system property {@code ferry.verifyReportedChanges} ({@code false}
  *     unless set to {@code true}; Ferry's own tests set it)
+ * @param scrubBytesPerSecond the background scrub re-reads and re-hashes every stored chunk at up
+ *     to this many uncompressed bytes a second, pass after pass (a minute apart); a corrupt chunk
+ *     it finds is quarantined and fetched again from the peers. {@code 0} turns the scrub off.
+ *     Default 8 MiB/s
  */
 public record StateMachineConfig(
     long captureEveryEntries,
@@ -42,7 +46,8 @@ public record StateMachineConfig(
     int zstdLevel,
     long captureBytesPerSecond,
     Duration installDeadline,
-    boolean verifyReportedChanges) {
+    boolean verifyReportedChanges,
+    long scrubBytesPerSecond) {
 
   /** The system property that turns {@link #verifyReportedChanges} on by default. */
   public static final String VERIFY_PROPERTY = "ferry.verifyReportedChanges";
@@ -61,6 +66,10 @@ public record StateMachineConfig(
     positive("maxRunsPerShard", maxRunsPerShard);
     positive("retainSnapshots", retainSnapshots);
     positive("captureBytesPerSecond", captureBytesPerSecond);
+    if (scrubBytesPerSecond < 0) {
+      throw new IllegalArgumentException(
+          "scrubBytesPerSecond must be >= 0: " + scrubBytesPerSecond);
+    }
     Objects.requireNonNull(installDeadline, "installDeadline");
     if (installDeadline.isNegative() || installDeadline.isZero()) {
       throw new IllegalArgumentException("installDeadline must be positive: " + installDeadline);
@@ -73,7 +82,8 @@ public record StateMachineConfig(
   /**
    * Defaults: capture every 100k entries or 256 MiB, sessions idle for 10M entries expire, 1024
    * outstanding replies per session, 4 runs per shard, keep 3 snapshots, zstd level 3, captures
-   * written at up to 512 MiB/s, installs abandoned after 10 minutes.
+   * written at up to 512 MiB/s, installs abandoned after 10 minutes, stored chunks scrubbed at 8
+   * MiB/s.
    */
   public static StateMachineConfig defaults() {
     return builder().build();
@@ -96,7 +106,8 @@ public record StateMachineConfig(
         .zstdLevel(zstdLevel)
         .captureBytesPerSecond(captureBytesPerSecond)
         .installDeadline(installDeadline)
-        .verifyReportedChanges(verifyReportedChanges);
+        .verifyReportedChanges(verifyReportedChanges)
+        .scrubBytesPerSecond(scrubBytesPerSecond);
   }
 
   /** A copy with another capture policy. */
@@ -125,6 +136,7 @@ public record StateMachineConfig(
     private long captureBytesPerSecond = 512L << 20;
     private Duration installDeadline = Duration.ofMinutes(10);
     private boolean verifyReportedChanges = Boolean.getBoolean(VERIFY_PROPERTY);
+    private long scrubBytesPerSecond = 8L << 20;
 
     private Builder() {}
 
@@ -188,6 +200,12 @@ public record StateMachineConfig(
       return this;
     }
 
+    /** See {@link StateMachineConfig#scrubBytesPerSecond()}. */
+    public Builder scrubBytesPerSecond(long bytesPerSecond) {
+      this.scrubBytesPerSecond = bytesPerSecond;
+      return this;
+    }
+
     /**
      * The configuration.
      *
@@ -205,7 +223,8 @@ public record StateMachineConfig(
           zstdLevel,
           captureBytesPerSecond,
           installDeadline,
-          verifyReportedChanges);
+          verifyReportedChanges,
+          scrubBytesPerSecond);
     }
   }
 }

@@ -1,6 +1,7 @@
 package dev.ferry.shipping.chunks;
 
 import dev.ferry.shipping.PeerAddress;
+import dev.ferry.shipping.chunks.Message.CorruptReport;
 import dev.ferry.shipping.chunks.Message.Error;
 import dev.ferry.shipping.chunks.Message.GetManifest;
 import dev.ferry.shipping.chunks.Message.LeaseGranted;
@@ -220,6 +221,30 @@ public final class ChunkClient implements SnapshotPeer, Closeable {
   public CompletableFuture<Void> unpin(long leaseId) {
     return connection
         .request(id -> new Unpin(id, leaseId), Ok.class, this::requestError)
+        .thenApply(m -> null);
+  }
+
+  /**
+   * Tells the peer that chunks it sent failed verification here (CORRUPT_REPORT). The peer
+   * re-verifies each and quarantines and re-fetches only those its own bytes condemn. Completes
+   * when the peer has done so; fails with {@link ChunkRequestException} if the peer refused the
+   * request, with an {@link IOException} on connection loss. Never blocks.
+   *
+   * @param ids 1 to {@value MessageCodec#MAX_REPORT_IDS} distinct chunk ids
+   * @throws IllegalArgumentException if {@code ids} is empty or too long
+   */
+  @Override
+  public CompletableFuture<Void> reportCorrupt(List<ChunkId> ids) {
+    List<ChunkId> distinct = List.copyOf(new LinkedHashSet<>(ids));
+    if (distinct.isEmpty() || distinct.size() > MessageCodec.MAX_REPORT_IDS) {
+      throw new IllegalArgumentException(
+          "a corruption report names 1.."
+              + MessageCodec.MAX_REPORT_IDS
+              + " chunks, not "
+              + distinct.size());
+    }
+    return connection
+        .request(id -> new CorruptReport(id, distinct), Ok.class, this::requestError)
         .thenApply(m -> null);
   }
 

@@ -1,5 +1,6 @@
 package dev.ferry.shipping.chunks;
 
+import dev.ferry.shipping.chunks.Message.CorruptReport;
 import dev.ferry.shipping.chunks.Message.Error;
 import dev.ferry.shipping.chunks.Message.GetManifest;
 import dev.ferry.shipping.chunks.Message.LeaseGranted;
@@ -14,6 +15,7 @@ import dev.ferry.shipping.chunks.Message.Unpin;
 import dev.ferry.shipping.net.Handshake;
 import dev.ferry.shipping.net.HandshakeSlots;
 import dev.ferry.shipping.net.LogLimiter;
+import dev.ferry.snapshot.ChunkId;
 import dev.ferry.snapshot.format.Manifest;
 import dev.ferry.snapshot.format.ManifestCodec;
 import dev.ferry.snapshot.store.ChunkStore;
@@ -86,7 +88,9 @@ import org.slf4j.LoggerFactory;
  *       MANIFEST(encoded bytes)}; {@code FETCH(1..256 chunk ids)} → per id, in order, {@code
  *       CHUNK(id, stored bytes)} or {@code MISSING(id, reason)}; {@code PIN(index, ttl)} and {@code
  *       RENEW(leaseId, ttl)} → {@code LEASE(leaseId, key, expiry)}; {@code UNPIN(leaseId)} → {@code
- *       OK}; a valid request that cannot be satisfied → {@code ERROR(code, message)}.
+ *       OK}; {@code CORRUPT_REPORT(1..64 chunk ids)} → {@code OK} after the server re-verified each
+ *       (it quarantines only chunks whose bytes fail here); a valid request that cannot be
+ *       satisfied → {@code ERROR(code, message)}.
  * </ol>
  *
  * <h2>Bad input</h2>
@@ -158,6 +162,8 @@ public final class ChunkServer implements Closeable {
   private boolean closed;
 
   final LongAdder accepted = new LongAdder();
+  private final LongAdder corruptReported = new LongAdder();
+  private final LongAdder corruptConfirmed = new LongAdder();
   final LongAdder authenticated = new LongAdder();
   final LongAdder refused = new LongAdder();
   final LongAdder malformed = new LongAdder();
@@ -331,6 +337,19 @@ public final class ChunkServer implements Closeable {
     return l == null ? 0 : l.bytesPerSecond();
   }
 
+  /**
+   * Chunks authenticated peers reported corrupt (CORRUPT_REPORT) since start.
+   *
+   * @param reported chunk ids reported
+   * @param confirmed of them, those this server's re-verification found corrupt (and quarantined)
+   */
+  public record CorruptReports(long reported, long confirmed) {}
+
+  /** The corruption reports received so far. Thread-safe, never blocks. */
+  public CorruptReports corruptReports() {
+    return new CorruptReports(corruptReported.sum(), corruptConfirmed.sum());
+  }
+
   /** A snapshot of the counters. Thread-safe, never blocks. */
   public ChunkServerStats stats() {
     return new ChunkServerStats(
@@ -412,6 +431,8 @@ public final class ChunkServer implements Closeable {
         return renew(rn);
       } else if (r instanceof Unpin u) {
         return unpin(u);
+      } else if (r instanceof CorruptReport c) {
+        return corruptReport(c, peer);
       }
       return new Error(r.requestId(), MessageCodec.ERR_BAD_REQUEST, "not a control request");
     } catch (IllegalStateException e) {
@@ -420,6 +441,47 @@ public final class ChunkServer implements Closeable {
       LOG.warn("chunk server {}: {} from {} failed", nodeId, r.name(), peer, e);
       return new Error(r.requestId(), MessageCodec.ERR_INTERNAL, String.valueOf(e));
     }
+  }
+
+  /**
+   * A peer says chunks it got from here failed verification. The claim is not trusted: each chunk
+   * still held is re-read and re-hashed, and only one whose bytes here fail is quarantined (the
+   * store's quarantine listener then fetches it again from the other peers). A lying peer can cost
+   * at most {@value MessageCodec#MAX_REPORT_IDS} chunk reads per request, no more than fetching
+   * them; it cannot make the server drop a good chunk.
+   */
+  private Message corruptReport(CorruptReport c, String peer) throws IOException {
+    ChunkStore store = source.store();
+    List<String> confirmed = new ArrayList<>();
+    int intact = 0;
+    int notHeld = 0;
+    for (ChunkId id : new java.util.LinkedHashSet<>(c.ids())) {
+      if (!store.contains(id)) {
+        notHeld++;
+      } else if (store.verify(id)) {
+        intact++;
+      } else {
+        confirmed.add(id.toHex());
+      }
+    }
+    corruptReported.add(c.ids().size());
+    corruptConfirmed.add(confirmed.size());
+    long skipped = logLimit.admit();
+    if (skipped >= 0) {
+      LOG.warn(
+          "chunk server {}: {} reported {} chunk(s) it got from here corrupt; re-verified here: {}"
+              + " corrupt (quarantined, to be fetched again from the peers) {}, {} intact, {} no"
+              + " longer held{}",
+          nodeId,
+          peer,
+          c.ids().size(),
+          confirmed.size(),
+          confirmed,
+          intact,
+          notHeld,
+          LogLimiter.note(skipped));
+    }
+    return new Ok(c.requestId());
   }
 
   private Message list(ListManifests l) {

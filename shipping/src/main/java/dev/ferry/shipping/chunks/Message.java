@@ -58,6 +58,12 @@ sealed interface Message {
   /** Ends a lease. */
   record Unpin(long requestId, long leaseId) implements Request {}
 
+  /**
+   * Tells the server that chunks it sent failed verification here; answered {@link Ok} once the
+   * server has re-verified them (it quarantines only those its own bytes condemn).
+   */
+  record CorruptReport(long requestId, List<ChunkId> ids) implements Request {}
+
   // ----- responses (server → client) -----
 
   /** A response to the request with the same id. */

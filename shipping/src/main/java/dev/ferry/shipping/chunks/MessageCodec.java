@@ -3,6 +3,7 @@ package dev.ferry.shipping.chunks;
 import dev.ferry.shipping.chunks.Message.Auth;
 import dev.ferry.shipping.chunks.Message.AuthOk;
 import dev.ferry.shipping.chunks.Message.ChunkData;
+import dev.ferry.shipping.chunks.Message.CorruptReport;
 import dev.ferry.shipping.chunks.Message.Error;
 import dev.ferry.shipping.chunks.Message.Fetch;
 import dev.ferry.shipping.chunks.Message.GetManifest;
@@ -47,6 +48,9 @@ final class MessageCodec {
 
   /** Most chunk ids in one FETCH. */
   static final int MAX_FETCH_IDS = 256;
+
+  /** Most chunk ids in one CORRUPT_REPORT. */
+  static final int MAX_REPORT_IDS = 64;
 
   /** Most entries in one MANIFEST_LIST. */
   static final int MAX_LIST_ENTRIES = 1024;
@@ -94,6 +98,7 @@ final class MessageCodec {
   static final int PIN = 0x14;
   static final int RENEW = 0x15;
   static final int UNPIN = 0x16;
+  static final int CORRUPT_REPORT = 0x17;
 
   /** MISSING reasons. */
   static final int MISSING_NOT_HELD = 1;
@@ -171,6 +176,17 @@ final class MessageCodec {
         Unpin m = new Unpin(r.i64("request id"), r.i64("lease id"));
         r.end();
         yield m;
+      }
+      case CORRUPT_REPORT -> {
+        FrameReader r = new FrameReader(body, "CORRUPT_REPORT");
+        long id = r.i64("request id");
+        int n = r.count("chunk count", 1, MAX_REPORT_IDS, false);
+        List<ChunkId> ids = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+          ids.add(r.chunkId("chunk id " + i));
+        }
+        r.end();
+        yield new CorruptReport(id, List.copyOf(ids));
       }
       default -> throw unknown(type);
     };
@@ -312,6 +328,8 @@ final class MessageCodec {
         b.writeBytes(id.toBytes());
       }
       return b;
+    } else if (m instanceof CorruptReport c) {
+      return chunkIds(frame(alloc, CORRUPT_REPORT, 8 + 2 + ChunkId.LENGTH * c.ids().size()), c);
     } else if (m instanceof Pin p) {
       return frame(alloc, PIN, 24)
           .writeLong(p.requestId())
@@ -382,6 +400,14 @@ final class MessageCodec {
     ByteBuf b = alloc.buffer(4 + CHUNK_PREFIX);
     b.writeInt(CHUNK_PREFIX + storedSize).writeByte(CHUNK).writeLong(requestId);
     b.writeBytes(id.toBytes());
+    return b;
+  }
+
+  private static ByteBuf chunkIds(ByteBuf b, CorruptReport c) {
+    b.writeLong(c.requestId()).writeShort(c.ids().size());
+    for (ChunkId id : c.ids()) {
+      b.writeBytes(id.toBytes());
+    }
     return b;
   }
 

@@ -1,5 +1,6 @@
 package dev.ferry.shipping.chunks;
 
+import dev.ferry.snapshot.ChunkId;
 import dev.ferry.snapshot.format.Manifest;
 import dev.ferry.snapshot.store.Lease;
 import dev.ferry.snapshot.transport.ChunkTransport;
@@ -31,4 +32,16 @@ public interface SnapshotPeer extends ChunkTransport {
 
   /** Ends a lease. */
   CompletableFuture<Void> unpin(long leaseId);
+
+  /** Most chunk ids one {@link #reportCorrupt} call may name. */
+  int MAX_REPORT_IDS = MessageCodec.MAX_REPORT_IDS;
+
+  /**
+   * Tells the peer that chunks it served failed verification here, so it re-verifies them,
+   * quarantines those that are corrupt and fetches them again. At most {@link #MAX_REPORT_IDS} ids.
+   * The default (a peer that cannot be told) does nothing.
+   */
+  default CompletableFuture<Void> reportCorrupt(List<ChunkId> ids) {
+    return CompletableFuture.completedFuture(null);
+  }
 }

@@ -27,6 +27,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -106,6 +107,15 @@ public final class MultiSourceInstaller implements Installer {
   private volatile InstallReport lastReport;
   private volatile InstallProgress current;
 
+  /** Stores re-fetched chunks; threads end when idle, so nothing needs closing. */
+  private final ExecutorService refetchPool =
+      Executors.newCachedThreadPool(
+          r -> {
+            Thread t = new Thread(r, "ferry-refetch");
+            t.setDaemon(true);
+            return t;
+          });
+
   private MultiSourceInstaller(Builder b) {
     this.selfId = b.selfId;
     this.peers = b.peers;
@@ -142,6 +152,24 @@ public final class MultiSourceInstaller implements Installer {
     Run run = new Run(request, target, installs.incrementAndGet());
     run.start();
     return run.result;
+  }
+
+  /**
+   * Fetches chunks this node lost to corruption from the reachable peers (one after another), each
+   * verified against its id before it is stored. Never blocks; the work runs on a small pool of
+   * daemon threads.
+   */
+  @Override
+  public CompletableFuture<Void> repair(Collection<ChunkRef> chunks, ChunkStore store) {
+    Objects.requireNonNull(chunks, "chunks");
+    Objects.requireNonNull(store, "store");
+    List<SnapshotPeer> candidates;
+    try {
+      candidates = peers.get();
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(new IOException("no peers to fetch from", e));
+    }
+    return ChunkRefetch.start(chunks, store, candidates, refetchPool);
   }
 
   /** Times the install's last phase ({@link InstallMetrics.Phase#FINALIZE}). */
@@ -281,6 +309,9 @@ public final class MultiSourceInstaller implements Installer {
 
     /** Sources the transfer demoted: never used again by this install. */
     private final Set<String> demoted = new HashSet<>();
+
+    /** The chunks each source sent that failed verification (at most a report's worth each). */
+    private final Map<String, Set<ChunkId>> corruptFrom = new HashMap<>();
 
     private final Map<ChunkId, Long> sentAt = new HashMap<>();
     private final Map<String, Long> bytesPerSource = new LinkedHashMap<>();
@@ -715,6 +746,7 @@ public final class MultiSourceInstaller implements Installer {
           LOG.warn("install: source {} demoted: {}", d.source(), d.reason());
           metrics.demoted();
           demoted.add(d.source());
+          reportCorruption(d.source());
           drop(d.source(), "demoted");
         } else if (a instanceof TransferAction.GiveUp g) {
           fail(new TransferGaveUpException(g));
@@ -788,10 +820,54 @@ public final class MultiSourceInstaller implements Installer {
       onDriver(() -> verified(source, verified, arrivedAt, compressed ? took : -1));
     }
 
+    /**
+     * The alert "a source demoted for corruption", once per source and install: names the node and
+     * the chunks, counts it, and tells the source which chunks failed, so that it re-verifies,
+     * quarantines and re-fetches them from its peers. Driver thread.
+     */
+    private void reportCorruption(String source) {
+      Set<ChunkId> bad = corruptFrom.getOrDefault(source, Set.of());
+      if (bad.isEmpty()) {
+        return; // demoted for another reason
+      }
+      List<ChunkId> ids = List.copyOf(bad);
+      List<String> hex = ids.stream().map(ChunkId::toHex).toList();
+      metrics.corruptSourceAlert(source);
+      SnapshotPeer peer = sources.get(source);
+      LOG.warn(
+          "ALERT install: source {} demoted for corruption: chunk(s) {} it served failed"
+              + " verification; no longer used by this install, and {} is told to re-verify,"
+              + " quarantine and re-fetch them",
+          source,
+          hex,
+          source);
+      if (peer == null) {
+        return;
+      }
+      peer.reportCorrupt(ids)
+          .whenComplete(
+              (v, e) -> {
+                if (e != null) {
+                  LOG.warn(
+                      "install: telling {} about its corrupt chunks failed: {}",
+                      source,
+                      e.toString());
+                } else {
+                  LOG.info("install: {} was told about {} corrupt chunk(s)", source, ids.size());
+                }
+              });
+    }
+
     /** A verified (or corrupt) chunk reaches the transfer. Driver thread. */
     private void verified(
         String source, ChunkVerifier.Result verified, long arrivedAt, long verifyTook) {
       ChunkRef ref = verified.ref();
+      if (verified instanceof ChunkVerifier.Corrupt) {
+        Set<ChunkId> bad = corruptFrom.computeIfAbsent(source, k -> new LinkedHashSet<>());
+        if (bad.size() < SnapshotPeer.MAX_REPORT_IDS) {
+          bad.add(ref.id());
+        }
+      }
       Long sent = sentAt.get(ref.id());
       metrics.fetched(
           source, verified.storedBytes(), ref.rawSize(), sent == null ? 0 : arrivedAt - sent);

@@ -110,6 +110,7 @@ public final class InstallMetrics {
   private final Counter failed;
   private final Counter corruptSources;
   private final LabelledCounts outcomes = new LabelledCounts("outcome", "reason");
+  private final LabelledCounts corruptSourceAlerts = new LabelledCounts("source");
   private final AtomicLong wantedBytes = new AtomicLong();
   private final AtomicLong doneBytes = new AtomicLong();
   private final AtomicBoolean inProgress = new AtomicBoolean();
@@ -182,6 +183,12 @@ public final class InstallMetrics {
         "Sources an install stopped using because they served corrupt data.",
         g,
         cb -> cb.call(corruptSources.getCount(), group));
+    m.counters(
+        "ferry_install_corrupt_source_alerts_total",
+        "Alerts 'a source was demoted for corruption', per source: the source was told which"
+            + " chunks failed, to re-verify, quarantine and re-fetch them.",
+        List.of("group", "source"),
+        cb -> corruptSourceAlerts.forEach((values, n) -> cb.call(n, group, values.get(0))));
     m.gauges(
         "ferry_install_completeness_ratio",
         "Share of the current (or last) install's bytes held: 1 when none runs.",
@@ -243,6 +250,20 @@ public final class InstallMetrics {
   /** A source was demoted (it served corrupt data). */
   public void demoted() {
     corruptSources.inc();
+  }
+
+  /**
+   * The alert "a source was demoted for corruption" was raised for {@code source} (once per
+   * episode: an install that demoted it).
+   */
+  public void corruptSourceAlert(String source) {
+    corruptSourceAlerts.inc(source);
+    registry.counter(PREFIX + "alerts.corrupt-source").inc();
+  }
+
+  /** How many corrupt-source alerts were raised for {@code source}. */
+  public long corruptSourceAlerts(String source) {
+    return corruptSourceAlerts.get(source);
   }
 
   /** The first shard was loaded, {@code nanos} after the install started. */

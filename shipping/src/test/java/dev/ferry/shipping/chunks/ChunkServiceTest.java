@@ -4,6 +4,7 @@ import static dev.ferry.shipping.chunks.ChunkFixture.await;
 import static dev.ferry.shipping.chunks.ChunkFixture.failure;
 import static dev.ferry.shipping.chunks.ChunkFixture.join;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -30,6 +31,7 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -272,6 +274,42 @@ class ChunkServiceTest {
                 .connect());
     assertInstanceOf(ChunkAuthException.class, wrongPeer);
     assertTrue(wrongPeer.getMessage().contains("but it is n3"), wrongPeer.getMessage());
+  }
+
+  @Test
+  void aCorruptionReportQuarantinesOnlyWhatFailsVerificationOnTheServer() throws IOException {
+    List<ChunkRef> refs = fx.putChunks(3, 4096);
+    ChunkId bad = refs.get(1).id();
+    Path file = dir.resolve("chunks").resolve(bad.toHex().substring(0, 2)).resolve(bad.toHex());
+    byte[] bytes = Files.readAllBytes(file);
+    bytes[bytes.length / 2] ^= 0x5A;
+    Files.write(file, bytes);
+    ChunkServer server = fx.start(fx.serverBuilder("n1"));
+    ChunkClient client = fx.connect(fx.clientBuilder(server, "n2"));
+
+    // A peer claims all three (and one the server never held) are corrupt.
+    List<ChunkId> claimed = new ArrayList<>();
+    refs.forEach(r -> claimed.add(r.id()));
+    claimed.add(fx.unknownIds(1).get(0));
+    join(client.reportCorrupt(claimed));
+
+    assertTrue(fx.store.contains(refs.get(0).id()), "intact chunk kept");
+    assertTrue(fx.store.contains(refs.get(2).id()), "intact chunk kept");
+    assertFalse(fx.store.contains(bad), "corrupt chunk quarantined");
+    assertEquals(1, fx.store.stats().quarantined());
+    assertEquals(new ChunkServer.CorruptReports(4, 1), server.corruptReports());
+
+    // Saying it again changes nothing: the server's own bytes decide.
+    join(client.reportCorrupt(List.of(refs.get(0).id(), refs.get(2).id())));
+    assertTrue(fx.store.contains(refs.get(0).id()));
+    assertTrue(fx.store.contains(refs.get(2).id()));
+    assertEquals(1, fx.store.stats().quarantined());
+
+    // The client refuses an empty or oversized report before anything is sent.
+    assertThrows(IllegalArgumentException.class, () -> client.reportCorrupt(List.of()));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> client.reportCorrupt(fx.unknownIds(SnapshotPeer.MAX_REPORT_IDS + 1)));
   }
 
   @Test

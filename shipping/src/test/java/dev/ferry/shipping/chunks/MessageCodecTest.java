@@ -69,6 +69,33 @@ class MessageCodecTest {
     assertEquals(new Message.Pin(1, 2, 3), roundTrip(new Message.Pin(1, 2, 3), true));
     assertEquals(new Message.Renew(1, 2, -3), roundTrip(new Message.Renew(1, 2, -3), true));
     assertEquals(new Message.Unpin(1, 2), roundTrip(new Message.Unpin(1, 2), true));
+    assertEquals(
+        new Message.CorruptReport(4, ids), roundTrip(new Message.CorruptReport(4, ids), true));
+  }
+
+  @Test
+  void aCorruptionReportIsBoundedAndOnlyServersAcceptIt() {
+    ByteBuf none = Unpooled.buffer().writeLong(1).writeShort(0);
+    assertThrows(
+        ProtocolException.class,
+        () -> MessageCodec.decodeFromClient(MessageCodec.CORRUPT_REPORT, none));
+    ByteBuf tooMany = Unpooled.buffer().writeLong(1).writeShort(MessageCodec.MAX_REPORT_IDS + 1);
+    for (int i = 0; i <= MessageCodec.MAX_REPORT_IDS; i++) {
+      tooMany.writeBytes(bytes(32));
+    }
+    ProtocolException e =
+        assertThrows(
+            ProtocolException.class,
+            () -> MessageCodec.decodeFromClient(MessageCodec.CORRUPT_REPORT, tooMany));
+    assertTrue(e.getMessage().contains("1..64"), e.getMessage());
+    ByteBuf truncated = Unpooled.buffer().writeLong(1).writeShort(2).writeBytes(bytes(32));
+    assertThrows(
+        ProtocolException.class,
+        () -> MessageCodec.decodeFromClient(MessageCodec.CORRUPT_REPORT, truncated));
+    ByteBuf one = Unpooled.buffer().writeLong(1).writeShort(1).writeBytes(bytes(32));
+    assertThrows(
+        ProtocolException.class,
+        () -> MessageCodec.decodeFromServer(MessageCodec.CORRUPT_REPORT, one));
   }
 
   @Test

@@ -1,6 +1,9 @@
 package dev.ferry.shipping.install;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -31,9 +34,11 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -424,6 +429,90 @@ class MultiSourceInstallerTest {
     assertEquals(List.of(), target.problems);
     for (int i = 0; i < SHARDS; i++) {
       assertEquals(1, target.loads.get(i).get(), "shard " + i + " loaded once");
+    }
+  }
+
+  /** A peer that sends every chunk with one byte flipped, and offers no snapshot. */
+  private final class CorruptingPeer implements SnapshotPeer {
+    final AtomicInteger sent = new AtomicInteger();
+
+    @Override
+    public String sourceId() {
+      return "liar";
+    }
+
+    @Override
+    public void fetch(List<ChunkId> chunks, FetchListener listener) {
+      for (ChunkId c : chunks) {
+        byte[] b = stored.get(c).clone();
+        b[b.length / 2] ^= 0x5a;
+        sent.incrementAndGet();
+        listener.arrived(c, ByteBuffer.wrap(b));
+      }
+    }
+
+    @Override
+    public CompletableFuture<List<ManifestInfo>> listManifests(long minIndex) {
+      return CompletableFuture.completedFuture(List.of());
+    }
+
+    @Override
+    public CompletableFuture<Manifest> fetchManifest(long index) {
+      return CompletableFuture.failedFuture(new IOException("none"));
+    }
+
+    @Override
+    public CompletableFuture<Lease> pin(long index, Duration ttl) {
+      return CompletableFuture.failedFuture(new IOException("none"));
+    }
+
+    @Override
+    public CompletableFuture<Lease> renew(long leaseId, Duration ttl) {
+      return CompletableFuture.failedFuture(new IOException("none"));
+    }
+
+    @Override
+    public CompletableFuture<Void> unpin(long leaseId) {
+      return CompletableFuture.completedFuture(null);
+    }
+  }
+
+  @Test
+  void repairStoresEachLostChunkFromAPeerWhoseBytesVerify() throws Exception {
+    snapshot();
+    List<ChunkRef> lost = manifest.allChunks().subList(0, 3);
+    CorruptingPeer liar = new CorruptingPeer();
+    FakePeer good = new FakePeer("good", 0, Integer.MAX_VALUE, -1, new CountDownLatch(0));
+    try (FileChunkStore store =
+        FileChunkStore.open(dir.resolve("a"), FileChunkStore.Options.defaults().withFsync(false))) {
+      installer(List.of(liar, good))
+          .build()
+          .repair(lost, store)
+          .get(WAIT_SECONDS, TimeUnit.SECONDS);
+
+      assertEquals(3, liar.sent.get(), "the liar was asked first");
+      for (ChunkRef r : lost) {
+        assertTrue(store.verify(r.id()), r.id() + " stored intact");
+      }
+      assertEquals(0, store.stats().quarantined());
+    }
+  }
+
+  @Test
+  void repairFailsNamingTheChunksNoPeerSuppliedIntact() throws Exception {
+    snapshot();
+    List<ChunkRef> lost = manifest.allChunks().subList(0, 2);
+    try (FileChunkStore store =
+        FileChunkStore.open(dir.resolve("b"), FileChunkStore.Options.defaults().withFsync(false))) {
+      CompletableFuture<Void> f =
+          installer(List.of(new CorruptingPeer())).build().repair(lost, store);
+      ExecutionException e =
+          assertThrows(ExecutionException.class, () -> f.get(WAIT_SECONDS, TimeUnit.SECONDS));
+      assertInstanceOf(IOException.class, e.getCause());
+      for (ChunkRef r : lost) {
+        assertTrue(e.getCause().getMessage().contains(r.id().toHex()), e.getCause().getMessage());
+        assertFalse(store.contains(r.id()), "nothing corrupt was stored");
+      }
     }
   }
 }

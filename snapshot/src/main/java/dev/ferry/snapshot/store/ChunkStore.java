@@ -90,6 +90,25 @@ public interface ChunkStore extends Closeable {
   byte[] read(ChunkId id) throws IOException;
 
   /**
+   * Re-reads and re-hashes a held chunk. A chunk that fails is quarantined (and its {@link
+   * QuarantineListener} told), exactly as a failed {@link #read}; one that is not held is left
+   * alone. For callers that must not trust a claim of corruption (a peer's report, a scrub): only
+   * the local bytes decide. Blocks on I/O.
+   *
+   * @return true if the chunk is held and intact; false if it is not held or failed verification
+   *     (then it is no longer held)
+   * @throws IOException if the chunk could not be read for another reason
+   */
+  default boolean verify(ChunkId id) throws IOException {
+    try {
+      read(id);
+      return true;
+    } catch (ChunkCorruptException | java.nio.file.NoSuchFileException e) {
+      return false;
+    }
+  }
+
+  /**
    * Reads and decodes a chunk without hashing it, for a reader that verifies what it read by other
    * means (loading a snapshot checks the state digest of everything it loaded against the
    * manifest's). Decoding is still bounded by the chunk's declared raw size. The default verifies

@@ -354,6 +354,89 @@ class FileChunkStoreTest extends ChunkStoreContract {
   }
 
   @Test
+  void verifyQuarantinesOnlyWhatTheLocalBytesCondemn() throws IOException {
+    byte[] good = TestChunks.compressible(40, 30_000);
+    byte[] bad = TestChunks.random(41, 20_000);
+    ChunkRef goodRef = store.put(good, 0, good.length);
+    ChunkRef badRef = store.put(bad, 0, bad.length);
+    flipByte(chunkFile(badRef.id()), 7);
+
+    // An intact chunk survives any number of claims that it is corrupt.
+    assertTrue(store.verify(goodRef.id()));
+    assertTrue(store.verify(goodRef.id()));
+    assertTrue(store.contains(goodRef.id()));
+    // A corrupt one is quarantined and reported to the listener, once.
+    assertFalse(store.verify(badRef.id()));
+    assertFalse(store.contains(badRef.id()));
+    assertEquals(Set.of(badRef.id()), quarantineReports.keySet());
+    // A chunk not held is not an error, and nothing more is quarantined.
+    assertFalse(store.verify(badRef.id()));
+    assertFalse(store.verify(ChunkId.of(new byte[] {1, 2, 3}, 0, 3)));
+    assertEquals(1, store.stats().quarantined());
+    assertEquals(List.of(badRef.id().toHex() + ".1"), quarantined());
+  }
+
+  @Test
+  void aScrubFindsEveryCorruptChunkAtTheConfiguredRate() throws Exception {
+    List<ChunkRef> refs = new ArrayList<>();
+    long rawBytes = 0;
+    for (int i = 0; i < 20; i++) {
+      byte[] raw = TestChunks.random(100 + i, 10_000 + i);
+      refs.add(store.put(raw, 0, raw.length));
+      rawBytes += raw.length;
+    }
+    Set<ChunkId> damaged = Set.of(refs.get(3).id(), refs.get(11).id(), refs.get(17).id());
+    for (ChunkId id : damaged) {
+      flipByte(chunkFile(id), 5);
+    }
+    long[] now = {0};
+    List<Long> sleeps = new ArrayList<>();
+    ChunkScrubber.Sleeper sleeper =
+        nanos -> {
+          sleeps.add(nanos);
+          now[0] += nanos;
+        };
+    long rate = 50_000; // bytes per second
+    ChunkScrubber scrubber = new ChunkScrubber(store, rate, Duration.ZERO, () -> now[0], sleeper);
+
+    ChunkScrubber.Pass pass = scrubber.scrubOnce();
+
+    assertEquals(damaged, Set.copyOf(pass.corrupt()));
+    assertEquals(20, pass.checked());
+    long intactBytes = rawBytes;
+    for (ChunkRef r : refs) {
+      if (damaged.contains(r.id())) {
+        intactBytes -= r.rawSize();
+      }
+    }
+    assertEquals(intactBytes, pass.bytes());
+    // Paced: the pass took (on the injected clock) exactly its bytes at the rate, give or take a
+    // nanosecond of rounding per chunk; and no single sleep exceeds one chunk's worth.
+    long expected = (long) (intactBytes * 1e9 / rate);
+    assertTrue(Math.abs(now[0] - expected) <= 20, "took " + now[0] + " ns, want " + expected);
+    long largest = (long) (10_019 * 1e9 / rate) + 1;
+    assertTrue(sleeps.stream().allMatch(n -> n <= largest), "bursts " + sleeps);
+    for (ChunkId id : damaged) {
+      assertFalse(store.contains(id));
+    }
+    assertEquals(damaged, quarantineReports.keySet());
+    assertEquals(new ChunkScrubber.Stats(1, 20, intactBytes, 3), scrubber.stats());
+
+    // A second pass finds nothing more: the corrupt chunks are gone from the store.
+    ChunkScrubber.Pass again = scrubber.scrubOnce();
+    assertEquals(List.of(), again.corrupt());
+    assertEquals(17, again.checked());
+  }
+
+  @Test
+  void aScrubberRefusesANonPositiveRate() {
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> new ChunkScrubber(store, 0, Duration.ZERO));
+    assertTrue(e.getMessage().contains("0"), e.getMessage());
+  }
+
+  @Test
   void aCorruptRawChunkCanBeReplacedByPutStored() throws IOException {
     byte[] raw = TestChunks.random(21, 20_000);
     ChunkRef ref = store.put(raw, 0, raw.length);

@@ -13,6 +13,7 @@ import dev.ferry.snapshot.format.Shard;
 import dev.ferry.snapshot.store.ChunkStore;
 import dev.ferry.snapshot.store.ChunkWriter;
 import dev.ferry.snapshot.store.FileChunkStore;
+import dev.ferry.snapshot.store.QuarantineListener;
 import dev.ferry.statemachine.ShardLayout;
 import dev.ferry.statemachine.StateLoader;
 import dev.ferry.statemachine.StateLoader.Record;
@@ -72,6 +73,12 @@ public final class SnapshotCatalog implements Closeable {
   private final ChunkerConfig chunker = ChunkerConfig.DEFAULT;
   private final ConcurrentSkipListMap<Long, Manifest> manifests = new ConcurrentSkipListMap<>();
 
+  /**
+   * Manifests found at open whose chunks the store lacks (lost to corruption): not served or loaded
+   * until {@link #readmit} finds them whole again.
+   */
+  private final ConcurrentSkipListMap<Long, Manifest> incomplete = new ConcurrentSkipListMap<>();
+
   private SnapshotCatalog(
       Path manifestDir, FileChunkStore store, ShardLayout layout, StateMachineConfig config) {
     this.manifestDir = manifestDir;
@@ -85,11 +92,23 @@ public final class SnapshotCatalog implements Closeable {
   /** Opens (creating if needed) the catalog under a state machine directory. */
   public static SnapshotCatalog open(Path dir, ShardLayout layout, StateMachineConfig config)
       throws IOException {
+    return open(dir, layout, config, QuarantineListener.NONE);
+  }
+
+  /**
+   * Opens (creating if needed) the catalog under a state machine directory; {@code listener} is
+   * told about every chunk the store quarantines (on the thread that found it).
+   */
+  public static SnapshotCatalog open(
+      Path dir, ShardLayout layout, StateMachineConfig config, QuarantineListener listener)
+      throws IOException {
     Path manifestDir = Files.createDirectories(dir.resolve("manifests"));
     FileChunkStore store =
         FileChunkStore.open(
             dir.resolve("chunks"),
-            FileChunkStore.Options.defaults().withZstdLevel(config.zstdLevel()));
+            FileChunkStore.Options.defaults()
+                .withZstdLevel(config.zstdLevel())
+                .withQuarantineListener(listener));
     SnapshotCatalog c = new SnapshotCatalog(manifestDir, store, layout, config);
     c.loadManifests();
     return c;
@@ -112,7 +131,8 @@ public final class SnapshotCatalog implements Closeable {
             throw new ManifestFormatException("index does not match its file name", 0);
           }
           if (!allPresent(manifest)) {
-            LOG.warn("manifest {} names chunks the store lacks; ignoring it", f);
+            LOG.warn("manifest {} names chunks the store lacks; set aside until they are back", f);
+            incomplete.put(manifest.index(), manifest);
             continue;
           }
           manifests.put(manifest.index(), manifest);
@@ -131,6 +151,65 @@ public final class SnapshotCatalog implements Closeable {
       }
     }
     return true;
+  }
+
+  /**
+   * The newest manifest on disk, whole or not: what a restart should load once its missing chunks
+   * are fetched again ({@link #missing}).
+   */
+  public Optional<Manifest> newest() {
+    Optional<Manifest> whole = latest();
+    Map.Entry<Long, Manifest> e = incomplete.lastEntry();
+    if (e != null && (whole.isEmpty() || e.getKey() > whole.get().index())) {
+      return Optional.of(e.getValue());
+    }
+    return whole;
+  }
+
+  /** The chunks of {@code m} the store does not hold, each once. Does no I/O. */
+  public List<ChunkRef> missing(Manifest m) {
+    Map<ChunkId, ChunkRef> out = new java.util.LinkedHashMap<>();
+    for (ChunkRef r : m.allChunks()) {
+      if (!store.contains(r.id())) {
+        out.putIfAbsent(r.id(), r);
+      }
+    }
+    return List.copyOf(out.values());
+  }
+
+  /**
+   * The references of those of {@code ids} that a manifest on disk (whole or not) names; ids no
+   * manifest names (chunks nothing needs) are left out. Does no I/O.
+   */
+  public Map<ChunkId, ChunkRef> references(Set<ChunkId> ids) {
+    Map<ChunkId, ChunkRef> out = new java.util.HashMap<>();
+    for (var map : List.of(manifests, incomplete)) {
+      for (Manifest m : map.values()) {
+        for (ChunkRef r : m.allChunks()) {
+          if (ids.contains(r.id())) {
+            out.putIfAbsent(r.id(), r);
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Brings back every set-aside manifest whose chunks are all held again, so that it is served and
+   * retained as before. Returns how many came back.
+   */
+  public synchronized int readmit() {
+    int n = 0;
+    for (Manifest m : incomplete.values()) {
+      if (allPresent(m)) {
+        incomplete.remove(m.index());
+        manifests.put(m.index(), m);
+        LOG.info("snapshot {} is whole again", m.index());
+        n++;
+      }
+    }
+    return n;
   }
 
   /** The chunk store. */
@@ -439,6 +518,13 @@ public final class SnapshotCatalog implements Closeable {
     try {
       while (manifests.size() > config.retainSnapshots()) {
         Manifest old = manifests.pollFirstEntry().getValue();
+        Files.deleteIfExists(manifestPath(old.index()));
+        store.release(ChunkStore.manifestKey(old));
+      }
+      // A set-aside snapshot older than a whole one will never be loaded: forget it.
+      Map.Entry<Long, Manifest> whole = manifests.lastEntry();
+      while (whole != null && !incomplete.isEmpty() && incomplete.firstKey() < whole.getKey()) {
+        Manifest old = incomplete.pollFirstEntry().getValue();
         Files.deleteIfExists(manifestPath(old.index()));
         store.release(ChunkStore.manifestKey(old));
       }

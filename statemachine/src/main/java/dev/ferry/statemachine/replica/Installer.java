@@ -34,6 +34,28 @@ public interface Installer {
    */
   default void swappedIn(Manifest manifest, java.time.Duration sinceInstalled) {}
 
+  /**
+   * Fetches chunks this node lost to corruption (quarantined by its store) from peers that hold the
+   * same chunks, and stores them in {@code store} after verifying each against its id. Called by
+   * the replica on its background thread (and at startup, before the first load); must not block.
+   * The default fails with {@link UnsupportedOperationException}: without snapshot shipping there
+   * is nowhere to fetch from (a restart then fails on corrupt chunks rather than wait for ever).
+   *
+   * @param chunks the chunks to fetch (at most a few thousand; their sizes come from the local
+   *     manifests that name them)
+   * @param store where to put them
+   * @return completes when every chunk is stored; fails with an {@link java.io.IOException} naming
+   *     the chunks no reachable peer could supply (those that were stored stay stored), or with
+   *     {@link UnsupportedOperationException} if this installer cannot fetch chunks at all
+   */
+  default CompletableFuture<Void> repair(
+      java.util.Collection<dev.ferry.snapshot.ChunkRef> chunks,
+      dev.ferry.snapshot.store.ChunkStore store) {
+    return CompletableFuture.failedFuture(
+        new UnsupportedOperationException(
+            chunks.size() + " corrupt chunk(s) cannot be re-fetched: no snapshot shipping"));
+  }
+
   /** An installer that always fails: snapshot shipping is not configured. */
   static Installer unavailable() {
     return (request, target) -> {

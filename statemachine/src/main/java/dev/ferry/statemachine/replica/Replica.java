@@ -124,6 +124,7 @@ public final class Replica implements AutoCloseable {
   private final ExecutorService captureExecutor;
   private final ExecutorService background;
   private final ExecutorService loadPool;
+  private final ChunkRepair repair;
 
   /**
    * A replica of {@code sm}, not yet open.
@@ -165,6 +166,7 @@ public final class Replica implements AutoCloseable {
             });
     this.core = new ApplyCore(sm, layout, config, background, this::capture, name);
     this.policy = new CapturePolicy(config);
+    this.repair = new ChunkRepair(name, installer, config);
   }
 
   @Override
@@ -176,12 +178,16 @@ public final class Replica implements AutoCloseable {
 
   /**
    * Opens the replica's snapshots under {@code dir} and loads the newest into the state machine.
-   * Called once, before the first {@link #apply}. Blocks for the load.
+   * Called once, before the first {@link #apply}. Blocks for the load. Corrupt chunks in the
+   * snapshot do not fail it: they are quarantined and fetched again from the peers through the
+   * installer's {@link Installer#repair} (waiting, with a backoff, until a peer can supply them),
+   * then the load runs again. Afterwards, chunks the store quarantines are re-fetched in the
+   * background, and a scrub re-hashes the store at {@link StateMachineConfig#scrubBytesPerSecond}.
    *
    * @param dir the state machine's directory (created if needed)
    * @param host the Raft layer
    * @return the snapshot that was loaded, if any: the Raft layer's applied index is its index
-   * @throws IOException if the snapshots could not be read
+   * @throws IOException if the snapshots could not be read for a reason other than corrupt chunks
    */
   public Optional<Manifest> open(Path dir, Host host) throws IOException {
     if (catalog != null) {
@@ -189,14 +195,15 @@ public final class Replica implements AutoCloseable {
     }
     initializeStarted.compareAndSet(-1, System.nanoTime());
     this.host = Objects.requireNonNull(host, "host");
-    SnapshotCatalog c = SnapshotCatalog.open(dir, layout, config);
+    SnapshotCatalog c = SnapshotCatalog.open(dir, layout, config, repair);
     catalog = c;
     staging = new Staging(c, sm, layout, loadPool, core.reportsChanges(), name);
-    Optional<Manifest> latest = c.latest();
+    // The newest snapshot on disk, also if corruption cost it chunks: they are fetched again.
+    Optional<Manifest> latest = c.newest();
     if (latest.isPresent()) {
       long t0 = System.nanoTime();
       Manifest m = latest.get();
-      commit(staging.loadAtStartup(m));
+      commit(repair.loadAtStartup(c, staging, m));
       LOG.info(
           "{}: loaded snapshot at index {} (term {}): {} MB in {} ms",
           name,
@@ -206,6 +213,7 @@ public final class Replica implements AutoCloseable {
           (System.nanoTime() - t0) / 1_000_000);
     }
     localLoadDone.compareAndSet(-1, System.nanoTime());
+    repair.start(c);
     return latest;
   }
 
@@ -223,6 +231,7 @@ public final class Replica implements AutoCloseable {
     }
     background.shutdownNow();
     loadPool.shutdownNow();
+    repair.close();
     SnapshotCatalog c = catalog;
     if (c != null) {
       c.close();
@@ -552,6 +561,11 @@ public final class Replica implements AutoCloseable {
   /** The shard layout (the state machine's, read once). */
   public ShardLayout layout() {
     return layout;
+  }
+
+  /** What this replica did about corrupt chunks in its store (repairs, scrub). Any thread. */
+  public ChunkRepairStats chunkRepairs() {
+    return repair.stats();
   }
 
   /** The settings. */

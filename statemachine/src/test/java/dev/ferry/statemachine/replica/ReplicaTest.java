@@ -6,10 +6,13 @@ import static dev.ferry.statemachine.replica.TestMachines.user;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ferry.snapshot.ChunkId;
 import dev.ferry.snapshot.ChunkRef;
 import dev.ferry.snapshot.format.Manifest;
+import dev.ferry.snapshot.store.ChunkStore;
 import dev.ferry.statemachine.ClientId;
 import dev.ferry.statemachine.CommandCodec;
 import dev.ferry.statemachine.DigestAt;
@@ -17,13 +20,18 @@ import dev.ferry.statemachine.StateMachineConfig;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -56,12 +64,13 @@ class ReplicaTest {
     }
   }
 
-  @Test
-  void aRestartedReplicaLoadsItsSnapshotWithSessionsAndDigest() throws Exception {
-    FakeHost host = new FakeHost(true);
+  /**
+   * Applies 1..10 to a counter on a leader replica in {@link #dir}, captures a snapshot (index 11)
+   * and closes the replica; returns the digest it had.
+   */
+  private DigestAt countToTenAndCapture(FakeHost host) throws Exception {
     TestMachines.Counter counter = new TestMachines.Counter();
     long index = 1;
-    DigestAt before;
     try (Replica r = new Replica(counter, CONFIG, Installer.unavailable(), "r1")) {
       assertTrue(r.open(dir, host).isEmpty());
       for (long seq = 1; seq <= 10; seq++) {
@@ -71,9 +80,16 @@ class ReplicaTest {
       assertArrayEquals(CommandCodec.captureCommand(), host.proposed.get(0));
       r.apply(1, index++, ByteBuffer.wrap(host.proposed.get(0)));
       await(() -> r.pendingCaptures() == 0 && r.latestManifest().isPresent(), "the capture");
-      before = r.digest().join();
       assertEquals(55, counter.value());
+      return r.digest().join();
     }
+  }
+
+  @Test
+  void aRestartedReplicaLoadsItsSnapshotWithSessionsAndDigest() throws Exception {
+    FakeHost host = new FakeHost(true);
+    DigestAt before = countToTenAndCapture(host);
+    long index = 12;
     TestMachines.Counter restarted = new TestMachines.Counter();
     try (Replica r = new Replica(restarted, CONFIG, Installer.unavailable(), "r1")) {
       Optional<Manifest> loaded = r.open(dir, host);
@@ -139,6 +155,73 @@ class ReplicaTest {
       assertTrue(failure.getMessage().contains("key " + hexKey), failure.getMessage());
       assertTrue(r.latestManifest().isEmpty(), "no snapshot with a wrong digest is written");
       assertEquals(1, r.snapshotStats().captureFailures());
+    }
+  }
+
+  @Test
+  void aRestartWithCorruptChunksFetchesThemAllAtOnceAndLoads() throws Exception {
+    DigestAt before = countToTenAndCapture(new FakeHost(true));
+    // Keep every chunk's bytes (a peer's copy), then damage every chunk file on disk.
+    Map<ChunkId, byte[]> peerCopy = new ConcurrentHashMap<>();
+    List<Path> files;
+    try (Stream<Path> walk = Files.walk(dir.resolve("chunks").resolve("chunks"))) {
+      files = walk.filter(Files::isRegularFile).toList();
+    }
+    for (Path f : files) {
+      ChunkId id = ChunkId.fromHex(f.getFileName().toString());
+      peerCopy.put(id, Files.readAllBytes(f));
+      byte[] b = Files.readAllBytes(f);
+      b[b.length / 2] ^= 0x5a;
+      Files.write(f, b);
+    }
+    assertFalse(files.isEmpty());
+    List<Collection<ChunkRef>> asked = new CopyOnWriteArrayList<>();
+    Installer peers =
+        new Installer() {
+          @Override
+          public CompletableFuture<Manifest> install(InstallRequest request, InstallTarget t) {
+            return CompletableFuture.failedFuture(new IllegalStateException("not in this test"));
+          }
+
+          @Override
+          public CompletableFuture<Void> repair(Collection<ChunkRef> chunks, ChunkStore store) {
+            asked.add(List.copyOf(chunks));
+            try {
+              for (ChunkRef r : chunks) {
+                store.putStored(r, ByteBuffer.wrap(peerCopy.get(r.id())));
+              }
+              return CompletableFuture.completedFuture(null);
+            } catch (IOException e) {
+              return CompletableFuture.failedFuture(e);
+            }
+          }
+        };
+
+    TestMachines.Counter restarted = new TestMachines.Counter();
+    try (Replica r = new Replica(restarted, CONFIG, peers, "r1")) {
+      assertEquals(11, r.open(dir, new FakeHost(false)).orElseThrow().index());
+      assertEquals(55, restarted.value());
+      assertEquals(before, r.digest().join());
+      assertEquals(1, asked.size(), "every corrupt chunk fetched in one go: " + asked);
+      assertEquals(files.size(), asked.get(0).size());
+      assertEquals(files.size(), r.chunkRepairs().repaired());
+      assertEquals(files.size(), r.chunkStore().stats().quarantined());
+    }
+  }
+
+  @Test
+  void aRestartWithCorruptChunksAndNoWayToFetchThemFailsRatherThanWait() throws Exception {
+    countToTenAndCapture(new FakeHost(true));
+    try (Stream<Path> walk = Files.walk(dir.resolve("chunks").resolve("chunks"))) {
+      Path f = walk.filter(Files::isRegularFile).findFirst().orElseThrow();
+      byte[] b = Files.readAllBytes(f);
+      b[b.length / 2] ^= 0x5a;
+      Files.write(f, b);
+    }
+    try (Replica r =
+        new Replica(new TestMachines.Counter(), CONFIG, Installer.unavailable(), "r1")) {
+      IOException e = assertThrows(IOException.class, () -> r.open(dir, new FakeHost(false)));
+      assertTrue(e.getMessage().contains("no snapshot shipping"), e.getMessage());
     }
   }
 
