@@ -103,6 +103,7 @@ public final class FerryServer implements Closeable {
   private final ChunkServer chunkServer;
   private final MultiSourceInstaller installer;
   private final PeerClients peerClients;
+  private final RaftLogHold logHold;
   private final JmxReporter jmx;
   private final ClusterSecret secret;
   private final TlsFiles tls;
@@ -121,6 +122,7 @@ public final class FerryServer implements Closeable {
       ChunkServer chunkServer,
       MultiSourceInstaller installer,
       PeerClients peerClients,
+      RaftLogHold logHold,
       NodeMetrics nodeMetrics) {
     this.self = b.self();
     this.peers = List.copyOf(b.peers);
@@ -135,6 +137,7 @@ public final class FerryServer implements Closeable {
     this.chunkServer = chunkServer;
     this.installer = installer;
     this.peerClients = peerClients;
+    this.logHold = logHold;
     this.secret = b.secret;
     this.tls = b.tls;
     ServiceMetrics.register(metrics, () -> NodeCounters.read(this));
@@ -443,6 +446,9 @@ public final class FerryServer implements Closeable {
       if (peerClients != null) {
         peerClients.close();
       }
+      if (logHold != null) {
+        logHold.close();
+      }
       if (chunkServer != null) {
         chunkServer.close();
       }
@@ -477,10 +483,13 @@ public final class FerryServer implements Closeable {
     private boolean jmx = true;
     private Shipping shipping = Shipping.AUTO;
     private int installSources = Integer.MAX_VALUE;
+    private long installHoldBudget = MultiSourceInstaller.DEFAULT_HOLD_BUDGET_BYTES;
+    private Duration slowInstallAfter = Duration.ofMinutes(5);
     private TlsFiles tls;
     private InetSocketAddress metricsBind;
 
     private final RaftServer[] serverRef = new RaftServer[1];
+    private final RaftGroup[] groupRef = new RaftGroup[1];
 
     private Builder() {}
 
@@ -608,6 +617,32 @@ public final class FerryServer implements Closeable {
     }
 
     /**
+     * The most log bytes an install's retention hold may make the voters keep before the install
+     * rebases onto a newer baseline (default {@link
+     * MultiSourceInstaller#DEFAULT_HOLD_BUDGET_BYTES}, 256 MiB). See {@link
+     * MultiSourceInstaller.Builder#holdBudgetBytes}.
+     */
+    public Builder installHoldBudget(long bytes) {
+      if (bytes <= 0) {
+        throw new IllegalArgumentException("installHoldBudget must be positive: " + bytes);
+      }
+      this.installHoldBudget = bytes;
+      return this;
+    }
+
+    /**
+     * How long an install may run before the {@code slow} alert fires and the install is widened
+     * (default 5 minutes). See {@link MultiSourceInstaller.Builder#slowAfter}.
+     */
+    public Builder slowInstallAfter(Duration after) {
+      if (after.isNegative() || after.isZero()) {
+        throw new IllegalArgumentException("slowInstallAfter must be positive: " + after);
+      }
+      this.slowInstallAfter = after;
+      return this;
+    }
+
+    /**
      * Installs fetch from at most this many peers at once, followers before the leader (default:
      * every peer holding the baseline).
      */
@@ -718,8 +753,12 @@ public final class FerryServer implements Closeable {
       MultiSourceInstaller multiSource = null;
       PeerClients clients = null;
       Installer chosen = installer != null ? installer : Installer.unavailable();
+      RaftLogHold logHold = null;
       if (installer == null && secret != null) {
         clients = new PeerClients(self.id(), secret, tls == null ? null : tls.chunkClientContext());
+        logHold =
+            new RaftLogHold(
+                self.id(), () -> groupRef[0], tls == null ? null : tls.ratisParameters());
         PeerClients c = clients;
         RaftGroupId gid = groupId(clusterName);
         multiSource =
@@ -729,6 +768,9 @@ public final class FerryServer implements Closeable {
                 .transferConfig(transferConfig)
                 .shipping(shipping)
                 .maxSources(installSources)
+                .logHold(logHold)
+                .holdBudgetBytes(installHoldBudget)
+                .slowAfter(slowInstallAfter)
                 .metrics(new InstallMetrics(metricRegistry, nodeMetrics, clusterName))
                 .build();
         chosen = multiSource;
@@ -782,6 +824,7 @@ public final class FerryServer implements Closeable {
             RaftPeers.toRaftPeer(peer, isListener ? RaftPeerRole.LISTENER : RaftPeerRole.FOLLOWER));
       }
       RaftGroup group = RaftGroup.valueOf(groupId(clusterName), raftPeers);
+      groupRef[0] = group;
       boolean recover =
           Files.isDirectory(
               dataDir.resolve("raft").resolve(group.getGroupId().getUuid().toString()));
@@ -802,7 +845,7 @@ public final class FerryServer implements Closeable {
               .build();
       serverRef[0] = server;
       return new FerryServer(
-          this, group, server, adapter, chunkServer, multiSource, clients, nodeMetrics);
+          this, group, server, adapter, chunkServer, multiSource, clients, logHold, nodeMetrics);
     }
 
     private static TimeDuration ms(Duration d) {

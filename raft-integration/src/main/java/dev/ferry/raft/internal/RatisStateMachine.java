@@ -191,11 +191,19 @@ public final class RatisStateMachine extends BaseStateMachine {
 
   /**
    * Ratis asks for a snapshot to purge its log up to. Snapshots are captured through the log by
-   * Ferry's own command, so this reports the newest durable one and returns at once.
+   * Ferry's own command, so this reports the newest durable one, or a retention hold's floor if
+   * that is lower ({@link Replica#purgeIndex}), and returns at once. While a hold stands Ratis asks
+   * again at every applied entry past its threshold: those calls log only at DEBUG.
    */
   @Override
   public long takeSnapshot() {
-    return replica.latestManifest().map(Manifest::index).orElse(-1L);
+    long latest = replica.latestManifest().map(Manifest::index).orElse(-1L);
+    long purge = replica.purgeIndex();
+    if (purge < latest) {
+      LOG.debug(
+          "{}: snapshot {} durable; a retention hold keeps the log after {}", this, latest, purge);
+    }
+    return purge;
   }
 
   // ---- apply and query -------------------------------------------------------------------------

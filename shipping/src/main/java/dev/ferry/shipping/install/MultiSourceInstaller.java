@@ -20,6 +20,7 @@ import dev.ferry.snapshot.transfer.TransferConfig;
 import dev.ferry.snapshot.transfer.TransferProgress;
 import dev.ferry.snapshot.transfer.TransferSource;
 import dev.ferry.snapshot.transport.ChunkTransport;
+import dev.ferry.statemachine.RetentionHold;
 import dev.ferry.statemachine.replica.DigestMismatchException;
 import dev.ferry.statemachine.replica.InstallTarget;
 import dev.ferry.statemachine.replica.Installer;
@@ -35,6 +36,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -84,6 +86,12 @@ public final class MultiSourceInstaller implements Installer {
   private static final Logger LOG = LoggerFactory.getLogger(MultiSourceInstaller.class);
   private static final String TARGET_KEY_PREFIX = "install-";
 
+  /** Default of {@link Builder#holdBudgetBytes}: 256 MiB. */
+  public static final long DEFAULT_HOLD_BUDGET_BYTES = 256L << 20;
+
+  /** The in-flight bytes per source a widened install raises its transfer to (4× the default). */
+  static final long WIDENED_IN_FLIGHT_FACTOR = 4;
+
   private final String selfId;
   private final Supplier<List<SnapshotPeer>> peers;
   private final TransferConfig transferConfig;
@@ -103,6 +111,14 @@ public final class MultiSourceInstaller implements Installer {
   private final Duration sourcePoll;
   private final int threads = Runtime.getRuntime().availableProcessors();
   private final AtomicInteger installs = new AtomicInteger();
+  private final LogHold hold;
+  private final long holdBudgetBytes;
+  private final Duration slowAfter;
+  private final int failuresToAlert;
+
+  /** Installs that failed in a row (reset by a success); the alert fires once per series. */
+  private final AtomicInteger failuresInARow = new AtomicInteger();
+
   private volatile InstallReport lastReport;
   private volatile InstallProgress current;
 
@@ -117,6 +133,10 @@ public final class MultiSourceInstaller implements Installer {
     this.maxSources = b.maxSources;
     this.decodedCacheBytes = b.decodedCacheBytes;
     this.sourcePoll = b.sourcePoll;
+    this.hold = b.hold;
+    this.holdBudgetBytes = b.holdBudgetBytes;
+    this.slowAfter = b.slowAfter;
+    this.failuresToAlert = b.failuresToAlert;
   }
 
   /** A new builder. */
@@ -139,15 +159,36 @@ public final class MultiSourceInstaller implements Installer {
 
   @Override
   public CompletableFuture<Manifest> install(InstallRequest request, InstallTarget target) {
-    Run run = new Run(request, target, installs.incrementAndGet());
+    Run run =
+        new Run(
+            request,
+            target,
+            installs.incrementAndGet(),
+            new CompletableFuture<>(),
+            Math.max(0, request.firstAvailableIndex() - 1),
+            System.nanoTime());
     run.start();
     return run.result;
   }
 
-  /** Times the install's last phase ({@link InstallMetrics.Phase#FINALIZE}). */
+  /**
+   * Times the install's last phase ({@link InstallMetrics.Phase#FINALIZE}) and releases the
+   * install's log-retention hold: the state is live, and the leader appends after its index.
+   */
   @Override
   public void swappedIn(Manifest manifest, Duration sinceInstalled) {
     metrics.phase(InstallMetrics.Phase.FINALIZE, sinceInstalled.toNanos());
+    releaseHold();
+  }
+
+  private void releaseHold() {
+    hold.release()
+        .whenComplete(
+            (v, t) -> {
+              if (t != null) {
+                LOG.debug("install: releasing the retention hold failed: {}", t.toString());
+              }
+            });
   }
 
   /** Configures a {@link MultiSourceInstaller}. */
@@ -162,8 +203,56 @@ public final class MultiSourceInstaller implements Installer {
     private int maxSources = Integer.MAX_VALUE;
     private long decodedCacheBytes = DecodedChunkCache.defaultCap();
     private Duration sourcePoll = Duration.ofSeconds(1);
+    private LogHold hold = LogHold.none();
+    private long holdBudgetBytes = DEFAULT_HOLD_BUDGET_BYTES;
+    private Duration slowAfter = Duration.ofMinutes(5);
+    private int failuresToAlert = 3;
 
     private Builder() {}
+
+    /**
+     * How an install holds the voters' log after its baseline ({@link LogHold}); default {@link
+     * LogHold#none()} (installs run without a hold).
+     */
+    public Builder logHold(LogHold hold) {
+      this.hold = Objects.requireNonNull(hold, "hold");
+      return this;
+    }
+
+    /**
+     * The most log bytes an install's retention hold may make the voters keep (bytes of entries
+     * applied since the hold was placed). When a renewal reports more, the install rebases: it
+     * moves to the newest baseline the peers hold, fetching only the chunks it lacks, and holds the
+     * log after that one instead. Default 256 MiB.
+     */
+    public Builder holdBudgetBytes(long bytes) {
+      if (bytes <= 0) {
+        throw new IllegalArgumentException("holdBudgetBytes must be positive: " + bytes);
+      }
+      this.holdBudgetBytes = bytes;
+      return this;
+    }
+
+    /**
+     * How long an install may run before the {@code slow} alert fires and the install is widened
+     * (sources held back are added, more chunks kept in flight). Default 5 minutes.
+     */
+    public Builder slowAfter(Duration after) {
+      if (after.isNegative() || after.isZero()) {
+        throw new IllegalArgumentException("slowAfter must be positive: " + after);
+      }
+      this.slowAfter = after;
+      return this;
+    }
+
+    /** How many installs in a row must fail for the {@code repeated_failures} alert. Default 3. */
+    public Builder failuresToAlert(int failures) {
+      if (failures < 1) {
+        throw new IllegalArgumentException("failuresToAlert must be >= 1: " + failures);
+      }
+      this.failuresToAlert = failures;
+      return this;
+    }
 
     /** How often a running install asks the members that are not its sources for their listings. */
     Builder sourcePoll(Duration every) {
@@ -257,7 +346,7 @@ public final class MultiSourceInstaller implements Installer {
 
   /** One install: owns its transfer on its driver thread. */
   private final class Run {
-    final CompletableFuture<Manifest> result = new CompletableFuture<>();
+    final CompletableFuture<Manifest> result;
     private final InstallRequest request;
     private final InstallTarget target;
     private final ChunkStore store;
@@ -266,7 +355,30 @@ public final class MultiSourceInstaller implements Installer {
     private final ExecutorService storer;
     private final ExecutorService loader;
     private final DecodedChunkCache decoded = new DecodedChunkCache(decodedCacheBytes);
-    private final long startNanos = System.nanoTime();
+    private final int n;
+
+    /** When the install began (its first baseline's run, for a rebased one). */
+    private final long startNanos;
+
+    /** The lowest baseline index this run accepts. */
+    private final long minIndex;
+
+    /** This run ended without ending the install: it rebased onto a newer baseline. */
+    private boolean handedOver;
+
+    /** The hold as last recorded, its renewal outstanding, and when it was recorded. */
+    private RetentionHold held;
+
+    private boolean renewing;
+    private long heldAtNanos;
+
+    /** Log bytes per second the hold made the voters keep, between the last two renewals. */
+    private double holdGrowth;
+
+    /** The install was widened (sources held back added, more in flight); once per run. */
+    private boolean widened;
+
+    private final Set<InstallMetrics.Alert> alerted = new HashSet<>();
 
     /** The sources in use: pinned, offered to the transfer, neither dropped nor demoted. */
     private final Map<String, SnapshotPeer> sources = new LinkedHashMap<>();
@@ -318,9 +430,21 @@ public final class MultiSourceInstaller implements Installer {
     private ScheduledFuture<?> poll;
     private long heldAtStart;
 
-    Run(InstallRequest request, InstallTarget target, int n) {
+    Run(
+        InstallRequest request,
+        InstallTarget target,
+        int n,
+        CompletableFuture<Manifest> result,
+        long minIndex,
+        long startNanos) {
       this.request = request;
       this.target = target;
+      this.n = n;
+      this.result = result;
+      this.minIndex = minIndex;
+      this.startNanos = startNanos;
+      // After a series of failures every attempt starts widened.
+      this.widened = failuresInARow.get() >= failuresToAlert;
       this.store = target.chunkStore();
       this.driver =
           Executors.newSingleThreadScheduledExecutor(r -> thread(r, "ferry-install-" + n));
@@ -341,7 +465,7 @@ public final class MultiSourceInstaller implements Installer {
     private void choose() {
       metrics.begun();
       try {
-        long need = Math.max(0, request.firstAvailableIndex() - 1);
+        long need = minIndex;
         Map<String, SnapshotPeer> all = members();
         Map<String, CompletableFuture<List<ManifestInfo>>> asked = new LinkedHashMap<>();
         all.forEach((id, p) -> asked.put(id, p.listManifests(need)));
@@ -380,10 +504,10 @@ public final class MultiSourceInstaller implements Installer {
                                     + (failed.isEmpty() ? "" : "; failed: " + failed)
                                     + ")"));
         List<String> holding = new ArrayList<>(holders.get(best));
-        if (holding.size() > maxSources) {
+        if (holding.size() > cap()) {
           // false (not the leader) sorts first; the sort is stable otherwise.
           holding.sort(Comparator.comparing((String id) -> id.equals(request.leaderId())));
-          holding = holding.subList(0, maxSources);
+          holding = holding.subList(0, cap());
         }
         for (String id : holding) {
           sources.put(id, all.get(id));
@@ -511,7 +635,7 @@ public final class MultiSourceInstaller implements Installer {
           drop(id, "it left the configuration");
         }
       }
-      if (sources.size() + pinning.size() >= maxSources) {
+      if (sources.size() + pinning.size() >= cap()) {
         return;
       }
       for (SnapshotPeer p : members.values()) {
@@ -543,7 +667,7 @@ public final class MultiSourceInstaller implements Installer {
       if (!holds
           || transfer.isFinished()
           || sources.containsKey(id)
-          || sources.size() + pinning.size() >= maxSources) {
+          || sources.size() + pinning.size() >= cap()) {
         return;
       }
       pinning.add(id);
@@ -569,7 +693,7 @@ public final class MultiSourceInstaller implements Installer {
         LOG.debug("install: could not pin index {} on {}: {}", manifest.index(), id, t.toString());
         return;
       }
-      if (transfer.isFinished() || sources.containsKey(id) || sources.size() >= maxSources) {
+      if (transfer.isFinished() || sources.containsKey(id) || sources.size() >= cap()) {
         p.unpin(lease);
         return;
       }
@@ -620,7 +744,7 @@ public final class MultiSourceInstaller implements Installer {
       long others = sources.keySet().stream().filter(id -> !id.equals(request.leaderId())).count();
       List<TransferSource> offered = new ArrayList<>();
       for (String id : sources.keySet()) {
-        boolean last = others >= 2 && id.equals(request.leaderId());
+        boolean last = !widened && others >= 2 && id.equals(request.leaderId());
         offered.add(TransferSource.of(id, last ? 1 : 0));
       }
       handle(transfer.onSourcesAvailable(System.nanoTime(), offered));
@@ -690,6 +814,196 @@ public final class MultiSourceInstaller implements Installer {
       schedule();
       long every = sourcePoll.toMillis();
       poll = driver.scheduleWithFixedDelay(this::pollSafely, every, every, TimeUnit.MILLISECONDS);
+      if (widened) {
+        raiseInFlight();
+      }
+      renewHold();
+    }
+
+    /** How many sources this run may use: the configured cap, unbounded once widened. */
+    private int cap() {
+      return widened ? Integer.MAX_VALUE : maxSources;
+    }
+
+    // ---- 2b. the retention hold and rebasing ------------------------------------------------
+
+    /**
+     * Places or renews this node's hold on the voters' log at the baseline's index (one renewal
+     * outstanding at a time). Driver thread, at the start of the transfer and every {@code
+     * sourcePoll}.
+     */
+    private void renewHold() {
+      if (manifest == null || renewing || handedOver || result.isDone()) {
+        return;
+      }
+      renewing = true;
+      long floor = manifest.index();
+      hold.renew(floor).whenComplete((h, t) -> onDriver(() -> holdRecorded(floor, h, t)));
+    }
+
+    /** A renewal was applied (or failed). Driver thread. */
+    private void holdRecorded(long floor, RetentionHold h, Throwable t) {
+      renewing = false;
+      if (t != null) {
+        LOG.debug("install: retention hold at index {} not recorded: {}", floor, t.toString());
+        return;
+      }
+      long now = System.nanoTime();
+      if (held == null || held.floor() != h.floor()) {
+        metrics.holdPlaced();
+        LOG.info(
+            "install: the voters hold their log after index {} for this install (budget {} bytes)",
+            h.floor(),
+            holdBudgetBytes);
+      } else if (h.placedAt() == held.placedAt() && now > heldAtNanos) {
+        double g = Math.max(0, h.logBytes() - held.logBytes()) * 1e9 / (now - heldAtNanos);
+        holdGrowth = holdGrowth == 0 ? g : (holdGrowth + g) / 2;
+      }
+      held = h;
+      heldAtNanos = now;
+      if (h.logBytes() > holdBudgetBytes) {
+        lookForNewerBaseline();
+      }
+    }
+
+    /**
+     * The hold kept more log than its budget: asks the members for a baseline newer than this one;
+     * {@link #rebase} moves to it. Without one, nothing was captured since the baseline, so the
+     * voters cannot purge past it anyway and the install goes on. Driver thread.
+     */
+    private void lookForNewerBaseline() {
+      long above = manifest.index() + 1;
+      for (SnapshotPeer p : members().values()) {
+        if (demoted.contains(p.sourceId())) {
+          continue;
+        }
+        p.listManifests(above)
+            .orTimeout(listTimeout.toMillis(), TimeUnit.MILLISECONDS)
+            .whenComplete(
+                (ls, t) -> {
+                  if (t == null && ls.stream().anyMatch(l -> l.index() >= above)) {
+                    onDriver(this::rebase);
+                  }
+                });
+      }
+    }
+
+    /**
+     * Ends this run without ending the install and starts another on the newest baseline: the
+     * chunks stored so far stay in the store (retained under this baseline's key until the install
+     * ends), so the new run fetches only what it lacks; the bytes fetched so far stay in the
+     * report. The hold moves to the new baseline when the new run renews it. Driver thread.
+     */
+    private void rebase() {
+      if (handedOver || transfer.isFinished() || result.isDone()) {
+        return;
+      }
+      TransferProgress p = transfer.progress();
+      LOG.info(
+          "install: the retention hold of index {} kept {} log bytes, over its budget of {}:"
+              + " rebasing onto a newer baseline ({} of {} bytes held; only what it lacks is"
+              + " fetched)",
+          manifest.index(),
+          held.logBytes(),
+          holdBudgetBytes,
+          p.bytesDone(),
+          p.bytesWanted());
+      metrics.rebased();
+      handedOver = true;
+      if (staged != null) {
+        staged.abort();
+      }
+      end();
+      Run next = new Run(request, target, n, result, manifest.index() + 1, startNanos);
+      next.bytesPerSource.putAll(bytesPerSource);
+      next.widened = widened;
+      next.start();
+    }
+
+    // ---- 2c. alerts that act -----------------------------------------------------------------
+
+    /**
+     * Raises the alerts of a running install, each once per run: slower than {@code slowAfter}; an
+     * ETA longer than the hold's remaining budget lasts at the current log growth. Each widens the
+     * install. Driver thread, every {@code sourcePoll}.
+     */
+    private void checkAlerts() {
+      InstallProgress p = current;
+      if (p == null || handedOver || transfer.isFinished()) {
+        return;
+      }
+      long elapsed = System.nanoTime() - startNanos;
+      if (elapsed > slowAfter.toNanos()) {
+        alert(
+            InstallMetrics.Alert.SLOW,
+            "install of index "
+                + manifest.index()
+                + " has run "
+                + elapsed / 1_000_000
+                + " ms, over the threshold of "
+                + slowAfter.toMillis()
+                + " ms (ETA "
+                + p.eta().map(d -> d.toMillis() + " ms").orElse("unknown")
+                + ")");
+      }
+      Optional<Duration> eta = p.eta();
+      if (held != null && holdGrowth > 0 && eta.isPresent()) {
+        long left = Math.max(0, holdBudgetBytes - held.logBytes());
+        long lastsMillis = (long) (left * 1000 / holdGrowth);
+        if (eta.get().toMillis() > lastsMillis) {
+          alert(
+              InstallMetrics.Alert.HOLD_AT_RISK,
+              "install of index "
+                  + manifest.index()
+                  + ": ETA "
+                  + eta.get().toMillis()
+                  + " ms, but its retention hold's budget ("
+                  + left
+                  + " bytes left) lasts about "
+                  + lastsMillis
+                  + " ms at the current log growth");
+        }
+      }
+    }
+
+    private void alert(InstallMetrics.Alert kind, String what) {
+      if (!alerted.add(kind)) {
+        return;
+      }
+      metrics.alert(kind);
+      LOG.warn("install alert {}: {}; action: {}", kind.label(), what, widen());
+    }
+
+    /**
+     * Widens the install: no source cap any more (members held back, the leader among them, are
+     * listed and pinned by the next poll, which runs now), the leader no longer asked last, and
+     * more bytes in flight per source. Never asks a sender to send faster. Driver thread.
+     *
+     * @return what was done, for the alert's log line
+     */
+    private String widen() {
+      if (widened) {
+        return "already widened";
+      }
+      widened = true;
+      Set<String> heldBack = new java.util.TreeSet<>(members().keySet());
+      heldBack.removeAll(sources.keySet());
+      heldBack.removeAll(demoted);
+      offerSources();
+      long inFlight = raiseInFlight();
+      poll();
+      return "widened: adding the sources held back "
+          + heldBack
+          + (heldBack.contains(request.leaderId()) ? " (the leader among them)" : "")
+          + ", the leader no longer asked last, up to "
+          + inFlight
+          + " bytes in flight per source (senders' rate limits unchanged)";
+    }
+
+    private long raiseInFlight() {
+      long inFlight = transferConfig.maxInFlightBytesPerSource() * WIDENED_IN_FLIGHT_FACTOR;
+      handle(transfer.raiseInFlight(System.nanoTime(), inFlight));
+      return inFlight;
     }
 
     private void pollSafely() {
@@ -698,6 +1012,8 @@ public final class MultiSourceInstaller implements Installer {
         schedule();
         // Also when no chunk arrives: the smoothed rate then falls and the ETA grows.
         publishProgress();
+        renewHold();
+        checkAlerts();
       } catch (Throwable t) {
         fail(t);
       }
@@ -932,7 +1248,7 @@ public final class MultiSourceInstaller implements Installer {
       try {
         driver.execute(
             () -> {
-              if (result.isDone()) {
+              if (result.isDone() || handedOver) {
                 ifEnded.run();
               } else {
                 r.run();
@@ -958,6 +1274,7 @@ public final class MultiSourceInstaller implements Installer {
       }
       long total = System.nanoTime() - startNanos;
       metrics.finished(InstallMetrics.Outcome.INSTALLED, total);
+      failuresInARow.set(0);
       TransferProgress p = transfer.progress();
       lastReport =
           new InstallReport(
@@ -987,9 +1304,21 @@ public final class MultiSourceInstaller implements Installer {
     }
 
     private void fail(Throwable t) {
-      if (result.isDone()) {
+      if (result.isDone() || handedOver) {
         return;
       }
+      int inARow = failuresInARow.incrementAndGet();
+      if (inARow == failuresToAlert) {
+        metrics.alert(InstallMetrics.Alert.REPEATED_FAILURES);
+        LOG.warn(
+            "install alert {}: {} installs in a row failed, the last: {}; action: the next attempts"
+                + " start widened (every source holding the baseline, the leader included, more"
+                + " bytes in flight) and keep the chunks already fetched",
+            InstallMetrics.Alert.REPEATED_FAILURES.label(),
+            inARow,
+            t.toString());
+      }
+      releaseHold();
       if (staged != null) {
         staged.abort();
       }
@@ -1015,7 +1344,7 @@ public final class MultiSourceInstaller implements Installer {
     }
 
     private void publishProgress() {
-      if (transfer != null && manifest != null && !result.isDone()) {
+      if (transfer != null && manifest != null && !result.isDone() && !handedOver) {
         TransferProgress p = transfer.progress();
         long now = System.nanoTime();
         rate.sample(now, bytesPerSource.values().stream().mapToLong(Long::longValue).sum());

@@ -650,6 +650,30 @@ public final class Replica implements AutoCloseable {
   }
 
   /**
+   * The index the Raft layer may purge its log up to: the newest durable snapshot's index, or the
+   * lowest retention hold's floor if that is lower ({@code -1} before any snapshot). Every voter
+   * applies the same holds at the same indices, so voters that hold the same snapshots purge to the
+   * same point. Thread-safe, never blocks.
+   */
+  public long purgeIndex() {
+    long latest = latestManifest().map(Manifest::index).orElse(-1L);
+    return Math.min(latest, core.holdFloor());
+  }
+
+  /** The retention holds standing after the last applied entry. Thread-safe. */
+  public List<dev.ferry.statemachine.RetentionHold> retentionHolds() {
+    return core.holds();
+  }
+
+  /**
+   * Retention holds placed (a new owner, or a new floor) and expired (not renewed in time) since
+   * this replica started, as {@code {placed, expired}}. Thread-safe.
+   */
+  public long[] retentionHoldCounts() {
+    return new long[] {core.holdsPlaced(), core.holdsExpired()};
+  }
+
+  /**
    * Whether this replica is installing a snapshot: from a leader's install request until the
    * install failed or its state was swapped in (the Raft layer rejects appends meanwhile).
    */
