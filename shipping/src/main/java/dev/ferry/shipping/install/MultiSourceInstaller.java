@@ -144,6 +144,11 @@ public final class MultiSourceInstaller implements Installer {
     return new Builder();
   }
 
+  /** The metrics installs record into (holds, rebases, alerts, bytes, outcomes). */
+  public InstallMetrics metrics() {
+    return metrics;
+  }
+
   /** The report of the last install that ended (successfully or not), or {@code null}. */
   public InstallReport lastReport() {
     return lastReport;
