@@ -415,6 +415,24 @@ public final class FerryServer implements Closeable {
     }
 
     @Override
+    public NodeStatus.Recovery recovery() {
+      long[] holds = replica().retentionHoldCounts();
+      long lowest =
+          replica().retentionHolds().stream()
+              .mapToLong(dev.ferry.statemachine.RetentionHold::floor)
+              .min()
+              .orElse(-1);
+      java.util.Optional<dev.ferry.shipping.metrics.InstallMetrics> m =
+          installer().map(MultiSourceInstaller::metrics);
+      return new NodeStatus.Recovery(
+          lowest,
+          holds[0],
+          holds[1],
+          m.map(x -> x.rebases()).orElse(0L),
+          m.map(x -> x.alerts().values().stream().mapToLong(Long::longValue).sum()).orElse(0L));
+    }
+
+    @Override
     public Path dataDir() {
       return FerryServer.this.dataDir();
     }

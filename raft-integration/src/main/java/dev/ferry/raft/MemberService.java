@@ -102,6 +102,9 @@ final class MemberService implements AdminServer.Node {
     /** The refusal counters of the node's services, for its status. */
     NodeStatus.Counters counters();
 
+    /** The node's retention holds, rebases and install alerts, for its status. */
+    NodeStatus.Recovery recovery();
+
     /** The node's data directory (wiped on a retirement that asks for it). */
     Path dataDir();
 
@@ -237,7 +240,8 @@ final class MemberService implements AdminServer.Node {
         server.pendingMembershipChange(),
         current,
         last,
-        Optional.of(server.counters()));
+        Optional.of(server.counters()),
+        Optional.of(server.recovery()));
   }
 
   private static List<RaftPeer> sorted(java.util.Collection<RaftPeer> peers) {

@@ -30,6 +30,8 @@ import java.util.Optional;
  *     is what it held at the end)
  * @param counters its counters of bad input since it started (empty from a node that does not
  *     report them)
+ * @param recovery its log-retention holds and install rebases and alerts since it started (empty
+ *     from a node that does not report them)
  */
 public record NodeStatus(
     String id,
@@ -45,8 +47,10 @@ public record NodeStatus(
     Optional<MembershipChange> pending,
     Optional<InstallProgress> install,
     Optional<InstallProgress> lastInstall,
-    Optional<Counters> counters) {
+    Optional<Counters> counters,
+    Optional<Recovery> recovery) {
   public NodeStatus {
+    Objects.requireNonNull(recovery, "recovery");
     Objects.requireNonNull(id, "id");
     Objects.requireNonNull(role, "role");
     Objects.requireNonNull(leader, "leader");
@@ -57,6 +61,60 @@ public record NodeStatus(
     Objects.requireNonNull(install, "install");
     Objects.requireNonNull(lastInstall, "lastInstall");
     Objects.requireNonNull(counters, "counters");
+  }
+
+  /** A status without {@link #recovery} (from a node that does not report it). */
+  public NodeStatus(
+      String id,
+      String role,
+      Optional<String> leader,
+      long term,
+      long appliedIndex,
+      long commitIndex,
+      long logStartIndex,
+      StateDigest digest,
+      Optional<DigestAt> lastCheckpoint,
+      List<Member> members,
+      Optional<MembershipChange> pending,
+      Optional<InstallProgress> install,
+      Optional<InstallProgress> lastInstall,
+      Optional<Counters> counters) {
+    this(
+        id,
+        role,
+        leader,
+        term,
+        appliedIndex,
+        commitIndex,
+        logStartIndex,
+        digest,
+        lastCheckpoint,
+        members,
+        pending,
+        install,
+        lastInstall,
+        counters,
+        Optional.empty());
+  }
+
+  /**
+   * A node's log-retention holds and install rebases and alerts since it started (the same numbers
+   * its metrics export).
+   *
+   * @param holdFloor the lowest floor of the retention holds its replica applies now, or {@code -1}
+   *     if none stands
+   * @param holdsPlaced holds its replica recorded as placed
+   * @param holdExpiries holds that expired on its replica
+   * @param rebases installs of this node that moved to a newer baseline
+   * @param alerts install alerts this node raised
+   */
+  public record Recovery(
+      long holdFloor, long holdsPlaced, long holdExpiries, long rebases, long alerts) {
+    public Recovery {
+      if (holdFloor < -1 || holdsPlaced < 0 || holdExpiries < 0 || rebases < 0 || alerts < 0) {
+        throw new IllegalArgumentException("negative counter: " + this);
+      }
+    }
   }
 
   /**
