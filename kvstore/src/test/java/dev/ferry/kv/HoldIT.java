@@ -159,14 +159,15 @@ class HoldIT {
         }
       }
       Duration took = Duration.ofNanos(System.nanoTime() - started);
+      long caughtUp = cluster.applied(leader);
+      LocalCluster.await(W, () -> cluster.applied(f) >= caughtUp, f + " to replay the log");
+      // The last install (a second one, if the log was purged past the first).
       InstallReport r = cluster.installer(f).lastReport();
       Manifest installed =
           cluster.replica(f).manifests().stream()
               .filter(m -> m.index() == r.index())
               .findFirst()
-              .orElseThrow();
-      long caughtUp = cluster.applied(leader);
-      LocalCluster.await(W, () -> cluster.applied(f) >= caughtUp, f + " to replay the log");
+              .orElseThrow(() -> new AssertionError("installed manifest gone: " + r));
       assertNotNull(baseline, "the first baseline was seen while " + f + " installed it");
       Map<ChunkId, ChunkRef> base = chunks(baseline);
       Map<ChunkId, ChunkRef> changed = chunks(installed);

@@ -89,6 +89,9 @@ public final class MultiSourceInstaller implements Installer {
   /** Default of {@link Builder#holdBudgetBytes}: 256 MiB. */
   public static final long DEFAULT_HOLD_BUDGET_BYTES = 256L << 20;
 
+  /** The longest a rebasing run waits for the chunks it requested before it hands over. */
+  static final Duration DRAIN_LIMIT = Duration.ofSeconds(30);
+
   /** The in-flight bytes per source a widened install raises its transfer to (4× the default). */
   static final long WIDENED_IN_FLIGHT_FACTOR = 4;
 
@@ -115,6 +118,9 @@ public final class MultiSourceInstaller implements Installer {
   private final long holdBudgetBytes;
   private final Duration slowAfter;
   private final int failuresToAlert;
+
+  /** Installs running now (a rebased install counts once). */
+  private final AtomicInteger running = new AtomicInteger();
 
   /** Installs that failed in a row (reset by a success); the alert fires once per series. */
   private final AtomicInteger failuresInARow = new AtomicInteger();
@@ -172,18 +178,28 @@ public final class MultiSourceInstaller implements Installer {
             new CompletableFuture<>(),
             Math.max(0, request.firstAvailableIndex() - 1),
             System.nanoTime());
+    running.incrementAndGet();
+    run.result.whenComplete((m, t) -> running.decrementAndGet());
     run.start();
     return run.result;
   }
 
-  /**
-   * Times the install's last phase ({@link InstallMetrics.Phase#FINALIZE}) and releases the
-   * install's log-retention hold: the state is live, and the leader appends after its index.
-   */
+  /** Times the install's last phase ({@link InstallMetrics.Phase#FINALIZE}). */
   @Override
   public void swappedIn(Manifest manifest, Duration sinceInstalled) {
     metrics.phase(InstallMetrics.Phase.FINALIZE, sinceInstalled.toNanos());
-    releaseHold();
+  }
+
+  /**
+   * Releases the install's log-retention hold once the leader replays the log after the installed
+   * snapshot to this node (released earlier, the voters could purge the entries it still needs
+   * before the leader sent them), unless another install runs meanwhile.
+   */
+  @Override
+  public void replaying(Manifest manifest) {
+    if (running.get() == 0) {
+      releaseHold();
+    }
   }
 
   private void releaseHold() {
@@ -379,6 +395,14 @@ public final class MultiSourceInstaller implements Installer {
 
     /** Log bytes per second the hold made the voters keep, between the last two renewals. */
     private double holdGrowth;
+
+    /** Rebasing: no new requests; what is outstanding is stored until {@code drainUntil}. */
+    private boolean draining;
+
+    private long drainUntil;
+
+    /** Chunks requested from a source and not answered yet. */
+    private final Set<ChunkId> outstanding = new HashSet<>();
 
     /** The install was widened (sources held back added, more in flight); once per run. */
     private boolean widened;
@@ -866,7 +890,7 @@ public final class MultiSourceInstaller implements Installer {
       }
       held = h;
       heldAtNanos = now;
-      if (h.logBytes() > holdBudgetBytes) {
+      if (h.logBytes() > holdBudgetBytes && !draining) {
         lookForNewerBaseline();
       }
     }
@@ -894,26 +918,49 @@ public final class MultiSourceInstaller implements Installer {
     }
 
     /**
-     * Ends this run without ending the install and starts another on the newest baseline: the
-     * chunks stored so far stay in the store (retained under this baseline's key until the install
-     * ends), so the new run fetches only what it lacks; the bytes fetched so far stay in the
-     * report. The hold moves to the new baseline when the new run renews it. Driver thread.
+     * Moves the install to the newest baseline. First this run drains: it sends no new chunk
+     * request, and stores what its sources still send for the requests already made (a source
+     * serves its queue in order, so those bytes would be spent anyway; most of the chunks are in
+     * the new baseline too). Once nothing is outstanding (or after {@link #DRAIN_LIMIT}) it makes
+     * its chunks durable and ends without ending the install, and another run starts on the newest
+     * baseline: the chunks stored so far stay in the store (retained under this baseline's key
+     * until the install ends), so it fetches only what it lacks; the bytes fetched so far stay in
+     * the report. The hold moves to the new baseline when the new run renews it. Driver thread.
      */
     private void rebase() {
-      if (handedOver || transfer.isFinished() || result.isDone()) {
+      if (draining || handedOver || result.isDone()) {
         return;
       }
       TransferProgress p = transfer.progress();
       LOG.info(
           "install: the retention hold of index {} kept {} log bytes, over its budget of {}:"
-              + " rebasing onto a newer baseline ({} of {} bytes held; only what it lacks is"
-              + " fetched)",
+              + " rebasing onto a newer baseline ({} of {} bytes held, {} chunks still coming;"
+              + " only what it lacks is fetched)",
           manifest.index(),
           held.logBytes(),
           holdBudgetBytes,
           p.bytesDone(),
-          p.bytesWanted());
+          p.bytesWanted(),
+          outstanding.size());
       metrics.rebased();
+      draining = true;
+      drainUntil = System.nanoTime() + DRAIN_LIMIT.toNanos();
+      maybeHandOver();
+    }
+
+    /** Hands the install over to a run on the newest baseline once the drain is over. */
+    private void maybeHandOver() {
+      if (!draining || handedOver || result.isDone() || storesPending > 0) {
+        return;
+      }
+      if (!outstanding.isEmpty() && System.nanoTime() < drainUntil) {
+        return;
+      }
+      try {
+        writer.sync();
+      } catch (IOException e) {
+        LOG.debug("install: syncing the chunks before rebasing failed: {}", e.toString());
+      }
       handedOver = true;
       if (staged != null) {
         staged.abort();
@@ -934,7 +981,7 @@ public final class MultiSourceInstaller implements Installer {
      */
     private void checkAlerts() {
       InstallProgress p = current;
-      if (p == null || handedOver || transfer.isFinished()) {
+      if (p == null || draining || handedOver || transfer.isFinished()) {
         return;
       }
       long elapsed = System.nanoTime() - startNanos;
@@ -1019,6 +1066,7 @@ public final class MultiSourceInstaller implements Installer {
         publishProgress();
         renewHold();
         checkAlerts();
+        maybeHandOver();
       } catch (Throwable t) {
         fail(t);
       }
@@ -1038,7 +1086,9 @@ public final class MultiSourceInstaller implements Installer {
           demoted.add(d.source());
           drop(d.source(), "demoted");
         } else if (a instanceof TransferAction.GiveUp g) {
-          fail(new TransferGaveUpException(g));
+          if (!draining) {
+            fail(new TransferGaveUpException(g));
+          }
         } else if (a instanceof TransferAction.Done) {
           transferDone = true;
           maybeFinish();
@@ -1047,6 +1097,9 @@ public final class MultiSourceInstaller implements Installer {
     }
 
     private void fetch(TransferAction.Fetch f) {
+      if (draining) {
+        return; // rebasing: the next run asks for what is still missing
+      }
       SnapshotPeer peer = sources.get(f.source());
       if (peer == null) {
         // Not in use any more (cannot happen: a dropped source is lost to the transfer first).
@@ -1058,6 +1111,7 @@ public final class MultiSourceInstaller implements Installer {
       for (ChunkRef r : f.chunks()) {
         ids.add(r.id());
         sentAt.put(r.id(), now);
+        outstanding.add(r.id());
       }
       firstFetchNanos.putIfAbsent(f.source(), now);
       long wire = bytesPerSource.getOrDefault(f.source(), 0L);
@@ -1085,7 +1139,11 @@ public final class MultiSourceInstaller implements Installer {
             @Override
             public void failed(ChunkId id, Throwable cause) {
               onDriver(
-                  () -> handle(transfer.onChunkFailed(System.nanoTime(), f.source(), id, cause)));
+                  () -> {
+                    outstanding.remove(id);
+                    handle(transfer.onChunkFailed(System.nanoTime(), f.source(), id, cause));
+                    maybeHandOver();
+                  });
             }
           },
           raw);
@@ -1113,6 +1171,7 @@ public final class MultiSourceInstaller implements Installer {
     private void verified(
         String source, ChunkVerifier.Result verified, long arrivedAt, long verifyTook) {
       ChunkRef ref = verified.ref();
+      outstanding.remove(ref.id());
       Long sent = sentAt.get(ref.id());
       metrics.fetched(
           source, verified.storedBytes(), ref.rawSize(), sent == null ? 0 : arrivedAt - sent);
@@ -1152,6 +1211,7 @@ public final class MultiSourceInstaller implements Installer {
       }
       sessionMissing.remove(ref.id());
       maybeFinish();
+      maybeHandOver();
     }
 
     /**
@@ -1191,7 +1251,7 @@ public final class MultiSourceInstaller implements Installer {
 
     /** Completes the staged install once the transfer is done and every store and load returned. */
     private void maybeFinish() {
-      if (!transferDone || storesPending > 0 || finishing || result.isDone()) {
+      if (!transferDone || storesPending > 0 || finishing || result.isDone() || draining) {
         return;
       }
       if (transferEndNanos < 0) {

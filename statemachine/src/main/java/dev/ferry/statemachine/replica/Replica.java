@@ -513,6 +513,17 @@ public final class Replica implements AutoCloseable {
       } catch (RuntimeException e) {
         LOG.warn("{}: installer failed on the swap notification: {}", name, e.toString());
       }
+      Manifest m = s.manifest();
+      whenApplied(m.index() + 1)
+          .thenRun(
+              () -> {
+                try {
+                  installer.replaying(m);
+                } catch (RuntimeException e) {
+                  LOG.warn(
+                      "{}: installer failed on the replay notification: {}", name, e.toString());
+                }
+              });
     }
     installing = false;
     return Optional.of(s.manifest());
