@@ -39,6 +39,17 @@ class HoldIT {
 
   private static final int KEYS = 8_000;
 
+  /**
+   * A capture every 20 entries; snapshots kept long enough that the test can read the baseline and
+   * the installed manifest afterwards.
+   */
+  private static final StateMachineConfig MOVING_ON =
+      StateMachineConfig.defaults().toBuilder()
+          .captureEveryEntries(20)
+          .captureEveryBytes(1L << 40)
+          .retainSnapshots(100)
+          .build();
+
   @TempDir Path dir;
   private LocalCluster cluster;
 
@@ -214,9 +225,7 @@ class HoldIT {
 
   @Test
   void aSlowInstallWhileTheClusterCapturesAndPurgesFinishesInAtMostTwoInstalls() throws Exception {
-    cluster =
-        LocalCluster.start(
-            dir, 3, StateMachineConfig.defaults().withCaptureEvery(20, 1L << 40), 1_000_000);
+    cluster = LocalCluster.start(dir, 3, MOVING_ON, 1_000_000);
     String f = cluster.follower(W);
     Figures x = installWhileTheClusterMovesOn(f);
     print("hold", x);
@@ -229,9 +238,7 @@ class HoldIT {
 
   @Test
   void aSmallHoldBudgetRebasesOntoANewerBaselineAndCompletes() throws Exception {
-    cluster =
-        LocalCluster.start(
-            dir, 3, StateMachineConfig.defaults().withCaptureEvery(20, 1L << 40), 1_000_000);
+    cluster = LocalCluster.start(dir, 3, MOVING_ON, 1_000_000);
     String f = cluster.follower(W);
     cluster.setInstallHoldBudget(64 << 10);
     Figures x = installWhileTheClusterMovesOn(f);

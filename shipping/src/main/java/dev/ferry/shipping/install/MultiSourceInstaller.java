@@ -928,8 +928,8 @@ public final class MultiSourceInstaller implements Installer {
      * the report. The hold moves to the new baseline when the new run renews it. Driver thread.
      */
     private void rebase() {
-      if (draining || handedOver || result.isDone()) {
-        return;
+      if (draining || handedOver || result.isDone() || transfer.isFinished()) {
+        return; // a finished transfer only loads: moving on would not save log
       }
       TransferProgress p = transfer.progress();
       LOG.info(
