@@ -63,40 +63,6 @@ public record NodeStatus(
     Objects.requireNonNull(counters, "counters");
   }
 
-  /** A status without {@link #recovery} (from a node that does not report it). */
-  public NodeStatus(
-      String id,
-      String role,
-      Optional<String> leader,
-      long term,
-      long appliedIndex,
-      long commitIndex,
-      long logStartIndex,
-      StateDigest digest,
-      Optional<DigestAt> lastCheckpoint,
-      List<Member> members,
-      Optional<MembershipChange> pending,
-      Optional<InstallProgress> install,
-      Optional<InstallProgress> lastInstall,
-      Optional<Counters> counters) {
-    this(
-        id,
-        role,
-        leader,
-        term,
-        appliedIndex,
-        commitIndex,
-        logStartIndex,
-        digest,
-        lastCheckpoint,
-        members,
-        pending,
-        install,
-        lastInstall,
-        counters,
-        Optional.empty());
-  }
-
   /**
    * A node's log-retention holds and install rebases and alerts since it started (the same numbers
    * its metrics export).

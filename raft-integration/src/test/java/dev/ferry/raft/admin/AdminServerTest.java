@@ -55,6 +55,7 @@ class AdminServerTest {
           Optional.empty(),
           Optional.empty(),
           Optional.empty(),
+          Optional.empty(),
           Optional.empty());
 
   /** A node that only answers status. */

@@ -592,7 +592,8 @@ final class ApplyCore {
           } else {
             now = new RetentionHold(owner, floor, index, index, 0);
             holdsPlaced.incrementAndGet();
-            LOG.info(
+            // The installing node logs its hold; every replica logging it too would be noise.
+            LOG.debug(
                 "{}: retention hold of {} at index {} placed (voters purge no further than it)",
                 name,
                 owner,
@@ -604,7 +605,7 @@ final class ApplyCore {
           requireEnd(b);
           now = holds.remove(owner);
           if (now != null) {
-            LOG.info("{}: retention hold of {} at index {} released", name, owner, now.floor());
+            LOG.debug("{}: retention hold of {} at index {} released", name, owner, now.floor());
           }
         }
         default -> throw new IllegalArgumentException("unknown hold op " + op);
