@@ -416,7 +416,7 @@ public final class FerryServer implements Closeable {
 
     @Override
     public NodeStatus.Recovery recovery() {
-      long[] holds = replica().retentionHoldCounts();
+      Replica.HoldCounts holds = replica().retentionHoldCounts();
       long lowest =
           replica().retentionHolds().stream()
               .mapToLong(dev.ferry.statemachine.RetentionHold::floor)
@@ -426,8 +426,8 @@ public final class FerryServer implements Closeable {
           installer().map(MultiSourceInstaller::metrics);
       return new NodeStatus.Recovery(
           lowest,
-          holds[0],
-          holds[1],
+          holds.placed(),
+          holds.expired(),
           m.map(x -> x.rebases()).orElse(0L),
           m.map(x -> x.alerts().values().stream().mapToLong(Long::longValue).sum()).orElse(0L));
     }

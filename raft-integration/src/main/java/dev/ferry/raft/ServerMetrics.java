@@ -212,12 +212,12 @@ final class ServerMetrics {
         "ferry_retention_holds_total",
         "Log-retention holds this replica recorded as placed (a new owner or floor).",
         GROUP,
-        cb -> cb.call(sm.retentionHoldCounts()[0], group));
+        cb -> cb.call(sm.retentionHoldCounts().placed(), group));
     m.counters(
         "ferry_retention_hold_expiries_total",
         "Log-retention holds that expired on this replica, not renewed in time.",
         GROUP,
-        cb -> cb.call(sm.retentionHoldCounts()[1], group));
+        cb -> cb.call(sm.retentionHoldCounts().expired(), group));
     m.gauges(
         "ferry_retention_hold_floor",
         "The lowest floor of the retention holds standing: the replica reports no snapshot above"

@@ -72,6 +72,17 @@ import org.slf4j.LoggerFactory;
  *       shard is loaded, so a chunk is not read and decoded again from the store.
  * </ol>
  *
+ * <p>While the transfer runs, the install holds the voters' log after its baseline ({@link
+ * LogHold}, renewed every {@code sourcePoll}, released once the leader replays the log to this
+ * node), so that the log it must replay is still there when it ends. When a renewal says the hold
+ * kept more than {@link Builder#holdBudgetBytes} of log and a newer baseline exists, it rebases: it
+ * lets the requests already made arrive, then moves to the newest baseline and fetches only what it
+ * lacks. Alerts, each logged once per episode with what was done and counted ({@link
+ * InstallMetrics.Alert}): slower than {@link Builder#slowAfter}, an ETA longer than the hold's
+ * budget lasts, repeated failures. Each widens the install: no source cap (the leader and peers
+ * held back become sources), the leader no longer asked last, more bytes in flight per source;
+ * never a faster sender.
+ *
  * <p>Concurrency: each install has one driver thread that owns its {@code ChunkTransfer} and all
  * its bookkeeping (sources, leases, per-source bytes); transport callbacks, peer futures and timers
  * hand events to it. Arriving chunks are verified on a verifier pool of one thread per core, which
@@ -1044,9 +1055,12 @@ public final class MultiSourceInstaller implements Installer {
       offerSources();
       long inFlight = raiseInFlight();
       poll();
-      return "widened: adding the sources held back "
-          + heldBack
-          + (heldBack.contains(request.leaderId()) ? " (the leader among them)" : "")
+      return "widened: "
+          + (heldBack.isEmpty()
+              ? "no source was held back"
+              : "adding the sources held back "
+                  + heldBack
+                  + (heldBack.contains(request.leaderId()) ? " (the leader among them)" : ""))
           + ", the leader no longer asked last, up to "
           + inFlight
           + " bytes in flight per source (senders' rate limits unchanged)";

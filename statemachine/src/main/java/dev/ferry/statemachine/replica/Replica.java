@@ -677,11 +677,16 @@ public final class Replica implements AutoCloseable {
   }
 
   /**
-   * Retention holds placed (a new owner, or a new floor) and expired (not renewed in time) since
-   * this replica started, as {@code {placed, expired}}. Thread-safe.
+   * Counts of retention holds since a replica started.
+   *
+   * @param placed holds recorded as placed (a new owner, or an owner's new floor)
+   * @param expired holds that expired, not renewed for {@code holdExpiryEntries} entries
    */
-  public long[] retentionHoldCounts() {
-    return new long[] {core.holdsPlaced(), core.holdsExpired()};
+  public record HoldCounts(long placed, long expired) {}
+
+  /** Retention holds placed and expired since this replica started. Thread-safe. */
+  public HoldCounts retentionHoldCounts() {
+    return new HoldCounts(core.holdsPlaced(), core.holdsExpired());
   }
 
   /**
