@@ -891,7 +891,8 @@ public final class MultiSourceInstaller implements Installer {
       long now = System.nanoTime();
       if (held == null || held.floor() != h.floor()) {
         metrics.holdPlaced();
-        LOG.info(
+        // Counted; the install's own lines already say its baseline.
+        LOG.debug(
             "install: the voters hold their log after index {} for this install (budget {} bytes)",
             h.floor(),
             holdBudgetBytes);
