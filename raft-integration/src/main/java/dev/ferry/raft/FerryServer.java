@@ -105,6 +105,7 @@ public final class FerryServer implements Closeable {
   private final ChunkServer chunkServer;
   private final MultiSourceInstaller installer;
   private final PeerClients peerClients;
+  private final RaftLogHold logHold;
   private final JmxReporter jmx;
   private final ClusterSecret secret;
   private final TlsFiles tls;
@@ -123,6 +124,7 @@ public final class FerryServer implements Closeable {
       ChunkServer chunkServer,
       MultiSourceInstaller installer,
       PeerClients peerClients,
+      RaftLogHold logHold,
       NodeMetrics nodeMetrics) {
     this.self = b.self();
     this.peers = List.copyOf(b.peers);
@@ -137,6 +139,7 @@ public final class FerryServer implements Closeable {
     this.chunkServer = chunkServer;
     this.installer = installer;
     this.peerClients = peerClients;
+    this.logHold = logHold;
     this.secret = b.secret;
     this.tls = b.tls;
     ServiceMetrics.register(metrics, () -> NodeCounters.read(this));
@@ -419,6 +422,24 @@ public final class FerryServer implements Closeable {
     }
 
     @Override
+    public NodeStatus.Recovery recovery() {
+      Replica.HoldCounts holds = replica().retentionHoldCounts();
+      long lowest =
+          replica().retentionHolds().stream()
+              .mapToLong(dev.ferry.statemachine.RetentionHold::floor)
+              .min()
+              .orElse(-1);
+      java.util.Optional<dev.ferry.shipping.metrics.InstallMetrics> m =
+          installer().map(MultiSourceInstaller::metrics);
+      return new NodeStatus.Recovery(
+          lowest,
+          holds.placed(),
+          holds.expired(),
+          m.map(x -> x.rebases()).orElse(0L),
+          m.map(x -> x.alerts().values().stream().mapToLong(Long::longValue).sum()).orElse(0L));
+    }
+
+    @Override
     public Path dataDir() {
       return FerryServer.this.dataDir();
     }
@@ -449,6 +470,9 @@ public final class FerryServer implements Closeable {
     } finally {
       if (peerClients != null) {
         peerClients.close();
+      }
+      if (logHold != null) {
+        logHold.close();
       }
       if (chunkServer != null) {
         chunkServer.close();
@@ -485,10 +509,13 @@ public final class FerryServer implements Closeable {
     private boolean jmx = true;
     private Shipping shipping = Shipping.AUTO;
     private int installSources = Integer.MAX_VALUE;
+    private long installHoldBudget = MultiSourceInstaller.DEFAULT_HOLD_BUDGET_BYTES;
+    private Duration slowInstallAfter = Duration.ofMinutes(5);
     private TlsFiles tls;
     private InetSocketAddress metricsBind;
 
     private final RaftServer[] serverRef = new RaftServer[1];
+    private final RaftGroup[] groupRef = new RaftGroup[1];
 
     private Builder() {}
 
@@ -632,6 +659,32 @@ public final class FerryServer implements Closeable {
     }
 
     /**
+     * The most log bytes an install's retention hold may make the voters keep before the install
+     * rebases onto a newer baseline (default {@link
+     * MultiSourceInstaller#DEFAULT_HOLD_BUDGET_BYTES}, 256 MiB). See {@link
+     * MultiSourceInstaller.Builder#holdBudgetBytes}.
+     */
+    public Builder installHoldBudget(long bytes) {
+      if (bytes <= 0) {
+        throw new IllegalArgumentException("installHoldBudget must be positive: " + bytes);
+      }
+      this.installHoldBudget = bytes;
+      return this;
+    }
+
+    /**
+     * How long an install may run before the {@code slow} alert fires and the install is widened
+     * (default 5 minutes). See {@link MultiSourceInstaller.Builder#slowAfter}.
+     */
+    public Builder slowInstallAfter(Duration after) {
+      if (after.isNegative() || after.isZero()) {
+        throw new IllegalArgumentException("slowInstallAfter must be positive: " + after);
+      }
+      this.slowInstallAfter = after;
+      return this;
+    }
+
+    /**
      * Installs fetch from at most this many peers at once, followers before the leader (default:
      * every peer holding the baseline).
      */
@@ -742,8 +795,12 @@ public final class FerryServer implements Closeable {
       MultiSourceInstaller multiSource = null;
       PeerClients clients = null;
       Installer chosen = installer != null ? installer : Installer.unavailable();
+      RaftLogHold logHold = null;
       if (installer == null && secret != null) {
         clients = new PeerClients(self.id(), secret, tls == null ? null : tls.chunkClientContext());
+        logHold =
+            new RaftLogHold(
+                self.id(), () -> groupRef[0], tls == null ? null : tls.ratisParameters());
         PeerClients c = clients;
         RaftGroupId gid = groupId(clusterName);
         multiSource =
@@ -753,6 +810,9 @@ public final class FerryServer implements Closeable {
                 .transferConfig(transferConfig)
                 .shipping(shipping)
                 .maxSources(installSources)
+                .logHold(logHold)
+                .holdBudgetBytes(installHoldBudget)
+                .slowAfter(slowInstallAfter)
                 .metrics(new InstallMetrics(metricRegistry, nodeMetrics, clusterName))
                 .build();
         chosen = multiSource;
@@ -803,6 +863,7 @@ public final class FerryServer implements Closeable {
             RaftPeers.toRaftPeer(peer, isListener ? RaftPeerRole.LISTENER : RaftPeerRole.FOLLOWER));
       }
       RaftGroup group = RaftGroup.valueOf(groupId(clusterName), raftPeers);
+      groupRef[0] = group;
       Path groupDir = dataDir.resolve("raft").resolve(group.getGroupId().getUuid().toString());
       boolean recover = Files.isDirectory(groupDir);
       if (recover && listener) {
@@ -825,7 +886,7 @@ public final class FerryServer implements Closeable {
               .build();
       serverRef[0] = server;
       return new FerryServer(
-          this, group, server, adapter, chunkServer, multiSource, clients, nodeMetrics);
+          this, group, server, adapter, chunkServer, multiSource, clients, logHold, nodeMetrics);
     }
 
     private static TimeDuration ms(Duration d) {

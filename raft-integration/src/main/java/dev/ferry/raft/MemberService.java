@@ -120,6 +120,9 @@ final class MemberService implements AdminServer.Node {
     /** Whether the node was started as a listener (a joining node, unverified until promoted). */
     boolean startedAsListener();
 
+    /** The node's retention holds, rebases and install alerts, for its status. */
+    NodeStatus.Recovery recovery();
+
     /** The node's data directory (wiped on a retirement that asks for it). */
     Path dataDir();
 
@@ -315,7 +318,8 @@ final class MemberService implements AdminServer.Node {
             : List.of(),
         current,
         last,
-        Optional.of(server.counters()));
+        Optional.of(server.counters()),
+        Optional.of(server.recovery()));
   }
 
   /** Whether {@code conf} names {@code id}, as voter or listener, in its current or old part. */

@@ -8,6 +8,7 @@ import dev.ferry.shipping.install.MultiSourceInstaller;
 import dev.ferry.shipping.metrics.LabelledCounts;
 import dev.ferry.shipping.metrics.NodeMetrics;
 import dev.ferry.snapshot.store.StoreStats;
+import dev.ferry.statemachine.RetentionHold;
 import dev.ferry.statemachine.SnapshotStats;
 import dev.ferry.statemachine.replica.Replica;
 import java.io.IOException;
@@ -207,6 +208,36 @@ final class ServerMetrics {
   // ---- snapshots -------------------------------------------------------------------------------
 
   private void snapshots(Replica sm) {
+    m.counters(
+        "ferry_retention_holds_total",
+        "Log-retention holds this replica recorded as placed (a new owner or floor).",
+        GROUP,
+        cb -> cb.call(sm.retentionHoldCounts().placed(), group));
+    m.counters(
+        "ferry_retention_hold_expiries_total",
+        "Log-retention holds that expired on this replica, not renewed in time.",
+        GROUP,
+        cb -> cb.call(sm.retentionHoldCounts().expired(), group));
+    m.gauges(
+        "ferry_retention_hold_floor",
+        "The lowest floor of the retention holds standing: the replica reports no snapshot above"
+            + " it to Ratis; absent when none stands.",
+        GROUP,
+        cb ->
+            sm.retentionHolds().stream()
+                .mapToLong(RetentionHold::floor)
+                .min()
+                .ifPresent(f -> cb.call(f, group)));
+    m.gauges(
+        "ferry_retention_hold_log_bytes",
+        "Log bytes the largest standing retention hold made the voters keep; absent when none"
+            + " stands.",
+        GROUP,
+        cb ->
+            sm.retentionHolds().stream()
+                .mapToLong(RetentionHold::logBytes)
+                .max()
+                .ifPresent(b -> cb.call(b, group)));
     snapshotGauge(
         "ferry_snapshot_latest_index",
         "The log index of the node's newest durable snapshot.",

@@ -19,6 +19,9 @@ import java.util.Arrays;
  *   <li>membership record: {@code 0x04, 0x01, kind:u8, id:i64, node:text, address:text} begins a
  *       change, {@code 0x04, 0x02, id:i64, phase:u8} advances it, {@code 0x04, 0x03, id:i64} ends
  *       it (text is {@code u16 length, UTF-8}); see {@link MembershipChange}
+ *   <li>retention hold: {@code 0x05, 0x01, owner:text, floor:i64} places or renews {@code owner}'s
+ *       hold at {@code floor}, {@code 0x05, 0x02, owner:text} releases it; see {@link
+ *       RetentionHold}
  * </ul>
  *
  * Query layouts: {@code 0x10, payload} (a user query), {@code 0x11} (applied index and digest),
@@ -60,6 +63,15 @@ public final class CommandCodec {
 
   /** Membership record operation: end. */
   public static final byte MEMBERSHIP_END = 0x03;
+
+  /** Kind byte of a retention hold record. */
+  public static final byte HOLD = 0x05;
+
+  /** Retention hold operation: place or renew. */
+  public static final byte HOLD_RENEW = 0x01;
+
+  /** Retention hold operation: release. */
+  public static final byte HOLD_RELEASE = 0x02;
 
   /** Length of a user command's header (kind, client id, sequence, first unacknowledged). */
   public static final int USER_HEADER = 1 + 4 * Long.BYTES;
@@ -143,6 +155,85 @@ public final class CommandCodec {
         .put(MEMBERSHIP_END)
         .putLong(id)
         .array();
+  }
+
+  /**
+   * The command that places {@code owner}'s retention hold at {@code floor}, or renews it if it
+   * stands at that floor (a different floor replaces it: a new hold). Its reply payload is the hold
+   * as recorded ({@link #decodeHoldReply}).
+   *
+   * @throws IllegalArgumentException if {@code floor < 0} or the owner is empty or too long
+   */
+  public static byte[] holdRenew(String owner, long floor) {
+    if (floor < 0) {
+      throw new IllegalArgumentException("floor < 0: " + floor);
+    }
+    byte[] o = ownerBytes(owner);
+    return ByteBuffer.allocate(2 + 2 + o.length + Long.BYTES)
+        .put(HOLD)
+        .put(HOLD_RENEW)
+        .putShort((short) o.length)
+        .put(o)
+        .putLong(floor)
+        .array();
+  }
+
+  /** The command that releases {@code owner}'s retention hold; a no-op if it has none. */
+  public static byte[] holdRelease(String owner) {
+    byte[] o = ownerBytes(owner);
+    return ByteBuffer.allocate(2 + 2 + o.length)
+        .put(HOLD)
+        .put(HOLD_RELEASE)
+        .putShort((short) o.length)
+        .put(o)
+        .array();
+  }
+
+  private static byte[] ownerBytes(String owner) {
+    byte[] o = owner.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    if (o.length == 0 || o.length > 0xffff) {
+      throw new IllegalArgumentException("hold owner must be 1..65535 bytes: '" + owner + "'");
+    }
+    return o;
+  }
+
+  /** Encodes a hold as a reply payload ({@link #decodeHoldReply}). */
+  public static byte[] encodeHoldReply(RetentionHold h) {
+    byte[] o = ownerBytes(h.owner());
+    return ByteBuffer.allocate(2 + o.length + 4 * Long.BYTES)
+        .putShort((short) o.length)
+        .put(o)
+        .putLong(h.floor())
+        .putLong(h.placedAt())
+        .putLong(h.renewedAt())
+        .putLong(h.logBytes())
+        .array();
+  }
+
+  /**
+   * Decodes the payload of a {@link #holdRenew} reply: the hold as the replicas recorded it.
+   *
+   * @throws IllegalArgumentException if the bytes are not such a payload
+   */
+  public static RetentionHold decodeHoldReply(byte[] payload) {
+    try {
+      ByteBuffer b = ByteBuffer.wrap(payload);
+      byte[] o = new byte[b.getShort() & 0xffff];
+      b.get(o);
+      RetentionHold h =
+          new RetentionHold(
+              new String(o, java.nio.charset.StandardCharsets.UTF_8),
+              b.getLong(),
+              b.getLong(),
+              b.getLong(),
+              b.getLong());
+      if (b.hasRemaining()) {
+        throw new IllegalArgumentException(b.remaining() + " trailing bytes");
+      }
+      return h;
+    } catch (java.nio.BufferUnderflowException e) {
+      throw new IllegalArgumentException("truncated hold reply", e);
+    }
   }
 
   /** A query for the pending membership change; see {@link #decodeMembershipReply}. */

@@ -24,6 +24,9 @@ import java.util.Objects;
  * @param zstdLevel zstd level chunks are stored with ({@code -7..22})
  * @param captureBytesPerSecond throttle of the capture writer, so foreground apply keeps priority
  * @param installDeadline how long an install may take before it is abandoned (and retried)
+ * @param holdExpiryEntries a log-retention hold ({@link RetentionHold}) not renewed for more than
+ *     this many log entries expires (the same on every replica: it depends only on log indices). It
+ *     bounds the log a hold whose installer died keeps: an idle log keeps nothing more
  * @param verifyReportedChanges for a state machine that implements {@link ReportsChanges}: at every
  *     capture, check that the changes it reported through {@link ApplyContext#changed} since the
  *     previous capture are exactly what its {@link StateView} holds now. A mismatch (a change that
@@ -46,6 +49,7 @@ public record StateMachineConfig(
     int zstdLevel,
     long captureBytesPerSecond,
     Duration installDeadline,
+    long holdExpiryEntries,
     boolean verifyReportedChanges,
     long scrubBytesPerSecond) {
 
@@ -66,6 +70,7 @@ public record StateMachineConfig(
     positive("maxRunsPerShard", maxRunsPerShard);
     positive("retainSnapshots", retainSnapshots);
     positive("captureBytesPerSecond", captureBytesPerSecond);
+    positive("holdExpiryEntries", holdExpiryEntries);
     if (scrubBytesPerSecond < 0) {
       throw new IllegalArgumentException(
           "scrubBytesPerSecond must be >= 0: " + scrubBytesPerSecond);
@@ -82,8 +87,8 @@ public record StateMachineConfig(
   /**
    * Defaults: capture every 100k entries or 256 MiB, sessions idle for 10M entries expire, 1024
    * outstanding replies per session, 4 runs per shard, keep 3 snapshots, zstd level 3, captures
-   * written at up to 512 MiB/s, installs abandoned after 10 minutes, stored chunks scrubbed at 8
-   * MiB/s.
+   * written at up to 512 MiB/s, installs abandoned after 10 minutes, retention holds expire 100k
+   * entries after their last renewal, stored chunks scrubbed at 8 MiB/s.
    */
   public static StateMachineConfig defaults() {
     return builder().build();
@@ -106,6 +111,7 @@ public record StateMachineConfig(
         .zstdLevel(zstdLevel)
         .captureBytesPerSecond(captureBytesPerSecond)
         .installDeadline(installDeadline)
+        .holdExpiryEntries(holdExpiryEntries)
         .verifyReportedChanges(verifyReportedChanges)
         .scrubBytesPerSecond(scrubBytesPerSecond);
   }
@@ -129,6 +135,7 @@ public record StateMachineConfig(
     private long captureEveryEntries = 100_000;
     private long captureEveryBytes = 256L << 20;
     private long sessionIdleEntries = 10_000_000;
+    private long holdExpiryEntries = 100_000;
     private int maxOutstandingPerSession = 1024;
     private int maxRunsPerShard = 4;
     private int retainSnapshots = 3;
@@ -194,6 +201,12 @@ public record StateMachineConfig(
       return this;
     }
 
+    /** See {@link StateMachineConfig#holdExpiryEntries()}. */
+    public Builder holdExpiryEntries(long entries) {
+      this.holdExpiryEntries = entries;
+      return this;
+    }
+
     /** See {@link StateMachineConfig#verifyReportedChanges()}. */
     public Builder verifyReportedChanges(boolean on) {
       this.verifyReportedChanges = on;
@@ -223,6 +236,7 @@ public record StateMachineConfig(
           zstdLevel,
           captureBytesPerSecond,
           installDeadline,
+          holdExpiryEntries,
           verifyReportedChanges,
           scrubBytesPerSecond);
     }

@@ -72,6 +72,20 @@ public class LocalCluster implements Closeable {
     this.installSources = max;
   }
 
+  private long installHoldBudget =
+      dev.ferry.shipping.install.MultiSourceInstaller.DEFAULT_HOLD_BUDGET_BYTES;
+  private Duration slowInstallAfter = Duration.ofMinutes(5);
+
+  /** Sets the install hold budget (log bytes) of nodes started from now on. */
+  public void setInstallHoldBudget(long bytes) {
+    this.installHoldBudget = bytes;
+  }
+
+  /** Sets after how long an install of nodes started from now on is slow (alert, widening). */
+  public void setSlowInstallAfter(Duration after) {
+    this.slowInstallAfter = after;
+  }
+
   /** Sets the chunk service send rate (bytes/s) node {@code id} gets at its next start. */
   public void setSendRate(String id, long bytesPerSecond) {
     sendRate.put(id, bytesPerSecond);
@@ -223,6 +237,8 @@ public class LocalCluster implements Closeable {
         .jmx(false)
         .shipping(shipping)
         .installSources(installSources)
+        .installHoldBudget(installHoldBudget)
+        .slowInstallAfter(slowInstallAfter)
         // Small log segments, so that tests reach purgeable (closed) segments quickly.
         .property("raft.server.log.segment.size.max", "1MB")
         .property("raft.server.log.preallocated.size", "256KB")

@@ -361,6 +361,13 @@ final class AdminCommand {
           b.append(counters(n)).append('\n');
         }
       }
+      b.append(
+          "recovery since start (log hold floor; holds placed/expired; rebases; install alerts):\n");
+      for (Object o : all) {
+        if (o instanceof NodeStatus n) {
+          b.append(recovery(n)).append('\n');
+        }
+      }
       NodeStatus s = any.get();
       b.append("configuration (as ").append(s.id()).append(" knows it):\n");
       for (NodeStatus.Member m : s.members()) {
@@ -414,6 +421,23 @@ final class AdminCommand {
                     c.adminRefused(),
                     c.adminMalformed(),
                     c.quarantined()))
+        .orElse(String.format(Locale.ROOT, "  %-8s (not reported)", n.id()));
+  }
+
+  /** One node's line of retention holds, rebases and install alerts in {@code admin status}. */
+  static String recovery(NodeStatus n) {
+    return n.recovery()
+        .map(
+            r ->
+                String.format(
+                    Locale.ROOT,
+                    "  %-8s hold %s; holds %d/%d; rebases %d; alerts %d",
+                    n.id(),
+                    r.holdFloor() < 0 ? "none" : "after index " + r.holdFloor(),
+                    r.holdsPlaced(),
+                    r.holdExpiries(),
+                    r.rebases(),
+                    r.alerts()))
         .orElse(String.format(Locale.ROOT, "  %-8s (not reported)", n.id()));
   }
 

@@ -39,7 +39,8 @@ class AdminStatusTest {
         id.equals("n1") ? List.of("n5 (last answered 4200 ms ago)") : List.of(),
         install,
         Optional.empty(),
-        id.equals("n1") ? Optional.of(new NodeStatus.Counters(3, 1, 2, 0, 4)) : Optional.empty());
+        id.equals("n1") ? Optional.of(new NodeStatus.Counters(3, 1, 2, 0, 4)) : Optional.empty(),
+        id.equals("n1") ? Optional.of(new NodeStatus.Recovery(40, 2, 1, 1, 3)) : Optional.empty());
   }
 
   @Test
@@ -63,6 +64,8 @@ class AdminStatusTest {
     assertTrue(
         table.contains("  n1       chunk service 3/1, admin service 2/0, quarantined 4\n"), table);
     assertTrue(table.contains("  n4       (not reported)\n"), table);
+    assertTrue(
+        table.contains("  n1       hold after index 40; holds 2/1; rebases 1; alerts 3\n"), table);
     assertTrue(
         table.contains("index 90: 40.0/100.0 MiB, 10.0 MiB/s, 60.0 MiB left, ETA 8.0 s from"),
         table);

@@ -265,6 +265,15 @@ final class AdminProtocol {
               m.put("counters.admin.malformed", Long.toString(c.adminMalformed()));
               m.put("counters.quarantined", Long.toString(c.quarantined()));
             });
+    s.recovery()
+        .ifPresent(
+            r -> {
+              m.put("recovery.holdFloor", Long.toString(r.holdFloor()));
+              m.put("recovery.holds", Long.toString(r.holdsPlaced()));
+              m.put("recovery.expiries", Long.toString(r.holdExpiries()));
+              m.put("recovery.rebases", Long.toString(r.rebases()));
+              m.put("recovery.alerts", Long.toString(r.alerts()));
+            });
     return m;
   }
 
@@ -314,10 +323,24 @@ final class AdminProtocol {
           f.body().containsKey("staged") ? List.of(f.get("staged").split(",")) : List.of(),
           install(f, "install."),
           install(f, "last."),
-          counters(f));
+          counters(f),
+          recovery(f));
     } catch (IllegalArgumentException | NullPointerException e) {
       throw new AdminProtocolException("bad status: " + e.getMessage());
     }
+  }
+
+  private static Optional<NodeStatus.Recovery> recovery(Frame f) throws AdminProtocolException {
+    if (!f.body().containsKey("recovery.alerts")) {
+      return Optional.empty();
+    }
+    return Optional.of(
+        new NodeStatus.Recovery(
+            f.number("recovery.holdFloor"),
+            f.number("recovery.holds"),
+            f.number("recovery.expiries"),
+            f.number("recovery.rebases"),
+            f.number("recovery.alerts")));
   }
 
   private static Optional<NodeStatus.Counters> counters(Frame f) throws AdminProtocolException {

@@ -33,6 +33,8 @@ import java.util.Optional;
  *     is what it held at the end)
  * @param counters its counters of bad input since it started (empty from a node that does not
  *     report them)
+ * @param recovery its log-retention holds and install rebases and alerts since it started (empty
+ *     from a node that does not report them)
  */
 public record NodeStatus(
     String id,
@@ -49,8 +51,10 @@ public record NodeStatus(
     List<String> staged,
     Optional<InstallProgress> install,
     Optional<InstallProgress> lastInstall,
-    Optional<Counters> counters) {
+    Optional<Counters> counters,
+    Optional<Recovery> recovery) {
   public NodeStatus {
+    Objects.requireNonNull(recovery, "recovery");
     Objects.requireNonNull(id, "id");
     Objects.requireNonNull(role, "role");
     Objects.requireNonNull(leader, "leader");
@@ -62,6 +66,26 @@ public record NodeStatus(
     Objects.requireNonNull(install, "install");
     Objects.requireNonNull(lastInstall, "lastInstall");
     Objects.requireNonNull(counters, "counters");
+  }
+
+  /**
+   * A node's log-retention holds and install rebases and alerts since it started (the same numbers
+   * its metrics export).
+   *
+   * @param holdFloor the lowest floor of the retention holds its replica applies now, or {@code -1}
+   *     if none stands
+   * @param holdsPlaced holds its replica recorded as placed
+   * @param holdExpiries holds that expired on its replica
+   * @param rebases installs of this node that moved to a newer baseline
+   * @param alerts install alerts this node raised
+   */
+  public record Recovery(
+      long holdFloor, long holdsPlaced, long holdExpiries, long rebases, long alerts) {
+    public Recovery {
+      if (holdFloor < -1 || holdsPlaced < 0 || holdExpiries < 0 || rebases < 0 || alerts < 0) {
+        throw new IllegalArgumentException("negative counter: " + this);
+      }
+    }
   }
 
   /**

@@ -48,6 +48,10 @@ import org.slf4j.LoggerFactory;
 public final class RatisStateMachine extends BaseStateMachine {
   private static final Logger LOG = LoggerFactory.getLogger(RatisStateMachine.class);
 
+  /** The highest snapshot index Ratis was told of (takeSnapshot results, snapshots it loaded). */
+  private final java.util.concurrent.atomic.AtomicLong reportedSnapshot =
+      new java.util.concurrent.atomic.AtomicLong(-1);
+
   /**
    * When, after an install finished, this replica asks its own Ratis server to swap the installed
    * state in (milliseconds after the install; then every {@link #RELOAD_RETRY_MS}).
@@ -111,8 +115,13 @@ public final class RatisStateMachine extends BaseStateMachine {
         getLifeCycle(), () -> replica.swapInStaged().ifPresent(this::appliedSnapshot));
   }
 
-  /** Ratis's applied index follows a snapshot that was loaded or swapped in. */
+  /**
+   * Ratis's applied index follows a snapshot that was loaded or swapped in; so does the snapshot
+   * index Ratis holds (it reads {@link #getLatestSnapshot} then), which {@link #takeSnapshot} must
+   * never report below.
+   */
   private void appliedSnapshot(Manifest m) {
+    reportedSnapshot.accumulateAndGet(m.index(), Math::max);
     TermIndex ti = TermIndex.valueOf(m.term(), m.index());
     if (ti.compareTo(getLastAppliedTermIndex()) > 0) {
       updateLastAppliedTermIndex(ti);
@@ -181,11 +190,22 @@ public final class RatisStateMachine extends BaseStateMachine {
 
   /**
    * Ratis asks for a snapshot to purge its log up to. Snapshots are captured through the log by
-   * Ferry's own command, so this reports the newest durable one and returns at once.
+   * Ferry's own command, so this reports the newest durable one, or a retention hold's floor if
+   * that is lower ({@link Replica#purgeIndex}), and returns at once. Never less than it reported
+   * before or than the snapshot Ratis last loaded: Ratis requires its snapshot index to increase
+   * (it fails the state machine updater otherwise), so a hold placed below it does not lower it.
+   * While a hold stands Ratis asks again at every applied entry past its threshold: those calls log
+   * only at DEBUG.
    */
   @Override
   public long takeSnapshot() {
-    return replica.latestManifest().map(Manifest::index).orElse(-1L);
+    long latest = replica.latestManifest().map(Manifest::index).orElse(-1L);
+    long purge = reportedSnapshot.accumulateAndGet(replica.purgeIndex(), Math::max);
+    if (purge < latest) {
+      LOG.debug(
+          "{}: snapshot {} durable; a retention hold keeps the log after {}", this, latest, purge);
+    }
+    return purge;
   }
 
   // ---- apply and query -------------------------------------------------------------------------

@@ -68,7 +68,8 @@ class AdminProtocolTest {
             List.of("n5 (last answered 12 ms ago)", "n6 (last answered 3 ms ago)"),
             Optional.of(i),
             Optional.empty(),
-            Optional.of(new NodeStatus.Counters(1, 2, 3, 4, 5)));
+            Optional.of(new NodeStatus.Counters(1, 2, 3, 4, 5)),
+            Optional.of(new NodeStatus.Recovery(-1, 6, 7, 8, 9)));
     assertEquals(
         s, AdminProtocol.status(roundTrip(AdminProtocol.STATUS_REPLY, AdminProtocol.status(s))));
     // A node that reports no counters (an older one) still reads.

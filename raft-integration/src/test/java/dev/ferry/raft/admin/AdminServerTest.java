@@ -56,6 +56,7 @@ class AdminServerTest {
           List.of(),
           Optional.empty(),
           Optional.empty(),
+          Optional.empty(),
           Optional.empty());
 
   /** A node that only answers status. */

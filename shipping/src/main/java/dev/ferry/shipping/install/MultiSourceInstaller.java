@@ -20,6 +20,7 @@ import dev.ferry.snapshot.transfer.TransferConfig;
 import dev.ferry.snapshot.transfer.TransferProgress;
 import dev.ferry.snapshot.transfer.TransferSource;
 import dev.ferry.snapshot.transport.ChunkTransport;
+import dev.ferry.statemachine.RetentionHold;
 import dev.ferry.statemachine.replica.DigestMismatchException;
 import dev.ferry.statemachine.replica.InstallTarget;
 import dev.ferry.statemachine.replica.Installer;
@@ -36,6 +37,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -71,6 +73,17 @@ import org.slf4j.LoggerFactory;
  *       shard is loaded, so a chunk is not read and decoded again from the store.
  * </ol>
  *
+ * <p>While the transfer runs, the install holds the voters' log after its baseline ({@link
+ * LogHold}, renewed every {@code sourcePoll}, released once the leader replays the log to this
+ * node), so that the log it must replay is still there when it ends. When a renewal says the hold
+ * kept more than {@link Builder#holdBudgetBytes} of log and a newer baseline exists, it rebases: it
+ * lets the requests already made arrive, then moves to the newest baseline and fetches only what it
+ * lacks. Alerts, each logged once per episode with what was done and counted ({@link
+ * InstallMetrics.Alert}): slower than {@link Builder#slowAfter}, an ETA longer than the hold's
+ * budget lasts, repeated failures. Each widens the install: no source cap (the leader and peers
+ * held back become sources), the leader no longer asked last, more bytes in flight per source;
+ * never a faster sender.
+ *
  * <p>Concurrency: each install has one driver thread that owns its {@code ChunkTransfer} and all
  * its bookkeeping (sources, leases, per-source bytes); transport callbacks, peer futures and timers
  * hand events to it. Arriving chunks are verified on a verifier pool of one thread per core, which
@@ -84,6 +97,15 @@ import org.slf4j.LoggerFactory;
 public final class MultiSourceInstaller implements Installer {
   private static final Logger LOG = LoggerFactory.getLogger(MultiSourceInstaller.class);
   private static final String TARGET_KEY_PREFIX = "install-";
+
+  /** Default of {@link Builder#holdBudgetBytes}: 256 MiB. */
+  public static final long DEFAULT_HOLD_BUDGET_BYTES = 256L << 20;
+
+  /** The longest a rebasing run waits for the chunks it requested before it hands over. */
+  static final Duration DRAIN_LIMIT = Duration.ofSeconds(30);
+
+  /** The in-flight bytes per source a widened install raises its transfer to (4× the default). */
+  static final long WIDENED_IN_FLIGHT_FACTOR = 4;
 
   private final String selfId;
   private final Supplier<List<SnapshotPeer>> peers;
@@ -104,6 +126,17 @@ public final class MultiSourceInstaller implements Installer {
   private final Duration sourcePoll;
   private final int threads = Runtime.getRuntime().availableProcessors();
   private final AtomicInteger installs = new AtomicInteger();
+  private final LogHold hold;
+  private final long holdBudgetBytes;
+  private final Duration slowAfter;
+  private final int failuresToAlert;
+
+  /** Installs running now (a rebased install counts once). */
+  private final AtomicInteger running = new AtomicInteger();
+
+  /** Installs that failed in a row (reset by a success); the alert fires once per series. */
+  private final AtomicInteger failuresInARow = new AtomicInteger();
+
   private volatile InstallReport lastReport;
   private volatile InstallProgress current;
 
@@ -127,11 +160,20 @@ public final class MultiSourceInstaller implements Installer {
     this.maxSources = b.maxSources;
     this.decodedCacheBytes = b.decodedCacheBytes;
     this.sourcePoll = b.sourcePoll;
+    this.hold = b.hold;
+    this.holdBudgetBytes = b.holdBudgetBytes;
+    this.slowAfter = b.slowAfter;
+    this.failuresToAlert = b.failuresToAlert;
   }
 
   /** A new builder. */
   public static Builder builder() {
     return new Builder();
+  }
+
+  /** The metrics installs record into (holds, rebases, alerts, bytes, outcomes). */
+  public InstallMetrics metrics() {
+    return metrics;
   }
 
   /** The report of the last install that ended (successfully or not), or {@code null}. */
@@ -149,7 +191,16 @@ public final class MultiSourceInstaller implements Installer {
 
   @Override
   public CompletableFuture<Manifest> install(InstallRequest request, InstallTarget target) {
-    Run run = new Run(request, target, installs.incrementAndGet());
+    Run run =
+        new Run(
+            request,
+            target,
+            installs.incrementAndGet(),
+            new CompletableFuture<>(),
+            Math.max(0, request.firstAvailableIndex() - 1),
+            System.nanoTime());
+    running.incrementAndGet();
+    run.result.whenComplete((m, t) -> running.decrementAndGet());
     run.start();
     return run.result;
   }
@@ -178,6 +229,28 @@ public final class MultiSourceInstaller implements Installer {
     metrics.phase(InstallMetrics.Phase.FINALIZE, sinceInstalled.toNanos());
   }
 
+  /**
+   * Releases the install's log-retention hold once the leader replays the log after the installed
+   * snapshot to this node (released earlier, the voters could purge the entries it still needs
+   * before the leader sent them), unless another install runs meanwhile.
+   */
+  @Override
+  public void replaying(Manifest manifest) {
+    if (running.get() == 0) {
+      releaseHold();
+    }
+  }
+
+  private void releaseHold() {
+    hold.release()
+        .whenComplete(
+            (v, t) -> {
+              if (t != null) {
+                LOG.debug("install: releasing the retention hold failed: {}", t.toString());
+              }
+            });
+  }
+
   /** Configures a {@link MultiSourceInstaller}. */
   public static final class Builder {
     private String selfId;
@@ -190,8 +263,56 @@ public final class MultiSourceInstaller implements Installer {
     private int maxSources = Integer.MAX_VALUE;
     private long decodedCacheBytes = DecodedChunkCache.defaultCap();
     private Duration sourcePoll = Duration.ofSeconds(1);
+    private LogHold hold = LogHold.none();
+    private long holdBudgetBytes = DEFAULT_HOLD_BUDGET_BYTES;
+    private Duration slowAfter = Duration.ofMinutes(5);
+    private int failuresToAlert = 3;
 
     private Builder() {}
+
+    /**
+     * How an install holds the voters' log after its baseline ({@link LogHold}); default {@link
+     * LogHold#none()} (installs run without a hold).
+     */
+    public Builder logHold(LogHold hold) {
+      this.hold = Objects.requireNonNull(hold, "hold");
+      return this;
+    }
+
+    /**
+     * The most log bytes an install's retention hold may make the voters keep (bytes of entries
+     * applied since the hold was placed). When a renewal reports more, the install rebases: it
+     * moves to the newest baseline the peers hold, fetching only the chunks it lacks, and holds the
+     * log after that one instead. Default 256 MiB.
+     */
+    public Builder holdBudgetBytes(long bytes) {
+      if (bytes <= 0) {
+        throw new IllegalArgumentException("holdBudgetBytes must be positive: " + bytes);
+      }
+      this.holdBudgetBytes = bytes;
+      return this;
+    }
+
+    /**
+     * How long an install may run before the {@code slow} alert fires and the install is widened
+     * (sources held back are added, more chunks kept in flight). Default 5 minutes.
+     */
+    public Builder slowAfter(Duration after) {
+      if (after.isNegative() || after.isZero()) {
+        throw new IllegalArgumentException("slowAfter must be positive: " + after);
+      }
+      this.slowAfter = after;
+      return this;
+    }
+
+    /** How many installs in a row must fail for the {@code repeated_failures} alert. Default 3. */
+    public Builder failuresToAlert(int failures) {
+      if (failures < 1) {
+        throw new IllegalArgumentException("failuresToAlert must be >= 1: " + failures);
+      }
+      this.failuresToAlert = failures;
+      return this;
+    }
 
     /** How often a running install asks the members that are not its sources for their listings. */
     Builder sourcePoll(Duration every) {
@@ -285,7 +406,7 @@ public final class MultiSourceInstaller implements Installer {
 
   /** One install: owns its transfer on its driver thread. */
   private final class Run {
-    final CompletableFuture<Manifest> result = new CompletableFuture<>();
+    final CompletableFuture<Manifest> result;
     private final InstallRequest request;
     private final InstallTarget target;
     private final ChunkStore store;
@@ -294,7 +415,38 @@ public final class MultiSourceInstaller implements Installer {
     private final ExecutorService storer;
     private final ExecutorService loader;
     private final DecodedChunkCache decoded = new DecodedChunkCache(decodedCacheBytes);
-    private final long startNanos = System.nanoTime();
+    private final int n;
+
+    /** When the install began (its first baseline's run, for a rebased one). */
+    private final long startNanos;
+
+    /** The lowest baseline index this run accepts. */
+    private final long minIndex;
+
+    /** This run ended without ending the install: it rebased onto a newer baseline. */
+    private boolean handedOver;
+
+    /** The hold as last recorded, its renewal outstanding, and when it was recorded. */
+    private RetentionHold held;
+
+    private boolean renewing;
+    private long heldAtNanos;
+
+    /** Log bytes per second the hold made the voters keep, between the last two renewals. */
+    private double holdGrowth;
+
+    /** Rebasing: no new requests; what is outstanding is stored until {@code drainUntil}. */
+    private boolean draining;
+
+    private long drainUntil;
+
+    /** Chunks requested from a source and not answered yet. */
+    private final Set<ChunkId> outstanding = new HashSet<>();
+
+    /** The install was widened (sources held back added, more in flight); once per run. */
+    private boolean widened;
+
+    private final Set<InstallMetrics.Alert> alerted = new HashSet<>();
 
     /** The sources in use: pinned, offered to the transfer, neither dropped nor demoted. */
     private final Map<String, SnapshotPeer> sources = new LinkedHashMap<>();
@@ -349,9 +501,21 @@ public final class MultiSourceInstaller implements Installer {
     private ScheduledFuture<?> poll;
     private long heldAtStart;
 
-    Run(InstallRequest request, InstallTarget target, int n) {
+    Run(
+        InstallRequest request,
+        InstallTarget target,
+        int n,
+        CompletableFuture<Manifest> result,
+        long minIndex,
+        long startNanos) {
       this.request = request;
       this.target = target;
+      this.n = n;
+      this.result = result;
+      this.minIndex = minIndex;
+      this.startNanos = startNanos;
+      // After a series of failures every attempt starts widened.
+      this.widened = failuresInARow.get() >= failuresToAlert;
       this.store = target.chunkStore();
       this.driver =
           Executors.newSingleThreadScheduledExecutor(r -> thread(r, "ferry-install-" + n));
@@ -372,7 +536,7 @@ public final class MultiSourceInstaller implements Installer {
     private void choose() {
       metrics.begun();
       try {
-        long need = Math.max(0, request.firstAvailableIndex() - 1);
+        long need = minIndex;
         Map<String, SnapshotPeer> all = members();
         Map<String, CompletableFuture<List<ManifestInfo>>> asked = new LinkedHashMap<>();
         all.forEach((id, p) -> asked.put(id, p.listManifests(need)));
@@ -411,10 +575,10 @@ public final class MultiSourceInstaller implements Installer {
                                     + (failed.isEmpty() ? "" : "; failed: " + failed)
                                     + ")"));
         List<String> holding = new ArrayList<>(holders.get(best));
-        if (holding.size() > maxSources) {
+        if (holding.size() > cap()) {
           // false (not the leader) sorts first; the sort is stable otherwise.
           holding.sort(Comparator.comparing((String id) -> id.equals(request.leaderId())));
-          holding = holding.subList(0, maxSources);
+          holding = holding.subList(0, cap());
         }
         for (String id : holding) {
           sources.put(id, all.get(id));
@@ -542,7 +706,7 @@ public final class MultiSourceInstaller implements Installer {
           drop(id, "it left the configuration");
         }
       }
-      if (sources.size() + pinning.size() >= maxSources) {
+      if (sources.size() + pinning.size() >= cap()) {
         return;
       }
       for (SnapshotPeer p : members.values()) {
@@ -574,7 +738,7 @@ public final class MultiSourceInstaller implements Installer {
       if (!holds
           || transfer.isFinished()
           || sources.containsKey(id)
-          || sources.size() + pinning.size() >= maxSources) {
+          || sources.size() + pinning.size() >= cap()) {
         return;
       }
       pinning.add(id);
@@ -600,7 +764,7 @@ public final class MultiSourceInstaller implements Installer {
         LOG.debug("install: could not pin index {} on {}: {}", manifest.index(), id, t.toString());
         return;
       }
-      if (transfer.isFinished() || sources.containsKey(id) || sources.size() >= maxSources) {
+      if (transfer.isFinished() || sources.containsKey(id) || sources.size() >= cap()) {
         p.unpin(lease);
         return;
       }
@@ -651,7 +815,7 @@ public final class MultiSourceInstaller implements Installer {
       long others = sources.keySet().stream().filter(id -> !id.equals(request.leaderId())).count();
       List<TransferSource> offered = new ArrayList<>();
       for (String id : sources.keySet()) {
-        boolean last = others >= 2 && id.equals(request.leaderId());
+        boolean last = !widened && others >= 2 && id.equals(request.leaderId());
         offered.add(TransferSource.of(id, last ? 1 : 0));
       }
       handle(transfer.onSourcesAvailable(System.nanoTime(), offered));
@@ -721,6 +885,223 @@ public final class MultiSourceInstaller implements Installer {
       schedule();
       long every = sourcePoll.toMillis();
       poll = driver.scheduleWithFixedDelay(this::pollSafely, every, every, TimeUnit.MILLISECONDS);
+      if (widened) {
+        raiseInFlight();
+      }
+      renewHold();
+    }
+
+    /** How many sources this run may use: the configured cap, unbounded once widened. */
+    private int cap() {
+      return widened ? Integer.MAX_VALUE : maxSources;
+    }
+
+    // ---- 2b. the retention hold and rebasing ------------------------------------------------
+
+    /**
+     * Places or renews this node's hold on the voters' log at the baseline's index (one renewal
+     * outstanding at a time). Driver thread, at the start of the transfer and every {@code
+     * sourcePoll}.
+     */
+    private void renewHold() {
+      if (manifest == null || renewing || handedOver || result.isDone()) {
+        return;
+      }
+      renewing = true;
+      long floor = manifest.index();
+      hold.renew(floor).whenComplete((h, t) -> onDriver(() -> holdRecorded(floor, h, t)));
+    }
+
+    /** A renewal was applied (or failed). Driver thread. */
+    private void holdRecorded(long floor, RetentionHold h, Throwable t) {
+      renewing = false;
+      if (t != null) {
+        LOG.debug("install: retention hold at index {} not recorded: {}", floor, t.toString());
+        return;
+      }
+      long now = System.nanoTime();
+      if (held == null || held.floor() != h.floor()) {
+        metrics.holdPlaced();
+        // Counted; the install's own lines already say its baseline.
+        LOG.debug(
+            "install: the voters hold their log after index {} for this install (budget {} bytes)",
+            h.floor(),
+            holdBudgetBytes);
+      } else if (h.placedAt() == held.placedAt() && now > heldAtNanos) {
+        double g = Math.max(0, h.logBytes() - held.logBytes()) * 1e9 / (now - heldAtNanos);
+        holdGrowth = holdGrowth == 0 ? g : (holdGrowth + g) / 2;
+      }
+      held = h;
+      heldAtNanos = now;
+      if (h.logBytes() > holdBudgetBytes && !draining) {
+        lookForNewerBaseline();
+      }
+    }
+
+    /**
+     * The hold kept more log than its budget: asks the members for a baseline newer than this one;
+     * {@link #rebase} moves to it. Without one, nothing was captured since the baseline, so the
+     * voters cannot purge past it anyway and the install goes on. Driver thread.
+     */
+    private void lookForNewerBaseline() {
+      long above = manifest.index() + 1;
+      for (SnapshotPeer p : members().values()) {
+        if (demoted.contains(p.sourceId())) {
+          continue;
+        }
+        p.listManifests(above)
+            .orTimeout(listTimeout.toMillis(), TimeUnit.MILLISECONDS)
+            .whenComplete(
+                (ls, t) -> {
+                  if (t == null && ls.stream().anyMatch(l -> l.index() >= above)) {
+                    onDriver(this::rebase);
+                  }
+                });
+      }
+    }
+
+    /**
+     * Moves the install to the newest baseline. First this run drains: it sends no new chunk
+     * request, and stores what its sources still send for the requests already made (a source
+     * serves its queue in order, so those bytes would be spent anyway; most of the chunks are in
+     * the new baseline too). Once nothing is outstanding (or after {@link #DRAIN_LIMIT}) it makes
+     * its chunks durable and ends without ending the install, and another run starts on the newest
+     * baseline: the chunks stored so far stay in the store (retained under this baseline's key
+     * until the install ends), so it fetches only what it lacks; the bytes fetched so far stay in
+     * the report. The hold moves to the new baseline when the new run renews it. Driver thread.
+     */
+    private void rebase() {
+      if (draining || handedOver || result.isDone() || transfer.isFinished()) {
+        return; // a finished transfer only loads: moving on would not save log
+      }
+      TransferProgress p = transfer.progress();
+      LOG.info(
+          "install: the retention hold of index {} kept {} log bytes, over its budget of {}:"
+              + " rebasing onto a newer baseline ({} of {} bytes held, {} chunks still coming;"
+              + " only what it lacks is fetched)",
+          manifest.index(),
+          held.logBytes(),
+          holdBudgetBytes,
+          p.bytesDone(),
+          p.bytesWanted(),
+          outstanding.size());
+      metrics.rebased();
+      draining = true;
+      drainUntil = System.nanoTime() + DRAIN_LIMIT.toNanos();
+      maybeHandOver();
+    }
+
+    /** Hands the install over to a run on the newest baseline once the drain is over. */
+    private void maybeHandOver() {
+      if (!draining || handedOver || result.isDone() || storesPending > 0) {
+        return;
+      }
+      if (!outstanding.isEmpty() && System.nanoTime() < drainUntil) {
+        return;
+      }
+      try {
+        writer.sync();
+      } catch (IOException e) {
+        LOG.debug("install: syncing the chunks before rebasing failed: {}", e.toString());
+      }
+      handedOver = true;
+      if (staged != null) {
+        staged.abort();
+      }
+      end();
+      Run next = new Run(request, target, n, result, manifest.index() + 1, startNanos);
+      next.bytesPerSource.putAll(bytesPerSource);
+      next.widened = widened;
+      next.start();
+    }
+
+    // ---- 2c. alerts that act -----------------------------------------------------------------
+
+    /**
+     * Raises the alerts of a running install, each once per run: slower than {@code slowAfter}; an
+     * ETA longer than the hold's remaining budget lasts at the current log growth. Each widens the
+     * install. Driver thread, every {@code sourcePoll}.
+     */
+    private void checkAlerts() {
+      InstallProgress p = current;
+      if (p == null || draining || handedOver || transfer.isFinished()) {
+        return;
+      }
+      long elapsed = System.nanoTime() - startNanos;
+      if (elapsed > slowAfter.toNanos()) {
+        alert(
+            InstallMetrics.Alert.SLOW,
+            "install of index "
+                + manifest.index()
+                + " has run "
+                + elapsed / 1_000_000
+                + " ms, over the threshold of "
+                + slowAfter.toMillis()
+                + " ms (ETA "
+                + p.eta().map(d -> d.toMillis() + " ms").orElse("unknown")
+                + ")");
+      }
+      Optional<Duration> eta = p.eta();
+      if (held != null && holdGrowth > 0 && eta.isPresent()) {
+        long left = Math.max(0, holdBudgetBytes - held.logBytes());
+        long lastsMillis = (long) (left * 1000 / holdGrowth);
+        if (eta.get().toMillis() > lastsMillis) {
+          alert(
+              InstallMetrics.Alert.HOLD_AT_RISK,
+              "install of index "
+                  + manifest.index()
+                  + ": ETA "
+                  + eta.get().toMillis()
+                  + " ms, but its retention hold's budget ("
+                  + left
+                  + " bytes left) lasts about "
+                  + lastsMillis
+                  + " ms at the current log growth");
+        }
+      }
+    }
+
+    private void alert(InstallMetrics.Alert kind, String what) {
+      if (!alerted.add(kind)) {
+        return;
+      }
+      metrics.alert(kind);
+      LOG.warn("install alert {}: {}; action: {}", kind.label(), what, widen());
+    }
+
+    /**
+     * Widens the install: no source cap any more (members held back, the leader among them, are
+     * listed and pinned by the next poll, which runs now), the leader no longer asked last, and
+     * more bytes in flight per source. Never asks a sender to send faster. Driver thread.
+     *
+     * @return what was done, for the alert's log line
+     */
+    private String widen() {
+      if (widened) {
+        return "already widened";
+      }
+      widened = true;
+      Set<String> heldBack = new java.util.TreeSet<>(members().keySet());
+      heldBack.removeAll(sources.keySet());
+      heldBack.removeAll(demoted);
+      offerSources();
+      long inFlight = raiseInFlight();
+      poll();
+      return "widened: "
+          + (heldBack.isEmpty()
+              ? "no source was held back"
+              : "adding the sources held back "
+                  + heldBack
+                  + (heldBack.contains(request.leaderId()) ? " (the leader among them)" : ""))
+          + ", the leader no longer asked last, up to "
+          + inFlight
+          + " bytes in flight per source (senders' rate limits unchanged)";
+    }
+
+    private long raiseInFlight() {
+      long inFlight = transferConfig.maxInFlightBytesPerSource() * WIDENED_IN_FLIGHT_FACTOR;
+      handle(transfer.raiseInFlight(System.nanoTime(), inFlight));
+      return inFlight;
     }
 
     private void pollSafely() {
@@ -729,6 +1110,9 @@ public final class MultiSourceInstaller implements Installer {
         schedule();
         // Also when no chunk arrives: the smoothed rate then falls and the ETA grows.
         publishProgress();
+        renewHold();
+        checkAlerts();
+        maybeHandOver();
       } catch (Throwable t) {
         fail(t);
       }
@@ -749,7 +1133,9 @@ public final class MultiSourceInstaller implements Installer {
           reportCorruption(d.source());
           drop(d.source(), "demoted");
         } else if (a instanceof TransferAction.GiveUp g) {
-          fail(new TransferGaveUpException(g));
+          if (!draining) {
+            fail(new TransferGaveUpException(g));
+          }
         } else if (a instanceof TransferAction.Done) {
           transferDone = true;
           maybeFinish();
@@ -758,6 +1144,9 @@ public final class MultiSourceInstaller implements Installer {
     }
 
     private void fetch(TransferAction.Fetch f) {
+      if (draining) {
+        return; // rebasing: the next run asks for what is still missing
+      }
       SnapshotPeer peer = sources.get(f.source());
       if (peer == null) {
         // Not in use any more (cannot happen: a dropped source is lost to the transfer first).
@@ -769,6 +1158,7 @@ public final class MultiSourceInstaller implements Installer {
       for (ChunkRef r : f.chunks()) {
         ids.add(r.id());
         sentAt.put(r.id(), now);
+        outstanding.add(r.id());
       }
       firstFetchNanos.putIfAbsent(f.source(), now);
       long wire = bytesPerSource.getOrDefault(f.source(), 0L);
@@ -796,7 +1186,11 @@ public final class MultiSourceInstaller implements Installer {
             @Override
             public void failed(ChunkId id, Throwable cause) {
               onDriver(
-                  () -> handle(transfer.onChunkFailed(System.nanoTime(), f.source(), id, cause)));
+                  () -> {
+                    outstanding.remove(id);
+                    handle(transfer.onChunkFailed(System.nanoTime(), f.source(), id, cause));
+                    maybeHandOver();
+                  });
             }
           },
           raw);
@@ -862,6 +1256,7 @@ public final class MultiSourceInstaller implements Installer {
     private void verified(
         String source, ChunkVerifier.Result verified, long arrivedAt, long verifyTook) {
       ChunkRef ref = verified.ref();
+      outstanding.remove(ref.id());
       if (verified instanceof ChunkVerifier.Corrupt) {
         Set<ChunkId> bad = corruptFrom.computeIfAbsent(source, k -> new LinkedHashSet<>());
         if (bad.size() < SnapshotPeer.MAX_REPORT_IDS) {
@@ -907,6 +1302,7 @@ public final class MultiSourceInstaller implements Installer {
       }
       sessionMissing.remove(ref.id());
       maybeFinish();
+      maybeHandOver();
     }
 
     /**
@@ -946,7 +1342,7 @@ public final class MultiSourceInstaller implements Installer {
 
     /** Completes the staged install once the transfer is done and every store and load returned. */
     private void maybeFinish() {
-      if (!transferDone || storesPending > 0 || finishing || result.isDone()) {
+      if (!transferDone || storesPending > 0 || finishing || result.isDone() || draining) {
         return;
       }
       if (transferEndNanos < 0) {
@@ -1008,7 +1404,7 @@ public final class MultiSourceInstaller implements Installer {
       try {
         driver.execute(
             () -> {
-              if (result.isDone()) {
+              if (result.isDone() || handedOver) {
                 ifEnded.run();
               } else {
                 r.run();
@@ -1034,6 +1430,7 @@ public final class MultiSourceInstaller implements Installer {
       }
       long total = System.nanoTime() - startNanos;
       metrics.finished(InstallMetrics.Outcome.INSTALLED, total);
+      failuresInARow.set(0);
       TransferProgress p = transfer.progress();
       lastReport =
           new InstallReport(
@@ -1063,9 +1460,21 @@ public final class MultiSourceInstaller implements Installer {
     }
 
     private void fail(Throwable t) {
-      if (result.isDone()) {
+      if (result.isDone() || handedOver) {
         return;
       }
+      int inARow = failuresInARow.incrementAndGet();
+      if (inARow == failuresToAlert) {
+        metrics.alert(InstallMetrics.Alert.REPEATED_FAILURES);
+        LOG.warn(
+            "install alert {}: {} installs in a row failed, the last: {}; action: the next attempts"
+                + " start widened (every source holding the baseline, the leader included, more"
+                + " bytes in flight) and keep the chunks already fetched",
+            InstallMetrics.Alert.REPEATED_FAILURES.label(),
+            inARow,
+            t.toString());
+      }
+      releaseHold();
       if (staged != null) {
         staged.abort();
       }
@@ -1091,7 +1500,7 @@ public final class MultiSourceInstaller implements Installer {
     }
 
     private void publishProgress() {
-      if (transfer != null && manifest != null && !result.isDone()) {
+      if (transfer != null && manifest != null && !result.isDone() && !handedOver) {
         TransferProgress p = transfer.progress();
         long now = System.nanoTime();
         rate.sample(now, bytesPerSource.values().stream().mapToLong(Long::longValue).sum());

@@ -89,6 +89,21 @@ public final class InstallMetrics {
     }
   }
 
+  /** Install alerts; the label {@code alert} of {@code ferry_install_alerts_total}. */
+  public enum Alert {
+    /** The install has run longer than the slow-install threshold. */
+    SLOW,
+    /** The install's ETA is longer than its retention hold's remaining budget lasts. */
+    HOLD_AT_RISK,
+    /** Several installs in a row failed. */
+    REPEATED_FAILURES;
+
+    /** The label value. */
+    public String label() {
+      return name().toLowerCase(Locale.ROOT);
+    }
+  }
+
   private static final String CHUNK_LATENCY = "ferry_install_chunk_latency_seconds";
   private static final String CHUNK_LATENCY_HELP =
       "Time from requesting a chunk to its arrival, per source.";
@@ -111,6 +126,9 @@ public final class InstallMetrics {
   private final Counter corruptSources;
   private final LabelledCounts outcomes = new LabelledCounts("outcome", "reason");
   private final LabelledCounts corruptSourceAlerts = new LabelledCounts("source");
+  private final LabelledCounts alerts = new LabelledCounts("alert");
+  private final AtomicLong holds = new AtomicLong();
+  private final AtomicLong rebases = new AtomicLong();
   private final AtomicLong wantedBytes = new AtomicLong();
   private final AtomicLong doneBytes = new AtomicLong();
   private final AtomicBoolean inProgress = new AtomicBoolean();
@@ -144,6 +162,9 @@ public final class InstallMetrics {
     registry.gauge(PREFIX + "completeness", () -> (Gauge<Double>) this::completeness);
     for (Outcome o : Outcome.values()) {
       outcomes.init(o.outcome(), o.label());
+    }
+    for (Alert a : Alert.values()) {
+      alerts.init(a.label());
     }
     String[] bySource = {"group", "source"};
     String[] byPhase = {"group", "phase"};
@@ -189,6 +210,21 @@ public final class InstallMetrics {
             + " chunks failed, to re-verify, quarantine and re-fetch them.",
         List.of("group", "source"),
         cb -> corruptSourceAlerts.forEach((values, n) -> cb.call(n, group, values.get(0))));
+    m.counters(
+        "ferry_install_holds_total",
+        "Log-retention holds this node's installs placed (one per baseline).",
+        g,
+        cb -> cb.call(holds.get(), group));
+    m.counters(
+        "ferry_install_rebases_total",
+        "Installs that moved to a newer baseline because their hold's log budget ran out.",
+        g,
+        cb -> cb.call(rebases.get(), group));
+    m.counters(
+        "ferry_install_alerts_total",
+        "Install alerts raised (once per episode), by alert.",
+        List.of("group", "alert"),
+        cb -> alerts.forEach((values, n) -> cb.call(n, group, values.get(0))));
     m.gauges(
         "ferry_install_completeness_ratio",
         "Share of the current (or last) install's bytes held: 1 when none runs.",
@@ -264,6 +300,40 @@ public final class InstallMetrics {
   /** How many corrupt-source alerts were raised for {@code source}. */
   public long corruptSourceAlerts(String source) {
     return corruptSourceAlerts.get(source);
+  }
+
+  /** An install placed a log-retention hold at its baseline. */
+  public void holdPlaced() {
+    holds.incrementAndGet();
+  }
+
+  /** An install moved to a newer baseline (its hold's budget ran out). */
+  public void rebased() {
+    rebases.incrementAndGet();
+  }
+
+  /** An install raised {@code alert}. */
+  public void alert(Alert alert) {
+    alerts.inc(alert.label());
+  }
+
+  /** Holds placed so far. */
+  public long holdsPlaced() {
+    return holds.get();
+  }
+
+  /** Rebases so far. */
+  public long rebases() {
+    return rebases.get();
+  }
+
+  /** Alerts raised so far, by alert (every alert present, 0 before the first). */
+  public Map<Alert, Long> alerts() {
+    Map<Alert, Long> out = new java.util.EnumMap<>(Alert.class);
+    for (Alert a : Alert.values()) {
+      out.put(a, alerts.get(a.label()));
+    }
+    return out;
   }
 
   /** The first shard was loaded, {@code nanos} after the install started. */

@@ -9,6 +9,29 @@ import org.junit.jupiter.api.Test;
 class InstallMetricsTest {
 
   @Test
+  void holdsRebasesAndAlertsAreExportedFromTheStart() {
+    NodeMetrics prom = new NodeMetrics("n4");
+    InstallMetrics m = new InstallMetrics(new MetricRegistry(), prom, "kv");
+    String before = Scrapes.text(prom);
+    assertTrue(before.contains("ferry_install_holds_total{group=\"kv\",node=\"n4\"} 0"), before);
+    assertTrue(
+        before.contains(
+            "ferry_install_alerts_total{alert=\"hold_at_risk\",group=\"kv\",node=\"n4\"} 0"),
+        before);
+    m.holdPlaced();
+    m.rebased();
+    m.alert(InstallMetrics.Alert.SLOW);
+    String after = Scrapes.text(prom);
+    assertTrue(after.contains("ferry_install_holds_total{group=\"kv\",node=\"n4\"} 1"), after);
+    assertTrue(after.contains("ferry_install_rebases_total{group=\"kv\",node=\"n4\"} 1"), after);
+    assertTrue(
+        after.contains("ferry_install_alerts_total{alert=\"slow\",group=\"kv\",node=\"n4\"} 1"),
+        after);
+    assertEquals(1, m.alerts().get(InstallMetrics.Alert.SLOW));
+    assertEquals(0, m.alerts().get(InstallMetrics.Alert.REPEATED_FAILURES));
+  }
+
+  @Test
   void anInstallShowsInBothRegistries() {
     MetricRegistry jmx = new MetricRegistry();
     NodeMetrics prom = new NodeMetrics("n4");

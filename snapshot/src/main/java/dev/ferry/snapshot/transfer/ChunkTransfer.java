@@ -161,6 +161,10 @@ public final class ChunkTransfer {
   }
 
   private final TransferConfig config;
+
+  /** In-flight cap per source: the config's, until {@link #raiseInFlight} raises it. */
+  private long maxInFlightBytesPerSource;
+
   private final Map<ChunkId, Chunk> chunks = new LinkedHashMap<>();
   private final ArrayDeque<Chunk> fresh = new ArrayDeque<>();
   private final ArrayDeque<Chunk> retry = new ArrayDeque<>();
@@ -198,6 +202,7 @@ public final class ChunkTransfer {
     Objects.requireNonNull(wanted, "wanted");
     Objects.requireNonNull(held, "held");
     this.config = Objects.requireNonNull(config, "config");
+    this.maxInFlightBytesPerSource = config.maxInFlightBytesPerSource();
     Map<ChunkId, ChunkRef> distinct = new LinkedHashMap<>();
     for (ChunkRef ref : wanted) {
       Objects.requireNonNull(ref, "wanted chunk");
@@ -434,6 +439,28 @@ public final class ChunkTransfer {
                 GiveUp.Reason.STORE_FAILED,
                 "storing chunk " + ref.id().toHex() + " failed: " + describe(cause),
                 out));
+  }
+
+  /**
+   * Raises the bytes each source may have in flight to {@code bytesPerSource} (never lowers it) and
+   * fills the new room at once: for a receiver widening a slow install (more requests outstanding
+   * per source, never a faster sender).
+   *
+   * @throws IllegalArgumentException if {@code bytesPerSource <= 0}
+   */
+  public List<TransferAction> raiseInFlight(long nowNanos, long bytesPerSource) {
+    if (bytesPerSource <= 0) {
+      throw new IllegalArgumentException("bytesPerSource must be positive: " + bytesPerSource);
+    }
+    return step(
+        nowNanos,
+        (now, out) ->
+            maxInFlightBytesPerSource = Math.max(maxInFlightBytesPerSource, bytesPerSource));
+  }
+
+  /** The bytes each source may have in flight now. */
+  public long maxInFlightBytesPerSource() {
+    return maxInFlightBytesPerSource;
   }
 
   /**
@@ -944,7 +971,7 @@ public final class ChunkTransfer {
     if (s.backoffLevel > 0) {
       return false; // probing after a failure: one chunk at a time until a good answer
     }
-    long cap = config.maxInFlightBytesPerSource();
+    long cap = maxInFlightBytesPerSource;
     long free = cap - s.inFlightBytes;
     if (free < c.ref.storedSize()) {
       return false;

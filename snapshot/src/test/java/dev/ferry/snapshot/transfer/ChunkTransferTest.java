@@ -238,6 +238,19 @@ class ChunkTransferTest {
   }
 
   @Test
+  void raisingTheInFlightCapRequestsMoreAtOnceAndNeverLowersIt() {
+    List<ChunkRef> refs = chunks(10);
+    ChunkTransfer t = started(refs, CONFIG.withMaxInFlightBytesPerSource(2 * STORED));
+    assertEquals(2, bySource(t.onSourceAvailable(0, TransferSource.of("a", 0))).get("a").size());
+    List<TransferAction> more = t.raiseInFlight(1 * MS, 6 * STORED);
+    assertEquals(4, bySource(more).get("a").size(), "the new room is filled at once");
+    assertEquals(6 * STORED, t.maxInFlightBytesPerSource());
+    assertEquals(List.of(), t.raiseInFlight(2 * MS, STORED), "never lowered");
+    assertEquals(6 * STORED, t.maxInFlightBytesPerSource());
+    assertThrows(IllegalArgumentException.class, () -> t.raiseInFlight(3 * MS, 0));
+  }
+
+  @Test
   void aHigherTierIsUsedOnlyWhenNoLowerTierSourceRemains() {
     List<ChunkRef> refs = chunks(6);
     ChunkTransfer t = started(refs, CONFIG.withMaxInFlightBytesPerSource(2 * STORED));

@@ -10,6 +10,7 @@ import dev.ferry.statemachine.MembershipChange;
 import dev.ferry.statemachine.Reply;
 import dev.ferry.statemachine.ReplyStatus;
 import dev.ferry.statemachine.ReportsChanges;
+import dev.ferry.statemachine.RetentionHold;
 import dev.ferry.statemachine.ShardLayout;
 import dev.ferry.statemachine.StateMachine;
 import dev.ferry.statemachine.StateMachineConfig;
@@ -30,8 +31,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -97,6 +100,17 @@ final class ApplyCore {
   private volatile MembershipChange pendingChange;
 
   /**
+   * Retention holds by owner (apply thread). Not part of snapshots: a replica that loads one (a
+   * restart, an install) forgets the holds and learns them again from their next renewal.
+   */
+  private final Map<String, RetentionHold> holds = new TreeMap<>();
+
+  private volatile long holdFloor = Long.MAX_VALUE;
+  private volatile List<RetentionHold> holdList = List.of();
+  private final AtomicLong holdsPlaced = new AtomicLong();
+  private final AtomicLong holdsExpired = new AtomicLong();
+
+  /**
    * A capture taken at one log index, to be written off the apply thread.
    *
    * @param job what the snapshot catalog writes
@@ -150,11 +164,15 @@ final class ApplyCore {
         case CommandCodec.CAPTURE -> reply = applyCapture(term, index);
         case CommandCodec.CHECKPOINT -> async = applyCheckpoint(data, term, index);
         case CommandCodec.MEMBERSHIP -> reply = applyMembership(data, term, index);
+        case CommandCodec.HOLD -> reply = applyHold(data, index);
         default ->
             reply =
                 CommandCodec.encodeReply(
                     Reply.failed(ReplyStatus.APPLY_FAILED, "unknown command kind " + kind));
       }
+    }
+    if (!holds.isEmpty()) {
+      ageHolds(index, data.remaining());
     }
     if (index % EXPIRY_CHECK_INTERVAL == 0) {
       sessionsDigest = sessions.expire(index, config.sessionIdleEntries(), sessionsDigest);
@@ -204,6 +222,29 @@ final class ApplyCore {
     return Optional.ofNullable(pendingChange);
   }
 
+  /**
+   * The lowest floor of the retention holds standing after the last applied entry, or {@link
+   * Long#MAX_VALUE} if none stands. Thread-safe.
+   */
+  long holdFloor() {
+    return holdFloor;
+  }
+
+  /** The retention holds standing after the last applied entry, by owner. Thread-safe. */
+  List<RetentionHold> holds() {
+    return holdList;
+  }
+
+  /** Holds placed (a new owner, or an owner's new floor) since this replica started. */
+  long holdsPlaced() {
+    return holdsPlaced.get();
+  }
+
+  /** Holds that expired, not renewed for {@code holdExpiryEntries} entries. */
+  long holdsExpired() {
+    return holdsExpired.get();
+  }
+
   /** The digest recorded at checkpoint {@code id}, if remembered. Thread-safe. */
   Optional<DigestAt> checkpoint(long id) {
     synchronized (checkpoints) {
@@ -239,6 +280,8 @@ final class ApplyCore {
     bytesSinceCapture = 0;
     checkedView = verifyChanges ? sm.view() : null;
     currentDigest = new DigestAt(m.term(), m.index(), m.digest());
+    holds.clear();
+    publishHolds();
   }
 
   private MembershipChange decodeMembership(byte[] encoded) {
@@ -525,6 +568,87 @@ final class ApplyCore {
       }
     }
     return CommandCodec.encodeReply(Reply.ok(next == null ? new byte[0] : next.encode()));
+  }
+
+  // ---- retention holds -----------------------------------------------------------------------
+
+  private byte[] applyHold(ByteBuffer data, long index) {
+    RetentionHold now;
+    try {
+      ByteBuffer b = data.slice();
+      b.get();
+      byte op = b.get();
+      String owner = text(b);
+      if (owner.isEmpty()) {
+        throw new IllegalArgumentException("empty owner");
+      }
+      switch (op) {
+        case CommandCodec.HOLD_RENEW -> {
+          long floor = b.getLong();
+          requireEnd(b);
+          RetentionHold was = holds.get(owner);
+          if (was != null && was.floor() == floor) {
+            now = new RetentionHold(owner, floor, was.placedAt(), index, was.logBytes());
+          } else {
+            now = new RetentionHold(owner, floor, index, index, 0);
+            holdsPlaced.incrementAndGet();
+            // The installing node logs its hold; every replica logging it too would be noise.
+            LOG.debug(
+                "{}: retention hold of {} at index {} placed (voters purge no further than it)",
+                name,
+                owner,
+                floor);
+          }
+          holds.put(owner, now);
+        }
+        case CommandCodec.HOLD_RELEASE -> {
+          requireEnd(b);
+          now = holds.remove(owner);
+          if (now != null) {
+            LOG.debug("{}: retention hold of {} at index {} released", name, owner, now.floor());
+          }
+        }
+        default -> throw new IllegalArgumentException("unknown hold op " + op);
+      }
+    } catch (RuntimeException e) {
+      return CommandCodec.encodeReply(
+          Reply.failed(ReplyStatus.APPLY_FAILED, "malformed hold command: " + e));
+    }
+    publishHolds();
+    return CommandCodec.encodeReply(
+        Reply.ok(now == null ? new byte[0] : CommandCodec.encodeHoldReply(now)));
+  }
+
+  /**
+   * Adds an applied entry's bytes to every hold and expires the holds not renewed for {@code
+   * holdExpiryEntries} entries. Apply thread; the same on every replica.
+   */
+  private void ageHolds(long index, int entryBytes) {
+    for (var it = holds.entrySet().iterator(); it.hasNext(); ) {
+      Map.Entry<String, RetentionHold> e = it.next();
+      RetentionHold h = e.getValue();
+      if (index - h.renewedAt() > config.holdExpiryEntries()) {
+        it.remove();
+        holdsExpired.incrementAndGet();
+        LOG.info(
+            "{}: retention hold of {} at index {} expired: not renewed since index {}",
+            name,
+            h.owner(),
+            h.floor(),
+            h.renewedAt());
+      } else if (h.renewedAt() != index) {
+        e.setValue(
+            new RetentionHold(
+                h.owner(), h.floor(), h.placedAt(), h.renewedAt(), h.logBytes() + entryBytes));
+      }
+    }
+    publishHolds();
+  }
+
+  private void publishHolds() {
+    holdList = List.copyOf(holds.values());
+    holdFloor =
+        holds.values().stream().mapToLong(RetentionHold::floor).min().orElse(Long.MAX_VALUE);
   }
 
   private static byte[] membershipConflict(String why) {

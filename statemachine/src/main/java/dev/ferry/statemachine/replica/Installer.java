@@ -56,6 +56,17 @@ public interface Installer {
             chunks.size() + " corrupt chunk(s) cannot be re-fetched: no snapshot shipping"));
   }
 
+  /**
+   * Told that the replica applied the first log entry after a state this installer installed: the
+   * leader is replaying its log to this node, so the log after the snapshot is no longer needed on
+   * the voters' side for this install (a log-retention hold may be released). Called once per
+   * install that went live, from a background thread of the replica: must return at once. The
+   * default does nothing.
+   *
+   * @param manifest the installed snapshot
+   */
+  default void replaying(Manifest manifest) {}
+
   /** An installer that always fails: snapshot shipping is not configured. */
   static Installer unavailable() {
     return (request, target) -> {

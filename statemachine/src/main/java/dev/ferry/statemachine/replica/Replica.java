@@ -522,6 +522,17 @@ public final class Replica implements AutoCloseable {
       } catch (RuntimeException e) {
         LOG.warn("{}: installer failed on the swap notification: {}", name, e.toString());
       }
+      Manifest m = s.manifest();
+      whenApplied(m.index() + 1)
+          .thenRun(
+              () -> {
+                try {
+                  installer.replaying(m);
+                } catch (RuntimeException e) {
+                  LOG.warn(
+                      "{}: installer failed on the replay notification: {}", name, e.toString());
+                }
+              });
     }
     installing = false;
     return Optional.of(s.manifest());
@@ -661,6 +672,35 @@ public final class Replica implements AutoCloseable {
         lastCaptureNanos,
         lastCaptureBytes,
         pendingCaptures.get());
+  }
+
+  /**
+   * The index the Raft layer may purge its log up to: the newest durable snapshot's index, or the
+   * lowest retention hold's floor if that is lower ({@code -1} before any snapshot). Every voter
+   * applies the same holds at the same indices, so voters that hold the same snapshots purge to the
+   * same point. Thread-safe, never blocks.
+   */
+  public long purgeIndex() {
+    long latest = latestManifest().map(Manifest::index).orElse(-1L);
+    return Math.min(latest, core.holdFloor());
+  }
+
+  /** The retention holds standing after the last applied entry. Thread-safe. */
+  public List<dev.ferry.statemachine.RetentionHold> retentionHolds() {
+    return core.holds();
+  }
+
+  /**
+   * Counts of retention holds since a replica started.
+   *
+   * @param placed holds recorded as placed (a new owner, or an owner's new floor)
+   * @param expired holds that expired, not renewed for {@code holdExpiryEntries} entries
+   */
+  public record HoldCounts(long placed, long expired) {}
+
+  /** Retention holds placed and expired since this replica started. Thread-safe. */
+  public HoldCounts retentionHoldCounts() {
+    return new HoldCounts(core.holdsPlaced(), core.holdsExpired());
   }
 
   /**

@@ -16,6 +16,7 @@ import dev.ferry.statemachine.DigestAt;
 import dev.ferry.statemachine.MembershipChange;
 import dev.ferry.statemachine.Reply;
 import dev.ferry.statemachine.ReplyStatus;
+import dev.ferry.statemachine.RetentionHold;
 import dev.ferry.statemachine.StateMachine;
 import dev.ferry.statemachine.StateMachineConfig;
 import java.nio.ByteBuffer;
@@ -36,6 +37,52 @@ class ApplyCoreTest {
 
   private static Reply reply(ApplyCore core, long index, ByteBuffer entry) {
     return CommandCodec.decodeReply(core.apply(1, index, entry).join());
+  }
+
+  private static ByteBuffer hold(String owner, long floor) {
+    return ByteBuffer.wrap(CommandCodec.holdRenew(owner, floor));
+  }
+
+  @Test
+  void aRetentionHoldIsRenewedCountsTheLogItKeepsAndExpiresByLogIndex() {
+    StateMachineConfig config = StateMachineConfig.builder().holdExpiryEntries(10).build();
+    ApplyCore core = core(new TestMachines.Counter(), config);
+    assertEquals(Long.MAX_VALUE, core.holdFloor(), "no hold yet");
+    RetentionHold placed = CommandCodec.decodeHoldReply(reply(core, 1, hold("n4", 100)).payload());
+    assertEquals(new RetentionHold("n4", 100, 1, 1, 0), placed);
+    ByteBuffer cmd = user(A, 1, encode(1));
+    int entry = cmd.remaining();
+    reply(core, 2, cmd);
+    RetentionHold renewed = CommandCodec.decodeHoldReply(reply(core, 3, hold("n4", 100)).payload());
+    assertEquals(new RetentionHold("n4", 100, 1, 3, entry), renewed, "renewed, log bytes kept");
+    assertEquals(100, core.holdFloor());
+    assertEquals(1, core.holdsPlaced());
+    // A lower floor of another owner wins; a new floor of the same owner is a new hold.
+    reply(core, 4, hold("n5", 50));
+    assertEquals(50, core.holdFloor());
+    reply(core, 5, hold("n4", 120));
+    assertEquals(3, core.holdsPlaced());
+    reply(core, 6, ByteBuffer.wrap(CommandCodec.holdRelease("n5")));
+    assertEquals(120, core.holdFloor(), "n5 released");
+    // Not renewed for more than 10 entries: expired at index 16, the same on every replica.
+    for (long i = 7; i <= 15; i++) {
+      reply(core, i, user(A, i - 5, encode(0)));
+    }
+    assertEquals(120, core.holdFloor(), "10 entries after its renewal it still stands");
+    reply(core, 16, user(A, 11, encode(0)));
+    assertEquals(Long.MAX_VALUE, core.holdFloor(), "expired");
+    assertEquals(1, core.holdsExpired());
+    assertEquals(List.of(), core.holds());
+  }
+
+  @Test
+  void aMalformedHoldIsRefusedAndChangesNothing() {
+    ApplyCore core = core(new TestMachines.Counter(), StateMachineConfig.defaults());
+    Reply r = reply(core, 1, ByteBuffer.wrap(new byte[] {CommandCodec.HOLD, 0x01, 0x00}));
+    assertEquals(ReplyStatus.APPLY_FAILED, r.status());
+    assertEquals(Long.MAX_VALUE, core.holdFloor());
+    assertThrows(IllegalArgumentException.class, () -> CommandCodec.holdRenew("n1", -1));
+    assertThrows(IllegalArgumentException.class, () -> CommandCodec.holdRelease(""));
   }
 
   @Test
