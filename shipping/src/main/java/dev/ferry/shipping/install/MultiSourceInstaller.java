@@ -826,9 +826,9 @@ public final class MultiSourceInstaller implements Installer {
                   () -> {
                     storesPending--;
                     handle(transfer.onStoreFailed(System.nanoTime(), ref, t));
-                    // The transfer gives up only while it runs: a chunk it handed out with its
-                    // last Store (together with Done) fails after it finished, and the install
-                    // must end all the same (a full disk did it; the install then hung).
+                    // The transfer gives up only while it runs. A write of a chunk it handed out
+                    // before Done fails after it finished, and it ignores that: end the install
+                    // here (on a full disk it neither finished nor failed).
                     fail(t);
                   });
             }
