@@ -659,7 +659,9 @@ public final class MultiSourceInstaller implements Installer {
         }
       }
       long every = Math.max(1, pinTtl.toMillis() / 3);
-      renewal = driver.scheduleWithFixedDelay(this::renewPins, every, every, TimeUnit.MILLISECONDS);
+      renewal =
+          driver.scheduleWithFixedDelay(
+              guarded(this::renewPins), every, every, TimeUnit.MILLISECONDS);
     }
 
     /** Renews the pin of every source in use; one whose renewal fails is dropped. Driver thread. */
@@ -1177,7 +1179,14 @@ public final class MultiSourceInstaller implements Installer {
             public void arrived(ChunkId id, ByteBuffer stored) {
               long at = System.nanoTime();
               try {
-                verifier.execute(() -> verify(f.source(), id, stored, at));
+                verifier.execute(
+                    () -> {
+                      try {
+                        verify(f.source(), id, stored, at);
+                      } catch (Throwable t) {
+                        onDriver(() -> fail(t));
+                      }
+                    });
               } catch (java.util.concurrent.RejectedExecutionException e) {
                 // the install already ended
               }
@@ -1288,6 +1297,10 @@ public final class MultiSourceInstaller implements Installer {
                   () -> {
                     storesPending--;
                     handle(transfer.onStoreFailed(System.nanoTime(), ref, t));
+                    // The transfer gives up only while it runs. A write of a chunk it handed out
+                    // before Done fails after it finished, and it ignores that: end the install
+                    // here (on a full disk it neither finished nor failed).
+                    fail(t);
                   });
             }
           });
@@ -1383,10 +1396,11 @@ public final class MultiSourceInstaller implements Installer {
       long delay = Math.max(1_000_000L, next - System.nanoTime());
       timer =
           driver.schedule(
-              () -> {
-                handle(transfer.onTick(System.nanoTime()));
-                schedule();
-              },
+              guarded(
+                  () -> {
+                    handle(transfer.onTick(System.nanoTime()));
+                    schedule();
+                  }),
               delay,
               TimeUnit.NANOSECONDS);
     }
@@ -1407,13 +1421,33 @@ public final class MultiSourceInstaller implements Installer {
               if (result.isDone() || handedOver) {
                 ifEnded.run();
               } else {
-                r.run();
-                schedule();
+                guarded(
+                        () -> {
+                          r.run();
+                          schedule();
+                        })
+                    .run();
               }
             });
       } catch (java.util.concurrent.RejectedExecutionException e) {
         ifEnded.run(); // the install already ended
       }
+    }
+
+    /**
+     * {@code r}, failing the install with whatever it throws: a task on the driver (a {@link
+     * ScheduledExecutorService}) would otherwise keep its exception in a future nobody reads, and
+     * the install would wait forever. For tasks that run on the driver thread.
+     */
+    private Runnable guarded(Runnable r) {
+      return () -> {
+        try {
+          r.run();
+        } catch (Throwable t) {
+          LOG.warn("install: unexpected failure on the driver", t);
+          fail(t);
+        }
+      };
     }
 
     // ---- 3. end -------------------------------------------------------------------------------
@@ -1476,7 +1510,12 @@ public final class MultiSourceInstaller implements Installer {
       }
       releaseHold();
       if (staged != null) {
-        staged.abort();
+        try {
+          staged.abort();
+        } catch (RuntimeException e) {
+          // The install still ends, with its own cause.
+          t.addSuppressed(e);
+        }
       }
       long total = System.nanoTime() - startNanos;
       metrics.finished(outcomeOf(t, manifest != null), total);

@@ -12,13 +12,24 @@ import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.Set;
+import java.util.function.UnaryOperator;
 
-/** A store that is not a {@code FileChunkStore}: the server must read chunks into memory. */
-final class ForwardingStore implements ChunkStore {
+/**
+ * A store that is not a {@code FileChunkStore} (the server must read chunks into memory), whose
+ * batch writers may be wrapped (the installer's tests inject write failures there).
+ */
+public final class ForwardingStore implements ChunkStore {
   private final ChunkStore delegate;
+  private final UnaryOperator<ChunkWriter> batchWriters;
 
   ForwardingStore(ChunkStore delegate) {
+    this(delegate, UnaryOperator.identity());
+  }
+
+  /** Forwards to {@code delegate}; {@link #openBatchWriter} returns its writers wrapped. */
+  public ForwardingStore(ChunkStore delegate, UnaryOperator<ChunkWriter> batchWriters) {
     this.delegate = delegate;
+    this.batchWriters = batchWriters;
   }
 
   @Override
@@ -63,7 +74,7 @@ final class ForwardingStore implements ChunkStore {
 
   @Override
   public ChunkWriter openBatchWriter() {
-    return delegate.openBatchWriter();
+    return batchWriters.apply(delegate.openBatchWriter());
   }
 
   @Override

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.ferry.shipping.chunks.ForwardingStore;
 import dev.ferry.shipping.chunks.ManifestInfo;
 import dev.ferry.shipping.chunks.SnapshotPeer;
 import dev.ferry.snapshot.ChunkId;
@@ -16,6 +17,7 @@ import dev.ferry.snapshot.codec.ChunkCodecs;
 import dev.ferry.snapshot.format.Manifest;
 import dev.ferry.snapshot.format.Shard;
 import dev.ferry.snapshot.store.ChunkStore;
+import dev.ferry.snapshot.store.ChunkWriter;
 import dev.ferry.snapshot.store.FileChunkStore;
 import dev.ferry.snapshot.store.Lease;
 import dev.ferry.snapshot.transfer.TransferConfig;
@@ -28,6 +30,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -513,6 +516,104 @@ class MultiSourceInstallerTest {
         assertTrue(e.getCause().getMessage().contains(r.id().toHex()), e.getCause().getMessage());
         assertFalse(store.contains(r.id()), "nothing corrupt was stored");
       }
+    }
+  }
+
+  /**
+   * The disk-full chaos run (seed 75360): the last chunk's write failed with ENOSPC after the
+   * transfer had handed it out together with {@code Done}, so the transfer ignored the failure and
+   * the install neither finished nor failed (the replica waits 10 minutes). The install must fail
+   * with the cause, and the next one, once the disk has room, fetch only what is missing.
+   */
+  @Test
+  void aWriteThatFailsAfterTheTransferIsDoneFailsTheInstall() throws Exception {
+    snapshot();
+    long wanted = manifest.allChunks().stream().map(ChunkRef::id).distinct().count();
+    // The last write happens after the transfer emitted its last Store, and with it Done.
+    AtomicInteger writes = new AtomicInteger();
+    ChunkStore files =
+        FileChunkStore.open(
+            dir.resolve("store"), FileChunkStore.Options.defaults().withFsync(false));
+    ChunkStore full =
+        new ForwardingStore(
+            files, w -> new FailingWriter(w, () -> writes.incrementAndGet() == wanted));
+    CountDownLatch never = new CountDownLatch(0);
+    FakePeer a = new FakePeer("a", 0, Integer.MAX_VALUE, -1, never);
+    MultiSourceInstaller installer = installer(List.of(a)).build();
+
+    ExecutionException failed =
+        assertThrows(
+            ExecutionException.class,
+            () ->
+                installer
+                    .install(new InstallRequest(101, 3, "a"), new FakeTarget(full, shard -> {}))
+                    .get(WAIT_SECONDS, TimeUnit.SECONDS));
+    assertEquals("No space left on device", failed.getCause().getMessage(), failed.toString());
+    assertEquals(wanted, writes.get());
+    assertTrue(!installer.lastReport().success(), installer.lastReport().toString());
+    assertTrue(a.liveLeases.isEmpty(), "pins released");
+
+    // The disk has room again: the next install fetches the one chunk whose write failed.
+    FakeTarget target = new FakeTarget(files, shard -> {});
+    assertEquals(
+        manifest,
+        installer
+            .install(new InstallRequest(101, 3, "a"), target)
+            .get(WAIT_SECONDS, TimeUnit.SECONDS));
+    InstallReport report = installer.lastReport();
+    assertTrue(report.success(), report.toString());
+    long largest =
+        manifest.allChunks().stream().mapToLong(ChunkRef::storedSize).max().orElseThrow();
+    assertTrue(report.bytesFetched() <= largest, "only the missing chunk fetched: " + report);
+    assertTrue(target.completed);
+  }
+
+  /** Forwards to a writer, but {@code putVerified} fails as on a full disk when {@code full}. */
+  private static final class FailingWriter implements ChunkWriter {
+    private final ChunkWriter delegate;
+    private final java.util.function.BooleanSupplier full;
+
+    FailingWriter(ChunkWriter delegate, java.util.function.BooleanSupplier full) {
+      this.delegate = delegate;
+      this.full = full;
+    }
+
+    @Override
+    public ChunkRef put(byte[] raw, int offset, int length) throws IOException {
+      return delegate.put(raw, offset, length);
+    }
+
+    @Override
+    public void putStored(ChunkRef ref, ByteBuffer stored) throws IOException {
+      delegate.putStored(ref, stored);
+    }
+
+    @Override
+    public void putVerified(ChunkRef ref, ByteBuffer stored) throws IOException {
+      if (full.getAsBoolean()) {
+        throw new IOException("No space left on device");
+      }
+      delegate.putVerified(ref, stored);
+    }
+
+    @Override
+    public boolean adopt(ChunkId id) {
+      return delegate.adopt(id);
+    }
+
+    @Override
+    public void commit(String key, Collection<ChunkId> chunks) throws IOException {
+      delegate.commit(key, chunks);
+    }
+
+    @Override
+    public void sync() throws IOException {
+      delegate.sync();
+    }
+
+    @Override
+    public void close() {
+      delegate.close();
     }
   }
 }
