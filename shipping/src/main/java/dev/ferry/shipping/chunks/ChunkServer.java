@@ -167,6 +167,9 @@ public final class ChunkServer implements Closeable {
   final AtomicInteger open = new AtomicInteger();
   private final AtomicLong maxQueuedBytes = new AtomicLong();
 
+  /** The admin handlers, by group id. */
+  final Map<String, AdminHandler> adminHandlers = new ConcurrentHashMap<>();
+
   /** Leases this server granted, to their last known expiry. */
   private final Map<Long, Instant> granted = new ConcurrentHashMap<>();
 
@@ -329,6 +332,58 @@ public final class ChunkServer implements Closeable {
   public long sendRateLimit() {
     SendRateLimiter l = limiter;
     return l == null ? 0 : l.bytesPerSecond();
+  }
+
+  /**
+   * Serves the admin requests that name {@code groupId} with {@code handler}, from now on. Requests
+   * naming a group no handler serves are answered with an error naming the groups served here
+   * (clients see {@link ChunkRequestException.Code#UNKNOWN_GROUP}). Thread-safe.
+   *
+   * @throws IllegalArgumentException if the group id is not 1..128 characters of {@code
+   *     [A-Za-z0-9._:-]}
+   * @throws IllegalStateException if the group already has a handler
+   */
+  public void serveAdmin(String groupId, AdminHandler handler) {
+    Objects.requireNonNull(handler, "handler");
+    checkGroupId(groupId);
+    if (adminHandlers.putIfAbsent(groupId, handler) != null) {
+      throw new IllegalStateException(
+          "chunk server " + nodeId + " already serves admin requests of group " + groupId);
+    }
+  }
+
+  /**
+   * Stops serving the admin requests of {@code groupId} (requests already started finish). No
+   * effect if none were served. Thread-safe.
+   */
+  public void stopServingAdmin(String groupId, AdminHandler handler) {
+    adminHandlers.remove(groupId, handler);
+  }
+
+  /**
+   * Checks a group id as ADMIN frames carry it.
+   *
+   * @throws IllegalArgumentException naming the bad id
+   */
+  public static String checkGroupId(String groupId) {
+    Objects.requireNonNull(groupId, "groupId");
+    if (!MessageCodec.GROUP_ID.matcher(groupId).matches()) {
+      throw new IllegalArgumentException(
+          "group id must be 1-128 characters of [A-Za-z0-9._:-]: '" + groupId + "'");
+    }
+    return groupId;
+  }
+
+  /** The answer to an admin request for a group not served here. */
+  String unknownGroup(String groupId) {
+    List<String> served = new ArrayList<>(adminHandlers.keySet());
+    served.sort(null);
+    return "node "
+        + nodeId
+        + " serves no group '"
+        + groupId
+        + "'"
+        + (served.isEmpty() ? " (no admin service yet)" : "; it serves " + served);
   }
 
   /** A snapshot of the counters. Thread-safe, never blocks. */
