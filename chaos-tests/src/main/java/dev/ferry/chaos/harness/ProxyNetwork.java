@@ -161,13 +161,13 @@ final class ProxyNetwork implements Fabric {
   public PeerAddress nodeAddress(String id) {
     int[] p = ports.get(id);
     indexOf(id);
-    return new PeerAddress(id, hostName(id), p[0], p[1], p[2]);
+    return new PeerAddress(id, hostName(id), p[0], p[1]);
   }
 
   @Override
   public PeerAddress clientAddress(String id) {
     int[] p = ports.get(id);
-    return new PeerAddress(id, realIp(indexOf(id)), p[0], p[1], p[2]);
+    return new PeerAddress(id, realIp(indexOf(id)), p[0], p[1]);
   }
 
   @Override

@@ -38,7 +38,7 @@ class AdminStatusTest {
         Optional.empty(),
         install,
         Optional.empty(),
-        id.equals("n1") ? Optional.of(new NodeStatus.Counters(3, 1, 2, 0, 4)) : Optional.empty());
+        id.equals("n1") ? Optional.of(new NodeStatus.Counters(3, 1, 4)) : Optional.empty());
   }
 
   @Test
@@ -59,8 +59,7 @@ class AdminStatusTest {
                 node("n4", "LISTENER", Optional.empty(), Optional.of(i)),
                 "n3: connection refused"));
     assertTrue(table.contains("80 0101010101010101"), table);
-    assertTrue(
-        table.contains("  n1       chunk service 3/1, admin service 2/0, quarantined 4\n"), table);
+    assertTrue(table.contains("  n1       service port 3/1, quarantined 4\n"), table);
     assertTrue(table.contains("  n4       (not reported)\n"), table);
     assertTrue(
         table.contains("index 90: 40.0/100.0 MiB, 10.0 MiB/s, 60.0 MiB left, ETA 8.0 s from"),

@@ -80,7 +80,7 @@ public record NodeStatus(
    * A member of the configuration.
    *
    * @param id its id
-   * @param address {@code id=host:raftPort:chunkPort:adminPort}
+   * @param address {@code id=host:raftPort:chunkPort}
    * @param voter a voter, or else a listener
    */
   public record Member(String id, String address, boolean voter) {

@@ -114,7 +114,7 @@ class AdminServerTest {
             .build()
             .start();
     int port = chunks.localAddress().getPort();
-    address = new PeerAddress("n1", "127.0.0.1", port == 1 ? 3 : 1, port, port == 2 ? 4 : 2);
+    address = new PeerAddress("n1", "127.0.0.1", port == 1 ? 3 : 1, port);
     server = AdminServer.serve(chunks, GROUP, new StatusOnly());
   }
 
