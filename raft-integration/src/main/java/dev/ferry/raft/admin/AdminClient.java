@@ -30,7 +30,8 @@ import java.util.function.Consumer;
  * through its own {@link MembershipAdmin}), and retire. It speaks to the node's one service port
  * (the chunk service's, {@link PeerAddress#chunkPort()}): the cluster-secret handshake (mutual
  * HMAC) and, when given TLS files, mutual TLS, then {@code ADMIN} frames naming the group; a node
- * that does not serve the group answers with an error naming the groups it does serve.
+ * that does not serve the group answers with an error naming the groups it does serve (an {@link
+ * AdminException}; an {@link IOException} while it serves none yet, still starting).
  *
  * <p>Blocking; one request at a time (calls are serialized). Thread-safe.
  */
@@ -208,6 +209,11 @@ public final class AdminClient implements Closeable {
               : o.failure();
       if (c instanceof IOException io) {
         throw io;
+      }
+      if (c instanceof ChunkRequestException r
+          && r.code() == ChunkRequestException.Code.UNAVAILABLE) {
+        // A node still starting: it serves no group yet. Worth trying again, like a closed port.
+        throw new IOException(r.getMessage(), r);
       }
       if (c instanceof ChunkRequestException r) {
         throw new AdminException(

@@ -499,7 +499,7 @@ public final class MembershipAdmin {
               node.id()
                   + " is not reachable at "
                   + where
-                  + " (is `ferry server --listener` running there, and its admin port open?): "
+                  + " (is `ferry server --listener` running there, and its chunk port open?): "
                   + e.getMessage(),
               e);
         }

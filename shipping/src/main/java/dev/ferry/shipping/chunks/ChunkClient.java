@@ -256,8 +256,9 @@ public final class ChunkClient implements SnapshotPeer, Closeable {
    * ChunkServer#serveAdmin}) and completes with its answer. Interim messages go to {@code progress}
    * in the order sent, all before the future completes; it is called on the client's I/O thread and
    * must return quickly without blocking. Fails with {@link ChunkRequestException} ({@code
-   * UNKNOWN_GROUP} if the peer serves no such group, {@code BAD_REQUEST} if it found the body
-   * malformed), or with an {@link IOException} if the connection ends first.
+   * UNKNOWN_GROUP} if the peer serves no such group, {@code UNAVAILABLE} if it serves none yet,
+   * {@code BAD_REQUEST} if it found the body malformed), or with an {@link IOException} if the
+   * connection ends first.
    *
    * @throws IllegalArgumentException if the group id is malformed
    */

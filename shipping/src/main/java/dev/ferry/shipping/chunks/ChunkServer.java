@@ -62,9 +62,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The chunk service a node runs on its own port beside Ratis: it lets authenticated peers list and
- * fetch its manifests, fetch chunks, and pin manifests while they copy them. {@link ChunkClient} is
- * its client.
+ * The chunk service a node runs on its own port beside Ratis, the node's one service port: it lets
+ * authenticated peers list and fetch its manifests, fetch chunks, and pin manifests while they copy
+ * them, and it carries admin requests to the {@link AdminHandler} registered for the group they
+ * name ({@link #serveAdmin}), behind the same handshake, TLS setup and limits. {@link ChunkClient}
+ * is its client.
  *
  * <h2>Protocol (version 1; full table in {@code docs/chunk-protocol.md})</h2>
  *
@@ -86,7 +88,9 @@ import org.slf4j.LoggerFactory;
  *       MANIFEST(encoded bytes)}; {@code FETCH(1..256 chunk ids)} → per id, in order, {@code
  *       CHUNK(id, stored bytes)} or {@code MISSING(id, reason)}; {@code PIN(index, ttl)} and {@code
  *       RENEW(leaseId, ttl)} → {@code LEASE(leaseId, key, expiry)}; {@code UNPIN(leaseId)} → {@code
- *       OK}; a valid request that cannot be satisfied → {@code ERROR(code, message)}.
+ *       OK}; {@code ADMIN(group, kind, body)} → {@code ADMIN_PROGRESS}* then {@code ADMIN_REPLY},
+ *       or {@code ERROR} unknown group; a valid request that cannot be satisfied → {@code
+ *       ERROR(code, message)}.
  * </ol>
  *
  * <h2>Bad input</h2>
@@ -337,7 +341,9 @@ public final class ChunkServer implements Closeable {
   /**
    * Serves the admin requests that name {@code groupId} with {@code handler}, from now on. Requests
    * naming a group no handler serves are answered with an error naming the groups served here
-   * (clients see {@link ChunkRequestException.Code#UNKNOWN_GROUP}). Thread-safe.
+   * (clients see {@link ChunkRequestException.Code#UNKNOWN_GROUP}, or {@link
+   * ChunkRequestException.Code#UNAVAILABLE} while no group is served at all: a node still
+   * starting). Thread-safe.
    *
    * @throws IllegalArgumentException if the group id is not 1..128 characters of {@code
    *     [A-Za-z0-9._:-]}

@@ -465,13 +465,17 @@ final class ServerConnection extends ChannelInboundHandlerAdapter {
 
   /**
    * Hands an admin request to its group's handler; its progress and answer come back to the event
-   * loop. A group without a handler is answered at once.
+   * loop. A group without a handler is answered at once: unknown group, or unavailable while the
+   * node serves no group at all yet (it is starting).
    */
   private void runAdmin(AdminRequest a) {
     AdminHandler handler = server.adminHandlers.get(a.group());
     if (handler == null) {
-      sendControl(
-          new Error(a.requestId(), MessageCodec.ERR_UNKNOWN_GROUP, server.unknownGroup(a.group())));
+      int code =
+          server.adminHandlers.isEmpty()
+              ? MessageCodec.ERR_UNAVAILABLE
+              : MessageCodec.ERR_UNKNOWN_GROUP;
+      sendControl(new Error(a.requestId(), code, server.unknownGroup(a.group())));
       return;
     }
     CompletableFuture<AdminMessage> answer;
