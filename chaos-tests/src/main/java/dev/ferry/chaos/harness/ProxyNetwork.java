@@ -92,12 +92,12 @@ final class ProxyNetwork implements Fabric {
   }
 
   /**
-   * Raft, chunk and admin ports for node {@code i}, free on its own address and on every proxy
+   * Raft and chunk (service) ports for node {@code i}, free on its own address and on every proxy
    * address that forwards to it.
    */
   private int[] freePorts(int i) throws IOException {
     for (int attempt = 0; attempt < 50; attempt++) {
-      int[] p = ProcessCluster.freePorts(3);
+      int[] p = ProcessCluster.freePorts(2);
       if (bindable(i, p)) {
         return p;
       }
