@@ -110,6 +110,9 @@ final class ServerConnection extends ChannelInboundHandlerAdapter {
   private final ArrayDeque<Request> controlQueue = new ArrayDeque<>();
   private boolean controlBusy;
 
+  /** The admin request whose handler may still send progress, or null. */
+  private AdminRequest adminInFlight;
+
   ServerConnection(ChunkServer server, FrameDecoder decoder, boolean tls) {
     this.server = server;
     this.decoder = decoder;
@@ -478,26 +481,27 @@ final class ServerConnection extends ChannelInboundHandlerAdapter {
       sendControl(new Error(a.requestId(), code, server.unknownGroup(a.group())));
       return;
     }
+    adminInFlight = a;
     CompletableFuture<AdminMessage> answer;
     try {
       answer =
           handler.handle(
-              peer,
-              new AdminMessage(a.kind(), a.body()),
-              p -> onLoop(() -> adminProgress(a.requestId(), p)));
+              peer, new AdminMessage(a.kind(), a.body()), p -> onLoop(() -> adminProgress(a, p)));
     } catch (RuntimeException e) {
       answer = CompletableFuture.failedFuture(e);
     }
     answer.whenComplete((m, e) -> onLoop(() -> adminAnswered(a, m, e)));
   }
 
-  private void adminProgress(long requestId, AdminMessage p) {
-    if (state == State.READY && controlBusy) {
-      write(new AdminProgress(requestId, p.kind(), p.body()), true);
+  /** Sends progress of {@code a}, unless it was answered already (late progress is dropped). */
+  private void adminProgress(AdminRequest a, AdminMessage p) {
+    if (state == State.READY && adminInFlight == a) {
+      write(new AdminProgress(a.requestId(), p.kind(), p.body()), true);
     }
   }
 
   private void adminAnswered(AdminRequest a, AdminMessage m, Throwable failure) {
+    adminInFlight = null;
     if (failure == null) {
       sendControl(new AdminReply(a.requestId(), m.kind(), m.body()));
       return;
