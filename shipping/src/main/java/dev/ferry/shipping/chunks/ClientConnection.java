@@ -168,6 +168,15 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
       Class<? extends Response> expected,
       Function<Error, RuntimeException> onError) {
     CompletableFuture<Message> f = new CompletableFuture<>();
+    start(f, build, new Control(f, expected, onError));
+    return f;
+  }
+
+  /**
+   * On the event loop: gives the request an id, records {@code waiting} as what its responses go
+   * to, and sends it; or fails {@code f} if the connection is closed.
+   */
+  private void start(CompletableFuture<Message> f, LongFunction<Request> build, Object waiting) {
     onLoop(
         () -> {
           if (state != State.READY) {
@@ -175,11 +184,10 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
             return;
           }
           long id = nextRequestId++;
-          pending.put(id, new Control(f, expected, onError));
+          pending.put(id, waiting);
           send(build.apply(id));
         },
         () -> f.completeExceptionally(closedCause()));
-    return f;
   }
 
   /**
@@ -191,17 +199,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
       Consumer<AdminMessage> progress,
       Function<Error, RuntimeException> onError) {
     CompletableFuture<Message> f = new CompletableFuture<>();
-    onLoop(
-        () -> {
-          if (state != State.READY) {
-            f.completeExceptionally(closedCause());
-            return;
-          }
-          long id = nextRequestId++;
-          pending.put(id, new AdminCall(f, progress, onError));
-          send(build.apply(id));
-        },
-        () -> f.completeExceptionally(closedCause()));
+    start(f, build, new AdminCall(f, progress, onError));
     return f.thenApply(m -> new AdminMessage(((AdminReply) m).kind(), ((AdminReply) m).body()));
   }
 
