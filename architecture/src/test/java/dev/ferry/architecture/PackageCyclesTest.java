@@ -31,9 +31,10 @@ class PackageCyclesTest {
       Map.of(
           "raft -> raft.admin",
           "FerryServer, MemberService and NodeCounters use admin's AdminServer, MembershipAdmin and"
-              + " request/result records, while admin uses PeerAddress, ClusterSecret and TlsFiles;"
-              + " the class-level FerryServer <-> MembershipAdmin cycle is broken (MemberService.Host),"
-              + " the package-level one goes when admin runs on the chunk service's pipeline");
+              + " request/result records, while admin uses ClusterSecret, TlsFiles and RaftPeers;"
+              + " the class-level FerryServer <-> MembershipAdmin cycle is broken (MemberService.Host);"
+              + " admin runs on the chunk service's pipeline now, and the package-level cycle goes"
+              + " when those three leave the raft package");
 
   @ArchTest
   static void noCyclesBetweenAModulesPackages(JavaClasses classes) {

@@ -53,6 +53,8 @@ class AdminProcessIT {
     cmd.addAll(List.of(args));
     cmd.add("--secret-file");
     cmd.add(cluster.secretFile().toString());
+    cmd.add("--cluster");
+    cmd.add(cluster.clusterName());
     Path out = Files.createTempFile(dir, "cli", ".out");
     Process p =
         new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();
@@ -96,8 +98,8 @@ class AdminProcessIT {
         }
       }
       logs.event("load", List.of("n1", "n2", "n3"));
-      int[] ports = ProcessCluster.freePorts(3);
-      PeerAddress n4 = new PeerAddress("n4", "127.0.0.1", ports[0], ports[1], ports[2]);
+      int[] ports = ProcessCluster.freePorts(2);
+      PeerAddress n4 = new PeerAddress("n4", "127.0.0.1", ports[0], ports[1]);
       cluster.startListener(n4);
       LocalCluster.await(T, () -> cluster.tail("n4", 50).contains("n4: started"), "n4 to start");
       logs.event("start-n4", List.of("n4"));
@@ -132,7 +134,7 @@ class AdminProcessIT {
           status
               .output()
               .lines()
-              .filter(l -> l.matches("  n[1-4] +chunk service \\d+/\\d+, admin service .*"))
+              .filter(l -> l.matches("  n[1-4] +service port \\d+/\\d+, quarantined .*"))
               .count(),
           status.output());
 

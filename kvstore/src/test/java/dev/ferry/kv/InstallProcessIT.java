@@ -174,7 +174,13 @@ class InstallProcessIT {
   }
 
   private static NodeStatus status(ProcessCluster cluster, PeerAddress node) throws IOException {
-    try (AdminClient a = AdminClient.connect(node, cluster.secret(), null, "install-process-it")) {
+    try (AdminClient a =
+        AdminClient.connect(
+            node,
+            AdminClient.groupId(cluster.clusterName()),
+            cluster.secret(),
+            null,
+            "install-process-it")) {
       return a.status();
     }
   }

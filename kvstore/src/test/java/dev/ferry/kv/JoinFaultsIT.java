@@ -167,7 +167,13 @@ class JoinFaultsIT {
       midInstall.get(T.toSeconds(), TimeUnit.SECONDS);
       cluster.stop("n4");
       FerryServer leader = cluster.server(cluster.leader(T));
-      try (AdminClient a = AdminClient.connect(leader.self(), cluster.secret(), null, "test")) {
+      try (AdminClient a =
+          AdminClient.connect(
+              leader.self(),
+              AdminClient.groupId(cluster.clusterName()),
+              cluster.secret(),
+              null,
+              "test")) {
         List<String> staged = a.status().staged();
         assertTrue(
             staged.size() == 1 && staged.get(0).startsWith("n4 (last answered "),

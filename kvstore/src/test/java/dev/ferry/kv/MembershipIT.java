@@ -16,7 +16,6 @@ import dev.ferry.raft.admin.AddRequest;
 import dev.ferry.raft.admin.AddResult;
 import dev.ferry.raft.admin.AdminAuthException;
 import dev.ferry.raft.admin.AdminClient;
-import dev.ferry.raft.admin.AdminServer;
 import dev.ferry.raft.admin.MemberDigestMismatchException;
 import dev.ferry.raft.admin.MemberUnreachableException;
 import dev.ferry.raft.admin.MembershipAdmin;
@@ -27,6 +26,7 @@ import dev.ferry.raft.admin.NodeStatus;
 import dev.ferry.raft.admin.RemoveRequest;
 import dev.ferry.raft.admin.RemoveResult;
 import dev.ferry.shipping.PeerAddress;
+import dev.ferry.shipping.chunks.ChunkServerStats;
 import dev.ferry.shipping.install.InstallReport;
 import dev.ferry.shipping.install.MultiSourceInstaller;
 import dev.ferry.statemachine.DigestAt;
@@ -265,7 +265,12 @@ class MembershipIT {
       // A RETIRE proves only that its sender knows the secret: a member the leader's
       // configuration still names refuses it, and keeps running with its data.
       try (AdminClient forged =
-          AdminClient.connect(cluster.server(follower).self(), cluster.secret(), null, "forger")) {
+          AdminClient.connect(
+              cluster.server(follower).self(),
+              AdminClient.groupId(cluster.clusterName()),
+              cluster.secret(),
+              null,
+              "forger")) {
         IllegalStateException refused =
             assertThrows(IllegalStateException.class, () -> forged.retire("forged", true));
         assertTrue(
@@ -469,7 +474,12 @@ class MembershipIT {
           CompletableFuture.runAsync(
               () -> {
                 try (AdminClient a =
-                    AdminClient.connect(ls.self(), cluster.secret(), null, "test")) {
+                    AdminClient.connect(
+                        ls.self(),
+                        AdminClient.groupId(cluster.clusterName()),
+                        cluster.secret(),
+                        null,
+                        "test")) {
                   a.add(new AddRequest(n4.self(), T), p -> phases.add(p.phase()));
                 } catch (Exception ex) {
                   // The connection dies with the leader.
@@ -503,8 +513,14 @@ class MembershipIT {
       // A wrong secret is refused; so is garbage; the node serves on.
       assertThrows(
           AdminAuthException.class,
-          () -> AdminClient.connect(admin1, ClusterSecret.random(), null, "stranger"));
-      try (java.net.Socket raw = new java.net.Socket(admin1.host(), admin1.adminPort())) {
+          () ->
+              AdminClient.connect(
+                  admin1,
+                  AdminClient.groupId(cluster.clusterName()),
+                  ClusterSecret.random(),
+                  null,
+                  "stranger"));
+      try (java.net.Socket raw = new java.net.Socket(admin1.host(), admin1.chunkPort())) {
         raw.getOutputStream().write(new byte[] {0x7f, 0, 0, 0, 1, 2, 3});
         raw.getOutputStream().flush();
         raw.setSoTimeout(10_000);
@@ -516,7 +532,13 @@ class MembershipIT {
 
       List<AddProgress> progress = new java.util.concurrent.CopyOnWriteArrayList<>();
       AddResult r;
-      try (AdminClient a = AdminClient.connect(admin1, cluster.secret(), null, "operator")) {
+      try (AdminClient a =
+          AdminClient.connect(
+              admin1,
+              AdminClient.groupId(cluster.clusterName()),
+              cluster.secret(),
+              null,
+              "operator")) {
         NodeStatus before = a.status();
         assertEquals("n1", before.id());
         assertEquals(3, before.members().stream().filter(NodeStatus.Member::voter).count());
@@ -544,10 +566,18 @@ class MembershipIT {
           progress.toString());
       assertTrue(r.totalBytesShipped() > 0, "bytes shipped reported: " + r);
       assertEquals(n4.installer().orElseThrow().lastReport().bytesFetched(), r.totalBytesShipped());
-      AdminServer service = n1.adminService().orElseThrow();
-      assertEquals(1, service.refused(), "the wrong secret was refused");
-      assertEquals(1, service.malformed(), "the garbage frame was dropped");
-      try (AdminClient a = AdminClient.connect(n4.self(), cluster.secret(), null, "operator")) {
+      // One service port: the admin connections' refusals count in the chunk service's stats.
+      ChunkServerStats service = n1.chunkServer().orElseThrow().stats();
+      assertEquals(1, service.connectionsRefused(), "the wrong secret was refused");
+      assertEquals(1, service.malformedFrames(), "the garbage frame was dropped");
+      assertTrue(n1.adminService().orElseThrow().served() >= 2, "status and add served");
+      try (AdminClient a =
+          AdminClient.connect(
+              n4.self(),
+              AdminClient.groupId(cluster.clusterName()),
+              cluster.secret(),
+              null,
+              "operator")) {
         NodeStatus s4 = a.status();
         assertTrue(s4.lastInstall().isPresent(), "n4 reports its install");
         assertEquals("FOLLOWER", s4.role());

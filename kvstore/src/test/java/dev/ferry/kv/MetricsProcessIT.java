@@ -133,8 +133,8 @@ class MetricsProcessIT {
 
       steps.add("loaded, all ready " + (System.nanoTime() - t0) / 1_000_000 + " ms");
       // A listener is live but not ready until it is a voting member.
-      int[] ports = ProcessCluster.freePorts(3);
-      PeerAddress n4 = new PeerAddress("n4", "127.0.0.1", ports[0], ports[1], ports[2]);
+      int[] ports = ProcessCluster.freePorts(2);
+      PeerAddress n4 = new PeerAddress("n4", "127.0.0.1", ports[0], ports[1]);
       cluster.startListener(n4);
       InetSocketAddress m4 = cluster.metricsAddress("n4");
       LocalCluster.await(T, () -> healthStatus(m4) > 0, "n4's health endpoint");
@@ -145,7 +145,12 @@ class MetricsProcessIT {
       assertEquals(200, get(m4, "/health/live").statusCode());
 
       try (AdminClient admin =
-          AdminClient.connect(cluster.peers().get(0), cluster.secret(), null, "metrics-it")) {
+          AdminClient.connect(
+              cluster.peers().get(0),
+              AdminClient.groupId(cluster.clusterName()),
+              cluster.secret(),
+              null,
+              "metrics-it")) {
         admin.add(new AddRequest(n4, T), p -> {});
       }
       LocalCluster.await(T, () -> healthStatus(m4) == 200, "n4 to be ready once a voter");

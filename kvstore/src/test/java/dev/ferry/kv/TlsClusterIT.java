@@ -135,19 +135,38 @@ class TlsClusterIT {
   void theAdminServiceSpeaksOnlyMutualTls() throws IOException {
     PeerAddress n1 = cluster.server("n1").self();
     TlsFiles client = clientTls;
-    try (AdminClient a = AdminClient.connect(n1, cluster.secret(), client, "operator")) {
+    try (AdminClient a =
+        AdminClient.connect(
+            n1, AdminClient.groupId(cluster.clusterName()), cluster.secret(), client, "operator")) {
       NodeStatus s = a.status();
       assertEquals("n1", s.id());
       assertEquals(3, s.members().size());
     }
     // Plain TCP, or an untrusted certificate: no admin conversation.
-    assertThrows(IOException.class, () -> AdminClient.connect(n1, cluster.secret(), null, "plain"));
     assertThrows(
-        IOException.class, () -> AdminClient.connect(n1, cluster.secret(), stranger, "stranger"));
+        IOException.class,
+        () ->
+            AdminClient.connect(
+                n1, AdminClient.groupId(cluster.clusterName()), cluster.secret(), null, "plain"));
+    assertThrows(
+        IOException.class,
+        () ->
+            AdminClient.connect(
+                n1,
+                AdminClient.groupId(cluster.clusterName()),
+                cluster.secret(),
+                stranger,
+                "stranger"));
     // The right certificate but the wrong secret: refused by the HMAC handshake.
     assertThrows(
         AdminAuthException.class,
-        () -> AdminClient.connect(n1, ClusterSecret.random(), client, "guesser"));
+        () ->
+            AdminClient.connect(
+                n1,
+                AdminClient.groupId(cluster.clusterName()),
+                ClusterSecret.random(),
+                client,
+                "guesser"));
   }
 
   @Test

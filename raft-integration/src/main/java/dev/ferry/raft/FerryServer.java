@@ -2,6 +2,7 @@ package dev.ferry.raft;
 
 import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.jmx.JmxReporter;
+import dev.ferry.raft.admin.AdminClient;
 import dev.ferry.raft.admin.AdminServer;
 import dev.ferry.raft.admin.MembershipAdmin;
 import dev.ferry.raft.admin.NodeStatus;
@@ -27,7 +28,6 @@ import dev.ferry.statemachine.replica.Replica;
 import java.io.Closeable;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -157,8 +157,7 @@ public final class FerryServer implements Closeable {
 
   /** The Raft group id a cluster name maps to (name-based UUID). */
   public static RaftGroupId groupId(String clusterName) {
-    return RaftGroupId.valueOf(
-        UUID.nameUUIDFromBytes(("ferry:" + clusterName).getBytes(StandardCharsets.UTF_8)));
+    return RaftGroupId.valueOf(UUID.fromString(AdminClient.groupId(clusterName)));
   }
 
   /**
@@ -384,6 +383,11 @@ public final class FerryServer implements Closeable {
     @Override
     public RaftGroup group() {
       return group;
+    }
+
+    @Override
+    public ChunkServer chunkServer() {
+      return chunkServer;
     }
 
     @Override
@@ -818,7 +822,8 @@ public final class FerryServer implements Closeable {
         chosen = multiSource;
       }
       Replica replica = new Replica(stateMachine, stateMachineConfig, chosen, self.id());
-      if (multiSource != null) {
+      if (secret != null) {
+        // The node's service port: chunks for installs, and admin requests (MemberService).
         chunkServer =
             ChunkServer.builder()
                 .nodeId(self.id())

@@ -10,6 +10,7 @@ import dev.ferry.raft.admin.NodeStatus;
 import dev.ferry.raft.admin.RemoveRequest;
 import dev.ferry.raft.admin.RemoveResult;
 import dev.ferry.shipping.PeerAddress;
+import dev.ferry.shipping.chunks.ChunkServer;
 import dev.ferry.shipping.install.InstallProgress;
 import dev.ferry.shipping.install.InstallReport;
 import dev.ferry.shipping.install.MultiSourceInstaller;
@@ -95,6 +96,9 @@ final class MemberService implements AdminServer.Node {
     /** The Raft group the node serves. */
     RaftGroup group();
 
+    /** The node's service port, which serves the admin requests of {@link #group()} too. */
+    ChunkServer chunkServer();
+
     /**
      * The node's Raft division of {@link #group()}.
      *
@@ -146,9 +150,9 @@ final class MemberService implements AdminServer.Node {
             .build();
     try {
       this.adminServer =
-          AdminServer.start(
-              server.self(), secret.bytes(), tls == null ? null : tls.adminContext(true), this);
-    } catch (IOException | RuntimeException e) {
+          AdminServer.serve(
+              server.chunkServer(), server.group().getGroupId().getUuid().toString(), this);
+    } catch (RuntimeException e) {
       raft.close();
       throw e;
     }

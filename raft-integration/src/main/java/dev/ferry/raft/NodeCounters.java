@@ -7,8 +7,9 @@ import dev.ferry.shipping.chunks.ChunkServerStats;
 import java.util.Optional;
 
 /**
- * Reads a node's counters of bad input from its chunk service, admin service and chunk store: the
- * source of both its metrics and the counters its status reports. Thread-safe; never blocks.
+ * Reads a node's counters of bad input from its service port (chunk and admin requests), its admin
+ * service and its chunk store: the source of both its metrics and the counters its status reports.
+ * Thread-safe; never blocks.
  */
 final class NodeCounters {
   private static final ChunkServerStats NO_CHUNK_SERVICE =
@@ -32,8 +33,6 @@ final class NodeCounters {
         c.connectionsRefused(),
         c.malformedFrames(),
         c.openConnections(),
-        admin.map(AdminServer::refused).orElse(0L),
-        admin.map(AdminServer::malformed).orElse(0L),
         admin.map(AdminServer::served).orElse(0L),
         quarantined);
   }
@@ -41,11 +40,6 @@ final class NodeCounters {
   /** {@code server}'s counters as its status reports them. */
   static NodeStatus.Counters forStatus(FerryServer server) {
     ServiceCounters c = read(server);
-    return new NodeStatus.Counters(
-        c.chunkRefused(),
-        c.chunkMalformed(),
-        c.adminRefused(),
-        c.adminMalformed(),
-        c.quarantined());
+    return new NodeStatus.Counters(c.chunkRefused(), c.chunkMalformed(), c.quarantined());
   }
 }

@@ -47,24 +47,24 @@ public final class RaftPeers {
   }
 
   /**
-   * Converts a peer to Ratis's form, with a startup role. The chunk and admin services' ports
-   * travel in the Raft configuration as the peer's (otherwise unused) data-stream address, {@code
-   * host:chunkPort:adminPort}, so every member knows where to fetch chunks from, members added
-   * later included ({@link #fromRaftPeer} reads it back).
+   * Converts a peer to Ratis's form, with a startup role. The service (chunk) port travels in the
+   * Raft configuration as the peer's (otherwise unused) data-stream address, {@code
+   * host:chunkPort}, so every member knows where to fetch chunks from, members added later included
+   * ({@link #fromRaftPeer} reads it back).
    */
   public static RaftPeer toRaftPeer(PeerAddress p, RaftPeerRole role) {
     return RaftPeer.newBuilder()
         .setId(p.id())
         .setAddress(p.raftAddress())
-        .setDataStreamAddress(p.host() + ":" + p.chunkPort() + ":" + p.adminPort())
+        .setDataStreamAddress(p.host() + ":" + p.chunkPort())
         .setStartupRole(role)
         .build();
   }
 
   /**
    * The address of a peer as it travels in the Raft configuration ({@link #toRaftPeer}): Raft
-   * address {@code host:raftPort}, data-stream address {@code host:chunkPort:adminPort} (or {@code
-   * host:chunkPort}, admin port then chunk port + 1).
+   * address {@code host:raftPort}, data-stream address {@code host:chunkPort} (or, written by an
+   * older node, {@code host:chunkPort:adminPort}: the admin port is ignored).
    *
    * @throws IllegalArgumentException if the addresses are malformed
    */
@@ -85,8 +85,11 @@ public final class RaftPeers {
       throw new IllegalArgumentException("peer " + id + ": bad chunk address " + chunk);
     }
     int chunkPort = number(id, parts[1]);
-    int adminPort = parts.length == 3 ? number(id, parts[2]) : chunkPort + 1;
-    return new PeerAddress(id, host, raftPort, chunkPort, adminPort);
+    if (parts.length == 3) {
+      number(id, parts[2]); // still well-formed
+      PeerAddress.ignoredAdminPort(id + "=" + raft + ":" + chunkPort + ":" + parts[2]);
+    }
+    return new PeerAddress(id, host, raftPort, chunkPort);
   }
 
   private static int number(String id, String text) {

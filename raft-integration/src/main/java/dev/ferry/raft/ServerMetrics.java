@@ -423,16 +423,16 @@ final class ServerMetrics {
 
   // ---- admin service ---------------------------------------------------------------------------
 
-  /** Read at every scrape: the admin service starts after the metrics are registered. */
+  /**
+   * Read at every scrape: the admin service starts after the metrics are registered. Its
+   * connections are the chunk service's (one service port): refused and malformed ones count in the
+   * {@code ferry_chunk_*} counters.
+   */
   private void adminService(FerryServer ferry) {
     m.counter(
-        "ferry_admin_connections_refused_total",
-        "Admin service connections refused (TLS, secret, handshake deadline or connection limits).",
-        () -> ferry.counters().adminRefused());
-    m.counter(
-        "ferry_admin_malformed_frames_total",
-        "Admin service connections closed for a malformed or truncated frame or unknown request.",
-        () -> ferry.counters().adminMalformed());
+        "ferry_admin_requests_total",
+        "Admin requests (status, add, remove, retire) the node's admin service answered.",
+        () -> ferry.counters().adminServed());
   }
 
   // ---- membership ------------------------------------------------------------------------------

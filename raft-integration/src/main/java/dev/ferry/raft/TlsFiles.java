@@ -71,21 +71,6 @@ public record TlsFiles(Path certificateChain, Path privateKey, Path trustedCerti
   }
 
   /**
-   * A JDK TLS context for the admin service's blocking sockets, mutual like the chunk service's:
-   * {@code server} true for the server side (which must also require client certificates on its
-   * socket).
-   *
-   * @throws SSLException if a file cannot be read or parsed
-   */
-  public javax.net.ssl.SSLContext adminContext(boolean server) throws SSLException {
-    SslContext c =
-        server
-            ? ChunkTls.jdkServer(certificateChain, privateKey, trustedCertificates)
-            : ChunkTls.jdkClient(certificateChain, privateKey, trustedCertificates);
-    return ((io.netty.handler.ssl.JdkSslContext) c).context();
-  }
-
-  /**
    * Ratis gRPC TLS configuration with mutual TLS on: a server built with it requires client
    * certificates on its (shared server, client and admin) port, and every outgoing gRPC channel — a
    * server's to its peers, a client's to the servers — presents this certificate. The files are

@@ -38,7 +38,7 @@ class RaftPeersTest {
 
   @Test
   void theRaftConfigurationCarriesEveryPort() {
-    PeerAddress p = new PeerAddress("n4", "10.0.0.4", 9000, 9100, 9200);
+    PeerAddress p = new PeerAddress("n4", "10.0.0.4", 9000, 9100);
     assertEquals(p, RaftPeers.fromRaftPeer(RaftPeers.toRaftPeer(p, RaftPeerRole.LISTENER)));
     assertEquals(p, PeerAddress.parse(p.toString()));
   }
@@ -47,7 +47,15 @@ class RaftPeersTest {
   void olderOrPartialAddressesAreReadWithDefaults() {
     RaftPeer chunkOnly =
         RaftPeer.newBuilder().setId("n1").setAddress("h:100").setDataStreamAddress("h:101").build();
-    assertEquals(new PeerAddress("n1", "h", 100, 101, 102), RaftPeers.fromRaftPeer(chunkOnly));
+    assertEquals(new PeerAddress("n1", "h", 100, 101), RaftPeers.fromRaftPeer(chunkOnly));
+    // Written by an older node, with its admin port: read without it.
+    RaftPeer withAdmin =
+        RaftPeer.newBuilder()
+            .setId("n1")
+            .setAddress("h:100")
+            .setDataStreamAddress("h:101:102")
+            .build();
+    assertEquals(new PeerAddress("n1", "h", 100, 101), RaftPeers.fromRaftPeer(withAdmin));
     RaftPeer none = RaftPeer.newBuilder().setId("n1").setAddress("h:100").build();
     assertEquals(PeerAddress.of("n1", "h", 100), RaftPeers.fromRaftPeer(none));
   }

@@ -3,26 +3,33 @@ package dev.ferry.shipping;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * A cluster member's id and addresses. Each node listens on three ports: Raft (gRPC), the chunk
- * service, and the admin RPC. The textual form is {@code id=host:raftPort}, with the chunk and
- * admin ports defaulting to {@code raftPort + 1} and {@code raftPort + 2}, or {@code
- * id=host:raftPort:chunkPort:adminPort} to set them. In the Raft configuration it travels as a
- * Ratis peer (raft-integration's {@code RaftPeers} encodes and decodes that form).
+ * A cluster member's id and addresses. Each node listens on two ports: Raft (gRPC) and its service
+ * port (the chunk service, which serves admin requests too). The textual form is {@code
+ * id=host:raftPort}, with the service port defaulting to {@code raftPort + 1}, or {@code
+ * id=host:raftPort:chunkPort} to set it. The older form {@code
+ * id=host:raftPort:chunkPort:adminPort} (from when the admin service had a port of its own;
+ * membership records in the replicated log keep it) is still accepted: its admin port is ignored,
+ * with one WARN line per process. In the Raft configuration it travels as a Ratis peer
+ * (raft-integration's {@code RaftPeers} encodes and decodes that form).
  *
  * @param id the peer id: 1 to 64 characters from {@code [A-Za-z0-9_-]}
  * @param host host name or IP address
  * @param raftPort the Raft gRPC port
- * @param chunkPort the chunk service port
- * @param adminPort the admin RPC port
+ * @param chunkPort the service port: chunk and admin requests
  */
-public record PeerAddress(String id, String host, int raftPort, int chunkPort, int adminPort) {
+public record PeerAddress(String id, String host, int raftPort, int chunkPort) {
+  private static final Logger LOG = LoggerFactory.getLogger(PeerAddress.class);
+  private static final AtomicBoolean WARNED = new AtomicBoolean();
   private static final Pattern ID = Pattern.compile("[A-Za-z0-9_-]{1,64}");
   private static final Pattern FORM =
-      Pattern.compile("([^=]+)=([^:\\s]+):(\\d{1,5})(?::(\\d{1,5}):(\\d{1,5}))?");
+      Pattern.compile("([^=]+)=([^:\\s]+):(\\d{1,5})(?::(\\d{1,5})(?::(\\d{1,5}))?)?");
 
   public PeerAddress {
     Objects.requireNonNull(id, "id");
@@ -36,20 +43,19 @@ public record PeerAddress(String id, String host, int raftPort, int chunkPort, i
     }
     port(id, "raft", raftPort);
     port(id, "chunk", chunkPort);
-    port(id, "admin", adminPort);
-    if (raftPort == chunkPort || raftPort == adminPort || chunkPort == adminPort) {
-      throw new IllegalArgumentException(
-          "peer " + id + ": raft, chunk and admin ports must differ");
+    if (raftPort == chunkPort) {
+      throw new IllegalArgumentException("peer " + id + ": raft and chunk ports must differ");
     }
   }
 
-  /** A peer with the chunk and admin ports derived from the Raft port. */
+  /** A peer with the service (chunk) port derived from the Raft port. */
   public static PeerAddress of(String id, String host, int raftPort) {
-    return new PeerAddress(id, host, raftPort, raftPort + 1, raftPort + 2);
+    return new PeerAddress(id, host, raftPort, raftPort + 1);
   }
 
   /**
-   * Parses {@code id=host:raftPort[:chunkPort:adminPort]}.
+   * Parses {@code id=host:raftPort[:chunkPort]}, or the older {@code
+   * id=host:raftPort:chunkPort:adminPort} whose admin port is ignored (see the class comment).
    *
    * @throws IllegalArgumentException with the offending text if it is malformed
    */
@@ -57,14 +63,30 @@ public record PeerAddress(String id, String host, int raftPort, int chunkPort, i
     Matcher m = FORM.matcher(text.trim());
     if (!m.matches()) {
       throw new IllegalArgumentException(
-          "bad peer '" + text + "': expected id=host:raftPort[:chunkPort:adminPort]");
+          "bad peer '" + text + "': expected id=host:raftPort[:chunkPort]");
     }
     int raft = Integer.parseInt(m.group(3));
     if (m.group(4) == null) {
       return of(m.group(1), m.group(2), raft);
     }
-    return new PeerAddress(
-        m.group(1), m.group(2), raft, Integer.parseInt(m.group(4)), Integer.parseInt(m.group(5)));
+    PeerAddress p = new PeerAddress(m.group(1), m.group(2), raft, Integer.parseInt(m.group(4)));
+    if (m.group(5) != null) {
+      ignoredAdminPort(text.trim());
+    }
+    return p;
+  }
+
+  /**
+   * Notes (one WARN line per process) that an address in the older form named an admin port, which
+   * no longer exists: admin requests go to the chunk port.
+   */
+  public static void ignoredAdminPort(String text) {
+    if (WARNED.compareAndSet(false, true)) {
+      LOG.warn(
+          "peer address '{}' names an admin port: ignored, admin requests go to the chunk port"
+              + " (id=host:raftPort:chunkPort); further addresses of that form are not reported",
+          text);
+    }
   }
 
   /**
@@ -98,7 +120,7 @@ public record PeerAddress(String id, String host, int raftPort, int chunkPort, i
 
   @Override
   public String toString() {
-    return id + "=" + host + ":" + raftPort + ":" + chunkPort + ":" + adminPort;
+    return id + "=" + host + ":" + raftPort + ":" + chunkPort;
   }
 
   private static void port(String id, String what, int port) {

@@ -17,8 +17,9 @@ import java.util.Objects;
  *     change name it by id, so a stale driver cannot touch a newer change
  * @param kind add or remove
  * @param nodeId the node being added or removed
- * @param address the node's address as {@code id=host:raftPort:chunkPort:adminPort} (for an add;
- *     may be empty for a remove)
+ * @param address the node's address as {@code id=host:raftPort:chunkPort} (for an add; may be empty
+ *     for a remove); records written by older nodes hold {@code
+ *     id=host:raftPort:chunkPort:adminPort}, whose admin port is ignored when parsed
  * @param phase how far the change got
  * @param term the term of the log entry that last began or advanced it
  * @param index the log index of that entry

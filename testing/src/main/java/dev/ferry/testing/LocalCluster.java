@@ -131,11 +131,9 @@ public class LocalCluster implements Closeable {
     }
     List<PeerAddress> peers = new ArrayList<>();
     // All ports at once: picked node by node, before any node binds, two nodes could get the same.
-    int[] ports = FreePorts.pick(3 * n);
+    int[] ports = FreePorts.pick(2 * n);
     for (int i = 0; i < n; i++) {
-      peers.add(
-          new PeerAddress(
-              "n" + (i + 1), "127.0.0.1", ports[3 * i], ports[3 * i + 1], ports[3 * i + 2]));
+      peers.add(new PeerAddress("n" + (i + 1), "127.0.0.1", ports[2 * i], ports[2 * i + 1]));
     }
     this.dir = java.util.Objects.requireNonNull(dir, "dir");
     this.peers = List.copyOf(peers);
@@ -246,20 +244,20 @@ public class LocalCluster implements Closeable {
   }
 
   /**
-   * Three free ports that no node of this cluster was given: a stopped node's ports are free but
-   * must stay its own, or it could not start again.
+   * Two free ports that no node of this cluster was given: a stopped node's ports are free but must
+   * stay its own, or it could not start again.
    */
   private int[] freshPorts() throws IOException {
     java.util.Set<Integer> taken = new java.util.HashSet<>();
     for (PeerAddress p : peers) {
-      taken.addAll(List.of(p.raftPort(), p.chunkPort(), p.adminPort()));
+      taken.addAll(List.of(p.raftPort(), p.chunkPort()));
     }
     for (FerryServer s : servers.values()) {
       PeerAddress p = s.self();
-      taken.addAll(List.of(p.raftPort(), p.chunkPort(), p.adminPort()));
+      taken.addAll(List.of(p.raftPort(), p.chunkPort()));
     }
     while (true) {
-      int[] ports = FreePorts.pick(3);
+      int[] ports = FreePorts.pick(2);
       if (java.util.Arrays.stream(ports).noneMatch(taken::contains)) {
         return ports;
       }
@@ -305,7 +303,7 @@ public class LocalCluster implements Closeable {
       throw new IllegalStateException("listeners are not supported with TLS in this harness");
     }
     int[] ports = freshPorts();
-    PeerAddress self = new PeerAddress(id, "127.0.0.1", ports[0], ports[1], ports[2]);
+    PeerAddress self = new PeerAddress(id, "127.0.0.1", ports[0], ports[1]);
     List<PeerAddress> all = new ArrayList<>(members);
     all.add(self);
     listeners.put(id, List.copyOf(all));

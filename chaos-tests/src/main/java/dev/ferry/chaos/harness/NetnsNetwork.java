@@ -161,7 +161,7 @@ final class NetnsNetwork implements Fabric {
 
   @Override
   public PeerAddress nodeAddress(String id) {
-    return new PeerAddress(id, ip(indexOf(id)), RAFT_PORT, RAFT_PORT + 1, RAFT_PORT + 2);
+    return new PeerAddress(id, ip(indexOf(id)), RAFT_PORT, RAFT_PORT + 1);
   }
 
   @Override

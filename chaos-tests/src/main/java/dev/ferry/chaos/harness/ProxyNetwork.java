@@ -92,12 +92,12 @@ final class ProxyNetwork implements Fabric {
   }
 
   /**
-   * Raft, chunk and admin ports for node {@code i}, free on its own address and on every proxy
+   * Raft and chunk (service) ports for node {@code i}, free on its own address and on every proxy
    * address that forwards to it.
    */
   private int[] freePorts(int i) throws IOException {
     for (int attempt = 0; attempt < 50; attempt++) {
-      int[] p = ProcessCluster.freePorts(3);
+      int[] p = ProcessCluster.freePorts(2);
       if (bindable(i, p)) {
         return p;
       }
@@ -161,13 +161,13 @@ final class ProxyNetwork implements Fabric {
   public PeerAddress nodeAddress(String id) {
     int[] p = ports.get(id);
     indexOf(id);
-    return new PeerAddress(id, hostName(id), p[0], p[1], p[2]);
+    return new PeerAddress(id, hostName(id), p[0], p[1]);
   }
 
   @Override
   public PeerAddress clientAddress(String id) {
     int[] p = ports.get(id);
-    return new PeerAddress(id, realIp(indexOf(id)), p[0], p[1], p[2]);
+    return new PeerAddress(id, realIp(indexOf(id)), p[0], p[1]);
   }
 
   @Override

@@ -36,8 +36,19 @@ final class AdminCommand {
     @Option(
         names = "--peers",
         required = true,
-        description = "Members to reach: id=host:raftPort[:chunkPort:adminPort],...")
+        description =
+            "Members to reach: id=host:raftPort[:chunkPort],... (admin requests go to the chunk"
+                + " port; an older id=host:raftPort:chunkPort:adminPort form is accepted, its"
+                + " admin port ignored).")
     String peers;
+
+    @Option(
+        names = "--cluster",
+        defaultValue = "ferry",
+        description =
+            "Cluster name, as the servers were started with (default ${DEFAULT-VALUE}): admin"
+                + " requests name its Raft group, and a node of another cluster refuses them.")
+    String cluster;
 
     @Option(
         names = "--secret-file",
@@ -58,7 +69,8 @@ final class AdminCommand {
     }
 
     AdminClient connect(PeerAddress p) throws IOException {
-      return AdminClient.connect(p, secret(), tls.files().orElse(null), "ferry-cli");
+      return AdminClient.connect(
+          p, AdminClient.groupId(cluster), secret(), tls.files().orElse(null), "ferry-cli");
     }
 
     /** The statuses of the members that answer, and the reasons of those that do not. */
@@ -119,7 +131,7 @@ final class AdminCommand {
     @Option(
         names = "--node",
         required = true,
-        description = "The node: id=host:raftPort[:chunkPort:adminPort].")
+        description = "The node: id=host:raftPort[:chunkPort].")
     String node;
 
     @Option(
@@ -414,12 +426,10 @@ final class AdminCommand {
             c ->
                 String.format(
                     Locale.ROOT,
-                    "  %-8s chunk service %d/%d, admin service %d/%d, quarantined %d",
+                    "  %-8s service port %d/%d, quarantined %d",
                     n.id(),
-                    c.chunkRefused(),
-                    c.chunkMalformed(),
-                    c.adminRefused(),
-                    c.adminMalformed(),
+                    c.refused(),
+                    c.malformed(),
                     c.quarantined()))
         .orElse(String.format(Locale.ROOT, "  %-8s (not reported)", n.id()));
   }

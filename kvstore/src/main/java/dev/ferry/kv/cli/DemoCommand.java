@@ -105,6 +105,7 @@ final class DemoCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "  %s  %s  (log %s)%n", p.id(), p, cluster.logFile(p.id()));
       }
       ClusterSecret secret = cluster.secret();
+      String group = AdminClient.groupId(cluster.clusterName());
       try (KvClient client = cluster.client(Duration.ofSeconds(60))) {
         // 1. Load.
         long t1 = System.nanoTime();
@@ -121,14 +122,14 @@ final class DemoCommand implements Callable<Integer> {
                 sizeMiB / loadSeconds));
 
         // 2. A 4th node joins through the digest gate.
-        int[] ports = ProcessCluster.freePorts(3);
-        PeerAddress n4 = new PeerAddress("n4", "127.0.0.1", ports[0], ports[1], ports[2]);
+        int[] ports = ProcessCluster.freePorts(2);
+        PeerAddress n4 = new PeerAddress("n4", "127.0.0.1", ports[0], ports[1]);
         out.printf(Locale.ROOT, "%nstarting n4 as a listener and adding it (%s)%n", n4);
         cluster.startListener(n4);
         PeerAddress leader = leader(cluster, client);
         long t2 = System.nanoTime();
         AddResult added;
-        try (AdminClient admin = AdminClient.connect(leader, secret, null, "ferry-demo")) {
+        try (AdminClient admin = AdminClient.connect(leader, group, secret, null, "ferry-demo")) {
           added = AdminCommand.Add.add(admin, new AddRequest(n4, Duration.ofMinutes(10)), out);
         }
         out.println(AdminCommand.Add.summary(added));
@@ -144,7 +145,7 @@ final class DemoCommand implements Callable<Integer> {
                 .orElseThrow();
         PeerAddress followerAddress =
             cluster.peers().stream().filter(p -> p.id().equals(follower)).findFirst().get();
-        long stoppedAt = status(followerAddress, secret).appliedIndex();
+        long stoppedAt = status(followerAddress, group, secret).appliedIndex();
         out.printf(
             Locale.ROOT,
             "%nstopping follower %s at log index %d (leader is %s)%n",
@@ -162,17 +163,17 @@ final class DemoCommand implements Callable<Integer> {
           Thread.sleep(250);
           // The leader reports its newest durable snapshot to Ratis, which purges the log to it.
           client.raftClient().getSnapshotManagementApi().create(1, 10_000);
-          purged = status(leader(cluster, client), secret).logStartIndex() > stoppedAt + 1;
+          purged = status(leader(cluster, client), group, secret).logStartIndex() > stoppedAt + 1;
         }
         out.printf(
             Locale.ROOT,
             "%d keys (%.1f MiB) changed; the leader's log now starts at index %d%s%n",
             changed,
             changed * (double) VALUE_BYTES / 1048576.0,
-            status(leader(cluster, client), secret).logStartIndex(),
+            status(leader(cluster, client), group, secret).logStartIndex(),
             purged ? ", past the stopped follower" : "");
 
-        long target = status(leader(cluster, client), secret).commitIndex();
+        long target = status(leader(cluster, client), group, secret).commitIndex();
         long t3 = System.nanoTime();
         cluster.start(follower);
         NodeStatus fs = null;
@@ -181,7 +182,7 @@ final class DemoCommand implements Callable<Integer> {
             throw new IOException(follower + " did not catch up within " + T);
           }
           try {
-            fs = status(followerAddress, secret);
+            fs = status(followerAddress, group, secret);
           } catch (IOException e) {
             // Still starting.
           }
@@ -255,8 +256,9 @@ final class DemoCommand implements Callable<Integer> {
         .orElse(cluster.peers().get(0));
   }
 
-  private static NodeStatus status(PeerAddress p, ClusterSecret secret) throws IOException {
-    try (AdminClient c = AdminClient.connect(p, secret, null, "ferry-demo")) {
+  private static NodeStatus status(PeerAddress p, String group, ClusterSecret secret)
+      throws IOException {
+    try (AdminClient c = AdminClient.connect(p, group, secret, null, "ferry-demo")) {
       return c.status();
     }
   }

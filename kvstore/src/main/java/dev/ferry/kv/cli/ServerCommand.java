@@ -27,7 +27,10 @@ final class ServerCommand implements Callable<Integer> {
   @Option(
       names = "--peers",
       required = true,
-      description = "Members: id=host:raftPort[:chunkPort:adminPort],... (this node included).")
+      description =
+          "Members: id=host:raftPort[:chunkPort],... (this node included). The chunk port (default"
+              + " raftPort + 1) serves chunks and admin requests; an older"
+              + " id=host:raftPort:chunkPort:adminPort form is accepted, its admin port ignored.")
   String peers;
 
   @Option(names = "--data", required = true, description = "Data directory.")

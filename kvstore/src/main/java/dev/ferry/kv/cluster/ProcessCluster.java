@@ -187,14 +187,13 @@ public final class ProcessCluster implements Closeable {
       int[] metricsPorts;
       if (peers == null) {
         // Every port at once: picked node by node, two nodes could get the same (unbound) port.
-        int[] ports = freePorts(4 * nodes);
+        int[] ports = freePorts(3 * nodes);
         peers = new ArrayList<>();
         metricsPorts = new int[nodes];
         for (int i = 0; i < nodes; i++) {
-          int k = 4 * i;
-          peers.add(
-              new PeerAddress("n" + (i + 1), "127.0.0.1", ports[k], ports[k + 1], ports[k + 2]));
-          metricsPorts[i] = ports[k + 3];
+          int k = 3 * i;
+          peers.add(new PeerAddress("n" + (i + 1), "127.0.0.1", ports[k], ports[k + 1]));
+          metricsPorts[i] = ports[k + 2];
         }
       } else {
         metricsPorts = freePortsExcept(nodes, portsOf(peers));
@@ -494,7 +493,7 @@ public final class ProcessCluster implements Closeable {
   private static Set<Integer> portsOf(List<PeerAddress> peers) {
     Set<Integer> ports = new HashSet<>();
     for (PeerAddress p : peers) {
-      ports.addAll(List.of(p.raftPort(), p.chunkPort(), p.adminPort()));
+      ports.addAll(List.of(p.raftPort(), p.chunkPort()));
     }
     return ports;
   }

@@ -39,7 +39,7 @@ class AdminStatusTest {
         id.equals("n1") ? List.of("n5 (last answered 4200 ms ago)") : List.of(),
         install,
         Optional.empty(),
-        id.equals("n1") ? Optional.of(new NodeStatus.Counters(3, 1, 2, 0, 4)) : Optional.empty(),
+        id.equals("n1") ? Optional.of(new NodeStatus.Counters(3, 1, 4)) : Optional.empty(),
         id.equals("n1") ? Optional.of(new NodeStatus.Recovery(40, 2, 1, 1, 3)) : Optional.empty());
   }
 
@@ -61,8 +61,7 @@ class AdminStatusTest {
                 node("n4", "LISTENER", Optional.empty(), Optional.of(i)),
                 "n3: connection refused"));
     assertTrue(table.contains("80 0101010101010101"), table);
-    assertTrue(
-        table.contains("  n1       chunk service 3/1, admin service 2/0, quarantined 4\n"), table);
+    assertTrue(table.contains("  n1       service port 3/1, quarantined 4\n"), table);
     assertTrue(table.contains("  n4       (not reported)\n"), table);
     assertTrue(
         table.contains("  n1       hold after index 40; holds 2/1; rebases 1; alerts 3\n"), table);

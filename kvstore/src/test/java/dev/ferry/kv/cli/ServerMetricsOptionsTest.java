@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 
 /** {@code ferry server --metrics-port / --metrics-bind}. */
 class ServerMetricsOptionsTest {
-  private static final PeerAddress SELF = new PeerAddress("n1", "10.0.0.7", 9100, 9101, 9102);
+  private static final PeerAddress SELF = new PeerAddress("n1", "10.0.0.7", 9100, 9101);
 
   private static ServerCommand command(String port, String bind) {
     ServerCommand c = new ServerCommand();

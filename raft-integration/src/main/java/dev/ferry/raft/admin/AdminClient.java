@@ -4,27 +4,34 @@ import dev.ferry.raft.ClusterSecret;
 import dev.ferry.raft.TlsFiles;
 import dev.ferry.raft.admin.AdminProtocol.Frame;
 import dev.ferry.shipping.PeerAddress;
-import dev.ferry.shipping.net.Handshake;
-import java.io.BufferedInputStream;
-import java.io.BufferedOutputStream;
+import dev.ferry.shipping.chunks.AdminMessage;
+import dev.ferry.shipping.chunks.ChunkAuthException;
+import dev.ferry.shipping.chunks.ChunkClient;
+import dev.ferry.shipping.chunks.ChunkRequestException;
+import dev.ferry.shipping.chunks.ChunkServer;
 import java.io.Closeable;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.InetSocketAddress;
-import java.net.Socket;
-import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
+import java.util.UUID;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
-import javax.net.ssl.SSLSocket;
 
 /**
- * A client of one node's admin service: status, add, remove (which the node runs through its own
- * {@link MembershipAdmin}), and retire. Authenticates with the cluster secret (mutual HMAC, like
- * the chunk service) and, when given TLS files, over mutual TLS.
+ * A client of one node's admin service for one Raft group: status, add, remove (which the node runs
+ * through its own {@link MembershipAdmin}), and retire. It speaks to the node's one service port
+ * (the chunk service's, {@link PeerAddress#chunkPort()}): the cluster-secret handshake (mutual
+ * HMAC) and, when given TLS files, mutual TLS, then {@code ADMIN} frames naming the group; a node
+ * that does not serve the group answers with an error naming the groups it does serve (an {@link
+ * AdminException}; an {@link IOException} while it serves none yet, still starting).
  *
  * <p>Blocking; one request at a time (calls are serialized). Thread-safe.
  */
@@ -32,101 +39,79 @@ public final class AdminClient implements Closeable {
   private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
   private static final Duration READ_TIMEOUT = Duration.ofSeconds(30);
 
-  private final String serverId;
-  private final Socket socket;
-  private final InputStream in;
-  private final OutputStream out;
+  /** The connection's own inactivity bound: far beyond any request's; each call has its own. */
+  private static final Duration IDLE_BOUND = Duration.ofDays(1);
 
-  private AdminClient(String serverId, Socket socket) throws IOException {
+  private final String serverId;
+  private final String groupId;
+  private final ChunkClient client;
+
+  private AdminClient(String serverId, String groupId, ChunkClient client) {
     this.serverId = serverId;
-    this.socket = socket;
-    this.in = new BufferedInputStream(socket.getInputStream());
-    this.out = new BufferedOutputStream(socket.getOutputStream());
+    this.groupId = groupId;
+    this.client = client;
   }
 
   /**
-   * Connects to {@code node}'s admin service and authenticates.
+   * The group id admin requests carry for the cluster named {@code clusterName}: the UUID of its
+   * Raft group ({@code FerryServer.groupId(clusterName)}).
+   */
+  public static String groupId(String clusterName) {
+    Objects.requireNonNull(clusterName, "clusterName");
+    return UUID.nameUUIDFromBytes(("ferry:" + clusterName).getBytes(StandardCharsets.UTF_8))
+        .toString();
+  }
+
+  /**
+   * Connects to {@code node}'s service port and authenticates, for requests about the group {@code
+   * groupId} (see {@link #groupId(String)}). May block up to a few seconds.
    *
    * @param secret the cluster secret
    * @param tls this client's TLS files, or null if the cluster runs without TLS
-   * @param clientId the id this client presents (logged by the server)
-   * @throws AdminAuthException if either side's proof is refused
+   * @param clientId the id this client presents (logged by the server; 1-64 of {@code
+   *     [A-Za-z0-9_-]})
+   * @throws AdminAuthException if either side's proof is refused, or the node refused the
+   *     connection (over a limit, TLS failed)
    * @throws IOException if the node cannot be reached or speaks something else
+   * @throws IllegalArgumentException if the group id or client id is malformed
    */
   public static AdminClient connect(
-      PeerAddress node, ClusterSecret secret, TlsFiles tls, String clientId) throws IOException {
+      PeerAddress node, String groupId, ClusterSecret secret, TlsFiles tls, String clientId)
+      throws IOException {
     Objects.requireNonNull(node, "node");
     Objects.requireNonNull(secret, "secret");
     Objects.requireNonNull(clientId, "clientId");
-    Socket s;
+    ChunkServer.checkGroupId(groupId);
+    ChunkClient.Builder b =
+        ChunkClient.builder()
+            .peer(node)
+            .selfId(clientId)
+            .secret(secret.bytes())
+            .connectTimeout(CONNECT_TIMEOUT)
+            .requestTimeout(IDLE_BOUND);
     if (tls != null) {
-      s = tls.adminContext(false).getSocketFactory().createSocket();
-    } else {
-      s = new Socket();
+      b.tls(tls.chunkClientContext());
     }
     try {
-      s.connect(
-          new InetSocketAddress(node.host(), node.adminPort()), (int) CONNECT_TIMEOUT.toMillis());
-      s.setSoTimeout((int) READ_TIMEOUT.toMillis());
-      s.setTcpNoDelay(true);
-      if (s instanceof SSLSocket ssl) {
-        ssl.startHandshake();
+      return new AdminClient(node.id(), groupId, b.connect().get());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted connecting to " + node, e);
+    } catch (ExecutionException e) {
+      Throwable c = e.getCause();
+      String where =
+          "admin service of " + node.id() + " at " + node.host() + ":" + node.chunkPort();
+      if (c instanceof ChunkAuthException) {
+        throw new AdminAuthException(where + ": " + c.getMessage());
       }
-      AdminClient c = new AdminClient(node.id(), s);
-      c.authenticate(new Handshake(Handshake.ADMIN_LABEL, secret.bytes()), clientId);
-      return c;
-    } catch (IOException | RuntimeException e) {
-      s.close();
-      if (e instanceof AdminAuthException) {
-        throw e;
-      }
-      throw new IOException(
-          "admin service of "
-              + node.id()
-              + " at "
-              + node.host()
-              + ":"
-              + node.adminPort()
-              + ": "
-              + e,
-          e);
-    }
-  }
-
-  private void authenticate(Handshake h, String clientId) throws IOException {
-    Frame hello = AdminProtocol.read(in);
-    if (hello.type() == AdminProtocol.REFUSED) {
-      throw new IOException(serverId + " refused the connection: " + hello.get("reason"));
-    }
-    if (hello.type() != AdminProtocol.HELLO) {
-      throw new IOException("expected HELLO, got frame " + hello.type());
-    }
-    byte[] serverNonce = hello.hex("nonce", Handshake.NONCE_BYTES);
-    byte[] nonce = Handshake.nonce();
-    Map<String, String> auth = new LinkedHashMap<>();
-    auth.put("v", Integer.toString(AdminProtocol.VERSION));
-    auth.put("id", clientId);
-    auth.put("nonce", AdminProtocol.hex(nonce));
-    auth.put("proof", AdminProtocol.hex(h.clientProof(serverNonce, nonce, clientId)));
-    AdminProtocol.write(out, AdminProtocol.AUTH, auth);
-    Frame reply = AdminProtocol.read(in);
-    if (reply.type() == AdminProtocol.REFUSED) {
-      throw new AdminAuthException(serverId + " refused: " + reply.get("reason"));
-    }
-    if (reply.type() != AdminProtocol.AUTH_OK) {
-      throw new IOException("expected AUTH_OK, got frame " + reply.type());
-    }
-    String server = reply.get("id");
-    byte[] expected = h.serverProof(nonce, serverNonce, clientId, server);
-    if (!Handshake.matches(expected, reply.hex("proof", Handshake.PROOF_BYTES))) {
-      throw new AdminAuthException(serverId + " did not prove it knows the cluster secret");
+      throw new IOException(where + ": " + c, c);
     }
   }
 
   /** The node's status. */
   public synchronized NodeStatus status() throws IOException {
-    AdminProtocol.write(out, AdminProtocol.STATUS, Map.of());
-    return AdminProtocol.status(expect(AdminProtocol.STATUS_REPLY));
+    Frame f = call(AdminProtocol.STATUS, Map.of(), READ_TIMEOUT, p -> {});
+    return AdminProtocol.status(expect(f, AdminProtocol.STATUS_REPLY, "status"));
   }
 
   /**
@@ -142,18 +127,13 @@ public final class AdminClient implements Closeable {
     Map<String, String> m = new LinkedHashMap<>();
     m.put("node", request.node().toString());
     m.put("deadlineMs", Long.toString(request.deadline().toMillis()));
-    AdminProtocol.write(out, AdminProtocol.ADD, m);
-    while (true) {
-      Frame f = readLong(request.deadline());
-      switch (f.type()) {
-        case AdminProtocol.PROGRESS -> progress.accept(AdminProtocol.progress(f));
-        case AdminProtocol.ADD_DONE -> {
-          return AdminProtocol.addResult(f);
-        }
-        case AdminProtocol.ERROR -> throw AdminProtocol.error(f);
-        default -> throw new IOException("unexpected frame " + f.type() + " during add");
-      }
-    }
+    Frame f =
+        call(
+            AdminProtocol.ADD,
+            m,
+            request.deadline().plus(READ_TIMEOUT),
+            p -> progress.accept(AdminProtocol.progress(p)));
+    return AdminProtocol.addResult(expect(f, AdminProtocol.ADD_DONE, "add"));
   }
 
   /**
@@ -165,67 +145,100 @@ public final class AdminClient implements Closeable {
     Map<String, String> m = new LinkedHashMap<>();
     m.put("node", request.nodeId());
     m.put("deadlineMs", Long.toString(request.deadline().toMillis()));
-    AdminProtocol.write(out, AdminProtocol.REMOVE, m);
-    Frame f = readLong(request.deadline());
-    if (f.type() == AdminProtocol.ERROR) {
-      throw AdminProtocol.error(f);
-    }
-    if (f.type() != AdminProtocol.REMOVE_DONE) {
-      throw new IOException("unexpected frame " + f.type() + " after remove");
-    }
-    return AdminProtocol.removeResult(f);
+    Frame f = call(AdminProtocol.REMOVE, m, request.deadline().plus(READ_TIMEOUT), p -> {});
+    return AdminProtocol.removeResult(expect(f, AdminProtocol.REMOVE_DONE, "remove"));
   }
 
   /**
    * Tells the node it is no longer a member: it stops, after wiping its state if {@code wipe}. Sent
    * by {@link MembershipAdmin} after it removed the node.
+   *
+   * @throws IllegalStateException if the node finds it is still a member
    */
   public synchronized void retire(String reason, boolean wipe) throws IOException {
     Map<String, String> m = new LinkedHashMap<>();
     m.put("reason", reason);
     m.put("wipe", Boolean.toString(wipe));
-    AdminProtocol.write(out, AdminProtocol.RETIRE, m);
-    Frame f = AdminProtocol.read(in);
-    if (f.type() == AdminProtocol.ERROR) {
-      throw AdminProtocol.error(f);
-    }
-    if (f.type() != AdminProtocol.RETIRED) {
-      throw new IOException("unexpected frame " + f.type() + " after retire");
+    expect(call(AdminProtocol.RETIRE, m, READ_TIMEOUT, p -> {}), AdminProtocol.RETIRED, "retire");
+  }
+
+  /** Progress reported during a call: a frame to decode on the caller's thread. */
+  private interface ProgressSink {
+    void accept(Frame f) throws IOException;
+  }
+
+  /** The end of a call: its answer or its failure. */
+  private record Outcome(AdminMessage answer, Throwable failure) {}
+
+  /**
+   * Sends one request and waits up to {@code wait} for its answer, passing progress frames to
+   * {@code progress} on this thread first.
+   */
+  private Frame call(int type, Map<String, String> body, Duration wait, ProgressSink progress)
+      throws IOException {
+    BlockingQueue<Object> events = new LinkedBlockingQueue<>();
+    client
+        .admin(groupId, AdminProtocol.message(type, body), events::add)
+        .whenComplete((m, e) -> events.add(new Outcome(m, e)));
+    long end = System.nanoTime() + wait.toNanos();
+    while (true) {
+      Object event;
+      try {
+        event = events.poll(Math.max(0, end - System.nanoTime()), TimeUnit.NANOSECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        close();
+        throw new IOException("interrupted waiting for " + serverId, e);
+      }
+      if (event == null) {
+        close();
+        throw new IOException(
+            "no answer from " + serverId + " within " + wait, new TimeoutException());
+      }
+      if (event instanceof AdminMessage p) {
+        progress.accept(AdminProtocol.frame(p));
+        continue;
+      }
+      Outcome o = (Outcome) event;
+      if (o.failure() == null) {
+        return AdminProtocol.frame(o.answer());
+      }
+      Throwable c =
+          o.failure() instanceof CompletionException && o.failure().getCause() != null
+              ? o.failure().getCause()
+              : o.failure();
+      if (c instanceof IOException io) {
+        throw io;
+      }
+      if (c instanceof ChunkRequestException r
+          && r.code() == ChunkRequestException.Code.UNAVAILABLE) {
+        // A node still starting: it serves no group yet. Worth trying again, like a closed port.
+        throw new IOException(r.getMessage(), r);
+      }
+      if (c instanceof ChunkRequestException r) {
+        throw new AdminException(
+            r.code() == ChunkRequestException.Code.UNKNOWN_GROUP
+                ? r.getMessage() + " (wrong cluster name?)"
+                : r.getMessage());
+      }
+      throw new IOException("admin request to " + serverId + " failed: " + c, c);
     }
   }
 
-  private Frame expect(int type) throws IOException {
-    Frame f = AdminProtocol.read(in);
+  /** {@code f} if of {@code type}; its exception if an ERROR. */
+  private static Frame expect(Frame f, int type, String what) throws IOException {
     if (f.type() == AdminProtocol.ERROR) {
       throw AdminProtocol.error(f);
     }
     if (f.type() != type) {
-      throw new IOException("expected frame " + type + ", got " + f.type());
+      throw new IOException("unexpected admin message " + f.type() + " in answer to " + what);
     }
     return f;
-  }
-
-  /** Reads a frame that may take up to {@code deadline} plus a margin to come. */
-  private Frame readLong(Duration deadline) throws IOException {
-    int old = socket.getSoTimeout();
-    long ms = Math.min(Integer.MAX_VALUE, deadline.plus(READ_TIMEOUT).toMillis());
-    socket.setSoTimeout((int) ms);
-    try {
-      return AdminProtocol.read(in);
-    } catch (SocketTimeoutException e) {
-      throw new IOException("no answer from " + serverId + " within " + Duration.ofMillis(ms), e);
-    } finally {
-      socket.setSoTimeout(old);
-    }
   }
 
   /** Closes the connection. Idempotent; never throws. */
   @Override
   public void close() {
-    try {
-      socket.close();
-    } catch (IOException e) {
-      // Nothing to do: the connection is gone either way.
-    }
+    client.close();
   }
 }

@@ -1,14 +1,16 @@
 package dev.ferry.raft.admin;
 
+import dev.ferry.shipping.chunks.AdminMessage;
 import dev.ferry.shipping.install.InstallProgress;
 import dev.ferry.snapshot.StateDigest;
 import dev.ferry.statemachine.DigestAt;
 import dev.ferry.statemachine.MembershipChange;
+import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
-import java.io.EOFException;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.BufferUnderflowException;
+import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
@@ -21,32 +23,25 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * The admin service's wire format (version 1): frames of {@code u32 length | u8 type | body}, the
- * body a small string map ({@code u16 count, then per entry u16 keyLength, key, u16 valueLength,
- * value}, UTF-8). Every bound is checked before anything is buffered: a frame is at most {@value
- * #MAX_FRAME} bytes (type and body), a map at most {@value #MAX_ENTRIES} entries, a key at most
- * {@value #MAX_KEY} bytes; a duplicate key, invalid UTF-8 or trailing bytes are errors. Bad input
- * raises {@link AdminProtocolException}; nothing from the wire names a file.
+ * The admin messages (version 1) the chunk service carries for the admin service in its {@code
+ * ADMIN} / {@code ADMIN_PROGRESS} / {@code ADMIN_REPLY} frames ({@code docs/chunk-protocol.md}):
+ * the chunk service frames, authenticates, bounds and routes them by group id; this class encodes a
+ * message's kind and body. The body is a small string map ({@code u16 count, then per entry u16
+ * keyLength, key, u16 valueLength, value}, UTF-8); a map has at most {@value #MAX_ENTRIES} entries,
+ * a key at most {@value #MAX_KEY} bytes; a duplicate key, invalid UTF-8 or trailing bytes are
+ * errors. Bad input raises {@link AdminProtocolException}; nothing from the wire names a file.
  *
- * <p>The conversation: server {@code HELLO{v, nonce}}, client {@code AUTH{v, id, nonce, proof}},
- * server {@code AUTH_OK{id, proof}} or {@code REFUSED{reason}} (the HMAC handshake of {@link
- * dev.ferry.shipping.net.Handshake} with label {@code ferry-admin-v1}); then requests, one at a
- * time: {@code STATUS} → {@code STATUS_REPLY}; {@code ADD{node, deadlineMs}} → {@code PROGRESS}*
- * then {@code ADD_DONE} or {@code ERROR}; {@code REMOVE{node, deadlineMs}} → {@code REMOVE_DONE} or
- * {@code ERROR}; {@code RETIRE{reason, wipe}} → {@code RETIRED}.
+ * <p>The requests, one at a time per connection: {@code STATUS} → {@code STATUS_REPLY}; {@code
+ * ADD{node, deadlineMs}} → {@code PROGRESS}* then {@code ADD_DONE} or {@code ERROR}; {@code
+ * REMOVE{node, deadlineMs}} → {@code REMOVE_DONE} or {@code ERROR}; {@code RETIRE{reason, wipe}} →
+ * {@code RETIRED} or {@code ERROR}.
  *
  * <p>Stateless; the static methods are thread-safe.
  */
 final class AdminProtocol {
-  static final int VERSION = 1;
-  static final int MAX_FRAME = 64 << 10;
   static final int MAX_ENTRIES = 256;
   static final int MAX_KEY = 64;
 
-  static final int HELLO = 0x01;
-  static final int AUTH = 0x02;
-  static final int AUTH_OK = 0x03;
-  static final int REFUSED = 0x04;
   static final int STATUS = 0x10;
   static final int ADD = 0x11;
   static final int REMOVE = 0x12;
@@ -104,65 +99,50 @@ final class AdminProtocol {
     }
   }
 
-  static void write(OutputStream out, int type, Map<String, String> body) throws IOException {
-    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
-    DataOutputStream buf = new DataOutputStream(bytes);
-    buf.writeByte(type);
+  /**
+   * Encodes a message.
+   *
+   * @throws IllegalArgumentException if the map or an entry is too large
+   */
+  static AdminMessage message(int type, Map<String, String> body) {
     if (body.size() > MAX_ENTRIES) {
       throw new IllegalArgumentException("too many entries: " + body.size());
     }
-    buf.writeShort(body.size());
-    for (Map.Entry<String, String> e : body.entrySet()) {
-      byte[] k = e.getKey().getBytes(StandardCharsets.UTF_8);
-      byte[] v = e.getValue().getBytes(StandardCharsets.UTF_8);
-      if (k.length > MAX_KEY || v.length > 0xffff) {
-        throw new IllegalArgumentException("entry too long: " + e.getKey());
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    DataOutputStream buf = new DataOutputStream(bytes);
+    try {
+      buf.writeShort(body.size());
+      for (Map.Entry<String, String> e : body.entrySet()) {
+        byte[] k = e.getKey().getBytes(StandardCharsets.UTF_8);
+        byte[] v = e.getValue().getBytes(StandardCharsets.UTF_8);
+        if (k.length > MAX_KEY || v.length > 0xffff) {
+          throw new IllegalArgumentException("entry too long: " + e.getKey());
+        }
+        buf.writeShort(k.length);
+        buf.write(k);
+        buf.writeShort(v.length);
+        buf.write(v);
       }
-      buf.writeShort(k.length);
-      buf.write(k);
-      buf.writeShort(v.length);
-      buf.write(v);
+      buf.flush();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e); // a byte array does not fail
     }
-    buf.flush();
-    if (bytes.size() > MAX_FRAME) {
-      throw new IllegalArgumentException("frame of " + bytes.size() + " bytes is too long");
-    }
-    DataOutputStream o = new DataOutputStream(out);
-    o.writeInt(bytes.size());
-    bytes.writeTo(o);
-    o.flush();
+    return new AdminMessage(type, bytes.toByteArray());
   }
 
   /**
-   * Reads one frame.
+   * Decodes a message.
    *
-   * @throws EOFException if the stream ended cleanly before a frame
-   * @throws AdminProtocolException if the frame is malformed, or truncated (the stream ended in the
-   *     middle of it)
+   * @throws AdminProtocolException if its body is malformed
    */
-  static Frame read(InputStream in) throws IOException {
-    int first = in.read();
-    if (first < 0) {
-      throw new EOFException("connection closed");
-    }
-    byte[] header = new byte[4];
-    header[0] = (byte) first;
-    readFully(in, header, 1, 4);
-    long length = java.nio.ByteBuffer.wrap(header).getInt() & 0xffffffffL;
-    if (length < 3 || length > MAX_FRAME) {
-      throw new AdminProtocolException(
-          "frame length " + length + " out of range (3.." + MAX_FRAME + ")");
-    }
-    byte[] frame = new byte[(int) length];
-    readFully(in, frame, 0, (int) length + 4);
-    java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(frame);
-    int type = b.get() & 0xff;
-    int count = b.getShort() & 0xffff;
-    if (count > MAX_ENTRIES) {
-      throw new AdminProtocolException("too many entries: " + count);
-    }
+  static Frame frame(AdminMessage m) throws AdminProtocolException {
+    ByteBuffer b = ByteBuffer.wrap(m.body());
     Map<String, String> body = new LinkedHashMap<>();
     try {
+      int count = b.getShort() & 0xffff;
+      if (count > MAX_ENTRIES) {
+        throw new AdminProtocolException("too many entries: " + count);
+      }
       for (int i = 0; i < count; i++) {
         String k = text(b, MAX_KEY);
         String v = text(b, 0xffff);
@@ -170,40 +150,17 @@ final class AdminProtocol {
           throw new AdminProtocolException("duplicate key '" + k + "'");
         }
       }
-    } catch (java.nio.BufferUnderflowException e) {
-      throw new AdminProtocolException("truncated frame body");
+    } catch (BufferUnderflowException e) {
+      throw new AdminProtocolException("truncated body of admin message " + m.kind());
     }
     if (b.hasRemaining()) {
-      throw new AdminProtocolException(b.remaining() + " trailing bytes in frame " + type);
+      throw new AdminProtocolException(
+          b.remaining() + " trailing bytes in admin message " + m.kind());
     }
-    return new Frame(type, body);
+    return new Frame(m.kind(), body);
   }
 
-  /**
-   * Fills {@code b} from {@code in}; {@code frameBytes} is the frame's size as far as known, for
-   * the message.
-   *
-   * @throws AdminProtocolException if the stream ends first: a truncated frame
-   */
-  private static void readFully(InputStream in, byte[] b, int offset, int frameBytes)
-      throws IOException {
-    int n = offset;
-    while (n < b.length) {
-      int r = in.read(b, n, b.length - n);
-      if (r < 0) {
-        int received = n + frameBytes - b.length;
-        throw new AdminProtocolException(
-            "connection closed in the middle of a frame ("
-                + received
-                + " of "
-                + (b.length == 4 ? "at least 4" : Integer.toString(frameBytes))
-                + " bytes received)");
-      }
-      n += r;
-    }
-  }
-
-  private static String text(java.nio.ByteBuffer b, int max) throws AdminProtocolException {
+  private static String text(ByteBuffer b, int max) throws AdminProtocolException {
     int n = b.getShort() & 0xffff;
     if (n > max) {
       throw new AdminProtocolException("text of " + n + " bytes, at most " + max);
@@ -215,7 +172,7 @@ final class AdminProtocol {
           .newDecoder()
           .onMalformedInput(CodingErrorAction.REPORT)
           .onUnmappableCharacter(CodingErrorAction.REPORT)
-          .decode(java.nio.ByteBuffer.wrap(t))
+          .decode(ByteBuffer.wrap(t))
           .toString();
     } catch (CharacterCodingException e) {
       throw new AdminProtocolException("invalid UTF-8");
@@ -259,10 +216,8 @@ final class AdminProtocol {
     s.counters()
         .ifPresent(
             c -> {
-              m.put("counters.chunk.refused", Long.toString(c.chunkRefused()));
-              m.put("counters.chunk.malformed", Long.toString(c.chunkMalformed()));
-              m.put("counters.admin.refused", Long.toString(c.adminRefused()));
-              m.put("counters.admin.malformed", Long.toString(c.adminMalformed()));
+              m.put("counters.refused", Long.toString(c.refused()));
+              m.put("counters.malformed", Long.toString(c.malformed()));
               m.put("counters.quarantined", Long.toString(c.quarantined()));
             });
     s.recovery()
@@ -349,10 +304,8 @@ final class AdminProtocol {
     }
     return Optional.of(
         new NodeStatus.Counters(
-            f.number("counters.chunk.refused"),
-            f.number("counters.chunk.malformed"),
-            f.number("counters.admin.refused"),
-            f.number("counters.admin.malformed"),
+            f.number("counters.refused"),
+            f.number("counters.malformed"),
             f.number("counters.quarantined")));
   }
 

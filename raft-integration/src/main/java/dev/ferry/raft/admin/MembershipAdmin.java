@@ -476,9 +476,9 @@ public final class MembershipAdmin {
       return;
     }
     Instant giveUp = min(deadline, clock.instant().plus(PROBE_GRACE));
-    String where = node.host() + ":" + node.adminPort();
+    String where = node.host() + ":" + node.chunkPort();
     while (true) {
-      try (AdminClient c = AdminClient.connect(node, secret, tls, selfId)) {
+      try (AdminClient c = AdminClient.connect(node, adminGroup(), secret, tls, selfId)) {
         String answered = c.status().id();
         if (!answered.equals(node.id())) {
           throw new MemberUnreachableException(
@@ -500,7 +500,7 @@ public final class MembershipAdmin {
               node.id()
                   + " is not reachable at "
                   + where
-                  + " (is `ferry server --listener` running there, and its admin port open?): "
+                  + " (is `ferry server --listener` running there, and its chunk port open?): "
                   + e.getMessage(),
               e);
         }
@@ -614,7 +614,7 @@ public final class MembershipAdmin {
 
     Map<String, Long> lastShipped() {
       if (secret != null) {
-        try (AdminClient c = AdminClient.connect(node, secret, tls, selfId)) {
+        try (AdminClient c = AdminClient.connect(node, adminGroup(), secret, tls, selfId)) {
           NodeStatus s = c.status();
           s.lastInstall().ifPresent(r -> lastShipped.set(r.bytesPerSource()));
         } catch (IOException | RuntimeException e) {
@@ -639,7 +639,7 @@ public final class MembershipAdmin {
           if (secret != null && phase.get() == AddProgress.Phase.INSTALLING) {
             try {
               if (client == null) {
-                client = AdminClient.connect(node, secret, tls, selfId);
+                client = AdminClient.connect(node, adminGroup(), secret, tls, selfId);
               }
               install = client.status().install();
               install.ifPresent(i -> lastShipped.set(i.bytesPerSource()));
@@ -672,6 +672,11 @@ public final class MembershipAdmin {
     }
   }
 
+  /** The group id this admin's requests to other nodes' admin services carry. */
+  private String adminGroup() {
+    return groupId.getUuid().toString();
+  }
+
   private static void closeQuietly(AdminClient c) {
     if (c != null) {
       c.close();
@@ -683,7 +688,7 @@ public final class MembershipAdmin {
     if (secret == null || node == null) {
       return;
     }
-    try (AdminClient c = AdminClient.connect(node, secret, tls, selfId)) {
+    try (AdminClient c = AdminClient.connect(node, adminGroup(), secret, tls, selfId)) {
       c.retire(reason, wipe);
     } catch (IOException | RuntimeException e) {
       LOG.info("{}: could not tell it to stop: {}", node.id(), e.toString());

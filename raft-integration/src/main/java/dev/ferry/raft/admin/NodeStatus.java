@@ -91,27 +91,15 @@ public record NodeStatus(
   /**
    * A node's counters of bad input since it started (the same numbers its metrics export).
    *
-   * @param chunkRefused chunk service connections refused (failed TLS or authentication, no
-   *     authentication in time, over a connection limit)
-   * @param chunkMalformed chunk service connections closed for a malformed, truncated or
-   *     out-of-place frame
-   * @param adminRefused admin service connections refused (same reasons)
-   * @param adminMalformed admin service connections closed for a malformed or truncated frame or an
-   *     unknown request
+   * @param refused connections to the node's service port (chunk and admin requests) refused:
+   *     failed TLS or authentication, no authentication in time, over a connection limit
+   * @param malformed connections to it closed for a malformed, truncated or out-of-place frame or a
+   *     malformed admin request
    * @param quarantined chunks its store found corrupt and quarantined
    */
-  public record Counters(
-      long chunkRefused,
-      long chunkMalformed,
-      long adminRefused,
-      long adminMalformed,
-      long quarantined) {
+  public record Counters(long refused, long malformed, long quarantined) {
     public Counters {
-      if (chunkRefused < 0
-          || chunkMalformed < 0
-          || adminRefused < 0
-          || adminMalformed < 0
-          || quarantined < 0) {
+      if (refused < 0 || malformed < 0 || quarantined < 0) {
         throw new IllegalArgumentException("negative counter: " + this);
       }
     }
@@ -121,7 +109,7 @@ public record NodeStatus(
    * A member of the configuration.
    *
    * @param id its id
-   * @param address {@code id=host:raftPort:chunkPort:adminPort}
+   * @param address {@code id=host:raftPort:chunkPort}
    * @param voter a voter, or else a listener
    */
   public record Member(String id, String address, boolean voter) {

@@ -1,20 +1,17 @@
 package dev.ferry.raft.metrics;
 
 /**
- * A node's counters of its chunk and admin services and of its chunk store, read at one moment
- * (each counter since its service started); 0 for a service the node does not run. What {@link
- * ServiceMetrics} exports.
+ * A node's counters of its service port (the chunk service, which carries admin requests too), of
+ * its admin service and of its chunk store, read at one moment (each counter since its service
+ * started); 0 for a service the node does not run. What {@link ServiceMetrics} exports.
  *
- * @param chunkAccepted chunk service connections accepted
+ * @param chunkAccepted service port connections accepted (chunk and admin clients)
  * @param chunkAuthenticated of them, authenticated
  * @param chunkRefused chunk service connections refused (failed TLS or authentication, no
  *     authentication in time, over a connection limit)
  * @param chunkMalformed chunk service connections closed for a malformed, truncated or out-of-place
- *     frame
+ *     frame or a malformed admin request
  * @param chunkOpen chunk service connections open now
- * @param adminRefused admin service connections refused (same reasons)
- * @param adminMalformed admin service connections closed for a malformed or truncated frame or an
- *     unknown request
  * @param adminServed admin requests answered
  * @param quarantined chunks the store found corrupt and quarantined since it was opened
  */
@@ -24,7 +21,5 @@ public record ServiceCounters(
     long chunkRefused,
     long chunkMalformed,
     long chunkOpen,
-    long adminRefused,
-    long adminMalformed,
     long adminServed,
     long quarantined) {}

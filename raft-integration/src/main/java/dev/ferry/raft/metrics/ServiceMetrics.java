@@ -7,28 +7,24 @@ import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
 /**
- * A node's counters of its chunk and admin services and of its chunk store, as gauges in a
- * Dropwizard {@link MetricRegistry} (exported over JMX by {@code FerryServer}, as {@code
- * dev.ferry.<node>:name=<metric>,type=gauges}). The names are stable; each gauge reads a fresh
- * {@link ServiceCounters} (taken from the services' own counters: a {@code ChunkServerStats}, the
- * {@code AdminServer}'s accessors, the store's {@code StoreStats}) when read, so the registry and
- * those objects always agree:
+ * A node's counters of its service port (the chunk service, which carries the admin requests too),
+ * its admin service and its chunk store, as gauges in a Dropwizard {@link MetricRegistry} (exported
+ * over JMX by {@code FerryServer}, as {@code dev.ferry.<node>:name=<metric>,type=gauges}). The
+ * names are stable; each gauge reads a fresh {@link ServiceCounters} (taken from the services' own
+ * counters: a {@code ChunkServerStats}, the {@code AdminServer}'s accessors, the store's {@code
+ * StoreStats}) when read, so the registry and those objects always agree:
  *
  * <table>
  *   <caption>Metrics</caption>
  *   <tr><th>name</th><th>counts</th></tr>
- *   <tr><td>{@code ferry.chunks.connections.accepted}</td><td>chunk service connections
- *       accepted</td></tr>
+ *   <tr><td>{@code ferry.chunks.connections.accepted}</td><td>service port connections
+ *       accepted (chunk and admin clients)</td></tr>
  *   <tr><td>{@code ferry.chunks.connections.authenticated}</td><td>of them, authenticated</td></tr>
  *   <tr><td>{@code ferry.chunks.connections.refused}</td><td>refused: failed TLS or
  *       authentication, no authentication in time, over a connection limit</td></tr>
  *   <tr><td>{@code ferry.chunks.frames.malformed}</td><td>closed for a malformed, truncated or
- *       out-of-place frame</td></tr>
+ *       out-of-place frame or a malformed admin request</td></tr>
  *   <tr><td>{@code ferry.chunks.connections.open}</td><td>open now</td></tr>
- *   <tr><td>{@code ferry.admin.connections.refused}</td><td>admin service connections refused
- *       (same reasons)</td></tr>
- *   <tr><td>{@code ferry.admin.frames.malformed}</td><td>closed for a malformed or truncated frame
- *       or an unknown request</td></tr>
  *   <tr><td>{@code ferry.admin.requests.served}</td><td>admin requests answered</td></tr>
  *   <tr><td>{@code ferry.store.chunks.quarantined}</td><td>chunks the store found corrupt and
  *       quarantined since it was opened</td></tr>
@@ -64,8 +60,6 @@ public final class ServiceMetrics {
     gauge(registry, CHUNKS + "connections.refused", () -> counters.get().chunkRefused());
     gauge(registry, CHUNKS + "frames.malformed", () -> counters.get().chunkMalformed());
     gauge(registry, CHUNKS + "connections.open", () -> counters.get().chunkOpen());
-    gauge(registry, ADMIN + "connections.refused", () -> counters.get().adminRefused());
-    gauge(registry, ADMIN + "frames.malformed", () -> counters.get().adminMalformed());
     gauge(registry, ADMIN + "requests.served", () -> counters.get().adminServed());
     gauge(registry, STORE + "chunks.quarantined", () -> counters.get().quarantined());
   }

@@ -1,42 +1,57 @@
 package dev.ferry.raft.admin;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.raft.ClusterSecret;
 import dev.ferry.shipping.PeerAddress;
+import dev.ferry.shipping.chunks.AdminMessage;
+import dev.ferry.shipping.chunks.ChunkClient;
+import dev.ferry.shipping.chunks.ChunkRequestException;
+import dev.ferry.shipping.chunks.ChunkServer;
+import dev.ferry.shipping.chunks.SnapshotSource;
 import dev.ferry.shipping.net.Handshake;
 import dev.ferry.snapshot.StateDigest;
 import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The admin service under slow and idle strangers: a total handshake deadline, per-address and
- * total limits on unauthenticated connections, and counted truncated frames.
+ * The admin service on the node's one service port (the chunk service's pipeline) under slow and
+ * idle strangers, malformed requests and requests for another group: a total handshake deadline,
+ * per-address and total limits on unauthenticated connections, counted truncated frames and
+ * malformed requests, and a clear error for a wrong group id.
  */
 class AdminServerTest {
   private static final Duration WAIT = Duration.ofSeconds(60);
   private static final int ATTACKERS = 16;
+  private static final String GROUP = AdminClient.groupId("test-cluster");
+
+  // Chunk protocol frame types and the version, as docs/chunk-protocol.md lists them.
+  private static final int HELLO = 0x01;
+  private static final int AUTH = 0x02;
+  private static final int REFUSED = 0x04;
 
   private final ClusterSecret secret = ClusterSecret.random();
   private final List<Socket> sockets = new ArrayList<>();
+  private ChunkServer chunks;
   private AdminServer server;
   private PeerAddress address;
 
@@ -81,13 +96,32 @@ class AdminServerTest {
     public void retire(String reason, boolean wipe) {}
   }
 
-  private void start(AdminServer.Limits limits) throws IOException {
-    int port;
-    try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
-      port = probe.getLocalPort();
-    }
-    address = new PeerAddress("n1", "127.0.0.1", port == 1 ? 3 : 1, 2, port);
-    server = AdminServer.start(address, secret.bytes(), null, new StatusOnly(), limits);
+  private void start(int maxConnections, int maxUnauthenticated, int perAddress, Duration deadline)
+      throws IOException {
+    chunks =
+        ChunkServer.builder()
+            .nodeId("n1")
+            .bind("127.0.0.1", 0)
+            .source(
+                SnapshotSource.of(
+                    List::of,
+                    () -> {
+                      throw new IllegalStateException("no store in this test");
+                    }))
+            .secret(secret.bytes())
+            .maxConnections(maxConnections)
+            .maxUnauthenticated(maxUnauthenticated)
+            .maxUnauthenticatedPerAddress(perAddress)
+            .handshakeTimeout(deadline)
+            .build()
+            .start();
+    int port = chunks.localAddress().getPort();
+    address = new PeerAddress("n1", "127.0.0.1", port == 1 ? 3 : 1, port);
+    server = AdminServer.serve(chunks, GROUP, new StatusOnly());
+  }
+
+  private void startDefault() throws IOException {
+    start(256, 64, 16, Duration.ofSeconds(10));
   }
 
   @AfterEach
@@ -98,6 +132,13 @@ class AdminServerTest {
     if (server != null) {
       server.close();
     }
+    if (chunks != null) {
+      chunks.close();
+    }
+  }
+
+  private AdminClient client() throws IOException {
+    return AdminClient.connect(address, GROUP, secret, null, "cli");
   }
 
   /** A raw connection from {@code from} (another loopback address than the real client's). */
@@ -105,24 +146,42 @@ class AdminServerTest {
     Socket s = new Socket();
     sockets.add(s);
     s.bind(new InetSocketAddress(from, 0));
-    s.connect(new InetSocketAddress(address.host(), address.adminPort()), 5_000);
+    s.connect(new InetSocketAddress(address.host(), address.chunkPort()), 5_000);
     s.setSoTimeout((int) WAIT.toMillis());
     return s;
   }
 
+  /** One raw frame: its type and body. */
+  private record Frame(int type, byte[] body) {}
+
+  private static Frame read(InputStream in) throws IOException {
+    DataInputStream d = new DataInputStream(in);
+    int length = d.readInt();
+    if (length < 1 || length > 4096) {
+      throw new IOException("unexpected frame length " + length);
+    }
+    byte[] b = new byte[length];
+    d.readFully(b);
+    return new Frame(b[0] & 0xff, java.util.Arrays.copyOfRange(b, 1, length));
+  }
+
   /** A well-formed AUTH frame with a valid proof for {@code hello}. */
-  private byte[] authFrame(AdminProtocol.Frame hello) throws IOException {
-    byte[] serverNonce = hello.hex("nonce", Handshake.NONCE_BYTES);
+  private byte[] authFrame(Frame hello) throws IOException {
+    byte[] serverNonce = java.util.Arrays.copyOfRange(hello.body(), 2, 2 + Handshake.NONCE_BYTES);
     byte[] nonce = Handshake.nonce();
-    Map<String, String> auth = new LinkedHashMap<>();
-    auth.put("v", Integer.toString(AdminProtocol.VERSION));
-    auth.put("id", "slow-client-with-a-long-name-to-make-the-frame-longer");
-    auth.put("nonce", AdminProtocol.hex(nonce));
-    Handshake h = new Handshake(Handshake.ADMIN_LABEL, secret.bytes());
-    auth.put("proof", AdminProtocol.hex(h.clientProof(serverNonce, nonce, auth.get("id"))));
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    AdminProtocol.write(out, AdminProtocol.AUTH, auth);
-    return out.toByteArray();
+    String id = "slow-client-with-a-long-name-to-make-the-frame-longer";
+    Handshake h = new Handshake(Handshake.CHUNK_LABEL, secret.bytes());
+    byte[] idBytes = id.getBytes(StandardCharsets.US_ASCII);
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    DataOutputStream out = new DataOutputStream(bytes);
+    out.writeInt(1 + 2 + nonce.length + 1 + idBytes.length + Handshake.PROOF_BYTES);
+    out.writeByte(AUTH);
+    out.writeShort(1);
+    out.write(nonce);
+    out.writeByte(idBytes.length);
+    out.write(idBytes);
+    out.write(h.clientProof(serverNonce, nonce, id));
+    return bytes.toByteArray();
   }
 
   /** Sends one byte of each attacker's frame every 50 ms until each is sent or closed. */
@@ -170,23 +229,24 @@ class AdminServerTest {
 
   @Test
   void slowAuthFramesNeitherLockOutAStatusRequestNorOutliveTheDeadline() throws Exception {
-    start(new AdminServer.Limits(16, 8, 4, Duration.ofSeconds(2)));
+    start(16, 8, 4, Duration.ofSeconds(2));
     List<Socket> attackers = new ArrayList<>();
     List<byte[]> frames = new ArrayList<>();
     int refusedAtOnce = 0;
     for (int i = 0; i < ATTACKERS; i++) {
       Socket s = connect("127.0.0.2");
-      AdminProtocol.Frame first;
+      Frame first;
       try {
-        first = AdminProtocol.read(s.getInputStream());
+        first = read(s.getInputStream());
       } catch (IOException e) {
         refusedAtOnce++;
         continue;
       }
-      if (first.type() == AdminProtocol.REFUSED) {
+      if (first.type() == REFUSED) {
         refusedAtOnce++;
         continue;
       }
+      assertEquals(HELLO, first.type());
       attackers.add(s);
       frames.add(authFrame(first));
     }
@@ -194,7 +254,7 @@ class AdminServerTest {
     dribbler.start();
     try {
       // The frames take several seconds each to trickle in; meanwhile a real client is served.
-      try (AdminClient c = AdminClient.connect(address, secret, null, "cli")) {
+      try (AdminClient c = client()) {
         assertEquals(STATUS, c.status());
       }
       assertEquals(4, attackers.size(), "one address holds at most 4 handshake slots");
@@ -216,9 +276,11 @@ class AdminServerTest {
       assertTrue(
           dribbler.sentMost < frames.get(0).length,
           "cut after " + dribbler.sentMost + " of " + frames.get(0).length + " bytes");
-      await(() -> server.refused() == ATTACKERS, "every slow connection counted as refused");
-      assertEquals(0, server.malformed());
-      await(() -> server.openConnections() == 0, "no connection left open");
+      await(
+          () -> chunks.stats().connectionsRefused() == ATTACKERS,
+          "every slow connection counted as refused");
+      assertEquals(0, chunks.stats().malformedFrames());
+      await(() -> chunks.stats().openConnections() == 0, "no connection left open");
     } finally {
       dribbler.interrupt();
       dribbler.join();
@@ -227,45 +289,95 @@ class AdminServerTest {
 
   @Test
   void unauthenticatedConnectionsAreLimitedInAllAndPerAddress() throws Exception {
-    start(new AdminServer.Limits(4, 2, 1, Duration.ofMinutes(5)));
+    start(4, 2, 1, Duration.ofMinutes(5));
     // One idle stranger from each of two addresses; a second from the first address is refused.
     for (String from : List.of("127.0.0.2", "127.0.0.3")) {
-      assertEquals(AdminProtocol.HELLO, AdminProtocol.read(connect(from).getInputStream()).type());
+      assertEquals(HELLO, read(connect(from).getInputStream()).type());
     }
-    AdminProtocol.Frame busy = AdminProtocol.read(connect("127.0.0.2").getInputStream());
-    assertEquals(AdminProtocol.REFUSED, busy.type());
-    assertTrue(busy.get("reason").contains("per address"), busy.get("reason"));
+    Frame busy = read(connect("127.0.0.2").getInputStream());
+    assertEquals(REFUSED, busy.type());
+    String reason = new String(busy.body(), StandardCharsets.UTF_8);
+    assertTrue(reason.contains("per address"), reason);
     // Both handshake slots are held: a third address is refused too, and says why.
-    IOException e =
-        org.junit.jupiter.api.Assertions.assertThrows(
-            IOException.class, () -> AdminClient.connect(address, secret, null, "cli"));
+    IOException e = assertThrows(IOException.class, this::client);
     assertTrue(e.getMessage().contains("unauthenticated connections"), e.getMessage());
-    assertEquals(2, server.refused());
+    assertEquals(2, chunks.stats().connectionsRefused());
     // One stranger leaves: a real client gets its slot, and keeps its connection while another
     // stranger takes the slot back.
     sockets.get(0).close();
-    await(() -> server.openConnections() == 1, "the stranger's connection closed");
-    try (AdminClient c = AdminClient.connect(address, secret, null, "cli")) {
-      assertEquals(
-          AdminProtocol.HELLO, AdminProtocol.read(connect("127.0.0.4").getInputStream()).type());
+    await(() -> chunks.stats().openConnections() == 1, "the stranger's connection closed");
+    try (AdminClient c = client()) {
+      assertEquals(HELLO, read(connect("127.0.0.4").getInputStream()).type());
       assertEquals(STATUS, c.status());
     }
   }
 
   @Test
   void aTruncatedFrameIsCountedAsMalformed() throws Exception {
-    start(AdminServer.Limits.DEFAULT);
+    startDefault();
     Socket s = connect("127.0.0.1");
     InputStream in = s.getInputStream();
-    byte[] auth = authFrame(AdminProtocol.read(in));
+    byte[] auth = authFrame(read(in));
     s.getOutputStream().write(auth, 0, auth.length / 2);
     s.shutdownOutput();
     assertEquals(-1, in.read(), "closed by the server");
-    await(() -> server.malformed() == 1, "the truncated frame counted");
-    assertEquals(0, server.refused());
-    try (AdminClient c = AdminClient.connect(address, secret, null, "cli")) {
+    await(() -> chunks.stats().malformedFrames() == 1, "the truncated frame counted");
+    assertEquals(0, chunks.stats().connectionsRefused());
+    try (AdminClient c = client()) {
       assertEquals(STATUS, c.status());
     }
+  }
+
+  @Test
+  void aRequestForAnotherGroupIsRefusedWithAClearError() throws Exception {
+    startDefault();
+    String other = AdminClient.groupId("another-cluster");
+    try (AdminClient c = AdminClient.connect(address, other, secret, null, "cli")) {
+      AdminException e = assertThrows(AdminException.class, c::status);
+      assertTrue(e.getMessage().contains("serves no group '" + other + "'"), e.getMessage());
+      assertTrue(e.getMessage().contains(GROUP), "names the group it serves: " + e.getMessage());
+      // A valid request for a group not served: no protocol breach, the connection stays.
+      assertThrows(AdminException.class, c::status);
+    }
+    assertEquals(0, chunks.stats().malformedFrames());
+    assertEquals(0, server.served(), "the service itself never saw them");
+    try (AdminClient c = client()) {
+      assertEquals(STATUS, c.status());
+    }
+    assertEquals(1, server.served());
+  }
+
+  @Test
+  void aMalformedAdminRequestGetsAnErrorIsCountedAndClosesOnlyItsConnection() throws Exception {
+    startDefault();
+    try (ChunkClient raw =
+        ChunkClient.builder()
+            .peer(address)
+            .selfId("garbler")
+            .secret(secret.bytes())
+            .connect()
+            .get()) {
+      // A STATUS whose body claims an entry that is not there.
+      ExecutionException e =
+          assertThrows(
+              ExecutionException.class,
+              () ->
+                  raw.admin(
+                          GROUP, new AdminMessage(AdminProtocol.STATUS, new byte[] {0, 1}), p -> {})
+                      .get());
+      ChunkRequestException r = assertInstanceOf(e.getCause());
+      assertEquals(ChunkRequestException.Code.BAD_REQUEST, r.code());
+      assertTrue(r.getMessage().contains("malformed"), r.getMessage());
+      await(() -> !raw.isOpen(), "the server to close the garbling connection");
+    }
+    await(() -> chunks.stats().malformedFrames() == 1, "the malformed request counted");
+    try (AdminClient c = client()) {
+      assertEquals(STATUS, c.status());
+    }
+  }
+
+  private static ChunkRequestException assertInstanceOf(Throwable t) {
+    return org.junit.jupiter.api.Assertions.assertInstanceOf(ChunkRequestException.class, t);
   }
 
   private static void await(BooleanSupplier condition, String what) {

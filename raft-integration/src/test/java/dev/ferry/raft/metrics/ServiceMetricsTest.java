@@ -19,8 +19,6 @@ class ServiceMetricsTest {
           "ferry.chunks.connections.refused",
           "ferry.chunks.frames.malformed",
           "ferry.chunks.connections.open",
-          "ferry.admin.connections.refused",
-          "ferry.admin.frames.malformed",
           "ferry.admin.requests.served",
           "ferry.store.chunks.quarantined");
 
@@ -32,7 +30,7 @@ class ServiceMetricsTest {
         registry,
         () -> {
           long b = base.get();
-          return new ServiceCounters(b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9);
+          return new ServiceCounters(b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7);
         });
     base.set(100);
     for (int i = 0; i < NAMES.size(); i++) {

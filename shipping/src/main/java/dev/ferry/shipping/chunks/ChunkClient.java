@@ -1,6 +1,7 @@
 package dev.ferry.shipping.chunks;
 
 import dev.ferry.shipping.PeerAddress;
+import dev.ferry.shipping.chunks.Message.AdminRequest;
 import dev.ferry.shipping.chunks.Message.CorruptReport;
 import dev.ferry.shipping.chunks.Message.Error;
 import dev.ferry.shipping.chunks.Message.GetManifest;
@@ -48,6 +49,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
@@ -274,6 +276,28 @@ public final class ChunkClient implements SnapshotPeer, Closeable {
     }
   }
 
+  /**
+   * Sends an admin request to the handler of {@code groupId} on the peer ({@link
+   * ChunkServer#serveAdmin}) and completes with its answer. Interim messages go to {@code progress}
+   * in the order sent, all before the future completes; it is called on the client's I/O thread and
+   * must return quickly without blocking. Fails with {@link ChunkRequestException} ({@code
+   * UNKNOWN_GROUP} if the peer serves no such group, {@code UNAVAILABLE} if it serves none yet,
+   * {@code BAD_REQUEST} if it found the body malformed), or with an {@link IOException} if the
+   * connection ends first.
+   *
+   * @throws IllegalArgumentException if the group id is malformed
+   */
+  public CompletableFuture<AdminMessage> admin(
+      String groupId, AdminMessage request, Consumer<AdminMessage> progress) {
+    ChunkServer.checkGroupId(groupId);
+    Objects.requireNonNull(request, "request");
+    Objects.requireNonNull(progress, "progress");
+    return connection.admin(
+        id -> new AdminRequest(id, groupId, request.kind(), request.body()),
+        progress,
+        this::requestError);
+  }
+
   /** Stops or resumes reading from the socket (for tests of backpressure). */
   void autoRead(boolean on) {
     channel.config().setAutoRead(on);
@@ -302,6 +326,7 @@ public final class ChunkClient implements SnapshotPeer, Closeable {
           case MessageCodec.ERR_NOT_FOUND -> ChunkRequestException.Code.NOT_FOUND;
           case MessageCodec.ERR_BAD_REQUEST -> ChunkRequestException.Code.BAD_REQUEST;
           case MessageCodec.ERR_UNAVAILABLE -> ChunkRequestException.Code.UNAVAILABLE;
+          case MessageCodec.ERR_UNKNOWN_GROUP -> ChunkRequestException.Code.UNKNOWN_GROUP;
           default -> ChunkRequestException.Code.INTERNAL;
         };
     return new ChunkRequestException(code, peerId + ": " + e.message());

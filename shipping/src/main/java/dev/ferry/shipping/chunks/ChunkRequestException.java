@@ -18,7 +18,9 @@ public final class ChunkRequestException extends RuntimeException {
     /** The node is not ready to serve (for example still starting). */
     UNAVAILABLE,
     /** The server failed (for example a storage error); see its log. */
-    INTERNAL
+    INTERNAL,
+    /** An admin request named a group the node does not serve (a wrong cluster name?). */
+    UNKNOWN_GROUP
   }
 
   private final Code code;

@@ -64,9 +64,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The chunk service a node runs on its own port beside Ratis: it lets authenticated peers list and
- * fetch its manifests, fetch chunks, and pin manifests while they copy them. {@link ChunkClient} is
- * its client.
+ * The chunk service a node runs on its own port beside Ratis, the node's one service port: it lets
+ * authenticated peers list and fetch its manifests, fetch chunks, and pin manifests while they copy
+ * them, and it carries admin requests to the {@link AdminHandler} registered for the group they
+ * name ({@link #serveAdmin}), behind the same handshake, TLS setup and limits. {@link ChunkClient}
+ * is its client.
  *
  * <h2>Protocol (version 1; full table in {@code docs/chunk-protocol.md})</h2>
  *
@@ -89,8 +91,9 @@ import org.slf4j.LoggerFactory;
  *       CHUNK(id, stored bytes)} or {@code MISSING(id, reason)}; {@code PIN(index, ttl)} and {@code
  *       RENEW(leaseId, ttl)} → {@code LEASE(leaseId, key, expiry)}; {@code UNPIN(leaseId)} → {@code
  *       OK}; {@code CORRUPT_REPORT(1..64 chunk ids)} → {@code OK} after the server re-verified each
- *       (it quarantines only chunks whose bytes fail here); a valid request that cannot be
- *       satisfied → {@code ERROR(code, message)}.
+ *       (it quarantines only chunks whose bytes fail here); {@code ADMIN(group, kind, body)} →
+ *       {@code ADMIN_PROGRESS}* then {@code ADMIN_REPLY}, or {@code ERROR} unknown group; a valid
+ *       request that cannot be satisfied → {@code ERROR(code, message)}.
  * </ol>
  *
  * <h2>Bad input</h2>
@@ -172,6 +175,9 @@ public final class ChunkServer implements Closeable {
   final LongAdder chunksMissing = new LongAdder();
   final AtomicInteger open = new AtomicInteger();
   private final AtomicLong maxQueuedBytes = new AtomicLong();
+
+  /** The admin handlers, by group id. */
+  final Map<String, AdminHandler> adminHandlers = new ConcurrentHashMap<>();
 
   /** Leases this server granted, to their last known expiry. */
   private final Map<Long, Instant> granted = new ConcurrentHashMap<>();
@@ -348,6 +354,60 @@ public final class ChunkServer implements Closeable {
   /** The corruption reports received so far. Thread-safe, never blocks. */
   public CorruptReports corruptReports() {
     return new CorruptReports(corruptReported.sum(), corruptConfirmed.sum());
+  }
+
+  /**
+   * Serves the admin requests that name {@code groupId} with {@code handler}, from now on. Requests
+   * naming a group no handler serves are answered with an error naming the groups served here
+   * (clients see {@link ChunkRequestException.Code#UNKNOWN_GROUP}, or {@link
+   * ChunkRequestException.Code#UNAVAILABLE} while no group is served at all: a node still
+   * starting). Thread-safe.
+   *
+   * @throws IllegalArgumentException if the group id is not 1..128 characters of {@code
+   *     [A-Za-z0-9._:-]}
+   * @throws IllegalStateException if the group already has a handler
+   */
+  public void serveAdmin(String groupId, AdminHandler handler) {
+    Objects.requireNonNull(handler, "handler");
+    checkGroupId(groupId);
+    if (adminHandlers.putIfAbsent(groupId, handler) != null) {
+      throw new IllegalStateException(
+          "chunk server " + nodeId + " already serves admin requests of group " + groupId);
+    }
+  }
+
+  /**
+   * Stops serving the admin requests of {@code groupId} (requests already started finish). No
+   * effect if none were served. Thread-safe.
+   */
+  public void stopServingAdmin(String groupId, AdminHandler handler) {
+    adminHandlers.remove(groupId, handler);
+  }
+
+  /**
+   * Checks a group id as ADMIN frames carry it.
+   *
+   * @throws IllegalArgumentException naming the bad id
+   */
+  public static String checkGroupId(String groupId) {
+    Objects.requireNonNull(groupId, "groupId");
+    if (!MessageCodec.GROUP_ID.matcher(groupId).matches()) {
+      throw new IllegalArgumentException(
+          "group id must be 1-128 characters of [A-Za-z0-9._:-]: '" + groupId + "'");
+    }
+    return groupId;
+  }
+
+  /** The answer to an admin request for a group not served here. */
+  String unknownGroup(String groupId) {
+    List<String> served = new ArrayList<>(adminHandlers.keySet());
+    served.sort(null);
+    return "node "
+        + nodeId
+        + " serves no group '"
+        + groupId
+        + "'"
+        + (served.isEmpty() ? " (no admin service yet)" : "; it serves " + served);
   }
 
   /** A snapshot of the counters. Thread-safe, never blocks. */

@@ -3,7 +3,6 @@ package dev.ferry.shipping.chunks;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
-import io.netty.handler.ssl.SslProvider;
 import java.nio.file.Path;
 import java.util.Objects;
 import javax.net.ssl.SSLException;
@@ -30,18 +29,6 @@ public final class ChunkTls {
   public static SslContext server(Path certChain, Path privateKey, Path trusted)
       throws SSLException {
     return serverBuilder(certChain, privateKey, trusted).build();
-  }
-
-  /** Like {@link #server}, always on the JDK's TLS provider (for blocking sockets). */
-  public static SslContext jdkServer(Path certChain, Path privateKey, Path trusted)
-      throws SSLException {
-    return serverBuilder(certChain, privateKey, trusted).sslProvider(SslProvider.JDK).build();
-  }
-
-  /** Like {@link #client}, always on the JDK's TLS provider (for blocking sockets). */
-  public static SslContext jdkClient(Path certChain, Path privateKey, Path trusted)
-      throws SSLException {
-    return clientBuilder(certChain, privateKey, trusted).sslProvider(SslProvider.JDK).build();
   }
 
   private static SslContextBuilder serverBuilder(Path certChain, Path privateKey, Path trusted) {

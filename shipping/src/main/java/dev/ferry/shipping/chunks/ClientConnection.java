@@ -1,5 +1,7 @@
 package dev.ferry.shipping.chunks;
 
+import dev.ferry.shipping.chunks.Message.AdminProgress;
+import dev.ferry.shipping.chunks.Message.AdminReply;
 import dev.ferry.shipping.chunks.Message.Auth;
 import dev.ferry.shipping.chunks.Message.AuthOk;
 import dev.ferry.shipping.chunks.Message.ChunkData;
@@ -33,6 +35,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.LongFunction;
 import javax.net.ssl.SSLException;
@@ -64,6 +67,12 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
   private record Control(
       CompletableFuture<Message> future,
       Class<? extends Response> expected,
+      Function<Error, RuntimeException> onError) {}
+
+  /** An admin request awaiting its answer, its progress going to {@code progress}. */
+  private record AdminCall(
+      CompletableFuture<Message> future,
+      Consumer<AdminMessage> progress,
       Function<Error, RuntimeException> onError) {}
 
   /** A fetch awaiting its chunks, in order. */
@@ -159,6 +168,15 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
       Class<? extends Response> expected,
       Function<Error, RuntimeException> onError) {
     CompletableFuture<Message> f = new CompletableFuture<>();
+    start(f, build, new Control(f, expected, onError));
+    return f;
+  }
+
+  /**
+   * On the event loop: gives the request an id, records {@code waiting} as what its responses go
+   * to, and sends it; or fails {@code f} if the connection is closed.
+   */
+  private void start(CompletableFuture<Message> f, LongFunction<Request> build, Object waiting) {
     onLoop(
         () -> {
           if (state != State.READY) {
@@ -166,11 +184,23 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
             return;
           }
           long id = nextRequestId++;
-          pending.put(id, new Control(f, expected, onError));
+          pending.put(id, waiting);
           send(build.apply(id));
         },
         () -> f.completeExceptionally(closedCause()));
-    return f;
+  }
+
+  /**
+   * Sends an admin request built from its id; see {@link ChunkClient#admin}. The future completes
+   * on the callback executor with the {@link AdminReply}; progress is reported on the event loop.
+   */
+  CompletableFuture<AdminMessage> admin(
+      LongFunction<Request> build,
+      Consumer<AdminMessage> progress,
+      Function<Error, RuntimeException> onError) {
+    CompletableFuture<Message> f = new CompletableFuture<>();
+    start(f, build, new AdminCall(f, progress, onError));
+    return f.thenApply(m -> new AdminMessage(((AdminReply) m).kind(), ((AdminReply) m).body()));
   }
 
   /** Requests chunks in batches of at most 256; see {@link ChunkClient#fetch}. */
@@ -319,6 +349,10 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
       onFetchResponse(r, f);
       return;
     }
+    if (p instanceof AdminCall a) {
+      onAdminResponse(r, a);
+      return;
+    }
     Control c = (Control) p;
     if (r instanceof Error e) {
       pending.remove(r.requestId());
@@ -330,6 +364,26 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
       // Left pending: closing the connection fails it.
       throw new ProtocolException(
           m.name() + " in answer to a request expecting " + c.expected().getSimpleName());
+    }
+  }
+
+  private void onAdminResponse(Response r, AdminCall a) throws ProtocolException {
+    if (r instanceof AdminProgress p) {
+      try {
+        a.progress().accept(new AdminMessage(p.kind(), p.body()));
+      } catch (RuntimeException e) {
+        LOG.warn("chunk client {}: admin progress listener failed", selfId, e);
+      }
+      return;
+    }
+    pending.remove(r.requestId());
+    if (r instanceof AdminReply) {
+      complete(a.future(), r, null);
+    } else if (r instanceof Error e) {
+      complete(a.future(), null, a.onError().apply(e));
+    } else {
+      complete(a.future(), null, new IOException(r.name() + " in answer to an ADMIN request"));
+      throw new ProtocolException(r.name() + " in answer to an ADMIN request");
     }
   }
 
@@ -460,6 +514,8 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     for (Object p : all) {
       if (p instanceof Control c) {
         complete(c.future(), null, cause);
+      } else if (p instanceof AdminCall a) {
+        complete(a.future(), null, cause);
       } else {
         Fetching f = (Fetching) p;
         failChunks(List.copyOf(f.remaining()), f.listener(), cause);

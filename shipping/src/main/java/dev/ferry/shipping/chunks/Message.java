@@ -64,6 +64,14 @@ sealed interface Message {
    */
   record CorruptReport(long requestId, List<ChunkId> ids) implements Request {}
 
+  /** An admin request for the handler of {@code group}: a kind and an opaque body. */
+  record AdminRequest(long requestId, String group, int kind, byte[] body) implements Request {
+    @Override
+    public String name() {
+      return "ADMIN";
+    }
+  }
+
   // ----- responses (server → client) -----
 
   /** A response to the request with the same id. */
@@ -104,6 +112,12 @@ sealed interface Message {
 
   /** Answers {@link Unpin}. */
   record Ok(long requestId) implements Response {}
+
+  /** An interim message about an {@link AdminRequest} in progress; the answer follows. */
+  record AdminProgress(long requestId, int kind, byte[] body) implements Response {}
+
+  /** Answers an {@link AdminRequest}. */
+  record AdminReply(long requestId, int kind, byte[] body) implements Response {}
 
   /** A valid request the server could not satisfy. */
   record Error(long requestId, int code, String message) implements Response {}

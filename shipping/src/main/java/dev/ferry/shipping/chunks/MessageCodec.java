@@ -1,5 +1,8 @@
 package dev.ferry.shipping.chunks;
 
+import dev.ferry.shipping.chunks.Message.AdminProgress;
+import dev.ferry.shipping.chunks.Message.AdminReply;
+import dev.ferry.shipping.chunks.Message.AdminRequest;
 import dev.ferry.shipping.chunks.Message.Auth;
 import dev.ferry.shipping.chunks.Message.AuthOk;
 import dev.ferry.shipping.chunks.Message.ChunkData;
@@ -71,6 +74,9 @@ final class MessageCodec {
   static final int MAX_RESPONSE_FRAME =
       Math.max(1 + 8 + ManifestCodec.MAX_BYTES, CHUNK_PREFIX + ChunkRef.MAX_STORED_SIZE);
 
+  /** Group ids in ADMIN frames (a Raft group's UUID, for instance). */
+  static final Pattern GROUP_ID = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
+
   /** Node ids: as {@code PeerAddress} ids. */
   static final Pattern NODE_ID = Pattern.compile("[A-Za-z0-9_-]{1,64}");
 
@@ -84,6 +90,8 @@ final class MessageCodec {
   static final int MISSING = 0x24;
   static final int LEASE = 0x25;
   static final int OK = 0x26;
+  static final int ADMIN_PROGRESS = 0x27;
+  static final int ADMIN_REPLY = 0x28;
   static final int ERROR = 0x2F;
 
   // Frame types, client -> server.
@@ -99,6 +107,7 @@ final class MessageCodec {
   static final int RENEW = 0x15;
   static final int UNPIN = 0x16;
   static final int CORRUPT_REPORT = 0x17;
+  static final int ADMIN = 0x18;
 
   /** MISSING reasons. */
   static final int MISSING_NOT_HELD = 1;
@@ -112,6 +121,7 @@ final class MessageCodec {
   static final int ERR_BAD_REQUEST = 3;
   static final int ERR_UNAVAILABLE = 4;
   static final int ERR_INTERNAL = 5;
+  static final int ERR_UNKNOWN_GROUP = 6;
 
   private static final int LIST_ENTRY_BYTES = 8 + 8 + ManifestRoot.LENGTH + 8 + 8 + 4;
 
@@ -187,6 +197,13 @@ final class MessageCodec {
         }
         r.end();
         yield new CorruptReport(id, List.copyOf(ids));
+      }
+      case ADMIN -> {
+        FrameReader r = new FrameReader(body, "ADMIN");
+        long id = r.i64("request id");
+        String group = r.token("group id", GROUP_ID);
+        int kind = r.u8("kind");
+        yield new AdminRequest(id, group, kind, r.rest("body", 0, AdminMessage.MAX_BODY));
       }
       default -> throw unknown(type);
     };
@@ -271,11 +288,23 @@ final class MessageCodec {
         r.end();
         yield m;
       }
+      case ADMIN_PROGRESS -> {
+        FrameReader r = new FrameReader(body, "ADMIN_PROGRESS");
+        long id = r.i64("request id");
+        int kind = r.u8("kind");
+        yield new AdminProgress(id, kind, r.rest("body", 0, AdminMessage.MAX_BODY));
+      }
+      case ADMIN_REPLY -> {
+        FrameReader r = new FrameReader(body, "ADMIN_REPLY");
+        long id = r.i64("request id");
+        int kind = r.u8("kind");
+        yield new AdminReply(id, kind, r.rest("body", 0, AdminMessage.MAX_BODY));
+      }
       case ERROR -> {
         FrameReader r = new FrameReader(body, "ERROR");
         long id = r.i64("request id");
         int code = r.u8("code");
-        if (code < ERR_NOT_FOUND || code > ERR_INTERNAL) {
+        if (code < ERR_NOT_FOUND || code > ERR_UNKNOWN_GROUP) {
           throw new ProtocolException("ERROR frame: unknown code " + code);
         }
         String message = Text.printable(r.text("message", MAX_TEXT_BYTES));
@@ -376,6 +405,18 @@ final class MessageCodec {
           .writeByte(key.length)
           .writeBytes(key)
           .writeLong(l.expiresAtMillis());
+    } else if (m instanceof AdminRequest a) {
+      byte[] group = ascii(a.group());
+      return frame(alloc, ADMIN, 8 + 1 + group.length + 1 + a.body().length)
+          .writeLong(a.requestId())
+          .writeByte(group.length)
+          .writeBytes(group)
+          .writeByte(a.kind())
+          .writeBytes(a.body());
+    } else if (m instanceof AdminProgress a) {
+      return admin(alloc, ADMIN_PROGRESS, a.requestId(), a.kind(), a.body());
+    } else if (m instanceof AdminReply a) {
+      return admin(alloc, ADMIN_REPLY, a.requestId(), a.kind(), a.body());
     } else if (m instanceof Ok ok) {
       return frame(alloc, OK, 8).writeLong(ok.requestId());
     } else if (m instanceof Error e) {
@@ -409,6 +450,14 @@ final class MessageCodec {
       b.writeBytes(id.toBytes());
     }
     return b;
+  }
+
+  private static ByteBuf admin(
+      ByteBufAllocator alloc, int type, long requestId, int kind, byte[] body) {
+    return frame(alloc, type, 8 + 1 + body.length)
+        .writeLong(requestId)
+        .writeByte(kind)
+        .writeBytes(body);
   }
 
   /** A buffer holding the length prefix and type of a frame with a {@code bodyLength} body. */

@@ -2,6 +2,9 @@ package dev.ferry.shipping.chunks;
 
 import static dev.ferry.shipping.chunks.ChunkServer.LOG;
 
+import dev.ferry.shipping.chunks.Message.AdminProgress;
+import dev.ferry.shipping.chunks.Message.AdminReply;
+import dev.ferry.shipping.chunks.Message.AdminRequest;
 import dev.ferry.shipping.chunks.Message.Auth;
 import dev.ferry.shipping.chunks.Message.AuthOk;
 import dev.ferry.shipping.chunks.Message.Error;
@@ -35,6 +38,8 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.file.NoSuchFileException;
 import java.util.ArrayDeque;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLException;
@@ -104,6 +109,9 @@ final class ServerConnection extends ChannelInboundHandlerAdapter {
 
   private final ArrayDeque<Request> controlQueue = new ArrayDeque<>();
   private boolean controlBusy;
+
+  /** The admin request whose handler may still send progress, or null. */
+  private AdminRequest adminInFlight;
 
   ServerConnection(ChunkServer server, FrameDecoder decoder, boolean tls) {
     this.server = server;
@@ -437,6 +445,10 @@ final class ServerConnection extends ChannelInboundHandlerAdapter {
     }
     Request r = controlQueue.poll();
     controlBusy = true;
+    if (r instanceof AdminRequest a) {
+      runAdmin(a);
+      return;
+    }
     String who = peer;
     try {
       server.worker.execute(
@@ -451,6 +463,69 @@ final class ServerConnection extends ChannelInboundHandlerAdapter {
     } catch (RejectedExecutionException e) {
       sendControl(
           new Error(r.requestId(), MessageCodec.ERR_UNAVAILABLE, "server is shutting down"));
+    }
+  }
+
+  /**
+   * Hands an admin request to its group's handler; its progress and answer come back to the event
+   * loop. A group without a handler is answered at once: unknown group, or unavailable while the
+   * node serves no group at all yet (it is starting).
+   */
+  private void runAdmin(AdminRequest a) {
+    AdminHandler handler = server.adminHandlers.get(a.group());
+    if (handler == null) {
+      int code =
+          server.adminHandlers.isEmpty()
+              ? MessageCodec.ERR_UNAVAILABLE
+              : MessageCodec.ERR_UNKNOWN_GROUP;
+      sendControl(new Error(a.requestId(), code, server.unknownGroup(a.group())));
+      return;
+    }
+    adminInFlight = a;
+    CompletableFuture<AdminMessage> answer;
+    try {
+      answer =
+          handler.handle(
+              peer, new AdminMessage(a.kind(), a.body()), p -> onLoop(() -> adminProgress(a, p)));
+    } catch (RuntimeException e) {
+      answer = CompletableFuture.failedFuture(e);
+    }
+    answer.whenComplete((m, e) -> onLoop(() -> adminAnswered(a, m, e)));
+  }
+
+  /** Sends progress of {@code a}, unless it was answered already (late progress is dropped). */
+  private void adminProgress(AdminRequest a, AdminMessage p) {
+    if (state == State.READY && adminInFlight == a) {
+      write(new AdminProgress(a.requestId(), p.kind(), p.body()), true);
+    }
+  }
+
+  private void adminAnswered(AdminRequest a, AdminMessage m, Throwable failure) {
+    adminInFlight = null;
+    if (failure == null) {
+      sendControl(new AdminReply(a.requestId(), m.kind(), m.body()));
+      return;
+    }
+    Throwable c =
+        failure instanceof CompletionException && failure.getCause() != null
+            ? failure.getCause()
+            : failure;
+    if (c instanceof IllegalArgumentException) {
+      violation(
+          "malformed " + a.name() + " request: " + c.getMessage(),
+          new Error(a.requestId(), MessageCodec.ERR_BAD_REQUEST, "malformed: " + c.getMessage()));
+    } else {
+      LOG.warn("chunk server {}: admin request from {} failed", server.nodeId, peer, c);
+      sendControl(new Error(a.requestId(), MessageCodec.ERR_INTERNAL, String.valueOf(c)));
+    }
+  }
+
+  /** Runs {@code task} on this connection's event loop, unless it is gone. */
+  private void onLoop(Runnable task) {
+    try {
+      ctx.executor().execute(task);
+    } catch (RejectedExecutionException e) {
+      LOG.debug("chunk server {}: event loop gone", server.nodeId);
     }
   }
 
@@ -505,13 +580,27 @@ final class ServerConnection extends ChannelInboundHandlerAdapter {
 
   /** Closes the connection for breaking the protocol: counted, one WARN line. */
   private void violation(String reason) {
+    violation(reason, null);
+  }
+
+  /**
+   * Closes the connection for breaking the protocol: counted, one WARN line; {@code tell}, if not
+   * null, is sent before closing.
+   */
+  private void violation(String reason, Message tell) {
     if (state == State.CLOSED) {
       return;
     }
+    boolean active = state != State.INACTIVE;
     state = State.CLOSED;
     server.malformed.increment();
     warn("closing connection from " + remote + " (" + peer + ")", reason);
-    ctx.close();
+    if (tell != null && active) {
+      ctx.writeAndFlush(MessageCodec.encode(ctx.alloc(), tell))
+          .addListener(ChannelFutureListener.CLOSE);
+    } else {
+      ctx.close();
+    }
   }
 
   @Override

@@ -23,8 +23,8 @@ import java.util.function.LongSupplier;
  * <p>Adding a counter the code already keeps is one line:
  *
  * <pre>{@code
- * metrics.counter("ferry_admin_connections_refused_total", "Admin connections refused.",
- *     () -> admin.stats().connectionsRefused());
+ * metrics.counter("ferry_chunk_connections_refused_total", "Connections refused.",
+ *     () -> chunkServer.stats().connectionsRefused());
  * }</pre>
  *
  * <p>Names follow Prometheus conventions: {@code ferry_} prefix, base units (seconds, bytes),

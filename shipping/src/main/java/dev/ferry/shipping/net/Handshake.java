@@ -10,8 +10,9 @@ import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
- * The mutual HMAC-SHA256 challenge-response over the cluster secret, shared by the chunk service
- * ({@code "ferry-chunk-v1"}) and the admin service ({@code "ferry-admin-v1"}).
+ * The mutual HMAC-SHA256 challenge-response over the cluster secret, under the chunk service's
+ * label ({@code "ferry-chunk-v1"}); the admin service, served on the chunk service's port, shares
+ * it.
  *
  * <pre>
  *   client proof = HMAC(secret, label | 'C' | serverNonce | clientNonce | len | clientId)
@@ -33,9 +34,6 @@ public final class Handshake {
 
   /** The chunk service's label. */
   public static final String CHUNK_LABEL = "ferry-chunk-v1";
-
-  /** The admin service's label. */
-  public static final String ADMIN_LABEL = "ferry-admin-v1";
 
   /** Length of a nonce. */
   public static final int NONCE_BYTES = 32;

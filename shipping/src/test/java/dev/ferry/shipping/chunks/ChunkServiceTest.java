@@ -66,6 +66,65 @@ class ChunkServiceTest {
   }
 
   @Test
+  void adminRequestsReachTheirGroupsHandlerWithProgressInOrderAndLateProgressDropped()
+      throws IOException {
+    ChunkServer server = fx.start(fx.serverBuilder("n1"));
+    ChunkClient client = fx.connect(fx.clientBuilder(server, "n2"));
+    // No group served yet: unavailable (a node still starting), the connection stays.
+    ChunkRequestException starting =
+        assertInstanceOf(
+            ChunkRequestException.class,
+            failure(client.admin("g1", new AdminMessage(1, new byte[0]), p -> {})));
+    assertEquals(ChunkRequestException.Code.UNAVAILABLE, starting.code());
+
+    List<java.util.function.Consumer<AdminMessage>> late = new ArrayList<>();
+    AdminHandler echo =
+        (peer, request, progress) -> {
+          progress.accept(new AdminMessage(7, new byte[] {1}));
+          progress.accept(new AdminMessage(7, new byte[] {2}));
+          late.add(progress);
+          return CompletableFuture.completedFuture(
+              new AdminMessage(
+                  request.kind() + 1,
+                  (peer + ":" + request.body().length).getBytes(StandardCharsets.UTF_8)));
+        };
+    server.serveAdmin("g1", echo);
+    assertThrows(IllegalStateException.class, () -> server.serveAdmin("g1", echo));
+    assertThrows(IllegalArgumentException.class, () -> server.serveAdmin("g/1", echo));
+
+    List<Integer> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+    AdminMessage reply =
+        join(
+            client.admin("g1", new AdminMessage(4, new byte[3]), p -> seen.add((int) p.body()[0])));
+    assertEquals(5, reply.kind());
+    assertEquals("n2:3", new String(reply.body(), StandardCharsets.UTF_8));
+    assertEquals(List.of(1, 2), seen, "both progress messages, in order, before the answer");
+
+    // Progress after the answer is dropped: the connection serves on.
+    late.get(0).accept(new AdminMessage(7, new byte[] {3}));
+    assertEquals(5, join(client.admin("g1", new AdminMessage(4, new byte[0]), p -> {})).kind());
+    assertEquals(List.of(1, 2), seen, "the late progress reached no one");
+
+    // Another group: refused by name, the connection stays.
+    ChunkRequestException other =
+        assertInstanceOf(
+            ChunkRequestException.class,
+            failure(client.admin("g2", new AdminMessage(1, new byte[0]), p -> {})));
+    assertEquals(ChunkRequestException.Code.UNKNOWN_GROUP, other.code());
+    assertTrue(
+        other.getMessage().contains("serves no group 'g2'; it serves [g1]"), other.getMessage());
+    assertTrue(client.isOpen());
+    assertEquals(0, server.stats().malformedFrames());
+
+    server.stopServingAdmin("g1", echo);
+    assertEquals(
+        ChunkRequestException.Code.UNAVAILABLE,
+        ((ChunkRequestException)
+                failure(client.admin("g1", new AdminMessage(1, new byte[0]), p -> {})))
+            .code());
+  }
+
+  @Test
   void listsAndFetchesManifests() throws IOException {
     Manifest m10 = fx.addManifest(2, 10, fx.putChunks(5, 4096));
     Manifest m20 = fx.addManifest(3, 20, fx.putChunks(7, 4096));

@@ -1,5 +1,6 @@
 package dev.ferry.shipping.chunks;
 
+import static java.nio.charset.StandardCharsets.US_ASCII;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -69,6 +70,13 @@ class MessageCodecTest {
     assertEquals(new Message.Pin(1, 2, 3), roundTrip(new Message.Pin(1, 2, 3), true));
     assertEquals(new Message.Renew(1, 2, -3), roundTrip(new Message.Renew(1, 2, -3), true));
     assertEquals(new Message.Unpin(1, 2), roundTrip(new Message.Unpin(1, 2), true));
+    byte[] body = bytes(100);
+    Message.AdminRequest admin =
+        (Message.AdminRequest)
+            roundTrip(new Message.AdminRequest(3, "group-a.1", 0x11, body), true);
+    assertEquals(
+        List.of(3L, "group-a.1", 0x11), List.of(admin.requestId(), admin.group(), admin.kind()));
+    assertArrayEquals(body, admin.body());
     assertEquals(
         new Message.CorruptReport(4, ids), roundTrip(new Message.CorruptReport(4, ids), true));
   }
@@ -128,6 +136,18 @@ class MessageCodecTest {
         new Message.LeaseGranted(1, 2, "manifest-3-40", 99),
         roundTrip(new Message.LeaseGranted(1, 2, "manifest-3-40", 99), false));
     assertEquals(new Message.Ok(4), roundTrip(new Message.Ok(4), false));
+    byte[] interim = bytes(7);
+    Message.AdminProgress progress =
+        (Message.AdminProgress) roundTrip(new Message.AdminProgress(4, 0x21, interim), false);
+    assertEquals(0x21, progress.kind());
+    assertArrayEquals(interim, progress.body());
+    Message.AdminReply reply =
+        (Message.AdminReply) roundTrip(new Message.AdminReply(4, 0x22, new byte[0]), false);
+    assertEquals(
+        List.of(4L, 0x22, 0), List.of(reply.requestId(), reply.kind(), reply.body().length));
+    assertEquals(
+        new Message.Error(4, MessageCodec.ERR_UNKNOWN_GROUP, "no such group"),
+        roundTrip(new Message.Error(4, MessageCodec.ERR_UNKNOWN_GROUP, "no such group"), false));
     assertEquals(
         new Message.Error(4, MessageCodec.ERR_NOT_FOUND, "no manifest"),
         roundTrip(new Message.Error(4, MessageCodec.ERR_NOT_FOUND, "no manifest"), false));
@@ -149,6 +169,28 @@ class MessageCodecTest {
 
   @Test
   void decodingIsStrict() {
+    // An ADMIN frame's group id must be a token; its body is bounded.
+    assertThrows(
+        ProtocolException.class,
+        () ->
+            MessageCodec.decodeFromClient(
+                MessageCodec.ADMIN,
+                Unpooled.buffer()
+                    .writeLong(1)
+                    .writeByte(3)
+                    .writeBytes("a/b".getBytes(US_ASCII))
+                    .writeByte(0x10)));
+    assertThrows(
+        ProtocolException.class,
+        () ->
+            MessageCodec.decodeFromClient(
+                MessageCodec.ADMIN,
+                Unpooled.buffer()
+                    .writeLong(1)
+                    .writeByte(1)
+                    .writeByte('g')
+                    .writeByte(0x10)
+                    .writeBytes(new byte[AdminMessage.MAX_BODY + 1])));
     // Wrong direction.
     assertThrows(
         ProtocolException.class,
