@@ -26,7 +26,7 @@ import java.util.Random;
 import java.util.Set;
 import java.util.function.Predicate;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -39,14 +39,7 @@ class ChunkRepairIT {
   private static final int KEYS = 4_000;
 
   @TempDir Path dir;
-  private LocalCluster cluster;
-
-  @AfterEach
-  void tearDown() throws Exception {
-    if (cluster != null) {
-      cluster.close();
-    }
-  }
+  @AutoClose private LocalCluster cluster;
 
   private void start() throws IOException {
     cluster =
