@@ -646,6 +646,23 @@ public final class ChaosCluster implements Closeable {
     return Optional.empty();
   }
 
+  /**
+   * Whether node {@code id} answers a group-info request (its Raft server has loaded its storage
+   * and serves the group). Any thread; blocks for one request.
+   */
+  public boolean serves(String id) {
+    check(id);
+    try {
+      admin
+          .raftClient()
+          .getGroupManagementApi(RaftPeerId.valueOf(id))
+          .info(admin.group().getGroupId());
+      return true;
+    } catch (IOException | RuntimeException e) {
+      return false;
+    }
+  }
+
   private static List<String> ids(List<RaftPeerProto> peers) {
     return peers.stream().map(p -> p.getId().toStringUtf8()).toList();
   }

@@ -4,6 +4,7 @@ import dev.ferry.chaos.checker.CheckReport;
 import dev.ferry.chaos.harness.NetworkMode;
 import dev.ferry.chaos.history.OpType;
 import dev.ferry.chaos.history.Outcome;
+import dev.ferry.chaos.nemesis.DiskFullNemesis;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -75,6 +76,16 @@ public record RunResult(
     return faults.stream().filter(Fault::effective).count();
   }
 
+  /**
+   * How many nodes a heal replaced (removed, wiped, re-added) because Ratis had left their {@code
+   * raft-meta} empty ({@link DiskFullNemesis#REPLACED}; docs/ratis-workarounds.md).
+   */
+  public long replacements() {
+    return faults.stream()
+        .filter(f -> f.healed() != null && f.healed().contains(DiskFullNemesis.REPLACED))
+        .count();
+  }
+
   /** The verdict in one word: PASS, PASS? (linearizability undecided) or FAIL. */
   public String verdict() {
     if (!passed()) {
@@ -133,7 +144,13 @@ public record RunResult(
                         e.getValue().getOrDefault(Outcome.UNKNOWN, 0L)));
               }
             });
-    s.append("faults: ").append(effectiveFaults()).append(" injected\n");
+    s.append("faults: ").append(effectiveFaults()).append(" injected");
+    if (replacements() > 0) {
+      s.append(", ")
+          .append(replacements())
+          .append(" node(s) replaced after Ratis left raft-meta empty");
+    }
+    s.append('\n');
     for (Fault f : faults) {
       s.append("  ").append(f).append('\n');
     }

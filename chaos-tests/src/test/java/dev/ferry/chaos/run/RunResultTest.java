@@ -11,6 +11,7 @@ import dev.ferry.chaos.harness.NetworkMode;
 import dev.ferry.chaos.history.Op;
 import dev.ferry.chaos.history.OpType;
 import dev.ferry.chaos.history.Outcome;
+import dev.ferry.chaos.nemesis.DiskFullNemesis;
 import dev.ferry.chaos.nemesis.ProcessNemesis;
 import dev.ferry.chaos.nemesis.Target;
 import java.nio.file.Path;
@@ -74,6 +75,36 @@ class RunResultTest {
     assertTrue(s.contains("NOT_LINEARIZABLE"), s);
     assertTrue(s.contains("target/chaos/s-7"), s);
     assertTrue(s.endsWith("verdict: FAIL"), s);
+  }
+
+  @Test
+  void countsTheNodesReplacedForAnEmptiedRaftMeta() {
+    assertEquals(0, result(GOOD, true, List.of()).replacements());
+    String healed =
+        "freed n1's disk; it had exited, restarted; n1 could not restart: Ratis left raft-meta"
+            + " empty (docs/ratis-workarounds.md); "
+            + DiskFullNemesis.REPLACED
+            + " (REMOVED n1; added n1)";
+    RunResult r =
+        new RunResult(
+            "s",
+            7,
+            NetworkMode.NETNS,
+            Duration.ofSeconds(3),
+            COUNTS,
+            List.of(
+                new Fault("disk-full-leader", "filled n1's disk", null, 1000, -1)
+                    .healed(healed, 2000),
+                new Fault("disk-full-follower", "filled n2's disk", null, 3000, -1)
+                    .healed("freed n2's disk", 4000)),
+            "agree",
+            true,
+            CheckReport.check(GOOD, Budget.states(10_000)),
+            List.of(),
+            Path.of("target/chaos/s-7"));
+    assertEquals(1, r.replacements());
+    assertTrue(r.passed(), "a replacement is no failure by itself");
+    assertTrue(r.summary().contains("1 node(s) replaced after Ratis left raft-meta empty"));
   }
 
   @Test
