@@ -77,19 +77,8 @@ class ChunkRepairIT {
    * store; returns how many.
    */
   private int corrupt(String node, Predicate<ChunkId> which) throws IOException {
-    int done = 0;
-    try (Stream<Path> files = Files.walk(cluster.dataDir(node))) {
-      for (Path p : files.filter(Files::isRegularFile).toList()) {
-        String name = p.getFileName().toString();
-        if (p.toString().contains("/chunks/chunks/") && which.test(ChunkId.fromHex(name))) {
-          byte[] b = Files.readAllBytes(p);
-          b[b.length / 2] ^= 0x5a;
-          Files.write(p, b);
-          done++;
-        }
-      }
-    }
-    return done;
+    return cluster.corruptChunkFiles(
+        node, p -> which.test(ChunkId.fromHex(p.getFileName().toString())));
   }
 
   /** Every running replica records the same digest at a new checkpoint. */
@@ -124,10 +113,7 @@ class ChunkRepairIT {
     String joiner = cluster.follower(T);
     try (KvClient c = cluster.client(T)) {
       load(c);
-      long stoppedAt = cluster.applied(leader);
-      cluster.stop(joiner);
-      cluster.wipe(joiner);
-      cluster.writeUntilPurgedPast(c, stoppedAt, T);
+      cluster.wipeAndLeaveBehind(joiner, leader, c, T);
     }
     String bad =
         cluster.running().stream().filter(id -> !id.equals(leader)).findFirst().orElseThrow();

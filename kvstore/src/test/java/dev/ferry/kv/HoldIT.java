@@ -135,10 +135,7 @@ class HoldIT {
     try (KvClient c = cluster.client(W)) {
       Random rnd = new Random(5);
       write(c, rnd, 0, KEYS, 100, 0);
-      long stoppedAt = cluster.applied(leader);
-      cluster.stop(f);
-      cluster.wipe(f);
-      cluster.writeUntilPurgedPast(c, stoppedAt, W);
+      cluster.wipeAndLeaveBehind(f, leader, c, W);
       long started = System.nanoTime();
       cluster.start(f);
       Manifest baseline = null;
@@ -262,10 +259,7 @@ class HoldIT {
     cluster.setSlowInstallAfter(Duration.ofSeconds(2));
     try (KvClient c = cluster.client(W)) {
       write(c, new Random(9), 0, 3_000, 100, 0);
-      long stoppedAt = cluster.applied(cluster.leader(W));
-      cluster.stop(f);
-      cluster.wipe(f);
-      cluster.writeUntilPurgedPast(c, stoppedAt, W);
+      cluster.wipeAndLeaveBehind(f, cluster.leader(W), c, W);
     }
     long started = System.nanoTime();
     cluster.start(f);

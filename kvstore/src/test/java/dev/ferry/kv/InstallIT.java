@@ -14,7 +14,6 @@ import dev.ferry.statemachine.DigestAt;
 import dev.ferry.statemachine.StateMachineConfig;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,7 +22,6 @@ import java.util.Locale;
 import java.util.Random;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -170,10 +168,7 @@ class InstallIT {
     String f = cluster.follower(T);
     try (KvClient c = cluster.client(T)) {
       load(c);
-      long stoppedAt = cluster.applied(cluster.leader(T));
-      cluster.stop(f);
-      cluster.wipe(f);
-      cluster.writeUntilPurgedPast(c, stoppedAt, T);
+      cluster.wipeAndLeaveBehind(f, cluster.leader(T), c, T);
     }
     cluster.start(f);
     LocalCluster.await(
@@ -210,25 +205,12 @@ class InstallIT {
     String leader = cluster.leader(T);
     try (KvClient c = cluster.client(T)) {
       load(c);
-      long stoppedAt = cluster.applied(leader);
-      cluster.stop(f);
-      cluster.wipe(f);
-      cluster.writeUntilPurgedPast(c, stoppedAt, T);
+      cluster.wipeAndLeaveBehind(f, leader, c, T);
     }
     // Corrupt every chunk file of the other follower (the leader stays good).
     String bad =
         cluster.running().stream().filter(id -> !id.equals(leader)).findFirst().orElseThrow();
-    int corrupted = 0;
-    try (Stream<Path> files = Files.walk(cluster.dataDir(bad))) {
-      for (Path p : files.filter(Files::isRegularFile).toList()) {
-        if (p.toString().contains("/chunks/chunks/") && Files.size(p) > 64) {
-          byte[] b = Files.readAllBytes(p);
-          b[b.length / 2] ^= 0x5a;
-          Files.write(p, b);
-          corrupted++;
-        }
-      }
-    }
+    int corrupted = cluster.corruptChunkFiles(bad, p -> p.toFile().length() > 64);
     assertTrue(corrupted > 0, "found chunk files to corrupt");
     cluster.start(f);
     LocalCluster.await(
@@ -342,10 +324,7 @@ class InstallIT {
     String leader = cluster.leader(T);
     try (KvClient c = cluster.client(T)) {
       load(c);
-      long stoppedAt = cluster.applied(leader);
-      cluster.stop(f);
-      cluster.wipe(f);
-      cluster.writeUntilPurgedPast(c, stoppedAt, T);
+      cluster.wipeAndLeaveBehind(f, leader, c, T);
     }
     cluster.start(f);
     LocalCluster.await(
@@ -379,10 +358,7 @@ class InstallIT {
     try (KvClient c = cluster.client(T)) {
       load(c);
       capture(c);
-      long stoppedAt = cluster.applied(leader);
-      cluster.stop(f);
-      cluster.wipe(f);
-      cluster.writeUntilPurgedPast(c, stoppedAt, T);
+      cluster.wipeAndLeaveBehind(f, leader, c, T);
       long baseline = cluster.replica(leader).latestManifest().orElseThrow().index();
       cluster.start(f);
       LocalCluster.await(
@@ -426,10 +402,7 @@ class InstallIT {
             .orElseThrow();
     try (KvClient c = cluster.client(T)) {
       load(c);
-      long stoppedAt = cluster.applied(leader);
-      cluster.stop(f);
-      cluster.wipe(f);
-      cluster.writeUntilPurgedPast(c, stoppedAt, T);
+      cluster.wipeAndLeaveBehind(f, leader, c, T);
       cluster.start(f);
       LocalCluster.await(
           T,
@@ -465,10 +438,7 @@ class InstallIT {
           batch = new ArrayList<>();
         }
       }
-      long stoppedAt = cluster.applied(cluster.leader(T));
-      cluster.stop(f);
-      cluster.wipe(f);
-      cluster.writeUntilPurgedPast(c, stoppedAt, T);
+      cluster.wipeAndLeaveBehind(f, cluster.leader(T), c, T);
     }
     cluster.setShipping(dev.ferry.shipping.install.Shipping.RAW);
     cluster.start(f);

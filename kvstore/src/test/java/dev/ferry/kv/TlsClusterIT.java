@@ -196,10 +196,7 @@ class TlsClusterIT {
           batch = new ArrayList<>();
         }
       }
-      long stoppedAt = cluster.applied(cluster.leader(T));
-      cluster.stop(f);
-      cluster.wipe(f);
-      cluster.writeUntilPurgedPast(c, stoppedAt, T);
+      cluster.wipeAndLeaveBehind(f, cluster.leader(T), c, T);
     }
     cluster.start(f);
     LocalCluster.await(

@@ -6,10 +6,13 @@ import dev.ferry.shipping.PeerAddress;
 import dev.ferry.statemachine.StateMachineConfig;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Predicate;
+import java.util.stream.Stream;
 
 /**
  * The in-JVM test cluster ({@link dev.ferry.testing.LocalCluster}) running the key-value store,
@@ -98,5 +101,37 @@ public final class LocalCluster extends dev.ferry.testing.LocalCluster {
       }
       c.putAll(fillers);
     }
+  }
+
+  /**
+   * Makes {@code id} a node that can only catch up by installing a snapshot: records what {@code
+   * leader} has applied, stops {@code id}, wipes its storage and writes until the leader's log is
+   * purged past that index. {@code id} stays stopped.
+   */
+  public void wipeAndLeaveBehind(String id, String leader, KvClient c, Duration timeout)
+      throws IOException {
+    long stoppedAt = applied(leader);
+    stop(id);
+    wipe(id);
+    writeUntilPurgedPast(c, stoppedAt, timeout);
+  }
+
+  /**
+   * Flips a byte in the middle of every chunk file in {@code node}'s store that {@code which}
+   * accepts (a corrupt chunk, as a failing disk leaves it); returns how many.
+   */
+  public int corruptChunkFiles(String node, Predicate<Path> which) throws IOException {
+    int done = 0;
+    try (Stream<Path> files = Files.walk(dataDir(node))) {
+      for (Path p : files.filter(Files::isRegularFile).toList()) {
+        if (p.toString().contains("/chunks/chunks/") && which.test(p)) {
+          byte[] b = Files.readAllBytes(p);
+          b[b.length / 2] ^= 0x5a;
+          Files.write(p, b);
+          done++;
+        }
+      }
+    }
+    return done;
   }
 }
