@@ -5,6 +5,8 @@ import dev.ferry.raft.admin.AddProgress;
 import dev.ferry.raft.admin.AddRequest;
 import dev.ferry.raft.admin.AddResult;
 import dev.ferry.raft.admin.AdminServer;
+import dev.ferry.raft.admin.CancelRequest;
+import dev.ferry.raft.admin.CancelResult;
 import dev.ferry.raft.admin.MembershipAdmin;
 import dev.ferry.raft.admin.NodeStatus;
 import dev.ferry.raft.admin.RemoveRequest;
@@ -364,6 +366,11 @@ final class MemberService implements AdminServer.Node {
   @Override
   public CompletableFuture<RemoveResult> remove(RemoveRequest request) {
     return admin.removeMember(request);
+  }
+
+  @Override
+  public CompletableFuture<CancelResult> cancel(CancelRequest request, String by) {
+    return admin.cancel(request, by);
   }
 
   /**
