@@ -66,7 +66,7 @@ class AdminCancelTest {
                 70)
             .cancelled("ferry-cli via n1", 2, 91);
     assertEquals(
-        "cancelled: add of n4 (change abc) cancelled by ferry-cli via n1 after it ran 12.3 s; n4"
+        "cancelled: add of n4 (change abc) cancelled by ferry-cli via n1 after it ran 12 s; n4"
             + " is out of the configuration and told to stop (undone in 5.0 s)",
         AdminCommand.Cancel.summary(
             new CancelResult(
