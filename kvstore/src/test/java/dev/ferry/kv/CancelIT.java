@@ -48,7 +48,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class CancelIT {
   private static final Duration T = Duration.ofSeconds(60);
-  private static final int KEYS = 4_000;
+  private static final int KEYS = 2_000;
 
   /** Short, so that Ratis drops its staging of the stopped node soon after the cancel. */
   private static final Duration STAGING = Duration.ofSeconds(3);
@@ -117,7 +117,7 @@ class CancelIT {
       load(c);
       MembershipAdmin admin =
           MembershipAdmin.builder(c.raftClient(), c.group()).secret(cluster.secret()).build();
-      setSendRate(128 << 10);
+      setSendRate(64 << 10);
       FerryServer n4 = cluster.startListener("n4", KvStateMachine::new);
       CompletableFuture<AddResult> add = admin.addMember(new AddRequest(n4.self(), T));
       LocalCluster.await(

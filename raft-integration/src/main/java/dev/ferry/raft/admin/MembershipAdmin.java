@@ -87,6 +87,9 @@ public final class MembershipAdmin {
   private static final Duration PROGRESS_EVERY = Duration.ofMillis(250);
   private static final Duration VOTER_WAIT = Duration.ofSeconds(15);
 
+  /** How long a canceller lets a driver elsewhere end the cancelled record itself. */
+  private static final Duration DRIVER_GRACE = Duration.ofSeconds(5);
+
   /** How often a driver waiting on something else checks that its change is still recorded. */
   private static final Duration GUARD_EVERY = Duration.ofSeconds(1);
 
@@ -298,9 +301,11 @@ public final class MembershipAdmin {
    * this admin undoes the add: tells the node to stop and wipe its unverified state (the node also
    * finds it is out by its own check), waits until the leader no longer stages it (Ratis cannot
    * cancel a staging: it ends when the node has not answered for the staging timeout, or catches
-   * up), removes it from the configuration if it is there, ends the record, and, if it drove the
-   * add itself, waits for that to stop. Runs concurrently with the add (not in the one-change
-   * slot). Does not block.
+   * up), and removes it from the configuration if it is there. The driver runs the same undo
+   * (idempotent) and ends the record, so that it reports the cancel rather than a vanished change;
+   * this admin waits for a driver of its own, gives one elsewhere up to 5 s (it may be dead), then
+   * ends the record itself if it is still there. Runs concurrently with the add (not in the
+   * one-change slot). Does not block.
    *
    * <p>Idempotent: a cancel while nothing is pending completes with {@link
    * CancelResult.Outcome#NOTHING_PENDING}; a second cancel of a cancelled add finishes its undo.
@@ -509,8 +514,18 @@ public final class MembershipAdmin {
         throw e;
       }
       if (e instanceof MembershipCancelledException) {
-        // Whoever cancelled it undoes it (and waits for Ratis to drop a staging of ours).
+        // The canceller undoes it too; whoever ends the record first, the other's end is a no-op.
         LOG.info("{}: add stopped: {}", id, e.getMessage());
+        try {
+          Instant rollback = clock.instant().plus(ROLLBACK_BUDGET);
+          MembershipChange c = pending();
+          if (c != null && c.id() == changeId) {
+            undoCancelled(c, rollback);
+            endRecord(changeId, rollback);
+          }
+        } catch (Exception undo) {
+          e.addSuppressed(undo);
+        }
         throw e;
       }
       // Also when a new leader undid the change: a configuration change of ours may have
@@ -1174,10 +1189,8 @@ public final class MembershipAdmin {
     }
     Optional<Duration> ran = Optional.ofNullable(driving.get(p.id())).map(this::between);
     boolean wasListener = undoCancelled(p, deadline);
-    // A driver here stops at its next check of the record; the canceller answers after it.
-    while (driving.containsKey(p.id())) {
-      pause(deadline, "the add of " + id + " to stop");
-    }
+    awaitDriver(p, deadline);
+    endRecord(p.id(), deadline);
     Duration took = between(start);
     LOG.info(
         "{}: add cancelled by {} (change {}, recorded at index {}), {}; undone in {}: {}",
@@ -1206,9 +1219,34 @@ public final class MembershipAdmin {
   }
 
   /**
+   * Lets the driver of cancelled add {@code c} end the record itself, so that it finds the change
+   * cancelled rather than gone: a driver in this admin is waited for; one elsewhere is given up to
+   * {@link #DRIVER_GRACE} (it checks the record about every second, and at once when Ratis drops a
+   * staging it waits on), after which it may be dead.
+   */
+  private void awaitDriver(MembershipChange c, Instant deadline) throws IOException {
+    String what = "the add of " + c.nodeId() + " to stop";
+    if (driving.containsKey(c.id())) {
+      while (driving.containsKey(c.id())) {
+        pause(deadline, what);
+      }
+      return;
+    }
+    Instant grace = min(deadline, clock.instant().plus(DRIVER_GRACE));
+    while (clock.instant().isBefore(grace)) {
+      MembershipChange now = pending();
+      if (now == null || now.id() != c.id()) {
+        return;
+      }
+      pause(deadline, what);
+    }
+  }
+
+  /**
    * Undoes cancelled add {@code c}: tells the node to stop and wipe its unverified state, waits
    * until the leader no longer stages it, removes it from the configuration if there, tells it
-   * again (a listener refuses to stop while the configuration names it), ends the record.
+   * again (a listener refuses to stop while the configuration names it). Idempotent: the canceller
+   * and the driver both run it. The caller ends the record.
    *
    * @return whether the node was a listener in the configuration
    */
@@ -1221,7 +1259,7 @@ public final class MembershipAdmin {
     boolean told = false;
     while (conf.stagedEntry(id).isPresent() || !conf.stable()) {
       if (!told) {
-        LOG.info(
+        LOG.debug(
             "{}: add cancelled; waiting for the leader {} to stop staging it (Ratis cannot cancel"
                 + " a staging: it ends once {} has stopped answering for the staging timeout)",
             id,
@@ -1241,7 +1279,6 @@ public final class MembershipAdmin {
       removeFromConf(id, deadline);
       retire(node, reason, true);
     }
-    endRecord(c.id(), deadline);
     return wasListener;
   }
 
