@@ -7,6 +7,7 @@ import dev.ferry.raft.admin.AddResult;
 import dev.ferry.raft.admin.AdminClient;
 import dev.ferry.raft.admin.CancelRequest;
 import dev.ferry.raft.admin.CancelResult;
+import dev.ferry.raft.admin.MembershipCancelledException;
 import dev.ferry.raft.admin.NodeStatus;
 import dev.ferry.raft.admin.RemoveRequest;
 import dev.ferry.raft.admin.RemoveResult;
@@ -170,6 +171,9 @@ final class AdminCommand {
       Runtime.getRuntime().addShutdownHook(interrupted);
       try (AdminClient c = connect(via)) {
         r = add(c, request, out);
+      } catch (MembershipCancelledException e) {
+        System.err.println("ferry: " + e.getMessage());
+        return 1;
       } finally {
         removeHook(interrupted);
       }
