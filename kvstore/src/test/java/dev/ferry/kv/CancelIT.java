@@ -103,6 +103,79 @@ class CancelIT {
     }
   }
 
+  private static void awaitInstalling(FerryServer n4) {
+    LocalCluster.await(
+        T,
+        () ->
+            n4.installer()
+                .orElseThrow()
+                .currentInstall()
+                .filter(i -> i.bytesDone() > 0)
+                .isPresent(),
+        "n4's install to fetch its first chunks");
+  }
+
+  /** The add failed with the cancel; n4 is out of the configuration, stopped and wiped. */
+  private void assertUndone(CompletableFuture<?> add, FerryServer n4, String by) throws Exception {
+    ExecutionException e =
+        assertThrows(ExecutionException.class, () -> add.get(T.toSeconds(), TimeUnit.SECONDS));
+    MembershipCancelledException why =
+        assertInstanceOf(MembershipCancelledException.class, e.getCause(), e.toString());
+    assertTrue(why.getMessage().startsWith("add of n4 cancelled by " + by), why.getMessage());
+    assertEquals(List.of("n1", "n2", "n3"), confIds(), "n4 is not in the configuration");
+    for (String id : List.of("n1", "n2", "n3")) {
+      LocalCluster.await(
+          T,
+          () -> cluster.replica(id).pendingMembershipChange().isEmpty(),
+          "no change pending on " + id);
+    }
+    String retired = n4.retired().get(T.toSeconds(), TimeUnit.SECONDS);
+    assertTrue(retired.contains("cancelled by " + by), retired);
+    assertTrue(isEmptyDir(n4.dataDir()), "n4 wiped its unverified state");
+    assertTrue(
+        n4.installer().orElseThrow().lastReport() == null
+            || !n4.installer().orElseThrow().lastReport().success(),
+        "stopped mid-install: " + n4.installer().orElseThrow().lastReport());
+  }
+
+  private record Cli(int status, String out) {}
+
+  /** {@code ferry admin cancel --node n4} against the cluster, with what it printed. */
+  private Cli cliCancel() throws Exception {
+    Path secret = dir.resolve("secret");
+    if (!Files.exists(secret)) {
+      cluster.secret().writeTo(secret);
+    }
+    String peers = cluster.peers().stream().map(Object::toString).collect(Collectors.joining(","));
+    ByteArrayOutputStream printed = new ByteArrayOutputStream();
+    PrintStream stdout = System.out;
+    int status;
+    System.setOut(new PrintStream(printed, true, StandardCharsets.UTF_8));
+    try {
+      status =
+          FerryCli.run(
+              "admin",
+              "cancel",
+              "--peers",
+              peers,
+              "--cluster",
+              cluster.clusterName(),
+              "--secret-file",
+              secret.toString(),
+              "--node",
+              "n4");
+    } finally {
+      System.setOut(stdout);
+    }
+    return new Cli(status, printed.toString(StandardCharsets.UTF_8));
+  }
+
+  /**
+   * Twice: an add driven by this JVM's admin, cancelled through a follower's admin service (a
+   * driver elsewhere than the canceller); an add driven by the leader's admin service, cancelled
+   * with the command line (which asks the leader: the canceller drives the add itself). Then
+   * nothing is pending, and the same node, added again at full speed, joins.
+   */
   @Test
   void aCancelMidInstallUndoesTheAddAndTheNodeCanBeAddedLater() throws Exception {
     cluster =
@@ -120,17 +193,7 @@ class CancelIT {
       setSendRate(64 << 10);
       FerryServer n4 = cluster.startListener("n4", KvStateMachine::new);
       CompletableFuture<AddResult> add = admin.addMember(new AddRequest(n4.self(), T));
-      LocalCluster.await(
-          T,
-          () ->
-              n4.installer()
-                  .orElseThrow()
-                  .currentInstall()
-                  .filter(i -> i.bytesDone() > 0)
-                  .isPresent(),
-          "n4's install to fetch its first chunks");
-
-      // Asked of a follower: the add is driven by this JVM's admin, not by that node.
+      awaitInstalling(n4);
       String leader = cluster.leader(T);
       String follower =
           List.of("n1", "n2", "n3").stream().filter(id -> !id.equals(leader)).findFirst().get();
@@ -143,63 +206,45 @@ class CancelIT {
       assertEquals("n4", cancelled.nodeId());
       assertEquals(MembershipChange.Phase.CANCELLED, cancelled.phase());
       assertEquals("cancel-test via " + follower, cancelled.cancelledBy());
-      assertTrue(
-          n4.installer().orElseThrow().lastReport() == null
-              || !n4.installer().orElseThrow().lastReport().success(),
-          "cancelled mid-install: " + n4.installer().orElseThrow().lastReport());
+      assertTrue(r.addRan().isEmpty(), "driven elsewhere: " + r);
+      assertUndone(add, n4, "cancel-test via " + follower);
 
-      ExecutionException e =
-          assertThrows(ExecutionException.class, () -> add.get(T.toSeconds(), TimeUnit.SECONDS));
-      MembershipCancelledException why =
-          assertInstanceOf(MembershipCancelledException.class, e.getCause(), e.toString());
-      assertTrue(
-          why.getMessage().startsWith("add of n4 cancelled by cancel-test via " + follower),
-          why.getMessage());
-
-      assertEquals(List.of("n1", "n2", "n3"), confIds(), "n4 is not in the configuration");
-      for (String id : List.of("n1", "n2", "n3")) {
-        LocalCluster.await(
-            T,
-            () -> cluster.replica(id).pendingMembershipChange().isEmpty(),
-            "no change pending on " + id);
+      cluster.stop("n4");
+      n4 = cluster.restartListener("n4", KvStateMachine::new);
+      String via = cluster.leader(T);
+      AddRequest request = new AddRequest(n4.self(), T);
+      try (AdminClient a = adminClientOf(via)) {
+        CompletableFuture<AddResult> served =
+            CompletableFuture.supplyAsync(
+                () -> {
+                  try {
+                    return a.add(request, p -> {});
+                  } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                  }
+                });
+        awaitInstalling(n4);
+        Cli cli = cliCancel();
+        assertEquals(0, cli.status(), cli.out());
+        assertTrue(
+            cli.out().contains("cancelled: add of n4 (change "),
+            "the command says so: " + cli.out());
+        assertTrue(
+            cli.out().contains("cancelled by ferry-cli via " + via + " after it ran "), cli.out());
+        assertUndone(served, n4, "ferry-cli via " + via);
       }
-      String retired = n4.retired().get(T.toSeconds(), TimeUnit.SECONDS);
-      assertTrue(retired.contains("cancelled"), retired);
-      assertTrue(isEmptyDir(n4.dataDir()), "n4 wiped its unverified state");
 
       // Idempotent: nothing is pending now, which the command line says with status 0.
-      try (AdminClient a = adminClientOf(leader)) {
+      try (AdminClient a = adminClientOf(follower)) {
         assertEquals(
             CancelResult.Outcome.NOTHING_PENDING,
             a.cancel(new CancelRequest(Optional.empty(), T)).outcome());
       }
-      Path secret = dir.resolve("secret");
-      cluster.secret().writeTo(secret);
-      String peers =
-          cluster.peers().stream().map(Object::toString).collect(Collectors.joining(","));
-      ByteArrayOutputStream printed = new ByteArrayOutputStream();
-      PrintStream stdout = System.out;
-      int status;
-      System.setOut(new PrintStream(printed, true, StandardCharsets.UTF_8));
-      try {
-        status =
-            FerryCli.run(
-                "admin",
-                "cancel",
-                "--peers",
-                peers,
-                "--cluster",
-                cluster.clusterName(),
-                "--secret-file",
-                secret.toString(),
-                "--node",
-                "n4");
-      } finally {
-        System.setOut(stdout);
-      }
-      String out = printed.toString(StandardCharsets.UTF_8);
-      assertEquals(0, status, out);
-      assertTrue(out.contains("nothing to cancel: no membership change is pending"), out);
+      Cli nothing = cliCancel();
+      assertEquals(0, nothing.status(), nothing.out());
+      assertTrue(
+          nothing.out().contains("nothing to cancel: no membership change is pending"),
+          nothing.out());
 
       // The same node, added again at full speed, joins with the voters' digest.
       setSendRate(0);
