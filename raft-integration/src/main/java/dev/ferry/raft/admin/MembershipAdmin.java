@@ -65,7 +65,9 @@ import org.slf4j.LoggerFactory;
  * VERIFIED} only after the digests matched, and only then promotes. If the driver of a change
  * disappears (a leader crash, a killed admin process), the next leader finishes or undoes it with
  * {@link #resolve}: a {@code STARTED} add is undone (the node removed), a {@code VERIFIED} add is
- * finished (the node promoted), a remove is finished. So no node ever votes unverified.
+ * finished (the node promoted), a remove is finished. So no node ever votes unverified. An add not
+ * yet verified can be cancelled ({@link #cancel}); the record orders the cancel against the
+ * verification.
  *
  * <p>With a cluster secret ({@link Builder#secret}), the admin also talks to the nodes' admin
  * services: it reports a joining node's install progress, and tells a node it removed to stop (and
@@ -223,11 +225,12 @@ public final class MembershipAdmin {
    *
    * @return a future of what was done; it fails with {@link MembershipConflictException} if another
    *     change is in progress (nothing done), {@link MemberDigestMismatchException} if the digests
-   *     differ, {@link MembershipTimeoutException} at the deadline, {@link IllegalStateException}
-   *     if the node is already a voter, or another exception if the cluster could not be reached.
-   *     On every failure but the first and the last, the node has been removed from the
-   *     configuration again and told to wipe its state and stop (a failure of that is a suppressed
-   *     exception).
+   *     differ, {@link MembershipTimeoutException} at the deadline, {@link
+   *     MembershipCancelledException} if an admin cancelled it ({@link #cancel}), {@link
+   *     IllegalStateException} if the node is already a voter, or another exception if the cluster
+   *     could not be reached. On every failure but the first and the last, the node has been
+   *     removed from the configuration again and told to wipe its state and stop (a failure of that
+   *     is a suppressed exception).
    */
   public CompletableFuture<AddResult> addMember(AddRequest request) {
     return addMember(request, p -> {});
@@ -259,11 +262,11 @@ public final class MembershipAdmin {
   }
 
   /**
-   * Finishes or undoes {@code pending}, a change whose driver is gone: a {@code STARTED} add is
-   * undone (the node removed and told to wipe its state and stop), a {@code VERIFIED} add is
-   * finished (the node promoted), a remove is finished. Then the record is ended. The leader calls
-   * this for a change recorded in an earlier term that no admin of its own is driving. Does not
-   * block.
+   * Finishes or undoes {@code pending}, a change whose driver is gone: a {@code STARTED} or {@code
+   * CANCELLED} add is undone (the node removed and told to wipe its state and stop), a {@code
+   * VERIFIED} add is finished (the node promoted), a remove is finished. Then the record is ended.
+   * The leader calls this for a change recorded in an earlier term that no admin of its own is
+   * driving. Does not block.
    *
    * @return a future that completes when the record has been ended
    */
