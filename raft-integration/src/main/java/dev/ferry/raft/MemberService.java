@@ -5,6 +5,8 @@ import dev.ferry.raft.admin.AddProgress;
 import dev.ferry.raft.admin.AddRequest;
 import dev.ferry.raft.admin.AddResult;
 import dev.ferry.raft.admin.AdminServer;
+import dev.ferry.raft.admin.CancelRequest;
+import dev.ferry.raft.admin.CancelResult;
 import dev.ferry.raft.admin.MembershipAdmin;
 import dev.ferry.raft.admin.NodeStatus;
 import dev.ferry.raft.admin.RemoveRequest;
@@ -235,9 +237,10 @@ final class MemberService implements AdminServer.Node {
    * dropped while it could not be told): once it has been part of the cluster, asks the leader
    * whether it still is, and stops if the leader's configuration no longer names it and no change
    * about it is recorded. Without this, a joining node paused past its add's deadline (so the undo
-   * could not reach it) ran on forever outside the cluster. It wipes its state if it never was a
-   * voter since it started as a listener. Runs on the recovery thread; may block for up to {@link
-   * #OUT_CONFIRM}.
+   * could not reach it) ran on forever outside the cluster. A node whose add was cancelled is out
+   * too, even while the leader still stages it (see {@link MembershipAdmin#outOfCluster}): it
+   * stops, and Ratis then drops the staging. It wipes its state if it never was a voter since it
+   * started as a listener. Runs on the recovery thread; may block for up to {@link #OUT_CONFIRM}.
    */
   private void checkMembership() {
     if (retiring.get()) {
@@ -266,11 +269,18 @@ final class MemberService implements AdminServer.Node {
         return; // not added yet: waiting for an admin to add it
       }
       boolean wipe = server.startedAsListener() && !seenVoter;
+      MembershipChange p = admin.pending();
       String reason =
-          "it is not in the cluster's configuration and no change about it is recorded, as the"
-              + " leader "
-              + leader.get()
-              + " confirms (dropped while it could not be told?)";
+          p != null && p.nodeId().equals(id) && p.phase() == MembershipChange.Phase.CANCELLED
+              ? "its addition was cancelled by "
+                  + p.cancelledBy()
+                  + ", as the leader "
+                  + leader.get()
+                  + " confirms"
+              : "it is not in the cluster's configuration and no change about it is recorded, as"
+                  + " the leader "
+                  + leader.get()
+                  + " confirms (dropped while it could not be told?)";
       if (wipe) {
         reason += "; its state was never verified";
       }
@@ -364,6 +374,11 @@ final class MemberService implements AdminServer.Node {
   @Override
   public CompletableFuture<RemoveResult> remove(RemoveRequest request) {
     return admin.removeMember(request);
+  }
+
+  @Override
+  public CompletableFuture<CancelResult> cancel(CancelRequest request, String by) {
+    return admin.cancel(request, by);
   }
 
   /**

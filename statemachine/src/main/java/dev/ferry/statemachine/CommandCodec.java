@@ -18,7 +18,8 @@ import java.util.Arrays;
  *   <li>digest checkpoint: {@code 0x03, id:i64} — every replica records its digest at this index
  *   <li>membership record: {@code 0x04, 0x01, kind:u8, id:i64, node:text, address:text} begins a
  *       change, {@code 0x04, 0x02, id:i64, phase:u8} advances it, {@code 0x04, 0x03, id:i64} ends
- *       it (text is {@code u16 length, UTF-8}); see {@link MembershipChange}
+ *       it, {@code 0x04, 0x04, id:i64, by:text} cancels it (text is {@code u16 length, UTF-8}); see
+ *       {@link MembershipChange}
  *   <li>retention hold: {@code 0x05, 0x01, owner:text, floor:i64} places or renews {@code owner}'s
  *       hold at {@code floor}, {@code 0x05, 0x02, owner:text} releases it; see {@link
  *       RetentionHold}
@@ -63,6 +64,9 @@ public final class CommandCodec {
 
   /** Membership record operation: end. */
   public static final byte MEMBERSHIP_END = 0x03;
+
+  /** Membership record operation: cancel. */
+  public static final byte MEMBERSHIP_CANCEL = 0x04;
 
   /** Kind byte of a retention hold record. */
   public static final byte HOLD = 0x05;
@@ -145,6 +149,27 @@ public final class CommandCodec {
         .put(MEMBERSHIP_ADVANCE)
         .putLong(id)
         .put((byte) phase.ordinal())
+        .array();
+  }
+
+  /**
+   * The command that cancels pending add {@code id} on behalf of {@code by}: it moves to {@link
+   * MembershipChange.Phase#CANCELLED}, after which it never advances again. Its reply is {@link
+   * ReplyStatus#CONFLICT} if that change is not pending, is a remove, or was already verified
+   * (promotion follows a verification; too late to cancel); cancelling a cancelled change again is
+   * a no-op. The reply payload is the pending change ({@link #decodeMembershipReply}).
+   */
+  public static byte[] membershipCancel(long id, String by) {
+    byte[] who = by.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    if (by.isBlank() || who.length > 1024) {
+      throw new IllegalArgumentException("by must be 1-1024 bytes, not blank: '" + by + "'");
+    }
+    return ByteBuffer.allocate(2 + Long.BYTES + 2 + who.length)
+        .put(MEMBERSHIP)
+        .put(MEMBERSHIP_CANCEL)
+        .putLong(id)
+        .putShort((short) who.length)
+        .put(who)
         .array();
   }
 

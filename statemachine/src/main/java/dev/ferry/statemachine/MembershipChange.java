@@ -23,9 +23,17 @@ import java.util.Objects;
  * @param phase how far the change got
  * @param term the term of the log entry that last began or advanced it
  * @param index the log index of that entry
+ * @param cancelledBy who cancelled the change (phase {@link Phase#CANCELLED}); empty otherwise
  */
 public record MembershipChange(
-    long id, Kind kind, String nodeId, String address, Phase phase, long term, long index) {
+    long id,
+    Kind kind,
+    String nodeId,
+    String address,
+    Phase phase,
+    long term,
+    long index,
+    String cancelledBy) {
 
   /** What the change does. */
   public enum Kind {
@@ -44,7 +52,13 @@ public record MembershipChange(
      * For an add: the node's digest was verified equal to every voter's; promotion may follow. A
      * new leader finishes it: it promotes the node.
      */
-    VERIFIED
+    VERIFIED,
+    /**
+     * For an add: cancelled by an admin before it was verified ({@code ferry admin cancel}). Its
+     * driver stops; the canceller (or, if it is gone too, a new leader) undoes it: the node is
+     * removed. A cancelled change never advances again; only its end follows.
+     */
+    CANCELLED
   }
 
   private static final int MAX_TEXT = 1024;
@@ -54,20 +68,41 @@ public record MembershipChange(
     Objects.requireNonNull(nodeId, "nodeId");
     Objects.requireNonNull(address, "address");
     Objects.requireNonNull(phase, "phase");
+    Objects.requireNonNull(cancelledBy, "cancelledBy");
     if (nodeId.isBlank()) {
       throw new IllegalArgumentException("nodeId must not be blank");
     }
-    if (utf8(nodeId).length > MAX_TEXT || utf8(address).length > MAX_TEXT) {
-      throw new IllegalArgumentException("nodeId or address longer than " + MAX_TEXT + " bytes");
+    if (utf8(nodeId).length > MAX_TEXT
+        || utf8(address).length > MAX_TEXT
+        || utf8(cancelledBy).length > MAX_TEXT) {
+      throw new IllegalArgumentException(
+          "nodeId, address or cancelledBy longer than " + MAX_TEXT + " bytes");
+    }
+    if (!cancelledBy.isEmpty() && phase != Phase.CANCELLED) {
+      throw new IllegalArgumentException("cancelledBy set on a change in phase " + phase);
     }
   }
 
-  /** The same change in another phase, at another log position. */
+  /** A change that was not cancelled. */
+  public MembershipChange(
+      long id, Kind kind, String nodeId, String address, Phase phase, long term, long index) {
+    this(id, kind, nodeId, address, phase, term, index, "");
+  }
+
+  /** The same change in another phase (not {@link Phase#CANCELLED}), at another log position. */
   public MembershipChange at(Phase newPhase, long newTerm, long newIndex) {
     return new MembershipChange(id, kind, nodeId, address, newPhase, newTerm, newIndex);
   }
 
-  /** The canonical encoding. Deterministic. */
+  /** The same change, cancelled by {@code by}, at another log position. */
+  public MembershipChange cancelled(String by, long newTerm, long newIndex) {
+    return new MembershipChange(id, kind, nodeId, address, Phase.CANCELLED, newTerm, newIndex, by);
+  }
+
+  /**
+   * The canonical encoding. Deterministic. {@link #cancelledBy} follows the address only when it is
+   * not empty, so a change that was not cancelled encodes as it did before cancellation existed.
+   */
   public byte[] encode() {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     try (DataOutputStream out = new DataOutputStream(bytes)) {
@@ -78,6 +113,9 @@ public record MembershipChange(
       out.writeLong(index);
       writeText(out, nodeId);
       writeText(out, address);
+      if (!cancelledBy.isEmpty()) {
+        writeText(out, cancelledBy);
+      }
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -98,10 +136,11 @@ public record MembershipChange(
       long index = in.readLong();
       String node = readText(in);
       String address = readText(in);
+      String by = in.available() > 0 ? readText(in) : "";
       if (in.read() != -1) {
         throw new IllegalArgumentException("trailing bytes after a membership change");
       }
-      return new MembershipChange(id, kind, node, address, phase, term, index);
+      return new MembershipChange(id, kind, node, address, phase, term, index, by);
     } catch (IOException e) {
       throw new IllegalArgumentException("truncated membership change", e);
     }
@@ -120,6 +159,7 @@ public record MembershipChange(
         + term
         + ", change "
         + Long.toHexString(id)
+        + (cancelledBy.isEmpty() ? "" : ", cancelled by " + cancelledBy)
         + ")";
   }
 

@@ -86,6 +86,16 @@ public class LocalCluster implements Closeable {
     this.slowInstallAfter = after;
   }
 
+  private Duration stagingTimeout;
+
+  /**
+   * Sets the staging timeout ({@code FerryServer.Builder.stagingTimeout}) of nodes started from now
+   * on; unset, the server's default.
+   */
+  public void setStagingTimeout(Duration timeout) {
+    this.stagingTimeout = java.util.Objects.requireNonNull(timeout, "timeout");
+  }
+
   /** Sets the chunk service send rate (bytes/s) node {@code id} gets at its next start. */
   public void setSendRate(String id, long bytesPerSecond) {
     sendRate.put(id, bytesPerSecond);
@@ -225,8 +235,11 @@ public class LocalCluster implements Closeable {
 
   /** What every node of this cluster starts with: its id, directory and state machine, and more. */
   private FerryServer.Builder node(String id, StateMachine stateMachine) {
-    return FerryServer.builder()
-        .clusterName(clusterName)
+    FerryServer.Builder b = FerryServer.builder();
+    if (stagingTimeout != null) {
+      b.stagingTimeout(stagingTimeout);
+    }
+    return b.clusterName(clusterName)
         .selfId(id)
         .dataDir(dir.resolve(id))
         .stateMachine(stateMachine)

@@ -5,11 +5,15 @@ import dev.ferry.raft.admin.AddProgress;
 import dev.ferry.raft.admin.AddRequest;
 import dev.ferry.raft.admin.AddResult;
 import dev.ferry.raft.admin.AdminClient;
+import dev.ferry.raft.admin.CancelRequest;
+import dev.ferry.raft.admin.CancelResult;
+import dev.ferry.raft.admin.MembershipCancelledException;
 import dev.ferry.raft.admin.NodeStatus;
 import dev.ferry.raft.admin.RemoveRequest;
 import dev.ferry.raft.admin.RemoveResult;
 import dev.ferry.shipping.PeerAddress;
 import dev.ferry.shipping.install.InstallProgress;
+import dev.ferry.statemachine.MembershipChange;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -25,11 +29,16 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code ferry admin add|remove|status}: membership through the nodes' admin services. */
+/** {@code ferry admin add|remove|cancel|status}: membership through the nodes' admin services. */
 @Command(
     name = "admin",
     description = "Cluster membership and status, through the nodes' admin services.",
-    subcommands = {AdminCommand.Add.class, AdminCommand.Remove.class, AdminCommand.Status.class})
+    subcommands = {
+      AdminCommand.Add.class,
+      AdminCommand.Remove.class,
+      AdminCommand.Cancel.class,
+      AdminCommand.Status.class
+    })
 final class AdminCommand {
 
   abstract static class Base implements Callable<Integer> {
@@ -156,12 +165,15 @@ final class AdminCommand {
                   System.err.printf(
                       Locale.ROOT,
                       "%ninterrupted: the add of %s continues on %s; follow it with"
-                          + " `ferry admin status`%n",
+                          + " `ferry admin status`, or stop it with `ferry admin cancel`%n",
                       target.id(),
                       via.id()));
       Runtime.getRuntime().addShutdownHook(interrupted);
       try (AdminClient c = connect(via)) {
         r = add(c, request, out);
+      } catch (MembershipCancelledException e) {
+        System.err.println("ferry: " + e.getMessage());
+        return 1;
       } finally {
         removeHook(interrupted);
       }
@@ -260,6 +272,66 @@ final class AdminCommand {
             r.duration().toMillis());
       }
       return 0;
+    }
+  }
+
+  @Command(
+      name = "cancel",
+      description =
+          "Cancel the pending add (whoever drives it): the add fails, the node is removed and"
+              + " stops. Exit 0 when cancelled or nothing was pending; 1 when refused (too late:"
+              + " the node was verified; a remove; another node's change) or failed.")
+  static final class Cancel extends Base {
+    @Option(
+        names = "--node",
+        description =
+            "The id of the node whose add to cancel (default: whichever add is pending); a"
+                + " pending change about another node is left alone.")
+    String node;
+
+    @Option(
+        names = "--deadline",
+        defaultValue = "120",
+        description =
+            "Seconds the cancel may take, waiting for Ratis to drop its staging of the node"
+                + " included (default ${DEFAULT-VALUE}).")
+    long deadlineSeconds;
+
+    @Override
+    public Integer call() throws Exception {
+      CancelRequest request =
+          new CancelRequest(Optional.ofNullable(node), seconds(deadlineSeconds, "--deadline"));
+      PeerAddress via = coordinator(PeerAddress.parseList(peers));
+      PrintStream out = System.out;
+      out.println(
+          "cancelling the pending add"
+              + (node == null ? "" : " of " + node)
+              + " via "
+              + via.id()
+              + " (if the leader stages the node, this waits until Ratis drops it: up to its"
+              + " staging timeout after the node stopped)");
+      try (AdminClient c = connect(via)) {
+        out.println(summary(c.cancel(request)));
+      }
+      return 0;
+    }
+
+    /** What {@code ferry admin cancel} prints once it is done. */
+    static String summary(CancelResult r) {
+      if (r.outcome() == CancelResult.Outcome.NOTHING_PENDING) {
+        return "nothing to cancel: no membership change is pending";
+      }
+      MembershipChange c = r.change().orElseThrow();
+      return String.format(
+          Locale.ROOT,
+          "cancelled: add of %s (change %s) cancelled by %s%s; %s is out of the configuration"
+              + " and told to stop (undone in %s)",
+          c.nodeId(),
+          Long.toHexString(c.id()),
+          c.cancelledBy(),
+          r.addRan().map(d -> " after it ran " + Status.seconds(d)).orElse(""),
+          c.nodeId(),
+          Status.seconds(r.took()));
     }
   }
 

@@ -46,7 +46,23 @@ public final class LocalCluster extends dev.ferry.testing.LocalCluster {
    */
   public static LocalCluster start(
       Path dir, int n, StateMachineConfig config, long sendRate, Tls tls) throws IOException {
+    return start(dir, n, config, sendRate, tls, c -> {});
+  }
+
+  /**
+   * As {@link #start(Path, int, StateMachineConfig, long, Tls)}, after {@code setup} configured the
+   * cluster (its setters apply to the nodes' first start).
+   */
+  public static LocalCluster start(
+      Path dir,
+      int n,
+      StateMachineConfig config,
+      long sendRate,
+      Tls tls,
+      java.util.function.Consumer<LocalCluster> setup)
+      throws IOException {
     LocalCluster c = new LocalCluster(dir, n, config, sendRate, tls);
+    setup.accept(c);
     c.startAll(
         () -> {
           try (KvClient client = c.client(Duration.ofSeconds(60))) {

@@ -26,12 +26,12 @@ import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 
 /**
- * A client of one node's admin service for one Raft group: status, add, remove (which the node runs
- * through its own {@link MembershipAdmin}), and retire. It speaks to the node's one service port
- * (the chunk service's, {@link PeerAddress#chunkPort()}): the cluster-secret handshake (mutual
- * HMAC) and, when given TLS files, mutual TLS, then {@code ADMIN} frames naming the group; a node
- * that does not serve the group answers with an error naming the groups it does serve (an {@link
- * AdminException}; an {@link IOException} while it serves none yet, still starting).
+ * A client of one node's admin service for one Raft group: status, add, remove, cancel (which the
+ * node runs through its own {@link MembershipAdmin}), and retire. It speaks to the node's one
+ * service port (the chunk service's, {@link PeerAddress#chunkPort()}): the cluster-secret handshake
+ * (mutual HMAC) and, when given TLS files, mutual TLS, then {@code ADMIN} frames naming the group;
+ * a node that does not serve the group answers with an error naming the groups it does serve (an
+ * {@link AdminException}; an {@link IOException} while it serves none yet, still starting).
  *
  * <p>Blocking; one request at a time (calls are serialized). Thread-safe.
  */
@@ -147,6 +147,27 @@ public final class AdminClient implements Closeable {
     m.put("deadlineMs", Long.toString(request.deadline().toMillis()));
     Frame f = call(AdminProtocol.REMOVE, m, request.deadline().plus(READ_TIMEOUT), p -> {});
     return AdminProtocol.removeResult(expect(f, AdminProtocol.REMOVE_DONE, "remove"));
+  }
+
+  /**
+   * Asks the node to cancel the pending add ({@link MembershipAdmin#cancel}) and waits: the
+   * cancelled add's undo included, which waits for Ratis to drop a staging of the node (up to the
+   * leader's staging timeout after the node stopped). Any member can be asked: the pending change
+   * is recorded in the replicated state, whoever drives it.
+   *
+   * @throws IllegalStateException if it is too late (the node was verified), the pending change is
+   *     a remove, or it is about another node than {@code request.nodeId()}
+   * @throws MembershipException (or a subclass) as {@link MembershipAdmin#cancel} fails
+   * @throws IOException if the connection fails
+   */
+  public synchronized CancelResult cancel(CancelRequest request) throws IOException {
+    Frame f =
+        call(
+            AdminProtocol.CANCEL,
+            AdminProtocol.cancelRequest(request),
+            request.deadline().plus(READ_TIMEOUT),
+            p -> {});
+    return AdminProtocol.cancelResult(expect(f, AdminProtocol.CANCEL_DONE, "cancel"));
   }
 
   /**

@@ -34,7 +34,8 @@ import java.util.Optional;
  * <p>The requests, one at a time per connection: {@code STATUS} → {@code STATUS_REPLY}; {@code
  * ADD{node, deadlineMs}} → {@code PROGRESS}* then {@code ADD_DONE} or {@code ERROR}; {@code
  * REMOVE{node, deadlineMs}} → {@code REMOVE_DONE} or {@code ERROR}; {@code RETIRE{reason, wipe}} →
- * {@code RETIRED} or {@code ERROR}.
+ * {@code RETIRED} or {@code ERROR}; {@code CANCEL{[node], deadlineMs}} → {@code CANCEL_DONE} or
+ * {@code ERROR}.
  *
  * <p>Stateless; the static methods are thread-safe.
  */
@@ -46,11 +47,13 @@ final class AdminProtocol {
   static final int ADD = 0x11;
   static final int REMOVE = 0x12;
   static final int RETIRE = 0x13;
+  static final int CANCEL = 0x14;
   static final int STATUS_REPLY = 0x20;
   static final int PROGRESS = 0x21;
   static final int ADD_DONE = 0x22;
   static final int REMOVE_DONE = 0x23;
   static final int RETIRED = 0x24;
+  static final int CANCEL_DONE = 0x25;
   static final int ERROR = 0x2f;
 
   private static final HexFormat HEX = HexFormat.of();
@@ -383,6 +386,47 @@ final class AdminProtocol {
     }
   }
 
+  static Map<String, String> cancelRequest(CancelRequest r) {
+    Map<String, String> m = new LinkedHashMap<>();
+    r.nodeId().ifPresent(n -> m.put("node", n));
+    m.put("deadlineMs", Long.toString(r.deadline().toMillis()));
+    return m;
+  }
+
+  static CancelRequest cancelRequest(Frame f) throws AdminProtocolException {
+    try {
+      return new CancelRequest(
+          Optional.ofNullable(f.body().get("node")), Duration.ofMillis(f.number("deadlineMs")));
+    } catch (IllegalArgumentException e) {
+      throw new AdminProtocolException("bad cancel request: " + e.getMessage());
+    }
+  }
+
+  static Map<String, String> cancelResult(CancelResult r) {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("outcome", r.outcome().name());
+    r.change().ifPresent(c -> m.put("change", hex(c.encode())));
+    r.addRan().ifPresent(d -> m.put("ranMs", Long.toString(d.toMillis())));
+    m.put("ms", Long.toString(r.took().toMillis()));
+    return m;
+  }
+
+  static CancelResult cancelResult(Frame f) throws AdminProtocolException {
+    try {
+      return new CancelResult(
+          CancelResult.Outcome.valueOf(f.get("outcome")),
+          f.body().containsKey("change")
+              ? Optional.of(MembershipChange.decode(HEX.parseHex(f.get("change"))))
+              : Optional.empty(),
+          f.body().containsKey("ranMs")
+              ? Optional.of(Duration.ofMillis(f.number("ranMs")))
+              : Optional.empty(),
+          Duration.ofMillis(f.number("ms")));
+    } catch (IllegalArgumentException e) {
+      throw new AdminProtocolException("bad cancel result: " + e.getMessage());
+    }
+  }
+
   /** An error frame for {@code t}: its kind and message, and a mismatch's digests. */
   static Map<String, String> error(Throwable t) {
     Map<String, String> m = new LinkedHashMap<>();
@@ -395,6 +439,8 @@ final class AdminProtocol {
       m.put("actual", d.actual().toHex());
     } else if (t instanceof MembershipConflictException) {
       kind = "conflict";
+    } else if (t instanceof MembershipCancelledException) {
+      kind = "cancelled";
     } else if (t instanceof MembershipTimeoutException) {
       kind = "timeout";
     } else if (t instanceof MemberUnreachableException) {
@@ -423,6 +469,7 @@ final class AdminProtocol {
               StateDigest.fromBytes(f.hex("expected", StateDigest.LENGTH)),
               StateDigest.fromBytes(f.hex("actual", StateDigest.LENGTH)));
       case "conflict" -> new MembershipConflictException(message);
+      case "cancelled" -> new MembershipCancelledException(message);
       case "timeout" -> new MembershipTimeoutException(message, null);
       case "unreachable" -> new MemberUnreachableException(message, null);
       case "invalid" -> new IllegalArgumentException(message);

@@ -25,19 +25,20 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A node's admin service for one Raft group: status, membership changes (run by the node through
- * {@link MembershipAdmin}) and retirement, for {@link AdminClient}s. It has no port of its own: it
- * is an {@link AdminHandler} on the node's {@link ChunkServer}, which owns the one service port,
- * the TLS setup and the cluster-secret handshake, and which routes to it the {@code ADMIN} frames
- * that name its group. The chunk service also provides the protections against strangers (the
- * handshake deadline, the limits on unauthenticated connections in all and per source address, the
- * counting and rate-limited logging of malformed frames and refused connections); a malformed admin
- * request counts there too. The messages are in {@link AdminProtocol}.
+ * A node's admin service for one Raft group: status, membership changes and their cancellation (run
+ * by the node through {@link MembershipAdmin}) and retirement, for {@link AdminClient}s. It has no
+ * port of its own: it is an {@link AdminHandler} on the node's {@link ChunkServer}, which owns the
+ * one service port, the TLS setup and the cluster-secret handshake, and which routes to it the
+ * {@code ADMIN} frames that name its group. The chunk service also provides the protections against
+ * strangers (the handshake deadline, the limits on unauthenticated connections in all and per
+ * source address, the counting and rate-limited logging of malformed frames and refused
+ * connections); a malformed admin request counts there too. The messages are in {@link
+ * AdminProtocol}.
  *
  * <p>Concurrency: requests arrive on the chunk service's event loop; status and retirement (which
  * may block) run on this service's threads, at most {@value #MAX_BLOCKING} at once (more are
- * answered "busy"); adds and removes run on the node's membership admin. {@link #close()} may be
- * called from any thread.
+ * answered "busy"); adds, removes and cancels run on the node's membership admin. {@link #close()}
+ * may be called from any thread.
  */
 public final class AdminServer implements AdminHandler, Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(AdminServer.class);
@@ -53,6 +54,16 @@ public final class AdminServer implements AdminHandler, Closeable {
 
     /** Runs a remove through the node's membership admin. */
     CompletableFuture<RemoveResult> remove(RemoveRequest request);
+
+    /**
+     * Cancels the pending add through the node's membership admin ({@link MembershipAdmin#cancel})
+     * on behalf of {@code by} (the requesting client's id). The default refuses: for a node without
+     * a membership admin.
+     */
+    default CompletableFuture<CancelResult> cancel(CancelRequest request, String by) {
+      return CompletableFuture.failedFuture(
+          new IllegalStateException("this node cannot cancel membership changes"));
+    }
 
     /**
      * Checks, before {@link #retire}, that the node really is out of the configuration: a RETIRE
@@ -193,6 +204,18 @@ public final class AdminServer implements AdminHandler, Closeable {
           return outcome(
               node.remove(request),
               r -> AdminProtocol.message(AdminProtocol.REMOVE_DONE, AdminProtocol.removeResult(r)));
+        }
+      case AdminProtocol.CANCEL:
+        {
+          CancelRequest request = AdminProtocol.cancelRequest(f);
+          LOG.info(
+              "admin service {}: {} asks to cancel the pending add{}",
+              nodeId,
+              peer,
+              request.nodeId().map(n -> " of " + n).orElse(""));
+          return outcome(
+              node.cancel(request, peer + " via " + nodeId),
+              r -> AdminProtocol.message(AdminProtocol.CANCEL_DONE, AdminProtocol.cancelResult(r)));
         }
       case AdminProtocol.RETIRE:
         {

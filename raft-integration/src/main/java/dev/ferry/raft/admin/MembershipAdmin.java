@@ -65,7 +65,9 @@ import org.slf4j.LoggerFactory;
  * VERIFIED} only after the digests matched, and only then promotes. If the driver of a change
  * disappears (a leader crash, a killed admin process), the next leader finishes or undoes it with
  * {@link #resolve}: a {@code STARTED} add is undone (the node removed), a {@code VERIFIED} add is
- * finished (the node promoted), a remove is finished. So no node ever votes unverified.
+ * finished (the node promoted), a remove is finished. So no node ever votes unverified. An add not
+ * yet verified can be cancelled ({@link #cancel}); the record orders the cancel against the
+ * verification.
  *
  * <p>With a cluster secret ({@link Builder#secret}), the admin also talks to the nodes' admin
  * services: it reports a joining node's install progress, and tells a node it removed to stop (and
@@ -87,6 +89,12 @@ public final class MembershipAdmin {
   private static final Duration PROGRESS_EVERY = Duration.ofMillis(250);
   private static final Duration VOTER_WAIT = Duration.ofSeconds(15);
 
+  /** How long a canceller lets a driver elsewhere end the cancelled record itself. */
+  private static final Duration DRIVER_GRACE = Duration.ofSeconds(5);
+
+  /** How often a driver waiting on something else checks that its change is still recorded. */
+  private static final Duration GUARD_EVERY = Duration.ofSeconds(1);
+
   private final RaftClient raft;
   private final RaftTransport transport;
   private final RetryLoop loop;
@@ -99,7 +107,10 @@ public final class MembershipAdmin {
   private final String selfId;
   private final SecureRandom random = new SecureRandom();
   private final AtomicReference<String> inProgress = new AtomicReference<>();
-  private final Set<Long> driving = ConcurrentHashMap.newKeySet();
+
+  /** The changes this admin drives, with when each began. */
+  private final Map<Long, Instant> driving = new ConcurrentHashMap<>();
+
   private final LabelledCounts changes = new LabelledCounts("kind", "outcome");
   private final LabelledCounts checkpoints = new LabelledCounts("result");
 
@@ -114,7 +125,7 @@ public final class MembershipAdmin {
     this.secret = b.secret;
     this.tls = b.tls;
     this.selfId = b.selfId;
-    for (String kind : List.of("add", "remove", "resolve")) {
+    for (String kind : List.of("add", "remove", "resolve", "cancel")) {
       changes.init(kind, "ok");
     }
     for (String result : List.of("match", "mismatch", "voters_disagree", "no_quorum")) {
@@ -214,11 +225,12 @@ public final class MembershipAdmin {
    *
    * @return a future of what was done; it fails with {@link MembershipConflictException} if another
    *     change is in progress (nothing done), {@link MemberDigestMismatchException} if the digests
-   *     differ, {@link MembershipTimeoutException} at the deadline, {@link IllegalStateException}
-   *     if the node is already a voter, or another exception if the cluster could not be reached.
-   *     On every failure but the first and the last, the node has been removed from the
-   *     configuration again and told to wipe its state and stop (a failure of that is a suppressed
-   *     exception).
+   *     differ, {@link MembershipTimeoutException} at the deadline, {@link
+   *     MembershipCancelledException} if an admin cancelled it ({@link #cancel}), {@link
+   *     IllegalStateException} if the node is already a voter, or another exception if the cluster
+   *     could not be reached. On every failure but the first and the last, the node has been
+   *     removed from the configuration again and told to wipe its state and stop (a failure of that
+   *     is a suppressed exception).
    */
   public CompletableFuture<AddResult> addMember(AddRequest request) {
     return addMember(request, p -> {});
@@ -250,11 +262,11 @@ public final class MembershipAdmin {
   }
 
   /**
-   * Finishes or undoes {@code pending}, a change whose driver is gone: a {@code STARTED} add is
-   * undone (the node removed and told to wipe its state and stop), a {@code VERIFIED} add is
-   * finished (the node promoted), a remove is finished. Then the record is ended. The leader calls
-   * this for a change recorded in an earlier term that no admin of its own is driving. Does not
-   * block.
+   * Finishes or undoes {@code pending}, a change whose driver is gone: a {@code STARTED} or {@code
+   * CANCELLED} add is undone (the node removed and told to wipe its state and stop), a {@code
+   * VERIFIED} add is finished (the node promoted), a remove is finished. Then the record is ended.
+   * The leader calls this for a change recorded in an earlier term that no admin of its own is
+   * driving. Does not block.
    *
    * @return a future that completes when the record has been ended
    */
@@ -271,7 +283,60 @@ public final class MembershipAdmin {
 
   /** Whether this admin is driving the recorded change {@code id} right now. */
   public boolean isDriving(long id) {
-    return driving.contains(id);
+    return driving.containsKey(id);
+  }
+
+  /**
+   * Cancels the pending add, on behalf of this admin's id ({@link Builder#selfId}). See {@link
+   * #cancel(CancelRequest, String)}.
+   */
+  public CompletableFuture<CancelResult> cancel(CancelRequest request) {
+    return cancel(request, selfId);
+  }
+
+  /**
+   * Cancels the pending add on behalf of {@code by} (named in the record, the driver's error and
+   * the log), whoever drives it: this admin, another node's or process's, or nobody (its driver
+   * died). Steps: the record moves to {@code CANCELLED} through the log, which orders the cancel
+   * against the driver's verification (whichever commits first wins; a cancelled add never advances
+   * again); the driver, at its next check of the record (within about a second, or once a blocked
+   * configuration change returns), stops and fails with {@link MembershipCancelledException}. Then
+   * this admin undoes the add: tells the node to stop and wipe its unverified state (the node also
+   * finds it is out by its own check), waits until the leader no longer stages it (Ratis cannot
+   * cancel a staging: it ends when the node has not answered for the staging timeout, or catches
+   * up), and removes it from the configuration if it is there. The driver runs the same undo
+   * (idempotent) and ends the record, so that it reports the cancel rather than a vanished change;
+   * this admin waits for a driver of its own, gives one elsewhere up to 5 s (it may be dead), then
+   * ends the record itself if it is still there. Runs concurrently with the add (not in the
+   * one-change slot). Does not block.
+   *
+   * <p>Idempotent: a cancel while nothing is pending completes with {@link
+   * CancelResult.Outcome#NOTHING_PENDING}; a second cancel of a cancelled add finishes its undo.
+   *
+   * @return a future of what was done; it fails with {@link IllegalStateException} if it is too
+   *     late (the add was verified: the node is, or is being promoted to, a voter; remove it with
+   *     {@link #removeMember}), if the pending change is a remove (a remove cannot be cancelled: it
+   *     ends by itself, at its deadline at the latest; a removed node can be added again), or if it
+   *     is about another node than {@code request.nodeId()}; with {@link
+   *     MembershipTimeoutException} at the deadline (the record stays {@code CANCELLED}: cancel
+   *     again, or a next leader undoes it)
+   */
+  public CompletableFuture<CancelResult> cancel(CancelRequest request, String by) {
+    Objects.requireNonNull(request, "request");
+    Objects.requireNonNull(by, "by");
+    CompletableFuture<CancelResult> f = new CompletableFuture<>();
+    executor.execute(
+        () -> {
+          try {
+            CancelResult r = cancelNow(request, by);
+            changes.inc("cancel", "ok");
+            f.complete(r);
+          } catch (Throwable t) {
+            changes.inc("cancel", outcomeOf(t));
+            f.completeExceptionally(t);
+          }
+        });
+    return f;
   }
 
   @FunctionalInterface
@@ -332,6 +397,9 @@ public final class MembershipAdmin {
     if (failure instanceof MemberUnreachableException) {
       return "unreachable";
     }
+    if (failure instanceof MembershipCancelledException) {
+      return "cancelled";
+    }
     if (failure instanceof IllegalArgumentException || failure instanceof IllegalStateException) {
       return "refused";
     }
@@ -340,8 +408,9 @@ public final class MembershipAdmin {
 
   /**
    * Membership changes this admin ran, by {@code kind} ({@code add}, {@code remove}, {@code
-   * resolve}) and {@code outcome} ({@code ok}, {@code conflict}, {@code digest_mismatch}, {@code
-   * timeout}, {@code unreachable}, {@code refused}, {@code failed}).
+   * resolve}, {@code cancel}) and {@code outcome} ({@code ok}, {@code conflict}, {@code
+   * digest_mismatch}, {@code timeout}, {@code unreachable}, {@code cancelled}, {@code refused},
+   * {@code failed}).
    */
   public LabelledCounts changes() {
     return changes;
@@ -373,7 +442,8 @@ public final class MembershipAdmin {
     }
     probe(node, deadline);
     long changeId = random.nextLong() & Long.MAX_VALUE;
-    driving.add(changeId);
+    driving.put(changeId, clock.instant());
+    Guard recorded = () -> requireRecorded(changeId, id);
     AtomicReference<AddProgress.Phase> phase = new AtomicReference<>(AddProgress.Phase.INSTALLING);
     ProgressPoller poller = new ProgressPoller(node, phase, progress);
     boolean begun = false;
@@ -392,7 +462,7 @@ public final class MembershipAdmin {
           deadline,
           "add " + id + " as listener",
           id,
-          () -> requireRecorded(changeId, id),
+          recorded,
           c -> c.isListener(id),
           c ->
               c.cas(
@@ -400,7 +470,7 @@ public final class MembershipAdmin {
                   plus(c.listeners(), RaftPeers.toRaftPeer(node, RaftPeerRole.LISTENER))));
       Instant t1 = clock.instant();
       poller.phase(AddProgress.Phase.CATCHING_UP);
-      awaitApplied(id, start.commitIndex(), deadline);
+      awaitApplied(id, start.commitIndex(), deadline, recorded);
       Instant t2 = clock.instant();
       poller.phase(AddProgress.Phase.VERIFYING);
       long checkpointId = random.nextLong() & Long.MAX_VALUE;
@@ -419,8 +489,13 @@ public final class MembershipAdmin {
       Instant t3 = clock.instant();
       LOG.info("{}: digest {} verified at index {}", id, mine.digest().toHex(), mine.index());
       poller.phase(AddProgress.Phase.PROMOTING);
-      record(deadline, CommandCodec.membershipAdvance(changeId, MembershipChange.Phase.VERIFIED));
-      promote(node, deadline, () -> requireRecorded(changeId, id));
+      try {
+        record(deadline, CommandCodec.membershipAdvance(changeId, MembershipChange.Phase.VERIFIED));
+      } catch (MembershipConflictException e) {
+        recorded.check(); // cancelled just before: say so
+        throw e;
+      }
+      promote(node, deadline, recorded);
       Instant t4 = clock.instant();
       endRecord(changeId, deadline);
       poller.stop();
@@ -439,6 +514,21 @@ public final class MembershipAdmin {
       poller.stop();
       if (!begun) {
         // Refused at the start: nothing was done.
+        throw e;
+      }
+      if (e instanceof MembershipCancelledException) {
+        // The canceller undoes it too; whoever ends the record first, the other's end is a no-op.
+        LOG.info("{}: add stopped: {}", id, e.getMessage());
+        try {
+          Instant rollback = clock.instant().plus(ROLLBACK_BUDGET);
+          MembershipChange c = pending();
+          if (c != null && c.id() == changeId) {
+            undoCancelled(c, rollback);
+            endRecord(changeId, rollback);
+          }
+        } catch (Exception undo) {
+          e.addSuppressed(undo);
+        }
         throw e;
       }
       // Also when a new leader undid the change: a configuration change of ours may have
@@ -754,8 +844,12 @@ public final class MembershipAdmin {
   }
 
   /**
-   * Fails if change {@code changeId} is no longer recorded (a new leader undid it): a driver must
-   * then stop changing the configuration. A failure to read the record lets it go on.
+   * Fails if change {@code changeId} is no longer recorded (a new leader undid it, or it was
+   * cancelled and undone) or was cancelled: a driver must then stop changing the configuration. A
+   * failure to read the record lets it go on.
+   *
+   * @throws MembershipCancelledException if an admin cancelled it
+   * @throws MembershipConflictException if it is no longer recorded
    */
   private void requireRecorded(long changeId, String id) {
     MembershipChange c;
@@ -764,12 +858,35 @@ public final class MembershipAdmin {
     } catch (IOException | RuntimeException e) {
       return;
     }
+    if (c != null && c.id() == changeId && c.phase() == MembershipChange.Phase.CANCELLED) {
+      Instant began = driving.get(changeId);
+      throw new MembershipCancelledException(
+          "add of "
+              + id
+              + " cancelled by "
+              + c.cancelledBy()
+              + (began == null ? "" : " after it ran " + seconds(between(began)))
+              + " (recorded at index "
+              + c.index()
+              + "); the canceller removes "
+              + id
+              + " from the cluster");
+    }
     if (c == null || c.id() != changeId) {
       throw new MembershipConflictException(
           id
-              + ": the change was undone (a new leader took over); "
+              + ": the change was undone (cancelled, or a new leader took over); "
               + (c == null ? "no change is recorded" : "recorded now: " + c));
     }
+  }
+
+  private Duration between(Instant since) {
+    return Duration.between(since, clock.instant());
+  }
+
+  /** {@code d} in seconds with one decimal, for messages. */
+  static String seconds(Duration d) {
+    return String.format(java.util.Locale.ROOT, "%.1f s", d.toMillis() / 1000.0);
   }
 
   /**
@@ -787,19 +904,26 @@ public final class MembershipAdmin {
   /**
    * The leader that answered, if node {@code id} is out of the cluster: the leader's configuration
    * does not name it, the leader does not stage it for a change, and the recorded change is not
-   * about it (an add of it that has just begun or is being undone still counts it in); empty if it
-   * is in. Asks the leader, waiting up to {@code timeout} for one to answer. Blocks; any thread.
+   * about it (an add of it that has just begun or is being undone still counts it in); a cancelled
+   * add of it counts it out unless the configuration names it, even while the leader stages it (so
+   * it stops, and the staging ends); empty if it is in. Asks the leader, waiting up to {@code
+   * timeout} for one to answer. Blocks; any thread.
    *
    * @throws MembershipTimeoutException if no leader answered in time
    * @throws IOException if the record cannot be read
    */
   public Optional<String> outOfCluster(String id, Duration timeout) throws IOException {
     Conf c = readConf(clock.instant().plus(timeout), "the configuration");
-    if (c.names(id) || c.stagedEntry(id).isPresent()) {
+    if (c.names(id)) {
       return Optional.empty();
     }
     MembershipChange p = pending();
-    return p != null && p.nodeId().equals(id) ? Optional.empty() : Optional.of(c.leader());
+    boolean about = p != null && p.nodeId().equals(id);
+    if (about && p.phase() == MembershipChange.Phase.CANCELLED) {
+      // Its add was cancelled: a staging of it only ends once it stops answering.
+      return Optional.of(c.leader());
+    }
+    return about || c.stagedEntry(id).isPresent() ? Optional.empty() : Optional.of(c.leader());
   }
 
   /** The pending change as the leader's state machine has it, or null. */
@@ -881,11 +1005,20 @@ public final class MembershipAdmin {
             }));
   }
 
-  /** Waits until {@code id} reports an applied index of at least {@code index}. */
-  private void awaitApplied(String id, long index, Instant deadline) throws IOException {
+  /**
+   * Waits until {@code id} reports an applied index of at least {@code index}, checking {@code
+   * guard} about every second.
+   */
+  private void awaitApplied(String id, long index, Instant deadline, Guard guard)
+      throws IOException {
     RaftPeerId peer = RaftPeerId.valueOf(id);
     long applied = -1;
+    Instant nextCheck = clock.instant();
     while (true) {
+      if (!clock.instant().isBefore(nextCheck)) {
+        guard.check();
+        nextCheck = clock.instant().plus(GUARD_EVERY);
+      }
       try {
         GroupInfoReply r = raft.getGroupManagementApi(peer).info(groupId);
         applied = r.getLogInfoProto().getApplied().getIndex();
@@ -915,7 +1048,7 @@ public final class MembershipAdmin {
         deadline,
         CommandCodec.membershipBegin(
             changeId, MembershipChange.Kind.REMOVE, request.nodeId(), address));
-    driving.add(changeId);
+    driving.put(changeId, clock.instant());
     try {
       MembershipChange change =
           new MembershipChange(
@@ -1000,6 +1133,159 @@ public final class MembershipAdmin {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // cancel
+  // ---------------------------------------------------------------------------------------------
+
+  private CancelResult cancelNow(CancelRequest request, String by) throws IOException {
+    Instant start = clock.instant();
+    Instant deadline = start.plus(request.deadline());
+    String asked = request.nodeId().map(n -> " of " + n).orElse("");
+    MembershipChange p = retry("the pending membership change", deadline, this::pending);
+    if (p == null) {
+      LOG.info("cancel{} asked by {}: no membership change is pending", asked, by);
+      return new CancelResult(
+          CancelResult.Outcome.NOTHING_PENDING, Optional.empty(), Optional.empty(), between(start));
+    }
+    String id = p.nodeId();
+    if (request.nodeId().isPresent() && !request.nodeId().get().equals(id)) {
+      throw new IllegalStateException(
+          "no change about "
+              + request.nodeId().get()
+              + " is pending; the pending change is "
+              + p
+              + ": nothing cancelled");
+    }
+    if (p.kind() == MembershipChange.Kind.REMOVE) {
+      throw new IllegalStateException(
+          "the pending change is "
+              + p
+              + ": a remove cannot be cancelled (undoing it would bring a node back without the"
+              + " digest gate); it ends by itself, at its deadline at the latest; then add "
+              + id
+              + " again with `ferry admin add` if wanted");
+    }
+    if (p.phase() != MembershipChange.Phase.CANCELLED) {
+      Reply reply = send(CommandCodec.membershipCancel(p.id(), by), "the cancel", deadline);
+      if (reply.status() == ReplyStatus.CONFLICT) {
+        // The add moved on (verified, or ended) between the read and the cancel.
+        MembershipChange now = pending();
+        if (now != null && now.id() == p.id() && now.phase() == MembershipChange.Phase.VERIFIED) {
+          throw new IllegalStateException(tooLate(id, readConf(deadline, "the configuration")));
+        }
+        if (now != null && now.id() == p.id()) {
+          throw new MembershipException("cancel of " + p + " refused: " + reply.message());
+        }
+        Conf c = readConf(deadline, "the configuration");
+        if (c.isVoter(id)) {
+          throw new IllegalStateException(tooLate(id, c));
+        }
+        LOG.info("cancel{} asked by {}: {} ended before it could be cancelled", asked, by, p);
+        return new CancelResult(
+            CancelResult.Outcome.NOTHING_PENDING,
+            Optional.empty(),
+            Optional.empty(),
+            between(start));
+      } else if (reply.status() != ReplyStatus.OK) {
+        throw new MembershipException("cancel of " + p + " refused: " + reply.message());
+      }
+      p = CommandCodec.decodeMembershipReply(reply.payload());
+    }
+    Optional<Duration> ran = Optional.ofNullable(driving.get(p.id())).map(this::between);
+    boolean wasListener = undoCancelled(p, deadline);
+    awaitDriver(p, deadline);
+    endRecord(p.id(), deadline);
+    Duration took = between(start);
+    LOG.info(
+        "{}: add cancelled by {} (change {}, recorded at index {}), {}; undone in {}: {}",
+        id,
+        by,
+        Long.toHexString(p.id()),
+        p.index(),
+        ran.map(d -> "after it ran " + seconds(d) + " here").orElse("driven elsewhere"),
+        seconds(took),
+        wasListener ? "removed as listener" : "it was not in the configuration (staged at most)");
+    return new CancelResult(CancelResult.Outcome.CANCELLED, Optional.of(p), ran, took);
+  }
+
+  /** The answer to a cancel that comes after {@code id}'s add was verified. */
+  static String tooLate(String id, boolean voter) {
+    return voter
+        ? "too late: " + id + " is a voter; remove it with `ferry admin remove`"
+        : "too late: "
+            + id
+            + "'s digest was verified and it is being promoted to voter; once the add ends, remove"
+            + " it with `ferry admin remove`";
+  }
+
+  private static String tooLate(String id, Conf c) {
+    return tooLate(id, c.isVoter(id));
+  }
+
+  /**
+   * Lets the driver of cancelled add {@code c} end the record itself, so that it finds the change
+   * cancelled rather than gone: a driver in this admin is waited for; one elsewhere is given up to
+   * {@link #DRIVER_GRACE} (it checks the record about every second, and at once when Ratis drops a
+   * staging it waits on), after which it may be dead.
+   */
+  private void awaitDriver(MembershipChange c, Instant deadline) throws IOException {
+    String what = "the add of " + c.nodeId() + " to stop";
+    if (driving.containsKey(c.id())) {
+      while (driving.containsKey(c.id())) {
+        pause(deadline, what);
+      }
+      return;
+    }
+    Instant grace = min(deadline, clock.instant().plus(DRIVER_GRACE));
+    while (clock.instant().isBefore(grace)) {
+      MembershipChange now = pending();
+      if (now == null || now.id() != c.id()) {
+        return;
+      }
+      pause(deadline, what);
+    }
+  }
+
+  /**
+   * Undoes cancelled add {@code c}: tells the node to stop and wipe its unverified state, waits
+   * until the leader no longer stages it, removes it from the configuration if there, tells it
+   * again (a listener refuses to stop while the configuration names it). Idempotent: the canceller
+   * and the driver both run it. The caller ends the record.
+   *
+   * @return whether the node was a listener in the configuration
+   */
+  private boolean undoCancelled(MembershipChange c, Instant deadline) throws IOException {
+    String id = c.nodeId();
+    Conf conf = readConf(deadline, "the configuration");
+    PeerAddress node = address(c, conf);
+    String reason = "its addition was cancelled by " + c.cancelledBy();
+    retire(node, reason, true);
+    boolean told = false;
+    while (conf.stagedEntry(id).isPresent() || !conf.stable()) {
+      if (!told) {
+        LOG.debug(
+            "{}: add cancelled; waiting for the leader {} to stop staging it (Ratis cannot cancel"
+                + " a staging: it ends once {} has stopped answering for the staging timeout)",
+            id,
+            conf.leader(),
+            id);
+        told = true;
+      }
+      pause(deadline, "the leader to stop staging " + id);
+      conf = readConf(deadline, "the configuration");
+    }
+    if (conf.isVoter(id)) {
+      // Never happens: promotion follows VERIFIED, and a cancelled add is never verified.
+      throw new IllegalStateException(tooLate(id, true));
+    }
+    boolean wasListener = conf.isListener(id);
+    if (wasListener) {
+      removeFromConf(id, deadline);
+      retire(node, reason, true);
+    }
+    return wasListener;
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // configuration
   // ---------------------------------------------------------------------------------------------
 
@@ -1034,13 +1320,18 @@ public final class MembershipAdmin {
       throws IOException {
     String refused = null;
     List<String> stagedBefore = List.of();
+    Instant nextCheck = clock.instant().plus(GUARD_EVERY);
     while (true) {
       Conf c = readConf(deadline, what);
       if (c.stable() && done.test(c)) {
         return c;
       }
-      if (c.stable()) {
+      if (c.stable() || clock.instant().isAfter(nextCheck)) {
+        // Before each change sent, and about every second while one is pending (a staging).
         guard.check();
+        nextCheck = clock.instant().plus(GUARD_EVERY);
+      }
+      if (c.stable()) {
         try {
           RaftClientReply reply = raft.admin().setConfiguration(change.apply(c));
           if (reply.isSuccess()) {

@@ -102,7 +102,69 @@ class AdminProtocolTest {
   }
 
   @Test
+  void cancelRequestsAndResultsRoundTrip() throws IOException {
+    for (CancelRequest q :
+        List.of(
+            new CancelRequest(Optional.of("n4"), Duration.ofSeconds(90)),
+            new CancelRequest(Optional.empty(), Duration.ofMillis(1500)))) {
+      assertEquals(
+          q,
+          AdminProtocol.cancelRequest(
+              roundTrip(AdminProtocol.CANCEL, AdminProtocol.cancelRequest(q))));
+    }
+    MembershipChange cancelled =
+        new MembershipChange(
+                5,
+                MembershipChange.Kind.ADD,
+                "n4",
+                "n4=h:1:2",
+                MembershipChange.Phase.STARTED,
+                3,
+                40)
+            .cancelled("ferry-cli via n2", 3, 57);
+    for (CancelResult r :
+        List.of(
+            new CancelResult(
+                CancelResult.Outcome.CANCELLED,
+                Optional.of(cancelled),
+                Optional.of(Duration.ofMillis(8123)),
+                Duration.ofMillis(5200)),
+            new CancelResult(
+                CancelResult.Outcome.CANCELLED,
+                Optional.of(cancelled),
+                Optional.empty(),
+                Duration.ofMillis(1)),
+            new CancelResult(
+                CancelResult.Outcome.NOTHING_PENDING,
+                Optional.empty(),
+                Optional.empty(),
+                Duration.ofMillis(3)))) {
+      assertEquals(
+          r,
+          AdminProtocol.cancelResult(
+              roundTrip(AdminProtocol.CANCEL_DONE, AdminProtocol.cancelResult(r))));
+    }
+    assertThrows(
+        AdminProtocol.AdminProtocolException.class,
+        () ->
+            AdminProtocol.cancelRequest(
+                roundTrip(AdminProtocol.CANCEL, Map.of("node", " ", "deadlineMs", "1000"))));
+    assertThrows(
+        AdminProtocol.AdminProtocolException.class,
+        () -> AdminProtocol.cancelResult(roundTrip(AdminProtocol.CANCEL_DONE, Map.of("ms", "1"))));
+  }
+
+  @Test
   void errorsComeBackAsTheirExceptions() throws IOException {
+    MembershipCancelledException cancelled =
+        assertInstanceOf(
+            MembershipCancelledException.class,
+            AdminProtocol.error(
+                roundTrip(
+                    AdminProtocol.ERROR,
+                    AdminProtocol.error(
+                        new MembershipCancelledException("add of n4 cancelled by ops")))));
+    assertEquals("add of n4 cancelled by ops", cancelled.getMessage());
     MemberDigestMismatchException m =
         new MemberDigestMismatchException("n4", 12, D, StateDigest.EMPTY);
     RuntimeException back =

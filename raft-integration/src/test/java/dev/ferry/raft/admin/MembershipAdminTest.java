@@ -104,7 +104,30 @@ class MembershipAdminTest {
   }
 
   @Test
+  void aCancelRequestIsValidated() {
+    assertThrows(NullPointerException.class, () -> new CancelRequest(null, Duration.ofSeconds(1)));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new CancelRequest(java.util.Optional.of(" "), Duration.ofSeconds(1)));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new CancelRequest(java.util.Optional.empty(), Duration.ZERO));
+  }
+
+  @Test
+  void aCancelAfterTheVerificationIsTooLateAndNamesTheWayOut() {
+    assertEquals(
+        "too late: n4 is a voter; remove it with `ferry admin remove`",
+        MembershipAdmin.tooLate("n4", true));
+    String promoting = MembershipAdmin.tooLate("n4", false);
+    assertTrue(promoting.startsWith("too late: n4's digest was verified"), promoting);
+    assertTrue(promoting.contains("`ferry admin remove`"), promoting);
+  }
+
+  @Test
   void outcomesAreNamedByTheFailure() {
+    assertEquals(
+        "cancelled", MembershipAdmin.outcomeOf(new MembershipCancelledException("by ops")));
     assertEquals("ok", MembershipAdmin.outcomeOf(null));
     assertEquals("conflict", MembershipAdmin.outcomeOf(new MembershipConflictException("busy")));
     assertEquals(

@@ -532,17 +532,35 @@ final class ApplyCore {
           long id = b.getLong();
           int phase = b.get() & 0xff;
           requireEnd(b);
-          if (phase >= MembershipChange.Phase.values().length) {
+          if (phase >= MembershipChange.Phase.values().length
+              || phase == MembershipChange.Phase.CANCELLED.ordinal()) {
             throw new IllegalArgumentException("unknown phase " + phase);
           }
           if (now == null || now.id() != id) {
-            return membershipConflict(
-                "membership change "
-                    + Long.toHexString(id)
-                    + " is not pending"
-                    + (now == null ? " (none is)" : "; pending: " + now));
+            return notPending(id, now);
+          }
+          if (now.phase() == MembershipChange.Phase.CANCELLED) {
+            return membershipConflict("membership change cancelled: " + now);
           }
           next = now.at(MembershipChange.Phase.values()[phase], term, index);
+        }
+        case CommandCodec.MEMBERSHIP_CANCEL -> {
+          long id = b.getLong();
+          String by = text(b);
+          requireEnd(b);
+          if (now == null || now.id() != id) {
+            return notPending(id, now);
+          }
+          if (now.kind() != MembershipChange.Kind.ADD) {
+            return membershipConflict("only an add can be cancelled: " + now);
+          }
+          if (now.phase() == MembershipChange.Phase.VERIFIED) {
+            return membershipConflict("too late to cancel: verified, promotion follows: " + now);
+          }
+          next =
+              now.phase() == MembershipChange.Phase.CANCELLED
+                  ? now
+                  : now.cancelled(by, term, index);
         }
         case CommandCodec.MEMBERSHIP_END -> {
           long id = b.getLong();
@@ -560,6 +578,8 @@ final class ApplyCore {
       pendingChange = next;
       if (next != null && (now == null || now.id() != next.id())) {
         LOG.info("{}: membership change pending: {}", name, next);
+      } else if (next != null && next.phase() == MembershipChange.Phase.CANCELLED) {
+        LOG.info("{}: membership change cancelled: {}", name, next);
       } else if (next != null) {
         // A phase of the same change: the driver logs its steps.
         LOG.debug("{}: membership change pending: {}", name, next);
@@ -649,6 +669,14 @@ final class ApplyCore {
     holdList = List.copyOf(holds.values());
     holdFloor =
         holds.values().stream().mapToLong(RetentionHold::floor).min().orElse(Long.MAX_VALUE);
+  }
+
+  private static byte[] notPending(long id, MembershipChange now) {
+    return membershipConflict(
+        "membership change "
+            + Long.toHexString(id)
+            + " is not pending"
+            + (now == null ? " (none is)" : "; pending: " + now));
   }
 
   private static byte[] membershipConflict(String why) {

@@ -193,6 +193,61 @@ class ApplyCoreTest {
     assertTrue(core.pendingChange().isEmpty());
   }
 
+  /**
+   * A cancel is the linearization point between an admin's cancel and the driver's verification:
+   * whichever the log orders first wins. A cancelled add never advances again; a verified one
+   * cannot be cancelled; a remove cannot be cancelled; cancelling twice is a no-op.
+   */
+  @Test
+  void aCancelledAddNeverAdvancesAndAVerifiedOneCannotBeCancelled() {
+    ApplyCore core = core(new TestMachines.Counter(), StateMachineConfig.defaults());
+    ByteBuffer begin =
+        ByteBuffer.wrap(
+            CommandCodec.membershipBegin(7, MembershipChange.Kind.ADD, "n4", "n4=127.0.0.1:1:2"));
+    assertEquals(ReplyStatus.OK, reply(core, 1, begin).status());
+    Reply cancelled = reply(core, 2, ByteBuffer.wrap(CommandCodec.membershipCancel(7, "ops")));
+    assertEquals(ReplyStatus.OK, cancelled.status());
+    MembershipChange c = core.pendingChange().orElseThrow();
+    assertEquals(MembershipChange.Phase.CANCELLED, c.phase());
+    assertEquals("ops", c.cancelledBy());
+    assertEquals(2, c.index());
+    assertEquals(c, CommandCodec.decodeMembershipReply(cancelled.payload()));
+    assertEquals(c, MembershipChange.decode(c.encode()), "the canceller travels in snapshots");
+    ByteBuffer again = ByteBuffer.wrap(CommandCodec.membershipCancel(7, "someone else"));
+    assertEquals(ReplyStatus.OK, reply(core, 3, again).status());
+    assertEquals(c, core.pendingChange().orElseThrow(), "a second cancel changes nothing");
+    ByteBuffer verify =
+        ByteBuffer.wrap(CommandCodec.membershipAdvance(7, MembershipChange.Phase.VERIFIED));
+    Reply refused = reply(core, 4, verify);
+    assertEquals(ReplyStatus.CONFLICT, refused.status());
+    assertTrue(refused.message().contains("cancelled by ops"), refused.message());
+    assertEquals(c, core.pendingChange().orElseThrow());
+    ByteBuffer other = ByteBuffer.wrap(CommandCodec.membershipCancel(8, "ops"));
+    assertEquals(ReplyStatus.CONFLICT, reply(core, 5, other).status(), "not the pending one");
+    reply(core, 6, ByteBuffer.wrap(CommandCodec.membershipEnd(7)));
+    assertTrue(core.pendingChange().isEmpty());
+
+    ByteBuffer add =
+        ByteBuffer.wrap(CommandCodec.membershipBegin(9, MembershipChange.Kind.ADD, "n4", ""));
+    reply(core, 7, add);
+    reply(
+        core,
+        8,
+        ByteBuffer.wrap(CommandCodec.membershipAdvance(9, MembershipChange.Phase.VERIFIED)));
+    Reply late = reply(core, 9, ByteBuffer.wrap(CommandCodec.membershipCancel(9, "ops")));
+    assertEquals(ReplyStatus.CONFLICT, late.status());
+    assertTrue(late.message().contains("too late"), late.message());
+    assertEquals(MembershipChange.Phase.VERIFIED, core.pendingChange().orElseThrow().phase());
+    reply(core, 10, ByteBuffer.wrap(CommandCodec.membershipEnd(9)));
+
+    ByteBuffer remove =
+        ByteBuffer.wrap(CommandCodec.membershipBegin(10, MembershipChange.Kind.REMOVE, "n2", ""));
+    reply(core, 11, remove);
+    Reply noRemove = reply(core, 12, ByteBuffer.wrap(CommandCodec.membershipCancel(10, "ops")));
+    assertEquals(ReplyStatus.CONFLICT, noRemove.status());
+    assertEquals(MembershipChange.Phase.STARTED, core.pendingChange().orElseThrow().phase());
+  }
+
   @Test
   void aCaptureHandsOverTheViewAndResetsTheCounters() {
     ApplyCore core = core(new TestMachines.MapMachine(false), StateMachineConfig.defaults());
