@@ -257,11 +257,18 @@ public final class FerryServer implements Closeable {
 
   /** The current leader's id, if known. */
   public Optional<String> leaderId() {
+    return Optional.ofNullable(knownLeader(server, group)).map(RaftPeerId::toString);
+  }
+
+  /** The leader {@code server}'s division of {@code group} knows of, or null. */
+  private static RaftPeerId knownLeader(RaftServer server, RaftGroup group) {
+    if (server == null || group == null) {
+      return null;
+    }
     try {
-      RaftPeerId id = server.getDivision(group.getGroupId()).getInfo().getLeaderId();
-      return Optional.ofNullable(id).map(RaftPeerId::toString);
+      return server.getDivision(group.getGroupId()).getInfo().getLeaderId();
     } catch (IOException e) {
-      return Optional.empty();
+      return null;
     }
   }
 
@@ -804,7 +811,10 @@ public final class FerryServer implements Closeable {
         clients = new PeerClients(self.id(), secret, tls == null ? null : tls.chunkClientContext());
         logHold =
             new RaftLogHold(
-                self.id(), () -> groupRef[0], tls == null ? null : tls.ratisParameters());
+                self.id(),
+                () -> groupRef[0],
+                () -> knownLeader(serverRef[0], groupRef[0]),
+                tls == null ? null : tls.ratisParameters());
         PeerClients c = clients;
         RaftGroupId gid = groupId(clusterName);
         multiSource =

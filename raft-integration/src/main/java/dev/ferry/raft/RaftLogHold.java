@@ -13,6 +13,7 @@ import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.conf.Parameters;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
 
 /**
@@ -22,6 +23,7 @@ import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
 final class RaftLogHold implements LogHold, AutoCloseable {
   private final String owner;
   private final Supplier<RaftGroup> group;
+  private final Supplier<RaftPeerId> leader;
   private final Parameters parameters;
   private RaftClient client;
   private boolean closed;
@@ -29,11 +31,15 @@ final class RaftLogHold implements LogHold, AutoCloseable {
   /**
    * @param owner this node's id: the hold's owner
    * @param group the Raft group, read at the first use
+   * @param leader the leader this node knows of (or null), read at the first use: the hold's first
+   *     request goes there rather than to the group's first peer
    * @param parameters Ratis client parameters (TLS), or null
    */
-  RaftLogHold(String owner, Supplier<RaftGroup> group, Parameters parameters) {
+  RaftLogHold(
+      String owner, Supplier<RaftGroup> group, Supplier<RaftPeerId> leader, Parameters parameters) {
     this.owner = owner;
     this.group = group;
+    this.leader = leader;
     this.parameters = parameters;
   }
 
@@ -81,7 +87,7 @@ final class RaftLogHold implements LogHold, AutoCloseable {
       throw new IOException("closed");
     }
     if (client == null) {
-      client = RaftTransport.newRaftClient(group.get(), parameters);
+      client = RaftTransport.newRaftClient(group.get(), leader.get(), parameters);
     }
     return client;
   }

@@ -51,6 +51,16 @@ public final class RaftTransport implements Transport {
    * request timeout, up to 5 retries 200 ms apart. The caller closes it.
    */
   public static RaftClient newRaftClient(RaftGroup group, Parameters parameters) {
+    return newRaftClient(group, null, parameters);
+  }
+
+  /**
+   * As {@link #newRaftClient(RaftGroup, Parameters)}, sending its first request to {@code leader}
+   * when not null (Ratis otherwise starts with the group's first peer, and logs every redirect of
+   * an async request at ERROR).
+   */
+  public static RaftClient newRaftClient(
+      RaftGroup group, RaftPeerId leader, Parameters parameters) {
     RaftProperties p = new RaftProperties();
     RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(3, TimeUnit.SECONDS));
     RaftClient.Builder builder =
@@ -63,6 +73,9 @@ public final class RaftTransport implements Transport {
                     5, TimeDuration.valueOf(200, TimeUnit.MILLISECONDS)));
     if (parameters != null) {
       builder.setParameters(parameters);
+    }
+    if (leader != null) {
+      builder.setLeaderId(leader);
     }
     return builder.build();
   }
