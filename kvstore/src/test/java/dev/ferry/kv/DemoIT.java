@@ -5,10 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.kv.cluster.NodeMeasures;
 import dev.ferry.kv.cluster.Progress;
+import dev.ferry.kv.testing.NodeLogsOnFailure;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeoutException;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -52,22 +55,38 @@ class DemoIT {
     }
     String text = Files.readString(out);
     System.out.println(text.lines().filter(l -> !l.contains("[")).toList());
-    assertTrue(stalled == null, stalled + ":\n" + text);
-    assertEquals(0, p.exitValue(), text);
-    assertTrue(text.contains("n4 is a voter"), text);
-    assertTrue(
-        java.util.regex.Pattern.compile(
-                "n4 joined +[0-9.]+ s: [0-9.]+ MiB from [0-9]+ sources? \\((n[0-9] [0-9.]+ MiB(, )?)+\\)")
-            .matcher(text)
-            .find(),
-        "the join names the bytes from each source:\n" + text);
-    assertTrue(text.contains("all 4 replicas equal"), text);
-    assertTrue(
-        text.contains("installed baseline"), "the follower caught up with a delta:\n" + text);
+    try {
+      assertTrue(stalled == null, stalled + ":\n" + text);
+      assertEquals(0, p.exitValue(), text);
+      assertTrue(text.contains("n4 is a voter"), text);
+      assertTrue(
+          java.util.regex.Pattern.compile(
+                  "n4 joined +[0-9.]+ s: [0-9.]+ MiB from [0-9]+ sources? \\((n[0-9] [0-9.]+ MiB(, )?)+\\)")
+              .matcher(text)
+              .find(),
+          "the join names the bytes from each source:\n" + text);
+      assertTrue(text.contains("all 4 replicas equal"), text);
+      assertTrue(
+          text.contains("installed baseline"), "the follower caught up with a delta:\n" + text);
+    } catch (AssertionError e) {
+      // The demo's nodes are the child's processes: NodeLogsOnFailure cannot see them; keep the
+      // logs the demo left (a stalled or failed demo does not clean up).
+      NodeLogsOnFailure.keep(Path.of(NodeLogsOnFailure.DEFAULT_DIR), "DemoIT", nodeLogs(data));
+      throw e;
+    }
     if (Files.exists(data)) {
       try (var left = Files.list(data)) {
         assertTrue(left.findAny().isEmpty(), "cleaned up");
       }
+    }
+  }
+
+  private static List<Path> nodeLogs(Path data) throws IOException {
+    if (!Files.isDirectory(data)) {
+      return List.of();
+    }
+    try (Stream<Path> files = Files.walk(data)) {
+      return files.filter(f -> f.getFileName().toString().endsWith(".log")).sorted().toList();
     }
   }
 }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.kv.cli.FerryCli;
 import dev.ferry.kv.cluster.ProcessCluster;
+import dev.ferry.kv.testing.NodeLogsOnFailure;
 import java.io.File;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -17,6 +18,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -25,6 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
  * own class path), driven with {@code ferry call} and {@code ferry query}, and a node killed and
  * restarted.
  */
+@ExtendWith(NodeLogsOnFailure.class)
 class CounterProcessIT {
   private static final Duration WAIT = Duration.ofSeconds(120);
   private static final Path CLASSES = Path.of("target/classes").toAbsolutePath();

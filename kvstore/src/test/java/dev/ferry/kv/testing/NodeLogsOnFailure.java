@@ -54,34 +54,38 @@ public final class NodeLogsOnFailure
     if (logs.isEmpty()) {
       return;
     }
-    Path to =
-        Path.of(context.getConfigurationParameter(DIR_PARAMETER).orElse(DEFAULT_DIR))
-            .resolve(
-                context.getRequiredTestClass().getSimpleName()
-                    + "."
-                    + context.getRequiredTestMethod().getName());
+    keep(
+        Path.of(context.getConfigurationParameter(DIR_PARAMETER).orElse(DEFAULT_DIR)),
+        context.getRequiredTestClass().getSimpleName()
+            + "."
+            + context.getRequiredTestMethod().getName(),
+        logs);
+  }
+
+  /**
+   * Copies {@code logs} to {@code <dir>/<name>/} and prints the last {@value #TAIL_LINES} lines of
+   * each: for a test whose nodes run in a child process this extension cannot see (the demo), which
+   * calls it itself when it fails.
+   */
+  public static void keep(Path dir, String name, List<Path> logs) throws IOException {
+    Path to = dir.resolve(name);
     Files.createDirectories(to);
     PrintStream out = System.out;
     out.println(
-        "=== "
-            + context.getDisplayName()
-            + " failed: "
-            + logs.size()
-            + " node logs kept in "
-            + to.toAbsolutePath());
+        "=== " + name + " failed: " + logs.size() + " node logs kept in " + to.toAbsolutePath());
     Set<String> names = new HashSet<>();
     for (Path log : logs) {
-      String name = log.getFileName().toString();
-      for (int i = 2; !names.add(name); i++) {
-        name = log.getFileName().toString().replaceFirst("\\.log$", "") + "-" + i + ".log";
+      String file = log.getFileName().toString();
+      for (int i = 2; !names.add(file); i++) {
+        file = log.getFileName().toString().replaceFirst("\\.log$", "") + "-" + i + ".log";
       }
       if (Files.exists(log)) {
-        Files.copy(log, to.resolve(name), StandardCopyOption.REPLACE_EXISTING);
+        Files.copy(log, to.resolve(file), StandardCopyOption.REPLACE_EXISTING);
       }
-      out.println("--- " + name + " (" + log + "), last " + TAIL_LINES + " lines:");
+      out.println("--- " + file + " (" + log + "), last " + TAIL_LINES + " lines:");
       out.println(ProcessCluster.tail(log, TAIL_LINES));
     }
-    out.println("=== end of node logs of " + context.getDisplayName());
+    out.println("=== end of node logs of " + name);
     out.flush();
   }
 }
