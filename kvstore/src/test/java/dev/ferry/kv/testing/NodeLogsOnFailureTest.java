@@ -118,12 +118,13 @@ class NodeLogsOnFailureTest {
         Files.readString(clusters.resolve("second/n2.log")),
         Files.readString(failed.resolve("n2-2.log")));
 
-    assertTrue(out.contains("failsAfterStartingTwoClusters() failed: 4 node logs kept in "), out);
+    assertTrue(
+        out.contains("Tests.failsAfterStartingTwoClusters failed: 4 node logs kept in "), out);
     assertTrue(
         out.contains("--- n1-2.log (" + clusters.resolve("second/n1.log").toAbsolutePath()), out);
     assertTrue(out.contains("second n2 line 100") && out.contains("first n1 line 61"), out);
     assertFalse(out.contains("first n1 line 60\n"), "only the last 40 lines printed: " + out);
     assertFalse(out.contains("passing n1"), "the passing test's logs are not printed: " + out);
-    assertFalse(out.contains("failsWithoutNodes() failed"), out);
+    assertFalse(out.contains("failsWithoutNodes failed"), out);
   }
 }
