@@ -23,9 +23,18 @@ import picocli.CommandLine.Command;
       QueryCommand.class
     })
 public final class FerryCli implements Runnable {
+  /**
+   * gRPC's Netty transport logs an INFO record through java.util.logging when its first channel is
+   * made ("Epoll available during static init of TcpMetrics"), two lines on stderr for every client
+   * command; held here so that the level set on it is not lost with a collected logger. A server
+   * routes gRPC's records through its own log (FerryServer), where this one is DEBUG.
+   */
+  private static final java.util.logging.Logger GRPC_TCP_METRICS =
+      java.util.logging.Logger.getLogger("org.apache.ratis.thirdparty.io.grpc.netty.TcpMetrics");
 
   /** Entry point. */
   public static void main(String[] args) {
+    GRPC_TCP_METRICS.setLevel(java.util.logging.Level.WARNING);
     System.exit(run(args));
   }
 
