@@ -15,7 +15,8 @@ final class ProgressBar {
   private String label;
   private long total;
   private String suffix = "";
-  private final long start = System.nanoTime();
+  private long start;
+  private long startDone = -1;
   private final boolean terminal = System.console() != null;
   private int lastDecile = -1;
   private long lastDraw;
@@ -47,6 +48,12 @@ final class ProgressBar {
   /** Shows {@code done} of the total (bytes). */
   void update(long done) {
     long now = System.nanoTime();
+    if (startDone < 0) {
+      // The rate counts from the first figure shown: bytes done before it (found locally, or
+      // fetched before the bar existed) are not bytes per second of this bar.
+      start = now;
+      startDone = done;
+    }
     int decile = (int) (10 * done / total);
     if (terminal) {
       if (now - lastDraw < 100_000_000L && done < total) {
@@ -73,7 +80,8 @@ final class ProgressBar {
   private String line(long done, long now) {
     double fraction = Math.min(1.0, (double) done / total);
     int filled = (int) Math.round(fraction * WIDTH);
-    double seconds = Math.max(1e-9, (now - start) / 1e9);
+    double seconds = (now - start) / 1e9;
+    double rate = seconds < 0.05 ? 0 : Math.max(0, done - startDone) / 1048576.0 / seconds;
     return String.format(
         Locale.ROOT,
         "%-22s [%s%s] %3d%%  %7.1f/%.1f MiB  %6.1f MiB/s%s",
@@ -83,7 +91,7 @@ final class ProgressBar {
         (int) Math.round(fraction * 100),
         done / 1048576.0,
         total / 1048576.0,
-        done / 1048576.0 / seconds,
+        rate,
         suffix);
   }
 }
