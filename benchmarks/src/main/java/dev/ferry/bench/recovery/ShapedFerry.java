@@ -1,0 +1,250 @@
+package dev.ferry.bench.recovery;
+
+import dev.ferry.kv.KvClient;
+import dev.ferry.kv.cluster.ProcessCluster;
+import dev.ferry.raft.admin.AddRequest;
+import dev.ferry.raft.admin.AddResult;
+import dev.ferry.raft.admin.MembershipAdmin;
+import dev.ferry.raft.admin.RemoveRequest;
+import dev.ferry.shipping.PeerAddress;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongConsumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+
+/**
+ * Ferry as processes: {@code ferry server} nodes n1..n3 ({@link ProcessCluster}, its {@code
+ * Launcher} placing each in its namespace, {@code first} .. {@code first + 2}), joiners j1, j2, …
+ * in {@code first + 3}, added with {@link MembershipAdmin#addMember} (listener, multi-source
+ * install from the voters, digest checkpoint, promotion).
+ */
+final class ShapedFerry implements ShapedSystem {
+  private static final int PORT = 7000;
+  private static final Pattern INSTALLED =
+      Pattern.compile(
+          "(?m)^ferry_install_outcomes_total\\{[^}]*reason=\"installed\"[^}]*} ([0-9.eE+]+)");
+
+  private final ShapedNet net;
+  private final int first;
+  private final Duration timeout;
+  private final ProcessCluster cluster;
+  private final Map<String, String> joinerHeaps = new LinkedHashMap<>();
+  private final Map<String, Path> gcLogs = new LinkedHashMap<>();
+  private int joins;
+
+  ShapedFerry(ShapedNet net, Path dir, int first, String voterHeap, Duration timeout)
+      throws IOException {
+    this.net = net;
+    this.first = first;
+    this.timeout = timeout;
+    ProcessCluster.Builder b =
+        ProcessCluster.builder(dir, 3)
+            .clusterName("shaped-bench")
+            .heap(voterHeap)
+            .launcher(this::prepare)
+            .serverArgs(
+                "--capture-every",
+                "1000000000000",
+                "--log-preserve",
+                "16",
+                "--staging-timeout",
+                "600",
+                "--raft-property",
+                "raft.server.log.segment.size.max=1MB",
+                "--raft-property",
+                "raft.server.log.purge.gap=16");
+    if (net.namespaces()) {
+      List<PeerAddress> peers = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        peers.add(new PeerAddress("n" + (i + 1), net.host(first + i), PORT, PORT + 1));
+      }
+      b.peers(peers);
+    }
+    this.cluster = b.start(timeout);
+  }
+
+  private void prepare(String id, List<String> command, Map<String, String> environment) {
+    // Full JIT (ProcessCluster's default stops at C1, for short tests), and the joiner's own heap
+    // and GC log.
+    command.remove("-XX:TieredStopAtLevel=1");
+    String heap = joinerHeaps.get(id);
+    if (heap != null) {
+      command.replaceAll(a -> a.startsWith("-Xmx") ? heap : a);
+      command.add(1, "-Xlog:gc:file=" + gcLogs.get(id));
+    }
+    net.place(nodeOf(id), command);
+  }
+
+  private int nodeOf(String id) {
+    return id.startsWith("j") ? first + 3 : first + Integer.parseInt(id.substring(1)) - 1;
+  }
+
+  @Override
+  public String name() {
+    return "ferry";
+  }
+
+  @Override
+  public List<Integer> sourceNodes() {
+    return List.of(first, first + 1, first + 2);
+  }
+
+  @Override
+  public void load(StateGenerator gen) throws IOException {
+    try (KvClient c = cluster.client(timeout)) {
+      BatchLoader.load(gen, BatchLoader.all(gen), 0, BatchLoader.BATCH, c::putAll);
+      c.ferryClient().captureSnapshot();
+      // Ratis's own snapshot call on the leader: Ferry answers with its latest capture, and the
+      // leader purges its log to it, so a joiner needs an install.
+      RaftGroupId group = c.group().getGroupId();
+      try (RaftClient rc =
+          ShapedSystem.client(group, c.group().getPeers().stream().toList(), timeout)) {
+        String leader = ShapedSystem.leader(rc, ids(), group, timeout);
+        rc.getSnapshotManagementApi(RaftPeerId.valueOf(leader)).create(true, timeout.toMillis());
+      }
+    }
+  }
+
+  private List<String> ids() {
+    return cluster.peers().stream().map(PeerAddress::id).toList();
+  }
+
+  @Override
+  public Joiner startJoiner(String xmx, Path gcLog) throws IOException {
+    String id = "j" + (++joins);
+    joinerHeaps.put(id, xmx);
+    gcLogs.put(id, gcLog);
+    int port = net.namespaces() ? PORT : ProcessCluster.freePorts(2)[0];
+    PeerAddress self = new PeerAddress(id, net.host(first + 3), port, port + 1);
+    joinerAddresses.put(id, self);
+    cluster.startListener(self);
+    long deadline = System.nanoTime() + timeout.toNanos();
+    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    while (true) {
+      try {
+        metrics(http, id);
+        return new Joiner(id, first + 3, cluster.pid(id), gcLog);
+      } catch (IOException e) {
+        if (!cluster.isAlive(id) || System.nanoTime() > deadline) {
+          throw new IOException(id + " did not come up; log:\n" + cluster.tail(id, 30), e);
+        }
+        ShapedSystem.pause(200);
+      }
+    }
+  }
+
+  private final Map<String, PeerAddress> joinerAddresses = new LinkedHashMap<>();
+
+  /** The pid of node {@code id}. */
+  long pid(String id) {
+    return cluster.pid(id);
+  }
+
+  private String metrics(HttpClient http, String id) throws IOException {
+    URI uri = URI.create("http://" + hostPort(cluster.metricsAddress(id)) + "/metrics");
+    try {
+      HttpResponse<String> r =
+          http.send(
+              HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(5)).build(),
+              HttpResponse.BodyHandlers.ofString());
+      if (r.statusCode() != 200) {
+        throw new IOException(uri + ": HTTP " + r.statusCode());
+      }
+      return r.body();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted");
+    }
+  }
+
+  private static String hostPort(java.net.InetSocketAddress a) {
+    return a.getHostString() + ":" + a.getPort();
+  }
+
+  @Override
+  public Map<String, Object> join(Joiner j, long t0, LongConsumer caughtUp) throws IOException {
+    PeerAddress self = joinerAddresses.get(j.id());
+    try (KvClient c = cluster.client(timeout)) {
+      RaftGroupId group = c.group().getGroupId();
+      List<RaftPeer> with = new ArrayList<>(c.group().getPeers());
+      with.add(
+          RaftPeer.newBuilder()
+              .setId(j.id())
+              .setAddress(self.host() + ":" + self.raftPort())
+              .build());
+      try (RaftClient rc = ShapedSystem.client(group, with, Duration.ofSeconds(10))) {
+        String leader = ShapedSystem.leader(rc, ids(), group, timeout);
+        long commit =
+            ShapedSystem.info(rc, leader, group).getLogInfoProto().getCommitted().getIndex();
+        MembershipAdmin admin = MembershipAdmin.create(c.raftClient(), c.group());
+        CompletableFuture<AddResult> add = admin.addMember(new AddRequest(self, timeout));
+        caughtUp.accept(
+            ShapedSystem.awaitApplied(
+                rc, j.id(), group, commit, timeout, add::isCompletedExceptionally));
+        AddResult result;
+        try {
+          result = add.get(timeout.toMillis() + 10_000, TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+          throw new IOException("addMember did not complete", e);
+        }
+        String text =
+            metrics(HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build(), j.id());
+        Matcher m = INSTALLED.matcher(text);
+        double installs = m.find() ? Double.parseDouble(m.group(1)) : 0;
+        if (installs < 1) {
+          throw new IllegalStateException(j.id() + " became a voter without an install");
+        }
+        Map<String, Object> extra = new LinkedHashMap<>();
+        extra.put("commit_index_at_start", commit);
+        extra.put("listener_added_s", result.listenerAdded().toNanos() / 1e9);
+        extra.put("verify_s", result.verifiedIn().toNanos() / 1e9);
+        extra.put("promote_s", result.promoted().toNanos() / 1e9);
+        extra.put("digest", result.verified().digest().toString());
+        return extra;
+      }
+    }
+  }
+
+  @Override
+  public void remove(Joiner j) throws IOException {
+    IOException failed = null;
+    try (KvClient c = cluster.client(timeout)) {
+      MembershipAdmin admin = MembershipAdmin.create(c.raftClient(), c.group());
+      admin
+          .removeMember(new RemoveRequest(j.id(), timeout))
+          .get(timeout.toMillis() + 10_000, TimeUnit.MILLISECONDS);
+    } catch (Exception e) {
+      failed = new IOException("removing " + j.id() + " failed", e);
+    }
+    try {
+      cluster.kill(j.id());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    RecoveryBenchmark.deleteTree(cluster.dataDir(j.id()));
+    if (failed != null) {
+      throw failed;
+    }
+  }
+
+  @Override
+  public void close() {
+    cluster.close();
+  }
+}

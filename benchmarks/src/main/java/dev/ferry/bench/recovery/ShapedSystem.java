@@ -1,0 +1,143 @@
+package dev.ferry.bench.recovery;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
+import org.apache.ratis.protocol.GroupInfoReply;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.retry.RetryPolicies;
+import org.apache.ratis.util.TimeDuration;
+
+/**
+ * One system's process cluster in the shaped benchmark (Ferry or Ratis): three loaded voters, each
+ * a process in its own namespace, and a joiner started on demand in a fourth. Not thread-safe.
+ */
+interface ShapedSystem extends Closeable {
+  /** {@code ferry}, {@code ratis} or {@code ratis-tuned}. */
+  String name();
+
+  /** The nodes (namespace indexes) that may serve a join: the three voters. */
+  List<Integer> sourceNodes();
+
+  /** Loads the state through the cluster, then snapshots and purges every node's log. */
+  void load(StateGenerator gen) throws IOException;
+
+  /**
+   * Starts an empty joiner with heap {@code xmx} and its GC log in {@code gcLog}; waits until up.
+   */
+  Joiner startJoiner(String xmx, Path gcLog) throws IOException;
+
+  /**
+   * Adds the joiner as a voter; returns once it is one. Calls {@code caughtUp} with the time
+   * (nanoTime) it applied the leader's commit index of the start.
+   */
+  Map<String, Object> join(Joiner j, long t0, java.util.function.LongConsumer caughtUp)
+      throws IOException;
+
+  /** Removes the joiner from the configuration (if it got in), kills it, wipes its directory. */
+  void remove(Joiner j) throws IOException;
+
+  /** A started joiner: its id, namespace index, process id and GC log. */
+  record Joiner(String id, int node, long pid, Path gcLog) {}
+
+  /** The Ratis group info of server {@code id} through {@code client} (a group naming it). */
+  static GroupInfoReply info(RaftClient client, String id, RaftGroupId group) throws IOException {
+    return client.getGroupManagementApi(RaftPeerId.valueOf(id)).info(group);
+  }
+
+  /** The current leader among {@code ids}, waiting up to {@code timeout}. */
+  static String leader(RaftClient client, List<String> ids, RaftGroupId group, Duration timeout)
+      throws IOException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    IOException last = null;
+    while (System.nanoTime() < deadline) {
+      for (String id : ids) {
+        try {
+          if (info(client, id, group).getRoleInfoProto().getRole() == RaftPeerRole.LEADER) {
+            return id;
+          }
+        } catch (IOException e) {
+          last = e;
+        }
+      }
+      pause(200);
+    }
+    throw new IOException("no leader among " + ids + " within " + timeout, last);
+  }
+
+  /** A client of {@code peers} that fails fast (for info calls and admin). */
+  static RaftClient client(RaftGroupId group, List<RaftPeer> peers, Duration requestTimeout) {
+    RaftProperties p = new RaftProperties();
+    org.apache.ratis.client.RaftClientConfigKeys.Rpc.setRequestTimeout(
+        p, TimeDuration.valueOf(requestTimeout.toMillis(), TimeUnit.MILLISECONDS));
+    org.apache.ratis.grpc.GrpcConfigKeys.setMessageSizeMax(
+        p, org.apache.ratis.util.SizeInBytes.valueOf("64MB"));
+    return RaftClient.newBuilder()
+        .setRaftGroup(RaftGroup.valueOf(group, peers))
+        .setProperties(p)
+        .setRetryPolicy(
+            RetryPolicies.retryUpToMaximumCountWithFixedSleep(
+                50, TimeDuration.valueOf(200, TimeUnit.MILLISECONDS)))
+        .build();
+  }
+
+  /**
+   * Polls server {@code id}'s applied index until it reaches {@code index}; returns the nanoTime it
+   * was seen there. Fails after {@code timeout} or when {@code failed} says the change failed.
+   */
+  static long awaitApplied(
+      RaftClient client,
+      String id,
+      RaftGroupId group,
+      long index,
+      Duration timeout,
+      java.util.function.BooleanSupplier failed)
+      throws IOException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    long seen = -1;
+    while (System.nanoTime() < deadline) {
+      try {
+        seen = info(client, id, group).getLogInfoProto().getApplied().getIndex();
+        if (seen >= index) {
+          return System.nanoTime();
+        }
+      } catch (IOException e) {
+        // not up yet, or busy: ask again
+      }
+      if (failed.getAsBoolean()) {
+        throw new IOException("the membership change failed before " + id + " caught up");
+      }
+      pause(100);
+    }
+    throw new IOException(
+        id + " did not apply " + index + " within " + timeout + " (at " + seen + ")");
+  }
+
+  /** The ids of {@code peers}. */
+  static List<String> ids(List<RaftPeer> peers) {
+    List<String> ids = new ArrayList<>();
+    peers.forEach(p -> ids.add(p.getId().toString()));
+    return ids;
+  }
+
+  /** Sleeps {@code millis} (a poll interval), keeping the interrupt. */
+  static void pause(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    }
+  }
+}
