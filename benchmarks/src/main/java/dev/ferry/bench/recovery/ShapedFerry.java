@@ -26,7 +26,6 @@ import java.util.regex.Pattern;
 import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeer;
-import org.apache.ratis.protocol.RaftPeerId;
 
 /**
  * Ferry as processes: {@code ferry server} nodes n1..n3 ({@link ProcessCluster}, its {@code
@@ -110,13 +109,12 @@ final class ShapedFerry implements ShapedSystem {
     try (KvClient c = cluster.client(timeout)) {
       BatchLoader.load(gen, BatchLoader.all(gen), 0, BatchLoader.BATCH, c::putAll);
       c.ferryClient().captureSnapshot();
-      // Ratis's own snapshot call on the leader: Ferry answers with its latest capture, and the
-      // leader purges its log to it, so a joiner needs an install.
+      // Ratis's own snapshot call on every node: Ferry answers with its latest capture, and each
+      // purges its log to it, so a joiner needs an install whichever node leads.
       RaftGroupId group = c.group().getGroupId();
       try (RaftClient rc =
           ShapedSystem.client(group, c.group().getPeers().stream().toList(), timeout)) {
-        String leader = ShapedSystem.leader(rc, ids(), group, timeout);
-        rc.getSnapshotManagementApi(RaftPeerId.valueOf(leader)).create(true, timeout.toMillis());
+        ShapedSystem.snapshotEverywhere(rc, ids(), group, timeout);
       }
     }
   }

@@ -17,7 +17,6 @@ import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftPeer;
-import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
 
 /**
@@ -93,7 +92,7 @@ final class ShapedRatis implements ShapedSystem {
       launch(members.get(i), first + i, members, voterHeap, null, true);
     }
     try (RaftClient c = client(members)) {
-      ShapedSystem.leader(c, ShapedSystem.ids(members), RatisNode.GROUP, timeout);
+      snapshot(c);
     }
   }
 
@@ -147,13 +146,12 @@ final class ShapedRatis implements ShapedSystem {
     }
   }
 
+  /**
+   * Has every voter take a snapshot (each then purges its log up to it), so that whichever leads
+   * later, a joiner needs the leader's snapshot file.
+   */
   private void snapshot(RaftClient c) throws IOException {
-    String leader = ShapedSystem.leader(c, ShapedSystem.ids(members), RatisNode.GROUP, timeout);
-    RaftClientReply r =
-        c.getSnapshotManagementApi(RaftPeerId.valueOf(leader)).create(true, timeout.toMillis());
-    if (!r.isSuccess()) {
-      throw new IOException("snapshot failed: " + r.getException());
-    }
+    ShapedSystem.snapshotEverywhere(c, ShapedSystem.ids(members), RatisNode.GROUP, timeout);
   }
 
   @Override

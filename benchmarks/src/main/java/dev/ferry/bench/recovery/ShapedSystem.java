@@ -53,7 +53,12 @@ interface ShapedSystem extends Closeable {
 
   /** The Ratis group info of server {@code id} through {@code client} (a group naming it). */
   static GroupInfoReply info(RaftClient client, String id, RaftGroupId group) throws IOException {
-    return client.getGroupManagementApi(RaftPeerId.valueOf(id)).info(group);
+    try {
+      return client.getGroupManagementApi(RaftPeerId.valueOf(id)).info(group);
+    } catch (RuntimeException e) {
+      // gRPC's StatusRuntimeException while the server is not up yet
+      throw new IOException(id + ": " + e, e);
+    }
   }
 
   /** The current leader among {@code ids}, waiting up to {@code timeout}. */
@@ -74,6 +79,24 @@ interface ShapedSystem extends Closeable {
       pause(200);
     }
     throw new IOException("no leader among " + ids + " within " + timeout, last);
+  }
+
+  /**
+   * Has every server in {@code ids} take a snapshot and purge its log up to it (once a leader is
+   * up), so that a joiner needs an install whichever server leads.
+   *
+   * @throws IOException if a server refuses or fails
+   */
+  static void snapshotEverywhere(
+      RaftClient client, List<String> ids, RaftGroupId group, Duration timeout) throws IOException {
+    leader(client, ids, group, timeout);
+    for (String id : ids) {
+      org.apache.ratis.protocol.RaftClientReply r =
+          client.getSnapshotManagementApi(RaftPeerId.valueOf(id)).create(true, timeout.toMillis());
+      if (!r.isSuccess()) {
+        throw new IOException("snapshot on " + id + " failed: " + r.getException());
+      }
+    }
   }
 
   /** A client of {@code peers} that fails fast (for info calls and admin). */
