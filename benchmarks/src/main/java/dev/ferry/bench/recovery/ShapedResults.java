@@ -37,6 +37,11 @@ final class ShapedResults {
     meta.put(key, value);
   }
 
+  /** The run's notes (shaped or not, heaps, load times). */
+  Map<String, Object> meta() {
+    return java.util.Collections.unmodifiableMap(meta);
+  }
+
   void linkRate(String profile, double bitsPerSecond, long configured) {
     measured.put(profile, bitsPerSecond);
     Map<String, Object> m = new LinkedHashMap<>();
