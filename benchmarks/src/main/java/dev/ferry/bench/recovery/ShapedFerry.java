@@ -35,6 +35,8 @@ import org.apache.ratis.protocol.RaftPeer;
  */
 final class ShapedFerry implements ShapedSystem {
   private static final int PORT = 7000;
+  private static final Pattern IN_PROGRESS =
+      Pattern.compile("(?m)^ferry_install_in_progress(?:\\{[^}]*})? ([0-9.eE+]+)");
   private static final Pattern INSTALLED =
       Pattern.compile(
           "(?m)^ferry_install_outcomes_total\\{[^}]*reason=\"installed\"[^}]*} ([0-9.eE+]+)");
@@ -46,6 +48,8 @@ final class ShapedFerry implements ShapedSystem {
   private final Map<String, String> joinerHeaps = new LinkedHashMap<>();
   private final Map<String, Path> gcLogs = new LinkedHashMap<>();
   private int joins;
+  private RaftClient infoClient; // for info calls; made on first use
+  private RaftGroupId groupId;
 
   ShapedFerry(ShapedNet net, Path dir, int first, String voterHeap, Duration timeout)
       throws IOException {
@@ -90,7 +94,8 @@ final class ShapedFerry implements ShapedSystem {
     net.place(nodeOf(id), command);
   }
 
-  private int nodeOf(String id) {
+  @Override
+  public int nodeOf(String id) {
     return id.startsWith("j") ? first + 3 : first + Integer.parseInt(id.substring(1)) - 1;
   }
 
@@ -106,8 +111,8 @@ final class ShapedFerry implements ShapedSystem {
 
   @Override
   public void load(StateGenerator gen) throws IOException {
+    putAll(gen, BatchLoader.all(gen), 0, BatchLoader.BATCH);
     try (KvClient c = cluster.client(timeout)) {
-      BatchLoader.load(gen, BatchLoader.all(gen), 0, BatchLoader.BATCH, c::putAll);
       c.ferryClient().captureSnapshot();
       // Ratis's own snapshot call on every node: Ferry answers with its latest capture, and each
       // purges its log to it, so a joiner needs an install whichever node leads.
@@ -117,6 +122,94 @@ final class ShapedFerry implements ShapedSystem {
         ShapedSystem.snapshotEverywhere(rc, ids(), group, timeout);
       }
     }
+  }
+
+  @Override
+  public void putAll(StateGenerator gen, int[] keys, int version, int batch) throws IOException {
+    try (KvClient c = cluster.client(timeout)) {
+      BatchLoader.load(gen, keys, version, batch, c::putAll);
+    }
+  }
+
+  /** Runs {@code action} with a Raft client of the voters (kept open) and the group id. */
+  private <T> T withRaft(RaftAction<T> action) throws IOException {
+    if (infoClient == null) {
+      try (KvClient c = cluster.client(timeout)) {
+        groupId = c.group().getGroupId();
+        infoClient =
+            ShapedSystem.client(groupId, List.copyOf(c.group().getPeers()), Duration.ofSeconds(10));
+      }
+    }
+    return action.run(infoClient, groupId);
+  }
+
+  @FunctionalInterface
+  private interface RaftAction<T> {
+    T run(RaftClient client, RaftGroupId group) throws IOException;
+  }
+
+  @Override
+  public String follower() throws IOException {
+    return withRaft(
+        (rc, g) -> {
+          String leader = ShapedSystem.leader(rc, ids(), g, timeout);
+          return ids().stream().filter(id -> !id.equals(leader)).findFirst().orElseThrow();
+        });
+  }
+
+  @Override
+  public void snapshotExcept(String except) throws IOException {
+    try (KvClient c = cluster.client(timeout)) {
+      c.ferryClient().captureSnapshot();
+    }
+    List<String> ids = new ArrayList<>(ids());
+    ids.remove(except);
+    withRaft(
+        (rc, g) -> {
+          ShapedSystem.snapshotEverywhere(rc, ids, g, timeout);
+          return null;
+        });
+  }
+
+  @Override
+  public long leaderCommit() throws IOException {
+    return withRaft(
+        (rc, g) ->
+            ShapedSystem.info(rc, ShapedSystem.leader(rc, ids(), g, timeout), g)
+                .getLogInfoProto()
+                .getCommitted()
+                .getIndex());
+  }
+
+  @Override
+  public long applied(String id) {
+    try {
+      return withRaft(
+          (rc, g) -> ShapedSystem.info(rc, id, g).getLogInfoProto().getApplied().getIndex());
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+
+  @Override
+  public long installMarker(String id) throws IOException {
+    return (long) metric(INSTALLED, id);
+  }
+
+  @Override
+  public boolean installing(String id) {
+    try {
+      return metric(IN_PROGRESS, id) > 0;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  private double metric(Pattern p, String id) throws IOException {
+    Matcher m =
+        p.matcher(
+            metrics(HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build(), id));
+    return m.find() ? Double.parseDouble(m.group(1)) : 0;
   }
 
   private List<String> ids() {
@@ -149,8 +242,8 @@ final class ShapedFerry implements ShapedSystem {
 
   private final Map<String, PeerAddress> joinerAddresses = new LinkedHashMap<>();
 
-  /** The pid of node {@code id}. */
-  long pid(String id) {
+  @Override
+  public long pid(String id) {
     return cluster.pid(id);
   }
 
@@ -201,11 +294,7 @@ final class ShapedFerry implements ShapedSystem {
         } catch (Exception e) {
           throw new IOException("addMember did not complete", e);
         }
-        String text =
-            metrics(HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build(), j.id());
-        Matcher m = INSTALLED.matcher(text);
-        double installs = m.find() ? Double.parseDouble(m.group(1)) : 0;
-        if (installs < 1) {
+        if (metric(INSTALLED, j.id()) < 1) {
           throw new IllegalStateException(j.id() + " became a voter without an install");
         }
         Map<String, Object> extra = new LinkedHashMap<>();
@@ -243,6 +332,13 @@ final class ShapedFerry implements ShapedSystem {
 
   @Override
   public void close() {
+    if (infoClient != null) {
+      try {
+        infoClient.close();
+      } catch (IOException e) {
+        System.out.println("[shaped] closing a client: " + e);
+      }
+    }
     cluster.close();
   }
 }

@@ -39,6 +39,7 @@ final class ShapedRatis implements ShapedSystem {
   private Map<String, String> props = Map.of();
   private String name = "ratis";
   private int joins;
+  private RaftClient infoClient; // polls applied indexes; made on first use
 
   ShapedRatis(ShapedNet net, Path dir, int first, String voterHeap, Duration timeout)
       throws IOException {
@@ -126,12 +127,21 @@ final class ShapedRatis implements ShapedSystem {
 
   @Override
   public void load(StateGenerator gen) throws IOException {
+    putAll(gen, BatchLoader.all(gen), 0, BatchLoader.BATCH);
+    try (RaftClient c = client(members)) {
+      snapshot(c);
+    }
+  }
+
+  @Override
+  public void putAll(StateGenerator gen, int[] keys, int version, int batchSize)
+      throws IOException {
     try (RaftClient c = client(members)) {
       BatchLoader.load(
           gen,
-          BatchLoader.all(gen),
-          0,
-          BatchLoader.BATCH,
+          keys,
+          version,
+          batchSize,
           batch -> {
             RaftClientReply r =
                 c.io()
@@ -142,8 +152,73 @@ final class ShapedRatis implements ShapedSystem {
               throw new IOException("put failed: " + r.getException());
             }
           });
-      snapshot(c);
     }
+  }
+
+  @Override
+  public String follower() throws IOException {
+    try (RaftClient c = client(members)) {
+      String leader = ShapedSystem.leader(c, ShapedSystem.ids(members), RatisNode.GROUP, timeout);
+      return ShapedSystem.ids(members).stream()
+          .filter(id -> !id.equals(leader))
+          .findFirst()
+          .orElseThrow();
+    }
+  }
+
+  @Override
+  public int nodeOf(String id) {
+    return first + Integer.parseInt(id.substring(1)) - 1;
+  }
+
+  @Override
+  public void snapshotExcept(String except) throws IOException {
+    try (RaftClient c = client(members)) {
+      List<String> ids = new ArrayList<>(ShapedSystem.ids(members));
+      ids.remove(except);
+      ShapedSystem.snapshotEverywhere(c, ids, RatisNode.GROUP, timeout);
+    }
+  }
+
+  @Override
+  public long leaderCommit() throws IOException {
+    try (RaftClient c = client(members)) {
+      String leader = ShapedSystem.leader(c, ShapedSystem.ids(members), RatisNode.GROUP, timeout);
+      return ShapedSystem.info(c, leader, RatisNode.GROUP)
+          .getLogInfoProto()
+          .getCommitted()
+          .getIndex();
+    }
+  }
+
+  @Override
+  public long applied(String id) {
+    if (infoClient == null) {
+      infoClient = ShapedSystem.client(RatisNode.GROUP, members, Duration.ofSeconds(3));
+    }
+    try {
+      return ShapedSystem.info(infoClient, id, RatisNode.GROUP)
+          .getLogInfoProto()
+          .getApplied()
+          .getIndex();
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+
+  @Override
+  public long installMarker(String id) throws IOException {
+    try (RaftClient c = client(members)) {
+      return ShapedSystem.info(c, id, RatisNode.GROUP)
+          .getLogInfoProto()
+          .getLastSnapshot()
+          .getIndex();
+    }
+  }
+
+  @Override
+  public boolean installing(String id) {
+    return false;
   }
 
   /**
@@ -267,13 +342,20 @@ final class ShapedRatis implements ShapedSystem {
     }
   }
 
-  /** The pid of voter or joiner {@code id}. */
-  long pid(String id) {
+  @Override
+  public long pid(String id) {
     return processes.get(id).pid();
   }
 
   @Override
   public void close() {
+    if (infoClient != null) {
+      try {
+        infoClient.close();
+      } catch (IOException e) {
+        System.out.println("[shaped] closing a client: " + e);
+      }
+    }
     for (String id : List.copyOf(processes.keySet())) {
       kill(id);
     }

@@ -40,7 +40,7 @@ public final class ShapedRecoveryBenchmark {
   static final Map<String, Long> PROFILES =
       Map.of("unshaped", 0L, "1gbit", 1_000_000_000L, "100mbit", 100_000_000L);
 
-  static final List<String> KINDS = List.of("cold");
+  static final List<String> KINDS = List.of("cold", "delta1");
 
   /** The tuning of the second Ratis run, as in the in-JVM benchmark's documented command. */
   static final String DEFAULT_TUNING =
@@ -187,6 +187,7 @@ public final class ShapedRecoveryBenchmark {
     private final StateGenerator gen;
     private final String voterHeap;
     private final String receiverHeap;
+    private int deltas;
 
     Run(Options o, ShapedNet net, ShapedResults results) {
       this.o = o;
@@ -233,11 +234,20 @@ public final class ShapedRecoveryBenchmark {
         results.write();
         for (String p : profiles) {
           net.shape(PROFILES.get(p));
-          for (int rep = 1; rep <= o.repeat(); rep++) {
+          for (int rep = 1; rep <= o.repeat() && o.kinds().contains("cold"); rep++) {
             coldJoin(ratis, p, rep);
             coldJoin(ferry, p, rep);
           }
-          if (!o.tuning().isEmpty()) {
+          for (int rep = 1; rep <= o.repeat() && o.kinds().contains("delta1"); rep++) {
+            int[] keys =
+                RecoveryBenchmark.randomSubset(
+                    gen.keys(),
+                    Math.max(1, gen.keys() / 100),
+                    new java.util.SplittableRandom(31L * ++deltas));
+            delta1(ratis, p, rep, keys, deltas);
+            delta1(ferry, p, rep, keys, deltas);
+          }
+          if (!o.tuning().isEmpty() && o.kinds().contains("cold")) {
             ratis.restart("ratis-tuned", o.tuning());
             for (int rep = 1; rep <= o.repeat(); rep++) {
               coldJoin(ratis, p, rep);
@@ -246,6 +256,125 @@ public final class ShapedRecoveryBenchmark {
           }
         }
         net.shape(0);
+      }
+    }
+
+    /**
+     * Scenario delta1: a follower cut off from the other voters (iptables in the namespaces; it
+     * keeps running) while {@code keys} are rewritten at {@code version}; every other voter
+     * captures and purges past it; then the cut heals. Measured from the heal until it applied the
+     * leader's commit index at the heal; for Ferry {@code seconds} counts from the install
+     * notification seen on its metrics ({@code ferry_install_in_progress}, polled), with {@code
+     * heal_to_notification_s} beside it.
+     */
+    private void delta1(ShapedSystem sys, String link, int rep, int[] keys, int version) {
+      String tag = sys.name() + "-delta1-" + link + "-" + rep;
+      System.out.println("[shaped] " + tag);
+      Map<String, Object> row = new LinkedHashMap<>();
+      row.put("system", sys.name());
+      row.put("kind", "delta1");
+      row.put("link", link);
+      row.put("rep", rep);
+      List<Integer> cut = new ArrayList<>();
+      try {
+        if (!net.namespaces()) {
+          throw new UnsupportedOperationException("delta1 needs network namespaces (root)");
+        }
+        String f = sys.follower();
+        int node = sys.nodeOf(f);
+        long cutAt = sys.applied(f);
+        long marker0 = sys.installMarker(f);
+        cut.add(node);
+        for (int other : sys.sourceNodes()) {
+          if (other != node) {
+            cut.add(other);
+            net.cut(node, other);
+          }
+        }
+        sys.writeDelta(gen, keys, version);
+        sys.snapshotExcept(f);
+        long commit = sys.leaderCommit();
+        List<Integer> sources = new ArrayList<>(cut.subList(1, cut.size()));
+        long rx0 = net.counter(node, true);
+        long[] tx0 = new long[sources.size()];
+        for (int i = 0; i < tx0.length; i++) {
+          tx0[i] = net.counter(sources.get(i), false);
+        }
+        double cpu0 = cpuSeconds(sys.pid(f));
+        long t0 = System.nanoTime();
+        for (int n : cut) {
+          net.heal(n);
+        }
+        cut.clear();
+        long notified = -1;
+        long deadline = t0 + TIMEOUT.toNanos();
+        while (sys.applied(f) < commit) {
+          if (notified < 0 && sys.installing(f)) {
+            notified = System.nanoTime();
+          }
+          if (System.nanoTime() > deadline) {
+            throw new IOException(f + " did not catch up within " + TIMEOUT);
+          }
+          ShapedSystem.pause(50);
+        }
+        long caught = System.nanoTime();
+        double cpu = cpuSeconds(sys.pid(f)) - cpu0;
+        long rx = net.counter(node, true) - rx0;
+        long marker = sys.installMarker(f);
+        if (marker <= marker0) {
+          throw new IllegalStateException(
+              f + " caught up without a snapshot install (log not purged past " + cutAt + "?)");
+        }
+        Map<String, Long> perSource = new LinkedHashMap<>();
+        int used = 0;
+        for (int i = 0; i < tx0.length; i++) {
+          long tx = net.counter(sources.get(i), false) - tx0[i];
+          perSource.put("node" + sources.get(i), tx);
+          used += tx >= rx / 20 ? 1 : 0;
+        }
+        double healToCaught = (caught - t0) / 1e9;
+        if (sys.name().equals("ferry") && notified > 0) {
+          row.put("seconds", (caught - notified) / 1e9);
+          row.put("heal_to_notification_s", (notified - t0) / 1e9);
+        } else {
+          row.put("seconds", healToCaught);
+          if (sys.name().equals("ferry")) {
+            row.put("notification_seen", false);
+          }
+        }
+        row.put("heal_to_caught_up_s", healToCaught);
+        row.put("wire_bytes", rx);
+        row.put("per_source_tx_bytes", perSource);
+        row.put("sources", used);
+        row.put("receiver_cpu_s", cpu);
+        row.put("receiver_heap_max_bytes", null);
+        row.put("changed_keys", keys.length);
+        row.put("commit_index_at_heal", commit);
+        row.put("status", "ok");
+      } catch (IOException | RuntimeException e) {
+        row.put("status", "FAILED");
+        row.put("error", String.valueOf(e));
+        System.out.println("[shaped] " + tag + " FAILED: " + e);
+        e.printStackTrace(System.out);
+      } finally {
+        for (int n : cut) {
+          try {
+            net.heal(n);
+          } catch (IOException | RuntimeException e) {
+            row.put("status", "FAILED");
+            row.merge("error", "healing: " + e, (a, b) -> a + "; " + b);
+          }
+        }
+      }
+      finish(row);
+    }
+
+    private void finish(Map<String, Object> row) {
+      results.add(row);
+      try {
+        results.write();
+      } catch (IOException e) {
+        System.out.println("[shaped] could not write results: " + e);
       }
     }
 
@@ -401,12 +530,7 @@ public final class ShapedRecoveryBenchmark {
           }
         }
       }
-      results.add(row);
-      try {
-        results.write();
-      } catch (IOException e) {
-        System.out.println("[shaped] could not write results: " + e);
-      }
+      finish(row);
     }
   }
 

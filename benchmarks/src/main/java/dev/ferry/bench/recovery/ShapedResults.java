@@ -105,6 +105,8 @@ final class ShapedResults {
               row.put("receiver_heap_max_bytes", asLong(max(ok, "receiver_heap_max_bytes")));
               row.put("sources", asLong(max(ok, "sources")));
               row.put("ideal_seconds", median(ok, "ideal_seconds"));
+              row.put("heal_to_notification_s", median(ok, "heal_to_notification_s"));
+              row.put("heal_to_caught_up_s", median(ok, "heal_to_caught_up_s"));
               row.put("state_bytes", stateBytes);
               List<String> errors = new ArrayList<>();
               rs.stream()
@@ -121,9 +123,18 @@ final class ShapedResults {
   /** Ratis time ÷ Ferry time over the pairs of each link (and tuned Ratis ÷ Ferry). */
   List<Map<String, Object>> ratios() {
     List<Map<String, Object>> out = new ArrayList<>();
-    for (String baseline : List.of("ratis", "ratis-tuned")) {
-      Map<String, Map<Integer, Double>> ferry = byLinkRep("ferry");
-      Map<String, Map<Integer, Double>> base = byLinkRep(baseline);
+    for (String kind : ShapedRecoveryBenchmark.KINDS) {
+      for (String baseline : List.of("ratis", "ratis-tuned")) {
+        ratios(out, kind, baseline);
+      }
+    }
+    return out;
+  }
+
+  private void ratios(List<Map<String, Object>> out, String kind, String baseline) {
+    {
+      Map<String, Map<Integer, Double>> ferry = byLinkRep("ferry", kind);
+      Map<String, Map<Integer, Double>> base = byLinkRep(baseline, kind);
       for (String link : ferry.keySet()) {
         List<Double> rs = new ArrayList<>();
         Map<Integer, Double> b = base.getOrDefault(link, Map.of());
@@ -140,7 +151,7 @@ final class ShapedResults {
           continue;
         }
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("kind", "cold");
+        m.put("kind", kind);
         m.put("link", link);
         m.put("baseline", baseline);
         m.put("pairs", rs.size());
@@ -151,13 +162,14 @@ final class ShapedResults {
         out.add(m);
       }
     }
-    return out;
   }
 
-  private Map<String, Map<Integer, Double>> byLinkRep(String system) {
+  private Map<String, Map<Integer, Double>> byLinkRep(String system, String kind) {
     Map<String, Map<Integer, Double>> m = new LinkedHashMap<>();
     for (Map<String, Object> r : runs) {
-      if (system.equals(r.get("system")) && "ok".equals(r.get("status"))) {
+      if (system.equals(r.get("system"))
+          && kind.equals(r.get("kind"))
+          && "ok".equals(r.get("status"))) {
         m.computeIfAbsent((String) r.get("link"), k -> new LinkedHashMap<>())
             .put((Integer) r.get("rep"), ((Number) r.get("seconds")).doubleValue());
       }

@@ -48,6 +48,45 @@ interface ShapedSystem extends Closeable {
   /** Removes the joiner from the configuration (if it got in), kills it, wipes its directory. */
   void remove(Joiner j) throws IOException;
 
+  /** A voter that does not lead now: the follower a delta scenario cuts off. */
+  String follower() throws IOException;
+
+  /** The namespace index voter {@code id} runs in. */
+  int nodeOf(String id);
+
+  /** The process id of voter {@code id}. */
+  long pid(String id);
+
+  /** Writes keys {@code keys} at {@code version}, {@code batch} entries per command. */
+  void putAll(StateGenerator gen, int[] keys, int version, int batch) throws IOException;
+
+  /** Captures and purges on every voter but {@code except} (cut off meanwhile). */
+  void snapshotExcept(String except) throws IOException;
+
+  /** The leader's commit index. */
+  long leaderCommit() throws IOException;
+
+  /** Voter {@code id}'s applied index, or -1 if it does not answer. */
+  long applied(String id);
+
+  /** A figure that grows with each snapshot install voter {@code id} completes. */
+  long installMarker(String id) throws IOException;
+
+  /** Whether an install runs on voter {@code id} now (false where the system does not say). */
+  boolean installing(String id);
+
+  /**
+   * Rewrites {@code keys} at {@code version} in small batches (at least ~100 log entries), then 2
+   * MiB more of rewrites of the first key with the value it now has (more log, same state): past a
+   * 1 MB log segment, so that the next snapshot purges the log past a follower cut off before.
+   */
+  default void writeDelta(StateGenerator gen, int[] keys, int version) throws IOException {
+    putAll(gen, keys, version, Math.max(1, Math.min(BatchLoader.BATCH, keys.length / 100)));
+    int[] pad = new int[2048];
+    java.util.Arrays.fill(pad, keys[0]);
+    putAll(gen, pad, version, 16);
+  }
+
   /** A started joiner: its id, namespace index, process id and GC log. */
   record Joiner(String id, int node, long pid, Path gcLog) {}
 
