@@ -113,13 +113,13 @@ final class ShapedFerry implements ShapedSystem {
   public void load(StateGenerator gen) throws IOException {
     putAll(gen, BatchLoader.all(gen), 0, BatchLoader.BATCH);
     try (KvClient c = cluster.client(timeout)) {
-      c.ferryClient().captureSnapshot();
+      long captured = c.ferryClient().captureSnapshot();
       // Ratis's own snapshot call on every node: Ferry answers with its latest capture, and each
       // purges its log to it, so a joiner needs an install whichever node leads.
       RaftGroupId group = c.group().getGroupId();
       try (RaftClient rc =
           ShapedSystem.client(group, c.group().getPeers().stream().toList(), timeout)) {
-        ShapedSystem.snapshotEverywhere(rc, ids(), group, timeout);
+        ShapedSystem.snapshotEverywhere(rc, ids(), group, timeout, captured);
       }
     }
   }
@@ -159,14 +159,15 @@ final class ShapedFerry implements ShapedSystem {
 
   @Override
   public void snapshotExcept(String except) throws IOException {
+    long captured;
     try (KvClient c = cluster.client(timeout)) {
-      c.ferryClient().captureSnapshot();
+      captured = c.ferryClient().captureSnapshot();
     }
     List<String> ids = new ArrayList<>(ids());
     ids.remove(except);
     withRaft(
         (rc, g) -> {
-          ShapedSystem.snapshotEverywhere(rc, ids, g, timeout);
+          ShapedSystem.snapshotEverywhere(rc, ids, g, timeout, captured);
           return null;
         });
   }
@@ -194,6 +195,26 @@ final class ShapedFerry implements ShapedSystem {
   @Override
   public long installMarker(String id) throws IOException {
     return (long) metric(INSTALLED, id);
+  }
+
+  @Override
+  public void killVoter(String id) throws IOException {
+    try {
+      cluster.kill(id);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted killing " + id);
+    }
+  }
+
+  @Override
+  public void restartVoter(String id) throws IOException {
+    cluster.start(id);
+  }
+
+  @Override
+  public boolean installMarkerResetsOnRestart() {
+    return true; // a counter of the process (its metrics)
   }
 
   @Override

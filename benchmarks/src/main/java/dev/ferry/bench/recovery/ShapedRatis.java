@@ -176,7 +176,7 @@ final class ShapedRatis implements ShapedSystem {
     try (RaftClient c = client(members)) {
       List<String> ids = new ArrayList<>(ShapedSystem.ids(members));
       ids.remove(except);
-      ShapedSystem.snapshotEverywhere(c, ids, RatisNode.GROUP, timeout);
+      ShapedSystem.snapshotEverywhere(c, ids, RatisNode.GROUP, timeout, 0);
     }
   }
 
@@ -217,6 +217,22 @@ final class ShapedRatis implements ShapedSystem {
   }
 
   @Override
+  public void killVoter(String id) {
+    kill(id);
+  }
+
+  @Override
+  public void restartVoter(String id) throws IOException {
+    int i = Integer.parseInt(id.substring(1)) - 1;
+    launch(members.get(i), first + i, members, voterHeap, null, true);
+  }
+
+  @Override
+  public boolean installMarkerResetsOnRestart() {
+    return false; // its last snapshot index, kept in its storage
+  }
+
+  @Override
   public boolean installing(String id) {
     return false;
   }
@@ -226,7 +242,7 @@ final class ShapedRatis implements ShapedSystem {
    * later, a joiner needs the leader's snapshot file.
    */
   private void snapshot(RaftClient c) throws IOException {
-    ShapedSystem.snapshotEverywhere(c, ShapedSystem.ids(members), RatisNode.GROUP, timeout);
+    ShapedSystem.snapshotEverywhere(c, ShapedSystem.ids(members), RatisNode.GROUP, timeout, 0);
   }
 
   @Override

@@ -40,7 +40,7 @@ public final class ShapedRecoveryBenchmark {
   static final Map<String, Long> PROFILES =
       Map.of("unshaped", 0L, "1gbit", 1_000_000_000L, "100mbit", 100_000_000L);
 
-  static final List<String> KINDS = List.of("cold", "delta1");
+  static final List<String> KINDS = List.of("cold", "delta1", "restart-delta1");
 
   /** The tuning of the second Ratis run, as in the in-JVM benchmark's documented command. */
   static final String DEFAULT_TUNING =
@@ -207,9 +207,13 @@ public final class ShapedRecoveryBenchmark {
       results.meta("shaped", net.namespaces());
       results.meta("voter_heap", voterHeap);
       results.meta("receiver_heap", receiverHeap);
+      Set<String> kinds = new LinkedHashSet<>(o.kinds());
       if (!net.namespaces()) {
         profiles.retainAll(List.of("unshaped"));
-        System.out.println("[shaped] loopback fallback: only the unshaped profile runs");
+        kinds.retainAll(List.of("cold"));
+        System.out.println(
+            "[shaped] loopback fallback: only the unshaped profile and cold joins run (the deltas"
+                + " need namespaces for their partition and counters)");
       }
       for (String p : profiles) {
         try {
@@ -234,20 +238,29 @@ public final class ShapedRecoveryBenchmark {
         results.write();
         for (String p : profiles) {
           net.shape(PROFILES.get(p));
-          for (int rep = 1; rep <= o.repeat() && o.kinds().contains("cold"); rep++) {
+          for (int rep = 1; rep <= o.repeat() && kinds.contains("cold"); rep++) {
             coldJoin(ratis, p, rep);
             coldJoin(ferry, p, rep);
           }
-          for (int rep = 1; rep <= o.repeat() && o.kinds().contains("delta1"); rep++) {
+          for (int rep = 1; rep <= o.repeat() && kinds.contains("delta1"); rep++) {
             int[] keys =
                 RecoveryBenchmark.randomSubset(
                     gen.keys(),
                     Math.max(1, gen.keys() / 100),
                     new java.util.SplittableRandom(31L * ++deltas));
-            delta1(ratis, p, rep, keys, deltas);
-            delta1(ferry, p, rep, keys, deltas);
+            delta(ratis, p, rep, keys, deltas, false);
+            delta(ferry, p, rep, keys, deltas, false);
           }
-          if (!o.tuning().isEmpty() && o.kinds().contains("cold")) {
+          for (int rep = 1; rep <= o.repeat() && kinds.contains("restart-delta1"); rep++) {
+            int[] keys =
+                RecoveryBenchmark.randomSubset(
+                    gen.keys(),
+                    Math.max(1, gen.keys() / 100),
+                    new java.util.SplittableRandom(31L * ++deltas));
+            delta(ratis, p, rep, keys, deltas, true);
+            delta(ferry, p, rep, keys, deltas, true);
+          }
+          if (!o.tuning().isEmpty() && kinds.contains("cold")) {
             ratis.restart("ratis-tuned", o.tuning());
             for (int rep = 1; rep <= o.repeat(); rep++) {
               coldJoin(ratis, p, rep);
@@ -260,48 +273,58 @@ public final class ShapedRecoveryBenchmark {
     }
 
     /**
-     * Scenario delta1: a follower cut off from the other voters (iptables in the namespaces; it
-     * keeps running) while {@code keys} are rewritten at {@code version}; every other voter
-     * captures and purges past it; then the cut heals. Measured from the heal until it applied the
-     * leader's commit index at the heal; for Ferry {@code seconds} counts from the install
-     * notification seen on its metrics ({@code ferry_install_in_progress}, polled), with {@code
-     * heal_to_notification_s} beside it.
+     * Scenario delta1 ({@code restart} false): a follower cut off from the other voters (iptables
+     * in the namespaces; it keeps running) while {@code keys} are rewritten at {@code version};
+     * every other voter captures and purges past it; then the cut heals. Measured from the heal
+     * until it applied the leader's commit index at the heal; for Ferry {@code seconds} counts from
+     * the install notification seen on its metrics ({@code ferry_install_in_progress}, polled),
+     * with {@code heal_to_notification_s} beside it. Scenario restart-delta1 ({@code restart}
+     * true): the follower's process is killed instead, and restarted where delta1 heals; measured
+     * from the restart (a JVM start, its local load, the install, the log) to caught up.
      */
-    private void delta1(ShapedSystem sys, String link, int rep, int[] keys, int version) {
-      String tag = sys.name() + "-delta1-" + link + "-" + rep;
+    private void delta(
+        ShapedSystem sys, String link, int rep, int[] keys, int version, boolean restart) {
+      String kind = restart ? "restart-delta1" : "delta1";
+      String tag = sys.name() + "-" + kind + "-" + link + "-" + rep;
       System.out.println("[shaped] " + tag);
       Map<String, Object> row = new LinkedHashMap<>();
       row.put("system", sys.name());
-      row.put("kind", "delta1");
+      row.put("kind", kind);
       row.put("link", link);
       row.put("rep", rep);
       List<Integer> cut = new ArrayList<>();
       try {
         if (!net.namespaces()) {
-          throw new UnsupportedOperationException("delta1 needs network namespaces (root)");
+          throw new UnsupportedOperationException(kind + " needs network namespaces (root)");
         }
         String f = sys.follower();
         int node = sys.nodeOf(f);
         long cutAt = sys.applied(f);
         long marker0 = sys.installMarker(f);
-        cut.add(node);
-        for (int other : sys.sourceNodes()) {
-          if (other != node) {
-            cut.add(other);
+        List<Integer> sources = new ArrayList<>(sys.sourceNodes());
+        sources.remove(Integer.valueOf(node));
+        if (restart) {
+          sys.killVoter(f);
+        } else {
+          cut.add(node);
+          cut.addAll(sources);
+          for (int other : sources) {
             net.cut(node, other);
           }
         }
         sys.writeDelta(gen, keys, version);
         sys.snapshotExcept(f);
         long commit = sys.leaderCommit();
-        List<Integer> sources = new ArrayList<>(cut.subList(1, cut.size()));
         long rx0 = net.counter(node, true);
         long[] tx0 = new long[sources.size()];
         for (int i = 0; i < tx0.length; i++) {
           tx0[i] = net.counter(sources.get(i), false);
         }
-        double cpu0 = cpuSeconds(sys.pid(f));
+        double cpu0 = restart ? 0 : cpuSeconds(sys.pid(f));
         long t0 = System.nanoTime();
+        if (restart) {
+          sys.restartVoter(f);
+        }
         for (int n : cut) {
           net.heal(n);
         }
@@ -321,7 +344,7 @@ public final class ShapedRecoveryBenchmark {
         double cpu = cpuSeconds(sys.pid(f)) - cpu0;
         long rx = net.counter(node, true) - rx0;
         long marker = sys.installMarker(f);
-        if (marker <= marker0) {
+        if (marker <= (restart && sys.installMarkerResetsOnRestart() ? 0 : marker0)) {
           throw new IllegalStateException(
               f + " caught up without a snapshot install (log not purged past " + cutAt + "?)");
         }
@@ -333,16 +356,19 @@ public final class ShapedRecoveryBenchmark {
           used += tx >= rx / 20 ? 1 : 0;
         }
         double healToCaught = (caught - t0) / 1e9;
-        if (sys.name().equals("ferry") && notified > 0) {
+        if (sys.name().equals("ferry") && notified > 0 && !restart) {
           row.put("seconds", (caught - notified) / 1e9);
           row.put("heal_to_notification_s", (notified - t0) / 1e9);
         } else {
           row.put("seconds", healToCaught);
-          if (sys.name().equals("ferry")) {
+          if (sys.name().equals("ferry") && !restart) {
             row.put("notification_seen", false);
           }
         }
-        row.put("heal_to_caught_up_s", healToCaught);
+        row.put(restart ? "restart_to_caught_up_s" : "heal_to_caught_up_s", healToCaught);
+        if (restart && notified > 0) {
+          row.put("restart_to_notification_s", (notified - t0) / 1e9);
+        }
         row.put("wire_bytes", rx);
         row.put("per_source_tx_bytes", perSource);
         row.put("sources", used);

@@ -66,11 +66,20 @@ interface ShapedSystem extends Closeable {
   /** The leader's commit index. */
   long leaderCommit() throws IOException;
 
+  /** Kills voter {@code id} (SIGKILL) and waits until it is gone. */
+  void killVoter(String id) throws IOException;
+
+  /** Restarts voter {@code id} on its storage (recovering it). */
+  void restartVoter(String id) throws IOException;
+
   /** Voter {@code id}'s applied index, or -1 if it does not answer. */
   long applied(String id);
 
   /** A figure that grows with each snapshot install voter {@code id} completes. */
   long installMarker(String id) throws IOException;
+
+  /** Whether {@link #installMarker} starts again from 0 when the voter's process restarts. */
+  boolean installMarkerResetsOnRestart();
 
   /** Whether an install runs on voter {@code id} now (false where the system does not say). */
   boolean installing(String id);
@@ -122,18 +131,33 @@ interface ShapedSystem extends Closeable {
 
   /**
    * Has every server in {@code ids} take a snapshot and purge its log up to it (once a leader is
-   * up), so that a joiner needs an install whichever server leads.
+   * up), so that a joiner needs an install whichever server leads. Repeats a server's snapshot
+   * until its index is at least {@code minIndex}.
    *
    * @throws IOException if a server refuses or fails
    */
   static void snapshotEverywhere(
-      RaftClient client, List<String> ids, RaftGroupId group, Duration timeout) throws IOException {
+      RaftClient client, List<String> ids, RaftGroupId group, Duration timeout, long minIndex)
+      throws IOException {
     leader(client, ids, group, timeout);
+    long deadline = System.nanoTime() + timeout.toNanos();
     for (String id : ids) {
-      org.apache.ratis.protocol.RaftClientReply r =
-          client.getSnapshotManagementApi(RaftPeerId.valueOf(id)).create(true, timeout.toMillis());
-      if (!r.isSuccess()) {
-        throw new IOException("snapshot on " + id + " failed: " + r.getException());
+      while (true) {
+        org.apache.ratis.protocol.RaftClientReply r =
+            client
+                .getSnapshotManagementApi(RaftPeerId.valueOf(id))
+                .create(true, timeout.toMillis());
+        if (!r.isSuccess()) {
+          throw new IOException("snapshot on " + id + " failed: " + r.getException());
+        }
+        // Ferry answers with its latest finished capture: ask again until it has the new one.
+        if (r.getLogIndex() >= minIndex) {
+          break;
+        }
+        if (System.nanoTime() > deadline) {
+          throw new IOException(id + "'s snapshot stayed at " + r.getLogIndex() + " < " + minIndex);
+        }
+        pause(200);
       }
     }
   }

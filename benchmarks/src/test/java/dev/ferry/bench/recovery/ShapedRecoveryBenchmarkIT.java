@@ -12,10 +12,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Runs the shaped multi-process benchmark at 4 MiB, once per scenario, on every link profile (as
- * root: namespaces and tc; otherwise the loopback fallback, unshaped only) and checks its output:
- * every expected row present and not failed, sane figures, and measured link rates near the
- * configured ones. No timing verdicts beyond that.
+ * Runs the shaped multi-process benchmark at 4 MiB, cold joins and delta1 once each, on every link
+ * profile (as root: namespaces and tc; otherwise the loopback fallback: unshaped cold joins only;
+ * without the tuned Ratis run, to stay within 3 minutes) and checks its output: every expected row
+ * present and not failed, sane figures, and measured link rates near the configured ones. No timing
+ * verdicts beyond that.
  */
 class ShapedRecoveryBenchmarkIT {
   @TempDir Path dir;
@@ -40,8 +41,9 @@ class ShapedRecoveryBenchmarkIT {
     boolean shaped = Boolean.TRUE.equals(r.meta().get("shaped"));
     List<String> links = shaped ? List.of("unshaped", "1gbit", "100mbit") : List.of("unshaped");
     List<String> expected = new ArrayList<>();
-    for (String system : List.of("ratis", "ferry", "ratis-tuned")) {
-      for (String kind : ShapedRecoveryBenchmark.KINDS) {
+    for (String system : List.of("ratis", "ferry")) {
+      // delta1 needs namespaces (a partition): without root only the cold joins run.
+      for (String kind : shaped ? List.of("cold", "delta1") : List.of("cold")) {
         for (String link : links) {
           expected.add(system + "|" + kind + "|" + link);
         }
@@ -55,9 +57,11 @@ class ShapedRecoveryBenchmarkIT {
       assertTrue(((Number) row.get("seconds")).doubleValue() > 0, key + " seconds");
       assertTrue(((Number) row.get("wire_bytes")).longValue() > 0, key + " wire bytes");
       assertTrue(((Number) row.get("receiver_cpu_s")).doubleValue() > 0, key + " receiver CPU");
-      assertTrue(
-          ((Number) row.get("receiver_heap_max_bytes")).longValue() > 0, key + " receiver heap");
-      if (shaped && row.get("kind").equals("cold")) {
+      if (row.get("kind").equals("cold")) {
+        assertTrue(
+            ((Number) row.get("receiver_heap_max_bytes")).longValue() > 0, key + " receiver heap");
+      }
+      if (shaped) {
         assertTrue(((Number) row.get("sources")).longValue() >= 1, key + " sources");
       }
     }
@@ -73,9 +77,9 @@ class ShapedRecoveryBenchmarkIT {
       }
     }
     assertEquals(
-        links.size(),
+        expected.size() / 2,
         r.ratios().stream().filter(m -> m.get("baseline").equals("ratis")).count(),
-        "a Ratis ÷ Ferry ratio per link");
+        "a Ratis ÷ Ferry ratio per kind and link");
     String json = Files.readString(out.resolve("results.json"));
     for (String field :
         List.of(
