@@ -86,12 +86,18 @@ final class ShapedFerry implements ShapedSystem {
     // Full JIT (ProcessCluster's default stops at C1, for short tests), and the joiner's own heap
     // and GC log.
     command.remove("-XX:TieredStopAtLevel=1");
+    command.addAll(1, ShapedRecoveryBenchmark.HEAP_SHRINK);
     String heap = joinerHeaps.get(id);
     if (heap != null) {
       command.replaceAll(a -> a.startsWith("-Xmx") ? heap : a);
       command.add(1, "-Xlog:gc:file=" + gcLogs.get(id));
     }
     net.place(nodeOf(id), command);
+  }
+
+  @Override
+  public Path logOf(String id) {
+    return cluster.logFile(id);
   }
 
   @Override

@@ -167,6 +167,11 @@ final class ShapedRatis implements ShapedSystem {
   }
 
   @Override
+  public Path logOf(String id) {
+    return dir.resolve(id + ".log");
+  }
+
+  @Override
   public int nodeOf(String id) {
     return first + Integer.parseInt(id.substring(1)) - 1;
   }

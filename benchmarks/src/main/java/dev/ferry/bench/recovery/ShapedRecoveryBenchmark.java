@@ -47,6 +47,14 @@ public final class ShapedRecoveryBenchmark {
       "raft.grpc.flow.control.window=32MB,raft.server.log.appender.snapshot.chunk.size.max=32MB";
 
   private static final Duration TIMEOUT = Duration.ofMinutes(20);
+
+  /**
+   * Every node JVM gives memory back after a collection (at most 30 % of its heap free): seven
+   * loaded JVMs at 1 GiB would otherwise keep their high-water heaps and crowd the 24 GiB machine.
+   */
+  static final List<String> HEAP_SHRINK =
+      List.of("-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=30");
+
   private static final Pattern GC_AFTER =
       Pattern.compile("(\\d+)([KMG])->(\\d+)([KMG])\\((\\d+)([KMG])\\)");
 
@@ -143,6 +151,7 @@ public final class ShapedRecoveryBenchmark {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.addAll(List.of(xmx, "-XX:+UseSerialGC", "-Xss512k"));
+    cmd.addAll(HEAP_SHRINK);
     if (gcLog != null) {
       cmd.add("-Xlog:gc:file=" + gcLog);
     }
@@ -540,8 +549,15 @@ public final class ShapedRecoveryBenchmark {
         row.put("status", "ok");
       } catch (IOException | RuntimeException e) {
         row.put("status", "FAILED");
-        row.put("error", String.valueOf(e));
-        System.out.println("[shaped] " + tag + " FAILED: " + e);
+        String oom =
+            j != null && ranOutOfHeap(sys.logOf(j.id()))
+                ? " (the receiver ran out of heap:"
+                    + " OutOfMemoryError in its log, with "
+                    + receiverHeap
+                    + ")"
+                : "";
+        row.put("error", e + oom);
+        System.out.println("[shaped] " + tag + " FAILED: " + e + oom);
         e.printStackTrace(System.out);
       } finally {
         if (sampler != null) {
@@ -557,6 +573,16 @@ public final class ShapedRecoveryBenchmark {
         }
       }
       finish(row);
+    }
+  }
+
+  /** Whether a node's log reports an OutOfMemoryError. */
+  static boolean ranOutOfHeap(Path log) {
+    try {
+      return Files.exists(log)
+          && Files.readString(log, StandardCharsets.UTF_8).contains("OutOfMemoryError");
+    } catch (IOException | RuntimeException e) {
+      return false;
     }
   }
 

@@ -51,6 +51,9 @@ interface ShapedSystem extends Closeable {
   /** A voter that does not lead now: the follower a delta scenario cuts off. */
   String follower() throws IOException;
 
+  /** The output file of node {@code id} (voter or joiner). */
+  Path logOf(String id);
+
   /** The namespace index voter {@code id} runs in. */
   int nodeOf(String id);
 
