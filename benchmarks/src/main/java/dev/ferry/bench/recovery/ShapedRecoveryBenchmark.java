@@ -325,10 +325,7 @@ public final class ShapedRecoveryBenchmark {
         sys.snapshotExcept(f);
         long commit = sys.leaderCommit();
         long rx0 = net.counter(node, true);
-        long[] tx0 = new long[sources.size()];
-        for (int i = 0; i < tx0.length; i++) {
-          tx0[i] = net.counter(sources.get(i), false);
-        }
+        long[] tx0 = sent(sources);
         double cpu0 = restart ? 0 : cpuSeconds(sys.pid(f));
         long t0 = System.nanoTime();
         if (restart) {
@@ -402,6 +399,15 @@ public final class ShapedRecoveryBenchmark {
         }
       }
       finish(row);
+    }
+
+    /** What each of {@code sources} has sent so far (its eth0 tx bytes). */
+    private long[] sent(List<Integer> sources) throws IOException {
+      long[] v = new long[sources.size()];
+      for (int i = 0; i < v.length; i++) {
+        v[i] = net.counter(sources.get(i), false);
+      }
+      return v;
     }
 
     private void finish(Map<String, Object> row) {
@@ -490,10 +496,7 @@ public final class ShapedRecoveryBenchmark {
         j = sys.startJoiner(receiverHeap, gcLog);
         List<Integer> sources = sys.sourceNodes();
         long rx0 = net.counter(j.node(), true);
-        long[] tx0 = new long[sources.size()];
-        for (int i = 0; i < tx0.length; i++) {
-          tx0[i] = net.counter(sources.get(i), false);
-        }
+        long[] tx0 = sent(sources);
         double cpu0 = cpuSeconds(j.pid());
         sampler = new Sampler(net, sources);
         long t0 = System.nanoTime();
