@@ -8,9 +8,10 @@ import java.util.Optional;
 /**
  * Ferry's modules, lowest first, each with the packages it owns and the modules it may use. The
  * graph runs one way: snapshot ← statemachine ← shipping ← raft-integration ← kvstore ←
- * chaos-tests, with benchmarks on top of kvstore; testing (the in-JVM cluster fixture) sits on
- * raft-integration beside kvstore, for chaos-tests, benchmarks and users' tests. A module may use
- * any module below it in that chain, never one above.
+ * chaos-tests, with benchmarks on top (the shaped recovery benchmark runs its nodes in the chaos
+ * harness's network namespaces, under its machine-wide lock); testing (the in-JVM cluster fixture)
+ * sits on raft-integration beside kvstore, for chaos-tests, benchmarks and users' tests. A module
+ * may use any module below it in that chain, never one above.
  *
  * <p>A module whose packages hold no class yet (shipping, the client) is allowed: the rules that
  * use this table pass on it and apply as soon as classes appear. A new module gets a row here (and
@@ -46,7 +47,8 @@ enum FerryModule {
       SHIPPING,
       RAFT_INTEGRATION,
       TESTING,
-      KVSTORE),
+      KVSTORE,
+      CHAOS_TESTS),
   EXAMPLES("examples", List.of("dev.ferry.examples"), STATEMACHINE, SHIPPING, RAFT_INTEGRATION);
 
   /** The module's directory, also its artifact id after {@code ferry-}. */

@@ -384,7 +384,7 @@ final class Report {
     return b.toString();
   }
 
-  private static void value(StringBuilder b, Object v, String indent) {
+  static void value(StringBuilder b, Object v, String indent) {
     if (v == null) {
       b.append("null");
     } else if (v instanceof Map<?, ?> map) {

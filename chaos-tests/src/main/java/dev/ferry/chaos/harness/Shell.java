@@ -10,16 +10,18 @@ import java.util.concurrent.TimeUnit;
 /**
  * Runs short system commands ({@code ip}, {@code iptables}, {@code nft}, {@code tc}, {@code kill},
  * {@code mount}) and waits for them. Stateless and thread-safe; every call blocks until the command
- * exits or 30 s pass.
+ * exits or 30 s pass. Public for the shaped recovery benchmark (module benchmarks), which builds
+ * its namespaces with the same commands.
  */
-final class Shell {
+public final class Shell {
   private static final long TIMEOUT_SECONDS = 30;
 
   private Shell() {}
 
   /** The outcome of a command. */
-  record Result(int exitCode, String output) {
-    boolean ok() {
+  public record Result(int exitCode, String output) {
+    /** Whether the command exited with 0. */
+    public boolean ok() {
       return exitCode == 0;
     }
   }
@@ -29,7 +31,7 @@ final class Shell {
    *
    * @throws IOException if it cannot be started or does not exit within 30 s (it is then killed)
    */
-  static Result run(List<String> command) throws IOException {
+  public static Result run(List<String> command) throws IOException {
     Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
     try {
       p.getOutputStream().close();
@@ -47,7 +49,7 @@ final class Shell {
   }
 
   /** {@link #run(List)} of the arguments. */
-  static Result run(String... command) throws IOException {
+  public static Result run(String... command) throws IOException {
     return run(List.of(command));
   }
 
@@ -57,7 +59,7 @@ final class Shell {
    * @return its output
    * @throws IOException with the command and its output if it fails
    */
-  static String check(String... command) throws IOException {
+  public static String check(String... command) throws IOException {
     Result r = run(command);
     if (!r.ok()) {
       throw new IOException(
@@ -67,14 +69,14 @@ final class Shell {
   }
 
   /** {@code ip netns exec <namespace> <command...>} as an argument list. */
-  static List<String> inNamespace(String namespace, String... command) {
+  public static List<String> inNamespace(String namespace, String... command) {
     List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", namespace));
     cmd.addAll(List.of(command));
     return cmd;
   }
 
   /** Whether {@code command} exists on the PATH (or as an absolute path). */
-  static boolean available(String command) {
+  public static boolean available(String command) {
     try {
       return run("sh", "-c", "command -v " + command).ok();
     } catch (IOException e) {
@@ -83,7 +85,7 @@ final class Shell {
   }
 
   /** Whether this process runs as root (uid 0). */
-  static boolean isRoot() {
+  public static boolean isRoot() {
     try {
       return "0".equals(run("id", "-u").output());
     } catch (IOException e) {

@@ -1,0 +1,124 @@
+package dev.ferry.bench.recovery;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.grpc.GrpcConfigKeys;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.RaftServerConfigKeys;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.util.SizeInBytes;
+import org.apache.ratis.util.TimeDuration;
+
+/**
+ * One Ratis server hosting the benchmark's {@link RatisKvStateMachine}, as its own process: the
+ * Ratis side of the shaped (multi-process) recovery benchmark. Configured like {@link
+ * RatisBaseline}'s in-JVM servers (1 MB log segments, purge up to the snapshot index, no automatic
+ * snapshots, election timeouts 1.5–3 s, leader-sent install enabled, staging timeout raised).
+ *
+ * <p>Usage: {@code RatisNode --id r1 --peers r1=host:port,r2=host:port,... --dir DIR [--recover]
+ * [--prop key=value]...}; {@code --peers} is the group the server starts in (a joiner lists the
+ * members and itself). Runs until killed.
+ */
+public final class RatisNode {
+  /** The group every benchmark Ratis server belongs to. */
+  static final RaftGroupId GROUP =
+      RaftGroupId.valueOf(
+          UUID.nameUUIDFromBytes("ferry-bench-ratis-shaped".getBytes(StandardCharsets.UTF_8)));
+
+  private RatisNode() {}
+
+  /**
+   * Starts the server and blocks until the process is killed.
+   *
+   * @throws IOException if the server cannot start
+   * @throws IllegalArgumentException on a malformed argument
+   */
+  public static void main(String[] args) throws Exception {
+    String id = null;
+    String peersArg = null;
+    File dir = null;
+    boolean recover = false;
+    Map<String, String> props = new LinkedHashMap<>();
+    for (int i = 0; i < args.length; i++) {
+      switch (args[i]) {
+        case "--id" -> id = args[++i];
+        case "--peers" -> peersArg = args[++i];
+        case "--dir" -> dir = new File(args[++i]);
+        case "--recover" -> recover = true;
+        case "--prop" -> {
+          String[] kv = args[++i].split("=", 2);
+          if (kv.length != 2) {
+            throw new IllegalArgumentException("--prop needs key=value: " + args[i]);
+          }
+          props.put(kv[0], kv[1]);
+        }
+        default -> throw new IllegalArgumentException("unknown argument: " + args[i]);
+      }
+    }
+    if (id == null || peersArg == null || dir == null) {
+      throw new IllegalArgumentException("--id, --peers and --dir are required");
+    }
+    List<RaftPeer> peers = parsePeers(peersArg);
+    String selfId = id;
+    RaftPeer self =
+        peers.stream()
+            .filter(peer -> peer.getId().toString().equals(selfId))
+            .findFirst()
+            .orElseThrow(() -> new IllegalArgumentException(selfId + " is not in --peers"));
+    String[] hostPort = self.getAddress().split(":");
+    RaftProperties p = new RaftProperties();
+    RaftServerConfigKeys.setStorageDir(p, List.of(dir));
+    GrpcConfigKeys.Server.setHost(p, hostPort[0]);
+    GrpcConfigKeys.Server.setPort(p, Integer.parseInt(hostPort[1]));
+    RaftServerConfigKeys.Log.Appender.setInstallSnapshotEnabled(p, true);
+    RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
+    RaftServerConfigKeys.Log.setPurgeGap(p, 16);
+    RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf("1MB"));
+    RaftServerConfigKeys.Log.setPreallocatedSize(p, SizeInBytes.valueOf("256KB"));
+    RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, false);
+    RaftServerConfigKeys.setStagingTimeout(p, TimeDuration.valueOf(30, TimeUnit.MINUTES));
+    RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(1500, TimeUnit.MILLISECONDS));
+    RaftServerConfigKeys.Rpc.setTimeoutMax(p, TimeDuration.valueOf(3000, TimeUnit.MILLISECONDS));
+    RaftServerConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(10, TimeUnit.SECONDS));
+    RaftServerConfigKeys.Rpc.setSlownessTimeout(p, TimeDuration.valueOf(60, TimeUnit.SECONDS));
+    GrpcConfigKeys.setMessageSizeMax(p, SizeInBytes.valueOf("64MB"));
+    props.forEach(p::set);
+    RaftServer server =
+        RaftServer.newBuilder()
+            .setServerId(self.getId())
+            .setGroup(RaftGroup.valueOf(GROUP, peers))
+            .setStateMachine(new RatisKvStateMachine())
+            .setProperties(p)
+            .setOption(
+                recover ? RaftStorage.StartupOption.RECOVER : RaftStorage.StartupOption.FORMAT)
+            .build();
+    server.start();
+    System.out.println("ratis node " + id + " started on " + self.getAddress());
+    new CountDownLatch(1).await();
+  }
+
+  /** {@code id=host:port,...} as Ratis peers. */
+  static List<RaftPeer> parsePeers(String spec) {
+    List<RaftPeer> peers = new ArrayList<>();
+    for (String part : spec.split(",")) {
+      String[] idAddr = part.split("=", 2);
+      if (idAddr.length != 2 || !idAddr[1].contains(":")) {
+        throw new IllegalArgumentException("peer must be id=host:port: " + part);
+      }
+      peers.add(RaftPeer.newBuilder().setId(idAddr[0]).setAddress(idAddr[1]).build());
+    }
+    return peers;
+  }
+}

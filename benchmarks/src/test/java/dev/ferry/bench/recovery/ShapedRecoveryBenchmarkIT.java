@@ -1,0 +1,102 @@
+package dev.ferry.bench.recovery;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Runs the shaped multi-process benchmark at 4 MiB, cold joins and delta1 once each, on every link
+ * profile (as root: namespaces and tc; otherwise the loopback fallback: unshaped cold joins only;
+ * without the tuned Ratis run, to stay within 3 minutes) and checks its output: every expected row
+ * present and not failed, sane figures, and measured link rates near the configured ones. No timing
+ * verdicts beyond that.
+ */
+class ShapedRecoveryBenchmarkIT {
+  @TempDir Path dir;
+
+  @Test
+  void everyRowIsPresentAndSane() throws Exception {
+    Path out = dir.resolve("out");
+    ShapedRecoveryBenchmark.Options o =
+        ShapedRecoveryBenchmark.parse(
+            new String[] {
+              "--size",
+              "4m",
+              "--repeat",
+              "1",
+              "--scenarios",
+              "cold,delta1",
+              "--ratis-tuning",
+              "",
+              "--out",
+              out.toString(),
+              "--work",
+              dir.resolve("work").toString()
+            });
+    ShapedResults r = ShapedRecoveryBenchmark.run(o);
+
+    boolean shaped = Boolean.TRUE.equals(r.meta().get("shaped"));
+    List<String> links = shaped ? List.of("unshaped", "1gbit", "100mbit") : List.of("unshaped");
+    List<String> expected = new ArrayList<>();
+    for (String system : List.of("ratis", "ferry")) {
+      // delta1 needs namespaces (a partition): without root only the cold joins run.
+      for (String kind : shaped ? List.of("cold", "delta1") : List.of("cold")) {
+        for (String link : links) {
+          expected.add(system + "|" + kind + "|" + link);
+        }
+      }
+    }
+    List<String> seen = new ArrayList<>();
+    for (Map<String, Object> row : r.scenarios()) {
+      String key = row.get("system") + "|" + row.get("kind") + "|" + row.get("link");
+      seen.add(key);
+      assertEquals("ok", row.get("status"), key + ": " + row.get("errors"));
+      assertTrue(((Number) row.get("seconds")).doubleValue() > 0, key + " seconds");
+      assertTrue(((Number) row.get("wire_bytes")).longValue() > 0, key + " wire bytes");
+      assertTrue(((Number) row.get("receiver_cpu_s")).doubleValue() > 0, key + " receiver CPU");
+      if (row.get("kind").equals("cold")) {
+        assertTrue(
+            ((Number) row.get("receiver_heap_max_bytes")).longValue() > 0, key + " receiver heap");
+      }
+      if (shaped) {
+        assertTrue(((Number) row.get("sources")).longValue() >= 1, key + " sources");
+      }
+    }
+    assertEquals(expected.stream().sorted().toList(), seen.stream().sorted().toList());
+    for (String link : links) {
+      double measured = r.measuredRate(link);
+      long configured = ShapedRecoveryBenchmark.PROFILES.get(link);
+      assertTrue(measured > 0, link + " measured");
+      if (shaped && configured > 0) {
+        assertTrue(
+            measured > configured / 2.0 && measured < configured * 1.5,
+            link + ": measured " + measured + " bit/s for " + configured);
+      }
+    }
+    assertEquals(
+        expected.size() / 2,
+        r.ratios().stream().filter(m -> m.get("baseline").equals("ratis")).count(),
+        "a Ratis ÷ Ferry ratio per kind and link");
+    String json = Files.readString(out.resolve("results.json"));
+    for (String field :
+        List.of(
+            "\"scenarios\"",
+            "\"machine\"",
+            "\"link_rates_measured\"",
+            "\"command\"",
+            "\"seconds_min\"",
+            "\"seconds_max\"",
+            "\"receiver_heap_max_bytes\"")) {
+      assertTrue(json.contains(field), field);
+    }
+    assertTrue(Files.readString(out.resolve("results.md")).contains("Ratis ÷ Ferry"));
+    assertTrue(!r.failed(), "no failure");
+  }
+}
