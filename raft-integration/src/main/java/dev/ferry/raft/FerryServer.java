@@ -520,6 +520,7 @@ public final class FerryServer implements Closeable {
     private boolean jmx = true;
     private Shipping shipping = Shipping.AUTO;
     private int installSources = Integer.MAX_VALUE;
+    private boolean installLeaderLast = true;
     private long installHoldBudget = MultiSourceInstaller.DEFAULT_HOLD_BUDGET_BYTES;
     private Duration slowInstallAfter = Duration.ofMinutes(5);
     private TlsFiles tls;
@@ -708,6 +709,17 @@ public final class FerryServer implements Closeable {
     }
 
     /**
+     * Whether this node's installs ask the leader last (default true): the leader then serves a
+     * chunk only when no follower can, keeping an install's load off the node that orders every
+     * write. False: the leader is a source like the others (a cold join over slow links fetches
+     * from every voter at once). See {@link MultiSourceInstaller.Builder#leaderLast}.
+     */
+    public Builder installLeaderLast(boolean last) {
+      this.installLeaderLast = last;
+      return this;
+    }
+
+    /**
      * The registry metrics go to (default: a new one per server). One registry per server: the
      * service counters' names are the same on every node ({@link ServiceMetrics}).
      */
@@ -824,6 +836,7 @@ public final class FerryServer implements Closeable {
                 .transferConfig(transferConfig)
                 .shipping(shipping)
                 .maxSources(installSources)
+                .leaderLast(installLeaderLast)
                 .logHold(logHold)
                 .holdBudgetBytes(installHoldBudget)
                 .slowAfter(slowInstallAfter)

@@ -89,6 +89,16 @@ final class ServerCommand implements Callable<Integer> {
   Path secretFile;
 
   @Option(
+      names = "--install-leader-last",
+      negatable = true,
+      defaultValue = "true",
+      fallbackValue = "true",
+      description =
+          "This node's installs ask the leader last, only for chunks no follower can serve"
+              + " (default); --no-install-leader-last makes the leader a source like the others.")
+  boolean installLeaderLast;
+
+  @Option(
       names = "--chunk-send-rate",
       defaultValue = "0",
       description = "Limit the chunk service's send rate, bytes/s (0: unlimited).")
@@ -213,6 +223,7 @@ final class ServerCommand implements Callable<Integer> {
         .logPreservationEntries(logPreserve)
         .clusterSecret(secret().orElse(null))
         .chunkSendRate(chunkSendRate)
+        .installLeaderLast(installLeaderLast)
         .pauseStopThreshold(java.time.Duration.ofSeconds(pauseStopSeconds))
         .stagingTimeout(java.time.Duration.ofSeconds(stagingTimeoutSeconds));
     raftProperties.forEach(builder::property);

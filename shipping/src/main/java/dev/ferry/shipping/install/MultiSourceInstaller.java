@@ -122,6 +122,7 @@ public final class MultiSourceInstaller implements Installer {
   private final InstallMetrics metrics;
   private final Shipping shipping;
   private final int maxSources;
+  private final boolean leaderLast;
   private final long decodedCacheBytes;
   private final Duration sourcePoll;
   private final int threads = Runtime.getRuntime().availableProcessors();
@@ -158,6 +159,7 @@ public final class MultiSourceInstaller implements Installer {
     this.metrics = b.metrics;
     this.shipping = b.shipping;
     this.maxSources = b.maxSources;
+    this.leaderLast = b.leaderLast;
     this.decodedCacheBytes = b.decodedCacheBytes;
     this.sourcePoll = b.sourcePoll;
     this.hold = b.hold;
@@ -261,6 +263,7 @@ public final class MultiSourceInstaller implements Installer {
     private InstallMetrics metrics;
     private Shipping shipping = Shipping.AUTO;
     private int maxSources = Integer.MAX_VALUE;
+    private boolean leaderLast = true;
     private long decodedCacheBytes = DecodedChunkCache.defaultCap();
     private Duration sourcePoll = Duration.ofSeconds(1);
     private LogHold hold = LogHold.none();
@@ -346,6 +349,17 @@ public final class MultiSourceInstaller implements Installer {
         throw new IllegalArgumentException("maxSources must be >= 1: " + max);
       }
       this.maxSources = max;
+      return this;
+    }
+
+    /**
+     * Whether the leader is asked last (default true): while at least two other sources serve, it
+     * gets a chunk only when no follower can serve it, which keeps an install's load off the node
+     * that orders every write. False makes it a source like the others: a cold join over slow links
+     * then fetches from every voter at once (the foreground cost is the leader's).
+     */
+    public Builder leaderLast(boolean last) {
+      this.leaderLast = last;
       return this;
     }
 
@@ -811,13 +825,14 @@ public final class MultiSourceInstaller implements Installer {
     /**
      * Offers every source in use to the transfer with its tier (new ones join, the others only
      * update their tier). The leader is asked last (it has the most to do) while at least two other
-     * sources serve; with fewer, fetching from several peers at once matters more.
+     * sources serve, unless {@link Builder#leaderLast} is off; with fewer, fetching from several
+     * peers at once matters more.
      */
     private void offerSources() {
       long others = sources.keySet().stream().filter(id -> !id.equals(request.leaderId())).count();
       List<TransferSource> offered = new ArrayList<>();
       for (String id : sources.keySet()) {
-        boolean last = !widened && others >= 2 && id.equals(request.leaderId());
+        boolean last = leaderLast && !widened && others >= 2 && id.equals(request.leaderId());
         offered.add(TransferSource.of(id, last ? 1 : 0));
       }
       handle(transfer.onSourcesAvailable(System.nanoTime(), offered));

@@ -50,6 +50,8 @@ import java.util.function.Function;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The installer against in-memory peers and a small install target: sources that appear and leave
@@ -377,6 +379,36 @@ class MultiSourceInstallerTest {
       assertEquals(1, target.loads.get(i).get(), "shard " + i + " loaded once");
     }
     assertTrue(leader.liveLeases.isEmpty() && late.liveLeases.isEmpty(), "pins released");
+  }
+
+  /**
+   * By default the leader is asked last: with two followers serving it gets no chunk. With {@code
+   * leaderLast(false)} it is a source like the others and serves its share.
+   */
+  @ParameterizedTest
+  @ValueSource(booleans = {true, false})
+  void theLeaderServesOnlyWhenItIsNotAskedLast(boolean leaderLast) throws Exception {
+    snapshot();
+    CountDownLatch never = new CountDownLatch(0);
+    List<SnapshotPeer> peers =
+        List.of(
+            new FakePeer("leader", 0, Integer.MAX_VALUE, -1, never),
+            new FakePeer("a", 0, Integer.MAX_VALUE, -1, never),
+            new FakePeer("b", 0, Integer.MAX_VALUE, -1, never));
+    MultiSourceInstaller installer = installer(peers).leaderLast(leaderLast).build();
+    installer
+        .install(new InstallRequest(101, 3, "leader"), target(shard -> {}))
+        .get(WAIT_SECONDS, TimeUnit.SECONDS);
+    InstallReport report = installer.lastReport();
+    assertTrue(report.success(), report.toString());
+    long fromLeader = report.bytesPerSource().getOrDefault("leader", 0L);
+    if (leaderLast) {
+      assertEquals(0, fromLeader, "the leader held back: " + report);
+    } else {
+      assertTrue(fromLeader > 0, "the leader served: " + report);
+    }
+    assertTrue(report.bytesPerSource().getOrDefault("a", 0L) > 0, report.toString());
+    assertTrue(report.bytesPerSource().getOrDefault("b", 0L) > 0, report.toString());
   }
 
   /**
