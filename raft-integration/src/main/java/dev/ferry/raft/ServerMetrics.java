@@ -41,13 +41,13 @@ final class ServerMetrics {
   private static final double NANOS = 1e9;
 
   private final NodeMetrics m;
-  private final RaftServer server;
+  private final FerryServer ferry;
   private final RaftGroupId groupId;
   private final String group;
 
-  private ServerMetrics(NodeMetrics m, RaftServer server, RaftGroupId groupId, String group) {
+  private ServerMetrics(NodeMetrics m, FerryServer ferry, RaftGroupId groupId, String group) {
     this.m = m;
-    this.server = server;
+    this.ferry = ferry;
     this.groupId = groupId;
     this.group = group;
   }
@@ -59,7 +59,7 @@ final class ServerMetrics {
    */
   static void register(
       NodeMetrics m, FerryServer ferry, String group, Replica sm, ChunkServer chunkServer) {
-    ServerMetrics s = new ServerMetrics(m, ferry.raftServer(), ferry.group().getGroupId(), group);
+    ServerMetrics s = new ServerMetrics(m, ferry, ferry.group().getGroupId(), group);
     s.raft(ferry);
     s.snapshots(sm);
     s.store(sm);
@@ -157,7 +157,7 @@ final class ServerMetrics {
 
   private Optional<RaftServer.Division> division() {
     try {
-      return Optional.of(server.getDivision(groupId));
+      return Optional.of(ferry.division());
     } catch (IOException | RuntimeException e) {
       return Optional.empty(); // not started, or closed
     }
