@@ -516,6 +516,11 @@ public final class FerryServer implements Closeable {
     }
 
     @Override
+    public boolean raftStarted() {
+      return raftStarted;
+    }
+
+    @Override
     public Optional<MembershipChange> pendingMembershipChange() {
       return replica().pendingMembershipChange();
     }

@@ -56,6 +56,13 @@ import org.slf4j.LoggerFactory;
 final class MemberService implements AdminServer.Node {
   private static final Logger LOG = LoggerFactory.getLogger(MemberService.class);
   static final Duration RECOVERY_EVERY = Duration.ofSeconds(1);
+
+  /** The status role of a listener re-added after its disk was wiped. */
+  static final String REJOINING = "REJOINING";
+
+  /** The status role of a voter on fresh storage waiting for its peers before Raft starts. */
+  static final String WAITING = "WAITING";
+
   private static final Duration RECOVERY_DEADLINE = Duration.ofMinutes(2);
 
   private final Host server;
@@ -160,6 +167,9 @@ final class MemberService implements AdminServer.Node {
 
     /** The node's storage identity, its peers' and whether it rejoins after a wipe. */
     StorageIdentity storage();
+
+    /** Whether its Raft server was started (false while a fresh voter waits for its peers). */
+    boolean raftStarted();
 
     /**
      * Stops the node. May block while its services shut down.
@@ -495,9 +505,38 @@ final class MemberService implements AdminServer.Node {
         : PeerIdentity.MemberRole.ABSENT;
   }
 
+  /**
+   * The node's status. Its role is Ratis's, except {@code REJOINING} for a listener re-added after
+   * its disk was wiped, and {@code WAITING} while a voter on fresh storage waits for its peers
+   * before its Raft server may start ({@link VoterGuard}; then only its id and digest say more).
+   */
   @Override
   public NodeStatus status() throws IOException {
-    RaftServer.Division d = server.division();
+    RaftServer.Division d;
+    try {
+      d = server.division();
+    } catch (IOException e) {
+      if (server.raftStarted()) {
+        throw e;
+      }
+      return new NodeStatus(
+          server.self().id(),
+          WAITING,
+          Optional.empty(),
+          0,
+          -1,
+          -1,
+          -1,
+          digest().digest(),
+          Optional.empty(),
+          List.of(),
+          Optional.empty(),
+          List.of(),
+          Optional.empty(),
+          Optional.empty(),
+          Optional.of(server.counters()),
+          Optional.empty());
+    }
     DivisionInfo info = d.getInfo();
     RaftConfiguration conf = d.getRaftConf();
     List<NodeStatus.Member> members = new ArrayList<>();
@@ -507,22 +546,14 @@ final class MemberService implements AdminServer.Node {
     for (RaftPeer p : sorted(conf.getCurrentPeers(RaftPeerRole.LISTENER))) {
       members.add(member(p, false));
     }
-    DigestAt digest;
-    try {
-      digest = server.digest().get(10, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IOException("interrupted reading the digest", e);
-    } catch (java.util.concurrent.ExecutionException | TimeoutException e) {
-      throw new IOException("cannot read the digest: " + e, e);
-    }
+    DigestAt digest = digest();
     Optional<MultiSourceInstaller> installer = server.installer();
     Optional<InstallProgress> current = installer.flatMap(MultiSourceInstaller::currentInstall);
     Optional<InstallProgress> last =
         installer.map(MultiSourceInstaller::lastReport).map(MemberService::summary);
     return new NodeStatus(
         server.self().id(),
-        info.getCurrentRole().name(),
+        server.storage().rejoining() ? REJOINING : info.getCurrentRole().name(),
         Optional.ofNullable(info.getLeaderId()).map(RaftPeerId::toString),
         info.getCurrentTerm(),
         info.getLastAppliedIndex(),
@@ -539,6 +570,17 @@ final class MemberService implements AdminServer.Node {
         last,
         Optional.of(server.counters()),
         Optional.of(server.recovery()));
+  }
+
+  private DigestAt digest() throws IOException {
+    try {
+      return server.digest().get(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted reading the digest", e);
+    } catch (java.util.concurrent.ExecutionException | TimeoutException e) {
+      throw new IOException("cannot read the digest: " + e, e);
+    }
   }
 
   /** Whether {@code conf} names {@code id}, as voter or listener, in its current or old part. */
