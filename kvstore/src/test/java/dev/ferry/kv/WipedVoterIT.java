@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.kv.testing.LocalCluster;
 import dev.ferry.raft.FerryServer;
-import dev.ferry.raft.admin.AdminClient;
 import dev.ferry.raft.admin.PeerIdentity;
 import dev.ferry.statemachine.DigestAt;
 import dev.ferry.statemachine.StateMachineConfig;
@@ -90,7 +89,7 @@ class WipedVoterIT {
     // Its peers learn its new identity once it is a voter again.
     LocalCluster.await(
         T,
-        () -> identityOn(leader, wiped).recorded().equals(Optional.of(restarted.storageId())),
+        () -> cluster.recordedIdentity(leader, wiped).equals(Optional.of(restarted.storageId())),
         leader + " records the new storage identity of " + wiped);
   }
 
@@ -145,30 +144,8 @@ class WipedVoterIT {
 
   /** Waits until every running node recorded every other's storage identity. */
   private void awaitIdentitiesLearned() {
-    for (String asked : cluster.running()) {
-      for (String about : cluster.running()) {
-        if (!asked.equals(about)) {
-          String expected = cluster.server(about).storageId();
-          LocalCluster.await(
-              T,
-              () -> identityOn(asked, about).recorded().equals(Optional.of(expected)),
-              asked + " records the storage identity of " + about);
-        }
-      }
-    }
-  }
-
-  private PeerIdentity identityOn(String asked, String about) {
-    try (AdminClient a =
-        AdminClient.connect(
-            cluster.peers().stream().filter(p -> p.id().equals(asked)).findFirst().orElseThrow(),
-            AdminClient.groupId(cluster.clusterName()),
-            cluster.secret(),
-            null,
-            "test")) {
-      return a.identity(about);
-    } catch (IOException e) {
-      return new PeerIdentity(asked, Optional.empty(), false, Optional.empty(), Optional.empty());
+    for (String id : cluster.running()) {
+      cluster.awaitStorageIdentityKnown(id, T);
     }
   }
 
