@@ -190,6 +190,16 @@ public final class FerryServer implements Closeable {
    * {@link VoterGuard}; docs/membership.md). {@link #raftServer()} waits for it meanwhile.
    */
   public FerryServer start() throws IOException {
+    try {
+      return startServices();
+    } catch (IOException | RuntimeException e) {
+      // Nothing keeps running half-started: the admin service starts before the Raft server now.
+      close();
+      throw e;
+    }
+  }
+
+  private FerryServer startServices() throws IOException {
     if (chunkServer != null) {
       chunkServer.start();
     }
@@ -283,8 +293,7 @@ public final class FerryServer implements Closeable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } catch (IOException | RuntimeException e) {
-      LOG.error("{}: cannot start its Raft server; stopping: {}", self.id(), e.toString());
-      failStop(e);
+      failStop("its Raft server could not start", e);
     }
   }
 
@@ -468,18 +477,23 @@ public final class FerryServer implements Closeable {
 
   /**
    * Completes with the cause when this node's Raft log could not be written (a full disk, an I/O
-   * error); the node then closes itself. Ratis would otherwise keep the node running with a log it
-   * no longer writes. The close is best effort: after a log failure Ratis may not shut down cleanly
-   * (its state machine updater spins on the closed log), so a process running the node should exit
-   * at once, as {@code ferry server} does. Restart the node once the cause is fixed: it recovers
-   * its log (what it acknowledged is on disk).
+   * error), or its Raft server could not be started after a fresh voter's wait for its peers; the
+   * node then closes itself. Ratis would otherwise keep the node running with a log it no longer
+   * writes. The close is best effort: after a log failure Ratis may not shut down cleanly (its
+   * state machine updater spins on the closed log), so a process running the node should exit at
+   * once, as {@code ferry server} does. Restart the node once the cause is fixed: it recovers its
+   * log (what it acknowledged is on disk).
    */
   public CompletableFuture<Throwable> failed() {
     return failed;
   }
 
   private void failStop(Throwable cause) {
-    LOG.error("{}: the Raft log could not be written; stopping: {}", self.id(), cause.toString());
+    failStop("the Raft log could not be written", cause);
+  }
+
+  private void failStop(String what, Throwable cause) {
+    LOG.error("{}: {}; stopping: {}", self.id(), what, cause.toString());
     failed.complete(cause); // first: close() may not return
     try {
       close();

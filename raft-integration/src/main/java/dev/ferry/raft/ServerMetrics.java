@@ -22,7 +22,6 @@ import java.util.function.ToLongFunction;
 import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
 import org.apache.ratis.proto.RaftProtos.RoleInfoProto;
 import org.apache.ratis.proto.RaftProtos.ServerRpcProto;
-import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.server.DivisionInfo;
 import org.apache.ratis.server.RaftServer;
 
@@ -42,13 +41,11 @@ final class ServerMetrics {
 
   private final NodeMetrics m;
   private final FerryServer ferry;
-  private final RaftGroupId groupId;
   private final String group;
 
-  private ServerMetrics(NodeMetrics m, FerryServer ferry, RaftGroupId groupId, String group) {
+  private ServerMetrics(NodeMetrics m, FerryServer ferry, String group) {
     this.m = m;
     this.ferry = ferry;
-    this.groupId = groupId;
     this.group = group;
   }
 
@@ -59,7 +56,7 @@ final class ServerMetrics {
    */
   static void register(
       NodeMetrics m, FerryServer ferry, String group, Replica sm, ChunkServer chunkServer) {
-    ServerMetrics s = new ServerMetrics(m, ferry, ferry.group().getGroupId(), group);
+    ServerMetrics s = new ServerMetrics(m, ferry, group);
     s.raft(ferry);
     s.snapshots(sm);
     s.store(sm);
