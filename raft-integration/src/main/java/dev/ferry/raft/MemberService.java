@@ -407,10 +407,11 @@ final class MemberService implements AdminServer.Node {
 
   /**
    * What this node, found wiped and demoted ({@link VoterGuard}), does until it is a voter again:
-   * asks the leader's admin service to add it through the digest gate whenever the leader's
-   * configuration has it as a listener and no add it asked for runs, and clears its rejoin mark
-   * once the leader counts it as a voter. A node the configuration no longer names waits for an
-   * admin to add it. Runs on the recovery thread; may block up to {@link #OUT_CONFIRM}.
+   * once it has caught up as a listener (installed, applied what it knows committed), asks the
+   * leader's admin service to add it through the digest gate whenever the leader's configuration
+   * has it as a listener and no add it asked for runs, and clears its rejoin mark once the leader
+   * counts it as a voter. A node the configuration no longer names waits for an admin to add it.
+   * Runs on the recovery thread; may block up to {@link #OUT_CONFIRM}.
    */
   private void rejoin() {
     StorageIdentity storage = server.storage();
@@ -436,6 +437,14 @@ final class MemberService implements AdminServer.Node {
                   + " add)",
               id);
         }
+        return;
+      }
+      // Catch up as a plain listener first (install, log): the add then only verifies and
+      // promotes, and a leader change during the long part undoes no recorded change.
+      long applied = d.getInfo().getLastAppliedIndex();
+      boolean installing =
+          server.installer().flatMap(MultiSourceInstaller::currentInstall).isPresent();
+      if (applied < 0 || installing || applied < d.getRaftLog().getLastCommittedIndex()) {
         return;
       }
       Optional<PeerAddress> leader =
