@@ -18,12 +18,16 @@ import java.util.concurrent.locks.LockSupport;
  * remember another storage identity for it), have the leader demote it and be re-added through the
  * digest gate, never voting on its empty log meanwhile (docs/membership.md, "A voter that lost its
  * disk"). The node is a voter that does not lead, chosen only once a running peer has recorded its
- * storage identity (before that, the guard could not tell a wipe from a bootstrap).
+ * storage identity (before that, the guard could not tell a wipe from a bootstrap), and only while
+ * the configuration has three voters or more, all running, and no listener (no node rejoins): a
+ * second disk lost while the first rejoins would leave two voters with one gone, a quorum lost for
+ * good.
  *
- * <p>Heal: waits until the node is a voter again. If its re-add failed and it stopped (a failed add
- * removes it and tells it to wipe its state and stop), heal does what an operator would: starts it
- * as a listener on its empty directory and adds it ({@link AdminMembership}). Not re-added within
- * {@link #REJOIN} fails the run. Used by one scheduler thread.
+ * <p>Heal: waits until the node is a voter again (in the leader's configuration, and by its own
+ * status). If its re-add failed and it stopped (a failed add removes it and tells it to wipe its
+ * state and stop), heal does what an operator would: starts it as a listener on its empty directory
+ * and adds it ({@link AdminMembership}). Not re-added within {@link #REJOIN} fails the run. Used by
+ * one scheduler thread.
  */
 public final class WipeNemesis implements Nemesis {
   private static final Duration REJOIN = Duration.ofMinutes(3);
@@ -39,10 +43,19 @@ public final class WipeNemesis implements Nemesis {
 
   @Override
   public String inject(ChaosCluster c, Random random) throws Exception {
-    Optional<String> leader = c.leader();
+    Optional<ChaosCluster.Configuration> conf = c.configuration();
+    // Never a second disk while one rejoins (a listener here): with two voters left, losing one
+    // more loses the quorum for good, whatever Ferry does.
+    if (conf.isEmpty()
+        || !conf.get().listeners().isEmpty()
+        || conf.get().voters().size() < 3
+        || !c.running().containsAll(conf.get().voters())) {
+      return "nothing: not every voter of a stable three-voter configuration runs";
+    }
+    String leader = conf.get().leader();
     List<String> candidates =
-        Targets.shuffled(Targets.voters(c), random).stream()
-            .filter(id -> !Optional.of(id).equals(leader) && c.isAlive(id) && recorded(c, id))
+        Targets.shuffled(conf.get().voters(), random).stream()
+            .filter(id -> !id.equals(leader) && recorded(c, id))
             .toList();
     if (candidates.isEmpty()) {
       return "nothing: no follower whose storage identity a peer recorded runs";
@@ -55,19 +68,35 @@ public final class WipeNemesis implements Nemesis {
     return "wiped " + id + "'s storage and restarted it under its old id";
   }
 
+  /**
+   * Whether node {@code id} says it is a voter again: not waiting for its peers, not rejoining (the
+   * leader's configuration still counts it as a voter before its demotion commits).
+   */
+  private static boolean voterAgain(ChaosCluster c, String id) {
+    try (AdminClient a = admin(c, id)) {
+      String role = a.status().role();
+      return !role.equals("WAITING") && !role.equals("REJOINING") && !role.equals("LISTENER");
+    } catch (IOException | RuntimeException e) {
+      return false;
+    }
+  }
+
+  private static AdminClient admin(ChaosCluster c, String id) throws IOException {
+    return AdminClient.connect(
+        c.address(id),
+        AdminClient.groupId(ChaosCluster.CLUSTER_NAME),
+        c.secret(),
+        null,
+        "chaos-wipe");
+  }
+
   /** Whether a running peer of {@code id} recorded its storage identity. */
   private static boolean recorded(ChaosCluster c, String id) {
     for (String peer : c.running()) {
       if (peer.equals(id)) {
         continue;
       }
-      try (AdminClient a =
-          AdminClient.connect(
-              c.address(peer),
-              AdminClient.groupId(ChaosCluster.CLUSTER_NAME),
-              c.secret(),
-              null,
-              "chaos-wipe")) {
+      try (AdminClient a = admin(c, peer)) {
         if (a.identity(id).recorded().isPresent()) {
           return true;
         }
@@ -88,7 +117,8 @@ public final class WipeNemesis implements Nemesis {
     long start = System.nanoTime();
     long deadline = start + REJOIN.toNanos();
     while (System.nanoTime() < deadline) {
-      if (c.configuration().map(conf -> conf.voters().contains(id)).orElse(false)) {
+      if (c.configuration().map(conf -> conf.voters().contains(id)).orElse(false)
+          && voterAgain(c, id)) {
         return id
             + " re-added through the digest gate in "
             + TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start)
