@@ -345,6 +345,9 @@ class InstallIT {
         f + " to finish installing from the remaining source");
     InstallReport r = cluster.installer(f).lastReport();
     assertTrue(r.bytesPerSource().get(leader) > 0, "the leader took over: " + r);
+    // The wiped node rejoins as a listener (it was demoted): the stopped source is needed for a
+    // quorum again before the node can be verified and promoted.
+    cluster.start(source);
     assertConverged();
   }
 

@@ -30,7 +30,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
-/** A receiver killed with SIGKILL in the middle of an install resumes where it stopped. */
+/**
+ * A receiver killed with SIGKILL in the middle of an install resumes where it stopped. The receiver
+ * is a voter whose disk is wiped in place: it finds it was (its peers remember another storage
+ * identity for it), has the leader demote it, and is re-added through the digest gate, which
+ * installs a snapshot (docs/membership.md, "A voter that lost its disk").
+ */
 @ExtendWith(NodeLogsOnFailure.class)
 class InstallProcessIT {
   private static final Duration T = Duration.ofSeconds(120);
@@ -77,10 +82,17 @@ class InstallProcessIT {
                 .filter(id -> !id.equals(leader))
                 .findFirst()
                 .orElseThrow();
-        cluster.kill(f);
-        wipe(cluster.dataDir(f));
         PeerAddress leaderAddress =
             cluster.peers().stream().filter(p -> p.id().equals(leader)).findFirst().orElseThrow();
+        // The leader must remember f's storage identity for the wipe to be noticed.
+        Progress.await(
+            leader + " to record the storage identity of " + f,
+            () -> recorded(cluster, leaderAddress, f),
+            r -> r,
+            Progress.STALL,
+            Progress.CAP);
+        cluster.kill(f);
+        wipe(cluster.dataDir(f));
         // The wiped node held at most what the leader had committed when it died.
         long stoppedAt = status(cluster, leaderAddress).commitIndex();
         // Move the log on past what the stopped node had, with captures so the leader purges.
@@ -92,10 +104,11 @@ class InstallProcessIT {
             c.put(("filler-" + round + "-" + i).getBytes(StandardCharsets.UTF_8), new byte[1024]);
           }
         }
-        // The node restarts empty under its old identity: the leader keeps its next index above its
-        // old match index, so only a log purged past that makes the leader send an install
-        // notification. Without it, the node was stuck for good whenever the leader sent it only
-        // heartbeats (seen under load: "INCONSISTENCY reply with nextIndex 0" for minutes).
+        // The node restarts empty under its old id; demoted to listener, it keeps its place in the
+        // leader's replication, whose next index for it stays above its old match index: only a
+        // log purged past that makes the leader send it an install notification. Without it, the
+        // node was stuck for good whenever the leader sent it only heartbeats (seen under load:
+        // "INCONSISTENCY reply with nextIndex 0" for minutes).
         Progress.await(
             "leader " + leader + " to purge its log past index " + stoppedAt,
             () -> {
@@ -136,7 +149,30 @@ class InstallProcessIT {
         for (PeerAddress p : cluster.peers()) {
           assertEquals(expected, c.checkpointOn(p.id(), 1, expected.index()), p.id() + " digest");
         }
+        PeerAddress leaderAddress =
+            cluster.peers().stream()
+                .filter(p -> p.id().equals(String.valueOf(c.raftClient().getLeaderId())))
+                .findFirst()
+                .orElseThrow();
+        Progress.await(
+            f + " to be a voter again (re-added through the digest gate)",
+            () -> {
+              try {
+                return status(cluster, leaderAddress).members().stream()
+                    .anyMatch(m -> m.id().equals(f) && m.voter());
+              } catch (IOException e) {
+                return false;
+              }
+            },
+            voter -> voter,
+            Progress.STALL,
+            Progress.CAP);
       }
+      String log = Files.readString(cluster.logFile(f), StandardCharsets.UTF_8);
+      assertTrue(
+          log.contains(
+              f + "'s storage was wiped but the cluster still counts " + f + " as a voter"),
+          "the wiped node said so:\n" + cluster.tail(f, 30));
       Matcher last = null;
       for (String line : Files.readAllLines(cluster.logFile(f), StandardCharsets.UTF_8)) {
         Matcher m = DONE.matcher(line);
@@ -174,14 +210,21 @@ class InstallProcessIT {
   }
 
   private static NodeStatus status(ProcessCluster cluster, PeerAddress node) throws IOException {
-    try (AdminClient a =
-        AdminClient.connect(
-            node,
-            AdminClient.groupId(cluster.clusterName()),
-            cluster.secret(),
-            null,
-            "install-process-it")) {
+    try (AdminClient a = admin(cluster, node)) {
       return a.status();
+    }
+  }
+
+  private static AdminClient admin(ProcessCluster cluster, PeerAddress node) throws IOException {
+    return AdminClient.connect(
+        node, AdminClient.groupId(cluster.clusterName()), cluster.secret(), null, "install-it");
+  }
+
+  private static boolean recorded(ProcessCluster cluster, PeerAddress node, String about) {
+    try (AdminClient a = admin(cluster, node)) {
+      return a.identity(about).recorded().isPresent();
+    } catch (IOException e) {
+      return false;
     }
   }
 

@@ -94,9 +94,24 @@ public final class FerryServer implements Closeable {
 
   private final PeerAddress self;
   private final List<PeerAddress> peers;
-  private final boolean listener;
+  private volatile boolean listener;
   private final RaftGroup group;
-  private final RaftServer server;
+
+  /**
+   * The Raft server; null while a fresh voter waits for its peers ({@link VoterGuard}) before it
+   * may be built.
+   */
+  private volatile RaftServer server;
+
+  private final CompletableFuture<RaftServer> raftBuilt = new CompletableFuture<>();
+  private final RaftFactory raftFactory;
+  private final StorageIdentity storage;
+  private volatile boolean raftStarted;
+
+  /** Why the Raft server does not run yet, for status requests meanwhile. */
+  private volatile String notStarted = "not started";
+
+  private volatile VoterGuard guard;
   private final StateMachine stateMachine;
   private final Replica replica;
   private final RatisStateMachine adapter;
@@ -120,6 +135,8 @@ public final class FerryServer implements Closeable {
       Builder b,
       RaftGroup group,
       RaftServer server,
+      RaftFactory raftFactory,
+      StorageIdentity storage,
       RatisStateMachine adapter,
       ChunkServer chunkServer,
       MultiSourceInstaller installer,
@@ -128,9 +145,14 @@ public final class FerryServer implements Closeable {
       NodeMetrics nodeMetrics) {
     this.self = b.self();
     this.peers = List.copyOf(b.peers);
-    this.listener = b.listener;
+    this.listener = b.listener || storage.rejoining();
     this.group = group;
     this.server = server;
+    this.raftFactory = raftFactory;
+    this.storage = storage;
+    if (server != null) {
+      raftBuilt.complete(server);
+    }
     this.stateMachine = b.stateMachine;
     this.adapter = adapter;
     this.replica = adapter.replica();
@@ -161,17 +183,55 @@ public final class FerryServer implements Closeable {
   }
 
   /**
-   * Starts the chunk service, the Raft server and (with a cluster secret) the admin service. Blocks
-   * until all are listening.
+   * Starts the chunk service, (with a cluster secret) the admin service and the Raft server. Blocks
+   * until all are listening, except for a voter whose Raft storage is fresh (a new cluster, a node
+   * late to one, or a voter whose disk was wiped): its Raft server starts on a thread of its own
+   * once its peers said it may, and as a listener if they remember another storage for it (see
+   * {@link VoterGuard}; docs/membership.md). {@link #raftServer()} waits for it meanwhile.
    */
   public FerryServer start() throws IOException {
+    try {
+      return startServices();
+    } catch (IOException | RuntimeException e) {
+      // Nothing keeps running half-started: the admin service starts before the Raft server now.
+      close();
+      throw e;
+    }
+  }
+
+  private FerryServer startServices() throws IOException {
     if (chunkServer != null) {
       chunkServer.start();
     }
     if (jmx != null) {
       jmx.start();
     }
-    server.start();
+    if (secret != null) {
+      // Before Raft: a fresh peer asks its storage identity questions while Raft has not started.
+      members = MemberService.start(new MemberHost(), secret, tls);
+    }
+    if (server != null) {
+      startRaft(server);
+    } else {
+      VoterGuard g =
+          new VoterGuard(
+              self,
+              peers,
+              storage,
+              peer -> {
+                try (AdminClient c =
+                    AdminClient.connect(
+                        peer, group.getGroupId().getUuid().toString(), secret, tls, self.id())) {
+                  return c.identity(self.id());
+                }
+              },
+              members.admin());
+      guard = g;
+      notStarted = "fresh storage: waiting for its peers to say whether it may vote";
+      Thread t = new Thread(() -> guardThenStart(g), "ferry-voter-guard-" + self.id());
+      t.setDaemon(true);
+      t.start();
+    }
     // Fail-stop: Ratis keeps a server whose log write failed running, failing every later write.
     // Close on a thread of our own (Ratis's log worker reports the failure and close() waits for
     // it).
@@ -184,9 +244,6 @@ public final class FerryServer implements Closeable {
               t.setDaemon(true);
               t.start();
             });
-    if (secret != null) {
-      members = MemberService.start(new MemberHost(), secret, tls);
-    }
     if (metricsBind != null) {
       nodeMetrics.jvm();
       metricsHttp = MetricsHttpServer.start(metricsBind, nodeMetrics, this::health);
@@ -194,7 +251,11 @@ public final class FerryServer implements Closeable {
     LOG.info(
         "{}: started ({}), peers {}{}",
         self.id(),
-        listener ? "listener" : "voter",
+        server == null
+            ? "Raft waits for its peers: fresh storage"
+            : listener
+                ? "listener" + (storage.rejoining() ? ", rejoining after a wipe" : "")
+                : "voter",
         peers.stream().map(PeerAddress::id).toList(),
         metricsAddress()
             .map(
@@ -206,6 +267,47 @@ public final class FerryServer implements Closeable {
                         + " (unauthenticated)")
             .orElse(""));
     return this;
+  }
+
+  private void startRaft(RaftServer s) throws IOException {
+    s.start();
+    raftStarted = true;
+  }
+
+  /** The voter guard's thread: decides, builds and starts the Raft server. */
+  private void guardThenStart(VoterGuard g) {
+    try {
+      Optional<VoterGuard.Start> start = g.await();
+      synchronized (this) {
+        if (start.isEmpty() || closed) {
+          return;
+        }
+        boolean asListener = start.get() == VoterGuard.Start.LISTENER;
+        listener = asListener;
+        RaftServer s = raftFactory.build(asListener);
+        server = s;
+        raftBuilt.complete(s);
+        startRaft(s);
+      }
+      LOG.info("{}: Raft started ({})", self.id(), listener ? "listener, rejoining" : "voter");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (IOException | RuntimeException e) {
+      failStop("its Raft server could not start", e);
+    }
+  }
+
+  /** This node's storage identity: the random id its data directory got when first used. */
+  public String storageId() {
+    return storage.id();
+  }
+
+  /**
+   * Whether this node runs as a listener until it is re-added through the digest gate because it
+   * started on a wiped disk while the cluster still counted it as a voter.
+   */
+  public boolean rejoining() {
+    return storage.rejoining();
   }
 
   /** This node's address. */
@@ -223,9 +325,31 @@ public final class FerryServer implements Closeable {
     return group;
   }
 
-  /** The underlying Ratis server. */
+  /**
+   * The underlying Ratis server. Blocks while a fresh voter waits for its peers before its Raft
+   * server may be built (see {@link #start()}).
+   *
+   * @throws IllegalStateException if the node was closed before its Raft server was built
+   */
   public RaftServer raftServer() {
-    return server;
+    RaftServer s = server;
+    if (s != null) {
+      return s;
+    }
+    try {
+      return raftBuilt.join();
+    } catch (java.util.concurrent.CompletionException e) {
+      throw new IllegalStateException(self.id() + ": closed before its Raft server started", e);
+    }
+  }
+
+  /** The division, without waiting; fails while the Raft server does not run. */
+  RaftServer.Division division() throws IOException {
+    RaftServer s = server;
+    if (s == null || !raftStarted) {
+      throw new IOException(self.id() + ": Raft server not running yet (" + notStarted + ")");
+    }
+    return s.getDivision(group.getGroupId());
   }
 
   /** The user's state machine this node runs (as given to {@link Builder#stateMachine}). */
@@ -249,7 +373,7 @@ public final class FerryServer implements Closeable {
   /** True when this node is currently the leader. */
   public boolean isLeader() {
     try {
-      return server.getDivision(group.getGroupId()).getInfo().isLeader();
+      return division().getInfo().isLeader();
     } catch (IOException e) {
       return false;
     }
@@ -257,6 +381,9 @@ public final class FerryServer implements Closeable {
 
   /** The current leader's id, if known. */
   public Optional<String> leaderId() {
+    if (!raftStarted) {
+      return Optional.empty();
+    }
     return Optional.ofNullable(knownLeader(server, group)).map(RaftPeerId::toString);
   }
 
@@ -301,7 +428,7 @@ public final class FerryServer implements Closeable {
   public Health health() {
     RaftServer.Division d;
     try {
-      d = server.getDivision(group.getGroupId());
+      d = division();
     } catch (IOException | RuntimeException e) {
       return Health.of("UNKNOWN", false, null, false);
     }
@@ -360,18 +487,23 @@ public final class FerryServer implements Closeable {
 
   /**
    * Completes with the cause when this node's Raft log could not be written (a full disk, an I/O
-   * error); the node then closes itself. Ratis would otherwise keep the node running with a log it
-   * no longer writes. The close is best effort: after a log failure Ratis may not shut down cleanly
-   * (its state machine updater spins on the closed log), so a process running the node should exit
-   * at once, as {@code ferry server} does. Restart the node once the cause is fixed: it recovers
-   * its log (what it acknowledged is on disk).
+   * error), or its Raft server could not be started after a fresh voter's wait for its peers; the
+   * node then closes itself. Ratis would otherwise keep the node running with a log it no longer
+   * writes. The close is best effort: after a log failure Ratis may not shut down cleanly (its
+   * state machine updater spins on the closed log), so a process running the node should exit at
+   * once, as {@code ferry server} does. Restart the node once the cause is fixed: it recovers its
+   * log (what it acknowledged is on disk).
    */
   public CompletableFuture<Throwable> failed() {
     return failed;
   }
 
   private void failStop(Throwable cause) {
-    LOG.error("{}: the Raft log could not be written; stopping: {}", self.id(), cause.toString());
+    failStop("the Raft log could not be written", cause);
+  }
+
+  private void failStop(String what, Throwable cause) {
+    LOG.error("{}: {}; stopping: {}", self.id(), what, cause.toString());
     failed.complete(cause); // first: close() may not return
     try {
       close();
@@ -399,7 +531,17 @@ public final class FerryServer implements Closeable {
 
     @Override
     public RaftServer.Division division() throws IOException {
-      return raftServer().getDivision(group.getGroupId());
+      return FerryServer.this.division();
+    }
+
+    @Override
+    public StorageIdentity storage() {
+      return storage;
+    }
+
+    @Override
+    public boolean raftStarted() {
+      return raftStarted;
     }
 
     @Override
@@ -470,6 +612,11 @@ public final class FerryServer implements Closeable {
       return;
     }
     closed = true;
+    VoterGuard g = guard;
+    if (g != null) {
+      g.close();
+    }
+    raftBuilt.completeExceptionally(new IOException(self.id() + " closed"));
     if (metricsHttp != null) {
       metricsHttp.close();
     }
@@ -477,7 +624,9 @@ public final class FerryServer implements Closeable {
       members.close();
     }
     try {
-      server.close();
+      if (server != null) {
+        server.close();
+      }
     } finally {
       if (peerClients != null) {
         peerClients.close();
@@ -493,6 +642,12 @@ public final class FerryServer implements Closeable {
       }
     }
     LOG.info("{}: stopped", self.id());
+  }
+
+  /** Builds the node's Raft server, with this node as a listener or as a voter. */
+  @FunctionalInterface
+  private interface RaftFactory {
+    RaftServer build(boolean selfListener) throws IOException;
   }
 
   /** Builds a {@link FerryServer}. Not thread-safe. */
@@ -884,37 +1039,66 @@ public final class FerryServer implements Closeable {
       properties.forEach(p::set);
       SizeInBytes messageCap = RaftPort.capMessageSize(p);
 
+      RaftGroup group = group(listener);
+      Path groupDir = dataDir.resolve("raft").resolve(group.getGroupId().getUuid().toString());
+      boolean recover = Files.isDirectory(groupDir);
+      StorageIdentity storage = StorageIdentity.open(dataDir, !recover);
+      boolean asListener = listener || storage.rejoining();
+      if (recover && asListener) {
+        StoredConfiguration.forgetIfItOmits(groupDir, selfId);
+      }
+      LOG.debug("{}: Raft port messages capped at {}", selfId, messageCap);
+      RaftFactory factory =
+          selfListener -> {
+            RaftGroup g = group(selfListener);
+            groupRef[0] = g;
+            Parameters parameters = tls != null ? tls.ratisParameters() : new Parameters();
+            RaftPort.limitConnections(parameters);
+            RaftPort.quietGrpcLogs();
+            RaftServer s =
+                RaftServer.newBuilder()
+                    .setParameters(parameters)
+                    .setServerId(RaftPeerId.valueOf(selfId))
+                    .setGroup(g)
+                    .setStateMachine(adapter)
+                    .setProperties(p)
+                    .setOption(
+                        recover
+                            ? RaftStorage.StartupOption.RECOVER
+                            : RaftStorage.StartupOption.FORMAT)
+                    .build();
+            serverRef[0] = s;
+            return s;
+          };
+      // A voter on fresh storage may not build its Raft server before its peers have answered.
+      boolean guarded = !recover && !asListener && secret != null;
+      RaftServer server = guarded ? null : factory.build(asListener);
+      if (!guarded) {
+        groupRef[0] = group(asListener);
+      }
+      return new FerryServer(
+          this,
+          group,
+          server,
+          factory,
+          storage,
+          adapter,
+          chunkServer,
+          multiSource,
+          clients,
+          logHold,
+          nodeMetrics);
+    }
+
+    /** The group: the peers as voters, this node as a listener if {@code selfListener}. */
+    private RaftGroup group(boolean selfListener) {
       List<RaftPeer> raftPeers = new ArrayList<>();
       for (PeerAddress peer : peers) {
-        boolean isListener = listener && peer.id().equals(selfId);
+        boolean isListener = selfListener && peer.id().equals(selfId);
         raftPeers.add(
             RaftPeers.toRaftPeer(peer, isListener ? RaftPeerRole.LISTENER : RaftPeerRole.FOLLOWER));
       }
-      RaftGroup group = RaftGroup.valueOf(groupId(clusterName), raftPeers);
-      groupRef[0] = group;
-      Path groupDir = dataDir.resolve("raft").resolve(group.getGroupId().getUuid().toString());
-      boolean recover = Files.isDirectory(groupDir);
-      if (recover && listener) {
-        StoredConfiguration.forgetIfItOmits(groupDir, selfId);
-      }
-      RaftServer.Builder serverBuilder = RaftServer.newBuilder();
-      Parameters parameters = tls != null ? tls.ratisParameters() : new Parameters();
-      RaftPort.limitConnections(parameters);
-      RaftPort.quietGrpcLogs();
-      serverBuilder.setParameters(parameters);
-      LOG.debug("{}: Raft port messages capped at {}", selfId, messageCap);
-      RaftServer server =
-          serverBuilder
-              .setServerId(RaftPeerId.valueOf(selfId))
-              .setGroup(group)
-              .setStateMachine(adapter)
-              .setProperties(p)
-              .setOption(
-                  recover ? RaftStorage.StartupOption.RECOVER : RaftStorage.StartupOption.FORMAT)
-              .build();
-      serverRef[0] = server;
-      return new FerryServer(
-          this, group, server, adapter, chunkServer, multiSource, clients, logHold, nodeMetrics);
+      return RaftGroup.valueOf(groupId(clusterName), raftPeers);
     }
 
     private static TimeDuration ms(Duration d) {

@@ -4,11 +4,13 @@ import dev.ferry.client.internal.RaftTransport;
 import dev.ferry.raft.admin.AddProgress;
 import dev.ferry.raft.admin.AddRequest;
 import dev.ferry.raft.admin.AddResult;
+import dev.ferry.raft.admin.AdminClient;
 import dev.ferry.raft.admin.AdminServer;
 import dev.ferry.raft.admin.CancelRequest;
 import dev.ferry.raft.admin.CancelResult;
 import dev.ferry.raft.admin.MembershipAdmin;
 import dev.ferry.raft.admin.NodeStatus;
+import dev.ferry.raft.admin.PeerIdentity;
 import dev.ferry.raft.admin.RemoveRequest;
 import dev.ferry.raft.admin.RemoveResult;
 import dev.ferry.shipping.PeerAddress;
@@ -56,6 +58,13 @@ import org.slf4j.LoggerFactory;
 final class MemberService implements AdminServer.Node {
   private static final Logger LOG = LoggerFactory.getLogger(MemberService.class);
   static final Duration RECOVERY_EVERY = Duration.ofSeconds(1);
+
+  /** The status role of a listener re-added after its disk was wiped. */
+  static final String REJOINING = "REJOINING";
+
+  /** The status role of a voter on fresh storage waiting for its peers before Raft starts. */
+  static final String WAITING = "WAITING";
+
   private static final Duration RECOVERY_DEADLINE = Duration.ofMinutes(2);
 
   private final Host server;
@@ -66,6 +75,18 @@ final class MemberService implements AdminServer.Node {
 
   /** How long the membership self-check waits for a leader to answer. */
   private static final Duration OUT_CONFIRM = Duration.ofSeconds(5);
+
+  /** Checks a voter knows no leader before it asks whether it is still in. */
+  private static final int LEADERLESS_CHECKS = 5;
+
+  /** Checks between two rounds of learning peers' storage identities (new peers only). */
+  private static final long LEARN_EVERY = 5;
+
+  /** Checks between two rounds of asking every peer its storage identity again. */
+  private static final long RELEARN_EVERY = 60;
+
+  /** The deadline of the add a rejoining node asks for. */
+  private static final Duration REJOIN_ADD_DEADLINE = Duration.ofMinutes(10);
 
   private final MembershipAdmin admin;
   private final AdminServer adminServer;
@@ -83,6 +104,20 @@ final class MemberService implements AdminServer.Node {
    * A listener waiting to be added is not.
    */
   private volatile boolean joined;
+
+  private final ClusterSecret secret;
+  private final TlsFiles tls;
+
+  /** Recovery ticks so far (recovery thread). */
+  private long ticks;
+
+  /** Consecutive checks a voter in its own configuration knew no leader. */
+  private int leaderless;
+
+  /** The add this node asked for while it rejoins, while it runs. */
+  private volatile CompletableFuture<Void> rejoinAdd = CompletableFuture.completedFuture(null);
+
+  private long rejoinLogged;
 
   /**
    * What the member service needs of its node, in place of the whole {@link FerryServer}: its
@@ -132,6 +167,12 @@ final class MemberService implements AdminServer.Node {
     /** The node's data directory (wiped on a retirement that asks for it). */
     Path dataDir();
 
+    /** The node's storage identity, its peers' and whether it rejoins after a wipe. */
+    StorageIdentity storage();
+
+    /** Whether its Raft server was started (false while a fresh voter waits for its peers). */
+    boolean raftStarted();
+
     /**
      * Stops the node. May block while its services shut down.
      *
@@ -142,6 +183,8 @@ final class MemberService implements AdminServer.Node {
 
   private MemberService(Host server, ClusterSecret secret, TlsFiles tls) throws IOException {
     this.server = server;
+    this.secret = secret;
+    this.tls = tls;
     this.raft =
         RaftTransport.newRaftClient(server.group(), tls == null ? null : tls.ratisParameters());
     this.admin =
@@ -170,6 +213,8 @@ final class MemberService implements AdminServer.Node {
         () -> {
           recover();
           checkMembership();
+          learnIdentities();
+          rejoin();
         },
         every,
         every,
@@ -253,8 +298,10 @@ final class MemberService implements AdminServer.Node {
       RaftConfiguration own = d.getRaftConf();
       if (own.getCurrentPeers(RaftPeerRole.FOLLOWER).stream().anyMatch(p -> p.getId().equals(me))) {
         seenVoter = true;
+        checkStaleVoter(d);
         return;
       }
+      leaderless = 0;
       // A leader talked to it, or a configuration from the log (not its startup group) names it.
       if (d.getInfo().getLeaderId() != null
           || (own.getLogEntryIndex() >= 0 && named(own, me.toString()))) {
@@ -290,9 +337,225 @@ final class MemberService implements AdminServer.Node {
     }
   }
 
+  /**
+   * On a voter in its own configuration that has known no leader for {@link #LEADERLESS_CHECKS}
+   * checks (a candidate again and again): asks the leader whether it is still in, and stops
+   * (keeping its data) if the leader's configuration no longer names it. A voter removed while it
+   * could not be told never learns it from its log, since the leader no longer sends it one.
+   */
+  private void checkStaleVoter(RaftServer.Division d) throws IOException {
+    DivisionInfo info = d.getInfo();
+    if (info.isLeader() || (!info.isCandidate() && info.getLeaderId() != null)) {
+      leaderless = 0;
+      return;
+    }
+    if (++leaderless < LEADERLESS_CHECKS) {
+      return;
+    }
+    leaderless = 0;
+    Optional<String> leader = admin.outOfCluster(server.self().id(), OUT_CONFIRM);
+    if (leader.isPresent()) {
+      retire(
+          "it is a voter in its own configuration but not in the cluster's, as the leader "
+              + leader.get()
+              + " confirms (removed while it could not be told?)",
+          false);
+    }
+  }
+
+  /**
+   * Learns the storage identities of the members of this node's configuration (those it has none
+   * for at every {@link #LEARN_EVERY} checks, all of them every {@link #RELEARN_EVERY}), so that it
+   * can tell a peer starting on a fresh disk that it was wiped ({@link VoterGuard}). A node that
+   * rejoins after a wipe reports none until it is a voter again. Runs on the recovery thread; each
+   * peer is asked over its admin service and may take a few seconds.
+   */
+  private void learnIdentities() {
+    long t = ++ticks;
+    if (t % LEARN_EVERY != 1) {
+      return;
+    }
+    boolean all = t % RELEARN_EVERY == 1;
+    String self = server.self().id();
+    StorageIdentity storage = server.storage();
+    RaftConfiguration conf;
+    try {
+      conf = server.division().getRaftConf();
+    } catch (IOException e) {
+      return;
+    }
+    for (RaftPeer p : conf.getAllPeers(RaftPeerRole.FOLLOWER)) {
+      String id = p.getId().toString();
+      if (id.equals(self) || (!all && storage.recorded(id).isPresent())) {
+        continue;
+      }
+      try (AdminClient c =
+          AdminClient.connect(
+              RaftPeers.fromRaftPeer(p),
+              server.group().getGroupId().getUuid().toString(),
+              secret,
+              tls,
+              self)) {
+        Optional<String> reported = c.identity(self).storageId();
+        if (reported.isPresent()) {
+          storage
+              .record(id, reported.get())
+              .ifPresent(
+                  was ->
+                      LOG.info(
+                          "{}: {} now reports storage id {} (was {}): re-added after a wipe",
+                          self,
+                          id,
+                          reported.get(),
+                          was));
+        }
+      } catch (IOException | RuntimeException e) {
+        LOG.debug("{}: storage identity of {}: {}", self, id, e.toString());
+      }
+    }
+  }
+
+  /**
+   * What this node, found wiped and demoted ({@link VoterGuard}), does until it is a voter again:
+   * once it has caught up as a listener (installed, applied what it knows committed), asks the
+   * leader's admin service to add it through the digest gate whenever the leader's configuration
+   * has it as a listener and no add it asked for runs, and clears its rejoin mark once the leader
+   * counts it as a voter. A node the configuration no longer names waits for an admin to add it.
+   * Runs on the recovery thread; may block up to {@link #OUT_CONFIRM}.
+   */
+  private void rejoin() {
+    StorageIdentity storage = server.storage();
+    if (!storage.rejoining() || retiring.get() || !rejoinAdd.isDone()) {
+      return;
+    }
+    String id = server.self().id();
+    try {
+      RaftServer.Division d = server.division();
+      PeerIdentity.MemberRole role = admin.roleOf(id, OUT_CONFIRM);
+      if (role == PeerIdentity.MemberRole.VOTER) {
+        storage.rejoined();
+        LOG.info("{}: re-added through the digest gate: a voter again", id);
+        return;
+      }
+      boolean quiet = System.nanoTime() - rejoinLogged < VoterGuard.LOG_EVERY.toNanos();
+      if (role == PeerIdentity.MemberRole.ABSENT) {
+        if (!quiet) {
+          rejoinLogged = System.nanoTime();
+          LOG.warn(
+              "{}: rejoining after its storage was wiped, but the cluster's configuration no"
+                  + " longer names it: it runs as a listener until an admin adds it (ferry admin"
+                  + " add)",
+              id);
+        }
+        return;
+      }
+      // Catch up as a plain listener first (install, log): the add then only verifies and
+      // promotes, and a leader change during the long part undoes no recorded change.
+      long applied = d.getInfo().getLastAppliedIndex();
+      boolean installing =
+          server.installer().flatMap(MultiSourceInstaller::currentInstall).isPresent();
+      if (applied < 0 || installing || applied < d.getRaftLog().getLastCommittedIndex()) {
+        return;
+      }
+      Optional<PeerAddress> leader =
+          Optional.ofNullable(d.getInfo().getLeaderId())
+              .map(l -> d.getRaftConf().getPeer(l))
+              .map(RaftPeers::fromRaftPeer);
+      if (leader.isEmpty()) {
+        return;
+      }
+      LOG.info("{}: asking the leader {} to add it through the digest gate", id, leader.get().id());
+      CompletableFuture<Void> asked = new CompletableFuture<>();
+      rejoinAdd = asked;
+      Thread t =
+          new Thread(
+              () -> {
+                try (AdminClient c =
+                    AdminClient.connect(
+                        leader.get(),
+                        server.group().getGroupId().getUuid().toString(),
+                        secret,
+                        tls,
+                        id)) {
+                  c.add(new AddRequest(server.self(), REJOIN_ADD_DEADLINE), p -> {});
+                } catch (IOException | RuntimeException e) {
+                  LOG.warn("{}: the add it asked for failed (asking again): {}", id, e.toString());
+                } finally {
+                  asked.complete(null);
+                }
+              },
+              "ferry-rejoin-" + id);
+      t.setDaemon(true);
+      t.start();
+    } catch (IOException | RuntimeException e) {
+      LOG.debug("{}: rejoin check: {}", id, e.toString());
+    }
+  }
+
+  @Override
+  public PeerIdentity identity(String about) {
+    StorageIdentity storage = server.storage();
+    boolean knowsGroup = false;
+    Optional<PeerIdentity.MemberRole> role = Optional.empty();
+    try {
+      RaftConfiguration conf = server.division().getRaftConf();
+      knowsGroup = true;
+      role = Optional.of(roleIn(conf, about));
+    } catch (IOException | RuntimeException e) {
+      // The Raft server does not run yet: this node is fresh too.
+    }
+    return new PeerIdentity(
+        server.self().id(),
+        storage.rejoining() ? Optional.empty() : Optional.of(storage.id()),
+        knowsGroup,
+        storage.recorded(about),
+        role);
+  }
+
+  private static PeerIdentity.MemberRole roleIn(RaftConfiguration conf, String id) {
+    RaftPeerId peer = RaftPeerId.valueOf(id);
+    if (conf.getCurrentPeers(RaftPeerRole.FOLLOWER).stream()
+        .anyMatch(p -> p.getId().equals(peer))) {
+      return PeerIdentity.MemberRole.VOTER;
+    }
+    return conf.getCurrentPeers(RaftPeerRole.LISTENER).stream()
+            .anyMatch(p -> p.getId().equals(peer))
+        ? PeerIdentity.MemberRole.LISTENER
+        : PeerIdentity.MemberRole.ABSENT;
+  }
+
+  /**
+   * The node's status. Its role is Ratis's, except {@code REJOINING} for a listener re-added after
+   * its disk was wiped, and {@code WAITING} while a voter on fresh storage waits for its peers
+   * before its Raft server may start ({@link VoterGuard}; then only its id and digest say more).
+   */
   @Override
   public NodeStatus status() throws IOException {
-    RaftServer.Division d = server.division();
+    RaftServer.Division d;
+    try {
+      d = server.division();
+    } catch (IOException e) {
+      if (server.raftStarted()) {
+        throw e;
+      }
+      return new NodeStatus(
+          server.self().id(),
+          WAITING,
+          Optional.empty(),
+          0,
+          -1,
+          -1,
+          -1,
+          digest().digest(),
+          Optional.empty(),
+          List.of(),
+          Optional.empty(),
+          List.of(),
+          Optional.empty(),
+          Optional.empty(),
+          Optional.of(server.counters()),
+          Optional.empty());
+    }
     DivisionInfo info = d.getInfo();
     RaftConfiguration conf = d.getRaftConf();
     List<NodeStatus.Member> members = new ArrayList<>();
@@ -302,22 +565,14 @@ final class MemberService implements AdminServer.Node {
     for (RaftPeer p : sorted(conf.getCurrentPeers(RaftPeerRole.LISTENER))) {
       members.add(member(p, false));
     }
-    DigestAt digest;
-    try {
-      digest = server.digest().get(10, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IOException("interrupted reading the digest", e);
-    } catch (java.util.concurrent.ExecutionException | TimeoutException e) {
-      throw new IOException("cannot read the digest: " + e, e);
-    }
+    DigestAt digest = digest();
     Optional<MultiSourceInstaller> installer = server.installer();
     Optional<InstallProgress> current = installer.flatMap(MultiSourceInstaller::currentInstall);
     Optional<InstallProgress> last =
         installer.map(MultiSourceInstaller::lastReport).map(MemberService::summary);
     return new NodeStatus(
         server.self().id(),
-        info.getCurrentRole().name(),
+        server.storage().rejoining() ? REJOINING : info.getCurrentRole().name(),
         Optional.ofNullable(info.getLeaderId()).map(RaftPeerId::toString),
         info.getCurrentTerm(),
         info.getLastAppliedIndex(),
@@ -334,6 +589,17 @@ final class MemberService implements AdminServer.Node {
         last,
         Optional.of(server.counters()),
         Optional.of(server.recovery()));
+  }
+
+  private DigestAt digest() throws IOException {
+    try {
+      return server.digest().get(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted reading the digest", e);
+    } catch (java.util.concurrent.ExecutionException | TimeoutException e) {
+      throw new IOException("cannot read the digest: " + e, e);
+    }
   }
 
   /** Whether {@code conf} names {@code id}, as voter or listener, in its current or old part. */

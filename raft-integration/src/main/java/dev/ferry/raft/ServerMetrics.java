@@ -22,7 +22,6 @@ import java.util.function.ToLongFunction;
 import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
 import org.apache.ratis.proto.RaftProtos.RoleInfoProto;
 import org.apache.ratis.proto.RaftProtos.ServerRpcProto;
-import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.server.DivisionInfo;
 import org.apache.ratis.server.RaftServer;
 
@@ -41,14 +40,12 @@ final class ServerMetrics {
   private static final double NANOS = 1e9;
 
   private final NodeMetrics m;
-  private final RaftServer server;
-  private final RaftGroupId groupId;
+  private final FerryServer ferry;
   private final String group;
 
-  private ServerMetrics(NodeMetrics m, RaftServer server, RaftGroupId groupId, String group) {
+  private ServerMetrics(NodeMetrics m, FerryServer ferry, String group) {
     this.m = m;
-    this.server = server;
-    this.groupId = groupId;
+    this.ferry = ferry;
     this.group = group;
   }
 
@@ -59,7 +56,7 @@ final class ServerMetrics {
    */
   static void register(
       NodeMetrics m, FerryServer ferry, String group, Replica sm, ChunkServer chunkServer) {
-    ServerMetrics s = new ServerMetrics(m, ferry.raftServer(), ferry.group().getGroupId(), group);
+    ServerMetrics s = new ServerMetrics(m, ferry, group);
     s.raft(ferry);
     s.snapshots(sm);
     s.store(sm);
@@ -157,7 +154,7 @@ final class ServerMetrics {
 
   private Optional<RaftServer.Division> division() {
     try {
-      return Optional.of(server.getDivision(groupId));
+      return Optional.of(ferry.division());
     } catch (IOException | RuntimeException e) {
       return Optional.empty(); // not started, or closed
     }

@@ -3,6 +3,7 @@ package dev.ferry.testing;
 import dev.ferry.raft.ClusterSecret;
 import dev.ferry.raft.FerryServer;
 import dev.ferry.raft.TlsFiles;
+import dev.ferry.raft.admin.AdminClient;
 import dev.ferry.shipping.FreePorts;
 import dev.ferry.shipping.PeerAddress;
 import dev.ferry.shipping.install.MultiSourceInstaller;
@@ -114,6 +115,42 @@ public class LocalCluster implements Closeable {
   /** A node's data directory. */
   public Path dataDir(String id) {
     return dir.resolve(id);
+  }
+
+  /**
+   * Waits until every other running node has recorded node {@code id}'s storage identity (peers
+   * learn it within seconds of both running), so that a wipe of {@code id} is found when it
+   * restarts: it is then demoted and re-added through the digest gate (docs/membership.md, "A voter
+   * that lost its disk"). Fails after {@code timeout}.
+   */
+  public void awaitStorageIdentityKnown(String id, Duration timeout) {
+    String expected = server(id).storageId();
+    for (String peer : running()) {
+      if (!peer.equals(id)) {
+        await(
+            timeout,
+            () -> recordedIdentity(peer, id).equals(java.util.Optional.of(expected)),
+            peer + " to record the storage identity of " + id);
+      }
+    }
+  }
+
+  /**
+   * The storage identity running node {@code peer} recorded for node {@code about}, asked over its
+   * admin service; empty if none, or if it does not answer.
+   */
+  public java.util.Optional<String> recordedIdentity(String peer, String about) {
+    try (AdminClient a =
+        AdminClient.connect(
+            server(peer).self(),
+            AdminClient.groupId(clusterName),
+            secret,
+            tls == null ? null : tls.client(),
+            "local-cluster")) {
+      return a.identity(about).recorded();
+    } catch (IOException | RuntimeException e) {
+      return java.util.Optional.empty();
+    }
   }
 
   /**

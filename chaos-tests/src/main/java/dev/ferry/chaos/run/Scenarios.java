@@ -11,6 +11,7 @@ import dev.ferry.chaos.nemesis.PartitionNemesis;
 import dev.ferry.chaos.nemesis.ProcessNemesis;
 import dev.ferry.chaos.nemesis.SnapshotInstallNemesis;
 import dev.ferry.chaos.nemesis.Target;
+import dev.ferry.chaos.nemesis.WipeNemesis;
 import dev.ferry.chaos.workload.WorkloadConfig;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -50,7 +51,27 @@ public final class Scenarios {
     }
     all.add(degradedLinks());
     all.add(fiveNodes());
+    all.add(wipe());
     return all;
+  }
+
+  /**
+   * A voter's disk is wiped and it restarts under its old id, alone or with the leader killed right
+   * after (the stale-follower election the wiped node must not vote in); it must be demoted and
+   * re-added through the digest gate ({@link WipeNemesis}).
+   */
+  public static Scenario wipe() {
+    return Scenario.builder("wipe")
+        .serverArgs(SNAPSHOTS)
+        .duration(Duration.ofSeconds(40))
+        .hold(Duration.ofSeconds(6))
+        .nemesis(WipeNemesis::new)
+        .combo(
+            () ->
+                List.of(
+                    new WipeNemesis(),
+                    new ProcessNemesis(ProcessNemesis.Action.KILL, Target.LEADER)))
+        .build();
   }
 
   /** Leader-isolating and other partitions, and kill -9 of the leader or any node. */

@@ -120,12 +120,15 @@ public final class LocalCluster extends dev.ferry.testing.LocalCluster {
   }
 
   /**
-   * Makes {@code id} a node that can only catch up by installing a snapshot: records what {@code
-   * leader} has applied, stops {@code id}, wipes its storage and writes until the leader's log is
-   * purged past that index. {@code id} stays stopped.
+   * Makes {@code id} a node that can only catch up by installing a snapshot: waits until its peers
+   * know its storage identity (so that, restarted, it finds it was wiped, is demoted and is
+   * re-added through the digest gate, whose install it then runs), records what {@code leader} has
+   * applied, stops {@code id}, wipes its storage and writes until the leader's log is purged past
+   * that index. {@code id} stays stopped.
    */
   public void wipeAndLeaveBehind(String id, String leader, KvClient c, Duration timeout)
       throws IOException {
+    awaitStorageIdentityKnown(id, timeout);
     long stoppedAt = applied(leader);
     stop(id);
     wipe(id);

@@ -183,6 +183,19 @@ public final class AdminClient implements Closeable {
     expect(call(AdminProtocol.RETIRE, m, READ_TIMEOUT, p -> {}), AdminProtocol.RETIRED, "retire");
   }
 
+  /**
+   * The node's storage identity and what it knows of node {@code about}: the storage identity it
+   * recorded for it and its role in the node's Raft configuration. Asked by a node starting on a
+   * fresh disk before it may vote ({@code docs/membership.md}). Blocks up to 30 s.
+   *
+   * @throws AdminException if the node keeps no storage identities
+   * @throws IOException if the connection fails
+   */
+  public synchronized PeerIdentity identity(String about) throws IOException {
+    Frame f = call(AdminProtocol.IDENTITY, Map.of("node", about), READ_TIMEOUT, p -> {});
+    return AdminProtocol.identity(expect(f, AdminProtocol.IDENTITY_REPLY, "identity"));
+  }
+
   /** Progress reported during a call: a frame to decode on the caller's thread. */
   private interface ProgressSink {
     void accept(Frame f) throws IOException;

@@ -35,7 +35,8 @@ import java.util.Optional;
  * ADD{node, deadlineMs}} → {@code PROGRESS}* then {@code ADD_DONE} or {@code ERROR}; {@code
  * REMOVE{node, deadlineMs}} → {@code REMOVE_DONE} or {@code ERROR}; {@code RETIRE{reason, wipe}} →
  * {@code RETIRED} or {@code ERROR}; {@code CANCEL{[node], deadlineMs}} → {@code CANCEL_DONE} or
- * {@code ERROR}.
+ * {@code ERROR}; {@code IDENTITY{node}} → {@code IDENTITY_REPLY{id, storageId?, knowsGroup,
+ * recorded?, role?}} ({@link PeerIdentity}) or {@code ERROR}.
  *
  * <p>Stateless; the static methods are thread-safe.
  */
@@ -48,12 +49,14 @@ final class AdminProtocol {
   static final int REMOVE = 0x12;
   static final int RETIRE = 0x13;
   static final int CANCEL = 0x14;
+  static final int IDENTITY = 0x15;
   static final int STATUS_REPLY = 0x20;
   static final int PROGRESS = 0x21;
   static final int ADD_DONE = 0x22;
   static final int REMOVE_DONE = 0x23;
   static final int RETIRED = 0x24;
   static final int CANCEL_DONE = 0x25;
+  static final int IDENTITY_REPLY = 0x26;
   static final int ERROR = 0x2f;
 
   private static final HexFormat HEX = HexFormat.of();
@@ -327,6 +330,34 @@ final class AdminProtocol {
     } catch (IllegalArgumentException e) {
       throw new AdminProtocolException("bad progress: " + e.getMessage());
     }
+  }
+
+  static Map<String, String> identity(PeerIdentity p) {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("id", p.nodeId());
+    p.storageId().ifPresent(v -> m.put("storageId", v));
+    m.put("knowsGroup", Boolean.toString(p.knowsGroup()));
+    p.recorded().ifPresent(v -> m.put("recorded", v));
+    p.role().ifPresent(v -> m.put("role", v.name()));
+    return m;
+  }
+
+  static PeerIdentity identity(Frame f) throws AdminProtocolException {
+    PeerIdentity.MemberRole role = null;
+    String r = f.body().get("role");
+    if (r != null) {
+      try {
+        role = PeerIdentity.MemberRole.valueOf(r);
+      } catch (IllegalArgumentException e) {
+        throw new AdminProtocolException("unknown role " + r);
+      }
+    }
+    return new PeerIdentity(
+        f.get("id"),
+        Optional.ofNullable(f.body().get("storageId")),
+        Boolean.parseBoolean(f.get("knowsGroup")),
+        Optional.ofNullable(f.body().get("recorded")),
+        Optional.ofNullable(role));
   }
 
   static Map<String, String> addResult(AddResult r) {

@@ -75,6 +75,15 @@ public final class AdminServer implements AdminHandler, Closeable {
 
     /** The node is no longer a member: stop (and wipe its state if asked), after answering. */
     void retire(String reason, boolean wipe);
+
+    /**
+     * The node's storage identity and what it knows of node {@code about} (its recorded storage
+     * identity, its role), for a peer starting on a fresh disk. Answered before the node's Raft
+     * server runs too. The default refuses: a node without storage identities.
+     */
+    default PeerIdentity identity(String about) {
+      throw new UnsupportedOperationException("this node keeps no storage identities");
+    }
   }
 
   private final String nodeId;
@@ -242,6 +251,20 @@ public final class AdminServer implements AdminHandler, Closeable {
                 }
               });
           return answer;
+        }
+      case AdminProtocol.IDENTITY:
+        {
+          String about = f.get("node");
+          return CompletableFuture.supplyAsync(
+              () -> {
+                try {
+                  return AdminProtocol.message(
+                      AdminProtocol.IDENTITY_REPLY, AdminProtocol.identity(node.identity(about)));
+                } catch (RuntimeException e) {
+                  return error(e);
+                }
+              },
+              pool);
         }
       default:
         throw new AdminProtocolException("unknown admin request type " + f.type());

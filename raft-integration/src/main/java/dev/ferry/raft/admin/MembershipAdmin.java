@@ -926,6 +926,49 @@ public final class MembershipAdmin {
     return about || c.stagedEntry(id).isPresent() ? Optional.empty() : Optional.of(c.leader());
   }
 
+  /**
+   * The role the leader's configuration gives node {@code id} (a node in a joint configuration's
+   * old part only is {@code ABSENT}). Blocks up to {@code timeout}; any thread.
+   *
+   * @throws MembershipTimeoutException if no leader answered in time
+   */
+  public PeerIdentity.MemberRole roleOf(String id, Duration timeout) throws IOException {
+    Conf c = readConf(clock.instant().plus(timeout), "the configuration");
+    return c.isVoter(id)
+        ? PeerIdentity.MemberRole.VOTER
+        : c.isListener(id) ? PeerIdentity.MemberRole.LISTENER : PeerIdentity.MemberRole.ABSENT;
+  }
+
+  /**
+   * Moves voter {@code node} to the listeners ({@code COMPARE_AND_SET}): it no longer votes nor
+   * counts for commits, and keeps receiving the log. Asked by a node whose disk was wiped, before
+   * its Raft server starts: Ratis does not stage a node the configuration already names, so this
+   * commits without it. A node that is not a voter is left as it is. Not a recorded change (it only
+   * ever takes a vote away); an add through the digest gate makes it a voter again. Blocks until
+   * the leader's configuration shows it done; any thread.
+   *
+   * @throws IllegalArgumentException if the node is the only voter
+   * @throws MembershipTimeoutException at the deadline
+   */
+  public void demoteToListener(PeerAddress node, Duration deadline) throws IOException {
+    String id = node.id();
+    changeTo(
+        clock.instant().plus(deadline),
+        "demote " + id + " to listener",
+        id,
+        c -> !c.isVoter(id),
+        c -> {
+          if (c.voters().size() == 1) {
+            throw new IllegalArgumentException("cannot demote " + id + ": it is the only voter");
+          }
+          return c.cas(
+              c.without(c.voters(), id),
+              c.isListener(id)
+                  ? c.listeners()
+                  : plus(c.listeners(), RaftPeers.toRaftPeer(node, RaftPeerRole.LISTENER)));
+        });
+  }
+
   /** The pending change as the leader's state machine has it, or null. */
   public MembershipChange pending() throws IOException {
     return CommandCodec.decodeMembershipReply(transport.read(CommandCodec.membershipQuery()));

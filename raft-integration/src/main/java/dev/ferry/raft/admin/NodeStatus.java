@@ -13,7 +13,9 @@ import java.util.Optional;
  *
  * @param id the node's id
  * @param role its Raft role: {@code LEADER}, {@code FOLLOWER}, {@code CANDIDATE} or {@code
- *     LISTENER}
+ *     LISTENER}; or {@code REJOINING}, a listener being re-added after its disk was wiped, or
+ *     {@code WAITING}, a voter on fresh storage whose Raft server waits for its peers
+ *     (docs/membership.md)
  * @param leader the leader it knows of
  * @param term its current term
  * @param appliedIndex the last log index its state machine applied
