@@ -32,9 +32,9 @@ import java.util.regex.Pattern;
  *
  * <p>Usage: {@code ShapedRecoveryBenchmark [--size 64m] [--profiles unshaped,1gbit,100mbit]
  * [--repeat 3] [--scenarios cold,delta1,restart-delta1,foreground] [--out DIR] [--work DIR]
- * [--ratis-tuning k=v,...] [--fg-window SECONDS]}. Writes {@code results.json} and {@code
- * results.md} after every scenario and a PNG per join; exits 1 if any scenario failed. See
- * docs/benchmarks.md.
+ * [--ratis-tuning k=v,...] [--fg-window SECONDS] [--fg-profiles unshaped,...]}. Writes {@code
+ * results.json} and {@code results.md} after every scenario and a PNG per join; exits 1 if any
+ * scenario failed. See docs/benchmarks.md.
  */
 public final class ShapedRecoveryBenchmark {
   /** Link profiles: name → bits/s (0: unshaped). */
@@ -76,8 +76,14 @@ public final class ShapedRecoveryBenchmark {
       Path work,
       Map<String, String> tuning,
       double fgWindow,
+      List<String> fgProfiles,
       String command) {
     Options {
+      fgProfiles = fgProfiles == null ? List.copyOf(profiles) : List.copyOf(fgProfiles);
+      if (!profiles.containsAll(fgProfiles)) {
+        throw new IllegalArgumentException(
+            "--fg-profiles " + fgProfiles + " must be among --profiles " + profiles);
+      }
       if (!(fgWindow >= 0)) {
         throw new IllegalArgumentException("--fg-window must be >= 0 seconds: " + fgWindow);
       }
@@ -121,6 +127,7 @@ public final class ShapedRecoveryBenchmark {
     Path work = null;
     Map<String, String> tuning = parseTuning(DEFAULT_TUNING);
     double fgWindow = 0;
+    List<String> fgProfiles = null;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--size" -> size = RecoveryBenchmark.parseSize(args[++i]);
@@ -131,6 +138,7 @@ public final class ShapedRecoveryBenchmark {
         case "--work" -> work = Path.of(args[++i]);
         case "--ratis-tuning" -> tuning = parseTuning(args[++i]);
         case "--fg-window" -> fgWindow = Double.parseDouble(args[++i]);
+        case "--fg-profiles" -> fgProfiles = List.of(args[++i].split(","));
         default -> throw new IllegalArgumentException("unknown argument " + args[i]);
       }
     }
@@ -143,6 +151,7 @@ public final class ShapedRecoveryBenchmark {
         work == null ? out.resolve("work") : work,
         tuning,
         fgWindow,
+        fgProfiles,
         "ShapedRecoveryBenchmark " + String.join(" ", args));
   }
 
@@ -278,7 +287,7 @@ public final class ShapedRecoveryBenchmark {
               delta(ferry, p, rep, keys, deltas, restart);
             }
           }
-          if (kinds.contains("foreground")) {
+          if (kinds.contains("foreground") && o.fgProfiles().contains(p)) {
             foreground(ratis, p);
             foreground(ferry, p);
           }
