@@ -123,11 +123,15 @@ final class RatisBaseline implements Closeable {
     leader(Duration.ofSeconds(60));
   }
 
-  private void startServer(RaftPeer self, RaftGroup group) throws IOException {
-    String id = self.getId().toString();
+  /**
+   * The baseline's server properties (in-JVM and process nodes alike): storage in {@code storage},
+   * gRPC on {@code port}, snapshot installs by the leader, logs purged up to a snapshot in 1 MB
+   * segments, no automatic snapshots, a staging timeout long enough for a large install.
+   */
+  static RaftProperties serverProperties(java.io.File storage, int port) {
     RaftProperties p = new RaftProperties();
-    RaftServerConfigKeys.setStorageDir(p, List.of(dir.resolve(id).toFile()));
-    GrpcConfigKeys.Server.setPort(p, Integer.parseInt(self.getAddress().split(":")[1]));
+    RaftServerConfigKeys.setStorageDir(p, List.of(storage));
+    GrpcConfigKeys.Server.setPort(p, port);
     RaftServerConfigKeys.Log.Appender.setInstallSnapshotEnabled(p, true);
     RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
     RaftServerConfigKeys.Log.setPurgeGap(p, 16);
@@ -139,6 +143,14 @@ final class RatisBaseline implements Closeable {
     RaftServerConfigKeys.Rpc.setTimeoutMax(p, TimeDuration.valueOf(3000, TimeUnit.MILLISECONDS));
     RaftServerConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(10, TimeUnit.SECONDS));
     RaftServerConfigKeys.Rpc.setSlownessTimeout(p, TimeDuration.valueOf(60, TimeUnit.SECONDS));
+    return p;
+  }
+
+  private void startServer(RaftPeer self, RaftGroup group) throws IOException {
+    String id = self.getId().toString();
+    RaftProperties p =
+        serverProperties(
+            dir.resolve(id).toFile(), Integer.parseInt(self.getAddress().split(":")[1]));
     tuning.forEach(p::set);
     RatisKvStateMachine sm = new RatisKvStateMachine();
     RaftServer s =

@@ -9,17 +9,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.grpc.GrpcConfigKeys;
 import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.server.RaftServer;
-import org.apache.ratis.server.RaftServerConfigKeys;
 import org.apache.ratis.server.storage.RaftStorage;
 import org.apache.ratis.util.SizeInBytes;
-import org.apache.ratis.util.TimeDuration;
 
 /**
  * One Ratis server hosting the benchmark's {@link RatisKvStateMachine}, as its own process: the
@@ -78,21 +75,8 @@ public final class RatisNode {
             .findFirst()
             .orElseThrow(() -> new IllegalArgumentException(selfId + " is not in --peers"));
     String[] hostPort = self.getAddress().split(":");
-    RaftProperties p = new RaftProperties();
-    RaftServerConfigKeys.setStorageDir(p, List.of(dir));
+    RaftProperties p = RatisBaseline.serverProperties(dir, Integer.parseInt(hostPort[1]));
     GrpcConfigKeys.Server.setHost(p, hostPort[0]);
-    GrpcConfigKeys.Server.setPort(p, Integer.parseInt(hostPort[1]));
-    RaftServerConfigKeys.Log.Appender.setInstallSnapshotEnabled(p, true);
-    RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
-    RaftServerConfigKeys.Log.setPurgeGap(p, 16);
-    RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf("1MB"));
-    RaftServerConfigKeys.Log.setPreallocatedSize(p, SizeInBytes.valueOf("256KB"));
-    RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, false);
-    RaftServerConfigKeys.setStagingTimeout(p, TimeDuration.valueOf(30, TimeUnit.MINUTES));
-    RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(1500, TimeUnit.MILLISECONDS));
-    RaftServerConfigKeys.Rpc.setTimeoutMax(p, TimeDuration.valueOf(3000, TimeUnit.MILLISECONDS));
-    RaftServerConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(10, TimeUnit.SECONDS));
-    RaftServerConfigKeys.Rpc.setSlownessTimeout(p, TimeDuration.valueOf(60, TimeUnit.SECONDS));
     GrpcConfigKeys.setMessageSizeMax(p, SizeInBytes.valueOf("64MB"));
     props.forEach(p::set);
     RaftServer server =

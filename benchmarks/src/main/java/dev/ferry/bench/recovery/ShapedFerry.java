@@ -137,6 +137,22 @@ final class ShapedFerry implements ShapedSystem {
     }
   }
 
+  @Override
+  public Putter putter() {
+    KvClient c = cluster.client(timeout);
+    return new Putter() {
+      @Override
+      public void put(byte[] key, byte[] value) throws IOException {
+        c.put(key, value);
+      }
+
+      @Override
+      public void close() throws IOException {
+        c.close();
+      }
+    };
+  }
+
   /** Runs {@code action} with a Raft client of the voters (kept open) and the group id. */
   private <T> T withRaft(RaftAction<T> action) throws IOException {
     if (infoClient == null) {
@@ -359,13 +375,7 @@ final class ShapedFerry implements ShapedSystem {
 
   @Override
   public void close() {
-    if (infoClient != null) {
-      try {
-        infoClient.close();
-      } catch (IOException e) {
-        System.out.println("[shaped] closing a client: " + e);
-      }
-    }
+    ShapedSystem.closeQuietly(infoClient);
     cluster.close();
   }
 }

@@ -1,21 +1,20 @@
 package dev.ferry.bench.recovery;
 
 import dev.ferry.chaos.harness.ChaosLock;
+import dev.ferry.chaos.harness.NamespaceBridge;
 import dev.ferry.chaos.harness.Shell;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+import java.util.Locale;
 
 /**
  * The shaped benchmark's network: with root, one network namespace per node ({@code fb-n<i>}, eth0
- * at 10.98.0.i/24) on the bridge {@code fb-br0} (10.98.0.254), joined by veths {@code fb-v<i>}, as
- * the chaos harness builds its {@code fe-} namespaces (its own names and subnet, so the two never
- * touch each other's; both run under the {@link ChaosLock}). Links are shaped with a {@code tc tbf}
+ * at 10.98.0.i/24) on the bridge {@code fb-br0} (10.98.0.254), joined by veths {@code fb-v<i>}: the
+ * chaos harness's {@link NamespaceBridge} with its own prefix and subnet (so the two never touch
+ * each other's names; both run under the {@link ChaosLock}). Links are shaped with a {@code tc tbf}
  * qdisc on each namespace's eth0 (egress only). Without root: every node on 127.0.0.1, no shaping,
  * and byte counts from the loopback device (all traffic together).
  *
@@ -25,10 +24,7 @@ import java.util.regex.Pattern;
  */
 final class ShapedNet implements AutoCloseable {
   static final String PREFIX = "fb-";
-  private static final String BRIDGE = PREFIX + "br0";
-  private static final String SUBNET = "10.98.0";
-  private static final Pattern NAMESPACE = Pattern.compile("^(fb-n\\d+)\\b");
-  private static final Pattern LINK = Pattern.compile("^\\d+: (fb-(?:v\\d+|br\\d+))[@:]");
+  private static final NamespaceBridge NAMES = new NamespaceBridge(PREFIX, "10.98.0");
 
   private final int nodes;
   private final boolean netns;
@@ -50,23 +46,10 @@ final class ShapedNet implements AutoCloseable {
           "[shaped] not root (or no iproute2/tc): nodes run on loopback, links are NOT shaped");
       return new ShapedNet(nodes, false);
     }
-    removeLeftovers(lock);
+    NAMES.removeLeftovers(lock);
     ShapedNet n = new ShapedNet(nodes, true);
     try {
-      Shell.check("ip", "link", "add", BRIDGE, "type", "bridge");
-      Shell.check("ip", "addr", "add", SUBNET + ".254/24", "dev", BRIDGE);
-      Shell.check("ip", "link", "set", BRIDGE, "up");
-      for (int i = 1; i <= nodes; i++) {
-        String ns = namespace(i);
-        Shell.check("ip", "netns", "add", ns);
-        Shell.check(
-            "ip", "link", "add", veth(i), "type", "veth", "peer", "name", "eth0", "netns", ns);
-        Shell.check("ip", "link", "set", veth(i), "master", BRIDGE);
-        Shell.check("ip", "link", "set", veth(i), "up");
-        Shell.check("ip", "-n", ns, "addr", "add", host(i, true) + "/24", "dev", "eth0");
-        Shell.check("ip", "-n", ns, "link", "set", "eth0", "up");
-        Shell.check("ip", "-n", ns, "link", "set", "lo", "up");
-      }
+      NAMES.setUp(n.indexes());
       return n;
     } catch (IOException | RuntimeException e) {
       n.close();
@@ -74,32 +57,8 @@ final class ShapedNet implements AutoCloseable {
     }
   }
 
-  /** Deletes {@code fb-n*} namespaces (killing what runs there) and {@code fb-} links. */
-  static void removeLeftovers(ChaosLock lock) throws IOException {
-    if (lock == null || !lock.isHeld()) {
-      throw new IllegalStateException("the chaos lock must be held (ChaosLock.acquire)");
-    }
-    for (String line : Shell.run("ip", "netns", "list").output().lines().toList()) {
-      Matcher m = NAMESPACE.matcher(line);
-      if (m.find()) {
-        deleteNamespace(m.group(1));
-      }
-    }
-    for (String line : Shell.run("ip", "-o", "link", "show").output().lines().toList()) {
-      Matcher m = LINK.matcher(line);
-      if (m.find()) {
-        Shell.run("ip", "link", "del", m.group(1));
-      }
-    }
-  }
-
-  private static void deleteNamespace(String ns) throws IOException {
-    for (String pid : Shell.run("ip", "netns", "pids", ns).output().lines().toList()) {
-      if (pid.matches("\\d+")) {
-        Shell.run("kill", "-9", pid);
-      }
-    }
-    Shell.run("ip", "netns", "del", ns);
+  private List<Integer> indexes() {
+    return java.util.stream.IntStream.rangeClosed(1, nodes).boxed().toList();
   }
 
   /** Whether nodes run in namespaces (links can be shaped). */
@@ -108,21 +67,13 @@ final class ShapedNet implements AutoCloseable {
   }
 
   private static String namespace(int i) {
-    return PREFIX + "n" + i;
-  }
-
-  private static String veth(int i) {
-    return PREFIX + "v" + i;
-  }
-
-  private static String host(int i, boolean netns) {
-    return netns ? SUBNET + "." + i : "127.0.0.1";
+    return NAMES.namespace(i);
   }
 
   /** The address node {@code i} listens on. */
   String host(int i) {
     check(i);
-    return host(i, netns);
+    return netns ? NAMES.ip(i) : "127.0.0.1";
   }
 
   private void check(int i) {
@@ -152,21 +103,8 @@ final class ShapedNet implements AutoCloseable {
       String ns = namespace(i);
       Shell.run(Shell.inNamespace(ns, "tc", "qdisc", "del", "dev", "eth0", "root"));
       if (bitsPerSecond > 0) {
-        inNs(
-            i,
-            "tc",
-            "qdisc",
-            "add",
-            "dev",
-            "eth0",
-            "root",
-            "tbf",
-            "rate",
-            bitsPerSecond + "bit",
-            "burst",
-            String.valueOf(burst),
-            "latency",
-            "50ms");
+        String tbf = "tc qdisc add dev eth0 root tbf rate %dbit burst %d latency 50ms";
+        inNs(i, String.format(Locale.ROOT, tbf, bitsPerSecond, burst).split(" "));
       }
     }
   }
@@ -191,12 +129,8 @@ final class ShapedNet implements AutoCloseable {
     }
   }
 
-  private void inNs(int i, String... command) throws IOException {
-    List<String> cmd = Shell.inNamespace(namespace(i), command);
-    Shell.Result r = Shell.run(cmd);
-    if (!r.ok()) {
-      throw new IOException("failed: " + String.join(" ", cmd) + ": " + r.output());
-    }
+  private String inNs(int i, String... command) throws IOException {
+    return Shell.check(Shell.inNamespace(namespace(i), command).toArray(String[]::new));
   }
 
   /**
@@ -209,12 +143,7 @@ final class ShapedNet implements AutoCloseable {
     if (!netns) {
       return Long.parseLong(Files.readString(Path.of(file), StandardCharsets.US_ASCII).strip());
     }
-    List<String> cmd = Shell.inNamespace(namespace(i), "cat", file);
-    Shell.Result r = Shell.run(cmd);
-    if (!r.ok()) {
-      throw new IOException("failed: " + String.join(" ", cmd) + ": " + r.output());
-    }
-    return Long.parseLong(r.output().strip());
+    return Long.parseLong(inNs(i, "cat", file).strip());
   }
 
   /**
@@ -222,7 +151,7 @@ final class ShapedNet implements AutoCloseable {
    * loopback device's tx in the fallback); -1 if unreadable. Thread-safe.
    */
   long sentQuick(int i) {
-    String dev = netns ? veth(i) : "lo";
+    String dev = netns ? NAMES.veth(i) : "lo";
     String file = "/sys/class/net/" + dev + "/statistics/" + (netns ? "rx_bytes" : "tx_bytes");
     try {
       return Long.parseLong(Files.readString(Path.of(file), StandardCharsets.US_ASCII).strip());
@@ -237,20 +166,7 @@ final class ShapedNet implements AutoCloseable {
     if (!netns) {
       return;
     }
-    List<String> failed = new ArrayList<>();
-    for (int i = 1; i <= nodes; i++) {
-      try {
-        deleteNamespace(namespace(i));
-        Shell.run("ip", "link", "del", veth(i));
-      } catch (IOException | RuntimeException e) {
-        failed.add(namespace(i) + ": " + e);
-      }
-    }
-    try {
-      Shell.run("ip", "link", "del", BRIDGE);
-    } catch (IOException | RuntimeException e) {
-      failed.add(BRIDGE + ": " + e);
-    }
+    List<String> failed = NAMES.tearDown(indexes());
     if (!failed.isEmpty()) {
       System.out.println("[shaped] network cleanup: " + failed);
     }

@@ -137,22 +137,36 @@ final class ShapedRatis implements ShapedSystem {
   public void putAll(StateGenerator gen, int[] keys, int version, int batchSize)
       throws IOException {
     try (RaftClient c = client(members)) {
-      BatchLoader.load(
-          gen,
-          keys,
-          version,
-          batchSize,
-          batch -> {
-            RaftClientReply r =
-                c.io()
-                    .send(
-                        Message.valueOf(
-                            UnsafeByteOperations.unsafeWrap(RatisKvStateMachine.putAll(batch))));
-            if (!r.isSuccess()) {
-              throw new IOException("put failed: " + r.getException());
-            }
-          });
+      BatchLoader.load(gen, keys, version, batchSize, batch -> send(c, batch));
     }
+  }
+
+  /** Sends the baseline state machine's put command of {@code entries}; fails unless applied. */
+  private static void send(RaftClient c, List<byte[][]> entries) throws IOException {
+    RaftClientReply r =
+        c.io()
+            .send(
+                Message.valueOf(
+                    UnsafeByteOperations.unsafeWrap(RatisKvStateMachine.putAll(entries))));
+    if (!r.isSuccess()) {
+      throw new IOException("put failed: " + r.getException());
+    }
+  }
+
+  @Override
+  public Putter putter() {
+    RaftClient c = client(members);
+    return new Putter() {
+      @Override
+      public void put(byte[] key, byte[] value) throws IOException {
+        send(c, List.<byte[][]>of(new byte[][] {key, value}));
+      }
+
+      @Override
+      public void close() throws IOException {
+        c.close();
+      }
+    };
   }
 
   @Override
@@ -370,13 +384,7 @@ final class ShapedRatis implements ShapedSystem {
 
   @Override
   public void close() {
-    if (infoClient != null) {
-      try {
-        infoClient.close();
-      } catch (IOException e) {
-        System.out.println("[shaped] closing a client: " + e);
-      }
-    }
+    ShapedSystem.closeQuietly(infoClient);
     for (String id : List.copyOf(processes.keySet())) {
       kill(id);
     }

@@ -31,7 +31,8 @@ import java.util.regex.Pattern;
  * root it runs on loopback, unshaped, and says so.
  *
  * <p>Usage: {@code ShapedRecoveryBenchmark [--size 64m] [--profiles unshaped,1gbit,100mbit]
- * [--repeat 3] [--scenarios cold] [--out DIR] [--work DIR] [--ratis-tuning k=v,...]}. Writes {@code
+ * [--repeat 3] [--scenarios cold,delta1,restart-delta1,foreground] [--out DIR] [--work DIR]
+ * [--ratis-tuning k=v,...] [--fg-window SECONDS] [--fg-profiles unshaped,...]}. Writes {@code
  * results.json} and {@code results.md} after every scenario and a PNG per join; exits 1 if any
  * scenario failed. See docs/benchmarks.md.
  */
@@ -40,7 +41,14 @@ public final class ShapedRecoveryBenchmark {
   static final Map<String, Long> PROFILES =
       Map.of("unshaped", 0L, "1gbit", 1_000_000_000L, "100mbit", 100_000_000L);
 
-  static final List<String> KINDS = List.of("cold", "delta1", "restart-delta1");
+  /** The scenarios that time a join, paired Ratis/Ferry for the ratios. */
+  static final List<String> JOIN_KINDS = List.of("cold", "delta1", "restart-delta1");
+
+  /** Every scenario, in the order each profile runs them. */
+  static final List<String> KINDS = List.of("cold", "delta1", "restart-delta1", "foreground");
+
+  /** Foreground puts before the measured "before" window that count in neither (JIT, clients). */
+  static final Duration FG_WARMUP = Duration.ofSeconds(2);
 
   /** The tuning of the second Ratis run, as in the in-JVM benchmark's documented command. */
   static final String DEFAULT_TUNING =
@@ -67,8 +75,18 @@ public final class ShapedRecoveryBenchmark {
       Path out,
       Path work,
       Map<String, String> tuning,
+      double fgWindow,
+      List<String> fgProfiles,
       String command) {
     Options {
+      fgProfiles = fgProfiles == null ? List.copyOf(profiles) : List.copyOf(fgProfiles);
+      if (!profiles.containsAll(fgProfiles)) {
+        throw new IllegalArgumentException(
+            "--fg-profiles " + fgProfiles + " must be among --profiles " + profiles);
+      }
+      if (!(fgWindow >= 0)) {
+        throw new IllegalArgumentException("--fg-window must be >= 0 seconds: " + fgWindow);
+      }
       for (String p : profiles) {
         if (!PROFILES.containsKey(p)) {
           throw new IllegalArgumentException(
@@ -108,6 +126,8 @@ public final class ShapedRecoveryBenchmark {
     Path out = Path.of("target/shaped");
     Path work = null;
     Map<String, String> tuning = parseTuning(DEFAULT_TUNING);
+    double fgWindow = 0;
+    List<String> fgProfiles = null;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--size" -> size = RecoveryBenchmark.parseSize(args[++i]);
@@ -117,6 +137,8 @@ public final class ShapedRecoveryBenchmark {
         case "--out" -> out = Path.of(args[++i]);
         case "--work" -> work = Path.of(args[++i]);
         case "--ratis-tuning" -> tuning = parseTuning(args[++i]);
+        case "--fg-window" -> fgWindow = Double.parseDouble(args[++i]);
+        case "--fg-profiles" -> fgProfiles = List.of(args[++i].split(","));
         default -> throw new IllegalArgumentException("unknown argument " + args[i]);
       }
     }
@@ -128,6 +150,8 @@ public final class ShapedRecoveryBenchmark {
         out,
         work == null ? out.resolve("work") : work,
         tuning,
+        fgWindow,
+        fgProfiles,
         "ShapedRecoveryBenchmark " + String.join(" ", args));
   }
 
@@ -219,10 +243,10 @@ public final class ShapedRecoveryBenchmark {
       Set<String> kinds = new LinkedHashSet<>(o.kinds());
       if (!net.namespaces()) {
         profiles.retainAll(List.of("unshaped"));
-        kinds.retainAll(List.of("cold"));
+        kinds.retainAll(List.of("cold", "foreground"));
         System.out.println(
-            "[shaped] loopback fallback: only the unshaped profile and cold joins run (the deltas"
-                + " need namespaces for their partition and counters)");
+            "[shaped] loopback fallback: only the unshaped profile, cold joins and foreground run"
+                + " (the deltas need namespaces for their partition and counters)");
       }
       for (String p : profiles) {
         try {
@@ -251,23 +275,21 @@ public final class ShapedRecoveryBenchmark {
             coldJoin(ratis, p, rep);
             coldJoin(ferry, p, rep);
           }
-          for (int rep = 1; rep <= o.repeat() && kinds.contains("delta1"); rep++) {
-            int[] keys =
-                RecoveryBenchmark.randomSubset(
-                    gen.keys(),
-                    Math.max(1, gen.keys() / 100),
-                    new java.util.SplittableRandom(31L * ++deltas));
-            delta(ratis, p, rep, keys, deltas, false);
-            delta(ferry, p, rep, keys, deltas, false);
+          for (boolean restart : new boolean[] {false, true}) {
+            String kind = restart ? "restart-delta1" : "delta1";
+            for (int rep = 1; rep <= o.repeat() && kinds.contains(kind); rep++) {
+              int[] keys =
+                  RecoveryBenchmark.randomSubset(
+                      gen.keys(),
+                      Math.max(1, gen.keys() / 100),
+                      new java.util.SplittableRandom(31L * ++deltas));
+              delta(ratis, p, rep, keys, deltas, restart);
+              delta(ferry, p, rep, keys, deltas, restart);
+            }
           }
-          for (int rep = 1; rep <= o.repeat() && kinds.contains("restart-delta1"); rep++) {
-            int[] keys =
-                RecoveryBenchmark.randomSubset(
-                    gen.keys(),
-                    Math.max(1, gen.keys() / 100),
-                    new java.util.SplittableRandom(31L * ++deltas));
-            delta(ratis, p, rep, keys, deltas, true);
-            delta(ferry, p, rep, keys, deltas, true);
+          if (kinds.contains("foreground") && o.fgProfiles().contains(p)) {
+            foreground(ratis, p);
+            foreground(ferry, p);
           }
           if (!o.tuning().isEmpty() && kinds.contains("cold")) {
             ratis.restart("ratis-tuned", o.tuning());
@@ -384,10 +406,7 @@ public final class ShapedRecoveryBenchmark {
         row.put("commit_index_at_heal", commit);
         row.put("status", "ok");
       } catch (IOException | RuntimeException e) {
-        row.put("status", "FAILED");
-        row.put("error", String.valueOf(e));
-        System.out.println("[shaped] " + tag + " FAILED: " + e);
-        e.printStackTrace(System.out);
+        failed(row, tag, e, "");
       } finally {
         for (int n : cut) {
           try {
@@ -399,6 +418,119 @@ public final class ShapedRecoveryBenchmark {
         }
       }
       finish(row);
+    }
+
+    /**
+     * The foreground scenario: {@link ForegroundLoad}'s 16 clients put 1 KiB values through {@code
+     * sys} for {@link #FG_WARMUP} plus a window W, then an empty node is started and joins as in
+     * the cold scenario while they go on. The puts completed during the join (call to completion)
+     * are compared with those completed in the window of the join's length that ends where the
+     * joiner's start begins (or all of W if the join took longer: {@code window_s_before} says
+     * which); the joiner's start-up counts in neither. W: {@code --fg-window}, else 1.25 × the
+     * median cold join of this system and link in this run, at least 5 s (20 s without one).
+     */
+    private void foreground(ShapedSystem sys, String link) {
+      String tag = sys.name() + "-foreground-" + link;
+      System.out.println("[shaped] " + tag);
+      Map<String, Object> row = new LinkedHashMap<>();
+      row.put("system", sys.name());
+      row.put("kind", "foreground");
+      row.put("link", link);
+      row.put("rep", 1);
+      ShapedSystem.Joiner j = null;
+      ForegroundLoad load = null;
+      try {
+        double w = foregroundWindow(sys.name(), link);
+        load = new ForegroundLoad(sys);
+        load.start();
+        long measureFrom = System.nanoTime() + FG_WARMUP.toNanos();
+        long until = measureFrom + (long) (w * 1e9);
+        while (System.nanoTime() < until && load.running()) {
+          ShapedSystem.pause(50);
+        }
+        if (!load.running()) {
+          ForegroundLoad failed = load;
+          load = null;
+          failed.stop(); // throws the put's failure
+          throw new IllegalStateException("the foreground clients stopped before the join");
+        }
+        // The joiner starts after the before-window, right before the join, as in the cold
+        // scenario: a Ratis joiner left idle past its election timeout asks the voters for votes
+        // and is told to shut down. Its start-up lies in neither window.
+        long beforeEnd = System.nanoTime();
+        j = sys.startJoiner(receiverHeap, o.work().resolve(tag + ".gc.log"));
+        long t0 = System.nanoTime();
+        Map<String, Object> extra = sys.join(j, t0, at -> {});
+        long t1 = System.nanoTime();
+        ForegroundLoad stopping = load;
+        load = null;
+        stopping.stop();
+        ForegroundLoad.Window before =
+            stopping.window(Math.max(measureFrom, beforeEnd - (t1 - t0)), beforeEnd);
+        ForegroundLoad.Window during = stopping.window(t0, t1);
+        row.put("join_seconds", (t1 - t0) / 1e9);
+        row.put("joiner_start_s", (t0 - beforeEnd) / 1e9);
+        row.put("window_s_before", before.seconds());
+        row.put("ops_before", before.ops());
+        row.put("ops_during", during.ops());
+        row.put("ops_per_s_before", before.opsPerSecond());
+        row.put("ops_per_s_during", during.opsPerSecond());
+        row.put("ops_ratio", during.opsPerSecond() / before.opsPerSecond());
+        row.put("p99_ms_before", before.p99Millis());
+        row.put("p99_ms_during", during.p99Millis());
+        row.put("p99_ratio", during.p99Millis() / before.p99Millis());
+        row.put("clients", ForegroundLoad.CLIENTS);
+        row.put("value_bytes", ForegroundLoad.VALUE_BYTES);
+        row.putAll(extra);
+        if (before.ops() == 0 || during.ops() == 0) {
+          throw new IllegalStateException(
+              "no puts completed " + (before.ops() == 0 ? "before" : "during") + " the join");
+        }
+        row.put("status", "ok");
+      } catch (IOException | RuntimeException e) {
+        failed(row, tag, e, "");
+      } finally {
+        if (load != null) {
+          try {
+            load.stop();
+          } catch (IOException | RuntimeException e) {
+            row.put("status", "FAILED");
+            row.merge("error", "stopping the clients: " + e, (a, b) -> a + "; " + b);
+          }
+        }
+        removeJoiner(sys, j, row);
+      }
+      finish(row);
+    }
+
+    /** The foreground scenario's window W in seconds (see {@link #foreground}). */
+    private double foregroundWindow(String system, String link) {
+      if (o.fgWindow() > 0) {
+        return o.fgWindow();
+      }
+      Double cold = results.medianSeconds(system, "cold", link);
+      return cold == null ? 20 : Math.max(5, 1.25 * cold);
+    }
+
+    /** Removes joiner {@code j} (if started); a failure fails {@code row}. */
+    private void removeJoiner(ShapedSystem sys, ShapedSystem.Joiner j, Map<String, Object> row) {
+      if (j == null) {
+        return;
+      }
+      try {
+        sys.remove(j);
+      } catch (IOException | RuntimeException e) {
+        row.put("status", "FAILED");
+        row.merge("error", "removing the joiner: " + e, (a, b) -> a + "; " + b);
+      }
+    }
+
+    /** Marks {@code row} failed with {@code e} (and {@code note}); says so on stdout. */
+    private static void failed(Map<String, Object> row, String tag, Exception e, String note) {
+      row.put("status", "FAILED");
+      row.put("error", e + note);
+      System.out.println("[shaped] " + tag + " FAILED: " + e + note);
+      e.printStackTrace(System.out);
     }
 
     /** What each of {@code sources} has sent so far (its eth0 tx bytes). */
@@ -551,7 +683,6 @@ public final class ShapedRecoveryBenchmark {
         }
         row.put("status", "ok");
       } catch (IOException | RuntimeException e) {
-        row.put("status", "FAILED");
         String oom =
             j != null && ranOutOfHeap(sys.logOf(j.id()))
                 ? " (the receiver ran out of heap:"
@@ -559,21 +690,12 @@ public final class ShapedRecoveryBenchmark {
                     + receiverHeap
                     + ")"
                 : "";
-        row.put("error", e + oom);
-        System.out.println("[shaped] " + tag + " FAILED: " + e + oom);
-        e.printStackTrace(System.out);
+        failed(row, tag, e, oom);
       } finally {
         if (sampler != null) {
           sampler.stop();
         }
-        if (j != null) {
-          try {
-            sys.remove(j);
-          } catch (IOException | RuntimeException e) {
-            row.put("status", "FAILED");
-            row.merge("error", "removing the joiner: " + e, (a, b) -> a + "; " + b);
-          }
-        }
+        removeJoiner(sys, j, row);
       }
       finish(row);
     }

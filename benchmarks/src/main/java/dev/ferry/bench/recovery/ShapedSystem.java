@@ -99,6 +99,20 @@ interface ShapedSystem extends Closeable {
     putAll(gen, pad, version, 16);
   }
 
+  /**
+   * A new client for one foreground writer thread (single puts through the voters, from this JVM);
+   * the caller closes it.
+   */
+  Putter putter() throws IOException;
+
+  /** Single puts through a system's client; used by one thread at a time. */
+  interface Putter extends Closeable {
+    /**
+     * Writes {@code key} = {@code value} through the leader; returns once committed and applied.
+     */
+    void put(byte[] key, byte[] value) throws IOException;
+  }
+
   /** A started joiner: its id, namespace index, process id and GC log. */
   record Joiner(String id, int node, long pid, Path gcLog) {}
 
@@ -218,6 +232,18 @@ interface ShapedSystem extends Closeable {
     List<String> ids = new ArrayList<>();
     peers.forEach(p -> ids.add(p.getId().toString()));
     return ids;
+  }
+
+  /** Closes {@code client} if not null; a failure is said on stdout (at shutdown). */
+  static void closeQuietly(RaftClient client) {
+    if (client == null) {
+      return;
+    }
+    try {
+      client.close();
+    } catch (IOException e) {
+      System.out.println("[shaped] closing a client: " + e);
+    }
   }
 
   /** Sleeps {@code millis} (a poll interval), keeping the interrupt. */

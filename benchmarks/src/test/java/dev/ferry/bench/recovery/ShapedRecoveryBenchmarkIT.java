@@ -12,11 +12,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Runs the shaped multi-process benchmark at 4 MiB, cold joins and delta1 once each, on every link
- * profile (as root: namespaces and tc; otherwise the loopback fallback: unshaped cold joins only;
- * without the tuned Ratis run, to stay within 3 minutes) and checks its output: every expected row
- * present and not failed, sane figures, and measured link rates near the configured ones. No timing
- * verdicts beyond that.
+ * Runs the shaped multi-process benchmark at 4 MiB: cold joins and delta1 once each on every link
+ * profile, foreground (a 2 s window) on the unshaped one (as root: namespaces and tc; otherwise the
+ * loopback fallback: unshaped cold joins and foreground only; without the tuned Ratis run, to stay
+ * within 3 minutes) and checks its output: every expected row present and not failed, sane figures,
+ * and measured link rates near the configured ones. No timing verdicts beyond that.
  */
 class ShapedRecoveryBenchmarkIT {
   @TempDir Path dir;
@@ -32,7 +32,11 @@ class ShapedRecoveryBenchmarkIT {
               "--repeat",
               "1",
               "--scenarios",
-              "cold,delta1",
+              "cold,delta1,foreground",
+              "--fg-window",
+              "2",
+              "--fg-profiles",
+              "unshaped",
               "--ratis-tuning",
               "",
               "--out",
@@ -46,9 +50,11 @@ class ShapedRecoveryBenchmarkIT {
     List<String> links = shaped ? List.of("unshaped", "1gbit", "100mbit") : List.of("unshaped");
     List<String> expected = new ArrayList<>();
     for (String system : List.of("ratis", "ferry")) {
-      // delta1 needs namespaces (a partition): without root only the cold joins run.
-      for (String kind : shaped ? List.of("cold", "delta1") : List.of("cold")) {
-        for (String link : links) {
+      // delta1 needs namespaces (a partition): without root only cold joins and foreground run.
+      for (String kind :
+          shaped ? List.of("cold", "delta1", "foreground") : List.of("cold", "foreground")) {
+        // foreground on the unshaped link only (--fg-profiles), to stay within 3 minutes
+        for (String link : kind.equals("foreground") ? List.of("unshaped") : links) {
           expected.add(system + "|" + kind + "|" + link);
         }
       }
@@ -58,6 +64,10 @@ class ShapedRecoveryBenchmarkIT {
       String key = row.get("system") + "|" + row.get("kind") + "|" + row.get("link");
       seen.add(key);
       assertEquals("ok", row.get("status"), key + ": " + row.get("errors"));
+      if (row.get("kind").equals("foreground")) {
+        assertForeground(key, row);
+        continue;
+      }
       assertTrue(((Number) row.get("seconds")).doubleValue() > 0, key + " seconds");
       assertTrue(((Number) row.get("wire_bytes")).longValue() > 0, key + " wire bytes");
       assertTrue(((Number) row.get("receiver_cpu_s")).doubleValue() > 0, key + " receiver CPU");
@@ -81,7 +91,7 @@ class ShapedRecoveryBenchmarkIT {
       }
     }
     assertEquals(
-        expected.size() / 2,
+        expected.stream().filter(k -> !k.contains("|foreground|")).count() / 2,
         r.ratios().stream().filter(m -> m.get("baseline").equals("ratis")).count(),
         "a Ratis ÷ Ferry ratio per kind and link");
     String json = Files.readString(out.resolve("results.json"));
@@ -96,7 +106,18 @@ class ShapedRecoveryBenchmarkIT {
             "\"receiver_heap_max_bytes\"")) {
       assertTrue(json.contains(field), field);
     }
-    assertTrue(Files.readString(out.resolve("results.md")).contains("Ratis ÷ Ferry"));
+    String md = Files.readString(out.resolve("results.md"));
+    assertTrue(md.contains("Ratis ÷ Ferry"));
+    assertTrue(md.contains("ops ratio ≥ 0.80"), "the foreground table with its targets");
     assertTrue(!r.failed(), "no failure");
+  }
+
+  /** Puts completed in both windows; rates, latencies and the join time positive. */
+  private static void assertForeground(String key, Map<String, Object> row) {
+    for (String f : ShapedResults.FOREGROUND_FIELDS) {
+      assertTrue(row.get(f) instanceof Number, key + " " + f + ": " + row.get(f));
+      double v = ((Number) row.get(f)).doubleValue();
+      assertTrue(v > 0 && Double.isFinite(v), key + " " + f + ": " + v);
+    }
   }
 }

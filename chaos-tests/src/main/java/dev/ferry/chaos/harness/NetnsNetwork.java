@@ -8,13 +8,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Each node in its own network namespace on a bridge, as Jepsen runs nodes on hosts:
+ * Each node in its own network namespace on a bridge ({@link NamespaceBridge} with prefix {@code
+ * fe-}), as Jepsen runs nodes on hosts:
  *
  * <ul>
  *   <li>bridge {@code fe-br0} with 10.99.0.254/24 in the root namespace, where the test's clients
@@ -38,12 +37,11 @@ import org.slf4j.LoggerFactory;
 final class NetnsNetwork implements Fabric {
   private static final Logger LOG = LoggerFactory.getLogger(NetnsNetwork.class);
 
-  static final String BRIDGE = "fe-br0";
   static final String SUBNET = "10.99.0";
-  static final String BRIDGE_IP = SUBNET + ".254";
+  private static final NamespaceBridge NAMES = new NamespaceBridge("fe-", SUBNET);
+  static final String BRIDGE = NAMES.bridge();
+  static final String BRIDGE_IP = NAMES.bridgeIp();
   static final int RAFT_PORT = 7000;
-  private static final Pattern NAMESPACE = Pattern.compile("^(fe-n\\d+)\\b");
-  private static final Pattern LINK = Pattern.compile("^\\d+: (fe-(?:v\\d+|br\\d+))[@:]");
   private static final String NFT_TABLE = "fe_chaos";
 
   private final Map<String, Integer> index = new LinkedHashMap<>();
@@ -77,28 +75,11 @@ final class NetnsNetwork implements Fabric {
     }
     NetnsNetwork n = new NetnsNetwork(ids);
     try {
-      n.setUp();
+      NAMES.setUp(n.index.values());
       return n;
     } catch (IOException | RuntimeException e) {
       n.close();
       throw e;
-    }
-  }
-
-  private void setUp() throws IOException {
-    Shell.check("ip", "link", "add", BRIDGE, "type", "bridge");
-    Shell.check("ip", "addr", "add", BRIDGE_IP + "/24", "dev", BRIDGE);
-    Shell.check("ip", "link", "set", BRIDGE, "up");
-    for (int i : index.values()) {
-      String ns = namespace(i);
-      String veth = "fe-v" + i;
-      Shell.check("ip", "netns", "add", ns);
-      Shell.check("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns);
-      Shell.check("ip", "link", "set", veth, "master", BRIDGE);
-      Shell.check("ip", "link", "set", veth, "up");
-      Shell.check("ip", "-n", ns, "addr", "add", ip(i) + "/24", "dev", "eth0");
-      Shell.check("ip", "-n", ns, "link", "set", "eth0", "up");
-      Shell.check("ip", "-n", ns, "link", "set", "lo", "up");
     }
   }
 
@@ -109,36 +90,15 @@ final class NetnsNetwork implements Fabric {
    * @throws IllegalStateException if {@code lock} is not held (they could be another run's)
    */
   static void removeLeftovers(ChaosLock lock) throws IOException {
-    ChaosLock.requireHeld(lock);
-    for (String line : Shell.run("ip", "netns", "list").output().lines().toList()) {
-      Matcher m = NAMESPACE.matcher(line);
-      if (m.find()) {
-        deleteNamespace(m.group(1));
-      }
-    }
-    for (String line : Shell.run("ip", "-o", "link", "show").output().lines().toList()) {
-      Matcher m = LINK.matcher(line);
-      if (m.find()) {
-        Shell.run("ip", "link", "del", m.group(1));
-      }
-    }
-  }
-
-  private static void deleteNamespace(String ns) throws IOException {
-    for (String pid : Shell.run("ip", "netns", "pids", ns).output().lines().toList()) {
-      if (pid.matches("\\d+")) {
-        Shell.run("kill", "-9", pid);
-      }
-    }
-    Shell.run("ip", "netns", "del", ns);
+    NAMES.removeLeftovers(lock);
   }
 
   private static String namespace(int i) {
-    return "fe-n" + i;
+    return NAMES.namespace(i);
   }
 
   private static String ip(int i) {
-    return SUBNET + "." + i;
+    return NAMES.ip(i);
   }
 
   private int indexOf(String id) {
@@ -291,19 +251,14 @@ final class NetnsNetwork implements Fabric {
 
   @Override
   public void close() {
-    try {
-      for (int i : index.values()) {
-        deleteNamespace(namespace(i));
-        Shell.run("ip", "link", "del", "fe-v" + i);
-      }
-      Shell.run("ip", "link", "del", BRIDGE);
-    } catch (IOException e) {
-      LOG.warn("netns cleanup: " + e);
+    List<String> failed = NAMES.tearDown(index.values());
+    if (!failed.isEmpty()) {
+      LOG.warn("netns cleanup: " + failed);
     }
   }
 
   @Override
   public String toString() {
-    return "netns " + index.keySet() + " on " + BRIDGE + " " + SUBNET + ".0/24";
+    return "netns " + index.keySet() + " on " + NAMES;
   }
 }
