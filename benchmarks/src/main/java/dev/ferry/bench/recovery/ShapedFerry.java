@@ -62,6 +62,9 @@ final class ShapedFerry implements ShapedSystem {
             .heap(voterHeap)
             .launcher(this::prepare)
             .serverArgs(
+                // Every voter serves the join, the leader as an equal source (by default the
+                // leader is asked last, and a 3-voter cluster's join fetches from 2 sources).
+                "--no-install-leader-last",
                 "--capture-every",
                 "1000000000000",
                 "--log-preserve",
