@@ -94,6 +94,7 @@ final class ShapedFerry implements ShapedSystem {
     if (heap != null) {
       command.replaceAll(a -> a.startsWith("-Xmx") ? heap : a);
       command.add(1, "-Xlog:gc:file=" + gcLogs.get(id));
+      command.addAll(1, ShapedRecoveryBenchmark.joinerProfile());
     }
     net.place(nodeOf(id), command);
   }

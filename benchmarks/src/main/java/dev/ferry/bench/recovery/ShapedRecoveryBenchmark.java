@@ -170,6 +170,17 @@ public final class ShapedRecoveryBenchmark {
     return t;
   }
 
+  /**
+   * With {@code -Dferry.bench.jfr=true}: a JFR recording (the JDK's {@code profile} settings) in
+   * every joiner, both systems alike, dumped beside its GC log ({@code <gc log>.jfr}) when the join
+   * is measured, for a breakdown of the receiver's CPU. Off by default (about 1 % overhead).
+   */
+  static List<String> joinerProfile() {
+    return Boolean.getBoolean("ferry.bench.jfr")
+        ? List.of("-XX:StartFlightRecording=settings=profile")
+        : List.of();
+  }
+
   /** A JVM command for a node: this JVM's java and classpath, serial GC, {@code -Xmx}. */
   static List<String> javaCommand(String xmx, Path gcLog) {
     List<String> cmd = new ArrayList<>();
@@ -177,6 +188,7 @@ public final class ShapedRecoveryBenchmark {
     cmd.addAll(List.of(xmx, "-XX:+UseSerialGC", "-Xss512k"));
     cmd.addAll(HEAP_SHRINK);
     if (gcLog != null) {
+      cmd.addAll(joinerProfile());
       cmd.add("-Xlog:gc:file=" + gcLog);
     }
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path")));
@@ -724,6 +736,14 @@ public final class ShapedRecoveryBenchmark {
    * full collection ({@code jcmd GC.run}) so that a short join still has a figure; -1 if none.
    */
   static long heapAfterGc(long pid, Path gcLog) throws IOException {
+    if (!joinerProfile().isEmpty()) {
+      try {
+        Shell.run("jcmd", String.valueOf(pid), "JFR.dump", "filename=" + gcLog + ".jfr");
+      } catch (IOException | RuntimeException e) {
+        // A profile is a by-product: a join without one is still measured.
+        System.err.println("no JFR dump of " + pid + ": " + e);
+      }
+    }
     Shell.run("jcmd", String.valueOf(pid), "GC.run");
     if (!Files.exists(gcLog)) {
       return -1;
