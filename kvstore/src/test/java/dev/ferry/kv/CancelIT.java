@@ -28,9 +28,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Optional;
-import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -58,20 +56,7 @@ class CancelIT {
   @AutoClose private LocalCluster cluster;
 
   private static void load(KvClient c) throws Exception {
-    Random rnd = new Random(3);
-    List<byte[][]> batch = new ArrayList<>();
-    for (int i = 0; i < KEYS; i++) {
-      byte[] v = new byte[1024];
-      rnd.nextBytes(v);
-      batch.add(
-          new byte[][] {
-            String.format(Locale.ROOT, "k-%06d", i).getBytes(StandardCharsets.UTF_8), v
-          });
-      if (batch.size() == 40) {
-        c.putAll(batch);
-        batch = new ArrayList<>();
-      }
-    }
+    LocalCluster.putRandom(c, "k-", KEYS, 40, 3);
   }
 
   private void setSendRate(long bytesPerSecond) {

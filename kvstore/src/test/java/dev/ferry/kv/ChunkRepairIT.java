@@ -21,8 +21,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
-import java.util.Random;
 import java.util.Set;
 import java.util.function.Predicate;
 import java.util.stream.Stream;
@@ -57,17 +55,7 @@ class ChunkRepairIT {
 
   /** Writes {@link #KEYS} keys of random 1 KiB values (a capture follows every 50 entries). */
   private static void load(KvClient c) throws IOException {
-    Random rnd = new Random(7);
-    List<byte[][]> batch = new ArrayList<>();
-    for (int i = 0; i < KEYS; i++) {
-      byte[] v = new byte[1024];
-      rnd.nextBytes(v);
-      batch.add(new byte[][] {String.format(Locale.ROOT, "k%06d", i).getBytes(UTF8), v});
-      if (batch.size() == 50) {
-        c.putAll(batch);
-        batch = new ArrayList<>();
-      }
-    }
+    LocalCluster.putRandom(c, "k", KEYS, 50, 7);
   }
 
   private static final java.nio.charset.Charset UTF8 = StandardCharsets.UTF_8;

@@ -16,14 +16,11 @@ import dev.ferry.raft.admin.MembershipAdmin;
 import dev.ferry.raft.admin.MembershipTimeoutException;
 import dev.ferry.statemachine.StateMachineConfig;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
-import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -57,20 +54,7 @@ class JoinFaultsIT {
 
   /** Some 6 MiB: 6,000 keys of random 1 KiB values, 20 per command. */
   private static void load(KvClient c) throws IOException {
-    Random rnd = new Random(1);
-    List<byte[][]> batch = new ArrayList<>();
-    for (int i = 0; i < 6_000; i++) {
-      byte[] v = new byte[1024];
-      rnd.nextBytes(v);
-      batch.add(
-          new byte[][] {
-            String.format(Locale.ROOT, "key-%06d", i).getBytes(StandardCharsets.UTF_8), v
-          });
-      if (batch.size() == 20) {
-        c.putAll(batch);
-        batch = new ArrayList<>();
-      }
-    }
+    LocalCluster.putRandom(c, "key-", 6_000, 20, 1);
   }
 
   /** Limits every voter's chunk service to {@code bytesPerSecond} (0: unlimited), from now on. */

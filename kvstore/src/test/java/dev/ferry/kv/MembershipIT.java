@@ -36,10 +36,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
-import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -75,20 +72,7 @@ class MembershipIT {
 
   /** {@link #KEYS} keys of random 1 KiB values, 20 per command: some 300 log entries. */
   private static void load(KvClient c) throws IOException {
-    Random rnd = new Random(1);
-    List<byte[][]> batch = new ArrayList<>();
-    for (int i = 0; i < KEYS; i++) {
-      byte[] v = new byte[1024];
-      rnd.nextBytes(v);
-      batch.add(
-          new byte[][] {
-            String.format(Locale.ROOT, "key-%06d", i).getBytes(StandardCharsets.UTF_8), v
-          });
-      if (batch.size() == 20) {
-        c.putAll(batch);
-        batch = new ArrayList<>();
-      }
-    }
+    LocalCluster.putRandom(c, "key-", KEYS, 20, 1);
   }
 
   /** The configuration as the current leader holds it. */

@@ -297,7 +297,11 @@ final class ShapedRatis implements ShapedSystem {
   public Map<String, Object> join(Joiner j, long t0, LongConsumer caughtUp) throws IOException {
     List<RaftPeer> with = new ArrayList<>(members);
     with.add(joinerPeer(j));
-    try (RaftClient c = client(with)) {
+    // The change's reply comes when the leader has sent its whole snapshot (Ratis's staging): over
+    // 100 Mbit/s a 1 GiB state takes about 100 s. With the 30 s request timeout the first attempt
+    // timed out and the retries were refused as a reconfiguration in progress until the retry
+    // policy gave up (every 1 GiB cold join at 100 Mbit/s failed so); wait as long as the join may.
+    try (RaftClient c = ShapedSystem.client(RatisNode.GROUP, with, timeout)) {
       String leader = ShapedSystem.leader(c, ShapedSystem.ids(members), RatisNode.GROUP, timeout);
       long commit =
           ShapedSystem.info(c, leader, RatisNode.GROUP).getLogInfoProto().getCommitted().getIndex();

@@ -11,6 +11,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
+import java.util.Random;
 import java.util.function.Predicate;
 import java.util.stream.Stream;
 
@@ -97,6 +99,28 @@ public final class LocalCluster extends dev.ferry.testing.LocalCluster {
     return tls() == null
         ? KvClient.connect(clusterName(), to, timeout)
         : KvClient.connect(clusterName(), to, timeout, tls().client());
+  }
+
+  /**
+   * Writes {@code keys} keys named {@code prefix} + a 6-digit number, with random 1 KiB values from
+   * {@code seed}, {@code perCommand} to a command: the state the cluster ITs load.
+   */
+  public static void putRandom(KvClient c, String prefix, int keys, int perCommand, long seed)
+      throws IOException {
+    Random rnd = new Random(seed);
+    List<byte[][]> batch = new ArrayList<>();
+    for (int i = 0; i < keys; i++) {
+      byte[] v = new byte[1024];
+      rnd.nextBytes(v);
+      batch.add(
+          new byte[][] {
+            String.format(Locale.ROOT, "%s%06d", prefix, i).getBytes(StandardCharsets.UTF_8), v
+          });
+      if (batch.size() == perCommand || i == keys - 1) {
+        c.putAll(batch);
+        batch = new ArrayList<>();
+      }
+    }
   }
 
   /**
