@@ -3,13 +3,13 @@ package dev.ferry.kv;
 import dev.ferry.client.ClusterUnavailableException;
 import dev.ferry.client.CommandRejectedException;
 import dev.ferry.client.FerryClient;
+import dev.ferry.client.NotHereException;
 import dev.ferry.client.OutcomeUnknownException;
 import dev.ferry.kv.internal.KvCodec;
 import dev.ferry.raft.TlsFiles;
 import dev.ferry.shipping.PeerAddress;
 import dev.ferry.statemachine.DigestAt;
 import dev.ferry.statemachine.ReplyStatus;
-import java.io.Closeable;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Duration;
@@ -30,15 +30,18 @@ import org.apache.ratis.protocol.RaftGroup;
  * stored reply to a duplicate. The client finds the leader by itself and retries until the
  * operation's deadline; a write whose outcome is still unknown at the deadline fails with {@link
  * KvTimeoutException} ("unknown": it may or may not have been applied), as does a read no replica
- * answered in time. A write the replicas refused fails with {@link KvException} and its {@link
- * ReplyStatus}.
+ * answered in time. An operation every peer answered "not here" (they do not host the group: the
+ * client's peers are out of date) fails at once with {@link KvNotHereException} (its {@code
+ * notApplied()} says whether a write is known not to have been applied); one still unanswered at
+ * the deadline whose last node asked answered "not here" fails with it too, its outcome unknown. A
+ * write the replicas refused fails with {@link KvException} and its {@link ReplyStatus}.
  *
  * <p>Reads are linearizable by default (Raft read index on the leader); {@link #getStale} reads
  * from one replica's current state without any coordination.
  *
  * <p>Thread-safe: many threads may issue operations concurrently through one client (one session).
  */
-public final class KvClient implements Closeable {
+public final class KvClient implements KvOperations {
   private final FerryClient ferry;
 
   private KvClient(FerryClient ferry) {
@@ -80,6 +83,7 @@ public final class KvClient implements Closeable {
   }
 
   /** Sets {@code key} to {@code value}; returns whether the key existed before. */
+  @Override
   public boolean put(byte[] key, byte[] value) throws IOException {
     return write(KvCodec.put(key, value))[0] != 0;
   }
@@ -88,6 +92,7 @@ public final class KvClient implements Closeable {
    * Adds {@code delta} to a 64-bit counter stored at {@code key} (absent counts as 0) and returns
    * the new value.
    */
+  @Override
   public long increment(byte[] key, long delta) throws IOException {
     return java.nio.ByteBuffer.wrap(write(KvCodec.increment(key, delta))).getLong();
   }
@@ -96,11 +101,13 @@ public final class KvClient implements Closeable {
    * Sets every key of {@code entries} ({@code {key, value}} pairs) in one command: applied
    * atomically and at most once. Far faster than one {@link #put} per key for bulk loads.
    */
+  @Override
   public void putAll(List<byte[][]> entries) throws IOException {
     write(KvCodec.putAll(entries));
   }
 
   /** Deletes {@code key}; returns whether it existed. */
+  @Override
   public boolean delete(byte[] key) throws IOException {
     return write(KvCodec.delete(key))[0] != 0;
   }
@@ -111,6 +118,7 @@ public final class KvClient implements Closeable {
    *
    * @return whether it was set; when not, {@link CasResult#current()} is the value found
    */
+  @Override
   public CasResult compareAndSet(byte[] key, byte[] expected, byte[] value) throws IOException {
     KvCodec.ValueReply r = KvCodec.decodeValueReply(write(KvCodec.cas(key, expected, value)));
     return new CasResult(r.success(), r.value());
@@ -126,6 +134,7 @@ public final class KvClient implements Closeable {
   public record CasResult(boolean success, byte[] current) {}
 
   /** Linearizable read: {@code key}'s value, or {@code null}. */
+  @Override
   public byte[] get(byte[] key) throws IOException {
     KvCodec.ValueReply r = KvCodec.decodeValueReply(call(() -> ferry.query(KvCodec.get(key))));
     return r.success() ? r.value() : null;
@@ -136,6 +145,7 @@ public final class KvClient implements Closeable {
    *
    * @param replicaId the replica to read from
    */
+  @Override
   public byte[] getStale(byte[] key, String replicaId) throws IOException {
     KvCodec.ValueReply r =
         KvCodec.decodeValueReply(call(() -> ferry.queryStale(KvCodec.get(key), replicaId)));
@@ -146,6 +156,7 @@ public final class KvClient implements Closeable {
    * Linearizable range scan of {@code [from, to)} ({@code null}: unbounded), at most {@code limit}
    * entries in key order.
    */
+  @Override
   public Map<byte[], byte[]> scan(byte[] from, byte[] to, int limit) throws IOException {
     byte[] reply = call(() -> ferry.query(KvCodec.scan(from, to, limit)));
     Map<byte[], byte[]> out = new LinkedHashMap<>();
@@ -209,7 +220,12 @@ public final class KvClient implements Closeable {
       KvException k = new KvException(e.status(), e.reason());
       k.initCause(e);
       throw k;
+    } catch (NotHereException e) {
+      throw new KvNotHereException(e.getMessage(), e, e.reachedNoReplica());
     } catch (OutcomeUnknownException | ClusterUnavailableException e) {
+      if (KvNotHereException.notHere(e)) {
+        throw new KvNotHereException(e.getMessage(), e);
+      }
       throw new KvTimeoutException(e.getMessage(), e);
     } catch (UncheckedIOException e) {
       throw e.getCause();

@@ -297,6 +297,34 @@ class MembershipIT {
     }
   }
 
+  /**
+   * A voter removed while it was down is never told (the leader's RETIRE finds nobody, and no
+   * leader sends it the log once it is out): restarted, it is a voter in its own configuration that
+   * hears from no leader, asks the leader, finds itself out, and stops keeping its data, instead of
+   * campaigning for ever.
+   */
+  @Test
+  void aVoterRemovedWhileDownStopsOnItsOwnWhenItComesBack() throws Exception {
+    start();
+    try (KvClient c = cluster.client(T)) {
+      c.put("before".getBytes(StandardCharsets.UTF_8), new byte[] {1});
+      String removed = cluster.follower(T);
+      cluster.stop(removed);
+
+      RemoveResult r = get(admin(c).removeMember(new RemoveRequest(removed, T)));
+      assertEquals(RemoveResult.Outcome.REMOVED_VOTER, r.outcome());
+      assertFalse(ids(conf().getCurrentPeers()).contains(removed));
+
+      FerryServer back = cluster.start(removed);
+      String why = back.retired().get(T.toSeconds(), TimeUnit.SECONDS);
+      assertTrue(why.contains("not in the cluster's"), why);
+      assertFalse(isEmptyDir(cluster.dataDir(removed)), "a removed voter keeps its data");
+      c.put("after".getBytes(StandardCharsets.UTF_8), new byte[] {2});
+      assertArrayEquals(new byte[] {2}, c.get("after".getBytes(StandardCharsets.UTF_8)));
+      assertEquals(2, conf().getCurrentPeers().size());
+    }
+  }
+
   @Test
   void aNodeThatNeverCatchesUpTimesOutAndIsRemoved() throws Exception {
     // The node stops answering mid-add: the add fails at its deadline and undoes itself (Ratis ends
@@ -483,6 +511,157 @@ class MembershipIT {
       assertTrue(why.contains("undone by the new leader"), why);
       c.put("after".getBytes(StandardCharsets.UTF_8), new byte[] {1});
     }
+  }
+
+  /**
+   * A replica move is one recorded change (an add that replaces a node): its driver, the leader,
+   * dies once the record says VERIFIED, and later, in a second move, once it says PROMOTED; each
+   * time the next leader finishes the move by itself (the target a voter, then the source removed
+   * and told it was replaced), and the group never has fewer than three voters.
+   */
+  @Test
+  void aMoveWhoseDriverDiesAfterItsVerificationIsFinishedByTheNextLeader() throws Exception {
+    start();
+    try (KvClient c = cluster.client(T)) {
+      LocalCluster.putRandom(c, "key-", 1_000, 20, 1);
+      java.util.concurrent.atomic.AtomicInteger fewest =
+          new java.util.concurrent.atomic.AtomicInteger(Integer.MAX_VALUE);
+      java.util.concurrent.atomic.AtomicBoolean sampling =
+          new java.util.concurrent.atomic.AtomicBoolean(true);
+      Thread sampler =
+          new Thread(
+              () -> {
+                while (sampling.get()) {
+                  leaderVoters().ifPresent(v -> fewest.accumulateAndGet(v, Math::min));
+                  try {
+                    Thread.sleep(20);
+                  } catch (InterruptedException e) {
+                    return;
+                  }
+                }
+              });
+      sampler.start();
+      try {
+        List<PeerAddress> members = new java.util.ArrayList<>(cluster.peers());
+        Moved first = moveAndKillTheDriver("n4", members, AddProgress.Phase.PROMOTING);
+        cluster.start(first.leader());
+        members.removeIf(p -> p.id().equals(first.source()));
+        members.add(first.target());
+        moveAndKillTheDriver("n5", members, AddProgress.Phase.REMOVING);
+      } finally {
+        sampling.set(false);
+        sampler.join();
+      }
+      assertEquals(3, fewest.get(), "the fewest voters in the leader's configuration");
+    }
+  }
+
+  /**
+   * Starts listener {@code target} and has the leader move a follower's replica to it; the driver
+   * is held (its progress listener blocks) once it reports {@code holdAt}, then the leader stops.
+   * Checks the next leader finishes the move.
+   */
+  private Moved moveAndKillTheDriver(
+      String target, List<PeerAddress> members, AddProgress.Phase holdAt) throws Exception {
+    FerryServer t = cluster.startListener(target, KvStateMachine::new, members);
+    String leader = cluster.leader(T);
+    Set<String> before = ids(conf().getCurrentPeers());
+    String source = before.stream().filter(v -> !v.equals(leader)).sorted().findFirst().get();
+    FerryServer sourceServer = cluster.server(source);
+    CompletableFuture<Void> held = new CompletableFuture<>();
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    CompletableFuture<AddResult> driving =
+        cluster
+            .server(leader)
+            .membership()
+            .orElseThrow()
+            .addMember(
+                new AddRequest(t.self(), T).replacing(source),
+                p -> {
+                  if (p.phase() == holdAt && held.complete(null)) {
+                    try {
+                      release.await(T.toSeconds(), TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                      Thread.currentThread().interrupt();
+                    }
+                  }
+                });
+    try {
+      held.get(T.toSeconds(), TimeUnit.SECONDS);
+      var recorded = cluster.replica(leader).pendingMembershipChange().orElseThrow();
+      assertEquals(source, recorded.replaces());
+      assertEquals(
+          holdAt == AddProgress.Phase.PROMOTING
+              ? dev.ferry.statemachine.MembershipChange.Phase.VERIFIED
+              : dev.ferry.statemachine.MembershipChange.Phase.PROMOTED,
+          recorded.phase());
+      cluster.stop(leader);
+    } finally {
+      release.countDown();
+    }
+    assertThrows(ExecutionException.class, () -> get(driving), "the driver died");
+
+    // Told by whoever removed it, or found out by its own check (if it led, it told itself last).
+    String why = sourceServer.retired().get(T.toSeconds(), TimeUnit.SECONDS);
+    assertFalse(why.contains("never verified"), "a replaced voter keeps its state: " + why);
+    Set<String> expected = new java.util.HashSet<>(before);
+    expected.remove(source);
+    expected.add(target);
+    LocalCluster.await(
+        T,
+        () -> {
+          try {
+            String l = cluster.leader(T);
+            return cluster.replica(l).pendingMembershipChange().isEmpty()
+                && ids(conf().getCurrentPeers()).equals(expected);
+          } catch (IOException | RuntimeException e) {
+            return false;
+          }
+        },
+        "the next leader to finish the move to " + expected);
+    assertTrue(conf().getCurrentPeers(RaftPeerRole.LISTENER).isEmpty(), "no listener left");
+    cluster.stop(source);
+    // A client of the group as it is now (the test's first client knows n1..n3 only).
+    List<PeerAddress> now = new java.util.ArrayList<>(members);
+    now.removeIf(p -> p.id().equals(source));
+    now.add(t.self());
+    long checkpoint = System.nanoTime();
+    DigestAt at;
+    try (KvClient after = KvClient.connect(cluster.clusterName(), now, T)) {
+      after.put(("after-" + target).getBytes(StandardCharsets.UTF_8), new byte[] {1});
+      at = after.checkpoint(checkpoint);
+    }
+    for (String v : expected) {
+      if (!v.equals(leader)) {
+        LocalCluster.await(
+            T,
+            () -> cluster.replica(v).checkpoint(checkpoint).isPresent(),
+            v + " to record the checkpoint");
+        assertEquals(at, cluster.replica(v).checkpoint(checkpoint).orElseThrow(), v + "'s digest");
+      }
+    }
+    return new Moved(leader, source, t.self());
+  }
+
+  /** A move whose driver was stopped: the stopped leader, the source, the target. */
+  private record Moved(String leader, String source, PeerAddress target) {}
+
+  /** The number of voters in the running leader's configuration (the fewer of old and new). */
+  private java.util.Optional<Integer> leaderVoters() {
+    for (String id : cluster.running()) {
+      try {
+        FerryServer s = cluster.server(id);
+        if (s.isLeader()) {
+          RaftConfiguration conf = s.raftServer().getDivision(s.group().getGroupId()).getRaftConf();
+          int now = conf.getCurrentPeers().size();
+          int old = conf.getPreviousPeers().size();
+          return java.util.Optional.of(old == 0 ? now : Math.min(now, old));
+        }
+      } catch (IOException | RuntimeException e) {
+        return java.util.Optional.empty();
+      }
+    }
+    return java.util.Optional.empty();
   }
 
   @Test

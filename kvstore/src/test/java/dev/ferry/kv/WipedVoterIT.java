@@ -18,8 +18,11 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
+import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.protocol.SetConfigurationRequest;
 import org.apache.ratis.server.RaftConfiguration;
+import org.apache.ratis.server.RaftServer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -94,6 +97,117 @@ class WipedVoterIT {
   }
 
   /**
+   * A quiet cluster: nothing written after the wipe (but what the rejoin itself writes), no capture
+   * before it, and the leader's log still holds everything the wiped node had acknowledged: it is
+   * sent the log (or a baseline to install) and re-added all the same.
+   */
+  @Test
+  void aWipedVoterInAQuietClusterIsSentTheLogAndReadded() throws Exception {
+    start();
+    try (KvClient c = cluster.client(T)) {
+      for (int i = 0; i < 20; i++) {
+        c.put(b("k" + i), b("v" + i));
+      }
+    }
+    awaitIdentitiesLearned();
+    String wiped = cluster.follower(T);
+    long acknowledged = cluster.replica(wiped).digest().join().index();
+    cluster.stop(wiped);
+    cluster.wipe(wiped);
+
+    FerryServer restarted = cluster.start(wiped);
+    restarted.raftServer();
+    assertTrue(restarted.rejoining(), "the wiped node runs as a listener until re-added");
+    long logStart = leaderDivision().getRaftLog().getStartIndex();
+    assertTrue(
+        logStart <= acknowledged,
+        "the leader's log starts at " + logStart + ", past what the wiped node acknowledged");
+
+    LocalCluster.await(
+        T,
+        () ->
+            !restarted.rejoining()
+                && roleIn(leaderConf(), wiped).equals(Optional.of(PeerIdentity.MemberRole.VOTER)),
+        wiped + " re-added as a voter");
+    awaitSameDigest(List.of(cluster.leader(T), wiped));
+    try (KvClient c = cluster.clientOf(wiped, T)) {
+      assertArrayEquals(b("v7"), c.getStale(b("k7"), wiped));
+    }
+  }
+
+  /**
+   * A wiped node the configuration has as a listener that had caught up (a rejoining node wiped
+   * again; here moved to the listeners by hand): the leader's replication to it had matched its
+   * whole log, so in a quiet cluster the leader only sent it heartbeats, which the empty node
+   * refuses, without ever going back below the old match index. Taken out of the configuration and
+   * added back as a listener, it is sent the log like any joiner.
+   */
+  @Test
+  void aWipedNodeThatHadCaughtUpAsAListenerIsReaddedInAQuietCluster() throws Exception {
+    start();
+    String wiped;
+    try (KvClient c = cluster.client(T)) {
+      for (int i = 0; i < 20; i++) {
+        c.put(b("k" + i), b("v" + i));
+      }
+      awaitIdentitiesLearned();
+      wiped = cluster.follower(T);
+      moveToListeners(c, wiped);
+    }
+    LocalCluster.await(
+        T,
+        () -> cluster.applied(wiped) >= leaderDivision().getRaftLog().getLastCommittedIndex(),
+        wiped + " caught up as a listener");
+    cluster.stop(wiped);
+    cluster.wipe(wiped);
+
+    FerryServer restarted = cluster.start(wiped);
+    restarted.raftServer();
+    assertTrue(restarted.rejoining(), "the wiped node runs as a listener until re-added");
+    LocalCluster.await(
+        T,
+        () ->
+            !restarted.rejoining()
+                && roleIn(leaderConf(), wiped).equals(Optional.of(PeerIdentity.MemberRole.VOTER)),
+        wiped + " re-added as a voter");
+    awaitSameDigest(List.of(cluster.leader(T), wiped));
+    try (KvClient c = cluster.clientOf(wiped, T)) {
+      assertArrayEquals(b("v7"), c.getStale(b("k7"), wiped));
+    }
+  }
+
+  /** Moves voter {@code id} to the listeners with a plain Ratis compare-and-set. */
+  private void moveToListeners(KvClient c, String id) {
+    RaftConfiguration conf = leaderConf();
+    List<RaftPeer> voters = List.copyOf(conf.getCurrentPeers(RaftPeerRole.FOLLOWER));
+    RaftPeer node =
+        voters.stream().filter(p -> p.getId().toString().equals(id)).findFirst().orElseThrow();
+    SetConfigurationRequest.Arguments change =
+        SetConfigurationRequest.Arguments.newBuilder()
+            .setMode(SetConfigurationRequest.Mode.COMPARE_AND_SET)
+            .setServersInCurrentConf(voters)
+            .setListenersInCurrentConf(List.of())
+            .setServersInNewConf(voters.stream().filter(p -> p != node).toList())
+            .setListenersInNewConf(
+                List.of(RaftPeer.newBuilder(node).setStartupRole(RaftPeerRole.LISTENER).build()))
+            .build();
+    LocalCluster.await(
+        T,
+        () -> {
+          if (roleIn(leaderConf(), id).equals(Optional.of(PeerIdentity.MemberRole.LISTENER))) {
+            return true;
+          }
+          try {
+            c.raftClient().admin().setConfiguration(change);
+          } catch (IOException | RuntimeException e) {
+            // Refused while Ratis finishes a change or times out the request: asked again.
+          }
+          return false;
+        },
+        id + " moved to the listeners");
+  }
+
+  /**
    * The hazard itself: an entry acknowledged by the leader and the node then wiped, not by the
    * stale follower; the leader stops; the stale follower must not win an election with the wiped
    * node's vote, so the entry survives once the old leader is back.
@@ -150,9 +264,13 @@ class WipedVoterIT {
   }
 
   private RaftConfiguration leaderConf() {
+    return leaderDivision().getRaftConf();
+  }
+
+  private RaftServer.Division leaderDivision() {
     try {
       FerryServer s = cluster.server(cluster.leader(T));
-      return s.raftServer().getDivision(s.group().getGroupId()).getRaftConf();
+      return s.raftServer().getDivision(s.group().getGroupId());
     } catch (IOException e) {
       throw new AssertionError(e);
     }

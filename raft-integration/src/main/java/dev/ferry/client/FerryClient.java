@@ -47,8 +47,11 @@ import java.util.function.Supplier;
  * fails, for a command with {@link OutcomeUnknownException} (it may or may not have been applied),
  * for a read with {@link ClusterUnavailableException}. A refusal recorded by the replicas fails it
  * at once with {@link CommandRejectedException} (its {@link ReplyStatus}); an expired session with
- * {@link SessionExpiredException}. These exceptions are unchecked; the asynchronous variants fail
- * their futures with them.
+ * {@link SessionExpiredException}. A call to which every peer the client knows answered that it
+ * does not host the group ("not here", within one pass over the peers) fails at once with {@link
+ * NotHereException}: the peers are out of date (the group moved); a mix of "not here" and peers
+ * that do not answer is retried until the deadline, as the group may be moving to them. These
+ * exceptions are unchecked; the asynchronous variants fail their futures with them.
  *
  * <p>Deadlines are checked between attempts: an attempt that is under way at the deadline finishes
  * first (one attempt lasts at most a few seconds: a 3 s request timeout, with short retries inside
@@ -67,6 +70,7 @@ public final class FerryClient implements AutoCloseable {
   private static final AtomicInteger THREADS = new AtomicInteger();
 
   private final Transport transport;
+  private final Set<String> peerIds;
   private final RetryLoop loop;
   private final Session session;
   private final Duration deadline;
@@ -80,7 +84,22 @@ public final class FerryClient implements AutoCloseable {
       ClientId clientId,
       Duration deadline,
       Executor executor) {
+    this(transport, Set.of(), loop, clientId, deadline, executor);
+  }
+
+  /**
+   * A client over {@code transport}, whose attempts may reach the nodes {@code peerIds} (a call
+   * ends with {@link NotHereException} once all of them answered "not here"; none: never).
+   */
+  FerryClient(
+      Transport transport,
+      Set<String> peerIds,
+      RetryLoop loop,
+      ClientId clientId,
+      Duration deadline,
+      Executor executor) {
     this.transport = transport;
+    this.peerIds = Set.copyOf(peerIds);
     this.loop = loop;
     this.session = new Session(clientId);
     this.deadline = deadline;
@@ -191,9 +210,12 @@ public final class FerryClient implements AutoCloseable {
         }
       }
       requirePositive(deadline);
+      Set<String> peerIds = new HashSet<>();
+      peers.forEach(p -> peerIds.add(p.id()));
       return new FerryClient(
           RaftTransport.connect(
               RaftPeers.group(clusterName, peers), tls == null ? null : tls.ratisParameters()),
+          peerIds,
           RetryLoop.system(),
           ClientId.random(),
           deadline,
@@ -210,6 +232,8 @@ public final class FerryClient implements AutoCloseable {
    * machine's reply; within the client's default deadline. Blocks.
    *
    * @throws OutcomeUnknownException if no reply came before the deadline
+   * @throws NotHereException if every peer answered that it does not host the group (see {@link
+   *     NotHereException#reachedNoReplica()} for whether the command may have been applied)
    * @throws CommandRejectedException if the replicas refused it (e.g. the state machine threw)
    * @throws SessionExpiredException if the session expired
    * @throws IllegalStateException if the client is closed
@@ -251,7 +275,17 @@ public final class FerryClient implements AutoCloseable {
     Session.Command c = session.next(command);
     Reply reply;
     try {
-      reply = CommandCodec.decodeReply(loop.call(by, () -> open().write(c.entry()).reply()));
+      reply =
+          CommandCodec.decodeReply(loop.call(by, peerIds, () -> open().write(c.entry()).reply()));
+    } catch (RetryLoop.NotHereEverywhere e) {
+      if (e.reachedNoReplica()) {
+        // No replica saw this sequence number: nothing to keep a reply for.
+        session.acknowledged(c.seq());
+      }
+      throw new NotHereException(
+          "command " + c.seq() + " of session " + session.id() + ": " + e.getMessage(),
+          e,
+          e.reachedNoReplica());
     } catch (RetryLoop.DeadlineExceeded | InterruptedIOException | Transport.Closed e) {
       // Outcome unknown: the sequence stays unacknowledged, so the replicas keep its reply.
       throw new OutcomeUnknownException(
@@ -274,6 +308,7 @@ public final class FerryClient implements AutoCloseable {
    * within the client's default deadline. Blocks.
    *
    * @throws ClusterUnavailableException if no answer came before the deadline
+   * @throws NotHereException if every peer answered that it does not host the group
    * @throws CommandRejectedException with {@link ReplyStatus#APPLY_FAILED} if {@code query} threw
    * @throws IllegalStateException if the client is closed
    */
@@ -301,7 +336,7 @@ public final class FerryClient implements AutoCloseable {
   private byte[] queryBy(byte[] request, long by) {
     Objects.requireNonNull(request, "request");
     byte[] q = CommandCodec.userQuery(request);
-    return read("query", by, () -> open().read(q));
+    return read("query", by, peerIds, () -> open().read(q));
   }
 
   /**
@@ -309,6 +344,7 @@ public final class FerryClient implements AutoCloseable {
    * commands (even this client's own). Within the client's default deadline; blocks.
    *
    * @throws ClusterUnavailableException if the node did not answer before the deadline
+   * @throws NotHereException if the node answered that it does not host the group
    * @throws CommandRejectedException with {@link ReplyStatus#APPLY_FAILED} if {@code query} threw
    * @throws IllegalStateException if the client is closed
    */
@@ -322,7 +358,8 @@ public final class FerryClient implements AutoCloseable {
     Objects.requireNonNull(nodeId, "nodeId");
     long by = deadlineOf(deadline);
     byte[] q = CommandCodec.userQuery(request);
-    return read("stale query on " + nodeId, by, () -> open().readStale(q, 0, nodeId));
+    return read(
+        "stale query on " + nodeId, by, Set.of(nodeId), () -> open().readStale(q, 0, nodeId));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -360,6 +397,7 @@ public final class FerryClient implements AutoCloseable {
         read(
             "checkpoint " + id + " on " + nodeId,
             deadlineOf(deadline),
+            Set.of(nodeId),
             () -> open().readStale(q, index, nodeId)));
   }
 
@@ -373,7 +411,11 @@ public final class FerryClient implements AutoCloseable {
     Objects.requireNonNull(nodeId, "nodeId");
     byte[] q = CommandCodec.digestQuery();
     return CommandCodec.decodeDigestReply(
-        read("digest of " + nodeId, deadlineOf(deadline), () -> open().readStale(q, 0, nodeId)));
+        read(
+            "digest of " + nodeId,
+            deadlineOf(deadline),
+            Set.of(nodeId),
+            () -> open().readStale(q, 0, nodeId)));
   }
 
   /**
@@ -448,7 +490,9 @@ public final class FerryClient implements AutoCloseable {
 
   private Transport.Written write(String what, long by, byte[] entry) {
     try {
-      return loop.call(by, () -> open().write(entry));
+      return loop.call(by, peerIds, () -> open().write(entry));
+    } catch (RetryLoop.NotHereEverywhere e) {
+      throw new NotHereException(what + ": " + e.getMessage(), e, e.reachedNoReplica());
     } catch (RetryLoop.DeadlineExceeded | InterruptedIOException | Transport.Closed e) {
       throw new OutcomeUnknownException(what + ": " + what(e), e);
     } catch (IOException | RuntimeException e) {
@@ -456,10 +500,12 @@ public final class FerryClient implements AutoCloseable {
     }
   }
 
-  private byte[] read(String what, long by, RetryLoop.Attempt<byte[]> attempt) {
+  private byte[] read(String what, long by, Set<String> peers, RetryLoop.Attempt<byte[]> attempt) {
     requireOpen();
     try {
-      return loop.call(by, attempt);
+      return loop.call(by, peers, attempt);
+    } catch (RetryLoop.NotHereEverywhere e) {
+      throw new NotHereException(what + ": " + e.getMessage(), e, e.reachedNoReplica());
     } catch (RetryLoop.DeadlineExceeded | InterruptedIOException | Transport.Closed e) {
       throw new ClusterUnavailableException(what + ": " + what(e), e);
     } catch (IOException | RuntimeException e) {

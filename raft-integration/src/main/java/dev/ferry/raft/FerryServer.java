@@ -16,6 +16,8 @@ import dev.ferry.shipping.chunks.ChunkServer;
 import dev.ferry.shipping.chunks.SnapshotSource;
 import dev.ferry.shipping.install.MultiSourceInstaller;
 import dev.ferry.shipping.install.Shipping;
+import dev.ferry.shipping.install.TransferPriority;
+import dev.ferry.shipping.install.TransferScheduler;
 import dev.ferry.shipping.metrics.InstallMetrics;
 import dev.ferry.shipping.metrics.NodeMetrics;
 import dev.ferry.snapshot.transfer.TransferConfig;
@@ -32,17 +34,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import org.apache.ratis.conf.Parameters;
 import org.apache.ratis.conf.RaftProperties;
-import org.apache.ratis.grpc.GrpcConfigKeys;
 import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
 import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftGroupId;
@@ -50,10 +50,7 @@ import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.server.DivisionInfo;
 import org.apache.ratis.server.RaftServer;
-import org.apache.ratis.server.RaftServerConfigKeys;
 import org.apache.ratis.server.storage.RaftStorage;
-import org.apache.ratis.util.SizeInBytes;
-import org.apache.ratis.util.TimeDuration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -104,7 +101,18 @@ public final class FerryServer implements Closeable {
   private volatile RaftServer server;
 
   private final CompletableFuture<RaftServer> raftBuilt = new CompletableFuture<>();
-  private final RaftFactory raftFactory;
+  private final RaftHost raftHost;
+
+  /** Whether the division waits for its peers' answers ({@link VoterGuard}) before it starts. */
+  private final boolean guarded;
+
+  /** What the service port serves of this replica's snapshots. */
+  private final SnapshotSource chunkSource;
+
+  /** The node hosting this replica among its groups, or null for a server of its own. */
+  private final FerryNode node;
+
+  private final String name;
   private final StorageIdentity storage;
   private volatile boolean raftStarted;
 
@@ -135,7 +143,9 @@ public final class FerryServer implements Closeable {
       Builder b,
       RaftGroup group,
       RaftServer server,
-      RaftFactory raftFactory,
+      RaftHost raftHost,
+      boolean guarded,
+      SnapshotSource chunkSource,
       StorageIdentity storage,
       RatisStateMachine adapter,
       ChunkServer chunkServer,
@@ -148,7 +158,11 @@ public final class FerryServer implements Closeable {
     this.listener = b.listener || storage.rejoining();
     this.group = group;
     this.server = server;
-    this.raftFactory = raftFactory;
+    this.raftHost = raftHost;
+    this.guarded = guarded;
+    this.chunkSource = chunkSource;
+    this.node = b.node;
+    this.name = b.clusterName;
     this.storage = storage;
     if (server != null) {
       raftBuilt.complete(server);
@@ -165,11 +179,12 @@ public final class FerryServer implements Closeable {
     this.secret = b.secret;
     this.tls = b.tls;
     ServiceMetrics.register(metrics, () -> NodeCounters.read(this));
-    this.jmx =
-        b.jmx ? JmxReporter.forRegistry(metrics).inDomain("dev.ferry." + self.id()).build() : null;
+    String domain = "dev.ferry." + self.id() + (node == null ? "" : "." + name);
+    this.jmx = b.jmx ? JmxReporter.forRegistry(metrics).inDomain(domain).build() : null;
     this.nodeMetrics = nodeMetrics;
     this.metricsBind = b.metricsBind;
-    ServerMetrics.register(nodeMetrics, this, b.clusterName, replica, chunkServer);
+    // In a node, the chunk service's metrics are the node's (one service port).
+    ServerMetrics.register(nodeMetrics, this, name, replica, node == null ? chunkServer : null);
   }
 
   /** A new builder. */
@@ -200,7 +215,10 @@ public final class FerryServer implements Closeable {
   }
 
   private FerryServer startServices() throws IOException {
-    if (chunkServer != null) {
+    if (node != null) {
+      node.checkRunning();
+      chunkServer.serveChunks(group.getGroupId().getUuid().toString(), chunkSource);
+    } else if (chunkServer != null) {
       chunkServer.start();
     }
     if (jmx != null) {
@@ -208,10 +226,18 @@ public final class FerryServer implements Closeable {
     }
     if (secret != null) {
       // Before Raft: a fresh peer asks its storage identity questions while Raft has not started.
-      members = MemberService.start(new MemberHost(), secret, tls);
+      members =
+          MemberService.start(
+              new MemberHost(), secret, tls, node == null ? null : node.executors());
     }
-    if (server != null) {
-      startRaft(server);
+    if (!guarded) {
+      RaftServer s = server;
+      if (s == null) {
+        s = raftHost.server(listener);
+        server = s;
+        raftBuilt.complete(s);
+      }
+      startRaft(s);
     } else {
       VoterGuard g =
           new VoterGuard(
@@ -228,7 +254,7 @@ public final class FerryServer implements Closeable {
               members.admin());
       guard = g;
       notStarted = "fresh storage: waiting for its peers to say whether it may vote";
-      Thread t = new Thread(() -> guardThenStart(g), "ferry-voter-guard-" + self.id());
+      Thread t = new Thread(() -> guardThenStart(g), "ferry-voter-guard-" + self.id() + "-" + name);
       t.setDaemon(true);
       t.start();
     }
@@ -244,14 +270,15 @@ public final class FerryServer implements Closeable {
               t.setDaemon(true);
               t.start();
             });
-    if (metricsBind != null) {
+    if (node == null && metricsBind != null) {
       nodeMetrics.jvm();
       metricsHttp = MetricsHttpServer.start(metricsBind, nodeMetrics, this::health);
     }
     LOG.info(
-        "{}: started ({}), peers {}{}",
+        "{}: {}started ({}), peers {}{}",
         self.id(),
-        server == null
+        node == null ? "" : "group " + name + " ",
+        guarded && server == null
             ? "Raft waits for its peers: fresh storage"
             : listener
                 ? "listener" + (storage.rejoining() ? ", rejoining after a wipe" : "")
@@ -270,7 +297,7 @@ public final class FerryServer implements Closeable {
   }
 
   private void startRaft(RaftServer s) throws IOException {
-    s.start();
+    raftHost.start(s, listener);
     raftStarted = true;
   }
 
@@ -284,7 +311,7 @@ public final class FerryServer implements Closeable {
         }
         boolean asListener = start.get() == VoterGuard.Start.LISTENER;
         listener = asListener;
-        RaftServer s = raftFactory.build(asListener);
+        RaftServer s = raftHost.server(asListener);
         server = s;
         raftBuilt.complete(s);
         startRaft(s);
@@ -325,6 +352,19 @@ public final class FerryServer implements Closeable {
     return group;
   }
 
+  /** The cluster name this replica's group was built with (its group id derives from it). */
+  public String groupName() {
+    return name;
+  }
+
+  /**
+   * The node hosting this replica among its groups, if it was built with one ({@link
+   * Builder#node}).
+   */
+  public Optional<FerryNode> node() {
+    return Optional.ofNullable(node);
+  }
+
   /**
    * The underlying Ratis server. Blocks while a fresh voter waits for its peers before its Raft
    * server may be built (see {@link #start()}).
@@ -350,6 +390,11 @@ public final class FerryServer implements Closeable {
       throw new IOException(self.id() + ": Raft server not running yet (" + notStarted + ")");
     }
     return s.getDivision(group.getGroupId());
+  }
+
+  /** The Ratis adapter of the replica (what the node's state machine registry hands Ratis). */
+  RatisStateMachine adapter() {
+    return adapter;
   }
 
   /** The user's state machine this node runs (as given to {@link Builder#stateMachine}). */
@@ -409,7 +454,9 @@ public final class FerryServer implements Closeable {
 
   /**
    * The node's Prometheus metrics: what {@code /metrics} serves when the endpoint is on ({@link
-   * Builder#metricsEndpoint}). Register further metrics here (see {@link NodeMetrics}).
+   * Builder#metricsEndpoint}). Register further metrics here (see {@link NodeMetrics}). In a {@link
+   * FerryNode}: this group's series only, which the node's endpoint serves with its other groups'
+   * ({@link FerryNode#prometheus()}).
    */
   public NodeMetrics prometheus() {
     return nodeMetrics;
@@ -417,6 +464,9 @@ public final class FerryServer implements Closeable {
 
   /** The address the metrics and health endpoint listens on, once started with one. */
   public Optional<InetSocketAddress> metricsAddress() {
+    if (node != null) {
+      return node.metricsAddress();
+    }
     MetricsHttpServer h = metricsHttp;
     return h == null ? Optional.empty() : Optional.of(h.address());
   }
@@ -593,13 +643,15 @@ public final class FerryServer implements Closeable {
     }
 
     @Override
-    public Path dataDir() {
-      return FerryServer.this.dataDir();
-    }
-
-    @Override
-    public void close() throws IOException {
+    public void retire(boolean wipe) throws IOException {
+      if (node != null) {
+        node.removeGroup(name, wipe ? FerryNode.Removal.DELETE : FerryNode.Removal.KEEP);
+        return;
+      }
       FerryServer.this.close();
+      if (wipe) {
+        MemberService.wipe(dataDir);
+      }
     }
   }
 
@@ -624,8 +676,9 @@ public final class FerryServer implements Closeable {
       members.close();
     }
     try {
+      // A node's server runs on for its other groups: only this group's division stops.
       if (server != null) {
-        server.close();
+        raftHost.stop(server);
       }
     } finally {
       if (peerClients != null) {
@@ -634,20 +687,37 @@ public final class FerryServer implements Closeable {
       if (logHold != null) {
         logHold.close();
       }
-      if (chunkServer != null) {
+      if (node == null && installer != null) {
+        installer.scheduler().close(); // its own: a node's outlives its groups
+      }
+      if (node != null) {
+        chunkServer.stopServingChunks(group.getGroupId().getUuid().toString(), chunkSource);
+      } else if (chunkServer != null) {
         chunkServer.close();
       }
       if (jmx != null) {
         jmx.close();
       }
+      if (node != null) {
+        node.release(this);
+      }
     }
-    LOG.info("{}: stopped", self.id());
+    LOG.info("{}: {}stopped", self.id(), node == null ? "" : "group " + name + " ");
   }
 
-  /** Builds the node's Raft server, with this node as a listener or as a voter. */
-  @FunctionalInterface
-  private interface RaftFactory {
-    RaftServer build(boolean selfListener) throws IOException;
+  /**
+   * Where the replica's Raft division runs: in a Raft server of its own (built with its group) or
+   * in its node's (added and removed through Ratis's group management).
+   */
+  private interface RaftHost {
+    /** The Raft server, built (a server of its own) or found (a node's); nothing started yet. */
+    RaftServer server(boolean selfListener) throws IOException;
+
+    /** Starts the division in {@code s}, with this node as a listener or as a voter. */
+    void start(RaftServer s, boolean selfListener) throws IOException;
+
+    /** Stops the division (a server of its own: the whole server); its storage stays. */
+    void stop(RaftServer s) throws IOException;
   }
 
   /** Builds a {@link FerryServer}. Not thread-safe. */
@@ -660,14 +730,12 @@ public final class FerryServer implements Closeable {
     private StateMachine stateMachine;
     private StateMachineConfig stateMachineConfig = StateMachineConfig.defaults();
     private Installer installer;
-    private Duration electionTimeoutMin = Duration.ofMillis(1500);
-    private Duration electionTimeoutMax = Duration.ofMillis(3000);
-    private Duration requestTimeout = Duration.ofSeconds(10);
-    private Duration pauseStopThreshold = Duration.ofSeconds(60);
-    private Duration stagingTimeout = Duration.ofSeconds(15);
-    private long logPreservationEntries = 10_000;
-    private Long snapshotTriggerEntries;
-    private final Map<String, String> properties = new LinkedHashMap<>();
+    private final RaftTuning tuning = new RaftTuning();
+    private FerryNode node;
+
+    /** The node-wide settings set on this builder: refused with {@link #node}. */
+    private final Set<String> nodeWide = new TreeSet<>();
+
     private ClusterSecret secret;
     private long chunkSendRate;
     private TransferConfig transferConfig = TransferConfig.defaults();
@@ -678,6 +746,7 @@ public final class FerryServer implements Closeable {
     private boolean installLeaderLast = true;
     private long installHoldBudget = MultiSourceInstaller.DEFAULT_HOLD_BUDGET_BYTES;
     private Duration slowInstallAfter = Duration.ofMinutes(5);
+    private TransferPriority installPriority = TransferPriority.CATCH_UP;
     private TlsFiles tls;
     private InetSocketAddress metricsBind;
 
@@ -692,9 +761,27 @@ public final class FerryServer implements Closeable {
       return this;
     }
 
+    /**
+     * Runs this replica in {@code node}, one of the groups it hosts, instead of in a Raft server
+     * and chunk service of its own: the group's division goes into the node's Raft server, its
+     * chunks and admin requests are served on the node's service port, its metrics on the node's
+     * endpoint, and its background checks run on the node's shared scheduler. The node-wide
+     * settings (self id, data directory, cluster secret, TLS, Raft timeouts and properties, chunk
+     * send rate, JMX, metrics endpoint) are the node's: setting one here too fails at {@link
+     * #build()}. The group's state (its Raft log, snapshots and chunk store in the node's Raft
+     * storage; its storage identity in {@code <node dir>/groups/<cluster name>/}) is its own. The
+     * node must be started before this replica is ({@link FerryNode#addGroup} does both). Default:
+     * none, a server of its own.
+     */
+    public Builder node(FerryNode node) {
+      this.node = Objects.requireNonNull(node, "node");
+      return this;
+    }
+
     /** This node's id: one of the peers. */
     public Builder selfId(String id) {
       this.selfId = id;
+      nodeWide.add("selfId");
       return this;
     }
 
@@ -717,6 +804,7 @@ public final class FerryServer implements Closeable {
     /** The directory Raft and snapshot storage live in. */
     public Builder dataDir(Path dir) {
       this.dataDir = dir;
+      nodeWide.add("dataDir");
       return this;
     }
 
@@ -747,8 +835,8 @@ public final class FerryServer implements Closeable {
 
     /** Election timeout range. Defaults 1.5–3 s (several JVMs on two cores). */
     public Builder electionTimeout(Duration min, Duration max) {
-      this.electionTimeoutMin = min;
-      this.electionTimeoutMax = max;
+      tuning.electionTimeout(min, max);
+      nodeWide.add("electionTimeout");
       return this;
     }
 
@@ -759,10 +847,8 @@ public final class FerryServer implements Closeable {
      * Ratis's {@code raft.server.close.threshold}.
      */
     public Builder pauseStopThreshold(Duration threshold) {
-      if (threshold.isNegative() || threshold.isZero()) {
-        throw new IllegalArgumentException("pause stop threshold must be > 0: " + threshold);
-      }
-      this.pauseStopThreshold = threshold;
+      tuning.pauseStopThreshold(threshold);
+      nodeWide.add("pauseStopThreshold");
       return this;
     }
 
@@ -775,16 +861,15 @@ public final class FerryServer implements Closeable {
      * deadline). Keep it below the 30 s an admin allows for undoing a failed add. Default 15 s.
      */
     public Builder stagingTimeout(Duration timeout) {
-      if (timeout.isNegative() || timeout.isZero()) {
-        throw new IllegalArgumentException("staging timeout must be > 0: " + timeout);
-      }
-      this.stagingTimeout = timeout;
+      tuning.stagingTimeout(timeout);
+      nodeWide.add("stagingTimeout");
       return this;
     }
 
     /** How many log entries beyond the snapshot index to keep when purging. Default 10,000. */
     public Builder logPreservationEntries(long entries) {
-      this.logPreservationEntries = entries;
+      tuning.logPreservationEntries = entries;
+      nodeWide.add("logPreservationEntries");
       return this;
     }
 
@@ -793,7 +878,8 @@ public final class FerryServer implements Closeable {
      * machine config's capture interval ({@link StateMachineConfig#captureEveryEntries()}).
      */
     public Builder snapshotTriggerEntries(long entries) {
-      this.snapshotTriggerEntries = entries;
+      tuning.snapshotTriggerEntries = entries;
+      nodeWide.add("snapshotTriggerEntries");
       return this;
     }
 
@@ -804,12 +890,14 @@ public final class FerryServer implements Closeable {
      */
     public Builder clusterSecret(ClusterSecret secret) {
       this.secret = secret;
+      nodeWide.add("clusterSecret");
       return this;
     }
 
     /** Limits the chunk service's send rate, in bytes per second (0: unlimited; for benchmarks). */
     public Builder chunkSendRate(long bytesPerSecond) {
       this.chunkSendRate = bytesPerSecond;
+      nodeWide.add("chunkSendRate");
       return this;
     }
 
@@ -852,6 +940,16 @@ public final class FerryServer implements Closeable {
     }
 
     /**
+     * The priority this replica's install is admitted at by its node's transfer scheduler ({@link
+     * GroupSpec#priority()}; until one install succeeded, then {@code CATCH_UP}). Default {@code
+     * CATCH_UP}. A server of its own has a scheduler of its own that admits every install at once.
+     */
+    public Builder installPriority(TransferPriority priority) {
+      this.installPriority = Objects.requireNonNull(priority, "priority");
+      return this;
+    }
+
+    /**
      * Installs fetch from at most this many peers at once, followers before the leader (default:
      * every peer holding the baseline).
      */
@@ -886,6 +984,7 @@ public final class FerryServer implements Closeable {
     /** Whether to export metrics over JMX (domain {@code dev.ferry.<id>}); default true. */
     public Builder jmx(boolean on) {
       this.jmx = on;
+      nodeWide.add("jmx");
       return this;
     }
 
@@ -899,6 +998,7 @@ public final class FerryServer implements Closeable {
      */
     public Builder tls(TlsFiles files) {
       this.tls = Objects.requireNonNull(files, "files");
+      nodeWide.add("tls");
       return this;
     }
 
@@ -909,12 +1009,14 @@ public final class FerryServer implements Closeable {
      */
     public Builder metricsEndpoint(InetSocketAddress bind) {
       this.metricsBind = Objects.requireNonNull(bind, "bind");
+      nodeWide.add("metricsEndpoint");
       return this;
     }
 
     /** Sets a raw Ratis property (advanced; applied last). */
     public Builder property(String key, String value) {
-      properties.put(key, value);
+      tuning.properties.put(key, value);
+      nodeWide.add("property");
       return this;
     }
 
@@ -923,18 +1025,31 @@ public final class FerryServer implements Closeable {
     }
 
     /**
-     * Validates and builds the server (not started).
+     * Validates and builds the server (not started). With a {@link #node}, the replica is reserved
+     * in the node under its cluster name until it is closed.
      *
      * @throws IllegalArgumentException naming the bad setting
+     * @throws IllegalStateException if the node is closed or already hosts the group
      * @throws IOException if the data directory cannot be created
      */
     public FerryServer build() throws IOException {
-      Objects.requireNonNull(selfId, "selfId is required");
-      Objects.requireNonNull(dataDir, "dataDir is required");
       Objects.requireNonNull(stateMachine, "stateMachine is required");
       if (clusterName == null || clusterName.isBlank()) {
         throw new IllegalArgumentException("clusterName must not be blank");
       }
+      if (node != null) {
+        if (!nodeWide.isEmpty()) {
+          throw new IllegalArgumentException(
+              "set on the FerryNode, not on a group it hosts: " + nodeWide);
+        }
+        selfId = node.self().id();
+        dataDir = node.groupDir(clusterName);
+        secret = node.secret();
+        tls = node.tls().orElse(null);
+        jmx = node.jmx();
+      }
+      Objects.requireNonNull(selfId, "selfId is required");
+      Objects.requireNonNull(dataDir, "dataDir is required");
       if (peers.isEmpty()) {
         throw new IllegalArgumentException("peers must not be empty");
       }
@@ -945,18 +1060,16 @@ public final class FerryServer implements Closeable {
         throw new IllegalArgumentException(
             "selfId '" + selfId + "' is not among the peers " + peers);
       }
-      if (electionTimeoutMin.isNegative()
-          || electionTimeoutMin.isZero()
-          || electionTimeoutMax.compareTo(electionTimeoutMin) <= 0) {
+      if (node != null && !self().equals(node.self())) {
         throw new IllegalArgumentException(
-            "election timeout must be 0 < min < max: "
-                + electionTimeoutMin
-                + ", "
-                + electionTimeoutMax);
+            "the peers of "
+                + clusterName
+                + " list this node as "
+                + self()
+                + ", but the node runs as "
+                + node.self());
       }
-      if (logPreservationEntries < 0) {
-        throw new IllegalArgumentException("logPreservationEntries < 0: " + logPreservationEntries);
-      }
+      tuning.validate();
       if (Files.exists(dataDir) && !Files.isDirectory(dataDir)) {
         throw new IllegalArgumentException("dataDir is not a directory: " + dataDir);
       }
@@ -969,13 +1082,18 @@ public final class FerryServer implements Closeable {
       }
       PeerAddress self = self();
       NodeMetrics nodeMetrics = new NodeMetrics(self.id());
-      ChunkServer chunkServer = null;
       MultiSourceInstaller multiSource = null;
       PeerClients clients = null;
       Installer chosen = installer != null ? installer : Installer.unavailable();
       RaftLogHold logHold = null;
       if (installer == null && secret != null) {
-        clients = new PeerClients(self.id(), secret, tls == null ? null : tls.chunkClientContext());
+        // In a node, the peers' service ports serve many groups: the clients name this one.
+        clients =
+            new PeerClients(
+                self.id(),
+                secret,
+                tls == null ? null : tls.chunkClientContext(),
+                node == null ? null : groupId(clusterName).getUuid().toString());
         logHold =
             new RaftLogHold(
                 self.id(),
@@ -996,17 +1114,31 @@ public final class FerryServer implements Closeable {
                 .holdBudgetBytes(installHoldBudget)
                 .slowAfter(slowInstallAfter)
                 .metrics(new InstallMetrics(metricRegistry, nodeMetrics, clusterName))
+                .name(clusterName)
+                .priority(installPriority)
+                // A node's groups share its scheduler; a server of its own admits all at once.
+                .scheduler(
+                    node != null
+                        ? node.transferScheduler()
+                        : TransferScheduler.unlimited("ferry-install-" + self.id()))
                 .build();
+        if (node == null) {
+          ServerMetrics.registerTransferScheduler(nodeMetrics, multiSource.scheduler());
+        }
         chosen = multiSource;
       }
       Replica replica = new Replica(stateMachine, stateMachineConfig, chosen, self.id());
-      if (secret != null) {
+      ChunkServer chunkServer = null;
+      SnapshotSource chunkSource = SnapshotSource.of(replica::manifests, replica::chunkStore);
+      if (node != null) {
+        chunkServer = node.chunkServer();
+      } else if (secret != null) {
         // The node's service port: chunks for installs, and admin requests (MemberService).
         chunkServer =
             ChunkServer.builder()
                 .nodeId(self.id())
                 .bind(self.host(), self.chunkPort())
-                .source(SnapshotSource.of(replica::manifests, replica::chunkStore))
+                .source(chunkSource)
                 .secret(secret.bytes())
                 .sendRateLimit(chunkSendRate)
                 .tls(tls == null ? null : tls.chunkServerContext())
@@ -1014,80 +1146,113 @@ public final class FerryServer implements Closeable {
       }
       RatisStateMachine adapter = new RatisStateMachine(replica);
 
-      RaftProperties p = new RaftProperties();
-      RaftServerConfigKeys.setStorageDir(p, List.of(dataDir.resolve("raft").toFile()));
-      GrpcConfigKeys.Server.setPort(p, self.raftPort());
-      RaftServerConfigKeys.Log.Appender.setInstallSnapshotEnabled(p, false);
-      RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
-      RaftServerConfigKeys.Log.setPurgePreservationLogNum(p, logPreservationEntries);
-      RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf("8MB"));
-      RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
-      RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, true);
-      RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(
-          p,
-          snapshotTriggerEntries != null
-              ? snapshotTriggerEntries
-              : stateMachineConfig.captureEveryEntries());
-      RaftServerConfigKeys.setStagingTimeout(p, ms(stagingTimeout));
-      RaftServerConfigKeys.Rpc.setTimeoutMin(p, ms(electionTimeoutMin));
-      RaftServerConfigKeys.Rpc.setTimeoutMax(p, ms(electionTimeoutMax));
-      RaftServerConfigKeys.Rpc.setFirstElectionTimeoutMin(p, ms(electionTimeoutMin));
-      RaftServerConfigKeys.Rpc.setFirstElectionTimeoutMax(p, ms(electionTimeoutMax));
-      RaftServerConfigKeys.Rpc.setRequestTimeout(p, ms(requestTimeout));
-      RaftServerConfigKeys.Rpc.setSlownessTimeout(p, ms(requestTimeout.multipliedBy(6)));
-      RaftServerConfigKeys.setCloseThreshold(p, ms(pauseStopThreshold));
-      properties.forEach(p::set);
-      SizeInBytes messageCap = RaftPort.capMessageSize(p);
-
-      RaftGroup group = group(listener);
-      Path groupDir = dataDir.resolve("raft").resolve(group.getGroupId().getUuid().toString());
+      Path raftDir = node != null ? node.raftDir() : dataDir.resolve("raft");
+      RaftGroupId gid = groupId(clusterName);
+      Path groupDir = raftDir.resolve(gid.getUuid().toString());
       boolean recover = Files.isDirectory(groupDir);
       StorageIdentity storage = StorageIdentity.open(dataDir, !recover);
       boolean asListener = listener || storage.rejoining();
       if (recover && asListener) {
         StoredConfiguration.forgetIfItOmits(groupDir, selfId);
       }
-      LOG.debug("{}: Raft port messages capped at {}", selfId, messageCap);
-      RaftFactory factory =
-          selfListener -> {
-            RaftGroup g = group(selfListener);
-            groupRef[0] = g;
-            Parameters parameters = tls != null ? tls.ratisParameters() : new Parameters();
-            RaftPort.limitConnections(parameters);
-            RaftPort.quietGrpcLogs();
-            RaftServer s =
-                RaftServer.newBuilder()
-                    .setParameters(parameters)
-                    .setServerId(RaftPeerId.valueOf(selfId))
-                    .setGroup(g)
-                    .setStateMachine(adapter)
-                    .setProperties(p)
-                    .setOption(
-                        recover
-                            ? RaftStorage.StartupOption.RECOVER
-                            : RaftStorage.StartupOption.FORMAT)
-                    .build();
-            serverRef[0] = s;
-            return s;
-          };
-      // A voter on fresh storage may not build its Raft server before its peers have answered.
+      RaftHost host =
+          node != null
+              ? nodeRaft(node, gid, recover)
+              : ownRaft(
+                  recover,
+                  adapter,
+                  tuning.properties(
+                      raftDir, self.raftPort(), stateMachineConfig, dataDir.resolve("removed")));
+      // A voter on fresh storage may not start its division before its peers have answered.
       boolean guarded = !recover && !asListener && secret != null;
-      RaftServer server = guarded ? null : factory.build(asListener);
+      // A server of its own is built now (raftServer() works before start()); a node's at start.
+      RaftServer server = guarded || node != null ? null : host.server(asListener);
       if (!guarded) {
         groupRef[0] = group(asListener);
       }
-      return new FerryServer(
-          this,
-          group,
-          server,
-          factory,
-          storage,
-          adapter,
-          chunkServer,
-          multiSource,
-          clients,
-          logHold,
-          nodeMetrics);
+      FerryServer built =
+          new FerryServer(
+              this,
+              group(asListener),
+              server,
+              host,
+              guarded,
+              chunkSource,
+              storage,
+              adapter,
+              chunkServer,
+              multiSource,
+              clients,
+              logHold,
+              nodeMetrics);
+      if (node != null) {
+        node.reserve(built);
+      }
+      return built;
+    }
+
+    /** A Raft server of this replica's own, built with its one group. */
+    private RaftHost ownRaft(boolean recover, RatisStateMachine adapter, RaftProperties p) {
+      return new RaftHost() {
+        @Override
+        public RaftServer server(boolean selfListener) throws IOException {
+          RaftGroup g = group(selfListener);
+          groupRef[0] = g;
+          Parameters parameters = tls != null ? tls.ratisParameters() : new Parameters();
+          RaftPort.limitConnections(parameters);
+          RaftPort.quietGrpcLogs();
+          RaftServer s =
+              RaftServer.newBuilder()
+                  .setParameters(parameters)
+                  .setServerId(RaftPeerId.valueOf(selfId))
+                  .setGroup(g)
+                  .setStateMachine(adapter)
+                  .setProperties(p)
+                  .setOption(
+                      recover
+                          ? RaftStorage.StartupOption.RECOVER
+                          : RaftStorage.StartupOption.FORMAT)
+                  .build();
+          serverRef[0] = s;
+          return s;
+        }
+
+        @Override
+        public void start(RaftServer s, boolean selfListener) throws IOException {
+          s.start();
+        }
+
+        @Override
+        public void stop(RaftServer s) throws IOException {
+          s.close();
+        }
+      };
+    }
+
+    /**
+     * The node's Raft server, into which this replica's division is added (formatted when its
+     * storage is fresh, else recovered) unless the node loaded it from its storage at start.
+     */
+    private RaftHost nodeRaft(FerryNode node, RaftGroupId gid, boolean recover) {
+      return new RaftHost() {
+        @Override
+        public RaftServer server(boolean selfListener) {
+          groupRef[0] = group(selfListener);
+          RaftServer s = node.raftServer();
+          serverRef[0] = s;
+          return s;
+        }
+
+        @Override
+        public void start(RaftServer s, boolean selfListener) throws IOException {
+          node.startDivision(group(selfListener), !recover);
+        }
+
+        @Override
+        public void stop(RaftServer s) throws IOException {
+          node.stopDivision(gid);
+        }
+      };
     }
 
     /** The group: the peers as voters, this node as a listener if {@code selfListener}. */
@@ -1099,10 +1264,6 @@ public final class FerryServer implements Closeable {
             RaftPeers.toRaftPeer(peer, isListener ? RaftPeerRole.LISTENER : RaftPeerRole.FOLLOWER));
       }
       return RaftGroup.valueOf(groupId(clusterName), raftPeers);
-    }
-
-    private static TimeDuration ms(Duration d) {
-      return TimeDuration.valueOf(d.toMillis(), TimeUnit.MILLISECONDS);
     }
   }
 }

@@ -29,8 +29,10 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -52,8 +54,9 @@ import org.slf4j.LoggerFactory;
  * leader's duty to finish or undo a change left pending by a driver that disappeared, and stopping
  * when told it was removed.
  *
- * <p>Concurrency: admin requests arrive on the admin service's threads; the recovery check runs on
- * one scheduler thread every {@link #RECOVERY_EVERY}; retirement runs on a thread of its own.
+ * <p>Concurrency: admin requests arrive on the admin service's threads; the recovery check runs
+ * every {@link #RECOVERY_EVERY}, never overlapping itself, on a thread of its own or on its node's
+ * scheduler shared by the node's groups; retirement runs on a thread of its own.
  */
 final class MemberService implements AdminServer.Node {
   private static final Logger LOG = LoggerFactory.getLogger(MemberService.class);
@@ -66,6 +69,21 @@ final class MemberService implements AdminServer.Node {
   static final String WAITING = "WAITING";
 
   private static final Duration RECOVERY_DEADLINE = Duration.ofMinutes(2);
+
+  /**
+   * How long a verified move (an add that replaces a node, {@code VERIFIED} or {@code PROMOTED})
+   * recorded in the leader's own term may stay unchanged with no driver on the leader before the
+   * leader finishes it: its driver failed (its deadline, a lost connection) or runs on a node that
+   * is now a follower and died.
+   */
+  static final Duration STALLED_MOVE = Duration.ofSeconds(30);
+
+  /**
+   * How long a verified move recorded in an earlier term must stay unchanged before a new leader
+   * finishes it: its driver may live on (a source that led hands its leadership away, then finishes
+   * its own removal), and a live driver ends the record within a second or two.
+   */
+  static final Duration MOVE_DRIVER_GRACE = Duration.ofSeconds(5);
 
   private final Host server;
   private final RaftClient raft;
@@ -85,12 +103,20 @@ final class MemberService implements AdminServer.Node {
   /** Checks between two rounds of asking every peer its storage identity again. */
   private static final long RELEARN_EVERY = 60;
 
+  /** Rejoin checks with nothing received before a rejoining node asks for an empty entry. */
+  static final int REJOIN_IDLE_CHECKS = 10;
+
+  /** Every this many requests of a rejoining node that is sent nothing, one is a new leader. */
+  static final int NUDGES_BEFORE_TRANSFER = 3;
+
   /** The deadline of the add a rejoining node asks for. */
   private static final Duration REJOIN_ADD_DEADLINE = Duration.ofMinutes(10);
 
   private final MembershipAdmin admin;
   private final AdminServer adminServer;
   private final ScheduledExecutorService recovery;
+  private final boolean ownsRecovery;
+  private final ScheduledFuture<?> ticking;
   private final CompletableFuture<String> retired = new CompletableFuture<>();
   private final AtomicBoolean retiring = new AtomicBoolean();
   private volatile CompletableFuture<Void> resolving = CompletableFuture.completedFuture(null);
@@ -114,10 +140,27 @@ final class MemberService implements AdminServer.Node {
   /** Consecutive checks a voter in its own configuration knew no leader. */
   private int leaderless;
 
+  /** The pending change the recovery check saw last (recovery thread). */
+  private MembershipChange seenChange;
+
+  /** When the recovery check first saw {@link #seenChange} (recovery thread; nanoTime). */
+  private long seenSince;
+
   /** The add this node asked for while it rejoins, while it runs. */
   private volatile CompletableFuture<Void> rejoinAdd = CompletableFuture.completedFuture(null);
 
   private long rejoinLogged;
+
+  /**
+   * Consecutive rejoin checks that found this node's applied index unchanged, nothing installing.
+   */
+  private int rejoinIdle;
+
+  /** Times this node, rejoining, asked for an empty entry or a new leader. */
+  private int rejoinNudges;
+
+  /** The applied index the rejoin watch saw last. */
+  private long rejoinApplied = Long.MIN_VALUE;
 
   /**
    * What the member service needs of its node, in place of the whole {@link FerryServer}: its
@@ -164,9 +207,6 @@ final class MemberService implements AdminServer.Node {
     /** The node's retention holds, rebases and install alerts, for its status. */
     NodeStatus.Recovery recovery();
 
-    /** The node's data directory (wiped on a retirement that asks for it). */
-    Path dataDir();
-
     /** The node's storage identity, its peers' and whether it rejoins after a wipe. */
     StorageIdentity storage();
 
@@ -174,14 +214,17 @@ final class MemberService implements AdminServer.Node {
     boolean raftStarted();
 
     /**
-     * Stops the node. May block while its services shut down.
+     * Stops the node's replica of the group after it was removed from it, deleting the replica's
+     * state if {@code wipe}. Called on the retirement thread; may block while its services shut
+     * down.
      *
-     * @throws IOException if stopping fails
+     * @throws IOException if stopping or deleting fails
      */
-    void close() throws IOException;
+    void retire(boolean wipe) throws IOException;
   }
 
-  private MemberService(Host server, ClusterSecret secret, TlsFiles tls) throws IOException {
+  private MemberService(Host server, ClusterSecret secret, TlsFiles tls, Shared shared)
+      throws IOException {
     this.server = server;
     this.secret = secret;
     this.tls = tls;
@@ -196,34 +239,59 @@ final class MemberService implements AdminServer.Node {
     try {
       this.adminServer =
           AdminServer.serve(
-              server.chunkServer(), server.group().getGroupId().getUuid().toString(), this);
+              server.chunkServer(),
+              server.group().getGroupId().getUuid().toString(),
+              this,
+              shared == null ? null : shared.adminPool());
     } catch (RuntimeException e) {
       raft.close();
       throw e;
     }
+    this.ownsRecovery = shared == null;
     this.recovery =
-        Executors.newSingleThreadScheduledExecutor(
-            r -> {
-              Thread t = new Thread(r, "ferry-membership-recovery-" + server.self().id());
-              t.setDaemon(true);
-              return t;
-            });
+        shared != null
+            ? shared.scheduler()
+            : Executors.newSingleThreadScheduledExecutor(
+                r -> {
+                  Thread t = new Thread(r, "ferry-membership-recovery-" + server.self().id());
+                  t.setDaemon(true);
+                  return t;
+                });
     long every = RECOVERY_EVERY.toMillis();
-    recovery.scheduleWithFixedDelay(
-        () -> {
-          recover();
-          checkMembership();
-          learnIdentities();
-          rejoin();
-        },
-        every,
-        every,
-        TimeUnit.MILLISECONDS);
+    // One task per group: a fixed-delay task never overlaps itself, on a shared pool too.
+    this.ticking =
+        recovery.scheduleWithFixedDelay(
+            () -> {
+              recover();
+              checkMembership();
+              learnIdentities();
+              watchRejoin();
+              rejoin();
+            },
+            every,
+            every,
+            TimeUnit.MILLISECONDS);
   }
 
-  static MemberService start(Host server, ClusterSecret secret, TlsFiles tls) throws IOException {
-    return new MemberService(server, secret, tls);
+  /**
+   * Starts serving {@code server}'s admin requests and its recovery checks.
+   *
+   * @param shared the executors of the node this service's group shares with its other groups (not
+   *     shut down here), or null for executors of this service's own
+   */
+  static MemberService start(Host server, ClusterSecret secret, TlsFiles tls, Shared shared)
+      throws IOException {
+    return new MemberService(server, secret, tls, shared);
   }
+
+  /**
+   * A node's executors its groups' member services share.
+   *
+   * @param scheduler runs the recovery checks (one task per group, each never overlapping itself)
+   * @param adminPool runs the admin services' blocking requests ({@link
+   *     AdminServer#newBlockingPool})
+   */
+  record Shared(ScheduledExecutorService scheduler, ExecutorService adminPool) {}
 
   MembershipAdmin admin() {
     return admin;
@@ -239,28 +307,48 @@ final class MemberService implements AdminServer.Node {
 
   /**
    * On the leader: a change recorded in an earlier term that no admin of this node drives was left
-   * by a driver that is gone (the old leader, or an admin process); finish or undo it.
+   * by a driver that is gone (the old leader, or an admin process); finish or undo it. A verified
+   * move (an add that replaces a node, {@code VERIFIED} or {@code PROMOTED}) is finished once it
+   * has not moved for {@link #MOVE_DRIVER_GRACE} if recorded in an earlier term (its driver may
+   * live on, on the source that led), or for {@link #STALLED_MOVE} if recorded in this one: a
+   * verified move only goes forward, and its driver gave up or died.
    */
   private void recover() {
     try {
       Optional<MembershipChange> pending = server.pendingMembershipChange();
-      if (pending.isEmpty() || !resolving.isDone()) {
+      if (pending.isEmpty()) {
+        seenChange = null;
+        return;
+      }
+      MembershipChange c = pending.get();
+      if (!c.equals(seenChange)) {
+        seenChange = c;
+        seenSince = System.nanoTime();
+      }
+      if (!resolving.isDone()) {
         return;
       }
       DivisionInfo info = server.division().getInfo();
-      MembershipChange c = pending.get();
-      if (!info.isLeader()
-          || !info.isLeaderReady()
-          || c.term() >= info.getCurrentTerm()
-          || admin.isDriving(c.id())) {
+      boolean earlier = c.term() < info.getCurrentTerm();
+      boolean verifiedMove =
+          c.isReplacement()
+              && (c.phase() == MembershipChange.Phase.VERIFIED
+                  || c.phase() == MembershipChange.Phase.PROMOTED);
+      long unchanged = System.nanoTime() - seenSince;
+      boolean due =
+          verifiedMove
+              ? unchanged >= (earlier ? MOVE_DRIVER_GRACE : STALLED_MOVE).toNanos()
+              : earlier;
+      if (!info.isLeader() || !info.isLeaderReady() || !due || admin.isDriving(c.id())) {
         return;
       }
       LOG.warn(
-          "{}: leader in term {} found {} from term {} with no driver: finishing or undoing it",
+          "{}: leader in term {} found {} from term {} with no driver{}: finishing or undoing it",
           server.self().id(),
           info.getCurrentTerm(),
           c,
-          c.term());
+          c.term(),
+          earlier ? "" : ", unchanged for " + STALLED_MOVE.toSeconds() + " s");
       resolving =
           admin
               .resolve(c, RECOVERY_DEADLINE)
@@ -317,17 +405,28 @@ final class MemberService implements AdminServer.Node {
       }
       boolean wipe = server.startedAsListener() && !seenVoter;
       MembershipChange p = admin.pending();
-      String reason =
-          p != null && p.nodeId().equals(id) && p.phase() == MembershipChange.Phase.CANCELLED
-              ? "its addition was cancelled by "
-                  + p.cancelledBy()
-                  + ", as the leader "
-                  + leader.get()
-                  + " confirms"
-              : "it is not in the cluster's configuration and no change about it is recorded, as"
-                  + " the leader "
-                  + leader.get()
-                  + " confirms (dropped while it could not be told?)";
+      String reason;
+      if (p != null && p.nodeId().equals(id) && p.phase() == MembershipChange.Phase.CANCELLED) {
+        reason =
+            "its addition was cancelled by "
+                + p.cancelledBy()
+                + ", as the leader "
+                + leader.get()
+                + " confirms";
+      } else if (p != null && p.replaces().equals(id)) {
+        reason =
+            "it was replaced by "
+                + p.nodeId()
+                + " (a replica move), as the leader "
+                + leader.get()
+                + " confirms";
+      } else {
+        reason =
+            "it is not in the cluster's configuration and no change about it is recorded, as"
+                + " the leader "
+                + leader.get()
+                + " confirms (dropped while it could not be told?)";
+      }
       if (wipe) {
         reason += "; its state was never verified";
       }
@@ -492,6 +591,63 @@ final class MemberService implements AdminServer.Node {
     }
   }
 
+  /**
+   * Watches a rejoining node's replication, before and during the add it asks for: when its applied
+   * index has not moved for {@link #REJOIN_IDLE_CHECKS} checks (no install running) and the leader
+   * has committed past it, it asks the leader for an empty entry ({@link
+   * MembershipAdmin#writeEmptyEntry}): in a quiet cluster the leader may still hold the match index
+   * of its wiped disk and send it heartbeats only. Every {@link #NUDGES_BEFORE_TRANSFER}th time it
+   * asks the leader to hand leadership to another voter instead ({@link
+   * MembershipAdmin#moveLeadershipAway}): entries written and never sent mean the leader's appender
+   * to it is stuck. Recovery thread.
+   */
+  private void watchRejoin() {
+    if (!server.storage().rejoining() || retiring.get()) {
+      return;
+    }
+    String id = server.self().id();
+    try {
+      long applied = server.division().getInfo().getLastAppliedIndex();
+      boolean installing =
+          server.installer().flatMap(MultiSourceInstaller::currentInstall).isPresent();
+      if (installing || applied != rejoinApplied) {
+        rejoinApplied = applied;
+        rejoinIdle = 0;
+        return;
+      }
+      if (++rejoinIdle < REJOIN_IDLE_CHECKS) {
+        return;
+      }
+      rejoinIdle = 0;
+      long leaderCommit = admin.leaderCommitIndex(OUT_CONFIRM);
+      if (leaderCommit <= applied) {
+        rejoinNudges = 0;
+        return;
+      }
+      if (++rejoinNudges % NUDGES_BEFORE_TRANSFER == 0) {
+        LOG.info(
+            "{}: rejoining, and still nothing received after {} empty entries (applied {}, the"
+                + " leader committed {}): asking the leader to hand leadership to another voter",
+            id,
+            NUDGES_BEFORE_TRANSFER - 1,
+            applied,
+            leaderCommit);
+        admin.moveLeadershipAway(id, OUT_CONFIRM);
+        return;
+      }
+      LOG.info(
+          "{}: rejoining, and nothing received for {} s (applied {}, the leader committed {}):"
+              + " asking the leader for an empty entry so that it resends the log",
+          id,
+          REJOIN_IDLE_CHECKS * RECOVERY_EVERY.toSeconds(),
+          applied,
+          leaderCommit);
+      admin.writeEmptyEntry(id, OUT_CONFIRM);
+    } catch (IOException | RuntimeException e) {
+      LOG.debug("{}: rejoin watch: {}", id, e.toString());
+    }
+  }
+
   @Override
   public PeerIdentity identity(String about) {
     StorageIdentity storage = server.storage();
@@ -554,7 +710,8 @@ final class MemberService implements AdminServer.Node {
           Optional.empty(),
           Optional.empty(),
           Optional.of(server.counters()),
-          Optional.empty());
+          Optional.empty(),
+          server.installer().map(i -> NodeStatus.Transfers.of(i.scheduler().stats())));
     }
     DivisionInfo info = d.getInfo();
     RaftConfiguration conf = d.getRaftConf();
@@ -588,7 +745,8 @@ final class MemberService implements AdminServer.Node {
         current,
         last,
         Optional.of(server.counters()),
-        Optional.of(server.recovery()));
+        Optional.of(server.recovery()),
+        installer.map(i -> NodeStatus.Transfers.of(i.scheduler().stats())));
   }
 
   private DigestAt digest() throws IOException {
@@ -695,10 +853,7 @@ final class MemberService implements AdminServer.Node {
                 LOG.info(msg, id, reason, "");
               }
               try {
-                server.close();
-                if (wipe) {
-                  wipe(server.dataDir());
-                }
+                server.retire(wipe);
               } catch (IOException | RuntimeException e) {
                 LOG.error("{}: stopping after removal failed", server.self().id(), e);
               }
@@ -725,8 +880,12 @@ final class MemberService implements AdminServer.Node {
 
   /** Stops the admin service, the recovery check and the client. */
   void close() {
-    recovery.shutdownNow();
+    ticking.cancel(false);
+    if (ownsRecovery) {
+      recovery.shutdownNow();
+    }
     adminServer.close();
+    admin.close();
     try {
       raft.close();
     } catch (IOException e) {

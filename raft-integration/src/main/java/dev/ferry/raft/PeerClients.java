@@ -3,6 +3,7 @@ package dev.ferry.raft;
 import dev.ferry.shipping.PeerAddress;
 import dev.ferry.shipping.chunks.ChunkAuthException;
 import dev.ferry.shipping.chunks.ChunkClient;
+import dev.ferry.shipping.chunks.ChunkServer;
 import dev.ferry.shipping.chunks.SnapshotPeer;
 import io.netty.handler.ssl.SslContext;
 import java.io.IOException;
@@ -22,7 +23,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Chunk-service clients of the other members, found in the current Raft configuration (voters and
  * listeners, whose data-stream address is their chunk service), connected on demand and reused. A
- * closed client is replaced on the next call. Thread-safe.
+ * closed client is replaced on the next call. On a node hosting many groups the clients name their
+ * group ({@link ChunkClient.Builder#group}), so that an install fetches that group's chunks; a
+ * single-group node's name none. Thread-safe.
  */
 final class PeerClients implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(PeerClients.class);
@@ -30,18 +33,28 @@ final class PeerClients implements AutoCloseable {
   private final String selfId;
   private final ClusterSecret secret;
   private final SslContext tls;
+  private final String chunkGroup;
   private final Map<String, ChunkClient> clients = new HashMap<>();
   private final Map<String, PeerAddress> addresses = new HashMap<>();
   private boolean closed;
   private boolean refusedByAllSaid;
 
+  /** Clients that name no group: a single-group node's. */
+  PeerClients(String selfId, ClusterSecret secret, SslContext tls) {
+    this(selfId, secret, tls, null);
+  }
+
   /**
    * @param tls the chunk-client TLS context, or null for plain TCP
+   * @param chunkGroup the id of the group whose chunks the clients fetch ({@code
+   *     groupId.getUuid().toString()}), named on every connection, or null to name none
+   * @throws IllegalArgumentException if {@code chunkGroup} is not a valid group id
    */
-  PeerClients(String selfId, ClusterSecret secret, SslContext tls) {
+  PeerClients(String selfId, ClusterSecret secret, SslContext tls, String chunkGroup) {
     this.selfId = selfId;
     this.secret = secret;
     this.tls = tls;
+    this.chunkGroup = chunkGroup == null ? null : ChunkServer.checkGroupId(chunkGroup);
   }
 
   /**
@@ -124,6 +137,7 @@ final class PeerClients implements AutoCloseable {
     return ChunkClient.builder()
         .peer(peer)
         .selfId(selfId)
+        .group(chunkGroup)
         .secret(secret.bytes())
         .tls(tls)
         .connect()

@@ -2,7 +2,10 @@ package dev.ferry.raft;
 
 import dev.ferry.shipping.PeerAddress;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Predicate;
 import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
 import org.apache.ratis.proto.RaftProtos.RoleInfoProto;
@@ -25,13 +28,27 @@ public final class RaftPeers {
    */
   public static List<String> staged(RoleInfoProto role, Predicate<String> named) {
     List<String> out = new ArrayList<>();
-    for (ServerRpcProto f : role.getLeaderInfo().getFollowerInfoList()) {
-      String id = f.getId().getId().toStringUtf8();
-      if (!named.test(id)) {
-        out.add(id + " (last answered " + f.getLastRpcElapsedTimeMs() + " ms ago)");
-      }
-    }
+    lastAnswered(role)
+        .forEach(
+            (id, ms) -> {
+              if (!named.test(id)) {
+                out.add(id + " (last answered " + ms + " ms ago)");
+              }
+            });
     return List.copyOf(out);
+  }
+
+  /**
+   * How long ago, in milliseconds, each follower a leader's role {@code role} lists last answered
+   * it (an append or a heartbeat: Ratis's {@code FollowerInfo.getLastRpcResponseTime}), by id, in
+   * the role's order. Empty for a role other than leader.
+   */
+  public static Map<String, Long> lastAnswered(RoleInfoProto role) {
+    Map<String, Long> out = new LinkedHashMap<>();
+    for (ServerRpcProto f : role.getLeaderInfo().getFollowerInfoList()) {
+      out.put(f.getId().getId().toStringUtf8(), f.getLastRpcElapsedTimeMs());
+    }
+    return Collections.unmodifiableMap(out);
   }
 
   /**

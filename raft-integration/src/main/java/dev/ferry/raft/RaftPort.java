@@ -86,6 +86,15 @@ final class RaftPort {
     GrpcConfigKeys.Server.setServicesCustomizer(parameters, RaftPort::customize);
   }
 
+  /**
+   * Adds the connection bounds and {@code gate} (a node's "starting" answer for the groups it is
+   * still adding, see {@link StartingGate}) to the Ratis parameters {@code parameters}.
+   */
+  static void limitConnections(Parameters parameters, StartingGate gate) {
+    GrpcConfigKeys.Server.setServicesCustomizer(
+        parameters, (b, types) -> customize(b, types).intercept(gate));
+  }
+
   private static NettyServerBuilder customize(
       NettyServerBuilder b, EnumSet<GrpcServices.Type> types) {
     b.handshakeTimeout(HANDSHAKE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);

@@ -5,6 +5,8 @@ import dev.ferry.shipping.chunks.ChunkServer;
 import dev.ferry.shipping.chunks.ChunkServerStats;
 import dev.ferry.shipping.install.InstallProgress;
 import dev.ferry.shipping.install.MultiSourceInstaller;
+import dev.ferry.shipping.install.TransferPriority;
+import dev.ferry.shipping.install.TransferScheduler;
 import dev.ferry.shipping.metrics.LabelledCounts;
 import dev.ferry.shipping.metrics.NodeMetrics;
 import dev.ferry.snapshot.store.StoreStats;
@@ -16,7 +18,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.function.DoubleSupplier;
 import java.util.function.Function;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 import java.util.function.ToLongFunction;
 import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
@@ -29,9 +33,11 @@ import org.apache.ratis.server.RaftServer;
  * Registers a node's statistics in its {@link NodeMetrics}, read at scrape time from where they are
  * kept: the Ratis division's info and log (role, term, indices, followers' match indices), the
  * state machine's snapshot statistics, the chunk store, the chunk service and the membership admin.
- * Series of a group carry the label {@code group} (the cluster name); node-wide ones (store, chunk
- * service) only {@code node}. A figure that is not available yet (no snapshot, admin not started,
- * Raft server not running) is simply absent from the scrape.
+ * Series of a group (its Raft division, snapshots, chunk store, admin service, membership) carry
+ * the label {@code group} (the cluster name); those of the node's chunk service only {@code node}.
+ * A {@link FerryNode} registers each group's series in a registry of the group's own and the chunk
+ * service's once in its own ({@link GroupMetrics} merges them). A figure that is not available yet
+ * (no snapshot, admin not started, Raft server not running) is simply absent from the scrape.
  *
  * <p>To export a new statistic, add one line to the matching method (see {@link NodeMetrics}).
  */
@@ -65,6 +71,70 @@ final class ServerMetrics {
     }
     s.adminService(ferry);
     s.membership(ferry);
+  }
+
+  /**
+   * Registers the metrics of a node's chunk service, shared by the groups of a {@link FerryNode}.
+   */
+  static void registerChunkService(NodeMetrics m, ChunkServer chunkServer) {
+    new ServerMetrics(m, null, null).chunkService(chunkServer);
+  }
+
+  /**
+   * Registers the metrics of a node's transfer scheduler ({@link TransferScheduler}), shared by the
+   * installs of all its groups: installs running and queued per priority, the limits, the bytes in
+   * flight, the decoded chunk bytes kept, and how many installs were admitted after how long a
+   * wait.
+   */
+  static void registerTransferScheduler(NodeMetrics m, TransferScheduler scheduler) {
+    List<String> stateAndPriority = List.of("state", "priority");
+    m.gauges(
+        "ferry_transfer_installs",
+        "Snapshot installs of this node's groups running (state=active) or waiting for the node's"
+            + " transfer scheduler (state=queued), per priority.",
+        stateAndPriority,
+        cb -> {
+          TransferScheduler.Stats st = scheduler.stats();
+          for (TransferPriority p : TransferPriority.values()) {
+            cb.call(st.active().get(p), "active", p.label());
+            cb.call(st.queued().get(p), "queued", p.label());
+          }
+        });
+    m.gauge(
+        "ferry_transfer_installs_max",
+        "Installs the node runs at once (more wait in its queue); NaN: unlimited.",
+        () -> unlimitedAsNaN(scheduler.stats().maxActiveInstalls(), Integer.MAX_VALUE));
+    m.gauge(
+        "ferry_transfer_bytes_in_flight",
+        "Chunk bytes the node's installs requested and have not written yet.",
+        () -> scheduler.stats().bytesInFlight());
+    m.gauge(
+        "ferry_transfer_bytes_budget",
+        "The most chunk bytes the node's installs may have in flight; NaN: unlimited.",
+        () -> unlimitedAsNaN(scheduler.stats().bytesBudget(), Long.MAX_VALUE));
+    m.gauge(
+        "ferry_transfer_decoded_bytes",
+        "Decoded chunk bytes the node's installs keep until their shards load.",
+        () -> scheduler.stats().decodedBytes());
+    m.gauge(
+        "ferry_transfer_decoded_bytes_budget",
+        "The most decoded chunk bytes the node's installs may keep together; NaN: unlimited.",
+        () -> unlimitedAsNaN(scheduler.stats().decodedBudget(), Long.MAX_VALUE));
+    m.counters(
+        "ferry_transfer_admitted_total",
+        "Installs the node's transfer scheduler admitted, per priority.",
+        List.of("priority"),
+        cb -> scheduler.stats().admittedTotal().forEach((p, n) -> cb.call(n, p.label())));
+    m.counters(
+        "ferry_transfer_queue_wait_seconds_total",
+        "Time the admitted installs waited in the node's queue, summed, per priority.",
+        List.of("priority"),
+        cb ->
+            scheduler.stats().waitedNanosTotal().forEach((p, n) -> cb.call(n / NANOS, p.label())));
+  }
+
+  private static double unlimitedAsNaN(long value, long unlimited) {
+    return value == unlimited ? Double.NaN : value;
   }
 
   // ---- Raft ------------------------------------------------------------------------------------
@@ -304,7 +374,7 @@ final class ServerMetrics {
         });
   }
 
-  // ---- chunk store (node-wide) -----------------------------------------------------------------
+  // ---- chunk store (the group's) ---------------------------------------------------------------
 
   private void store(Replica sm) {
     storeGauge(
@@ -322,25 +392,25 @@ final class ServerMetrics {
     m.counters(
         "ferry_store_quarantined_chunks_total",
         "Chunks that failed verification in the store and were quarantined since it opened.",
-        List.of(),
-        cb -> storeStats(sm).ifPresent(s -> cb.call(s.quarantined())));
-    m.counter(
+        GROUP,
+        cb -> storeStats(sm).ifPresent(s -> cb.call(s.quarantined(), group)));
+    groupCounter(
         "ferry_store_repaired_chunks_total",
         "Quarantined chunks fetched again from peers (verified) since the node started.",
         () -> sm.chunkRepairs().repaired());
-    m.counter(
+    groupCounter(
         "ferry_store_repair_failures_total",
         "Attempts to fetch quarantined chunks from peers that failed (retried with a backoff).",
         () -> sm.chunkRepairs().failedRepairs());
-    m.gauge(
+    groupGauge(
         "ferry_store_repair_pending_chunks",
         "Quarantined chunks a snapshot still needs that are not back yet.",
         () -> sm.chunkRepairs().pending());
-    m.counter(
+    groupCounter(
         "ferry_store_scrubbed_bytes_total",
         "Uncompressed chunk bytes the background scrub re-read and re-hashed.",
         () -> sm.chunkRepairs().scrubbedBytes());
-    m.counter(
+    groupCounter(
         "ferry_store_scrub_corrupt_chunks_total",
         "Chunks the background scrub found corrupt (then quarantined and fetched again).",
         () -> sm.chunkRepairs().scrubFoundCorrupt());
@@ -348,7 +418,10 @@ final class ServerMetrics {
 
   private void storeGauge(String name, String help, Replica sm, ToLongFunction<StoreStats> value) {
     m.gauges(
-        name, help, List.of(), cb -> storeStats(sm).ifPresent(s -> cb.call(value.applyAsLong(s))));
+        name,
+        help,
+        GROUP,
+        cb -> storeStats(sm).ifPresent(s -> cb.call(value.applyAsLong(s), group)));
   }
 
   private static Optional<StoreStats> storeStats(Replica sm) {
@@ -357,6 +430,16 @@ final class ServerMetrics {
     } catch (IllegalStateException e) {
       return Optional.empty(); // not initialized yet
     }
+  }
+
+  /** A counter of this group read from {@code value} at every scrape. */
+  private void groupCounter(String name, String help, LongSupplier value) {
+    m.counters(name, help, GROUP, cb -> cb.call(value.getAsLong(), group));
+  }
+
+  /** A gauge of this group read from {@code value} at every scrape. */
+  private void groupGauge(String name, String help, DoubleSupplier value) {
+    m.gauges(name, help, GROUP, cb -> cb.call(value.getAsDouble(), group));
   }
 
   // ---- chunk service (node-wide) ---------------------------------------------------------------
@@ -421,12 +504,12 @@ final class ServerMetrics {
   // ---- admin service ---------------------------------------------------------------------------
 
   /**
-   * Read at every scrape: the admin service starts after the metrics are registered. Its
-   * connections are the chunk service's (one service port): refused and malformed ones count in the
-   * {@code ferry_chunk_*} counters.
+   * Read at every scrape: the admin service (one per group) starts after the metrics are
+   * registered. Its connections are the chunk service's (one service port): refused and malformed
+   * ones count in the {@code ferry_chunk_*} counters.
    */
   private void adminService(FerryServer ferry) {
-    m.counter(
+    groupCounter(
         "ferry_admin_requests_total",
         "Admin requests (status, add, remove, retire) the node's admin service answered.",
         () -> ferry.counters().adminServed());

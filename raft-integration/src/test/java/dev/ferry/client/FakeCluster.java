@@ -36,6 +36,8 @@ final class FakeCluster implements Transport {
   private long counter;
   private int writes;
   private boolean down;
+  private List<String> answers = List.of();
+  private int answered;
   private boolean expired;
   private boolean closed;
 
@@ -50,6 +52,16 @@ final class FakeCluster implements Transport {
   /** While down, every attempt fails (transiently). */
   synchronized void down(boolean down) {
     this.down = down;
+  }
+
+  /**
+   * While not empty, each attempt is answered by the next node of {@code rotation} (cyclically): a
+   * node id answers "not here", {@code "-"} does not answer (a transient failure). Empty: the
+   * cluster answers.
+   */
+  synchronized void answers(List<String> rotation) {
+    this.answers = List.copyOf(rotation);
+    this.answered = 0;
   }
 
   /** From now on the replicas have forgotten the session. */
@@ -144,6 +156,13 @@ final class FakeCluster implements Transport {
     }
     if (down) {
       throw new IOException("no leader");
+    }
+    if (!answers.isEmpty()) {
+      String node = answers.get(answered++ % answers.size());
+      if (node.equals("-")) {
+        throw new IOException("unreachable");
+      }
+      throw new Transport.NotHere(node, true, node + ": group-x not found.", null);
     }
   }
 

@@ -222,4 +222,47 @@ class FerryClientTest {
                     .build());
     assertTrue(d.getMessage().contains("PT-1S"), d.getMessage());
   }
+
+  /** A client of {@link #cluster} whose attempts may reach the nodes {@code peers}. */
+  private FerryClient clientOfPeers(String... peers) {
+    return new FerryClient(
+        cluster, Set.of(peers), loop, ClientId.random(), Duration.ofSeconds(10), Runnable::run);
+  }
+
+  @Test
+  void aCommandEveryPeerAnswersNotHereFailsAtOnceAndItsSequenceIsForgotten() {
+    try (FerryClient c = clientOfPeers("a", "b", "c")) {
+      cluster.answers(List.of("a", "b", "c"));
+      NotHereException e = assertThrows(NotHereException.class, () -> c.submit(b("inc")));
+      assertTrue(e.reachedNoReplica(), "every send was answered not here");
+      assertTrue(now.get() < Duration.ofSeconds(10).toNanos(), "before the deadline");
+      assertEquals(0, cluster.counter());
+      cluster.answers(List.of());
+      assertEquals(1, value(c.submit(b("inc"))));
+      assertEquals(2, cluster.entries().get(0)[1], "sequence 1 no longer unacknowledged");
+    }
+  }
+
+  @Test
+  void aCommandSomePeersAnswerNotHereAndOthersNotAtAllRunsToItsDeadline() {
+    try (FerryClient c = clientOfPeers("a", "b", "c")) {
+      cluster.answers(List.of("a", "-", "c"));
+      OutcomeUnknownException e =
+          assertThrows(OutcomeUnknownException.class, () -> c.submit(b("inc")));
+      assertTrue(now.get() >= Duration.ofSeconds(10).toNanos(), "at the deadline");
+      assertInstanceOf(RetryLoop.DeadlineExceeded.class, e.getCause());
+      cluster.answers(List.of());
+      c.submit(b("inc"));
+      assertEquals(1, cluster.entries().get(0)[1], "sequence 1 stays unacknowledged");
+    }
+  }
+
+  @Test
+  void aStaleReadEndsAtOnceWhenItsNodeAnswersNotHere() {
+    try (FerryClient c = clientOfPeers("a", "b", "c")) {
+      cluster.answers(List.of("b"));
+      assertThrows(NotHereException.class, () -> c.queryStale(b("get"), "b"));
+      assertEquals(0, now.get(), "no retry");
+    }
+  }
 }

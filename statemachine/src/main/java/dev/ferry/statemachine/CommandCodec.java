@@ -16,10 +16,12 @@ import java.util.Arrays;
  *       payload}
  *   <li>capture: {@code 0x02} — every replica captures a snapshot at this entry's index
  *   <li>digest checkpoint: {@code 0x03, id:i64} — every replica records its digest at this index
- *   <li>membership record: {@code 0x04, 0x01, kind:u8, id:i64, node:text, address:text} begins a
- *       change, {@code 0x04, 0x02, id:i64, phase:u8} advances it, {@code 0x04, 0x03, id:i64} ends
- *       it, {@code 0x04, 0x04, id:i64, by:text} cancels it (text is {@code u16 length, UTF-8}); see
- *       {@link MembershipChange}
+ *   <li>membership record: {@code 0x04, 0x01, kind:u8, id:i64, node:text, address:text
+ *       [replaces:text]} begins a change (the optional trailing {@code replaces}, for an add that
+ *       replaces a node, is absent from older entries and from a plain add's), {@code 0x04, 0x02,
+ *       id:i64, phase:u8} advances it, {@code 0x04, 0x03, id:i64} ends it, {@code 0x04, 0x04,
+ *       id:i64, by:text} cancels it (text is {@code u16 length, UTF-8}); see {@link
+ *       MembershipChange}
  *   <li>retention hold: {@code 0x05, 0x01, owner:text, floor:i64} places or renews {@code owner}'s
  *       hold at {@code floor}, {@code 0x05, 0x02, owner:text} releases it; see {@link
  *       RetentionHold}
@@ -67,6 +69,9 @@ public final class CommandCodec {
 
   /** Membership record operation: cancel. */
   public static final byte MEMBERSHIP_CANCEL = 0x04;
+
+  /** Membership record operation: begin, only if the entry is of a given term. */
+  public static final byte MEMBERSHIP_BEGIN_IN_TERM = 0x05;
 
   /** Kind byte of a retention hold record. */
   public static final byte HOLD = 0x05;
@@ -122,20 +127,78 @@ public final class CommandCodec {
    */
   public static byte[] membershipBegin(
       long id, MembershipChange.Kind kind, String nodeId, String address) {
+    return membershipBegin(id, kind, nodeId, address, "");
+  }
+
+  /**
+   * Like {@link #membershipBegin(long, MembershipChange.Kind, String, String)}, for an add that
+   * replaces node {@code replaces} (a replica move; empty for a plain add): the record then holds
+   * the move's intent ({@link MembershipChange#replaces}). A command with an empty {@code replaces}
+   * is encoded exactly as before the field existed.
+   *
+   * @throws IllegalArgumentException if a field is invalid (see {@link MembershipChange})
+   */
+  public static byte[] membershipBegin(
+      long id, MembershipChange.Kind kind, String nodeId, String address, String replaces) {
     // Validates the fields the same way the record does.
     MembershipChange c =
-        new MembershipChange(id, kind, nodeId, address, MembershipChange.Phase.STARTED, 0, 0);
+        new MembershipChange(
+            id, kind, nodeId, address, MembershipChange.Phase.STARTED, 0, 0, "", replaces);
     byte[] node = c.nodeId().getBytes(java.nio.charset.StandardCharsets.UTF_8);
     byte[] addr = c.address().getBytes(java.nio.charset.StandardCharsets.UTF_8);
-    return ByteBuffer.allocate(2 + 1 + Long.BYTES + 2 + node.length + 2 + addr.length)
+    byte[] repl = c.replaces().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    ByteBuffer b =
+        ByteBuffer.allocate(
+                2
+                    + 1
+                    + Long.BYTES
+                    + 2
+                    + node.length
+                    + 2
+                    + addr.length
+                    + (repl.length == 0 ? 0 : 2 + repl.length))
+            .put(MEMBERSHIP)
+            .put(MEMBERSHIP_BEGIN)
+            .put((byte) kind.ordinal())
+            .putLong(id)
+            .putShort((short) node.length)
+            .put(node)
+            .putShort((short) addr.length)
+            .put(addr);
+    if (repl.length > 0) {
+      b.putShort((short) repl.length).put(repl);
+    }
+    return b.array();
+  }
+
+  /**
+   * Like {@link #membershipBegin(long, MembershipChange.Kind, String, String, String)}, but the
+   * change begins only if the command's log entry is of term {@code term}: the term of the leader
+   * the driver saw when it decided to begin. An entry of another term — a client that re-sent the
+   * command to the next leader after the one it asked lost its leadership — is refused with {@link
+   * ReplyStatus#CONFLICT} and records nothing, so a change is never begun in a term whose leader
+   * does not know its driver (a change of the leader's own term is not taken over by it). If the
+   * same change is already pending the command is a no-op, as the unfenced begin.
+   *
+   * @throws IllegalArgumentException if a field is invalid (see {@link MembershipChange}) or {@code
+   *     term} is not positive
+   */
+  public static byte[] membershipBeginInTerm(
+      long term,
+      long id,
+      MembershipChange.Kind kind,
+      String nodeId,
+      String address,
+      String replaces) {
+    if (term <= 0) {
+      throw new IllegalArgumentException("term must be positive: " + term);
+    }
+    byte[] begin = membershipBegin(id, kind, nodeId, address, replaces);
+    return ByteBuffer.allocate(begin.length + Long.BYTES)
         .put(MEMBERSHIP)
-        .put(MEMBERSHIP_BEGIN)
-        .put((byte) kind.ordinal())
-        .putLong(id)
-        .putShort((short) node.length)
-        .put(node)
-        .putShort((short) addr.length)
-        .put(addr)
+        .put(MEMBERSHIP_BEGIN_IN_TERM)
+        .putLong(term)
+        .put(begin, 2, begin.length - 2)
         .array();
   }
 

@@ -24,6 +24,9 @@ import java.util.Objects;
  * @param term the term of the log entry that last began or advanced it
  * @param index the log index of that entry
  * @param cancelledBy who cancelled the change (phase {@link Phase#CANCELLED}); empty otherwise
+ * @param replaces for an add that is a replica move: the id of the voter the added node replaces,
+ *     removed once the added node is a voter ({@link Phase#PROMOTED}); empty for a plain add and
+ *     for a remove. The record holds the move's intent, so a next leader finishes the move.
  */
 public record MembershipChange(
     long id,
@@ -33,7 +36,8 @@ public record MembershipChange(
     Phase phase,
     long term,
     long index,
-    String cancelledBy) {
+    String cancelledBy,
+    String replaces) {
 
   /** What the change does. */
   public enum Kind {
@@ -58,7 +62,14 @@ public record MembershipChange(
      * driver stops; the canceller (or, if it is gone too, a new leader) undoes it: the node is
      * removed. A cancelled change never advances again; only its end follows.
      */
-    CANCELLED
+    CANCELLED,
+    /**
+     * For an add that replaces a node ({@link #replaces} set): the added node is a voter; the node
+     * it replaces is being removed. A new leader finishes it: it removes {@link #replaces} (if the
+     * configuration still has it) and tells that node it was removed. Only follows {@link
+     * #VERIFIED} (and the promotion), so the group has one voter more, never fewer, meanwhile.
+     */
+    PROMOTED
   }
 
   private static final int MAX_TEXT = 1024;
@@ -69,39 +80,75 @@ public record MembershipChange(
     Objects.requireNonNull(address, "address");
     Objects.requireNonNull(phase, "phase");
     Objects.requireNonNull(cancelledBy, "cancelledBy");
+    Objects.requireNonNull(replaces, "replaces");
     if (nodeId.isBlank()) {
       throw new IllegalArgumentException("nodeId must not be blank");
     }
     if (utf8(nodeId).length > MAX_TEXT
         || utf8(address).length > MAX_TEXT
-        || utf8(cancelledBy).length > MAX_TEXT) {
+        || utf8(cancelledBy).length > MAX_TEXT
+        || utf8(replaces).length > MAX_TEXT) {
       throw new IllegalArgumentException(
-          "nodeId, address or cancelledBy longer than " + MAX_TEXT + " bytes");
+          "nodeId, address, cancelledBy or replaces longer than " + MAX_TEXT + " bytes");
     }
     if (!cancelledBy.isEmpty() && phase != Phase.CANCELLED) {
       throw new IllegalArgumentException("cancelledBy set on a change in phase " + phase);
     }
+    if (!replaces.isEmpty()) {
+      if (kind != Kind.ADD) {
+        throw new IllegalArgumentException("only an add replaces a node, not a " + kind);
+      }
+      if (replaces.isBlank() || replaces.equals(nodeId)) {
+        throw new IllegalArgumentException(
+            "an add of " + nodeId + " cannot replace '" + replaces + "'");
+      }
+    }
+    if (phase == Phase.PROMOTED && replaces.isEmpty()) {
+      throw new IllegalArgumentException("phase PROMOTED on a change that replaces no node");
+    }
   }
 
-  /** A change that was not cancelled. */
+  /** A change that was not cancelled and replaces no node. */
   public MembershipChange(
       long id, Kind kind, String nodeId, String address, Phase phase, long term, long index) {
-    this(id, kind, nodeId, address, phase, term, index, "");
+    this(id, kind, nodeId, address, phase, term, index, "", "");
+  }
+
+  /** A change that replaces no node. */
+  public MembershipChange(
+      long id,
+      Kind kind,
+      String nodeId,
+      String address,
+      Phase phase,
+      long term,
+      long index,
+      String cancelledBy) {
+    this(id, kind, nodeId, address, phase, term, index, cancelledBy, "");
   }
 
   /** The same change in another phase (not {@link Phase#CANCELLED}), at another log position. */
   public MembershipChange at(Phase newPhase, long newTerm, long newIndex) {
-    return new MembershipChange(id, kind, nodeId, address, newPhase, newTerm, newIndex);
+    return new MembershipChange(
+        id, kind, nodeId, address, newPhase, newTerm, newIndex, "", replaces);
   }
 
   /** The same change, cancelled by {@code by}, at another log position. */
   public MembershipChange cancelled(String by, long newTerm, long newIndex) {
-    return new MembershipChange(id, kind, nodeId, address, Phase.CANCELLED, newTerm, newIndex, by);
+    return new MembershipChange(
+        id, kind, nodeId, address, Phase.CANCELLED, newTerm, newIndex, by, replaces);
+  }
+
+  /** Whether this is an add that replaces a node (a replica move): {@link #replaces} is set. */
+  public boolean isReplacement() {
+    return !replaces.isEmpty();
   }
 
   /**
-   * The canonical encoding. Deterministic. {@link #cancelledBy} follows the address only when it is
-   * not empty, so a change that was not cancelled encodes as it did before cancellation existed.
+   * The canonical encoding. Deterministic. Optional trailing texts: {@link #cancelledBy} follows
+   * the address when it or {@link #replaces} is not empty, {@link #replaces} follows it when not
+   * empty. So a change that was not cancelled and replaces no node encodes as it did before either
+   * existed, and older records decode.
    */
   public byte[] encode() {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
@@ -113,8 +160,11 @@ public record MembershipChange(
       out.writeLong(index);
       writeText(out, nodeId);
       writeText(out, address);
-      if (!cancelledBy.isEmpty()) {
+      if (!cancelledBy.isEmpty() || !replaces.isEmpty()) {
         writeText(out, cancelledBy);
+      }
+      if (!replaces.isEmpty()) {
+        writeText(out, replaces);
       }
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -137,10 +187,11 @@ public record MembershipChange(
       String node = readText(in);
       String address = readText(in);
       String by = in.available() > 0 ? readText(in) : "";
+      String replaces = in.available() > 0 ? readText(in) : "";
       if (in.read() != -1) {
         throw new IllegalArgumentException("trailing bytes after a membership change");
       }
-      return new MembershipChange(id, kind, node, address, phase, term, index, by);
+      return new MembershipChange(id, kind, node, address, phase, term, index, by, replaces);
     } catch (IOException e) {
       throw new IllegalArgumentException("truncated membership change", e);
     }
@@ -159,6 +210,7 @@ public record MembershipChange(
         + term
         + ", change "
         + Long.toHexString(id)
+        + (replaces.isEmpty() ? "" : ", replacing " + replaces)
         + (cancelledBy.isEmpty() ? "" : ", cancelled by " + cancelledBy)
         + ")";
   }

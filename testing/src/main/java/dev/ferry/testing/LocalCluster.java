@@ -7,6 +7,7 @@ import dev.ferry.raft.admin.AdminClient;
 import dev.ferry.shipping.FreePorts;
 import dev.ferry.shipping.PeerAddress;
 import dev.ferry.shipping.install.MultiSourceInstaller;
+import dev.ferry.statemachine.DigestAt;
 import dev.ferry.statemachine.StateMachine;
 import dev.ferry.statemachine.StateMachineConfig;
 import dev.ferry.statemachine.replica.Replica;
@@ -18,6 +19,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
@@ -37,7 +39,7 @@ import java.util.function.Supplier;
  */
 public class LocalCluster implements Closeable {
   private final Path dir;
-  private final String clusterName = "local";
+  private final String clusterName;
   private final List<PeerAddress> peers;
   private final StateMachineConfig config;
   private final Supplier<? extends StateMachine> stateMachines;
@@ -154,8 +156,8 @@ public class LocalCluster implements Closeable {
   }
 
   /**
-   * A cluster of {@code n} nodes (ids {@code n1..nN}, on free loopback ports), not started: for a
-   * subclass, which then calls {@link #startAll}.
+   * A cluster named {@code local} of {@code n} nodes (ids {@code n1..nN}, on free loopback ports),
+   * not started: for a subclass, which then calls {@link #startAll}.
    *
    * @param dir where the nodes' data directories go
    * @param n how many nodes
@@ -173,15 +175,61 @@ public class LocalCluster implements Closeable {
       long sendRate,
       Tls tls)
       throws IOException {
-    if (n < 1) {
-      throw new IllegalArgumentException("a cluster needs at least one node: " + n);
+    this(dir, "local", ids("n", n), config, stateMachines, sendRate, tls);
+  }
+
+  /**
+   * A cluster named {@code clusterName} of the nodes {@code ids} (on free loopback ports), not
+   * started: for a subclass, which then calls {@link #startAll}. Several such clusters with
+   * distinct names and ids stand for the groups of a sharded cluster (each group on its own nodes).
+   *
+   * @param dir where the nodes' data directories go
+   * @param clusterName the cluster (group) name
+   * @param ids the node ids, distinct
+   * @param config the configuration every node runs its state machine with
+   * @param stateMachines builds a node's state machine, once per start
+   * @param sendRate the chunk services' send rate, bytes/s (0: unlimited)
+   * @param tls mutual TLS on every port, or null for none
+   * @throws IOException if no free ports are found
+   */
+  protected LocalCluster(
+      Path dir,
+      String clusterName,
+      List<String> ids,
+      StateMachineConfig config,
+      Supplier<? extends StateMachine> stateMachines,
+      long sendRate,
+      Tls tls)
+      throws IOException {
+    this(dir, loopback(ids), clusterName, config, stateMachines, sendRate, tls);
+  }
+
+  /**
+   * A cluster named {@code clusterName} of the nodes {@code peers}, not started: for a subclass
+   * that starts several clusters at once and so picks all their ports together (picked cluster by
+   * cluster, before any node binds, two clusters could get the same port); it then calls {@link
+   * #startAll}.
+   *
+   * @param dir where the nodes' data directories go
+   * @param peers the nodes, distinct, with free loopback ports
+   * @param clusterName the cluster (group) name
+   * @param config the configuration every node runs its state machine with
+   * @param stateMachines builds a node's state machine, once per start
+   * @param sendRate the chunk services' send rate, bytes/s (0: unlimited)
+   * @param tls mutual TLS on every port, or null for none
+   */
+  protected LocalCluster(
+      Path dir,
+      List<PeerAddress> peers,
+      String clusterName,
+      StateMachineConfig config,
+      Supplier<? extends StateMachine> stateMachines,
+      long sendRate,
+      Tls tls) {
+    if (peers.isEmpty()) {
+      throw new IllegalArgumentException("a cluster needs at least one node: " + peers);
     }
-    List<PeerAddress> peers = new ArrayList<>();
-    // All ports at once: picked node by node, before any node binds, two nodes could get the same.
-    int[] ports = FreePorts.pick(2 * n);
-    for (int i = 0; i < n; i++) {
-      peers.add(new PeerAddress("n" + (i + 1), "127.0.0.1", ports[2 * i], ports[2 * i + 1]));
-    }
+    this.clusterName = java.util.Objects.requireNonNull(clusterName, "clusterName");
     this.dir = java.util.Objects.requireNonNull(dir, "dir");
     this.peers = List.copyOf(peers);
     this.config = java.util.Objects.requireNonNull(config, "config");
@@ -190,6 +238,30 @@ public class LocalCluster implements Closeable {
     for (PeerAddress p : peers) {
       this.sendRate.put(p.id(), sendRate);
     }
+  }
+
+  /** The nodes {@code ids} on free loopback ports. */
+  private static List<PeerAddress> loopback(List<String> ids) throws IOException {
+    int n = ids.size();
+    if (n < 1) {
+      throw new IllegalArgumentException("a cluster needs at least one node: " + n);
+    }
+    List<PeerAddress> peers = new ArrayList<>();
+    // All ports at once: picked node by node, before any node binds, two nodes could get the same.
+    int[] ports = FreePorts.pick(2 * n);
+    for (int i = 0; i < n; i++) {
+      peers.add(new PeerAddress(ids.get(i), "127.0.0.1", ports[2 * i], ports[2 * i + 1]));
+    }
+    return peers;
+  }
+
+  /** The ids {@code prefix1..prefixN}. */
+  protected static List<String> ids(String prefix, int n) {
+    List<String> ids = new ArrayList<>();
+    for (int i = 1; i <= n; i++) {
+      ids.add(prefix + i);
+    }
+    return ids;
   }
 
   /**
@@ -516,6 +588,28 @@ public class LocalCluster implements Closeable {
     }
     if (first != null) {
       throw first;
+    }
+  }
+
+  /**
+   * Waits until every replica in {@code replicas} of {@code group} applied the same index, then
+   * checks that their digests there are equal (term, index and state digest).
+   *
+   * @throws AssertionError if they differ (naming the group and every digest)
+   * @throws AssertionError also if they do not apply the same index within {@code timeout}
+   */
+  public static void assertSameDigest(String group, List<FerryServer> replicas, Duration timeout)
+      throws Exception {
+    await(
+        timeout,
+        () -> replicas.stream().mapToLong(r -> r.replica().appliedIndex()).distinct().count() == 1,
+        "the replicas of " + group + " to apply the same index");
+    List<DigestAt> digests = new ArrayList<>();
+    for (FerryServer r : replicas) {
+      digests.add(r.replica().digest().get(30, TimeUnit.SECONDS));
+    }
+    if (digests.stream().distinct().count() > 1) {
+      throw new AssertionError(group + ": the replicas' digests differ: " + digests);
     }
   }
 }

@@ -1,8 +1,8 @@
 package dev.ferry.bench.recovery;
 
+import dev.ferry.bench.LoadWindow;
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.ExecutorService;
@@ -16,8 +16,8 @@ import java.util.concurrent.TimeUnit;
  * value outstanding at a time, rewriting its own {@link #KEYS_PER_CLIENT} keys round-robin (the
  * state grows by at most {@code CLIENTS × KEYS_PER_CLIENT} KiB). Every completed put is recorded
  * (its completion time and latency, nanoTime), so that any window can be measured afterwards:
- * {@link #window} counts the puts that completed in it and takes their 99th percentile latency from
- * the sorted latencies.
+ * {@link #window} counts the puts that completed in it and takes their 99th percentile latency
+ * ({@link LoadWindow}).
  *
  * <p>Concurrency: {@link #start} and {@link #stop} from one thread; each worker owns its record
  * until {@link #stop} has joined it, after which {@link #window} reads them. A put that fails stops
@@ -33,9 +33,6 @@ final class ForegroundLoad {
   private final List<Future<long[]>> workers = new ArrayList<>();
   private final List<long[]> records = new ArrayList<>();
   private volatile boolean running;
-
-  /** The puts completed in a window, their rate and 99th percentile latency. */
-  record Window(long ops, double seconds, double opsPerSecond, double p99Millis) {}
 
   ForegroundLoad(ShapedSystem sys) {
     this.sys = java.util.Objects.requireNonNull(sys, "sys");
@@ -74,8 +71,7 @@ final class ForegroundLoad {
   private long[] run(int client, ShapedSystem.Putter putter) throws IOException {
     SplittableRandom random = new SplittableRandom(client);
     byte[] value = new byte[VALUE_BYTES];
-    long[] rec = new long[1 << 14];
-    int n = 0;
+    LoadWindow.Recorder rec = new LoadWindow.Recorder();
     try (putter) {
       for (long i = 0; running; i++) {
         byte[] key =
@@ -85,17 +81,13 @@ final class ForegroundLoad {
         long t0 = System.nanoTime();
         putter.put(key, value);
         long t1 = System.nanoTime();
-        if (n + 2 > rec.length) {
-          rec = Arrays.copyOf(rec, rec.length * 2);
-        }
-        rec[n++] = t1;
-        rec[n++] = t1 - t0;
+        rec.add(t1, t1 - t0);
       }
     } catch (IOException | RuntimeException e) {
       running = false;
       throw e;
     }
-    return Arrays.copyOf(rec, n);
+    return rec.toArray();
   }
 
   /** Whether every worker is still putting (false once one failed). */
@@ -135,35 +127,7 @@ final class ForegroundLoad {
   }
 
   /** The puts that completed in [{@code from}, {@code to}) (nanoTime); after {@link #stop}. */
-  Window window(long from, long to) {
-    return window(records, from, to);
-  }
-
-  /**
-   * The puts of {@code records} (end, latency pairs) that completed in [{@code from}, {@code to}).
-   */
-  static Window window(List<long[]> records, long from, long to) {
-    if (to <= from) {
-      throw new IllegalArgumentException("empty window: " + from + " .. " + to);
-    }
-    int count = 0;
-    for (long[] r : records) {
-      for (int i = 0; i < r.length; i += 2) {
-        count += r[i] >= from && r[i] < to ? 1 : 0;
-      }
-    }
-    long[] latencies = new long[count];
-    int n = 0;
-    for (long[] r : records) {
-      for (int i = 0; i < r.length; i += 2) {
-        if (r[i] >= from && r[i] < to) {
-          latencies[n++] = r[i + 1];
-        }
-      }
-    }
-    Arrays.sort(latencies);
-    double seconds = (to - from) / 1e9;
-    double p99 = count == 0 ? Double.NaN : latencies[(int) Math.ceil(0.99 * count) - 1] / 1e6;
-    return new Window(count, seconds, count / seconds, p99);
+  LoadWindow window(long from, long to) {
+    return LoadWindow.of(records, from, to);
   }
 }

@@ -1,5 +1,6 @@
 package dev.ferry.bench.recovery;
 
+import dev.ferry.raft.ratis.AppendChainRepair;
 import dev.ferry.raft.ratis.PausableLifeCycle;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
@@ -41,7 +42,10 @@ import org.apache.ratis.util.MD5FileUtil;
  * write one, holding the same keys and values as the Ferry store. A snapshot is one file in {@link
  * SimpleStateMachineStorage} ({@code snapshot.<term>_<index>} plus its {@code .md5}): every entry
  * in key order as {@code int keyLength, key, int valueLength, value}, uncompressed. Ratis ships
- * that file itself (leader-sent install) and calls {@link #reinitialize()}, which loads it.
+ * that file itself (leader-sent install) and calls {@link #reinitialize()}, which loads it. Like
+ * Ferry's adapter it runs {@link AppendChainRepair}: without it a Ratis 3.3.0 follower whose append
+ * failed right after an install never applies again, and a join can hang (it does under load); the
+ * repair touches nothing else, so the install measured is Ratis's own.
  *
  * <p>Commands: a batch of puts, {@code int count} then {@code count} entries in the snapshot entry
  * form.
@@ -54,6 +58,7 @@ final class RatisKvStateMachine extends BaseStateMachine {
   private volatile ConcurrentSkipListMap<byte[], byte[]> map = newMap();
   private final java.util.concurrent.atomic.AtomicInteger reloads =
       new java.util.concurrent.atomic.AtomicInteger();
+  private volatile AppendChainRepair.Watch appendRepair = AppendChainRepair.none();
 
   private static ConcurrentSkipListMap<byte[], byte[]> newMap() {
     return new ConcurrentSkipListMap<>(Arrays::compareUnsigned);
@@ -82,6 +87,13 @@ final class RatisKvStateMachine extends BaseStateMachine {
               storage.init(raftStorage);
               load(storage.loadLatestSnapshot());
             });
+    appendRepair = AppendChainRepair.watch(server, groupId, server.getId() + "@baseline");
+  }
+
+  @Override
+  public void close() throws IOException {
+    appendRepair.close();
+    super.close();
   }
 
   @Override

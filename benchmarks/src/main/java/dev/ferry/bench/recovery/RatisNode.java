@@ -25,8 +25,9 @@ import org.apache.ratis.util.SizeInBytes;
  * snapshots, election timeouts 1.5–3 s, leader-sent install enabled, staging timeout raised).
  *
  * <p>Usage: {@code RatisNode --id r1 --peers r1=host:port,r2=host:port,... --dir DIR [--recover]
- * [--prop key=value]...}; {@code --peers} is the group the server starts in (a joiner lists the
- * members and itself). Runs until killed.
+ * [--joining] [--prop key=value]...}; {@code --peers} is the group the server starts in (a joiner
+ * lists the members and itself, and with {@code --joining} starts in the group with no
+ * configuration, so with no election timer, until the leader adds it). Runs until killed.
  */
 public final class RatisNode {
   /** The group every benchmark Ratis server belongs to. */
@@ -47,6 +48,7 @@ public final class RatisNode {
     String peersArg = null;
     File dir = null;
     boolean recover = false;
+    boolean joining = false;
     Map<String, String> props = new LinkedHashMap<>();
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
@@ -54,6 +56,7 @@ public final class RatisNode {
         case "--peers" -> peersArg = args[++i];
         case "--dir" -> dir = new File(args[++i]);
         case "--recover" -> recover = true;
+        case "--joining" -> joining = true;
         case "--prop" -> {
           String[] kv = args[++i].split("=", 2);
           if (kv.length != 2) {
@@ -82,7 +85,12 @@ public final class RatisNode {
     RaftServer server =
         RaftServer.newBuilder()
             .setServerId(self.getId())
-            .setGroup(RaftGroup.valueOf(GROUP, peers))
+            // A joiner starts in the group with no configuration (Ratis's "initializing" state:
+            // no election timer; Ratis refuses a non-empty peer list without the server itself)
+            // and waits for the leader. Started inside the configuration, a joiner whose join
+            // comes later than its election timeout (a loaded machine) asks the voters for votes
+            // and is told to shut down.
+            .setGroup(joining ? RaftGroup.valueOf(GROUP) : RaftGroup.valueOf(GROUP, peers))
             .setStateMachine(new RatisKvStateMachine())
             .setProperties(p)
             .setOption(

@@ -95,6 +95,7 @@ final class ShapedFerry implements ShapedSystem {
       command.replaceAll(a -> a.startsWith("-Xmx") ? heap : a);
       command.add(1, "-Xlog:gc:file=" + gcLogs.get(id));
       command.addAll(1, ShapedRecoveryBenchmark.joinerProfile());
+      ShapedRecoveryBenchmark.applyJoinerGc(command);
     }
     net.place(nodeOf(id), command);
   }

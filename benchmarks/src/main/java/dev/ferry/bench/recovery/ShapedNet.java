@@ -22,7 +22,7 @@ import java.util.Locale;
  * sampling, the same bytes seen from the root namespace on the veth (a veth's rx is its peer's tx),
  * which needs no process per read. Not thread-safe except the counter reads.
  */
-final class ShapedNet implements AutoCloseable {
+public final class ShapedNet implements AutoCloseable {
   static final String PREFIX = "fb-";
   private static final NamespaceBridge NAMES = new NamespaceBridge(PREFIX, "10.98.0");
 
@@ -40,7 +40,7 @@ final class ShapedNet implements AutoCloseable {
    *
    * @param lock held by the caller until it closed this network
    */
-  static ShapedNet create(int nodes, ChaosLock lock) throws IOException {
+  public static ShapedNet create(int nodes, ChaosLock lock) throws IOException {
     if (!Shell.isRoot() || !Shell.available("ip") || !Shell.available("tc")) {
       System.out.println(
           "[shaped] not root (or no iproute2/tc): nodes run on loopback, links are NOT shaped");
@@ -57,12 +57,20 @@ final class ShapedNet implements AutoCloseable {
     }
   }
 
+  /**
+   * Nodes 1..{@code nodes} on 127.0.0.1 without namespaces or shaping (as {@link #create}'s
+   * fallback), for an unshaped profile on loopback.
+   */
+  public static ShapedNet loopback(int nodes) {
+    return new ShapedNet(nodes, false);
+  }
+
   private List<Integer> indexes() {
     return java.util.stream.IntStream.rangeClosed(1, nodes).boxed().toList();
   }
 
   /** Whether nodes run in namespaces (links can be shaped). */
-  boolean namespaces() {
+  public boolean namespaces() {
     return netns;
   }
 
@@ -71,7 +79,7 @@ final class ShapedNet implements AutoCloseable {
   }
 
   /** The address node {@code i} listens on. */
-  String host(int i) {
+  public String host(int i) {
     check(i);
     return netns ? NAMES.ip(i) : "127.0.0.1";
   }
@@ -83,7 +91,7 @@ final class ShapedNet implements AutoCloseable {
   }
 
   /** Puts node {@code i}'s command into its namespace (prefix {@code ip netns exec}). */
-  void place(int i, List<String> command) {
+  public void place(int i, List<String> command) {
     check(i);
     if (netns) {
       command.addAll(0, List.of("ip", "netns", "exec", namespace(i)));
@@ -94,7 +102,7 @@ final class ShapedNet implements AutoCloseable {
    * Shapes every namespace's egress to {@code bitsPerSecond} ({@code tbf}, burst the larger of rate
    * × 2 ms and 256 KiB: above a 64 KiB GSO packet and rate × 1 ms); 0 removes the shaping.
    */
-  void shape(long bitsPerSecond) throws IOException {
+  public void shape(long bitsPerSecond) throws IOException {
     if (!netns) {
       return;
     }
@@ -150,13 +158,81 @@ final class ShapedNet implements AutoCloseable {
    * What node {@code i} has sent, read cheaply from the root namespace (its veth's rx bytes; the
    * loopback device's tx in the fallback); -1 if unreadable. Thread-safe.
    */
-  long sentQuick(int i) {
+  public long sentQuick(int i) {
     String dev = netns ? NAMES.veth(i) : "lo";
     String file = "/sys/class/net/" + dev + "/statistics/" + (netns ? "rx_bytes" : "tx_bytes");
     try {
       return Long.parseLong(Files.readString(Path.of(file), StandardCharsets.US_ASCII).strip());
     } catch (IOException | NumberFormatException e) {
       return -1;
+    }
+  }
+
+  /**
+   * A raw TCP transfer ({@link LinkProbe}, each side its own process) from node {@code from} to
+   * node {@code to} over the links as shaped now: 2 seconds' worth at {@code bitsPerSecond} (the
+   * profile, only to size it; 0: unshaped, 512 MiB). Blocks the calling thread up to a few minutes.
+   *
+   * @param java the command that starts a JVM with this classpath (the class and arguments are
+   *     appended to a copy)
+   * @return the bits per second measured, first byte to last
+   * @throws IOException if either side fails or does not finish within 120 s
+   */
+  public double probe(long bitsPerSecond, int from, int to, List<String> java) throws IOException {
+    long bytes = bitsPerSecond == 0 ? 512L << 20 : bitsPerSecond / 8 * 2;
+    List<String> recv = new java.util.ArrayList<>(java);
+    recv.addAll(
+        List.of(LinkProbe.class.getName(), "recv", host(to), "7900", String.valueOf(bytes)));
+    place(to, recv);
+    Process r = new ProcessBuilder(recv).redirectErrorStream(true).start();
+    try (java.io.BufferedReader out =
+        new java.io.BufferedReader(
+            new java.io.InputStreamReader(r.getInputStream(), StandardCharsets.UTF_8))) {
+      String first = out.readLine();
+      if (!"listening".equals(first)) {
+        throw new IOException("link probe receiver: " + first);
+      }
+      List<String> send = new java.util.ArrayList<>(java);
+      send.addAll(
+          List.of(LinkProbe.class.getName(), "send", host(to), "7900", String.valueOf(bytes)));
+      place(from, send);
+      Process s = new ProcessBuilder(send).redirectErrorStream(true).start();
+      String line = out.readLine();
+      waitFor(s, "link probe sender");
+      waitFor(r, "link probe receiver");
+      if (line == null || !line.startsWith("seconds=")) {
+        throw new IOException("link probe: " + line);
+      }
+      double seconds = Double.parseDouble(line.substring("seconds=".length()));
+      double rate = bytes * 8 / seconds;
+      System.out.printf(
+          Locale.ROOT,
+          "[shaped] link %s: measured %.1f Mbit/s (%d MB in %.2f s)%n",
+          bitsPerSecond == 0 ? "unshaped" : (bitsPerSecond / 1_000_000) + " Mbit/s",
+          rate / 1e6,
+          bytes / 1_000_000,
+          seconds);
+      return rate;
+    } finally {
+      r.destroyForcibly();
+    }
+  }
+
+  private static void waitFor(Process p, String what) throws IOException {
+    try {
+      if (!p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        throw new IOException(what + " did not finish within 120 s");
+      }
+      if (p.exitValue() != 0) {
+        throw new IOException(
+            what
+                + " failed: "
+                + new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException(what);
     }
   }
 

@@ -109,6 +109,9 @@ final class ShapedRatis implements ShapedSystem {
     if (recover) {
       cmd.add("--recover");
     }
+    if (!members.contains(self)) {
+      cmd.add("--joining");
+    }
     props.forEach((k, v) -> cmd.addAll(List.of("--prop", k + "=" + v)));
     net.place(node, cmd);
     Files.createDirectories(dir);
@@ -196,6 +199,14 @@ final class ShapedRatis implements ShapedSystem {
       List<String> ids = new ArrayList<>(ShapedSystem.ids(members));
       ids.remove(except);
       ShapedSystem.snapshotEverywhere(c, ids, RatisNode.GROUP, timeout, 0);
+    }
+  }
+
+  /** Every voter snapshots (and purges its log): Ratis's install ships that snapshot. */
+  @Override
+  public void beforeColdJoin() throws IOException {
+    try (RaftClient c = client(members)) {
+      snapshot(c);
     }
   }
 

@@ -1,10 +1,9 @@
 package dev.ferry.bench.recovery;
 
+import dev.ferry.bench.LoadWindow;
 import dev.ferry.chaos.harness.ChaosLock;
 import dev.ferry.chaos.harness.Shell;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,11 +12,9 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -32,9 +29,9 @@ import java.util.regex.Pattern;
  *
  * <p>Usage: {@code ShapedRecoveryBenchmark [--size 64m] [--profiles unshaped,1gbit,100mbit]
  * [--repeat 3] [--scenarios cold,delta1,restart-delta1,foreground] [--out DIR] [--work DIR]
- * [--ratis-tuning k=v,...] [--fg-window SECONDS] [--fg-profiles unshaped,...]}. Writes {@code
- * results.json} and {@code results.md} after every scenario and a PNG per join; exits 1 if any
- * scenario failed. See docs/benchmarks.md.
+ * [--ratis-tuning k=v,...] [--fg-window SECONDS] [--fg-profiles unshaped,...] [--timeout SECONDS]}.
+ * Writes {@code results.json} and {@code results.md} after every scenario and a PNG per join; exits
+ * 1 if any scenario failed. See docs/benchmarks.md.
  */
 public final class ShapedRecoveryBenchmark {
   /** Link profiles: name → bits/s (0: unshaped). */
@@ -54,7 +51,8 @@ public final class ShapedRecoveryBenchmark {
   static final String DEFAULT_TUNING =
       "raft.grpc.flow.control.window=32MB,raft.server.log.appender.snapshot.chunk.size.max=32MB";
 
-  private static final Duration TIMEOUT = Duration.ofMinutes(20);
+  /** How long one join, catch-up or load step may take before its row fails (--timeout). */
+  static final Duration DEFAULT_TIMEOUT = Duration.ofMinutes(20);
 
   /**
    * Every node JVM gives memory back after a collection (at most 30 % of its heap free): seven
@@ -77,8 +75,12 @@ public final class ShapedRecoveryBenchmark {
       Map<String, String> tuning,
       double fgWindow,
       List<String> fgProfiles,
+      Duration timeout,
       String command) {
     Options {
+      if (timeout.isNegative() || timeout.isZero()) {
+        throw new IllegalArgumentException("--timeout must be positive: " + timeout);
+      }
       fgProfiles = fgProfiles == null ? List.copyOf(profiles) : List.copyOf(fgProfiles);
       if (!profiles.containsAll(fgProfiles)) {
         throw new IllegalArgumentException(
@@ -128,6 +130,7 @@ public final class ShapedRecoveryBenchmark {
     Map<String, String> tuning = parseTuning(DEFAULT_TUNING);
     double fgWindow = 0;
     List<String> fgProfiles = null;
+    Duration timeout = DEFAULT_TIMEOUT;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--size" -> size = RecoveryBenchmark.parseSize(args[++i]);
@@ -139,6 +142,7 @@ public final class ShapedRecoveryBenchmark {
         case "--ratis-tuning" -> tuning = parseTuning(args[++i]);
         case "--fg-window" -> fgWindow = Double.parseDouble(args[++i]);
         case "--fg-profiles" -> fgProfiles = List.of(args[++i].split(","));
+        case "--timeout" -> timeout = Duration.ofSeconds(Long.parseLong(args[++i]));
         default -> throw new IllegalArgumentException("unknown argument " + args[i]);
       }
     }
@@ -152,6 +156,7 @@ public final class ShapedRecoveryBenchmark {
         tuning,
         fgWindow,
         fgProfiles,
+        timeout,
         "ShapedRecoveryBenchmark " + String.join(" ", args));
   }
 
@@ -181,6 +186,28 @@ public final class ShapedRecoveryBenchmark {
         : List.of();
   }
 
+  /**
+   * With {@code -Dferry.bench.joinerGc="<JVM flags>"}: every joiner (both systems alike) runs with
+   * these collector flags in place of the serial collector and {@link #HEAP_SHRINK}, e.g. {@code
+   * -XX:+UseParallelGC} to see what the receiver's GC pauses cost. Empty by default.
+   */
+  static List<String> joinerGc() {
+    String flags = System.getProperty("ferry.bench.joinerGc", "").strip();
+    return flags.isEmpty() ? List.of() : List.of(flags.split("\\s+"));
+  }
+
+  /**
+   * Puts {@link #joinerGc()}'s flags in place of the serial collector and {@link #HEAP_SHRINK} in
+   * joiner command {@code cmd}, if any are set.
+   */
+  static void applyJoinerGc(List<String> cmd) {
+    List<String> gc = joinerGc();
+    if (!gc.isEmpty()) {
+      cmd.removeIf(a -> a.equals("-XX:+UseSerialGC") || HEAP_SHRINK.contains(a));
+      cmd.addAll(1, gc);
+    }
+  }
+
   /** A JVM command for a node: this JVM's java and classpath, serial GC, {@code -Xmx}. */
   static List<String> javaCommand(String xmx, Path gcLog) {
     List<String> cmd = new ArrayList<>();
@@ -190,6 +217,7 @@ public final class ShapedRecoveryBenchmark {
     if (gcLog != null) {
       cmd.addAll(joinerProfile());
       cmd.add("-Xlog:gc:file=" + gcLog);
+      applyJoinerGc(cmd);
     }
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path")));
     return cmd;
@@ -270,9 +298,9 @@ public final class ShapedRecoveryBenchmark {
       net.shape(0);
       results.write();
       try (ShapedFerry ferry =
-              new ShapedFerry(net, o.work().resolve("ferry"), 1, voterHeap, TIMEOUT);
+              new ShapedFerry(net, o.work().resolve("ferry"), 1, voterHeap, o.timeout());
           ShapedRatis ratis =
-              new ShapedRatis(net, o.work().resolve("ratis"), 5, voterHeap, TIMEOUT)) {
+              new ShapedRatis(net, o.work().resolve("ratis"), 5, voterHeap, o.timeout())) {
         ratis.start();
         long t0 = System.nanoTime();
         ferry.load(gen);
@@ -370,13 +398,13 @@ public final class ShapedRecoveryBenchmark {
         }
         cut.clear();
         long notified = -1;
-        long deadline = t0 + TIMEOUT.toNanos();
+        long deadline = t0 + o.timeout().toNanos();
         while (sys.applied(f) < commit) {
           if (notified < 0 && sys.installing(f)) {
             notified = System.nanoTime();
           }
           if (System.nanoTime() > deadline) {
-            throw new IOException(f + " did not catch up within " + TIMEOUT);
+            throw new IOException(f + " did not catch up within " + o.timeout());
           }
           ShapedSystem.pause(50);
         }
@@ -467,8 +495,7 @@ public final class ShapedRecoveryBenchmark {
           throw new IllegalStateException("the foreground clients stopped before the join");
         }
         // The joiner starts after the before-window, right before the join, as in the cold
-        // scenario: a Ratis joiner left idle past its election timeout asks the voters for votes
-        // and is told to shut down. Its start-up lies in neither window.
+        // scenario. Its start-up lies in neither window.
         long beforeEnd = System.nanoTime();
         j = sys.startJoiner(receiverHeap, o.work().resolve(tag + ".gc.log"));
         long t0 = System.nanoTime();
@@ -477,9 +504,9 @@ public final class ShapedRecoveryBenchmark {
         ForegroundLoad stopping = load;
         load = null;
         stopping.stop();
-        ForegroundLoad.Window before =
+        LoadWindow before =
             stopping.window(Math.max(measureFrom, beforeEnd - (t1 - t0)), beforeEnd);
-        ForegroundLoad.Window during = stopping.window(t0, t1);
+        LoadWindow during = stopping.window(t0, t1);
         row.put("join_seconds", (t1 - t0) / 1e9);
         row.put("joiner_start_s", (t0 - beforeEnd) / 1e9);
         row.put("window_s_before", before.seconds());
@@ -566,60 +593,7 @@ public final class ShapedRecoveryBenchmark {
     /** A raw TCP transfer from node 1 to node 4 at this profile; returns the bits/s measured. */
     private double probe(long bitsPerSecond) throws IOException {
       net.shape(bitsPerSecond);
-      long bytes = bitsPerSecond == 0 ? 512L << 20 : bitsPerSecond / 8 * 2;
-      List<String> recv = javaCommand("-Xmx64m", null);
-      recv.addAll(
-          List.of(LinkProbe.class.getName(), "recv", net.host(4), "7900", String.valueOf(bytes)));
-      net.place(4, recv);
-      Process r = new ProcessBuilder(recv).redirectErrorStream(true).start();
-      try (BufferedReader out =
-          new BufferedReader(new InputStreamReader(r.getInputStream(), StandardCharsets.UTF_8))) {
-        String first = out.readLine();
-        if (!"listening".equals(first)) {
-          throw new IOException("link probe receiver: " + first);
-        }
-        List<String> send = javaCommand("-Xmx64m", null);
-        send.addAll(
-            List.of(LinkProbe.class.getName(), "send", net.host(4), "7900", String.valueOf(bytes)));
-        net.place(1, send);
-        Process s = new ProcessBuilder(send).redirectErrorStream(true).start();
-        String line = out.readLine();
-        waitFor(s, "link probe sender");
-        waitFor(r, "link probe receiver");
-        if (line == null || !line.startsWith("seconds=")) {
-          throw new IOException("link probe: " + line);
-        }
-        double seconds = Double.parseDouble(line.substring("seconds=".length()));
-        double rate = bytes * 8 / seconds;
-        System.out.printf(
-            Locale.ROOT,
-            "[shaped] link %s: measured %.1f Mbit/s (%d MB in %.2f s)%n",
-            bitsPerSecond == 0 ? "unshaped" : (bitsPerSecond / 1_000_000) + " Mbit/s",
-            rate / 1e6,
-            bytes / 1_000_000,
-            seconds);
-        return rate;
-      } finally {
-        r.destroyForcibly();
-      }
-    }
-
-    private static void waitFor(Process p, String what) throws IOException {
-      try {
-        if (!p.waitFor(120, TimeUnit.SECONDS)) {
-          p.destroyForcibly();
-          throw new IOException(what + " did not finish within 120 s");
-        }
-        if (p.exitValue() != 0) {
-          throw new IOException(
-              what
-                  + " failed: "
-                  + new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new java.io.InterruptedIOException(what);
-      }
+      return net.probe(bitsPerSecond, 1, 4, javaCommand("-Xmx64m", null));
     }
 
     /**
@@ -637,6 +611,7 @@ public final class ShapedRecoveryBenchmark {
       ShapedSystem.Joiner j = null;
       Sampler sampler = null;
       try {
+        sys.beforeColdJoin();
         j = sys.startJoiner(receiverHeap, gcLog);
         List<Integer> sources = sys.sourceNodes();
         long rx0 = net.counter(j.node(), true);
@@ -723,12 +698,9 @@ public final class ShapedRecoveryBenchmark {
     }
   }
 
-  /** utime + stime of process {@code pid}, in seconds (clock ticks of 1/100 s). */
+  /** utime + stime of process {@code pid}, in seconds. */
   static double cpuSeconds(long pid) throws IOException {
-    String stat = Files.readString(Path.of("/proc/" + pid + "/stat"), StandardCharsets.US_ASCII);
-    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-    // After the command: state(3) … utime is field 14, stime field 15 (1-based), here 11 and 12.
-    return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
+    return dev.ferry.bench.Procfs.cpuSeconds(pid);
   }
 
   /**

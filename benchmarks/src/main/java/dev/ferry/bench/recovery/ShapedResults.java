@@ -246,6 +246,11 @@ final class ShapedResults {
     m.put("cores", Runtime.getRuntime().availableProcessors());
     m.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version"));
     m.put("java", System.getProperty("java.version"));
+    m.put(
+        "joiner_gc",
+        ShapedRecoveryBenchmark.joinerGc().isEmpty()
+            ? "-XX:+UseSerialGC " + String.join(" ", ShapedRecoveryBenchmark.HEAP_SHRINK)
+            : String.join(" ", ShapedRecoveryBenchmark.joinerGc()));
     try {
       m.put(
           "loadavg", Files.readString(Path.of("/proc/loadavg"), StandardCharsets.US_ASCII).strip());

@@ -66,6 +66,14 @@ interface ShapedSystem extends Closeable {
   /** Captures and purges on every voter but {@code except} (cut off meanwhile). */
   void snapshotExcept(String except) throws IOException;
 
+  /**
+   * Before a cold join, unmeasured: makes every voter's newest snapshot current, so that the join
+   * installs the current state plus a short log suffix whatever the scenario before it wrote (a
+   * foreground run leaves many small entries after the last snapshot). Ferry's add captures a fresh
+   * baseline itself (a measured part of its join), so its default does nothing.
+   */
+  default void beforeColdJoin() throws IOException {}
+
   /** The leader's commit index. */
   long leaderCommit() throws IOException;
 

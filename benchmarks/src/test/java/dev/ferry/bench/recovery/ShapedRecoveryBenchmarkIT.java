@@ -3,11 +3,14 @@ package dev.ferry.bench.recovery;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ferry.kv.testing.NodeLogsOnFailure;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,6 +26,15 @@ class ShapedRecoveryBenchmarkIT {
 
   @Test
   void everyRowIsPresentAndSane() throws Exception {
+    try {
+      runAndCheck();
+    } catch (Throwable t) {
+      keepNodeLogs(dir.resolve("work"));
+      throw t;
+    }
+  }
+
+  private void runAndCheck() throws Exception {
     Path out = dir.resolve("out");
     ShapedRecoveryBenchmark.Options o =
         ShapedRecoveryBenchmark.parse(
@@ -42,7 +54,11 @@ class ShapedRecoveryBenchmarkIT {
               "--out",
               out.toString(),
               "--work",
-              dir.resolve("work").toString()
+              dir.resolve("work").toString(),
+              // a 4 MiB join takes seconds; 5 minutes leaves room for a loaded machine without
+              // letting a stuck join hold CI for the 20-minute default
+              "--timeout",
+              "300"
             });
     ShapedResults r = ShapedRecoveryBenchmark.run(o);
 
@@ -110,6 +126,23 @@ class ShapedRecoveryBenchmarkIT {
     assertTrue(md.contains("Ratis ÷ Ferry"));
     assertTrue(md.contains("ops ratio ≥ 0.80"), "the foreground table with its targets");
     assertTrue(!r.failed(), "no failure");
+  }
+
+  /**
+   * Keeps every node log under {@code work} (the {@code @TempDir} is deleted after the test) with
+   * {@link NodeLogsOnFailure#keep}: copied to {@code target/failed-node-logs/
+   * ShapedRecoveryBenchmarkIT/}, the last 40 lines of each printed.
+   */
+  private static void keepNodeLogs(Path work) throws IOException {
+    if (!Files.isDirectory(work)) {
+      return;
+    }
+    List<Path> logs;
+    try (Stream<Path> files = Files.walk(work)) {
+      logs = files.filter(f -> f.getFileName().toString().endsWith(".log")).sorted().toList();
+    }
+    NodeLogsOnFailure.keep(
+        Path.of(NodeLogsOnFailure.DEFAULT_DIR), "ShapedRecoveryBenchmarkIT", logs);
   }
 
   /** Puts completed in both windows; rates, latencies and the join time positive. */

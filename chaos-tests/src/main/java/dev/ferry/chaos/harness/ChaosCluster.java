@@ -2,6 +2,9 @@ package dev.ferry.chaos.harness;
 
 import dev.ferry.kv.KvClient;
 import dev.ferry.kv.cluster.ProcessCluster;
+import dev.ferry.kv.shard.ClusterLayout;
+import dev.ferry.kv.shard.RoutingKvClient;
+import dev.ferry.kv.shard.StaticClusterMap;
 import dev.ferry.shipping.PeerAddress;
 import java.io.Closeable;
 import java.io.IOException;
@@ -20,6 +23,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 import org.apache.ratis.proto.RaftProtos.RaftConfigurationProto;
 import org.apache.ratis.proto.RaftProtos.RaftPeerProto;
@@ -43,6 +47,14 @@ import org.slf4j.LoggerFactory;
  * nothing else. One chaos cluster per machine at a time: it holds the {@link ChaosLock} from before
  * that cleanup until {@link #close()} has removed everything, and a cluster started meanwhile (by
  * another build, say) waits for it, saying so.
+ *
+ * <p>A sharded cluster ({@link Builder#sharded}): every node runs {@code ferry server --map} with a
+ * static cluster map ({@link #mapFile()}) whose ranges are placed on the first {@code voters}
+ * nodes; the spares are in the map, run from the start and host nothing until replicas move to
+ * them. It needs network namespaces (the map names the nodes' addresses, which the test's clients
+ * dial too). There {@link #configuration()} reports the whole node set as voters and the leader of
+ * range 0's group as leader, so that the nemeses' targets ("the leader", "a voter", "the members")
+ * span every node.
  *
  * <p>Concurrency: the process methods (start, kill, pause, …) are synchronized; {@link #network()}
  * is thread-safe; queries ({@link #leader()}, {@link #configuration()}) may run from any thread.
@@ -70,6 +82,7 @@ public final class ChaosCluster implements Closeable {
   private final String libfaketime;
   private final long diskBytes;
   private final Map<String, List<String>> nodeArgs;
+  private final List<String> splitKeys;
   private final Set<String> mounted = ConcurrentHashMap.newKeySet();
   private final Set<String> paused = ConcurrentHashMap.newKeySet();
   private final Set<String> started = ConcurrentHashMap.newKeySet();
@@ -90,6 +103,7 @@ public final class ChaosCluster implements Closeable {
     this.libfaketime = libfaketime;
     this.diskBytes = b.diskBytes;
     this.nodeArgs = Map.copyOf(b.nodeArgs);
+    this.splitKeys = b.splitKeys;
     this.hook = new Thread(this::close, "chaos-cluster-cleanup");
     Runtime.getRuntime().addShutdownHook(hook);
   }
@@ -110,6 +124,7 @@ public final class ChaosCluster implements Closeable {
     private boolean fakeTime;
     private long diskBytes;
     private String heap = "-Xmx256m";
+    private List<String> splitKeys;
     private Duration lockWait =
         Duration.ofSeconds(Long.getLong("ferry.chaos.lockWaitSeconds", 2 * 3600));
 
@@ -175,6 +190,17 @@ public final class ChaosCluster implements Closeable {
         throw new IllegalArgumentException("bytes < 0: " + bytes);
       }
       this.diskBytes = bytes;
+      return this;
+    }
+
+    /**
+     * Makes the cluster sharded: one range per gap between {@code splitKeys} (UTF-8, strictly
+     * increasing), placed at replication 3 on the {@link #voters} nodes, in a static map that every
+     * node reads ({@code ferry server --map}); the spares host nothing at first. Needs network
+     * namespaces ({@link NetworkMode#NETNS}: {@link #start} fails on the proxy).
+     */
+    public Builder sharded(List<String> splitKeys) {
+      this.splitKeys = List.copyOf(splitKeys);
       return this;
     }
 
@@ -278,6 +304,10 @@ public final class ChaosCluster implements Closeable {
         writeAtomically(clockFile(id), "+0\n");
       }
     }
+    if (splitKeys != null) {
+      beginSharded(b, timeout);
+      return;
+    }
     List<PeerAddress> nodes = initialVoters.stream().map(fabric::nodeAddress).toList();
     List<PeerAddress> clients = initialVoters.stream().map(fabric::clientAddress).toList();
     started.addAll(initialVoters);
@@ -293,8 +323,40 @@ public final class ChaosCluster implements Closeable {
     admin = client(Duration.ofSeconds(3));
   }
 
+  /** Writes the static map (ranges on the initial voters, spares empty) and starts every node. */
+  private void beginSharded(Builder b, Duration timeout) throws IOException {
+    if (fabric.mode() != NetworkMode.NETNS) {
+      throw new IllegalStateException(
+          "a sharded chaos cluster needs network namespaces (root): the map's addresses are"
+              + " dialled by the nodes and the clients alike");
+    }
+    List<PeerAddress> all = ids.stream().map(fabric::nodeAddress).toList();
+    ClusterLayout onVoters =
+        ClusterLayout.create(
+            CLUSTER_NAME,
+            all.subList(0, initialVoters.size()),
+            splitKeys.stream().map(k -> k.getBytes(StandardCharsets.UTF_8)).toList(),
+            3);
+    new ClusterLayout(CLUSTER_NAME, 1, 3, all, onVoters.ranges()).write(mapFile());
+    started.addAll(ids);
+    processes =
+        ProcessCluster.builder(dir, ids.size())
+            .map(mapFile())
+            .heap(b.heap)
+            .serverArgs(b.serverArgs.toArray(String[]::new))
+            .launcher(this::prepare)
+            .start(timeout);
+    admin = KvClient.connect(onVoters.ranges().get(0).group(), all, Duration.ofSeconds(3));
+  }
+
   private void prepare(String id, List<String> command, Map<String, String> environment) {
     command.add(1, NODE_MARKER + id);
+    // Diagnostics: extra JVM options for every node, e.g. Ratis's server logs at INFO
+    // (-Dferry.chaos.nodeJvmArgs=-Dorg.slf4j.simpleLogger.log.org.apache.ratis.server=info).
+    String extra = System.getProperty("ferry.chaos.nodeJvmArgs", "").strip();
+    if (!extra.isEmpty()) {
+      command.addAll(2, List.of(extra.split("\\s+")));
+    }
     command.addAll(nodeArgs.getOrDefault(id, List.of()));
     if (libfaketime != null) {
       environment.put("LD_PRELOAD", libfaketime);
@@ -307,6 +369,11 @@ public final class ChaosCluster implements Closeable {
   /** Whether this machine can run clusters with {@link Builder#fakeTime} (libfaketime found). */
   public static boolean fakeTimeAvailable() {
     return findLibfaketime() != null;
+  }
+
+  /** Whether this machine can run nodes in network namespaces (root, iproute2). */
+  public static boolean namespacesAvailable() {
+    return Shell.isRoot() && Shell.available("ip");
   }
 
   /** Whether this machine can run clusters with {@link Builder#diskBytes} (root, for tmpfs). */
@@ -395,8 +462,66 @@ public final class ChaosCluster implements Closeable {
    * retries until {@code timeout}.
    */
   public KvClient client(Duration timeout) {
+    if (sharded()) {
+      throw new IllegalStateException("a sharded cluster has no single group: routingClient");
+    }
     return KvClient.connect(
         CLUSTER_NAME, ids.stream().map(fabric::clientAddress).toList(), timeout);
+  }
+
+  /** Whether the cluster is sharded ({@link Builder#sharded}). */
+  public boolean sharded() {
+    return splitKeys != null;
+  }
+
+  /** The cluster map file of a sharded cluster (every node reads it at start). */
+  public Path mapFile() {
+    return dir.resolve("cluster.map");
+  }
+
+  /**
+   * The map of a sharded cluster as its file says now.
+   *
+   * @throws IOException if the file cannot be read
+   */
+  public ClusterLayout layout() throws IOException {
+    return ClusterLayout.read(mapFile());
+  }
+
+  /**
+   * Rewrites the map file of a sharded cluster with {@code change} applied to what it holds (the
+   * change returns its argument, or a layout at its version + 1); atomically, one change at a time.
+   *
+   * @return the layout the file holds afterwards
+   */
+  public synchronized ClusterLayout updateMap(UnaryOperator<ClusterLayout> change)
+      throws IOException {
+    ClusterLayout now = layout();
+    ClusterLayout next = change.apply(now);
+    if (next != now) {
+      next.write(mapFile());
+    }
+    return next;
+  }
+
+  /**
+   * A new client of a sharded cluster routing by its map file (re-read when a client is told a
+   * group is not where it asked; the caller closes it). Each operation retries until {@code
+   * timeout}.
+   */
+  public RoutingKvClient routingClient(Duration timeout) throws IOException {
+    if (!sharded()) {
+      throw new IllegalStateException("not a sharded cluster: client");
+    }
+    return RoutingKvClient.connect(StaticClusterMap.read(mapFile()), timeout);
+  }
+
+  /**
+   * A new client of group {@code group} of a sharded cluster knowing {@code members} (the caller
+   * closes it).
+   */
+  public KvClient groupClient(String group, List<String> members, Duration timeout) {
+    return KvClient.connect(group, members.stream().map(fabric::clientAddress).toList(), timeout);
   }
 
   /** Whether the clock of each node can be shifted ({@link Builder#fakeTime}). */
@@ -624,7 +749,8 @@ public final class ChaosCluster implements Closeable {
 
   /**
    * The configuration the first running node that says it leads reports (joint configurations
-   * report the new one), or empty if none does.
+   * report the new one), or empty if none does. In a sharded cluster: range 0's leader, and every
+   * node as a voter.
    */
   public Optional<Configuration> configuration() {
     for (String id : running()) {
@@ -635,6 +761,9 @@ public final class ChaosCluster implements Closeable {
                 .getGroupManagementApi(RaftPeerId.valueOf(id))
                 .info(admin.group().getGroupId());
         if (r.getRoleInfoProto().getRole() == RaftPeerRole.LEADER && r.getConf().isPresent()) {
+          if (sharded()) {
+            return Optional.of(new Configuration(id, ids, List.of()));
+          }
           RaftConfigurationProto conf = r.getConf().get();
           return Optional.of(
               new Configuration(id, ids(conf.getPeersList()), ids(conf.getListenersList())));

@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Random;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -66,7 +67,6 @@ public final class Convergence {
    */
   public static Result await(ChaosCluster c, Duration stall) throws IOException {
     long start = System.nanoTime();
-    Duration cap = stall.multipliedBy(CAP_STALLS);
     ChaosCluster.Configuration conf;
     try {
       conf = Await.value(stall, () -> c.configuration().orElse(null), "a leader");
@@ -78,11 +78,32 @@ public final class Convergence {
         c.start(m);
       }
     }
-    List<String> members = conf.members();
+    return awaitMembers(c, conf.members(), c::client, stall, start);
+  }
+
+  /**
+   * {@link #await} for one group of a sharded cluster: its {@code members} (the voters and
+   * listeners its leader reports; each must run) must agree at a digest checkpoint of the group and
+   * then at one applied index and digest. Same waiting rules as {@link #await}.
+   */
+  public static Result awaitGroup(
+      ChaosCluster c, String group, List<String> members, Duration stall) throws IOException {
+    return awaitMembers(
+        c, members, timeout -> c.groupClient(group, members, timeout), stall, System.nanoTime());
+  }
+
+  private static Result awaitMembers(
+      ChaosCluster c,
+      List<String> members,
+      Function<Duration, KvClient> clients,
+      Duration stall,
+      long start)
+      throws IOException {
+    Duration cap = stall.multipliedBy(CAP_STALLS);
     long id = new Random().nextLong() & Long.MAX_VALUE;
     IOException[] last = {null};
-    try (KvClient k = c.client(Duration.ofSeconds(10));
-        KvClient probe = c.client(Duration.ofSeconds(2))) {
+    try (KvClient k = clients.apply(Duration.ofSeconds(10));
+        KvClient probe = clients.apply(Duration.ofSeconds(2))) {
       Supplier<Map<String, List<Long>>> moving =
           () -> {
             Map<String, List<Long>> m = new LinkedHashMap<>();

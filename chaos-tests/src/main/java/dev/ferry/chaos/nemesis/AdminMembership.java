@@ -63,6 +63,7 @@ public final class AdminMembership implements Membership {
 
   @Override
   public void close() throws IOException {
+    admin.close();
     client.close();
   }
 }

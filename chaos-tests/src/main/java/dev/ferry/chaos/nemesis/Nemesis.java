@@ -39,6 +39,17 @@ public interface Nemesis extends java.io.Closeable {
    */
   String heal(ChaosCluster cluster) throws Exception;
 
+  /**
+   * The run's last heal, after the workload stopped: undoes what is in place and finishes what the
+   * nemesis must have done by the end of a run. Default: {@link #heal}.
+   *
+   * @return what was done, for the summary (empty if nothing)
+   * @throws Exception if it could not be undone or finished (the run fails)
+   */
+  default String finalHeal(ChaosCluster cluster) throws Exception {
+    return heal(cluster);
+  }
+
   /** Releases what the nemesis holds (clients), after its last heal. Default: nothing. */
   @Override
   default void close() throws java.io.IOException {}

@@ -5,11 +5,15 @@ import dev.ferry.chaos.checker.CheckReport;
 import dev.ferry.chaos.harness.ChaosCluster;
 import dev.ferry.chaos.harness.Convergence;
 import dev.ferry.chaos.harness.NetworkMode;
+import dev.ferry.chaos.harness.ShardGroups;
 import dev.ferry.chaos.history.History;
 import dev.ferry.chaos.nemesis.Nemesis;
 import dev.ferry.chaos.workload.Workload;
 import dev.ferry.kv.KvClient;
+import dev.ferry.kv.shard.ClusterLayout;
+import dev.ferry.kv.shard.RoutingKvClient;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,8 +21,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Random;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Stream;
@@ -37,6 +43,10 @@ import java.util.stream.Stream;
 public final class ChaosRunner {
   private static final Duration START = Duration.ofSeconds(90);
   private static final Duration CONVERGE = Duration.ofSeconds(90);
+
+  /** How long each group of a sharded cluster may take to end a membership change after healing. */
+  private static final Duration SETTLE = Duration.ofSeconds(120);
+
   private static final Duration FINAL_READS = Duration.ofSeconds(30);
   private static final long LOG_LIMIT = 100L << 20;
 
@@ -80,12 +90,18 @@ public final class ChaosRunner {
             .fakeTime(scenario.fakeTime())
             .diskBytes(scenario.diskBytes())
             .serverArgs(scenario.serverArgs().toArray(String[]::new));
+    if (!scenario.splitKeys().isEmpty()) {
+      builder.sharded(scenario.splitKeys());
+    }
     try (ChaosCluster cluster = builder.start(START)) {
       mode = cluster.mode();
       preload(cluster, scenario.preloadBytes(), random.nextLong());
+      Duration opTimeout = scenario.workload().opTimeout();
       workload =
           new Workload(
-              () -> cluster.client(scenario.workload().opTimeout()),
+              cluster.sharded()
+                  ? () -> routing(cluster, opTimeout)
+                  : () -> cluster.client(opTimeout),
               history,
               scenario.workload(),
               random.nextLong());
@@ -98,7 +114,10 @@ public final class ChaosRunner {
         stop(workload, errors);
         healAll(cluster, combos, start, faults, errors);
       }
-      Convergence.Result r = Convergence.await(cluster, CONVERGE);
+      Convergence.Result r =
+          cluster.sharded()
+              ? ShardGroups.converge(cluster, SETTLE, CONVERGE, keysByRange(cluster, workload))
+              : Convergence.await(cluster, CONVERGE);
       converged = r.converged();
       convergence = r.detail();
       if (!workload.finalReads(FINAL_READS)) {
@@ -151,6 +170,30 @@ public final class ChaosRunner {
       deleteNodeData(dir.resolve("cluster"));
     }
     return result;
+  }
+
+  /** A routing client of a sharded cluster (the map file read now). */
+  private static RoutingKvClient routing(ChaosCluster cluster, Duration timeout) {
+    try {
+      return cluster.routingClient(timeout);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read the cluster map", e);
+    }
+  }
+
+  /** Which of the history's keys each range of a sharded cluster holds (its group checks them). */
+  private static Map<Integer, List<String>> keysByRange(ChaosCluster cluster, Workload workload)
+      throws IOException {
+    ClusterLayout layout = cluster.layout();
+    List<String> keys = new ArrayList<>(workload.registers());
+    keys.add(Workload.COUNTER);
+    keys.add(Workload.SET);
+    Map<Integer, List<String>> out = new TreeMap<>();
+    for (String k : keys) {
+      int range = layout.rangeFor(Workload.storedAt(k).getBytes(StandardCharsets.UTF_8)).index();
+      out.computeIfAbsent(range, i -> new ArrayList<>()).add(k);
+    }
+    return out;
   }
 
   /** Writes {@code bytes} of random 1 KiB values in batches, so snapshots have bulk to ship. */
@@ -243,7 +286,7 @@ public final class ChaosRunner {
       for (int i = combo.size() - 1; i >= 0; i--) {
         Nemesis n = combo.get(i);
         try {
-          String what = n.heal(cluster);
+          String what = n.finalHeal(cluster);
           if (!what.isEmpty()) {
             faults.add(
                 new Fault(n.name(), "final heal", what, millisSince(start), millisSince(start)));

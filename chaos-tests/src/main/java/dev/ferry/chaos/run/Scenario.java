@@ -32,6 +32,9 @@ import java.util.function.Supplier;
  * @param hold how long each round's faults stay in place
  * @param quiet how long the cluster is left alone between rounds
  * @param combos makes the nemesis combinations a run draws its rounds from
+ * @param splitKeys for a sharded cluster, the keys its ranges are split at ({@link
+ *     dev.ferry.chaos.harness.ChaosCluster.Builder#sharded}: ranges on the voters, the spares in
+ *     the map); empty for a cluster of one group
  */
 public record Scenario(
     String name,
@@ -46,9 +49,11 @@ public record Scenario(
     Duration duration,
     Duration hold,
     Duration quiet,
-    Supplier<List<List<Nemesis>>> combos) {
+    Supplier<List<List<Nemesis>>> combos,
+    List<String> splitKeys) {
 
   public Scenario {
+    splitKeys = List.copyOf(splitKeys);
     Objects.requireNonNull(name, "name");
     if (!name.matches("[a-z0-9-]+")) {
       throw new IllegalArgumentException("name must be [a-z0-9-]+: " + name);
@@ -93,7 +98,8 @@ public record Scenario(
         d,
         hold,
         quiet,
-        combos);
+        combos,
+        splitKeys);
   }
 
   /** A copy on another network (and named after it). */
@@ -111,7 +117,8 @@ public record Scenario(
         duration,
         hold,
         quiet,
-        combos);
+        combos,
+        splitKeys);
   }
 
   /** Builds a {@link Scenario}. Defaults: 3 voters, 30 s, faults held 5 s, quiet 3 s. */
@@ -129,6 +136,7 @@ public record Scenario(
     private Duration hold = Duration.ofSeconds(5);
     private Duration quiet = Duration.ofSeconds(3);
     private final List<Supplier<List<Nemesis>>> combos = new ArrayList<>();
+    private List<String> splitKeys = List.of();
 
     private Builder(String name) {
       this.name = name;
@@ -200,6 +208,15 @@ public record Scenario(
       return this;
     }
 
+    /**
+     * Makes the cluster sharded: ranges split at {@code keys} on the {@link #voters} nodes at
+     * replication 3, the {@link #spares} in the map and running, holding no range.
+     */
+    public Builder sharded(String... keys) {
+      this.splitKeys = List.of(keys);
+      return this;
+    }
+
     /** Adds a combination of nemeses (made fresh for each run). */
     public Builder combo(Supplier<List<Nemesis>> combo) {
       combos.add(combo);
@@ -231,7 +248,8 @@ public record Scenario(
           duration,
           hold,
           quiet,
-          () -> c.stream().map(Supplier::get).toList());
+          () -> c.stream().map(Supplier::get).toList(),
+          splitKeys);
     }
   }
 }

@@ -6,6 +6,7 @@ import dev.ferry.chaos.nemesis.ClockNemesis;
 import dev.ferry.chaos.nemesis.DiskFullNemesis;
 import dev.ferry.chaos.nemesis.LinkNemesis;
 import dev.ferry.chaos.nemesis.MembershipNemesis;
+import dev.ferry.chaos.nemesis.MultiRaftNemesis;
 import dev.ferry.chaos.nemesis.Nemesis;
 import dev.ferry.chaos.nemesis.PartitionNemesis;
 import dev.ferry.chaos.nemesis.ProcessNemesis;
@@ -28,12 +29,14 @@ public final class Scenarios {
 
   private static final Duration MEMBERSHIP_WAIT = Duration.ofSeconds(30);
   private static final Duration CLOCK_STEP = Duration.ofSeconds(20);
+  private static final Duration MOVE_DEADLINE = Duration.ofSeconds(20);
+  private static final Duration MOVE_WAIT = Duration.ofSeconds(8);
 
   private Scenarios() {}
 
   /**
    * The CI suite, about a minute each: partitions and kills, pauses, membership changes during
-   * faults, interrupted snapshot installs, clock skew, a full disk, and the proxy fallback.
+   * faults, interrupted snapshot installs, clock skew, a full disk and the proxy fallback.
    */
   public static List<Scenario> ci() {
     return List.of(
@@ -41,8 +44,9 @@ public final class Scenarios {
   }
 
   /**
-   * The extended suite: the CI scenarios run longer, plus packet loss and bandwidth limits, and
-   * five-node clusters.
+   * The extended suite: the CI scenarios run longer, plus packet loss and bandwidth limits,
+   * five-node clusters, wiped voters, and a sharded cluster's replica moves and node replacement
+   * ({@link #multiRaft}).
    */
   public static List<Scenario> extended() {
     List<Scenario> all = new ArrayList<>();
@@ -52,6 +56,8 @@ public final class Scenarios {
     all.add(degradedLinks());
     all.add(fiveNodes());
     all.add(wipe());
+    // Not in the CI suite yet: it finds two open bugs of interrupted moves (docs/chaos.md).
+    all.add(multiRaft());
     return all;
   }
 
@@ -207,6 +213,32 @@ public final class Scenarios {
         .nemesis(() -> new PartitionNemesis(PartitionNemesis.Kind.BRIDGE))
         .nemesis(() -> new ProcessNemesis(ProcessNemesis.Action.KILL, Target.RANDOM))
         .nemesis(() -> new ProcessNemesis(ProcessNemesis.Action.PAUSE, Target.LEADER))
+        .build();
+  }
+
+  /**
+   * A sharded cluster (static map): five ranges at replication 3 on n1..n4 (split so that the
+   * counter and r0, r1, r2, r3 and the set each lie in one range), n5 a spare in the map. The first
+   * round replaces a node by n5 (every group with a replica on it moving at once, the node killed
+   * first in about half the runs), every later round moves a random range's replica ({@link
+   * MultiRaftNemesis}), each while a partition or a kill holds. Needs network namespaces.
+   */
+  public static Scenario multiRaft() {
+    List<Supplier<Nemesis>> faults =
+        List.of(
+            () -> new PartitionNemesis(PartitionNemesis.Kind.MAJORITY_MINORITY),
+            () -> new PartitionNemesis(PartitionNemesis.Kind.ISOLATE_LEADER),
+            () -> new ProcessNemesis(ProcessNemesis.Action.KILL, Target.LEADER),
+            () -> new ProcessNemesis(ProcessNemesis.Action.KILL, Target.RANDOM));
+    return Scenario.builder("multi-raft")
+        .network(NetworkMode.NETNS)
+        .voters(4)
+        .spares(1)
+        .sharded("reg/r1", "reg/r2", "reg/r3", "set/")
+        .serverArgs(SNAPSHOTS)
+        .duration(Duration.ofSeconds(30))
+        .hold(Duration.ofSeconds(5))
+        .nemesis(() -> new MultiRaftNemesis(faults, 0, MOVE_DEADLINE, MOVE_WAIT))
         .build();
   }
 

@@ -6,6 +6,7 @@ import dev.ferry.chaos.history.OpType;
 import dev.ferry.chaos.history.Outcome;
 import dev.ferry.kv.KvClient;
 import dev.ferry.kv.KvException;
+import dev.ferry.kv.KvOperations;
 import dev.ferry.kv.KvTimeoutException;
 import dev.ferry.statemachine.ReplyStatus;
 import java.io.IOException;
@@ -64,7 +65,7 @@ public final class Workload {
   private static final int SCAN_PAGE = 5_000;
   private static final long FINAL_RETRY_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
 
-  private final Supplier<KvClient> clients;
+  private final Supplier<? extends KvOperations> clients;
   private final History history;
   private final WorkloadConfig config;
   private final long seed;
@@ -80,11 +81,13 @@ public final class Workload {
   /**
    * A workload on the cluster {@code clients} connect to.
    *
-   * @param clients makes a new client (a new session) each time it is called; its operation timeout
-   *     should be {@link WorkloadConfig#opTimeout()}
+   * @param clients makes a new client (a new session; of a sharded cluster, a routing client with a
+   *     session per group) each time it is called; its operation timeout should be {@link
+   *     WorkloadConfig#opTimeout()}
    * @param seed seeds each client's choice of operations
    */
-  public Workload(Supplier<KvClient> clients, History history, WorkloadConfig config, long seed) {
+  public Workload(
+      Supplier<? extends KvOperations> clients, History history, WorkloadConfig config, long seed) {
     this.clients = Objects.requireNonNull(clients, "clients");
     this.history = Objects.requireNonNull(history, "history");
     this.config = Objects.requireNonNull(config, "config");
@@ -114,7 +117,7 @@ public final class Workload {
    */
   public void setUp(Duration timeout) throws IOException {
     int process = nextProcess.getAndIncrement();
-    KvClient kv = clients.get();
+    KvOperations kv = clients.get();
     try {
       for (String r : registers) {
         long deadline = System.nanoTime() + timeout.toNanos();
@@ -168,7 +171,7 @@ public final class Workload {
   public boolean finalReads(Duration timeout) throws IOException {
     boolean all = true;
     int process = nextProcess.getAndIncrement();
-    KvClient kv = clients.get();
+    KvOperations kv = clients.get();
     try {
       for (String key : finalKeys()) {
         long deadline = System.nanoTime() + timeout.toNanos();
@@ -222,7 +225,7 @@ public final class Workload {
   private void runClient(int slot) {
     Random rnd = new Random(seed * 1_000_003L + slot);
     int process = nextProcess.getAndIncrement();
-    KvClient kv = clients.get();
+    KvOperations kv = clients.get();
     try {
       while (running) {
         if (step(kv, process, rnd) == Outcome.UNKNOWN) {
@@ -240,7 +243,7 @@ public final class Workload {
     }
   }
 
-  private Outcome step(KvClient kv, int process, Random rnd) {
+  private Outcome step(KvOperations kv, int process, Random rnd) {
     String register = registers.get(rnd.nextInt(registers.size()));
     double r = rnd.nextDouble();
     if (r < 0.30) {
@@ -264,7 +267,7 @@ public final class Workload {
     }
   }
 
-  private Outcome read(KvClient kv, int process, String key) {
+  private Outcome read(KvOperations kv, int process, String key) {
     long t0 = history.invoke();
     Outcome o;
     Long result = null;
@@ -288,7 +291,7 @@ public final class Workload {
     return o;
   }
 
-  private Outcome write(KvClient kv, int process, String key, long value) {
+  private Outcome write(KvOperations kv, int process, String key, long value) {
     long t0 = history.invoke();
     Outcome o;
     try {
@@ -305,7 +308,7 @@ public final class Workload {
     return o;
   }
 
-  private Outcome cas(KvClient kv, int process, String key, long expected, long value) {
+  private Outcome cas(KvOperations kv, int process, String key, long expected, long value) {
     long t0 = history.invoke();
     Outcome o;
     Boolean swapped = null;
@@ -329,7 +332,7 @@ public final class Workload {
     return o;
   }
 
-  private Outcome increment(KvClient kv, int process) {
+  private Outcome increment(KvOperations kv, int process) {
     long t0 = history.invoke();
     Outcome o;
     Long result = null;
@@ -346,7 +349,7 @@ public final class Workload {
     return o;
   }
 
-  private Outcome add(KvClient kv, int process, long element) {
+  private Outcome add(KvOperations kv, int process, long element) {
     long t0 = history.invoke();
     Outcome o;
     try {
@@ -362,7 +365,7 @@ public final class Workload {
     return o;
   }
 
-  private Outcome readSet(KvClient kv, int process) {
+  private Outcome readSet(KvOperations kv, int process) {
     long t0 = history.invoke();
     Outcome o;
     Set<Long> elements = null;
@@ -417,7 +420,7 @@ public final class Workload {
     counts.get(op.type()).get(op.outcome()).incrementAndGet();
   }
 
-  private static void close(KvClient kv) {
+  private static void close(KvOperations kv) {
     try {
       kv.close();
     } catch (IOException ignored) {
@@ -431,6 +434,15 @@ public final class Workload {
 
   private static byte[] storageKey(String key) {
     return bytes(key.equals(COUNTER) ? "ctr/" + key : "reg/" + key);
+  }
+
+  /**
+   * Where the history's key {@code key} is stored: a register's or the counter's key, or for the
+   * set the prefix of its elements' keys (a sharded cluster's ranges are split so that each of
+   * these lies in one range).
+   */
+  public static String storedAt(String key) {
+    return key.equals(SET) ? "set/" : new String(storageKey(key), StandardCharsets.UTF_8);
   }
 
   private static byte[] elementKey(long element) {

@@ -84,6 +84,9 @@ class ChaosSuiteIT {
                   assumeTrue(
                       s.diskBytes() == 0 || ChaosCluster.disksAvailable(),
                       s.name() + " needs root (a tmpfs per node)");
+                  assumeTrue(
+                      s.splitKeys().isEmpty() || ChaosCluster.namespacesAvailable(),
+                      s.name() + " needs network namespaces (root, iproute2)");
                   RunResult r = runner.run(s, seed);
                   RESULTS.add(r);
                   System.out.println(r.summary());

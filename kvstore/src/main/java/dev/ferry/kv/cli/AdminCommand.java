@@ -13,6 +13,7 @@ import dev.ferry.raft.admin.RemoveRequest;
 import dev.ferry.raft.admin.RemoveResult;
 import dev.ferry.shipping.PeerAddress;
 import dev.ferry.shipping.install.InstallProgress;
+import dev.ferry.shipping.install.TransferScheduler;
 import dev.ferry.statemachine.MembershipChange;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -37,7 +38,11 @@ import picocli.CommandLine.Option;
       AdminCommand.Add.class,
       AdminCommand.Remove.class,
       AdminCommand.Cancel.class,
-      AdminCommand.Status.class
+      AdminCommand.Status.class,
+      MoveCommand.class,
+      NodeMoveCommand.Replace.class,
+      NodeMoveCommand.Drain.class,
+      NodeStatusCommand.class
     })
 final class AdminCommand {
 
@@ -67,8 +72,13 @@ final class AdminCommand {
     @Mixin TlsOptions tls = new TlsOptions();
 
     ClusterSecret secret() throws IOException {
-      if (secretFile != null) {
-        return ClusterSecret.fromFile(secretFile);
+      return secret(secretFile);
+    }
+
+    /** The secret in {@code file}, or else in the environment. */
+    static ClusterSecret secret(Path file) throws IOException {
+      if (file != null) {
+        return ClusterSecret.fromFile(file);
       }
       return ClusterSecret.fromEnvironment(System.getenv())
           .orElseThrow(
@@ -182,42 +192,58 @@ final class AdminCommand {
     }
 
     static AddResult add(AdminClient c, AddRequest request, PrintStream out) throws IOException {
-      ProgressBar[] bar = {null};
-      long[] shown = {0};
-      AddProgress.Phase[] last = {null};
-      AddResult r =
-          c.add(
-              request,
-              p -> {
-                if (p.install().isPresent()) {
-                  InstallProgress i = p.install().get();
-                  if (bar[0] == null) {
-                    bar[0] = new ProgressBar(out, "  installing", i.bytesWanted());
-                  }
-                  shown[0] = i.bytesDone();
-                  bar[0].update(
-                      "  installing",
-                      i.bytesDone(),
-                      i.bytesWanted(),
-                      "  from " + i.bytesPerSource().keySet());
-                } else if (p.phase() != last[0]) {
-                  if (bar[0] != null) {
-                    bar[0].finish(shown[0]);
-                    bar[0] = null;
-                  }
-                  if (p.phase() != AddProgress.Phase.DONE) {
-                    out.println("  " + phaseLabel(p.phase()) + " ...");
-                  }
-                }
-                last[0] = p.phase();
-              });
-      if (bar[0] != null) {
-        bar[0].finish(shown[0]);
+      ProgressLines lines = new ProgressLines(out);
+      try {
+        return c.add(request, lines::show);
+      } finally {
+        lines.finish();
       }
-      return r;
+    }
+
+    /** An add's progress as lines: its phases, and its install as a progress bar. */
+    static final class ProgressLines {
+      private final PrintStream out;
+      private ProgressBar bar;
+      private long shown;
+      private AddProgress.Phase last;
+
+      ProgressLines(PrintStream out) {
+        this.out = out;
+      }
+
+      void show(AddProgress p) {
+        if (p.install().isPresent()) {
+          InstallProgress i = p.install().get();
+          if (bar == null) {
+            bar = new ProgressBar(out, "  installing", i.bytesWanted());
+            shown = 0;
+          }
+          // A poll answered late must not move the bar back.
+          shown = Math.max(shown, i.bytesDone());
+          bar.update(
+              "  installing", shown, i.bytesWanted(), "  from " + i.bytesPerSource().keySet());
+        } else if (p.phase() != last) {
+          finish();
+          if (p.phase() != AddProgress.Phase.DONE) {
+            out.println("  " + phaseLabel(p.phase()) + " ...");
+          }
+        }
+        last = p.phase();
+      }
+
+      /** Ends the progress bar if one is shown. */
+      void finish() {
+        if (bar != null) {
+          bar.finish(shown);
+          bar = null;
+        }
+      }
     }
 
     static String phaseLabel(AddProgress.Phase p) {
+      if (p == AddProgress.Phase.REMOVING) {
+        return "removing the node it replaces";
+      }
       return p.name().toLowerCase(Locale.ROOT).replace('_', ' ');
     }
 
@@ -261,17 +287,21 @@ final class AdminCommand {
       List<PeerAddress> others = members.stream().filter(p -> !p.id().equals(node)).toList();
       PeerAddress via = coordinator(others.isEmpty() ? members : others);
       try (AdminClient c = connect(via)) {
-        RemoveResult r = c.remove(request);
-        System.out.printf(
-            Locale.ROOT,
-            "%s: %s%s; leader now %s (%d ms)%n",
-            r.nodeId(),
-            r.outcome().name().toLowerCase(Locale.ROOT).replace('_', ' '),
-            r.leadershipTransferred() ? " after moving leadership away" : "",
-            r.leaderAfter(),
-            r.duration().toMillis());
+        System.out.println(summary(c.remove(request)));
       }
       return 0;
+    }
+
+    /** What a removal did, in one line. */
+    static String summary(RemoveResult r) {
+      return String.format(
+          Locale.ROOT,
+          "%s: %s%s; leader now %s (%d ms)",
+          r.nodeId(),
+          r.outcome().name().toLowerCase(Locale.ROOT).replace('_', ' '),
+          r.leadershipTransferred() ? " after moving leadership away" : "",
+          r.leaderAfter(),
+          r.duration().toMillis());
     }
   }
 
@@ -452,6 +482,14 @@ final class AdminCommand {
           b.append(recovery(n)).append('\n');
         }
       }
+      b.append(
+          "snapshot installs on the node, all its groups (running/max, queued; chunk bytes in"
+              + " flight/budget; decoded chunks kept/pool):\n");
+      for (Object o : all) {
+        if (o instanceof NodeStatus n) {
+          b.append(transfers(n));
+        }
+      }
       NodeStatus s = any.get();
       b.append("configuration (as ").append(s.id()).append(" knows it):\n");
       for (NodeStatus.Member m : s.members()) {
@@ -504,6 +542,68 @@ final class AdminCommand {
                     c.malformed(),
                     c.quarantined()))
         .orElse(String.format(Locale.ROOT, "  %-8s (not reported)", n.id()));
+  }
+
+  /**
+   * A node's transfer scheduler in {@code admin status}: a line of figures, then a line per install
+   * running (priority, for how long) and per install queued (its place in the queue, priority, how
+   * long it has waited), as many as the node listed, and how many more there are.
+   */
+  static String transfers(NodeStatus n) {
+    if (n.transfers().isEmpty()) {
+      return String.format(Locale.ROOT, "  %-8s (not reported)%n", n.id());
+    }
+    NodeStatus.Transfers t = n.transfers().get();
+    StringBuilder b = new StringBuilder();
+    b.append(
+        String.format(
+            Locale.ROOT,
+            "  %-8s %d/%s running, %d queued; in flight %s/%s; decoded %s/%s%n",
+            n.id(),
+            t.activeCount(),
+            t.maxActiveInstalls() == Integer.MAX_VALUE
+                ? "unlimited"
+                : Integer.toString(t.maxActiveInstalls()),
+            t.queuedCount(),
+            mib(t.bytesInFlight()),
+            t.bytesBudget() == Long.MAX_VALUE ? "unlimited" : mib(t.bytesBudget()),
+            mib(t.decodedBytes()),
+            t.decodedBudget() == Long.MAX_VALUE ? "unlimited" : mib(t.decodedBudget())));
+    for (TransferScheduler.Install i : t.active()) {
+      b.append(
+          String.format(
+              Locale.ROOT,
+              "           running   %s (%s) for %s, %s in flight, %s decoded%n",
+              i.who(),
+              i.priority().label(),
+              Status.seconds(i.since()),
+              mib(i.bytesHeld()),
+              mib(i.decodedBytes())));
+    }
+    more(b, t.activeCount() - t.active().size(), "running");
+    for (int k = 0; k < t.queued().size(); k++) {
+      TransferScheduler.Install i = t.queued().get(k);
+      b.append(
+          String.format(
+              Locale.ROOT,
+              "           queued %-3d %s (%s) waiting %s%n",
+              k + 1,
+              i.who(),
+              i.priority().label(),
+              Status.seconds(i.since())));
+    }
+    more(b, t.queuedCount() - t.queued().size(), "queued");
+    return b.toString();
+  }
+
+  private static void more(StringBuilder b, int more, String what) {
+    if (more > 0) {
+      b.append(String.format(Locale.ROOT, "           ... and %d more %s%n", more, what));
+    }
+  }
+
+  private static String mib(long bytes) {
+    return String.format(Locale.ROOT, "%.1f MiB", bytes / 1048576.0);
   }
 
   /** One node's line of retention holds, rebases and install alerts in {@code admin status}. */

@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
  * {@code query}): {@code --peers}, {@code --cluster}, {@code --timeout} and the TLS options.
  */
 abstract class ClientCommand implements Callable<Integer> {
-  @Option(names = "--peers", required = true, description = "id=host:raftPort,...")
+  @Option(names = "--peers", description = "id=host:raftPort,... (required)")
   String peers;
 
   @Option(names = "--cluster", defaultValue = "ferry", description = "Cluster name.")
@@ -53,11 +53,23 @@ abstract class ClientCommand implements Callable<Integer> {
    * @throws IllegalArgumentException naming the bad option (the CLI exits with status 2)
    */
   Target target() {
+    if (peers == null) {
+      throw new IllegalArgumentException("--peers is required (id=host:raftPort,...)");
+    }
+    Duration timeout = timeout();
+    Optional<TlsFiles> files = tls.files();
+    return new Target(cluster, PeerAddress.parseList(peers), timeout, files);
+  }
+
+  /**
+   * The {@code --timeout}, checked.
+   *
+   * @throws IllegalArgumentException if it is below 1 second
+   */
+  Duration timeout() {
     if (timeoutSeconds < 1) {
       throw new IllegalArgumentException("--timeout must be >= 1 second");
     }
-    Optional<TlsFiles> files = tls.files();
-    return new Target(
-        cluster, PeerAddress.parseList(peers), Duration.ofSeconds(timeoutSeconds), files);
+    return Duration.ofSeconds(timeoutSeconds);
   }
 }

@@ -1,6 +1,7 @@
 package dev.ferry.kv.cli;
 
 import dev.ferry.kv.KvClient;
+import dev.ferry.kv.KvOperations;
 import dev.ferry.kv.cluster.ProcessCluster;
 import dev.ferry.raft.ClusterSecret;
 import dev.ferry.raft.RaftPeers;
@@ -39,18 +40,22 @@ import picocli.CommandLine.Option;
  * verification, promotion); then a follower is stopped while 1 % of the keys change, restarted, and
  * catches up by fetching only the changed chunks. Ends with the digests of every replica and a
  * summary. Cleans up after itself, also on Ctrl-C.
+ *
+ * <p>With {@code --groups N} it runs the sharded demo instead ({@link ShardedDemo}): N ranges on
+ * four {@code ferry server --map} processes and one replica move.
  */
 @Command(
     name = "demo",
     description =
         "Run a local cluster: load data, add a 4th node through the digest gate, and show a"
-            + " stopped follower catching up with a delta.")
+            + " stopped follower catching up with a delta. With --groups N: a sharded cluster of"
+            + " N ranges on 4 nodes, and one range's replica moved to the 4th node.")
 final class DemoCommand implements Callable<Integer> {
-  private static final int VALUE_BYTES = 1024;
+  static final int VALUE_BYTES = 1024;
   private static final Duration T = Duration.ofSeconds(120);
 
   /** Keys per write command while loading. */
-  private static final int LOAD_BATCH = 64;
+  static final int LOAD_BATCH = 64;
 
   /** Keys per write command while updating: small entries, so the log rolls segments. */
   private static final int UPDATE_BATCH = 1;
@@ -60,9 +65,19 @@ final class DemoCommand implements Callable<Integer> {
 
   @Option(
       names = "--size",
-      defaultValue = "128",
-      description = "MiB of key-value data to load (default ${DEFAULT-VALUE}).")
-  int sizeMiB;
+      description =
+          "MiB of key-value data to load (default 128, or "
+              + ShardedDemo.DEFAULT_SIZE_MIB
+              + " with --groups).")
+  Integer size;
+
+  @Option(
+      names = "--groups",
+      description =
+          "Run the sharded demo: this many ranges (2.."
+              + ShardedDemo.MAX_GROUPS
+              + ", e.g. 8) at replication 3 on nodes n1..n3, n4 empty; one replica moves to n4.")
+  Integer groups;
 
   @Option(names = "--dir", description = "Where the nodes keep their data (default: a temp dir).")
   Path dir;
@@ -74,6 +89,7 @@ final class DemoCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    int sizeMiB = size != null ? size : groups != null ? ShardedDemo.DEFAULT_SIZE_MIB : 128;
     if (sizeMiB < 1 || sizeMiB > 65536) {
       throw new IllegalArgumentException("--size must be 1..65536 MiB: " + sizeMiB);
     }
@@ -84,7 +100,14 @@ final class DemoCommand implements Callable<Integer> {
       Runtime.getRuntime().addShutdownHook(cleanup);
     }
     Map<String, String> summary = new LinkedHashMap<>();
-    int keys = (int) Math.max(1, (long) sizeMiB * 1024 * 1024 / VALUE_BYTES);
+    int keys = keys(sizeMiB);
+    if (groups != null) {
+      try {
+        return new ShardedDemo(out, root, groups, sizeMiB).run();
+      } finally {
+        cleanUp(root, cleanup);
+      }
+    }
     out.printf(Locale.ROOT, "Ferry demo: 3 nodes on loopback, data in %s%n", root);
     long t0 = System.nanoTime();
     try (ProcessCluster cluster =
@@ -109,7 +132,7 @@ final class DemoCommand implements Callable<Integer> {
       try (KvClient client = cluster.client(Duration.ofSeconds(60))) {
         // 1. Load.
         long t1 = System.nanoTime();
-        write(client, keys, keys, "loading", 1, LOAD_BATCH);
+        write(out, client, keys, keys, "loading", 1, LOAD_BATCH);
         double loadSeconds = (System.nanoTime() - t1) / 1e9;
         summary.put(
             "data loaded",
@@ -154,7 +177,7 @@ final class DemoCommand implements Callable<Integer> {
             leaderId);
         cluster.stop(follower);
         int changed = Math.max(1, keys / 100);
-        write(client, changed, keys, "updating 1 % of keys", 2, UPDATE_BATCH);
+        write(out, client, changed, keys, "updating 1 % of keys", 2, UPDATE_BATCH);
         // A new baseline past the stopped follower, and the log purged up to it: it must install.
         boolean purged = false;
         long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
@@ -235,15 +258,25 @@ final class DemoCommand implements Callable<Integer> {
         return allEqual ? 0 : 1;
       }
     } finally {
-      if (!keep) {
-        deleteQuietly(root);
-        try {
-          Runtime.getRuntime().removeShutdownHook(cleanup);
-        } catch (IllegalStateException ignored) {
-          // shutting down: the hook runs anyway
-        }
+      cleanUp(root, cleanup);
+    }
+  }
+
+  /** Deletes the demo's data unless {@code --keep}. */
+  private void cleanUp(Path root, Thread cleanup) {
+    if (!keep) {
+      deleteQuietly(root);
+      try {
+        Runtime.getRuntime().removeShutdownHook(cleanup);
+      } catch (IllegalStateException ignored) {
+        // shutting down: the hook runs anyway
       }
     }
+  }
+
+  /** The number of {@link #VALUE_BYTES} values that make {@code sizeMiB}. */
+  static int keys(int sizeMiB) {
+    return (int) Math.max(1, (long) sizeMiB * 1024 * 1024 / VALUE_BYTES);
   }
 
   /** The current leader's address. */
@@ -264,7 +297,14 @@ final class DemoCommand implements Callable<Integer> {
   }
 
   /** Writes {@code count} keys (sequential, or random within {@code range} when seed > 1). */
-  private void write(KvClient client, int count, int range, String label, long seed, int perCommand)
+  static void write(
+      PrintStream out,
+      KvOperations client,
+      int count,
+      int range,
+      String label,
+      long seed,
+      int perCommand)
       throws Exception {
     int threads = 8;
     ProgressBar bar = new ProgressBar(out, label, (long) count * VALUE_BYTES);
@@ -322,7 +362,7 @@ final class DemoCommand implements Callable<Integer> {
   }
 
   /** A key whose first character spreads keys over every shard. */
-  private static byte[] key(int k) {
+  static byte[] key(int k) {
     int h = (k * 0x9E3779B1) >>> 16;
     return String.format(Locale.ROOT, "%c-key-%09d", PREFIXES.charAt(h % PREFIXES.length()), k)
         .getBytes(StandardCharsets.UTF_8);
@@ -333,13 +373,7 @@ final class DemoCommand implements Callable<Integer> {
    * MiB), digest verified at index 812, voter}; sources in id order.
    */
   static String joined(String took, AddResult added) {
-    StringBuilder perSource = new StringBuilder();
-    new java.util.TreeMap<>(added.bytesShipped())
-        .forEach(
-            (id, bytes) ->
-                perSource
-                    .append(perSource.length() == 0 ? "" : ", ")
-                    .append(String.format(Locale.ROOT, "%s %.1f MiB", id, bytes / 1048576.0)));
+    String perSource = perSource(added.bytesShipped());
     int n = added.bytesShipped().size();
     return String.format(
         Locale.ROOT,
@@ -352,7 +386,19 @@ final class DemoCommand implements Callable<Integer> {
         added.verified().index());
   }
 
-  private static String seconds(long sinceNanos) {
+  /** {@code n1 2.1 MiB, n2 3.0 MiB}: bytes per source, in id order. */
+  static String perSource(Map<String, Long> bytesPerSource) {
+    StringBuilder perSource = new StringBuilder();
+    new java.util.TreeMap<>(bytesPerSource)
+        .forEach(
+            (id, bytes) ->
+                perSource
+                    .append(perSource.length() == 0 ? "" : ", ")
+                    .append(String.format(Locale.ROOT, "%s %.1f MiB", id, bytes / 1048576.0)));
+    return perSource.toString();
+  }
+
+  static String seconds(long sinceNanos) {
     return String.format(Locale.ROOT, "%.1f s", (System.nanoTime() - sinceNanos) / 1e9);
   }
 

@@ -5,9 +5,10 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * The {@code ferry} command line: {@code ferry server}, {@code ferry kv}, {@code ferry admin},
- * {@code ferry demo}, and {@code ferry call} / {@code ferry query} (raw requests to any Ferry state
- * machine). Bad arguments print a one-line error and exit with status 2.
+ * The {@code ferry} command line: {@code ferry server}, {@code ferry kv}, {@code ferry shard} (the
+ * cluster map of a sharded cluster), {@code ferry admin}, {@code ferry demo}, and {@code ferry
+ * call} / {@code ferry query} (raw requests to any Ferry state machine). Bad arguments print a
+ * one-line error and exit with status 2.
  */
 @Command(
     name = "ferry",
@@ -17,6 +18,7 @@ import picocli.CommandLine.Command;
     subcommands = {
       ServerCommand.class,
       KvCommand.class,
+      ShardCommand.class,
       AdminCommand.class,
       DemoCommand.class,
       CallCommand.class,

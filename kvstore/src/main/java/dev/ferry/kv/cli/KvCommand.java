@@ -1,13 +1,24 @@
 package dev.ferry.kv.cli;
 
 import dev.ferry.kv.KvClient;
+import dev.ferry.kv.KvOperations;
+import dev.ferry.kv.shard.ClusterMap;
+import dev.ferry.kv.shard.RoutingKvClient;
+import dev.ferry.raft.TlsFiles;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code ferry kv put|get|delete|cas|scan}: one operation against a running cluster. */
+/**
+ * {@code ferry kv put|get|delete|cas|scan}: one operation against a running cluster, a single group
+ * ({@code --peers}) or a sharded one ({@code --map}: a scan then reads range after range, not
+ * atomically across ranges).
+ */
 @Command(
     name = "kv",
     description = "Key-value operations. Keys and values are UTF-8 text.",
@@ -20,19 +31,55 @@ import picocli.CommandLine.Parameters;
     })
 final class KvCommand {
 
+  /**
+   * A KV command: talks to one group ({@code --peers}, {@code --cluster}) or, with {@code --map},
+   * routes by a cluster map to the group of each key's range.
+   */
   abstract static class Base extends ClientCommand {
+    @Option(
+        names = "--map",
+        paramLabel = "FILE",
+        description =
+            "Cluster map (descriptor from 'ferry shard create') of a sharded cluster: each key"
+                + " goes to its range's group. Instead of --peers and --cluster.")
+    Path map;
+
     @Override
     public Integer call() throws Exception {
-      Target t = target();
-      try (KvClient c =
-          t.tls().isPresent()
-              ? KvClient.connect(t.cluster(), t.peers(), t.timeout(), t.tls().get())
-              : KvClient.connect(t.cluster(), t.peers(), t.timeout())) {
+      if (map == null) {
+        try (KvOperations c = single()) {
+          return run(c);
+        }
+      }
+      if (peers != null) {
+        throw new IllegalArgumentException("give --peers or --map, not both");
+      }
+      ClusterMap m = ShardCommand.openMap(map, tls.files().orElse(null));
+      try (KvOperations c = routing(m)) {
         return run(c);
+      } finally {
+        if (m instanceof AutoCloseable closeable) {
+          closeable.close();
+        }
       }
     }
 
-    abstract int run(KvClient c) throws Exception;
+    private KvClient single() {
+      Target t = target();
+      return t.tls().isPresent()
+          ? KvClient.connect(t.cluster(), t.peers(), t.timeout(), t.tls().get())
+          : KvClient.connect(t.cluster(), t.peers(), t.timeout());
+    }
+
+    private RoutingKvClient routing(ClusterMap m) {
+      Duration timeout = timeout();
+      Optional<TlsFiles> files = tls.files();
+      return files.isPresent()
+          ? RoutingKvClient.connect(m, timeout, files.get())
+          : RoutingKvClient.connect(m, timeout);
+    }
+
+    abstract int run(KvOperations c) throws Exception;
   }
 
   static byte[] utf8(String s) {
@@ -52,7 +99,7 @@ final class KvCommand {
     String value;
 
     @Override
-    int run(KvClient c) throws Exception {
+    int run(KvOperations c) throws Exception {
       c.put(utf8(key), utf8(value));
       System.out.println("OK");
       return 0;
@@ -65,7 +112,7 @@ final class KvCommand {
     String key;
 
     @Override
-    int run(KvClient c) throws Exception {
+    int run(KvOperations c) throws Exception {
       byte[] v = c.get(utf8(key));
       System.out.println(text(v));
       return v == null ? 1 : 0;
@@ -78,7 +125,7 @@ final class KvCommand {
     String key;
 
     @Override
-    int run(KvClient c) throws Exception {
+    int run(KvOperations c) throws Exception {
       System.out.println(c.delete(utf8(key)) ? "deleted" : "absent");
       return 0;
     }
@@ -101,7 +148,7 @@ final class KvCommand {
     boolean expectAbsent;
 
     @Override
-    int run(KvClient c) throws Exception {
+    int run(KvOperations c) throws Exception {
       if (expectAbsent == (expected != null && value != null)) {
         if (expectAbsent && expected != null && value == null) {
           value = expected;
@@ -118,7 +165,10 @@ final class KvCommand {
     }
   }
 
-  @Command(name = "scan", description = "List keys in [FROM, TO).")
+  @Command(
+      name = "scan",
+      description =
+          "List keys in [FROM, TO) (with --map: range by range, not atomic across ranges).")
   static final class Scan extends Base {
     @Option(names = "--from")
     String from;
@@ -130,7 +180,7 @@ final class KvCommand {
     int limit;
 
     @Override
-    int run(KvClient c) throws Exception {
+    int run(KvOperations c) throws Exception {
       Map<byte[], byte[]> rows =
           c.scan(from == null ? null : utf8(from), to == null ? null : utf8(to), limit);
       rows.forEach((k, v) -> System.out.println(text(k) + "\t" + text(v)));

@@ -78,10 +78,19 @@ final class ProgressBar {
   }
 
   private String line(long done, long now) {
-    double fraction = Math.min(1.0, (double) done / total);
-    int filled = (int) Math.round(fraction * WIDTH);
     double seconds = (now - start) / 1e9;
     double rate = seconds < 0.05 ? 0 : Math.max(0, done - startDone) / 1048576.0 / seconds;
+    return line(label, done, total, rate, suffix);
+  }
+
+  /**
+   * One bar's text: {@code label [#####.....] 45% 28.8/64.0 MiB 12.3 MiB/s suffix} ({@code total}
+   * at least 1; {@code rate} in MiB/s).
+   */
+  static String line(String label, long done, long total, double rate, String suffix) {
+    long whole = Math.max(1, total);
+    double fraction = Math.min(1.0, (double) done / whole);
+    int filled = (int) Math.round(fraction * WIDTH);
     return String.format(
         Locale.ROOT,
         "%-22s [%s%s] %3d%%  %7.1f/%.1f MiB  %6.1f MiB/s%s",
@@ -90,7 +99,7 @@ final class ProgressBar {
         ".".repeat(WIDTH - filled),
         (int) Math.round(fraction * 100),
         done / 1048576.0,
-        total / 1048576.0,
+        whole / 1048576.0,
         rate,
         suffix);
   }

@@ -25,10 +25,20 @@ final class ServerCommand implements Callable<Integer> {
   String id;
 
   @Option(
-      names = "--peers",
-      required = true,
+      names = "--map",
+      paramLabel = "FILE",
       description =
-          "Members: id=host:raftPort[:chunkPort],... (this node included). The chunk port (default"
+          "Host the groups of a sharded cluster (a descriptor made by `ferry shard create`): every"
+              + " range whose replicas include --id, in one process (the map names the cluster). Not with --peers or"
+              + " --listener. On a restart the node's own storage says what it hosts (groups"
+              + " gained or lost by moves included); the map's layout is used on first start only.")
+  Path map;
+
+  @Option(
+      names = "--peers",
+      description =
+          "Members: id=host:raftPort[:chunkPort],... (this node included); required without"
+              + " --map. The chunk port (default"
               + " raftPort + 1) serves chunks and admin requests; an older"
               + " id=host:raftPort:chunkPort:adminPort form is accepted, its admin port ignored.")
   String peers;
@@ -105,6 +115,22 @@ final class ServerCommand implements Callable<Integer> {
   long chunkSendRate;
 
   @Option(
+      names = "--max-installs",
+      paramLabel = "N",
+      description =
+          "With --map: at most N snapshot installs of the node's groups run at once; more wait in"
+              + " the node's queue, by priority (default 8).")
+  Integer maxInstalls;
+
+  @Option(
+      names = "--install-bytes-in-flight",
+      paramLabel = "BYTES",
+      description =
+          "With --map: at most this many chunk bytes requested and not yet written, over all the"
+              + " node's installs (default 268435456, 256 MiB; at least 65536).")
+  Long installBytesInFlight;
+
+  @Option(
       names = "--pause-stop-threshold",
       defaultValue = "60",
       paramLabel = "SECONDS",
@@ -176,7 +202,7 @@ final class ServerCommand implements Callable<Integer> {
     return java.util.Optional.of(new InetSocketAddress(host, port));
   }
 
-  private java.util.Optional<ClusterSecret> secret() throws java.io.IOException {
+  java.util.Optional<ClusterSecret> secret() throws java.io.IOException {
     if (secretFile != null) {
       return java.util.Optional.of(ClusterSecret.fromFile(secretFile));
     }
@@ -204,6 +230,16 @@ final class ServerCommand implements Callable<Integer> {
     Thread.currentThread().setContextClassLoader(loader);
     StateMachineConfig config =
         StateMachineConfig.defaults().withCaptureEvery(captureEvery, 256L << 20);
+    if (map != null) {
+      return new ShardedServer(this, tlsFiles, loader, config).run();
+    }
+    if (maxInstalls != null || installBytesInFlight != null) {
+      throw new IllegalArgumentException(
+          "--max-installs and --install-bytes-in-flight go with --map (a node of many groups)");
+    }
+    if (peers == null) {
+      throw new IllegalArgumentException("give --peers (or --map for a sharded cluster)");
+    }
     FerryServer.Builder builder = FerryServer.builder();
     tlsFiles.ifPresent(builder::tls);
     PeerAddress self =
@@ -234,19 +270,7 @@ final class ServerCommand implements Callable<Integer> {
               + ClusterSecret.ENV
               + "): snapshot shipping is off on this node");
     }
-    CountDownLatch stopped = new CountDownLatch(1);
-    Runtime.getRuntime()
-        .addShutdownHook(
-            new Thread(
-                () -> {
-                  try {
-                    server.close();
-                  } catch (Exception e) {
-                    System.err.println("ferry: error while stopping: " + e);
-                  }
-                  stopped.countDown();
-                },
-                "ferry-shutdown"));
+    CountDownLatch stopped = closeOnShutdown(server);
     server.start();
     System.out.println(
         "ferry server "
@@ -287,5 +311,26 @@ final class ServerCommand implements Callable<Integer> {
             });
     stopped.await();
     return 0;
+  }
+
+  /**
+   * Closes {@code c} when the JVM shuts down (SIGTERM, Ctrl-C); the latch counts down once it is
+   * closed, so that the main thread can wait for it.
+   */
+  static CountDownLatch closeOnShutdown(AutoCloseable c) {
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  try {
+                    c.close();
+                  } catch (Exception e) {
+                    System.err.println("ferry: error while stopping: " + e);
+                  }
+                  stopped.countDown();
+                },
+                "ferry-shutdown"));
+    return stopped;
   }
 }

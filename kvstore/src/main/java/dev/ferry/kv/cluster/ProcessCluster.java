@@ -1,6 +1,10 @@
 package dev.ferry.kv.cluster;
 
 import dev.ferry.kv.KvClient;
+import dev.ferry.kv.shard.ClusterLayout;
+import dev.ferry.kv.shard.Range;
+import dev.ferry.kv.shard.RoutingKvClient;
+import dev.ferry.kv.shard.StaticClusterMap;
 import dev.ferry.raft.ClusterSecret;
 import dev.ferry.shipping.FreePorts;
 import dev.ferry.shipping.PeerAddress;
@@ -37,6 +41,10 @@ import java.util.stream.Collectors;
  * {@link Launcher} adjusts each node's command and environment (run it in a network namespace, add
  * JVM flags or a preloaded library). {@link #startListener} starts a node that is not yet a member.
  *
+ * <p>A sharded cluster: {@link Builder#map} runs every node as {@code ferry server --map FILE}, the
+ * nodes and the cluster name taken from the map ({@code ferry shard create}'s descriptor); {@link
+ * #routingClient} routes by the map file as it is when called.
+ *
  * <p>Not thread-safe: drive it from one thread.
  */
 public final class ProcessCluster implements Closeable {
@@ -49,15 +57,18 @@ public final class ProcessCluster implements Closeable {
   private final List<String> extraArgs;
   private final List<String> jvmArgs;
   private final Launcher launcher;
+  private final Path map;
   private final Map<String, Process> processes = new LinkedHashMap<>();
   private final Map<String, List<String>> listenerArgs = new LinkedHashMap<>();
   private final Map<String, InetSocketAddress> metricsBinds = new LinkedHashMap<>();
   private final Map<String, String> clientHosts = new LinkedHashMap<>();
   private final Thread hook;
 
-  private ProcessCluster(Builder b, List<PeerAddress> peers, int[] metricsPorts) {
+  private ProcessCluster(Builder b, List<PeerAddress> peers, int[] metricsPorts)
+      throws IOException {
     this.dir = b.dir;
-    this.clusterName = b.clusterName;
+    this.map = b.map;
+    this.clusterName = b.map == null ? b.clusterName : ClusterLayout.read(b.map).cluster();
     this.peers = List.copyOf(peers);
     this.clientPeers = b.clientPeers == null ? this.peers : b.clientPeers;
     for (int i = 0; i < peers.size(); i++) {
@@ -111,6 +122,7 @@ public final class ProcessCluster implements Closeable {
     private Launcher launcher = (id, command, environment) -> {};
     private final List<String> serverArgs = new ArrayList<>();
     private ReadyCheck ready;
+    private Path map;
     private final List<String> jvmArgs =
         new ArrayList<>(
             List.of("-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k"));
@@ -174,6 +186,18 @@ public final class ProcessCluster implements Closeable {
       return this;
     }
 
+    /**
+     * Runs a sharded cluster: every node is started as {@code ferry server --map descriptor} (no
+     * {@code --peers}, {@code --cluster}), the nodes are the map's ({@code nodes} of them, in map
+     * order, at its addresses) and the cluster name is the map's ({@link #clusterName} is not
+     * used). Ready (by default) once every range's group answers a linearizable read. Not with
+     * {@link #peers}.
+     */
+    public Builder map(Path descriptor) {
+      this.map = Objects.requireNonNull(descriptor, "descriptor").toAbsolutePath();
+      return this;
+    }
+
     /** Replaces the JVM heap setting, e.g. {@code -Xmx1g}. */
     public Builder heap(String xmx) {
       jvmArgs.removeIf(a -> a.startsWith("-Xmx"));
@@ -184,6 +208,17 @@ public final class ProcessCluster implements Closeable {
     /** Starts every node and waits until the cluster accepts writes. */
     public ProcessCluster start(Duration timeout) throws IOException {
       List<PeerAddress> peers = this.peers;
+      if (map != null) {
+        if (peers != null) {
+          throw new IllegalStateException(
+              "a sharded cluster's nodes are the map's: not with peers");
+        }
+        peers = ClusterLayout.read(map).nodes();
+        if (peers.size() != nodes) {
+          throw new IllegalArgumentException(
+              nodes + " nodes expected, the map " + map + " has " + peers.size());
+        }
+      }
       int[] metricsPorts;
       if (peers == null) {
         // Every port at once: picked node by node, two nodes could get the same (unbound) port.
@@ -203,7 +238,9 @@ public final class ProcessCluster implements Closeable {
         for (PeerAddress p : peers) {
           c.start(p.id());
         }
-        if (ready == null) {
+        if (ready == null && map != null) {
+          c.awaitReady(timeout, ProcessCluster::readEveryRange);
+        } else if (ready == null) {
           c.awaitWritable(timeout);
         } else {
           c.awaitReady(timeout, ready);
@@ -256,9 +293,44 @@ public final class ProcessCluster implements Closeable {
     return dir.resolve(id + ".log");
   }
 
-  /** A new client of the cluster (caller closes). */
+  /**
+   * A new client of the cluster (caller closes).
+   *
+   * @throws IllegalStateException for a sharded cluster (use {@link #routingClient})
+   */
   public KvClient client(Duration timeout) {
+    if (map != null) {
+      throw new IllegalStateException("a sharded cluster has no single group: use routingClient");
+    }
     return KvClient.connect(clusterName, clientPeers, timeout);
+  }
+
+  /** The map file of a sharded cluster ({@link Builder#map}), empty for a single group. */
+  public java.util.Optional<Path> map() {
+    return java.util.Optional.ofNullable(map);
+  }
+
+  /**
+   * A new client of a sharded cluster routing by its map file as it is now (caller closes): a
+   * {@link StaticClusterMap}, which a later move recorded in the file does not change.
+   *
+   * @throws IllegalStateException for a cluster not started with {@link Builder#map}
+   * @throws IOException if the map file cannot be read
+   */
+  public RoutingKvClient routingClient(Duration timeout) throws IOException {
+    if (map == null) {
+      throw new IllegalStateException("not a sharded cluster (no map): use client");
+    }
+    return RoutingKvClient.connect(StaticClusterMap.read(map), timeout);
+  }
+
+  /** Ready check of a sharded cluster: every range's group serves a read of the range's start. */
+  private static void readEveryRange(ProcessCluster cluster) throws IOException {
+    try (RoutingKvClient c = cluster.routingClient(Duration.ofSeconds(5))) {
+      for (Range r : c.map().current().ranges()) {
+        c.get(r.start());
+      }
+    }
   }
 
   /**
@@ -268,6 +340,10 @@ public final class ProcessCluster implements Closeable {
    * calls restart it the same way.
    */
   public void startListener(PeerAddress node) throws IOException {
+    if (map != null) {
+      throw new IllegalStateException(
+          "a sharded cluster's nodes join groups by replica moves, not as listeners");
+    }
     List<PeerAddress> all = new ArrayList<>();
     for (PeerAddress p : peers) {
       if (!p.id().equals(node.id())) {
@@ -297,7 +373,13 @@ public final class ProcessCluster implements Closeable {
     if (old != null && old.isAlive()) {
       throw new IllegalStateException(id + " is already running");
     }
-    List<String> membership = listenerArgs.getOrDefault(id, List.of("--peers", peersArg()));
+    List<String> membership = new ArrayList<>();
+    if (map != null) {
+      membership.addAll(List.of("--map", map.toString()));
+    } else {
+      membership.addAll(listenerArgs.getOrDefault(id, List.of("--peers", peersArg())));
+      membership.addAll(List.of("--cluster", clusterName));
+    }
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.addAll(jvmArgs);
@@ -310,8 +392,6 @@ public final class ProcessCluster implements Closeable {
     cmd.addAll(membership);
     cmd.add("--data");
     cmd.add(dataDir(id).toString());
-    cmd.add("--cluster");
-    cmd.add(clusterName);
     cmd.add("--secret-file");
     cmd.add(secretFile().toString());
     InetSocketAddress metrics = metricsBinds.get(id);
@@ -345,6 +425,20 @@ public final class ProcessCluster implements Closeable {
     Process p = processes.get(id);
     if (p != null) {
       p.destroy();
+      if (!p.waitFor(30, TimeUnit.SECONDS)) {
+        p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  /**
+   * Stops every running node with SIGTERM at once (clean shutdowns in parallel) and waits for each
+   * (SIGKILL after 30 s).
+   */
+  public void stopAll() throws InterruptedException {
+    List<Process> running = processes.values().stream().filter(Process::isAlive).toList();
+    running.forEach(Process::destroy);
+    for (Process p : running) {
       if (!p.waitFor(30, TimeUnit.SECONDS)) {
         p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
       }
@@ -487,6 +581,19 @@ public final class ProcessCluster implements Closeable {
    */
   public static int[] freePorts(int n) throws IOException {
     return FreePorts.pick(n);
+  }
+
+  /**
+   * Nodes {@code n1..n<nodes>} on 127.0.0.1, each with a free Raft port and service port (for a
+   * cluster map to give {@link Builder#map}).
+   */
+  public static List<PeerAddress> loopbackPeers(int nodes) throws IOException {
+    int[] ports = freePorts(2 * nodes);
+    List<PeerAddress> peers = new ArrayList<>();
+    for (int i = 0; i < nodes; i++) {
+      peers.add(new PeerAddress("n" + (i + 1), "127.0.0.1", ports[2 * i], ports[2 * i + 1]));
+    }
+    return peers;
   }
 
   /** Every port the peers use (Raft, chunk, admin); a mutable set. */

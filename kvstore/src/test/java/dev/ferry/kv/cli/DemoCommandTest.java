@@ -1,6 +1,7 @@
 package dev.ferry.kv.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.ferry.raft.admin.AddResult;
 import dev.ferry.snapshot.StateDigest;
@@ -33,5 +34,18 @@ class DemoCommandTest {
     assertEquals(
         "1.0 s: 0.5 MiB from 1 source (n2 0.5 MiB), digest verified at index 812, voter",
         DemoCommand.joined("1.0 s", added(Map.of("n2", mib / 2))));
+  }
+
+  @Test
+  void theShardedDemoRunsTwoToMaxGroups() {
+    java.io.PrintStream out =
+        new java.io.PrintStream(
+            new java.io.ByteArrayOutputStream(), true, java.nio.charset.StandardCharsets.UTF_8);
+    java.nio.file.Path dir = java.nio.file.Path.of("unused");
+    assertThrows(IllegalArgumentException.class, () -> new ShardedDemo(out, dir, 1, 16));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new ShardedDemo(out, dir, ShardedDemo.MAX_GROUPS + 1, 16));
+    new ShardedDemo(out, dir, 8, 16);
   }
 }

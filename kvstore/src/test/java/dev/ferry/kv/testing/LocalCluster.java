@@ -2,16 +2,20 @@ package dev.ferry.kv.testing;
 
 import dev.ferry.kv.KvClient;
 import dev.ferry.kv.KvStateMachine;
+import dev.ferry.shipping.FreePorts;
 import dev.ferry.shipping.PeerAddress;
 import dev.ferry.statemachine.StateMachineConfig;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Random;
 import java.util.function.Predicate;
 import java.util.stream.Stream;
@@ -26,6 +30,55 @@ public final class LocalCluster extends dev.ferry.testing.LocalCluster {
   private LocalCluster(Path dir, int n, StateMachineConfig config, long sendRate, Tls tls)
       throws IOException {
     super(dir, n, config, KvStateMachine::new, sendRate, tls);
+  }
+
+  private LocalCluster(
+      Path dir, List<PeerAddress> peers, String clusterName, StateMachineConfig config) {
+    super(dir, peers, clusterName, config, KvStateMachine::new, 0, null);
+  }
+
+  /**
+   * Starts one cluster per entry of {@code groups} (its name, its node ids), each in {@code
+   * dir/<name>}, and waits until each has a leader ready (writing nothing, so that a group holds
+   * only what a test writes): the groups of a sharded cluster, each on nodes of its own (e.g.
+   * {@code ferry.r2} on nodes {@code r2n1..r2n3}). Every node starts before any election is
+   * awaited, so the groups elect at the same time; their ports are picked together. Blocks; the
+   * caller closes the clusters.
+   *
+   * @throws IOException if a node cannot start (every node started is then stopped)
+   * @throws AssertionError if a group has no leader within 60 s (likewise)
+   */
+  public static List<LocalCluster> startGroups(
+      Path dir, Map<String, List<String>> groups, StateMachineConfig config) throws IOException {
+    int nodes = groups.values().stream().mapToInt(List::size).sum();
+    int[] ports = FreePorts.pick(2 * nodes);
+    List<LocalCluster> started = new ArrayList<>();
+    try {
+      int k = 0;
+      for (Map.Entry<String, List<String>> g : groups.entrySet()) {
+        List<PeerAddress> peers = new ArrayList<>();
+        for (String id : g.getValue()) {
+          peers.add(new PeerAddress(id, "127.0.0.1", ports[k], ports[k + 1]));
+          k += 2;
+        }
+        LocalCluster c = new LocalCluster(dir.resolve(g.getKey()), peers, g.getKey(), config);
+        started.add(c);
+        c.startAll(() -> {});
+      }
+      for (LocalCluster c : started) {
+        c.awaitReadyLeader(Duration.ofSeconds(60));
+      }
+      return started;
+    } catch (IOException | RuntimeException | Error e) {
+      for (LocalCluster c : started) {
+        try {
+          c.close();
+        } catch (IOException | RuntimeException x) {
+          e.addSuppressed(x);
+        }
+      }
+      throw e;
+    }
   }
 
   /** Starts {@code n} nodes and waits until the cluster accepts writes. */
@@ -65,13 +118,15 @@ public final class LocalCluster extends dev.ferry.testing.LocalCluster {
       throws IOException {
     LocalCluster c = new LocalCluster(dir, n, config, sendRate, tls);
     setup.accept(c);
-    c.startAll(
-        () -> {
-          try (KvClient client = c.client(Duration.ofSeconds(60))) {
-            client.put(new byte[] {0}, new byte[0]);
-          }
-        });
+    c.startAll(c::awaitWritable);
     return c;
+  }
+
+  /** Returns once a write through a client succeeded (within 60 s). */
+  private void awaitWritable() throws IOException {
+    try (KvClient client = client(Duration.ofSeconds(60))) {
+      client.put(new byte[] {0}, new byte[0]);
+    }
   }
 
   /** The running node's state machine. */
@@ -168,9 +223,20 @@ public final class LocalCluster extends dev.ferry.testing.LocalCluster {
     try (Stream<Path> files = Files.walk(dataDir(node))) {
       for (Path p : files.filter(Files::isRegularFile).toList()) {
         if (p.toString().contains("/chunks/chunks/") && which.test(p)) {
-          byte[] b = Files.readAllBytes(p);
+          byte[] b;
+          try {
+            b = Files.readAllBytes(p);
+          } catch (NoSuchFileException gone) {
+            // The running node's store dropped it (a chunk no snapshot it keeps refers to).
+            continue;
+          }
           b[b.length / 2] ^= 0x5a;
-          Files.write(p, b);
+          // Only a chunk that is still there: never re-creates one the store deleted meanwhile.
+          try {
+            Files.write(p, b, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
+          } catch (NoSuchFileException gone) {
+            continue;
+          }
           done++;
         }
       }

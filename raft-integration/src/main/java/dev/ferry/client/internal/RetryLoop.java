@@ -3,7 +3,9 @@ package dev.ferry.client.internal;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.SocketTimeoutException;
+import java.util.HashSet;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 
@@ -21,8 +23,13 @@ import java.util.function.LongSupplier;
  *
  * <p>Failures an attempt throws: {@link Transport.Refused} and {@link Transport.Closed} end the
  * loop at once and are rethrown; every other {@link IOException} or {@link RuntimeException} is
- * transient and retried. An interrupt of the calling thread ends it with an {@link
- * InterruptedIOException} (the interrupt flag set again).
+ * transient and retried. {@link Transport.NotHere} ("this node does not host the group") is
+ * transient too, except that a call given the set of nodes it may reach ({@link #call(long, Set,
+ * Attempt)}) ends at once with {@link NotHereEverywhere} when every one of them answered so within
+ * one pass: since the call's last other failure (a node that timed out or could not be reached
+ * clears the pass, as the group might be mid-move, some nodes not hosting it yet; so does a {@link
+ * Transport.Starting} answer: that node hosts the group and is still adding it). An interrupt of
+ * the calling thread ends it with an {@link InterruptedIOException} (the interrupt flag set again).
  *
  * <p>Deadlines: an attempt starts only at or before the deadline; one that is running when the
  * deadline passes is not cut short (the transport bounds it). Time and sleeping are injected, so
@@ -69,6 +76,36 @@ public final class RetryLoop {
     }
   }
 
+  /**
+   * Every node the call may reach answered that it does not host the group, within one pass (see
+   * the class comment); the cause is the last answer.
+   */
+  public static final class NotHereEverywhere extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    private final boolean reachedNoReplica;
+
+    NotHereEverywhere(Set<String> peers, int attempts, boolean reachedNoReplica, Throwable last) {
+      super(
+          "no node of "
+              + peers
+              + " hosts the group (each answered \"not here\"; "
+              + attempts
+              + (attempts == 1 ? " attempt)" : " attempts)"),
+          last);
+      this.reachedNoReplica = reachedNoReplica;
+    }
+
+    /**
+     * Whether every send of every attempt of the call was answered "not here" (no attempt failed
+     * any other way, e.g. timed out at a node that did host the group): the request then reached no
+     * replica of the group, and a command was not applied.
+     */
+    public boolean reachedNoReplica() {
+      return reachedNoReplica;
+    }
+  }
+
   private final LongSupplier nanoTime;
   private final Sleeper sleeper;
 
@@ -103,8 +140,23 @@ public final class RetryLoop {
    * @throws InterruptedIOException if the calling thread was interrupted
    */
   public <T> T call(long deadlineNanos, Attempt<T> attempt) throws IOException {
+    return call(deadlineNanos, Set.of(), attempt);
+  }
+
+  /**
+   * Like {@link #call(long, Attempt)}, for a call that may reach the nodes {@code peers} (ids):
+   * ends early with {@link NotHereEverywhere} once each of them answered {@link Transport.NotHere}
+   * within one pass (see the class comment). With no peers, a "not here" is retried like any
+   * transient failure.
+   *
+   * @throws NotHereEverywhere if every node in {@code peers} answered "not here" within one pass
+   */
+  public <T> T call(long deadlineNanos, Set<String> peers, Attempt<T> attempt) throws IOException {
     Objects.requireNonNull(attempt, "attempt");
+    Objects.requireNonNull(peers, "peers");
     int failures = 0;
+    Set<String> notHere = new HashSet<>();
+    boolean onlyNotHere = true;
     while (true) {
       if (Thread.currentThread().isInterrupted()) {
         throw interrupted(failures, null);
@@ -114,11 +166,22 @@ public final class RetryLoop {
         return attempt.run();
       } catch (Transport.Refused | Transport.Closed e) {
         throw e;
+      } catch (Transport.NotHere e) {
+        onlyNotHere &= e.clean();
+        if (e.peer() != null && peers.contains(e.peer())) {
+          notHere.add(e.peer());
+        }
+        if (!peers.isEmpty() && notHere.containsAll(peers)) {
+          throw new NotHereEverywhere(peers, failures + 1, onlyNotHere, e);
+        }
+        last = e;
       } catch (IOException | RuntimeException e) {
         if (isInterrupt(e)) {
           Thread.currentThread().interrupt();
           throw interrupted(failures + 1, e);
         }
+        notHere.clear();
+        onlyNotHere = false;
         last = e;
       }
       failures++;

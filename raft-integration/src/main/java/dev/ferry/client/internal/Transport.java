@@ -15,6 +15,12 @@ import java.io.IOException;
  *   <li>{@link Refused}: the cluster answered and refused deterministically (the state machine
  *       threw); trying again gets the same answer;
  *   <li>{@link Closed}: this transport was closed; no attempt can succeed any more;
+ *   <li>{@link NotHere}: the node the attempt reached does not host the group (Ratis's group
+ *       mismatch); another node may, so it is transient for one attempt, and {@link RetryLoop} ends
+ *       a call early only once every node it knows answered so;
+ *   <li>{@link Starting}: the node the attempt reached hosts the group but is still adding it
+ *       (Ferry's node answers so during its start instead of "not here"); transient like any other
+ *       failure, and it is no "not here": the node will serve the group soon;
  *   <li>any other {@link IOException} or {@link RuntimeException}: transient (no leader, a timeout,
  *       an unreachable peer); the same request may be sent again.
  * </ul>
@@ -77,6 +83,70 @@ public interface Transport extends Closeable {
     /** The transport's closing, seen by an attempt. */
     public Closed(String message, Throwable cause) {
       super(message, cause);
+    }
+  }
+
+  /**
+   * The node the attempt reached does not host the group ("not here": Ratis's {@code
+   * GroupMismatchException}, decided by the node before the request reaches any division of it, so
+   * nothing was appended on that node).
+   */
+  final class NotHere extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    private final String peer;
+    private final boolean clean;
+
+    /**
+     * A "not here" answer of {@code peer} (null if the answer does not say which node gave it).
+     *
+     * @param clean whether the attempt's only send was this one: no earlier send within the attempt
+     *     failed otherwise (timed out, was redirected), so the attempt reached no node hosting the
+     *     group
+     */
+    public NotHere(String peer, boolean clean, String message, Throwable cause) {
+      super(message, cause);
+      this.peer = peer;
+      this.clean = clean;
+    }
+
+    /** The node that answered "not here", or null if unknown. */
+    public String peer() {
+      return peer;
+    }
+
+    /** Whether the attempt reached no node hosting the group (see the constructor). */
+    public boolean clean() {
+      return clean;
+    }
+  }
+
+  /**
+   * The node the attempt reached hosts the group but has not added it yet: it is starting (a Ferry
+   * node's "starting" answer, Ratis's {@code ServerNotReadyException} sent by the node's gate in
+   * front of its Raft port). Transient: the same node serves the group once it started, another
+   * node may serve it now. Unlike {@link NotHere} it says nothing about a stale map.
+   */
+  final class Starting extends IOException {
+    /**
+     * How a node's "starting" answer's message goes on after {@code "<node id>: "}: {@code
+     * "starting group <group id>: …"}.
+     */
+    public static final String ANSWER = "starting group ";
+
+    private static final long serialVersionUID = 1L;
+
+    private final String peer;
+
+    /** A "starting" answer of {@code peer} (null if the answer does not say which node gave it). */
+    public Starting(String peer, String message, Throwable cause) {
+      super(message, cause);
+      this.peer = peer;
+    }
+
+    /** The node that answered "starting", or null if unknown. */
+    public String peer() {
+      return peer;
     }
   }
 }

@@ -31,6 +31,11 @@ public record AddProgress(String nodeId, Phase phase, Optional<InstallProgress> 
     VERIFYING,
     /** Digests equal: promoting it to voter. */
     PROMOTING,
+    /**
+     * It is a voter; removing the node it replaces (an add that replaces one, {@link
+     * AddRequest#replacing}).
+     */
+    REMOVING,
     /** It is a voter. */
     DONE
   }

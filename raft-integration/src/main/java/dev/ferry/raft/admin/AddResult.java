@@ -4,6 +4,7 @@ import dev.ferry.statemachine.DigestAt;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * A node was added as a voter after its state was verified.
@@ -20,6 +21,7 @@ import java.util.Objects;
  * @param promoted time to promote the listener to a voter
  * @param bytesShipped stored bytes the node received during its snapshot install, per source (empty
  *     if it needed no install, or its admin service could not be asked)
+ * @param replaced for an add that replaces a node ({@link AddRequest#replacing}): its removal
  */
 public record AddResult(
     String nodeId,
@@ -29,7 +31,8 @@ public record AddResult(
     Duration caughtUp,
     Duration verifiedIn,
     Duration promoted,
-    Map<String, Long> bytesShipped) {
+    Map<String, Long> bytesShipped,
+    Optional<RemoveResult> replaced) {
   public AddResult {
     Objects.requireNonNull(nodeId, "nodeId");
     Objects.requireNonNull(verified, "verified");
@@ -38,6 +41,29 @@ public record AddResult(
     Objects.requireNonNull(verifiedIn, "verifiedIn");
     Objects.requireNonNull(promoted, "promoted");
     bytesShipped = Map.copyOf(bytesShipped);
+    Objects.requireNonNull(replaced, "replaced");
+  }
+
+  /** A plain add's result (it replaced no node). */
+  public AddResult(
+      String nodeId,
+      long checkpointId,
+      DigestAt verified,
+      Duration listenerAdded,
+      Duration caughtUp,
+      Duration verifiedIn,
+      Duration promoted,
+      Map<String, Long> bytesShipped) {
+    this(
+        nodeId,
+        checkpointId,
+        verified,
+        listenerAdded,
+        caughtUp,
+        verifiedIn,
+        promoted,
+        bytesShipped,
+        Optional.empty());
   }
 
   /** Total stored bytes the node received from all sources. */
@@ -45,8 +71,12 @@ public record AddResult(
     return bytesShipped.values().stream().mapToLong(Long::longValue).sum();
   }
 
-  /** The whole duration of the change. */
+  /** The whole duration of the change (the replaced node's removal included). */
   public Duration total() {
-    return listenerAdded.plus(caughtUp).plus(verifiedIn).plus(promoted);
+    return listenerAdded
+        .plus(caughtUp)
+        .plus(verifiedIn)
+        .plus(promoted)
+        .plus(replaced.map(RemoveResult::duration).orElse(Duration.ZERO));
   }
 }

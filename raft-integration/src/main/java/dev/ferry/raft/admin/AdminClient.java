@@ -9,11 +9,13 @@ import dev.ferry.shipping.chunks.ChunkAuthException;
 import dev.ferry.shipping.chunks.ChunkClient;
 import dev.ferry.shipping.chunks.ChunkRequestException;
 import dev.ferry.shipping.chunks.ChunkServer;
+import dev.ferry.shipping.install.TransferPriority;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
@@ -108,6 +110,52 @@ public final class AdminClient implements Closeable {
     }
   }
 
+  /**
+   * Connects to {@code node}'s service port for its node-level requests ({@link #hostGroup}, {@link
+   * #hostedGroups}; served by {@link NodeAdminServer}). As {@link #connect}.
+   */
+  public static AdminClient connectNode(
+      PeerAddress node, ClusterSecret secret, TlsFiles tls, String clientId) throws IOException {
+    return connect(node, NodeAdminServer.NODE_ID, secret, tls, clientId);
+  }
+
+  /**
+   * Asks the node (connected with {@link #connectNode}) to host group {@code name} as a listener
+   * whose peers are {@code peers} (the group's members and the node itself). Blocks while the node
+   * starts the group (up to 30 s).
+   *
+   * @return true if the node started hosting it now, false if it already hosted it
+   * @throws IllegalArgumentException if the node refuses the name or the peers
+   * @throws AdminException if the node does not serve node-level requests
+   * @throws IOException if the connection fails or the node cannot start the group
+   */
+  public boolean hostGroup(String name, List<PeerAddress> peers) throws IOException {
+    return hostGroup(name, peers, TransferPriority.CATCH_UP);
+  }
+
+  /**
+   * As {@link #hostGroup(String, List)}, the group's install admitted by the node's transfer
+   * scheduler at {@code priority}: {@code REPAIR} for a replacement of a lost replica, {@code
+   * REBALANCE} for a move, {@code CATCH_UP} for an ordinary add. A node that predates priorities
+   * ignores it (its installs are not scheduled).
+   */
+  public synchronized boolean hostGroup(
+      String name, List<PeerAddress> peers, TransferPriority priority) throws IOException {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("group", name);
+    m.put("peers", String.join(",", peers.stream().map(PeerAddress::toString).toList()));
+    m.put("priority", priority.label());
+    Frame f = call(AdminProtocol.HOST, m, READ_TIMEOUT, p -> {});
+    return Boolean.parseBoolean(expect(f, AdminProtocol.HOSTED, "host").get("started"));
+  }
+
+  /** The names of the groups the node (connected with {@link #connectNode}) hosts, sorted. */
+  public synchronized List<String> hostedGroups() throws IOException {
+    Frame f = call(AdminProtocol.GROUPS, Map.of(), READ_TIMEOUT, p -> {});
+    String groups = expect(f, AdminProtocol.GROUPS_REPLY, "groups").get("groups");
+    return groups.isEmpty() ? List.of() : List.of(groups.split(","));
+  }
+
   /** The node's status. */
   public synchronized NodeStatus status() throws IOException {
     Frame f = call(AdminProtocol.STATUS, Map.of(), READ_TIMEOUT, p -> {});
@@ -124,15 +172,42 @@ public final class AdminClient implements Closeable {
    */
   public synchronized AddResult add(AddRequest request, Consumer<AddProgress> progress)
       throws IOException {
+    return add(request, request.deadline().plus(READ_TIMEOUT), progress);
+  }
+
+  /**
+   * Like {@link #add(AddRequest, Consumer)}, waiting at most {@code wait}. The add runs on the node
+   * whatever this client does: at the end of the wait this client closes its connection and throws,
+   * and the add goes on (follow it in the node's {@link #status}).
+   *
+   * @throws MembershipTimeoutException if no outcome came within {@code wait}; the add goes on
+   * @throws MembershipException (or a subclass) as {@link MembershipAdmin#addMember} fails
+   * @throws IOException if the connection fails
+   */
+  public synchronized AddResult add(
+      AddRequest request, Duration wait, Consumer<AddProgress> progress) throws IOException {
     Map<String, String> m = new LinkedHashMap<>();
     m.put("node", request.node().toString());
     m.put("deadlineMs", Long.toString(request.deadline().toMillis()));
-    Frame f =
-        call(
-            AdminProtocol.ADD,
-            m,
-            request.deadline().plus(READ_TIMEOUT),
-            p -> progress.accept(AdminProtocol.progress(p)));
+    if (request.isReplacement()) {
+      m.put("replaces", request.replaces());
+    }
+    Frame f;
+    try {
+      f = call(AdminProtocol.ADD, m, wait, p -> progress.accept(AdminProtocol.progress(p)));
+    } catch (IOException e) {
+      if (e.getCause() instanceof TimeoutException) {
+        throw new MembershipTimeoutException(
+            "stopped waiting for the add of "
+                + request.node().id()
+                + " after "
+                + wait
+                + "; it goes on at "
+                + serverId,
+            e);
+      }
+      throw e;
+    }
     return AdminProtocol.addResult(expect(f, AdminProtocol.ADD_DONE, "add"));
   }
 

@@ -2,6 +2,8 @@ package dev.ferry.raft.admin;
 
 import dev.ferry.shipping.chunks.AdminMessage;
 import dev.ferry.shipping.install.InstallProgress;
+import dev.ferry.shipping.install.TransferPriority;
+import dev.ferry.shipping.install.TransferScheduler;
 import dev.ferry.snapshot.StateDigest;
 import dev.ferry.statemachine.DigestAt;
 import dev.ferry.statemachine.MembershipChange;
@@ -32,11 +34,15 @@ import java.util.Optional;
  * errors. Bad input raises {@link AdminProtocolException}; nothing from the wire names a file.
  *
  * <p>The requests, one at a time per connection: {@code STATUS} → {@code STATUS_REPLY}; {@code
- * ADD{node, deadlineMs}} → {@code PROGRESS}* then {@code ADD_DONE} or {@code ERROR}; {@code
- * REMOVE{node, deadlineMs}} → {@code REMOVE_DONE} or {@code ERROR}; {@code RETIRE{reason, wipe}} →
- * {@code RETIRED} or {@code ERROR}; {@code CANCEL{[node], deadlineMs}} → {@code CANCEL_DONE} or
- * {@code ERROR}; {@code IDENTITY{node}} → {@code IDENTITY_REPLY{id, storageId?, knowsGroup,
- * recorded?, role?}} ({@link PeerIdentity}) or {@code ERROR}.
+ * ADD{node, deadlineMs, [replaces]}} → {@code PROGRESS}* then {@code ADD_DONE} (with {@code
+ * replaced.*}, the removal of the node it replaces, for an add that replaces one) or {@code ERROR};
+ * {@code REMOVE{node, deadlineMs}} → {@code REMOVE_DONE} or {@code ERROR}; {@code RETIRE{reason,
+ * wipe}} → {@code RETIRED} or {@code ERROR}; {@code CANCEL{[node], deadlineMs}} → {@code
+ * CANCEL_DONE} or {@code ERROR}; {@code IDENTITY{node}} → {@code IDENTITY_REPLY{id, storageId?,
+ * knowsGroup, recorded?, role?}} ({@link PeerIdentity}) or {@code ERROR}. Node-level requests, sent
+ * under the reserved id {@link NodeAdminServer#NODE_ID} instead of a group id: {@code HOST{group,
+ * peers}} → {@code HOSTED{started}} or {@code ERROR}; {@code GROUPS} → {@code GROUPS_REPLY{groups}}
+ * (names joined by commas).
  *
  * <p>Stateless; the static methods are thread-safe.
  */
@@ -50,6 +56,8 @@ final class AdminProtocol {
   static final int RETIRE = 0x13;
   static final int CANCEL = 0x14;
   static final int IDENTITY = 0x15;
+  static final int HOST = 0x16;
+  static final int GROUPS = 0x17;
   static final int STATUS_REPLY = 0x20;
   static final int PROGRESS = 0x21;
   static final int ADD_DONE = 0x22;
@@ -57,6 +65,8 @@ final class AdminProtocol {
   static final int RETIRED = 0x24;
   static final int CANCEL_DONE = 0x25;
   static final int IDENTITY_REPLY = 0x26;
+  static final int HOSTED = 0x27;
+  static final int GROUPS_REPLY = 0x28;
   static final int ERROR = 0x2f;
 
   private static final HexFormat HEX = HexFormat.of();
@@ -235,7 +245,90 @@ final class AdminProtocol {
               m.put("recovery.rebases", Long.toString(r.rebases()));
               m.put("recovery.alerts", Long.toString(r.alerts()));
             });
+    s.transfers().ifPresent(t -> putTransfers(m, t));
     return m;
+  }
+
+  private static void putTransfers(Map<String, String> m, NodeStatus.Transfers t) {
+    m.put("transfers.max", Long.toString(t.maxActiveInstalls()));
+    m.put("transfers.budget", Long.toString(t.bytesBudget()));
+    m.put("transfers.inFlight", Long.toString(t.bytesInFlight()));
+    m.put("transfers.decodedBudget", Long.toString(t.decodedBudget()));
+    m.put("transfers.decoded", Long.toString(t.decodedBytes()));
+    m.put("transfers.active", Long.toString(t.activeCount()));
+    m.put("transfers.queued", Long.toString(t.queuedCount()));
+    putInstalls(m, "transfers.active.", t.active());
+    putInstalls(m, "transfers.queued.", t.queued());
+  }
+
+  /** One key per install, numbered from 1: {@code priority sinceMs bytesHeld decodedBytes who}. */
+  private static void putInstalls(
+      Map<String, String> m, String prefix, List<TransferScheduler.Install> installs) {
+    for (int i = 0; i < installs.size(); i++) {
+      TransferScheduler.Install x = installs.get(i);
+      m.put(
+          prefix + (i + 1),
+          x.priority().label()
+              + " "
+              + x.since().toMillis()
+              + " "
+              + x.bytesHeld()
+              + " "
+              + x.decodedBytes()
+              + " "
+              + x.who());
+    }
+  }
+
+  private static Optional<NodeStatus.Transfers> transfers(Frame f) throws AdminProtocolException {
+    if (!f.body().containsKey("transfers.max")) {
+      return Optional.empty();
+    }
+    int active = count(f, "transfers.active");
+    int queued = count(f, "transfers.queued");
+    return Optional.of(
+        new NodeStatus.Transfers(
+            count(f, "transfers.max"),
+            f.number("transfers.budget"),
+            f.number("transfers.inFlight"),
+            f.number("transfers.decodedBudget"),
+            f.number("transfers.decoded"),
+            active,
+            installs(f, "transfers.active.", active),
+            queued,
+            installs(f, "transfers.queued.", queued)));
+  }
+
+  private static int count(Frame f, String key) throws AdminProtocolException {
+    long n = f.number(key);
+    if (n < 0 || n > Integer.MAX_VALUE) {
+      throw new AdminProtocolException("'" + key + "' out of range: " + n);
+    }
+    return (int) n;
+  }
+
+  private static List<TransferScheduler.Install> installs(Frame f, String prefix, int count)
+      throws AdminProtocolException {
+    List<TransferScheduler.Install> out = new ArrayList<>();
+    for (int i = 1; i <= Math.min(count, NodeStatus.Transfers.LISTED); i++) {
+      String v = f.get(prefix + i);
+      String[] parts = v.split(" ", 5);
+      if (parts.length != 5) {
+        throw new AdminProtocolException("bad install '" + v + "'");
+      }
+      try {
+        out.add(
+            new TransferScheduler.Install(
+                parts[4],
+                TransferPriority.parse(parts[0]),
+                Duration.ofMillis(Long.parseLong(parts[1])),
+                Long.parseLong(parts[2]),
+                Long.parseLong(parts[3])));
+      } catch (IllegalArgumentException e) {
+        throw new AdminProtocolException("bad install '" + v + "': " + e.getMessage());
+      }
+    }
+    return out;
   }
 
   static NodeStatus status(Frame f) throws AdminProtocolException {
@@ -285,7 +378,8 @@ final class AdminProtocol {
           install(f, "install."),
           install(f, "last."),
           counters(f),
-          recovery(f));
+          recovery(f),
+          transfers(f));
     } catch (IllegalArgumentException | NullPointerException e) {
       throw new AdminProtocolException("bad status: " + e.getMessage());
     }
@@ -372,6 +466,7 @@ final class AdminProtocol {
     m.put("verifiedMs", Long.toString(r.verifiedIn().toMillis()));
     m.put("promotedMs", Long.toString(r.promoted().toMillis()));
     m.put("shipped", perSource(r.bytesShipped()));
+    r.replaced().ifPresent(x -> putRemoveResult(m, "replaced.", x));
     return m;
   }
 
@@ -388,7 +483,10 @@ final class AdminProtocol {
           Duration.ofMillis(f.number("caughtUpMs")),
           Duration.ofMillis(f.number("verifiedMs")),
           Duration.ofMillis(f.number("promotedMs")),
-          perSource(f.get("shipped")));
+          perSource(f.get("shipped")),
+          f.body().containsKey("replaced.node")
+              ? Optional.of(removeResult(f, "replaced."))
+              : Optional.empty());
     } catch (IllegalArgumentException e) {
       throw new AdminProtocolException("bad add result: " + e.getMessage());
     }
@@ -396,22 +494,30 @@ final class AdminProtocol {
 
   static Map<String, String> removeResult(RemoveResult r) {
     Map<String, String> m = new LinkedHashMap<>();
-    m.put("node", r.nodeId());
-    m.put("outcome", r.outcome().name());
-    m.put("transferred", Boolean.toString(r.leadershipTransferred()));
-    m.put("leader", r.leaderAfter());
-    m.put("ms", Long.toString(r.duration().toMillis()));
+    putRemoveResult(m, "", r);
     return m;
   }
 
+  private static void putRemoveResult(Map<String, String> m, String prefix, RemoveResult r) {
+    m.put(prefix + "node", r.nodeId());
+    m.put(prefix + "outcome", r.outcome().name());
+    m.put(prefix + "transferred", Boolean.toString(r.leadershipTransferred()));
+    m.put(prefix + "leader", r.leaderAfter());
+    m.put(prefix + "ms", Long.toString(r.duration().toMillis()));
+  }
+
   static RemoveResult removeResult(Frame f) throws AdminProtocolException {
+    return removeResult(f, "");
+  }
+
+  private static RemoveResult removeResult(Frame f, String prefix) throws AdminProtocolException {
     try {
       return new RemoveResult(
-          f.get("node"),
-          RemoveResult.Outcome.valueOf(f.get("outcome")),
-          Boolean.parseBoolean(f.get("transferred")),
-          f.get("leader"),
-          Duration.ofMillis(f.number("ms")));
+          f.get(prefix + "node"),
+          RemoveResult.Outcome.valueOf(f.get(prefix + "outcome")),
+          Boolean.parseBoolean(f.get(prefix + "transferred")),
+          f.get(prefix + "leader"),
+          Duration.ofMillis(f.number(prefix + "ms")));
     } catch (IllegalArgumentException e) {
       throw new AdminProtocolException("bad remove result: " + e.getMessage());
     }

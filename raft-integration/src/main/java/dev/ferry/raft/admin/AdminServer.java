@@ -91,26 +91,37 @@ public final class AdminServer implements AdminHandler, Closeable {
   private final String groupId;
   private final Node node;
   private final ExecutorService pool;
+  private final boolean ownsPool;
   private final LongAdder served = new LongAdder();
 
-  private AdminServer(ChunkServer chunks, String groupId, Node node) {
+  private AdminServer(ChunkServer chunks, String groupId, Node node, ExecutorService shared) {
     this.nodeId = chunks.nodeId();
     this.chunks = chunks;
     this.groupId = groupId;
     this.node = node;
+    this.ownsPool = shared == null;
+    this.pool = shared != null ? shared : newBlockingPool(nodeId);
+  }
+
+  /**
+   * A pool for the blocking requests (status, retirement, identity) of admin services: at most
+   * {@value #MAX_BLOCKING} run at once (more are answered "busy"), and idle threads end after 30 s.
+   * One per service by default; a node hosting many groups shares one among their services ({@link
+   * #serve(ChunkServer, String, Node, ExecutorService)}). Shut it down when done.
+   */
+  public static ExecutorService newBlockingPool(String nodeId) {
     AtomicInteger n = new AtomicInteger();
-    this.pool =
-        new ThreadPoolExecutor(
-            0,
-            MAX_BLOCKING,
-            30,
-            TimeUnit.SECONDS,
-            new SynchronousQueue<>(),
-            r -> {
-              Thread t = new Thread(r, "ferry-admin-" + nodeId + "-" + n.incrementAndGet());
-              t.setDaemon(true);
-              return t;
-            });
+    return new ThreadPoolExecutor(
+        0,
+        MAX_BLOCKING,
+        30,
+        TimeUnit.SECONDS,
+        new SynchronousQueue<>(),
+        r -> {
+          Thread t = new Thread(r, "ferry-admin-" + nodeId + "-" + n.incrementAndGet());
+          t.setDaemon(true);
+          return t;
+        });
   }
 
   /**
@@ -119,14 +130,29 @@ public final class AdminServer implements AdminHandler, Closeable {
    *
    * @param groupId the Raft group's id as {@link AdminClient} sends it ({@link
    *     AdminClient#groupId})
-   * @throws IllegalArgumentException if the group id is malformed
+   * @throws IllegalArgumentException if the group id is malformed or the reserved {@link
+   *     NodeAdminServer#NODE_ID}
    * @throws IllegalStateException if the chunk server already serves that group
    */
   public static AdminServer serve(ChunkServer chunks, String groupId, Node node) {
+    return serve(chunks, groupId, node, null);
+  }
+
+  /**
+   * As {@link #serve(ChunkServer, String, Node)}, running the blocking requests on {@code pool}
+   * (shared with other services, e.g. {@link #newBlockingPool}; not shut down by {@link #close()}),
+   * or on a pool of the service's own if null.
+   */
+  public static AdminServer serve(
+      ChunkServer chunks, String groupId, Node node, ExecutorService pool) {
     Objects.requireNonNull(chunks, "chunks");
     Objects.requireNonNull(node, "node");
     ChunkServer.checkGroupId(groupId);
-    AdminServer s = new AdminServer(chunks, groupId, node);
+    if (groupId.equals(NodeAdminServer.NODE_ID)) {
+      throw new IllegalArgumentException(
+          "'" + groupId + "' is reserved for the node's own admin requests (NodeAdminServer)");
+    }
+    AdminServer s = new AdminServer(chunks, groupId, node, pool);
     chunks.serveAdmin(groupId, s);
     LOG.info("admin service {}: serving group {} on the chunk service", s.nodeId, groupId);
     return s;
@@ -187,11 +213,18 @@ public final class AdminServer implements AdminHandler, Closeable {
           try {
             request =
                 new AddRequest(
-                    PeerAddress.parse(f.get("node")), Duration.ofMillis(f.number("deadlineMs")));
+                    PeerAddress.parse(f.get("node")),
+                    Duration.ofMillis(f.number("deadlineMs")),
+                    f.body().getOrDefault("replaces", ""));
           } catch (IllegalArgumentException e) {
             return CompletableFuture.completedFuture(error(e));
           }
-          LOG.info("admin service {}: {} asks to add {}", nodeId, peer, request.node());
+          LOG.info(
+              "admin service {}: {} asks to add {}{}",
+              nodeId,
+              peer,
+              request.node(),
+              request.isReplacement() ? " in place of " + request.replaces() : "");
           return outcome(
               node.add(
                   request,
@@ -292,6 +325,8 @@ public final class AdminServer implements AdminHandler, Closeable {
   @Override
   public void close() {
     chunks.stopServingAdmin(groupId, this);
-    pool.shutdownNow();
+    if (ownsPool) {
+      pool.shutdownNow();
+    }
   }
 }

@@ -78,7 +78,7 @@ import org.slf4j.LoggerFactory;
  * Ratis calls and polling); the returned futures complete on that executor, never on a Ratis
  * thread.
  */
-public final class MembershipAdmin {
+public final class MembershipAdmin implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(MembershipAdmin.class);
   private static final Duration POLL = Duration.ofMillis(50);
   private static final Duration ROLLBACK_BUDGET = Duration.ofSeconds(30);
@@ -89,8 +89,17 @@ public final class MembershipAdmin {
   private static final Duration PROGRESS_EVERY = Duration.ofMillis(250);
   private static final Duration VOTER_WAIT = Duration.ofSeconds(15);
 
+  /** How long the add's verification waits for the node it replaces once a majority agreed. */
+  private static final Duration BRIEF_WAIT = Duration.ofSeconds(1);
+
   /** How long a canceller lets a driver elsewhere end the cancelled record itself. */
   private static final Duration DRIVER_GRACE = Duration.ofSeconds(5);
+
+  /**
+   * The least time left for the removal of the node a promoted add replaces: past the promotion the
+   * change no longer goes back, so it is finished rather than cut short by the add's deadline.
+   */
+  private static final Duration FINISH_BUDGET = Duration.ofMinutes(2);
 
   /** How often a driver waiting on something else checks that its change is still recorded. */
   private static final Duration GUARD_EVERY = Duration.ofSeconds(1);
@@ -116,7 +125,8 @@ public final class MembershipAdmin {
 
   private MembershipAdmin(Builder b) {
     this.raft = b.raft;
-    this.transport = RaftTransport.over(b.raft, b.group);
+    this.transport =
+        RaftTransport.over(b.raft, b.group, b.tls == null ? null : b.tls.ratisParameters());
     this.group = b.group;
     this.groupId = b.group.getGroupId();
     this.executor = b.executor;
@@ -221,16 +231,27 @@ public final class MembershipAdmin {
    *       COMPARE_AND_SET}); end the record.
    * </ol>
    *
-   * The node must already run as a listener (see {@link AddRequest#node()}). Does not block.
+   * <p>An add that replaces a node ({@link AddRequest#replacing}, a replica move) is one change
+   * from start to end: the record names the replaced node from its first step; after the promotion
+   * it moves to {@code PROMOTED}, the replaced node is removed (leadership moved away first if it
+   * leads; it needs at least 2 minutes more whatever the add's deadline), told it was removed
+   * ({@code RETIRE}), and then the record ends. The group has one voter more meanwhile, never one
+   * fewer. If the driver dies or fails once the change is verified, the group's leader finishes it
+   * from the record (a next leader; or this one, once the record has not moved for 30 s); before
+   * that, a failed move is undone like any add.
+   *
+   * <p>The node must already run as a listener (see {@link AddRequest#node()}). Does not block.
    *
    * @return a future of what was done; it fails with {@link MembershipConflictException} if another
    *     change is in progress (nothing done), {@link MemberDigestMismatchException} if the digests
    *     differ, {@link MembershipTimeoutException} at the deadline, {@link
    *     MembershipCancelledException} if an admin cancelled it ({@link #cancel}), {@link
-   *     IllegalStateException} if the node is already a voter, or another exception if the cluster
-   *     could not be reached. On every failure but the first and the last, the node has been
-   *     removed from the configuration again and told to wipe its state and stop (a failure of that
-   *     is a suppressed exception).
+   *     IllegalStateException} if the node is already a voter (or the node it replaces is not one),
+   *     or another exception if the cluster could not be reached. On every failure but the first
+   *     and the last, the node has been removed from the configuration again and told to wipe its
+   *     state and stop (a failure of that is a suppressed exception), except for a replacement that
+   *     failed after its verification: the group's leader finishes that one. The result of a
+   *     replacement names the replaced node's removal ({@link AddResult#replaced}).
    */
   public CompletableFuture<AddResult> addMember(AddRequest request) {
     return addMember(request, p -> {});
@@ -264,9 +285,13 @@ public final class MembershipAdmin {
   /**
    * Finishes or undoes {@code pending}, a change whose driver is gone: a {@code STARTED} or {@code
    * CANCELLED} add is undone (the node removed and told to wipe its state and stop), a {@code
-   * VERIFIED} add is finished (the node promoted), a remove is finished. Then the record is ended.
-   * The leader calls this for a change recorded in an earlier term that no admin of its own is
-   * driving. Does not block.
+   * VERIFIED} add is finished (the node promoted; for an add that replaces a node, the record then
+   * moves to {@code PROMOTED}), a {@code PROMOTED} add is finished (the node it replaces removed,
+   * leadership moved away first if that node leads, and told it was removed), a remove is finished.
+   * Then the record is ended. The group never has fewer voters than before the change: the node it
+   * replaces goes only once the added node is a voter. The leader calls this for a change recorded
+   * in an earlier term that no admin of its own is driving, and for a verified replacement that
+   * stalled in its own term. Does not block.
    *
    * @return a future that completes when the record has been ended
    */
@@ -440,6 +465,16 @@ public final class MembershipAdmin {
     if (start.isVoter(id)) {
       throw new IllegalStateException(id + " is already a voter");
     }
+    if (request.isReplacement() && !start.isVoter(request.replaces())) {
+      throw new IllegalStateException(
+          "cannot add "
+              + id
+              + " in place of "
+              + request.replaces()
+              + ": it is not a voter (voters: "
+              + start.voterIds()
+              + ")");
+    }
     probe(node, deadline);
     long changeId = random.nextLong() & Long.MAX_VALUE;
     driving.put(changeId, clock.instant());
@@ -447,10 +482,19 @@ public final class MembershipAdmin {
     AtomicReference<AddProgress.Phase> phase = new AtomicReference<>(AddProgress.Phase.INSTALLING);
     ProgressPoller poller = new ProgressPoller(node, phase, progress);
     boolean begun = false;
+    boolean verified = false;
     try {
+      // Fenced to the term of the leader that was asked: re-sent to a later leader it records
+      // nothing, so no change of a leader's own term lacks a driver that leader knows of.
       record(
           deadline,
-          CommandCodec.membershipBegin(changeId, MembershipChange.Kind.ADD, id, node.toString()));
+          CommandCodec.membershipBeginInTerm(
+              start.term(),
+              changeId,
+              MembershipChange.Kind.ADD,
+              id,
+              node.toString(),
+              request.replaces()));
       begun = true;
       // A fresh baseline near the head of the log: the node installs it rather than replaying
       // everything (and a cluster that never captured has no snapshot to offer otherwise).
@@ -476,7 +520,7 @@ public final class MembershipAdmin {
       long checkpointId = random.nextLong() & Long.MAX_VALUE;
       DigestAt reference = checkpoint(checkpointId, deadline);
       Conf now = readConf(deadline, "the configuration");
-      verifyVoters(now, checkpointId, reference, deadline);
+      verifyVoters(now, request.replaces(), checkpointId, reference, deadline);
       requireRecorded(changeId, id);
       DigestAt mine = checkpointOn(id, checkpointId, reference.index(), deadline);
       if (!mine.digest().equals(reference.digest())) {
@@ -488,16 +532,25 @@ public final class MembershipAdmin {
       checkDeadline(deadline, "verify " + id);
       Instant t3 = clock.instant();
       LOG.info("{}: digest {} verified at index {}", id, mine.digest().toHex(), mine.index());
-      poller.phase(AddProgress.Phase.PROMOTING);
       try {
         record(deadline, CommandCodec.membershipAdvance(changeId, MembershipChange.Phase.VERIFIED));
       } catch (MembershipConflictException e) {
         recorded.check(); // cancelled just before: say so
         throw e;
       }
+      verified = true;
+      poller.phase(AddProgress.Phase.PROMOTING);
       promote(node, deadline, recorded);
       Instant t4 = clock.instant();
-      endRecord(changeId, deadline);
+      Optional<RemoveResult> replaced = Optional.empty();
+      if (request.isReplacement()) {
+        Instant finish = max(deadline, clock.instant().plus(FINISH_BUDGET));
+        record(finish, CommandCodec.membershipAdvance(changeId, MembershipChange.Phase.PROMOTED));
+        poller.phase(AddProgress.Phase.REMOVING);
+        replaced = Optional.of(finishReplacement(changeId, id, request.replaces(), finish));
+      } else {
+        endRecord(changeId, deadline);
+      }
       poller.stop();
       Map<String, Long> shipped = poller.lastShipped();
       progress.accept(new AddProgress(id, AddProgress.Phase.DONE, Optional.empty()));
@@ -509,11 +562,25 @@ public final class MembershipAdmin {
           Duration.between(t1, t2),
           Duration.between(t2, t3),
           Duration.between(t3, t4),
-          shipped);
+          shipped,
+          replaced);
     } catch (Exception e) {
       poller.stop();
       if (!begun) {
         // Refused at the start: nothing was done.
+        throw e;
+      }
+      if (verified && request.isReplacement()) {
+        // A verified move goes forward only: the record holds it, and the group's leader (a next
+        // one, or this one once it finds the record stalled) promotes the node and removes the
+        // one it replaces. Undoing it here could race that leader and leave the group a voter
+        // short.
+        LOG.warn(
+            "{}: the move in place of {} stopped after its verification ({}); the group's leader"
+                + " finishes it from the record",
+            id,
+            request.replaces(),
+            e.toString());
         throw e;
       }
       if (e instanceof MembershipCancelledException) {
@@ -604,55 +671,30 @@ public final class MembershipAdmin {
     return a.isBefore(b) ? a : b;
   }
 
+  private static Instant max(Instant a, Instant b) {
+    return a.isAfter(b) ? a : b;
+  }
+
   /**
-   * Checks that the voters recorded {@code reference} at the checkpoint: every voter that answers
-   * must agree (a difference means the voters themselves diverged), and a majority must answer. A
-   * voter that does not answer within {@link #VOTER_WAIT} (it is down) is skipped, so an add does
-   * not wait for a dead voter.
+   * Checks that the voters recorded {@code reference} at the checkpoint ({@link VoterCheck}): every
+   * voter that answers must agree (a difference means the voters themselves diverged), and a
+   * majority must answer. A voter is waited for up to {@link #VOTER_WAIT}, except, once the
+   * majority agreed, the node the add {@code replaces} (asked for {@link #BRIEF_WAIT} only: it is
+   * gone or about to leave) and a voter the leader has not heard from for {@link
+   * VoterCheck#SILENT_AFTER} (not asked), so that a move does not wait for a dead voter.
    */
-  private void verifyVoters(Conf conf, long checkpointId, DigestAt reference, Instant deadline)
+  private void verifyVoters(
+      Conf conf, String replaces, long checkpointId, DigestAt reference, Instant deadline)
       throws IOException {
-    List<RaftPeer> voters = conf.voters();
-    int agreeing = 0;
-    List<String> silent = new ArrayList<>();
-    for (RaftPeer v : voters) {
-      String vid = v.getId().toString();
-      Instant until = clock.instant().plus(VOTER_WAIT);
-      try {
-        DigestAt d =
-            checkpointOn(
-                vid, checkpointId, reference.index(), until.isBefore(deadline) ? until : deadline);
-        if (!d.equals(reference)) {
-          checkpoints.inc("voters_disagree");
-          throw new IllegalStateException(
-              "voter " + vid + " recorded " + d + " at checkpoint, the leader " + reference);
-        }
-        agreeing++;
-      } catch (MembershipTimeoutException e) {
-        checkDeadline(deadline, "the voters' digests");
-        silent.add(vid);
-      }
-    }
-    if (agreeing <= voters.size() / 2) {
-      checkpoints.inc("no_quorum");
-      throw new MembershipTimeoutException(
-          "only "
-              + agreeing
-              + " of "
-              + voters.size()
-              + " voters answered the checkpoint "
-              + "(silent: "
-              + silent
-              + ")",
-          null);
-    }
-    if (!silent.isEmpty()) {
-      LOG.warn(
-          "voters {} did not answer the checkpoint; {} of {} agree",
-          silent,
-          agreeing,
-          voters.size());
-    }
+    VoterCheck.verify(
+        VoterCheck.plan(conf.voterIds(), replaces, conf.lastAnsweredMsAgo()),
+        reference,
+        deadline,
+        clock,
+        VOTER_WAIT,
+        BRIEF_WAIT,
+        (voter, until) -> checkpointOn(voter, checkpointId, reference.index(), until),
+        checkpoints);
   }
 
   private void promote(PeerAddress node, Instant deadline, Guard guard) throws IOException {
@@ -679,6 +721,7 @@ public final class MembershipAdmin {
     private final Consumer<AddProgress> progress;
     private final AtomicReference<Map<String, Long>> lastShipped = new AtomicReference<>(Map.of());
     private volatile boolean stopped;
+    private volatile boolean sawInstall;
     private Thread thread;
 
     ProgressPoller(
@@ -698,8 +741,25 @@ public final class MembershipAdmin {
     }
 
     void phase(AddProgress.Phase p) {
-      phase.set(p);
+      AddProgress.Phase was = phase.getAndSet(p);
+      if (was == AddProgress.Phase.INSTALLING && p != was && sawInstall) {
+        // The install ended since the last poll: report its end, so that a progress bar ends at
+        // the bytes really installed rather than at the last poll's (0 % for a short install).
+        finalInstall().ifPresent(i -> report(was, Optional.of(i)));
+      }
       report(Optional.empty());
+    }
+
+    /** The node's last install, as its status reports it. */
+    private Optional<InstallProgress> finalInstall() {
+      try (AdminClient c = AdminClient.connect(node, adminGroup(), secret, tls, selfId)) {
+        Optional<InstallProgress> last = c.status().lastInstall();
+        last.ifPresent(i -> lastShipped.set(i.bytesPerSource()));
+        return last;
+      } catch (IOException | RuntimeException e) {
+        LOG.debug("{}: no install report: {}", node.id(), e.toString());
+        return Optional.empty();
+      }
     }
 
     Map<String, Long> lastShipped() {
@@ -733,6 +793,9 @@ public final class MembershipAdmin {
               }
               install = client.status().install();
               install.ifPresent(i -> lastShipped.set(i.bytesPerSource()));
+              if (install.isPresent()) {
+                sawInstall = true;
+              }
             } catch (IOException | RuntimeException e) {
               LOG.debug("{}: no install progress: {}", node.id(), e.toString());
               closeQuietly(client);
@@ -754,8 +817,12 @@ public final class MembershipAdmin {
     }
 
     private void report(Optional<InstallProgress> install) {
+      report(phase.get(), install);
+    }
+
+    private void report(AddProgress.Phase p, Optional<InstallProgress> install) {
       try {
-        progress.accept(new AddProgress(node.id(), phase.get(), install));
+        progress.accept(new AddProgress(node.id(), p, install));
       } catch (RuntimeException e) {
         LOG.warn("progress listener threw", e);
       }
@@ -969,6 +1036,83 @@ public final class MembershipAdmin {
         });
   }
 
+  /**
+   * Has the leader write one entry that changes nothing (the release of a retention hold nobody
+   * holds, named {@code "resend:" + id}), asked by node {@code id} after its disk was wiped while
+   * the configuration had it as a listener that had acknowledged the whole log. Ratis then still
+   * holds that node's old match index and, in a quiet cluster, sends it only heartbeats, which it
+   * refuses without the leader ever going back; a new entry is sent at the old match index + 1,
+   * which the empty node refuses, and Ratis then resends from the node's real next index (log or
+   * install). Harmless for any other node: one empty entry. Blocks until committed; any thread.
+   *
+   * @throws MembershipTimeoutException at the deadline
+   */
+  public void writeEmptyEntry(String id, Duration deadline) throws IOException {
+    Reply reply =
+        send(
+            CommandCodec.holdRelease("resend:" + id),
+            "an empty entry for " + id,
+            clock.instant().plus(deadline));
+    if (reply.status() != ReplyStatus.OK) {
+      throw new MembershipException("the empty entry for " + id + " failed: " + reply.message());
+    }
+  }
+
+  /**
+   * Asks the leader to hand leadership to another voter, for node {@code id} that is sent nothing:
+   * a new leader starts its replication to every follower afresh. Ratis 3.3's gRPC appender to a
+   * follower that restarted while requests to it were pending can go on sending it heartbeats only
+   * (its pending requests never answered), whatever the leader writes; only a new appender ends it
+   * (docs/ratis-workarounds.md). Returns the leader asked, or empty if there is no other voter to
+   * lead. Blocks up to {@code deadline}; any thread.
+   *
+   * @throws MembershipTimeoutException if no leader answered in time
+   */
+  public Optional<String> moveLeadershipAway(String id, Duration deadline) throws IOException {
+    Instant end = clock.instant().plus(deadline);
+    Conf c = readConf(end, "the configuration");
+    String leader = c.leader();
+    Optional<String> target =
+        c.voters().stream()
+            .map(p -> p.getId().toString())
+            .filter(v -> !v.equals(leader) && !v.equals(id))
+            .findFirst();
+    if (target.isEmpty()) {
+      return Optional.empty();
+    }
+    LOG.info(
+        "{}: sent nothing by {}; asking it to hand leadership to {} (a fresh replication to {})",
+        id,
+        leader,
+        target.get(),
+        id);
+    long ms = Math.max(1, Duration.between(clock.instant(), end).toMillis());
+    raft.admin().transferLeadership(RaftPeerId.valueOf(target.get()), Math.min(ms, 10_000));
+    return Optional.of(leader);
+  }
+
+  /**
+   * The leader's commit index. Blocks up to {@code timeout}; any thread.
+   *
+   * @throws MembershipTimeoutException if no leader answered in time
+   */
+  public long leaderCommitIndex(Duration timeout) throws IOException {
+    return readConf(clock.instant().plus(timeout), "the leader's commit index").commitIndex();
+  }
+
+  /**
+   * Closes the Raft clients this admin made itself (aimed past a node that answered "not here");
+   * the Raft client it was built with stays open (its owner closes it). Changes in progress fail.
+   */
+  @Override
+  public void close() {
+    try {
+      transport.close();
+    } catch (IOException e) {
+      LOG.debug("closing a membership admin's own Raft clients: {}", e.toString());
+    }
+  }
+
   /** The pending change as the leader's state machine has it, or null. */
   public MembershipChange pending() throws IOException {
     return CommandCodec.decodeMembershipReply(transport.read(CommandCodec.membershipQuery()));
@@ -980,11 +1124,26 @@ public final class MembershipAdmin {
     PeerAddress node = address(c, conf);
     switch (c.kind()) {
       case ADD -> {
-        if (c.phase() == MembershipChange.Phase.VERIFIED && node != null) {
+        boolean verified =
+            c.phase() == MembershipChange.Phase.VERIFIED
+                || c.phase() == MembershipChange.Phase.PROMOTED;
+        if (verified && node != null) {
           if (conf.isListener(c.nodeId())) {
             promote(node, deadline, () -> {});
           }
           LOG.info("{}: verified addition finished", c.nodeId());
+          if (c.isReplacement()) {
+            if (readConf(deadline, "the configuration").isVoter(c.nodeId())) {
+              record(
+                  deadline,
+                  CommandCodec.membershipAdvance(c.id(), MembershipChange.Phase.PROMOTED));
+              finishReplacement(c.id(), c.nodeId(), c.replaces(), deadline);
+              return;
+            }
+            // Never happens: verified means it was a listener or a voter. Keep the voters.
+            LOG.error(
+                "{}: not a voter after its promotion; {} is not removed", c.nodeId(), c.replaces());
+          }
         } else {
           if (conf.isVoter(c.nodeId())) {
             // Never happens through this class: promotion follows VERIFIED. Keep it: removing a
@@ -1008,15 +1167,51 @@ public final class MembershipAdmin {
     endRecord(c.id(), deadline);
   }
 
+  /**
+   * The last part of a move, change {@code changeId} recorded {@code PROMOTED}: {@code target} is a
+   * voter; removes {@code replaced} (leadership moved away first if it leads; nothing to do if it
+   * is already out), tells it it was removed, and ends the record. A node told to retire that is
+   * this admin's own node stops this admin's Raft client, so the record is ended before it is told.
+   */
+  private RemoveResult finishReplacement(
+      long changeId, String target, String replaced, Instant deadline) throws IOException {
+    if (!readConf(deadline, "the configuration").isVoter(target)) {
+      // The group would lose a voter: never remove the replaced node before its replacement votes.
+      throw new IllegalStateException(
+          target + " is not a voter: " + replaced + " is not removed in its place");
+    }
+    LOG.info("{}: a voter in place of {}; removing {}", target, replaced, replaced);
+    // Leadership, if the replaced node leads, goes to the target first: it runs and is caught up.
+    Removal r = dropMember(replaced, "", target, deadline);
+    String reason = "it was replaced by " + target + " (a replica move)";
+    boolean self = r.node() != null && r.node().id().equals(selfId);
+    if (!self) {
+      tell(r, reason, false);
+    }
+    endRecord(changeId, deadline);
+    if (self) {
+      tell(r, reason, false);
+    }
+    LOG.info("{}: move finished: {} {}", target, replaced, r.result().outcome());
+    return r.result();
+  }
+
   private static PeerAddress address(MembershipChange c, Conf conf) {
-    if (!c.address().isEmpty()) {
+    return addressOf(c.nodeId(), c.address(), conf);
+  }
+
+  /**
+   * Node {@code id}'s address: {@code recorded} if set and valid, else its entry in {@code conf}.
+   */
+  private static PeerAddress addressOf(String id, String recorded, Conf conf) {
+    if (!recorded.isEmpty()) {
       try {
-        return PeerAddress.parse(c.address());
+        return PeerAddress.parse(recorded);
       } catch (IllegalArgumentException e) {
-        LOG.warn("bad address in {}: {}", c, e.getMessage());
+        LOG.warn("bad address of {} in the record: {}", id, e.getMessage());
       }
     }
-    return conf.peer(c.nodeId()).map(RaftPeers::fromRaftPeer).orElse(null);
+    return conf.peer(id).map(RaftPeers::fromRaftPeer).orElse(null);
   }
 
   /** Writes a digest checkpoint through the log; the digest the leader recorded. */
@@ -1089,8 +1284,8 @@ public final class MembershipAdmin {
         c.peer(request.nodeId()).map(p -> RaftPeers.fromRaftPeer(p).toString()).orElse("");
     record(
         deadline,
-        CommandCodec.membershipBegin(
-            changeId, MembershipChange.Kind.REMOVE, request.nodeId(), address));
+        CommandCodec.membershipBeginInTerm(
+            c.term(), changeId, MembershipChange.Kind.REMOVE, request.nodeId(), address, ""));
     driving.put(changeId, clock.instant());
     try {
       MembershipChange change =
@@ -1118,11 +1313,41 @@ public final class MembershipAdmin {
   }
 
   private RemoveResult remove(RemoveRequest request, MembershipChange change) throws IOException {
-    String id = request.nodeId();
+    Removal r =
+        dropMember(
+            request.nodeId(), change.address(), "", clock.instant().plus(request.deadline()));
+    tell(
+        r,
+        "it was removed from the cluster by an admin",
+        r.result().outcome() == RemoveResult.Outcome.REMOVED_LISTENER
+            && change.kind() == MembershipChange.Kind.ADD);
+    return r.result();
+  }
+
+  /** What {@link #dropMember} did, and the removed node's address (null if unknown). */
+  private record Removal(RemoveResult result, PeerAddress node) {}
+
+  /** Tells the node {@code r} removed that it was removed; nothing if it was not a member. */
+  private void tell(Removal r, String reason, boolean wipe) {
+    if (r.result().outcome() != RemoveResult.Outcome.NOT_A_MEMBER) {
+      retire(r.node(), reason, wipe);
+    }
+  }
+
+  /**
+   * Removes node {@code id} from the configuration, without telling it: a voter that leads hands
+   * its leadership to another voter first ({@code prefer} first if it is a voter, then each voter
+   * in turn, while a transfer fails). Nothing changes for a node that is not in the configuration.
+   *
+   * @param recorded the node's address as a record holds it, or empty (then the configuration's)
+   * @param prefer the voter to hand leadership to first, or empty
+   * @throws IllegalArgumentException if the node is the only voter
+   */
+  private Removal dropMember(String id, String recorded, String prefer, Instant deadline)
+      throws IOException {
     Instant start = clock.instant();
-    Instant deadline = start.plus(request.deadline());
     Conf c = readConf(deadline, "the configuration");
-    PeerAddress node = address(change, c);
+    PeerAddress node = addressOf(id, recorded, c);
     RemoveResult.Outcome outcome;
     if (c.isVoter(id)) {
       if (c.voters().size() == 1) {
@@ -1132,18 +1357,20 @@ public final class MembershipAdmin {
     } else if (c.isListener(id)) {
       outcome = RemoveResult.Outcome.REMOVED_LISTENER;
     } else {
-      return new RemoveResult(
-          id, RemoveResult.Outcome.NOT_A_MEMBER, false, c.leader(), Duration.ZERO);
+      return new Removal(
+          new RemoveResult(id, RemoveResult.Outcome.NOT_A_MEMBER, false, c.leader(), Duration.ZERO),
+          node);
     }
     boolean transferred = false;
-    while (c.leader().equals(id)) {
+    for (int attempt = 0; c.leader().equals(id); attempt++) {
       transferred = true;
-      String target =
-          c.voters().stream()
-              .map(p -> p.getId().toString())
-              .filter(v -> !v.equals(id))
-              .findFirst()
-              .orElseThrow();
+      List<String> others = new ArrayList<>();
+      if (c.isVoter(prefer) && !prefer.equals(id)) {
+        others.add(prefer);
+      }
+      c.voterIds().stream().filter(v -> !v.equals(id) && !others.contains(v)).forEach(others::add);
+      // Another voter each time: one may be down.
+      String target = others.get(attempt % others.size());
       LOG.info("{}: leads; transferring leadership to {}", id, target);
       try {
         long ms = Math.max(1, Duration.between(clock.instant(), deadline).toMillis());
@@ -1157,13 +1384,10 @@ public final class MembershipAdmin {
       }
     }
     Conf after = removeFromConf(id, deadline);
-    retire(
-        node,
-        "it was removed from the cluster by an admin",
-        outcome == RemoveResult.Outcome.REMOVED_LISTENER
-            && change.kind() == MembershipChange.Kind.ADD);
-    return new RemoveResult(
-        id, outcome, transferred, after.leader(), Duration.between(start, clock.instant()));
+    return new Removal(
+        new RemoveResult(
+            id, outcome, transferred, after.leader(), Duration.between(start, clock.instant())),
+        node);
   }
 
   private Conf removeFromConf(String id, Instant deadline) throws IOException {
@@ -1212,7 +1436,10 @@ public final class MembershipAdmin {
       if (reply.status() == ReplyStatus.CONFLICT) {
         // The add moved on (verified, or ended) between the read and the cancel.
         MembershipChange now = pending();
-        if (now != null && now.id() == p.id() && now.phase() == MembershipChange.Phase.VERIFIED) {
+        if (now != null
+            && now.id() == p.id()
+            && (now.phase() == MembershipChange.Phase.VERIFIED
+                || now.phase() == MembershipChange.Phase.PROMOTED)) {
           throw new IllegalStateException(tooLate(id, readConf(deadline, "the configuration")));
         }
         if (now != null && now.id() == p.id()) {
@@ -1447,9 +1674,11 @@ public final class MembershipAdmin {
             Conf c =
                 new Conf(
                     p.toString(),
+                    role.getLeaderInfo().getTerm(),
                     r.getConf().get(),
                     r.getLogInfoProto().getCommitted().getIndex(),
-                    List.of());
+                    List.of(),
+                    RaftPeers.lastAnswered(role));
             return c.withStaged(RaftPeers.staged(role, c::names));
           }
           if (role.hasFollowerInfo() && role.getFollowerInfo().hasLeaderInfo()) {
@@ -1520,9 +1749,14 @@ public final class MembershipAdmin {
    * committed.
    */
   private record Conf(
-      String leader, RaftConfigurationProto proto, long commitIndex, List<String> staged) {
+      String leader,
+      long term,
+      RaftConfigurationProto proto,
+      long commitIndex,
+      List<String> staged,
+      Map<String, Long> lastAnsweredMsAgo) {
     Conf withStaged(List<String> peers) {
-      return new Conf(leader, proto, commitIndex, peers);
+      return new Conf(leader, term, proto, commitIndex, peers, lastAnsweredMsAgo);
     }
 
     /** The entry of {@link #staged()} for {@code id}, if the leader stages it. */
@@ -1549,6 +1783,10 @@ public final class MembershipAdmin {
 
     boolean isVoter(String id) {
       return find(voters(), id).isPresent();
+    }
+
+    List<String> voterIds() {
+      return voters().stream().map(p -> p.getId().toString()).toList();
     }
 
     boolean isListener(String id) {

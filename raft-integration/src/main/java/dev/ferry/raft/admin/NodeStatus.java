@@ -1,9 +1,11 @@
 package dev.ferry.raft.admin;
 
 import dev.ferry.shipping.install.InstallProgress;
+import dev.ferry.shipping.install.TransferScheduler;
 import dev.ferry.snapshot.StateDigest;
 import dev.ferry.statemachine.DigestAt;
 import dev.ferry.statemachine.MembershipChange;
+import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -37,6 +39,8 @@ import java.util.Optional;
  *     report them)
  * @param recovery its log-retention holds and install rebases and alerts since it started (empty
  *     from a node that does not report them)
+ * @param transfers its node's transfer scheduler, shared by all groups the node hosts: the installs
+ *     running and queued (empty from a node that does not report it)
  */
 public record NodeStatus(
     String id,
@@ -54,9 +58,11 @@ public record NodeStatus(
     Optional<InstallProgress> install,
     Optional<InstallProgress> lastInstall,
     Optional<Counters> counters,
-    Optional<Recovery> recovery) {
+    Optional<Recovery> recovery,
+    Optional<Transfers> transfers) {
   public NodeStatus {
     Objects.requireNonNull(recovery, "recovery");
+    Objects.requireNonNull(transfers, "transfers");
     Objects.requireNonNull(id, "id");
     Objects.requireNonNull(role, "role");
     Objects.requireNonNull(leader, "leader");
@@ -68,6 +74,84 @@ public record NodeStatus(
     Objects.requireNonNull(install, "install");
     Objects.requireNonNull(lastInstall, "lastInstall");
     Objects.requireNonNull(counters, "counters");
+  }
+
+  /**
+   * A node's transfer scheduler at one moment ({@link TransferScheduler.Stats}): the installs of
+   * all the groups it hosts, those running and those waiting for a slot.
+   *
+   * @param maxActiveInstalls installs that may run at once ({@link Integer#MAX_VALUE}: unlimited)
+   * @param bytesBudget chunk bytes that may be in flight ({@link Long#MAX_VALUE}: unlimited)
+   * @param bytesInFlight chunk bytes requested and not yet written, over all installs
+   * @param decodedBudget decoded chunk bytes all installs may keep ({@link Long#MAX_VALUE}:
+   *     unlimited)
+   * @param decodedBytes decoded chunk bytes they keep
+   * @param activeCount installs running
+   * @param active the first (at most {@link #LISTED}) of them, in the order admitted ({@code
+   *     since}: running for)
+   * @param queuedCount installs queued
+   * @param queued the first (at most {@link #LISTED}) of them, in the order they will be admitted
+   *     (the first is next; {@code since}: waiting for)
+   */
+  public record Transfers(
+      int maxActiveInstalls,
+      long bytesBudget,
+      long bytesInFlight,
+      long decodedBudget,
+      long decodedBytes,
+      int activeCount,
+      List<TransferScheduler.Install> active,
+      int queuedCount,
+      List<TransferScheduler.Install> queued) {
+    /** The most installs listed of each kind (the counts count all). */
+    public static final int LISTED = 32;
+
+    public Transfers {
+      active = List.copyOf(active);
+      queued = List.copyOf(queued);
+      if (maxActiveInstalls < 1
+          || bytesBudget < 0
+          || bytesInFlight < 0
+          || decodedBudget < 0
+          || decodedBytes < 0) {
+        throw new IllegalArgumentException("bad limits or figures: " + this);
+      }
+      if (active.size() > Math.min(activeCount, LISTED)
+          || queued.size() > Math.min(queuedCount, LISTED)) {
+        throw new IllegalArgumentException("more installs listed than counted: " + this);
+      }
+    }
+
+    /**
+     * The figures of {@code stats}, listing at most {@link #LISTED} installs of each kind, their
+     * times to the millisecond.
+     */
+    public static Transfers of(TransferScheduler.Stats stats) {
+      return new Transfers(
+          stats.maxActiveInstalls(),
+          stats.bytesBudget(),
+          stats.bytesInFlight(),
+          stats.decodedBudget(),
+          stats.decodedBytes(),
+          stats.activeInstalls().size(),
+          first(stats.activeInstalls()),
+          stats.queuedInstalls().size(),
+          first(stats.queuedInstalls()));
+    }
+
+    /** The first {@link #LISTED}, their times to the millisecond (as the status carries them). */
+    private static List<TransferScheduler.Install> first(List<TransferScheduler.Install> all) {
+      return all.subList(0, Math.min(all.size(), LISTED)).stream()
+          .map(
+              i ->
+                  new TransferScheduler.Install(
+                      i.who(),
+                      i.priority(),
+                      Duration.ofMillis(i.since().toMillis()),
+                      i.bytesHeld(),
+                      i.decodedBytes()))
+          .toList();
+    }
   }
 
   /**

@@ -1,5 +1,6 @@
 package dev.ferry.raft.internal;
 
+import dev.ferry.raft.ratis.AppendChainRepair;
 import dev.ferry.raft.ratis.PausableLifeCycle;
 import dev.ferry.snapshot.format.Manifest;
 import dev.ferry.statemachine.replica.Replica;
@@ -63,6 +64,9 @@ public final class RatisStateMachine extends BaseStateMachine {
   private final Replica replica;
   private final CompletableFuture<Throwable> logFailure = new CompletableFuture<>();
 
+  /** Stops the check of this division's append chain ({@link AppendChainRepair}); set at start. */
+  private volatile AppendChainRepair.Watch appendRepair = AppendChainRepair.none();
+
   /** An adapter for {@code replica}, which it opens at Ratis's initialize and closes at close. */
   public RatisStateMachine(Replica replica) {
     this.replica = Objects.requireNonNull(replica, "replica");
@@ -101,6 +105,7 @@ public final class RatisStateMachine extends BaseStateMachine {
               Optional<Manifest> loaded = replica.open(dir, new Host());
               loaded.ifPresent(this::appliedSnapshot);
             });
+    appendRepair = AppendChainRepair.watch(server, groupId, replica.toString());
   }
 
   /** Idempotent: Ratis 3.x may call it more than once per install. */
@@ -132,6 +137,7 @@ public final class RatisStateMachine extends BaseStateMachine {
 
   @Override
   public void close() throws IOException {
+    appendRepair.close();
     replica.close();
     getLifeCycle().checkStateAndClose();
   }

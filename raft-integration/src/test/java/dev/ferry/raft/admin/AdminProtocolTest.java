@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.ferry.shipping.chunks.AdminMessage;
 import dev.ferry.shipping.install.InstallProgress;
+import dev.ferry.shipping.install.TransferPriority;
+import dev.ferry.shipping.install.TransferScheduler;
 import dev.ferry.snapshot.StateDigest;
 import dev.ferry.statemachine.DigestAt;
 import dev.ferry.statemachine.MembershipChange;
@@ -26,17 +28,18 @@ class AdminProtocolTest {
     return AdminProtocol.frame(AdminProtocol.message(type, body));
   }
 
-  @Test
-  void statusProgressAndResultsRoundTrip() throws IOException {
-    InstallProgress i =
-        new InstallProgress(
-            40,
-            1000,
-            600,
-            Map.of("n1", 300L, "n2", 200L),
-            Duration.ofMillis(250),
-            1234,
-            Duration.ofMillis(70));
+  private static final InstallProgress I =
+      new InstallProgress(
+          40,
+          1000,
+          600,
+          Map.of("n1", 300L, "n2", 200L),
+          Duration.ofMillis(250),
+          1234,
+          Duration.ofMillis(70));
+
+  /** A leader's status with everything reported, and {@code transfers}. */
+  private static NodeStatus status(Optional<NodeStatus.Transfers> transfers) {
     MembershipChange c =
         new MembershipChange(
             5,
@@ -46,26 +49,32 @@ class AdminProtocolTest {
             MembershipChange.Phase.STARTED,
             3,
             40);
-    NodeStatus s =
-        new NodeStatus(
-            "n1",
-            "LEADER",
-            Optional.of("n1"),
-            3,
-            41,
-            42,
-            7,
-            D,
-            Optional.of(new DigestAt(3, 40, D)),
-            List.of(
-                new NodeStatus.Member("n1", "n1=h:1:2:3", true),
-                new NodeStatus.Member("n4", "n4=h:4:5:6", false)),
-            Optional.of(c),
-            List.of("n5 (last answered 12 ms ago)", "n6 (last answered 3 ms ago)"),
-            Optional.of(i),
-            Optional.empty(),
-            Optional.of(new NodeStatus.Counters(1, 2, 5)),
-            Optional.of(new NodeStatus.Recovery(-1, 6, 7, 8, 9)));
+    return new NodeStatus(
+        "n1",
+        "LEADER",
+        Optional.of("n1"),
+        3,
+        41,
+        42,
+        7,
+        D,
+        Optional.of(new DigestAt(3, 40, D)),
+        List.of(
+            new NodeStatus.Member("n1", "n1=h:1:2:3", true),
+            new NodeStatus.Member("n4", "n4=h:4:5:6", false)),
+        Optional.of(c),
+        List.of("n5 (last answered 12 ms ago)", "n6 (last answered 3 ms ago)"),
+        Optional.of(I),
+        Optional.empty(),
+        Optional.of(new NodeStatus.Counters(1, 2, 5)),
+        Optional.of(new NodeStatus.Recovery(-1, 6, 7, 8, 9)),
+        transfers);
+  }
+
+  @Test
+  void statusProgressAndResultsRoundTrip() throws IOException {
+    InstallProgress i = I;
+    NodeStatus s = status(Optional.empty());
     assertEquals(
         s, AdminProtocol.status(roundTrip(AdminProtocol.STATUS_REPLY, AdminProtocol.status(s))));
     // A node that reports no counters (an older one) still reads.
@@ -99,6 +108,73 @@ class AdminProtocolTest {
         rr,
         AdminProtocol.removeResult(
             roundTrip(AdminProtocol.REMOVE_DONE, AdminProtocol.removeResult(rr))));
+
+    // A move: the add's result carries the replaced node's removal.
+    AddResult moved =
+        new AddResult(
+            "n4",
+            99,
+            new DigestAt(3, 44, D),
+            Duration.ofMillis(1),
+            Duration.ofMillis(2),
+            Duration.ofMillis(3),
+            Duration.ofMillis(4),
+            Map.of("n1", 10L),
+            Optional.of(rr));
+    assertEquals(
+        moved,
+        AdminProtocol.addResult(roundTrip(AdminProtocol.ADD_DONE, AdminProtocol.addResult(moved))));
+    assertEquals(Duration.ofMillis(17), moved.total());
+    AddProgress removing = new AddProgress("n4", AddProgress.Phase.REMOVING, Optional.empty());
+    assertEquals(
+        removing,
+        AdminProtocol.progress(
+            roundTrip(AdminProtocol.PROGRESS, AdminProtocol.progress(removing))));
+  }
+
+  /**
+   * A node replacing another: 8 installs run, 40 wait. The status carries the scheduler's limits
+   * and figures, both counts, and the first 32 of each list in order; a status without them (an
+   * older node) reads as not reported, and a bad install entry is refused.
+   */
+  @Test
+  void theNodesRunningAndQueuedInstallsRoundTrip() throws IOException {
+    NodeStatus.Transfers t;
+    try (TransferScheduler scheduler =
+        TransferScheduler.builder().maxActiveInstalls(8).maxBytesInFlight(1 << 20).build()) {
+      for (int g = 0; g < 48; g++) {
+        scheduler.submit(
+            "kv.r" + g, g % 3 == 0 ? TransferPriority.REPAIR : TransferPriority.CATCH_UP);
+      }
+      t = NodeStatus.Transfers.of(scheduler.stats());
+    }
+    assertEquals(8, t.activeCount());
+    assertEquals(40, t.queuedCount());
+    assertEquals(NodeStatus.Transfers.LISTED, t.queued().size());
+    assertEquals("kv.r9", t.queued().get(0).who(), "the first queued repair is next");
+    assertEquals(TransferPriority.REPAIR, t.queued().get(0).priority());
+    NodeStatus s = status(Optional.of(t));
+    Map<String, String> body = AdminProtocol.status(s);
+    assertEquals(s, AdminProtocol.status(roundTrip(AdminProtocol.STATUS_REPLY, body)));
+
+    Map<String, String> old = new LinkedHashMap<>(body);
+    old.keySet().removeIf(k -> k.startsWith("transfers."));
+    assertEquals(
+        Optional.empty(),
+        AdminProtocol.status(roundTrip(AdminProtocol.STATUS_REPLY, old)).transfers());
+    assertEquals(
+        status(Optional.empty()), AdminProtocol.status(roundTrip(AdminProtocol.STATUS_REPLY, old)));
+
+    Map<String, String> bad = new LinkedHashMap<>(body);
+    bad.put("transfers.queued.3", "urgent 5 0 0 kv.r1");
+    assertThrows(
+        AdminProtocol.AdminProtocolException.class,
+        () -> AdminProtocol.status(roundTrip(AdminProtocol.STATUS_REPLY, bad)));
+    Map<String, String> missing = new LinkedHashMap<>(body);
+    missing.remove("transfers.active.8");
+    assertThrows(
+        AdminProtocol.AdminProtocolException.class,
+        () -> AdminProtocol.status(roundTrip(AdminProtocol.STATUS_REPLY, missing)));
   }
 
   @Test

@@ -12,7 +12,6 @@ import dev.ferry.shipping.chunks.ChunkRequestException;
 import dev.ferry.shipping.chunks.ChunkServer;
 import dev.ferry.shipping.chunks.SnapshotSource;
 import dev.ferry.shipping.net.Handshake;
-import dev.ferry.snapshot.StateDigest;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -56,23 +55,7 @@ class AdminServerTest {
   private PeerAddress address;
 
   private static final NodeStatus STATUS =
-      new NodeStatus(
-          "n1",
-          "LEADER",
-          Optional.of("n1"),
-          1,
-          2,
-          2,
-          0,
-          StateDigest.EMPTY,
-          Optional.empty(),
-          List.of(),
-          Optional.empty(),
-          List.of(),
-          Optional.empty(),
-          Optional.empty(),
-          Optional.empty(),
-          Optional.empty());
+      TestStatuses.of("n1", "LEADER", Optional.of("n1"), 1, 2, List.of());
 
   /** A node that only answers status. */
   private static final class StatusOnly implements AdminServer.Node {

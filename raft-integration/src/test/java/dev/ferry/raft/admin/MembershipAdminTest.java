@@ -28,10 +28,40 @@ class MembershipAdminTest {
   void requestsAreValidated() {
     assertThrows(NullPointerException.class, () -> new AddRequest(null, Duration.ofSeconds(1)));
     assertThrows(IllegalArgumentException.class, () -> new AddRequest(NODE, Duration.ZERO));
+    AddRequest add = new AddRequest(NODE, Duration.ofSeconds(1));
+    assertEquals("", add.replaces());
+    assertEquals("n2", add.replacing("n2").replaces());
+    assertTrue(add.replacing("n2").isReplacement());
+    assertThrows(IllegalArgumentException.class, () -> add.replacing("n4"), "itself");
+    assertThrows(IllegalArgumentException.class, () -> add.replacing(""));
+    assertThrows(IllegalArgumentException.class, () -> add.replacing(" "));
+    assertThrows(NullPointerException.class, () -> add.replacing(null));
     assertThrows(
         IllegalArgumentException.class, () -> new RemoveRequest("n1", Duration.ofSeconds(-1)));
     assertThrows(
         IllegalArgumentException.class, () -> new RemoveRequest(" ", Duration.ofSeconds(1)));
+  }
+
+  @Test
+  void aMoveWaitsAtMostItsDeadlineAndKnowsItsChange() {
+    PeerAddress n2 = PeerAddress.of("n2", "127.0.0.1", 30_010);
+    ReplicaMover.MoveRequest m =
+        new ReplicaMover.MoveRequest("g", List.of(n2), "n2", NODE, Duration.ofMinutes(1));
+    assertEquals(m.deadline(), m.waitAtMost());
+    assertEquals(Duration.ofSeconds(1), m.waitingAtMost(Duration.ofSeconds(1)).waitAtMost());
+    assertThrows(IllegalArgumentException.class, () -> m.waitingAtMost(Duration.ofMinutes(2)));
+    assertThrows(IllegalArgumentException.class, () -> m.waitingAtMost(Duration.ZERO));
+    dev.ferry.statemachine.MembershipChange.Phase started =
+        dev.ferry.statemachine.MembershipChange.Phase.STARTED;
+    dev.ferry.statemachine.MembershipChange.Kind add =
+        dev.ferry.statemachine.MembershipChange.Kind.ADD;
+    assertTrue(
+        m.isChange(
+            new dev.ferry.statemachine.MembershipChange(
+                1, add, "n4", "", started, 0, 0, "", "n2")));
+    assertTrue(
+        !m.isChange(new dev.ferry.statemachine.MembershipChange(1, add, "n4", "", started, 0, 0)),
+        "a plain add of the target is another change");
   }
 
   @Test

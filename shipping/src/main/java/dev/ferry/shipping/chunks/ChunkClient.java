@@ -44,6 +44,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ForkJoinPool;
@@ -56,7 +57,8 @@ import java.util.function.Function;
  * A connection to one peer's {@link ChunkServer}: lists and fetches its manifests, pins them while
  * copying, and fetches chunks as a {@link ChunkTransport}. Create with {@link #builder()} and
  * {@link Builder#connect()}, which completes once both sides have proved the cluster secret (and,
- * with TLS, exchanged certificates).
+ * with TLS, exchanged certificates). On a node hosting many groups a client is about one group's
+ * chunks ({@link Builder#group}); admin requests name their group each.
  *
  * <p>Failures: a request the server answers with an error fails with {@link ChunkRequestException}
  * (or {@link LeaseExpiredException} for an ended lease); when the connection ends — the peer closes
@@ -78,6 +80,7 @@ public final class ChunkClient implements SnapshotPeer, Closeable {
   }
 
   private final String peerId;
+  private final String group;
   private final String address;
   private final Channel channel;
   private final ClientConnection connection;
@@ -85,11 +88,13 @@ public final class ChunkClient implements SnapshotPeer, Closeable {
 
   private ChunkClient(
       String peerId,
+      String group,
       String address,
       Channel channel,
       ClientConnection connection,
       Executor callbacks) {
     this.peerId = peerId;
+    this.group = group;
     this.address = address;
     this.channel = channel;
     this.connection = connection;
@@ -105,6 +110,14 @@ public final class ChunkClient implements SnapshotPeer, Closeable {
   @Override
   public String sourceId() {
     return peerId;
+  }
+
+  /**
+   * The group whose chunks this connection is about ({@link Builder#group}), or empty if it named
+   * none (the peer's chunks of a single-group node).
+   */
+  public Optional<String> group() {
+    return Optional.ofNullable(group);
   }
 
   /** {@code host:port} of the peer's chunk service. */
@@ -317,10 +330,20 @@ public final class ChunkClient implements SnapshotPeer, Closeable {
 
   @Override
   public String toString() {
-    return "ChunkClient[" + peerId + " at " + address + "]";
+    return "ChunkClient["
+        + peerId
+        + " at "
+        + address
+        + (group != null ? ", group " + group : "")
+        + "]";
   }
 
   private RuntimeException requestError(Error e) {
+    return requestError(peerId, e);
+  }
+
+  /** The exception for an ERROR answer from {@code peerId}. */
+  static RuntimeException requestError(String peerId, Error e) {
     ChunkRequestException.Code code =
         switch (e.code()) {
           case MessageCodec.ERR_NOT_FOUND -> ChunkRequestException.Code.NOT_FOUND;
@@ -354,6 +377,7 @@ public final class ChunkClient implements SnapshotPeer, Closeable {
     private String host;
     private int port;
     private String selfId;
+    private String chunkGroup;
     private byte[] secret;
     private SslContext ssl;
     private EventLoopGroup group;
@@ -379,6 +403,23 @@ public final class ChunkClient implements SnapshotPeer, Closeable {
     /** This node's id, as it introduces itself to the peer. */
     public Builder selfId(String selfId) {
       this.selfId = selfId;
+      return this;
+    }
+
+    /**
+     * The group whose chunks to list, fetch, pin and report on: the connection names it right after
+     * authentication (SELECT_GROUP), and the peer answers every chunk request of the connection
+     * from that group's snapshots ({@link ChunkServer#serveChunks}). {@link #connect()} fails with
+     * {@link ChunkRequestException} {@code UNKNOWN_GROUP} if the peer does not host it. Default
+     * null: name no group, for a single-group node's peers (and for servers that predate
+     * SELECT_GROUP, which close a connection that names one). Admin requests name their own group
+     * and are not affected.
+     *
+     * @param groupId the group id as {@link ChunkServer#checkGroupId} accepts it (a Raft group's
+     *     UUID text), or null
+     */
+    public Builder group(String groupId) {
+      this.chunkGroup = groupId;
       return this;
     }
 
@@ -409,7 +450,10 @@ public final class ChunkClient implements SnapshotPeer, Closeable {
       return this;
     }
 
-    /** Time to connect and authenticate. Default 10 s. */
+    /**
+     * Time to connect and authenticate. Default 10 s. (The answer to naming the {@link #group} is
+     * awaited like any request's, within the {@link #requestTimeout}.)
+     */
     public Builder connectTimeout(Duration timeout) {
       this.connectTimeout = timeout;
       return this;
@@ -426,8 +470,10 @@ public final class ChunkClient implements SnapshotPeer, Closeable {
 
     /**
      * Validates the settings and starts connecting. The future completes (on the callback executor)
-     * once both sides are authenticated, or fails with {@link ChunkAuthException} if either refuses
-     * the other, or with an {@link IOException} if the peer cannot be reached in time.
+     * once both sides are authenticated (and the peer accepted the {@link #group}, if one is
+     * named), or fails with {@link ChunkAuthException} if either refuses the other, with {@link
+     * ChunkRequestException} if the peer does not host the group, or with an {@link IOException} if
+     * the peer cannot be reached in time.
      *
      * @throws NullPointerException if the peer, self id or secret is missing
      * @throws IllegalArgumentException naming the bad setting
@@ -446,6 +492,9 @@ public final class ChunkClient implements SnapshotPeer, Closeable {
               "node id must be 1-64 characters of [A-Za-z0-9_-]: '" + id + "'");
         }
       }
+      if (chunkGroup != null) {
+        ChunkServer.checkGroupId(chunkGroup);
+      }
       if (port < 1 || port > 65535) {
         throw new IllegalArgumentException("port out of range: " + port);
       }
@@ -461,7 +510,7 @@ public final class ChunkClient implements SnapshotPeer, Closeable {
       EventLoopGroup loops = group != null ? group : DefaultGroup.GROUP;
       ClientConnection conn =
           new ClientConnection(
-              peerId, selfId, address, handshake, callbacks, connectTimeout.toMillis());
+              peerId, selfId, chunkGroup, address, handshake, callbacks, connectTimeout.toMillis());
       SslContext tls = ssl;
       String h = host;
       int p = port;
@@ -501,6 +550,7 @@ public final class ChunkClient implements SnapshotPeer, Closeable {
           });
       Channel channel = connecting.channel();
       Executor done = callbacks;
+      String named = chunkGroup;
       CompletableFuture<ChunkClient> result = new CompletableFuture<>();
       conn.ready()
           .whenComplete(
@@ -511,7 +561,8 @@ public final class ChunkClient implements SnapshotPeer, Closeable {
                         channel.close();
                         result.completeExceptionally(e);
                       } else {
-                        result.complete(new ChunkClient(peerId, address, channel, conn, done));
+                        result.complete(
+                            new ChunkClient(peerId, named, address, channel, conn, done));
                       }
                     };
                 try {

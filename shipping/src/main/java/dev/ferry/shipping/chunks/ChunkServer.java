@@ -3,24 +3,16 @@ package dev.ferry.shipping.chunks;
 import dev.ferry.shipping.chunks.Message.CorruptReport;
 import dev.ferry.shipping.chunks.Message.Error;
 import dev.ferry.shipping.chunks.Message.GetManifest;
-import dev.ferry.shipping.chunks.Message.LeaseGranted;
 import dev.ferry.shipping.chunks.Message.ListManifests;
-import dev.ferry.shipping.chunks.Message.ManifestBytes;
-import dev.ferry.shipping.chunks.Message.ManifestList;
 import dev.ferry.shipping.chunks.Message.Ok;
 import dev.ferry.shipping.chunks.Message.Pin;
 import dev.ferry.shipping.chunks.Message.Renew;
 import dev.ferry.shipping.chunks.Message.Request;
+import dev.ferry.shipping.chunks.Message.SelectGroup;
 import dev.ferry.shipping.chunks.Message.Unpin;
 import dev.ferry.shipping.net.Handshake;
 import dev.ferry.shipping.net.HandshakeSlots;
 import dev.ferry.shipping.net.LogLimiter;
-import dev.ferry.snapshot.ChunkId;
-import dev.ferry.snapshot.format.Manifest;
-import dev.ferry.snapshot.format.ManifestCodec;
-import dev.ferry.snapshot.store.ChunkStore;
-import dev.ferry.snapshot.store.Lease;
-import dev.ferry.snapshot.store.LeaseExpiredException;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.Channel;
@@ -42,11 +34,8 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
-import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -70,6 +59,11 @@ import org.slf4j.LoggerFactory;
  * name ({@link #serveAdmin}), behind the same handshake, TLS setup and limits. {@link ChunkClient}
  * is its client.
  *
+ * <p>A node hosting many Raft groups serves each group's snapshots from that group's source ({@link
+ * #serveChunks}): a connection names its group once, and its chunk requests, pins and leases are
+ * that group's. A connection that names no group is served from the builder's {@link
+ * Builder#source}, a single-group node's snapshots.
+ *
  * <h2>Protocol (version 1; full table in {@code docs/chunk-protocol.md})</h2>
  *
  * Frames are {@code u32 length | u8 type | body}, big-endian, {@code length} counting type and
@@ -85,6 +79,12 @@ import org.slf4j.LoggerFactory;
  *       "ferry-chunk-v1" | 'S' | clientNonce | serverNonce | clientId | serverId))}, which the
  *       client checks in turn, or {@code REFUSED(reason)} and closes. Any other frame before
  *       authentication closes the connection.
+ *   <li>Optionally, and then as the connection's first request: {@code SELECT_GROUP(groupId)} →
+ *       {@code OK}, or {@code ERROR} unknown group ("group X is not hosted on n3; it hosts [...]").
+ *       The connection stays bound to that group: its chunk requests below are answered from the
+ *       group's source, or with that error while the group is not served here (also after {@link
+ *       #stopServingChunks}). A later or second {@code SELECT_GROUP} closes the connection. Without
+ *       one, requests go to the builder's {@link Builder#source}.
  *   <li>Requests carry a client-chosen 64-bit id that responses echo: {@code
  *       LIST_MANIFESTS(minIndex)} → {@code MANIFEST_LIST}; {@code GET_MANIFEST(index)} → {@code
  *       MANIFEST(encoded bytes)}; {@code FETCH(1..256 chunk ids)} → per id, in order, {@code
@@ -104,7 +104,8 @@ import org.slf4j.LoggerFactory;
  * ChunkServerStats#connectionsRefused()}. Other connections are not affected. Those lines are
  * rate-limited (at most {@value #LOG_LINES_PER_MINUTE} a minute; the next line says how many were
  * left out); the counters count every event. Nothing from the wire names a file: chunk ids are
- * parsed into {@link dev.ferry.snapshot.ChunkId} and only the store maps them to files.
+ * parsed into {@link dev.ferry.snapshot.ChunkId} and only the store maps them to files; a group id
+ * only looks up a source registered with {@link #serveChunks}.
  *
  * <h2>Strangers</h2>
  *
@@ -136,12 +137,16 @@ import org.slf4j.LoggerFactory;
 public final class ChunkServer implements Closeable {
   static final Logger LOG = LoggerFactory.getLogger(ChunkServer.class);
 
-  private static final int INFO_CACHE_ENTRIES = 256;
-  private static final int MAX_TRACKED_LEASES = 4096;
   static final int LOG_LINES_PER_MINUTE = 20;
 
+  /** Most group ids an error message lists by name. */
+  private static final int GROUPS_NAMED = 8;
+
   final String nodeId;
-  final SnapshotSource source;
+
+  /** What connections that name no group are served, or null if they are served nothing. */
+  private final ServedSource unnamed;
+
   final Handshake handshake;
   final SslContext ssl;
   volatile SendRateLimiter limiter;
@@ -150,7 +155,7 @@ public final class ChunkServer implements Closeable {
   final int maxConnections;
   final HandshakeSlots handshakeSlots;
   final LogLimiter logLimit = LogLimiter.perMinute(LOG_LINES_PER_MINUTE);
-  private final InstantSource clock;
+  final InstantSource clock;
   private final InetSocketAddress bindAddress;
   private final EventLoopGroup givenGroup;
   private final Executor givenWorker;
@@ -179,22 +184,12 @@ public final class ChunkServer implements Closeable {
   /** The admin handlers, by group id. */
   final Map<String, AdminHandler> adminHandlers = new ConcurrentHashMap<>();
 
-  /** Leases this server granted, to their last known expiry. */
-  private final Map<Long, Instant> granted = new ConcurrentHashMap<>();
-
-  private final Map<Long, ManifestInfo> infoCache =
-      new LinkedHashMap<>(16, 0.75f, true) {
-        private static final long serialVersionUID = 1L;
-
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<Long, ManifestInfo> eldest) {
-          return size() > INFO_CACHE_ENTRIES;
-        }
-      };
+  /** The snapshot sources of the groups named by SELECT_GROUP, by group id. */
+  private final Map<String, ServedSource> groupSources = new ConcurrentHashMap<>();
 
   private ChunkServer(Builder b) {
     this.nodeId = b.nodeId;
-    this.source = b.source;
+    this.unnamed = b.source == null ? null : new ServedSource(this, b.source);
     this.handshake = new Handshake(Handshake.CHUNK_LABEL, b.secret);
     this.ssl = b.ssl;
     this.limiter = b.sendRate > 0 ? new SendRateLimiter(b.sendRate, System::nanoTime) : null;
@@ -385,7 +380,83 @@ public final class ChunkServer implements Closeable {
   }
 
   /**
-   * Checks a group id as ADMIN frames carry it.
+   * Serves the chunk requests of connections that name {@code groupId} (SELECT_GROUP) from {@code
+   * source}, from now on: its manifests, chunks, pins and leases, apart from every other group's
+   * and from the builder's {@link Builder#source} (which serves connections that name no group).
+   * Connections naming a group not served here get an error naming the groups served (clients see
+   * {@link ChunkRequestException.Code#UNKNOWN_GROUP}). Called by whoever starts hosting the group
+   * on this node, from any thread; does not block.
+   *
+   * @throws IllegalArgumentException if the group id is not 1..128 characters of {@code
+   *     [A-Za-z0-9._:-]}
+   * @throws IllegalStateException if the group is already served
+   */
+  public void serveChunks(String groupId, SnapshotSource source) {
+    Objects.requireNonNull(source, "source");
+    checkGroupId(groupId);
+    if (groupSources.putIfAbsent(groupId, new ServedSource(this, source)) != null) {
+      throw new IllegalStateException(
+          "chunk server " + nodeId + " already serves the chunks of group " + groupId);
+    }
+  }
+
+  /**
+   * Stops serving the chunks of {@code groupId} if {@code source} serves them (a source registered
+   * since by someone else stays). Requests of that group's connections from now on get the
+   * unknown-group error; requests already being answered finish, and a chunk already being sent is
+   * sent whole. Leases granted from the source are not ended here: they run out with their
+   * duration. No effect if the group is not served. Any thread; does not block.
+   */
+  public void stopServingChunks(String groupId, SnapshotSource source) {
+    Objects.requireNonNull(groupId, "groupId");
+    groupSources.computeIfPresent(groupId, (g, served) -> served.source == source ? null : served);
+  }
+
+  /** The ids of the groups whose chunks are served here ({@link #serveChunks}), sorted. */
+  public List<String> chunkGroups() {
+    List<String> groups = new ArrayList<>(groupSources.keySet());
+    groups.sort(null);
+    return groups;
+  }
+
+  /** The source serving a connection that named {@code group} (null: none), or null. */
+  ServedSource sourceFor(String group) {
+    return group == null ? unnamed : groupSources.get(group);
+  }
+
+  /**
+   * The answer to a chunk request of a connection whose group ({@code group}, null if it named
+   * none) is not served here: unknown group, naming the groups that are; or unavailable while the
+   * node serves no chunks at all (it is starting).
+   */
+  Error notHere(long requestId, String group) {
+    List<String> served = chunkGroups();
+    if (served.isEmpty() && unnamed == null) {
+      return new Error(
+          requestId, MessageCodec.ERR_UNAVAILABLE, "node " + nodeId + " serves no chunks yet");
+    }
+    String hosts =
+        served.isEmpty()
+            ? "it hosts no named group (connect without naming one)"
+            : "it hosts " + few(served);
+    String what =
+        group == null
+            ? "node " + nodeId + " serves chunks only to connections that name their group"
+            : "group " + group + " is not hosted on " + nodeId;
+    return new Error(requestId, MessageCodec.ERR_UNKNOWN_GROUP, what + "; " + hosts);
+  }
+
+  /** {@code [a, b, c]}, or the first few and how many more. */
+  private static String few(List<String> sorted) {
+    if (sorted.size() <= GROUPS_NAMED) {
+      return sorted.toString();
+    }
+    String first = String.join(", ", sorted.subList(0, GROUPS_NAMED));
+    return "[" + first + " and " + (sorted.size() - GROUPS_NAMED) + " more]";
+  }
+
+  /**
+   * Checks a group id as ADMIN and SELECT_GROUP frames carry it.
    *
    * @throws IllegalArgumentException naming the bad id
    */
@@ -407,7 +478,7 @@ public final class ChunkServer implements Closeable {
         + " serves no group '"
         + groupId
         + "'"
-        + (served.isEmpty() ? " (no admin service yet)" : "; it serves " + served);
+        + (served.isEmpty() ? " (no admin service yet)" : "; it serves " + few(served));
   }
 
   /** A snapshot of the counters. Thread-safe, never blocks. */
@@ -439,7 +510,7 @@ public final class ChunkServer implements Closeable {
   /**
    * Stops accepting, closes every connection (their clients see the connection drop) and releases
    * the threads the server created. Blocks until done (a few seconds at most). Idempotent. Does not
-   * close the snapshot source's store.
+   * close any snapshot source's store.
    */
   @Override
   public void close() {
@@ -478,21 +549,30 @@ public final class ChunkServer implements Closeable {
   // ---------------------------------------------------------------------------------------------
   // Control requests, answered on a worker thread.
 
-  /** The answer to a control request. Never throws; runs on a worker thread (may block). */
-  Message answer(Request r, String peer) {
+  /**
+   * The answer to a control request of a connection that named {@code group} (null: none). Never
+   * throws; runs on a worker thread (may block).
+   */
+  Message answer(Request r, String group, String peer) {
+    ServedSource served = sourceFor(group);
+    if (served == null) {
+      return notHere(r.requestId(), group);
+    }
     try {
-      if (r instanceof ListManifests l) {
-        return list(l);
+      if (r instanceof SelectGroup) {
+        return new Ok(r.requestId());
+      } else if (r instanceof ListManifests l) {
+        return served.list(l);
       } else if (r instanceof GetManifest g) {
-        return get(g);
+        return served.get(g);
       } else if (r instanceof Pin p) {
-        return pin(p, peer);
+        return served.pin(p, peer);
       } else if (r instanceof Renew rn) {
-        return renew(rn);
+        return served.renew(rn);
       } else if (r instanceof Unpin u) {
-        return unpin(u);
+        return served.unpin(u);
       } else if (r instanceof CorruptReport c) {
-        return corruptReport(c, peer);
+        return served.corruptReport(c, peer);
       }
       return new Error(r.requestId(), MessageCodec.ERR_BAD_REQUEST, "not a control request");
     } catch (IllegalStateException e) {
@@ -503,166 +583,9 @@ public final class ChunkServer implements Closeable {
     }
   }
 
-  /**
-   * A peer says chunks it got from here failed verification. The claim is not trusted: each chunk
-   * still held is re-read and re-hashed, and only one whose bytes here fail is quarantined (the
-   * store's quarantine listener then fetches it again from the other peers). A lying peer can cost
-   * at most {@value MessageCodec#MAX_REPORT_IDS} chunk reads per request, no more than fetching
-   * them; it cannot make the server drop a good chunk.
-   */
-  private Message corruptReport(CorruptReport c, String peer) throws IOException {
-    ChunkStore store = source.store();
-    List<String> confirmed = new ArrayList<>();
-    int intact = 0;
-    int notHeld = 0;
-    for (ChunkId id : new java.util.LinkedHashSet<>(c.ids())) {
-      if (!store.contains(id)) {
-        notHeld++;
-      } else if (store.verify(id)) {
-        intact++;
-      } else {
-        confirmed.add(id.toHex());
-      }
-    }
-    corruptReported.add(c.ids().size());
-    corruptConfirmed.add(confirmed.size());
-    long skipped = logLimit.admit();
-    if (skipped >= 0) {
-      LOG.warn(
-          "chunk server {}: {} reported {} chunk(s) it got from here corrupt; re-verified here: {}"
-              + " corrupt (quarantined, to be fetched again from the peers) {}, {} intact, {} no"
-              + " longer held{}",
-          nodeId,
-          peer,
-          c.ids().size(),
-          confirmed.size(),
-          confirmed,
-          intact,
-          notHeld,
-          LogLimiter.note(skipped));
-    }
-    return new Ok(c.requestId());
-  }
-
-  private Message list(ListManifests l) {
-    List<Manifest> chosen = new ArrayList<>();
-    for (Manifest m : source.manifests()) {
-      if (m.index() >= l.minIndex()) {
-        chosen.add(m);
-      }
-    }
-    chosen.sort(Comparator.comparingLong(Manifest::index));
-    if (chosen.size() > MessageCodec.MAX_LIST_ENTRIES) {
-      chosen = chosen.subList(chosen.size() - MessageCodec.MAX_LIST_ENTRIES, chosen.size());
-    }
-    List<ManifestInfo> entries = new ArrayList<>(chosen.size());
-    for (Manifest m : chosen) {
-      entries.add(info(m));
-    }
-    return new ManifestList(l.requestId(), entries);
-  }
-
-  private ManifestInfo info(Manifest m) {
-    synchronized (infoCache) {
-      ManifestInfo cached = infoCache.get(m.index());
-      if (cached != null && cached.term() == m.term()) {
-        return cached;
-      }
-    }
-    ManifestInfo info = ManifestInfo.of(m);
-    synchronized (infoCache) {
-      infoCache.put(m.index(), info);
-    }
-    return info;
-  }
-
-  private Manifest find(long index) {
-    for (Manifest m : source.manifests()) {
-      if (m.index() == index) {
-        return m;
-      }
-    }
-    return null;
-  }
-
-  private Message get(GetManifest g) {
-    Manifest m = find(g.index());
-    if (m == null) {
-      return new Error(
-          g.requestId(), MessageCodec.ERR_NOT_FOUND, "no manifest at index " + g.index());
-    }
-    return new ManifestBytes(g.requestId(), ManifestCodec.encode(m));
-  }
-
-  private Error badTtl(long requestId, long ttlMillis) {
-    if (ttlMillis >= 1 && ttlMillis <= maxLeaseTtl.toMillis()) {
-      return null;
-    }
-    return new Error(
-        requestId,
-        MessageCodec.ERR_BAD_REQUEST,
-        "lease duration must be 1.." + maxLeaseTtl.toMillis() + " ms, got " + ttlMillis);
-  }
-
-  private Message pin(Pin p, String peer) throws IOException {
-    Error bad = badTtl(p.requestId(), p.ttlMillis());
-    if (bad != null) {
-      return bad;
-    }
-    Manifest m = find(p.index());
-    if (m == null) {
-      return new Error(
-          p.requestId(), MessageCodec.ERR_NOT_FOUND, "no manifest at index " + p.index());
-    }
-    ChunkStore store = source.store();
-    String key = ChunkStore.manifestKey(m);
-    Lease lease;
-    try {
-      lease = store.pin(key, Duration.ofMillis(p.ttlMillis()));
-    } catch (IllegalStateException e) {
-      return new Error(
-          p.requestId(),
-          MessageCodec.ERR_NOT_FOUND,
-          "manifest at index " + p.index() + " is no longer retained");
-    }
-    if (granted.size() >= MAX_TRACKED_LEASES) {
-      Instant now = clock.instant();
-      granted.values().removeIf(expiry -> !now.isBefore(expiry));
-    }
-    granted.put(lease.id(), lease.expiresAt());
-    LOG.debug("chunk server {}: {} pinned {} as lease {}", nodeId, peer, key, lease.id());
-    return new LeaseGranted(
-        p.requestId(), lease.id(), lease.manifestKey(), lease.expiresAt().toEpochMilli());
-  }
-
-  private Message renew(Renew r) throws IOException {
-    Error bad = badTtl(r.requestId(), r.ttlMillis());
-    if (bad != null) {
-      return bad;
-    }
-    if (!granted.containsKey(r.leaseId())) {
-      return new Error(
-          r.requestId(),
-          MessageCodec.ERR_LEASE_EXPIRED,
-          "lease " + r.leaseId() + " was not granted by this server or has ended");
-    }
-    Lease lease;
-    try {
-      lease = source.store().renew(r.leaseId(), Duration.ofMillis(r.ttlMillis()));
-    } catch (LeaseExpiredException e) {
-      granted.remove(r.leaseId());
-      return new Error(r.requestId(), MessageCodec.ERR_LEASE_EXPIRED, e.getMessage());
-    }
-    granted.put(lease.id(), lease.expiresAt());
-    return new LeaseGranted(
-        r.requestId(), lease.id(), lease.manifestKey(), lease.expiresAt().toEpochMilli());
-  }
-
-  private Message unpin(Unpin u) throws IOException {
-    if (granted.remove(u.leaseId()) != null) {
-      source.store().unpin(u.leaseId());
-    }
-    return new Ok(u.requestId());
+  void countCorruptReport(int reported, int confirmed) {
+    corruptReported.add(reported);
+    corruptConfirmed.add(confirmed);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -703,7 +626,11 @@ public final class ChunkServer implements Closeable {
       return bindAddress(new InetSocketAddress(host, port));
     }
 
-    /** What to serve. */
+    /**
+     * What to serve to connections that name no group: a single-group node's manifests and chunks.
+     * Optional: without it such connections get an error for every chunk request, and only the
+     * groups registered with {@link ChunkServer#serveChunks} are served.
+     */
     public Builder source(SnapshotSource source) {
       this.source = source;
       return this;
@@ -787,13 +714,12 @@ public final class ChunkServer implements Closeable {
     /**
      * Validates and builds the server (not started).
      *
-     * @throws NullPointerException if the node id, bind address, source or secret is missing
+     * @throws NullPointerException if the node id, bind address or secret is missing
      * @throws IllegalArgumentException naming the bad setting
      */
     public ChunkServer build() {
       Objects.requireNonNull(nodeId, "nodeId is required");
       Objects.requireNonNull(bindAddress, "bindAddress is required");
-      Objects.requireNonNull(source, "source is required");
       Objects.requireNonNull(secret, "secret is required");
       Objects.requireNonNull(handshakeTimeout, "handshakeTimeout");
       Objects.requireNonNull(maxLeaseTtl, "maxLeaseTtl");

@@ -9,9 +9,11 @@ import dev.ferry.shipping.chunks.Message.Error;
 import dev.ferry.shipping.chunks.Message.Fetch;
 import dev.ferry.shipping.chunks.Message.Hello;
 import dev.ferry.shipping.chunks.Message.Missing;
+import dev.ferry.shipping.chunks.Message.Ok;
 import dev.ferry.shipping.chunks.Message.Refused;
 import dev.ferry.shipping.chunks.Message.Request;
 import dev.ferry.shipping.chunks.Message.Response;
+import dev.ferry.shipping.chunks.Message.SelectGroup;
 import dev.ferry.shipping.net.Handshake;
 import dev.ferry.snapshot.ChunkId;
 import dev.ferry.snapshot.transport.ChunkTransport.FetchListener;
@@ -43,8 +45,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The client side of one chunk-service connection: the handshake, request ids, matching responses
- * to requests, and failing everything outstanding when the connection ends.
+ * The client side of one chunk-service connection: the handshake, naming the connection's group,
+ * request ids, matching responses to requests, and failing everything outstanding when the
+ * connection ends.
  *
  * <p>Invariants: every request in {@link #pending} is answered exactly once, by its response or by
  * the connection's end; a fetch's chunks arrive in the order requested, and anything else is a
@@ -80,6 +83,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
 
   private final String peerId;
   private final String selfId;
+  private final String group;
   private final String address;
   private final Handshake handshake;
   private final Executor callbacks;
@@ -98,15 +102,20 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
   private long nextRequestId = 1;
   private final Map<Long, Object> pending = new HashMap<>();
 
+  /**
+   * @param group the group to name right after authentication (SELECT_GROUP), or null for none
+   */
   ClientConnection(
       String peerId,
       String selfId,
+      String group,
       String address,
       Handshake handshake,
       Executor callbacks,
       long handshakeTimeoutMillis) {
     this.peerId = peerId;
     this.selfId = selfId;
+    this.group = group;
     this.address = address;
     this.handshake = handshake;
     this.callbacks = callbacks;
@@ -119,7 +128,11 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     return decoder;
   }
 
-  /** Completes (on the event loop) once authenticated, or fails with the reason it could not. */
+  /**
+   * Completes once authenticated and, with a group to name, once the server accepted it; or fails
+   * with the reason it could not ({@link ChunkRequestException} if the server does not host the
+   * group).
+   */
   CompletableFuture<ClientConnection> ready() {
     return ready;
   }
@@ -328,13 +341,36 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
       state = State.READY;
       decoder.maxLength(MessageCodec.MAX_RESPONSE_FRAME);
       LOG.debug("chunk client {}: connected to {} at {}", selfId, peerId, address);
-      ready.complete(this);
+      if (group == null) {
+        ready.complete(this);
+      } else {
+        selectGroup();
+      }
     } else if (m instanceof Refused r) {
       close(
           new ChunkAuthException(peerId + " at " + address + " refused this node: " + r.reason()));
     } else {
       throw new ProtocolException(m.name() + " frame before authentication");
     }
+  }
+
+  /**
+   * Names the connection's group, the first request; {@link #ready} completes with the answer. The
+   * wait for it is bounded by the request timeout like any request's.
+   */
+  private void selectGroup() {
+    CompletableFuture<Message> selected = new CompletableFuture<>();
+    long id = nextRequestId++;
+    pending.put(id, new Control(selected, Ok.class, e -> ChunkClient.requestError(peerId, e)));
+    send(new SelectGroup(id, group));
+    selected.whenComplete(
+        (ok, e) -> {
+          if (e != null) {
+            ready.completeExceptionally(e);
+          } else {
+            ready.complete(this);
+          }
+        });
   }
 
   private void onResponse(Message m) throws ProtocolException {

@@ -40,6 +40,13 @@ sealed interface Message {
     long requestId();
   }
 
+  /**
+   * Names the group whose chunks this connection's later requests are about; the first request of a
+   * connection or not sent at all. Answered {@link Ok}, or {@link Error} when the group is not
+   * hosted here (the connection stays bound to it either way).
+   */
+  record SelectGroup(long requestId, String group) implements Request {}
+
   /** Lists the manifests at or after {@code minIndex}. */
   record ListManifests(long requestId, long minIndex) implements Request {}
 

@@ -20,6 +20,7 @@ import dev.ferry.shipping.chunks.Message.Ok;
 import dev.ferry.shipping.chunks.Message.Pin;
 import dev.ferry.shipping.chunks.Message.Refused;
 import dev.ferry.shipping.chunks.Message.Renew;
+import dev.ferry.shipping.chunks.Message.SelectGroup;
 import dev.ferry.shipping.chunks.Message.Unpin;
 import dev.ferry.shipping.net.Handshake;
 import dev.ferry.snapshot.ChunkId;
@@ -74,7 +75,7 @@ final class MessageCodec {
   static final int MAX_RESPONSE_FRAME =
       Math.max(1 + 8 + ManifestCodec.MAX_BYTES, CHUNK_PREFIX + ChunkRef.MAX_STORED_SIZE);
 
-  /** Group ids in ADMIN frames (a Raft group's UUID, for instance). */
+  /** Group ids in ADMIN and SELECT_GROUP frames (a Raft group's UUID, for instance). */
   static final Pattern GROUP_ID = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
 
   /** Node ids: as {@code PeerAddress} ids. */
@@ -108,6 +109,7 @@ final class MessageCodec {
   static final int UNPIN = 0x16;
   static final int CORRUPT_REPORT = 0x17;
   static final int ADMIN = 0x18;
+  static final int SELECT_GROUP = 0x19;
 
   /** MISSING reasons. */
   static final int MISSING_NOT_HELD = 1;
@@ -204,6 +206,12 @@ final class MessageCodec {
         String group = r.token("group id", GROUP_ID);
         int kind = r.u8("kind");
         yield new AdminRequest(id, group, kind, r.rest("body", 0, AdminMessage.MAX_BODY));
+      }
+      case SELECT_GROUP -> {
+        FrameReader r = new FrameReader(body, "SELECT_GROUP");
+        SelectGroup m = new SelectGroup(r.i64("request id"), r.token("group id", GROUP_ID));
+        r.end();
+        yield m;
       }
       default -> throw unknown(type);
     };
@@ -413,6 +421,12 @@ final class MessageCodec {
           .writeBytes(group)
           .writeByte(a.kind())
           .writeBytes(a.body());
+    } else if (m instanceof SelectGroup g) {
+      byte[] group = ascii(g.group());
+      return frame(alloc, SELECT_GROUP, 8 + 1 + group.length)
+          .writeLong(g.requestId())
+          .writeByte(group.length)
+          .writeBytes(group);
     } else if (m instanceof AdminProgress a) {
       return admin(alloc, ADMIN_PROGRESS, a.requestId(), a.kind(), a.body());
     } else if (m instanceof AdminReply a) {

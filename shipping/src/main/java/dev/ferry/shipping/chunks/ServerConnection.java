@@ -13,6 +13,7 @@ import dev.ferry.shipping.chunks.Message.Hello;
 import dev.ferry.shipping.chunks.Message.Missing;
 import dev.ferry.shipping.chunks.Message.Refused;
 import dev.ferry.shipping.chunks.Message.Request;
+import dev.ferry.shipping.chunks.Message.SelectGroup;
 import dev.ferry.shipping.net.Handshake;
 import dev.ferry.shipping.net.LogLimiter;
 import dev.ferry.snapshot.ChunkId;
@@ -45,7 +46,8 @@ import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLException;
 
 /**
- * One server-side connection: authentication, the fetch pump and the control-request queue.
+ * One server-side connection: authentication, the group it names, the fetch pump and the
+ * control-request queue.
  *
  * <p>Invariants: at most {@link #MAX_CHUNK_WRITES_IN_FLIGHT} chunk frames are written and not yet
  * handed to the socket, and a new one is started only while the channel is writable; at most one
@@ -94,6 +96,12 @@ final class ServerConnection extends ChannelInboundHandlerAdapter {
   private String peer = "unauthenticated";
   private String remote = "?";
   private ScheduledFuture<?> handshakeTimer;
+
+  /** The group this connection named (SELECT_GROUP), or null: its chunk requests go there. */
+  private String group;
+
+  /** Whether any request arrived yet: SELECT_GROUP may only come first. */
+  private boolean requested;
 
   /** The source address while this connection holds a handshake slot, else null. */
   private InetAddress slot;
@@ -183,9 +191,13 @@ final class ServerConnection extends ChannelInboundHandlerAdapter {
       }
       if (state == State.HANDSHAKE) {
         onHandshake(m);
+      } else if (m instanceof SelectGroup g) {
+        onSelectGroup(g);
       } else if (m instanceof Fetch f) {
+        requested = true;
         onFetch(f);
       } else if (m instanceof Request r) {
+        requested = true;
         onControl(r);
       } else {
         violation(m.name() + " frame after authentication");
@@ -236,6 +248,23 @@ final class ServerConnection extends ChannelInboundHandlerAdapter {
         server.nodeId,
         peer,
         ctx.channel().remoteAddress());
+  }
+
+  /**
+   * Binds the connection to the group it names, whether or not that group is served now: its chunk
+   * requests are answered from that group's source, or with the not-here error while there is none.
+   */
+  private void onSelectGroup(SelectGroup g) {
+    if (requested) {
+      violation(
+          group != null
+              ? "a second SELECT_GROUP (the connection named group " + group + ")"
+              : "SELECT_GROUP after other requests (it must be the first)");
+      return;
+    }
+    requested = true;
+    group = g.group();
+    onControl(g);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -331,10 +360,18 @@ final class ServerConnection extends ChannelInboundHandlerAdapter {
     return out;
   }
 
-  /** Opens a chunk for sending, or answers MISSING and returns null. */
+  /**
+   * Opens a chunk for sending, or answers MISSING and returns null; when the connection's group is
+   * not served (any longer), answers its whole request with the not-here error instead.
+   */
   private Outgoing open(Queued q) {
+    ServedSource served = server.sourceFor(group);
+    if (served == null) {
+      notHere(q);
+      return null;
+    }
     try {
-      ChunkStore store = server.source.store();
+      ChunkStore store = served.store();
       if (q.raw()) {
         ByteBuffer raw = decompressed(store.readStored(q.id()));
         return new Outgoing(q, null, raw, raw.remaining());
@@ -367,6 +404,14 @@ final class ServerConnection extends ChannelInboundHandlerAdapter {
       missing(q, MessageCodec.MISSING_UNREADABLE);
     }
     return null;
+  }
+
+  /** Answers the rest of {@code q}'s request (queued after it) with one not-here error. */
+  private void notHere(Queued q) {
+    while (!fetchQueue.isEmpty() && fetchQueue.peek().requestId() == q.requestId()) {
+      fetchQueue.poll();
+    }
+    write(server.notHere(q.requestId(), group), false);
   }
 
   private void missing(Queued q, int reason) {
@@ -450,10 +495,11 @@ final class ServerConnection extends ChannelInboundHandlerAdapter {
       return;
     }
     String who = peer;
+    String named = group;
     try {
       server.worker.execute(
           () -> {
-            Message answer = server.answer(r, who);
+            Message answer = server.answer(r, named, who);
             try {
               ctx.executor().execute(() -> sendControl(answer));
             } catch (RejectedExecutionException e) {

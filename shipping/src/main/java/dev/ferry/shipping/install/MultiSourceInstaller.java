@@ -41,8 +41,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -69,8 +67,10 @@ import org.slf4j.LoggerFactory;
  *   <li>Loads each shard as soon as all its chunks are stored, on a loader pool, so loading
  *       overlaps transfer; then verifies the digest and stages the new state ({@link
  *       InstallTarget.StagedInstall#complete}). The content of fetched chunks, decoded and hashed
- *       when they arrived, is kept in memory (up to {@link Builder#decodedCacheBytes}) until their
- *       shard is loaded, so a chunk is not read and decoded again from the store.
+ *       when they arrived, is kept in memory (up to {@link Builder#decodedCacheBytes} for one
+ *       install, and up to the scheduler's {@link TransferScheduler.Builder#maxDecodedBytes} for
+ *       all installs of the node together) until their shard is loaded, so a chunk is not read and
+ *       decoded again from the store.
  * </ol>
  *
  * <p>While the transfer runs, the install holds the voters' log after its baseline ({@link
@@ -84,15 +84,26 @@ import org.slf4j.LoggerFactory;
  * held back become sources), the leader no longer asked last, more bytes in flight per source;
  * never a faster sender.
  *
- * <p>Concurrency: each install has one driver thread that owns its {@code ChunkTransfer} and all
- * its bookkeeping (sources, leases, per-source bytes); transport callbacks, peer futures and timers
- * hand events to it. Arriving chunks are verified on a verifier pool of one thread per core, which
- * hands the driver only the result ({@link ChunkTransfer#onChunkVerified}); its queue is bounded by
- * the transfer's in-flight window, since a chunk counts as in flight until its result reached the
- * driver. Chunk writes (which fsync) run on a small storer pool. Shards load on a loader pool of
- * one thread per core, each shard at most once, concurrently for distinct shards ({@link
+ * <p>Admission and budget: every install first waits for the node's {@link TransferScheduler} to
+ * admit it (by {@link Builder#priority}; at most so many installs run at once, the rest queue), and
+ * every chunk request reserves its stored size in the scheduler's byte budget before it goes out
+ * ({@link dev.ferry.snapshot.transfer.RequestBudget}); the bytes are released when the chunk is
+ * written, or when the request ends otherwise (failed, a duplicate, corrupt, or the install ended).
+ * A request the budget refuses waits until another install releases bytes. A single-group server's
+ * scheduler is unlimited: it admits at once and bounds nothing.
+ *
+ * <p>Concurrency: each install has one driver ({@link DriverLoop}: its tasks run one at a time on
+ * the scheduler's shared driver threads) that owns its {@code ChunkTransfer} and all its
+ * bookkeeping (sources, leases, per-source bytes, reserved bytes); transport callbacks, peer
+ * futures and timers hand events to it. Arriving chunks are verified on the scheduler's verifier
+ * pool (one thread per core, shared by the node's installs), which hands the driver only the result
+ * ({@link ChunkTransfer#onChunkVerified}); its queue is bounded by the transfers' in-flight windows
+ * and the byte budget, since a chunk counts as in flight until its result reached the driver. Chunk
+ * writes (which fsync) run on the scheduler's writer pool. Shards load on its loader pool (one
+ * thread per core), each shard at most once, concurrently for distinct shards ({@link
  * InstallTarget.StagedInstall#loadShard} must allow that); {@code complete()} is called after every
- * submitted load returned. Nothing runs on Ratis's threads. Thread-safe.
+ * submitted load returned. No thread belongs to one install or one group; nothing runs on Ratis's
+ * threads. Thread-safe.
  */
 public final class MultiSourceInstaller implements Installer {
   private static final Logger LOG = LoggerFactory.getLogger(MultiSourceInstaller.class);
@@ -131,6 +142,14 @@ public final class MultiSourceInstaller implements Installer {
   private final long holdBudgetBytes;
   private final Duration slowAfter;
   private final int failuresToAlert;
+  private final TransferScheduler scheduler;
+  private final String name;
+
+  /**
+   * The priority of the next install: the builder's until an install succeeded, then {@link
+   * TransferPriority#CATCH_UP} (a replica that joined and later lags is an ordinary catch-up).
+   */
+  private volatile TransferPriority priority;
 
   /** Installs running now (a rebased install counts once). */
   private final AtomicInteger running = new AtomicInteger();
@@ -140,15 +159,6 @@ public final class MultiSourceInstaller implements Installer {
 
   private volatile InstallReport lastReport;
   private volatile InstallProgress current;
-
-  /** Stores re-fetched chunks; threads end when idle, so nothing needs closing. */
-  private final ExecutorService refetchPool =
-      Executors.newCachedThreadPool(
-          r -> {
-            Thread t = new Thread(r, "ferry-refetch");
-            t.setDaemon(true);
-            return t;
-          });
 
   private MultiSourceInstaller(Builder b) {
     this.selfId = b.selfId;
@@ -166,6 +176,9 @@ public final class MultiSourceInstaller implements Installer {
     this.holdBudgetBytes = b.holdBudgetBytes;
     this.slowAfter = b.slowAfter;
     this.failuresToAlert = b.failuresToAlert;
+    this.scheduler = b.scheduler;
+    this.name = b.name != null ? b.name : b.selfId;
+    this.priority = b.priority;
   }
 
   /** A new builder. */
@@ -191,20 +204,55 @@ public final class MultiSourceInstaller implements Installer {
     return java.util.Optional.ofNullable(current);
   }
 
+  /**
+   * Starts an install once the {@link TransferScheduler} admits it (at once when it has room; else
+   * it waits in the scheduler's queue, which counts towards the caller's install deadline). Never
+   * blocks. The future fails with a {@link java.util.concurrent.CancellationException} if a newer
+   * install of this group took its place in the queue, or the scheduler closed.
+   */
   @Override
   public CompletableFuture<Manifest> install(InstallRequest request, InstallTarget target) {
-    Run run =
-        new Run(
-            request,
-            target,
-            installs.incrementAndGet(),
-            new CompletableFuture<>(),
-            Math.max(0, request.firstAvailableIndex() - 1),
-            System.nanoTime());
+    CompletableFuture<Manifest> result = new CompletableFuture<>();
+    TransferScheduler.Admission admission = scheduler.submit(name, priority);
     running.incrementAndGet();
-    run.result.whenComplete((m, t) -> running.decrementAndGet());
-    run.start();
-    return run.result;
+    result.whenComplete(
+        (m, t) -> {
+          admission.close();
+          running.decrementAndGet();
+          if (t == null) {
+            priority = TransferPriority.CATCH_UP;
+          }
+        });
+    admission
+        .admitted()
+        .whenComplete(
+            (a, t) -> {
+              if (t != null) {
+                LOG.debug("install of {} not run: {}", name, t.toString());
+                result.completeExceptionally(t);
+              } else if (!result.isDone()) {
+                new Run(
+                        request,
+                        target,
+                        installs.incrementAndGet(),
+                        result,
+                        Math.max(0, request.firstAvailableIndex() - 1),
+                        System.nanoTime(),
+                        admission)
+                    .start();
+              }
+            });
+    return result;
+  }
+
+  /** The transfer scheduler this installer's installs are admitted by (maybe the node's). */
+  public TransferScheduler scheduler() {
+    return scheduler;
+  }
+
+  /** The priority this group's next install is admitted at. */
+  public TransferPriority priority() {
+    return priority;
   }
 
   /**
@@ -222,7 +270,7 @@ public final class MultiSourceInstaller implements Installer {
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(new IOException("no peers to fetch from", e));
     }
-    return ChunkRefetch.start(chunks, store, candidates, refetchPool);
+    return ChunkRefetch.start(chunks, store, candidates, scheduler.writers());
   }
 
   /** Times the install's last phase ({@link InstallMetrics.Phase#FINALIZE}). */
@@ -270,8 +318,36 @@ public final class MultiSourceInstaller implements Installer {
     private long holdBudgetBytes = DEFAULT_HOLD_BUDGET_BYTES;
     private Duration slowAfter = Duration.ofMinutes(5);
     private int failuresToAlert = 3;
+    private TransferScheduler scheduler;
+    private TransferPriority priority = TransferPriority.CATCH_UP;
+    private String name;
 
     private Builder() {}
+
+    /**
+     * The node's transfer scheduler, shared by the installers of all its groups: it admits installs
+     * by priority, bounds the bytes in flight over all of them and runs their work on shared pools.
+     * Default: one of this installer's own, unlimited ({@link TransferScheduler#unlimited}).
+     */
+    public Builder scheduler(TransferScheduler scheduler) {
+      this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
+      return this;
+    }
+
+    /**
+     * The priority this installer's installs are admitted at until one succeeds; later ones are
+     * {@link TransferPriority#CATCH_UP}. Default {@code CATCH_UP}.
+     */
+    public Builder priority(TransferPriority priority) {
+      this.priority = Objects.requireNonNull(priority, "priority");
+      return this;
+    }
+
+    /** What the installs are for in the scheduler's logs and figures (default the self id). */
+    public Builder name(String name) {
+      this.name = Objects.requireNonNull(name, "name");
+      return this;
+    }
 
     /**
      * How an install holds the voters' log after its baseline ({@link LogHold}); default {@link
@@ -328,9 +404,11 @@ public final class MultiSourceInstaller implements Installer {
 
     /**
      * The most bytes of decoded chunk content one install keeps in memory between a chunk's arrival
-     * (where it is decoded and verified) and the loading of its shard; chunks beyond it are read
-     * and decoded again from the store. Default: a sixteenth of the maximum heap, at most 256 MiB;
-     * 0 turns the cache off.
+     * (where it is decoded and verified) and the loading of its shard; chunks beyond it, or beyond
+     * what the node's decoded-bytes pool has left ({@link
+     * TransferScheduler.Builder#maxDecodedBytes}, shared by all installs the scheduler admits), are
+     * read and decoded again from the store. Default: a sixteenth of the maximum heap, at most 256
+     * MiB; 0 turns the cache off.
      */
     public Builder decodedCacheBytes(long bytes) {
       if (bytes < 0) {
@@ -414,6 +492,10 @@ public final class MultiSourceInstaller implements Installer {
       if (metrics == null) {
         metrics = new InstallMetrics(new com.codahale.metrics.MetricRegistry());
       }
+      if (scheduler == null) {
+        // Its pools' threads end when idle: nothing to close.
+        scheduler = TransferScheduler.unlimited("ferry-install-" + selfId);
+      }
       return new MultiSourceInstaller(this);
     }
   }
@@ -424,11 +506,16 @@ public final class MultiSourceInstaller implements Installer {
     private final InstallRequest request;
     private final InstallTarget target;
     private final ChunkStore store;
-    private final ScheduledExecutorService driver;
+    private final TransferScheduler.Admission admission;
+    private final DriverLoop driver;
     private final ExecutorService verifier;
     private final ExecutorService storer;
     private final ExecutorService loader;
-    private final DecodedChunkCache decoded = new DecodedChunkCache(decodedCacheBytes);
+
+    /** Bytes this run reserved in the scheduler and has not released (driver thread). */
+    private long reserved;
+
+    private final DecodedChunkCache decoded;
     private final int n;
 
     /** When the install began (its first baseline's run, for a rebased one). */
@@ -521,8 +608,11 @@ public final class MultiSourceInstaller implements Installer {
         int n,
         CompletableFuture<Manifest> result,
         long minIndex,
-        long startNanos) {
+        long startNanos,
+        TransferScheduler.Admission admission) {
       this.request = request;
+      this.admission = admission;
+      this.decoded = new DecodedChunkCache(decodedCacheBytes, DecodedChunkCache.of(admission));
       this.target = target;
       this.n = n;
       this.result = result;
@@ -531,14 +621,11 @@ public final class MultiSourceInstaller implements Installer {
       // After a series of failures every attempt starts widened.
       this.widened = failuresInARow.get() >= failuresToAlert;
       this.store = target.chunkStore();
-      this.driver =
-          Executors.newSingleThreadScheduledExecutor(r -> thread(r, "ferry-install-" + n));
-      // Unbounded in type, bounded in use: see "Concurrency" in the class comment.
-      this.verifier =
-          Executors.newFixedThreadPool(threads, r -> thread(r, "ferry-install-verify-" + n));
-      this.storer = Executors.newFixedThreadPool(2, r -> thread(r, "ferry-install-store-" + n));
-      this.loader =
-          Executors.newFixedThreadPool(threads, r -> thread(r, "ferry-install-load-" + n));
+      // Shared with the node's other installs: see "Concurrency" in the class comment.
+      this.driver = scheduler.newDriver();
+      this.verifier = scheduler.verifiers();
+      this.storer = scheduler.writers();
+      this.loader = scheduler.loaders();
     }
 
     void start() {
@@ -875,7 +962,10 @@ public final class MultiSourceInstaller implements Installer {
         }
       }
       shardQueued = new boolean[manifest.shards().size()];
-      transfer = new ChunkTransfer(manifest.allChunks(), store::contains, transferConfig);
+      transfer =
+          new ChunkTransfer(manifest.allChunks(), store::contains, transferConfig, this::reserve);
+      admission.onBytesFreed(
+          () -> onDriver(() -> handle(transfer.onBudgetFreed(System.nanoTime()))));
       TransferProgress p = transfer.progress();
       heldAtStart = p.bytesHeldAtStart();
       long heldRaw = 0;
@@ -1026,7 +1116,7 @@ public final class MultiSourceInstaller implements Installer {
         staged.abort();
       }
       end();
-      Run next = new Run(request, target, n, result, manifest.index() + 1, startNanos);
+      Run next = new Run(request, target, n, result, manifest.index() + 1, startNanos, admission);
       next.bytesPerSource.putAll(bytesPerSource);
       next.widened = widened;
       next.start();
@@ -1162,10 +1252,12 @@ public final class MultiSourceInstaller implements Installer {
 
     private void fetch(TransferAction.Fetch f) {
       if (draining) {
+        f.chunks().forEach(r -> release(r.storedSize()));
         return; // rebasing: the next run asks for what is still missing
       }
       SnapshotPeer peer = sources.get(f.source());
       if (peer == null) {
+        f.chunks().forEach(r -> release(r.storedSize()));
         // Not in use any more (cannot happen: a dropped source is lost to the transfer first).
         handle(transfer.onSourceLost(System.nanoTime(), f.source()));
         return;
@@ -1211,6 +1303,10 @@ public final class MultiSourceInstaller implements Installer {
             public void failed(ChunkId id, Throwable cause) {
               onDriver(
                   () -> {
+                    ChunkRef ref = refs.get(id);
+                    if (ref != null) {
+                      release(ref.storedSize());
+                    }
                     outstanding.remove(id);
                     handle(transfer.onChunkFailed(System.nanoTime(), f.source(), id, cause));
                     maybeHandOver();
@@ -1295,8 +1391,32 @@ public final class MultiSourceInstaller implements Installer {
         verifyNanos += verifyTook;
         verifiedRawBytes += ref.rawSize();
       }
-      handle(transfer.onChunkVerified(System.nanoTime(), source, verified));
+      List<TransferAction> actions = transfer.onChunkVerified(System.nanoTime(), source, verified);
+      if (actions.stream()
+          .noneMatch(a -> a instanceof TransferAction.Store s && s.ref().id().equals(ref.id()))) {
+        release(ref.storedSize()); // not stored: a duplicate, corrupt, or after the end
+      }
+      handle(actions);
       publishProgress();
+    }
+
+    /**
+     * Reserves a chunk's bytes in the node's budget before the transfer asks for it. Driver thread
+     * (called by the transfer as it schedules).
+     */
+    private boolean reserve(long bytes) {
+      if (admission.tryReserve(bytes)) {
+        reserved += bytes;
+        return true;
+      }
+      return false;
+    }
+
+    /** Releases a request's bytes once it ended (written, failed, or not stored). Driver thread. */
+    private void release(long bytes) {
+      long freed = Math.min(bytes, reserved);
+      reserved -= freed;
+      admission.release(freed);
     }
 
     private void storeChunk(ChunkRef ref, ByteBuffer stored) {
@@ -1311,6 +1431,7 @@ public final class MultiSourceInstaller implements Installer {
               onDriver(
                   () -> {
                     storesPending--;
+                    release(ref.storedSize());
                     handle(transfer.onStoreFailed(System.nanoTime(), ref, t));
                     // The transfer gives up only while it runs. A write of a chunk it handed out
                     // before Done fails after it finished, and it ignores that: end the install
@@ -1323,6 +1444,7 @@ public final class MultiSourceInstaller implements Installer {
 
     private void stored(ChunkRef ref) {
       storesPending--;
+      release(ref.storedSize());
       for (int i = 0; i < shardMissing.size(); i++) {
         if (shardMissing.get(i).remove(ref.id())) {
           maybeLoad(i);
@@ -1451,8 +1573,8 @@ public final class MultiSourceInstaller implements Installer {
 
     /**
      * {@code r}, failing the install with whatever it throws: a task on the driver (a {@link
-     * ScheduledExecutorService}) would otherwise keep its exception in a future nobody reads, and
-     * the install would wait forever. For tasks that run on the driver thread.
+     * DriverLoop}, like a scheduled executor) would otherwise keep its exception in a future nobody
+     * reads, and the install would wait forever. For tasks that run on the driver thread.
      */
     private Runnable guarded(Runnable r) {
       return () -> {
@@ -1595,10 +1717,10 @@ public final class MultiSourceInstaller implements Installer {
         timer.cancel(false);
       }
       leases.forEach((id, lease) -> sources.get(id).unpin(lease));
+      // Requests still unanswered: their bytes go back to the node's budget now.
+      admission.release(reserved);
+      reserved = 0;
       driver.shutdown();
-      verifier.shutdown();
-      storer.shutdown();
-      loader.shutdown();
     }
   }
 
@@ -1635,11 +1757,5 @@ public final class MultiSourceInstaller implements Installer {
     } catch (IOException e) {
       return false; // the transfer reports the bad chunk
     }
-  }
-
-  private static Thread thread(Runnable r, String name) {
-    Thread t = new Thread(r, name);
-    t.setDaemon(true);
-    return t;
   }
 }

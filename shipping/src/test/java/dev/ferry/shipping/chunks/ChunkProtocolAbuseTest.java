@@ -173,6 +173,36 @@ class ChunkProtocolAbuseTest {
   }
 
   @Test
+  void aSelectGroupAfterAnotherRequest() throws IOException {
+    assertClosedAndCounted(
+        peer -> {
+          peer.send(new Message.ListManifests(1, 0));
+          peer.readFrame(); // MANIFEST_LIST
+          peer.send(new Message.SelectGroup(2, "g1"));
+        },
+        true);
+  }
+
+  @Test
+  void aSecondSelectGroup() throws IOException {
+    assertClosedAndCounted(
+        peer -> {
+          peer.send(new Message.SelectGroup(1, "g1"));
+          peer.readFrame(); // ERROR unknown group: the connection stays, bound to g1
+          peer.send(new Message.SelectGroup(2, "g2"));
+        },
+        true);
+  }
+
+  @Test
+  void aSelectGroupWithAPathForAGroupId() throws IOException {
+    byte[] group = "../../etc".getBytes(StandardCharsets.US_ASCII);
+    ByteBuf body = Unpooled.buffer().writeLong(1).writeByte(group.length).writeBytes(group);
+    assertClosedAndCounted(
+        peer -> peer.sendFrame(MessageCodec.SELECT_GROUP, ByteBufUtil.getBytes(body)), true);
+  }
+
+  @Test
   void anAuthWithAPathForANodeId() throws IOException {
     byte[] id = "../../etc".getBytes(StandardCharsets.US_ASCII);
     ByteBuf body =

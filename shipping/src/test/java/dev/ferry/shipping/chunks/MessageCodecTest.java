@@ -82,6 +82,33 @@ class MessageCodecTest {
   }
 
   @Test
+  void aGroupSelectionRoundTripsIsStrictAndOnlyServersAcceptIt() throws ProtocolException {
+    String uuid = "6b7f6c2e-0c1a-3d4f-9a55-000000000001";
+    assertEquals(
+        new Message.SelectGroup(5, uuid), roundTrip(new Message.SelectGroup(5, uuid), true));
+    ByteBuf trailing = Unpooled.buffer().writeLong(1).writeByte(1).writeByte('g').writeByte(0);
+    assertThrows(
+        ProtocolException.class,
+        () -> MessageCodec.decodeFromClient(MessageCodec.SELECT_GROUP, trailing));
+    ByteBuf empty = Unpooled.buffer().writeLong(1).writeByte(0);
+    assertThrows(
+        ProtocolException.class,
+        () -> MessageCodec.decodeFromClient(MessageCodec.SELECT_GROUP, empty));
+    ByteBuf tooLong =
+        Unpooled.buffer()
+            .writeLong(1)
+            .writeByte(129)
+            .writeBytes("g".repeat(129).getBytes(US_ASCII));
+    assertThrows(
+        ProtocolException.class,
+        () -> MessageCodec.decodeFromClient(MessageCodec.SELECT_GROUP, tooLong));
+    ByteBuf good = Unpooled.buffer().writeLong(1).writeByte(1).writeByte('g');
+    assertThrows(
+        ProtocolException.class,
+        () -> MessageCodec.decodeFromServer(MessageCodec.SELECT_GROUP, good));
+  }
+
+  @Test
   void aCorruptionReportIsBoundedAndOnlyServersAcceptIt() {
     ByteBuf none = Unpooled.buffer().writeLong(1).writeShort(0);
     assertThrows(

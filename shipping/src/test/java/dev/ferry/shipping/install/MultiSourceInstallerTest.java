@@ -585,7 +585,9 @@ class MultiSourceInstallerTest {
     assertTrue(!installer.lastReport().success(), installer.lastReport().toString());
     assertTrue(a.liveLeases.isEmpty(), "pins released");
 
-    // The disk has room again: the next install fetches the one chunk whose write failed.
+    // The disk has room again: the next install fetches only what the store lacks: the chunk
+    // whose write failed, and any chunk another write thread was still writing when the install
+    // failed (the scheduler writes on 2 threads, so at most one more).
     FakeTarget target = new FakeTarget(files, shard -> {});
     assertEquals(
         manifest,
@@ -596,8 +598,205 @@ class MultiSourceInstallerTest {
     assertTrue(report.success(), report.toString());
     long largest =
         manifest.allChunks().stream().mapToLong(ChunkRef::storedSize).max().orElseThrow();
-    assertTrue(report.bytesFetched() <= largest, "only the missing chunk fetched: " + report);
+    assertEquals(
+        report.bytesWanted() - report.bytesHeld(),
+        report.bytesFetched(),
+        "only what the store lacks fetched: " + report);
+    assertTrue(
+        report.bytesFetched() <= 2 * largest,
+        "the failed chunk, and at most one being written beside it: " + report);
     assertTrue(target.completed);
+  }
+
+  /**
+   * Three groups' installers share one node scheduler that runs two installs at once with a 64 KiB
+   * budget, less than one install's windows (3 sources × 32 KiB): the third waits in the queue, the
+   * bytes in flight never exceed the budget (sampled throughout), every install completes, and
+   * nothing is held at the end.
+   */
+  @Test
+  void installsOfSeveralGroupsShareTheNodesBudgetAndInstallLimit() throws Exception {
+    snapshot();
+    long budget = 64 << 10;
+    CountDownLatch go = new CountDownLatch(1);
+    List<SnapshotPeer> peers =
+        List.of(
+            new FakePeer("a", 0, Integer.MAX_VALUE, 0, go),
+            new FakePeer("b", 0, Integer.MAX_VALUE, 0, go),
+            new FakePeer("leader", 0, Integer.MAX_VALUE, 0, go));
+    try (TransferScheduler node =
+        TransferScheduler.builder().maxActiveInstalls(2).maxBytesInFlight(budget).build()) {
+      List<CompletableFuture<Manifest>> installs = new ArrayList<>();
+      List<FakeTarget> targets = new ArrayList<>();
+      for (int g = 0; g < 3; g++) {
+        FakeTarget t =
+            new FakeTarget(
+                FileChunkStore.open(
+                    dir.resolve("store-" + g), FileChunkStore.Options.defaults().withFsync(false)),
+                shard -> {});
+        targets.add(t);
+        MultiSourceInstaller installer =
+            installer(peers).leaderLast(false).scheduler(node).name("g" + g).build();
+        installs.add(installer.install(new InstallRequest(101, 3, "leader"), t));
+      }
+      TransferScheduler.Stats queued = node.stats();
+      assertEquals(2, queued.activeCount(), queued.toString());
+      assertEquals(
+          List.of("g2"), whoAndPriority(queued.queuedInstalls(), TransferPriority.CATCH_UP));
+      go.countDown();
+      long[] peak = {0};
+      sampleWhileRunning(
+          installs,
+          node,
+          st -> {
+            peak[0] = Math.max(peak[0], st.bytesInFlight());
+            assertTrue(st.bytesInFlight() <= budget && st.activeCount() <= 2, st::toString);
+          });
+      for (CompletableFuture<Manifest> f : installs) {
+        assertEquals(manifest, f.get(WAIT_SECONDS, TimeUnit.SECONDS));
+      }
+      assertTrue(targets.stream().allMatch(t -> t.completed));
+      assertTrue(peak[0] > 0, "bytes were reserved");
+      TransferScheduler.Stats end = node.stats();
+      assertEquals(0, end.bytesInFlight(), end.toString());
+      assertEquals(0, end.activeCount() + end.queuedCount(), end.toString());
+    }
+  }
+
+  /**
+   * Hands {@code node}'s figures to {@code sample} every millisecond while any of {@code installs}
+   * runs (at most {@link #WAIT_SECONDS}): a sampler of what happens meanwhile, not a wait for an
+   * outcome (the caller then checks the installs' results).
+   */
+  private static void sampleWhileRunning(
+      List<? extends CompletableFuture<?>> installs,
+      TransferScheduler node,
+      java.util.function.Consumer<TransferScheduler.Stats> sample)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
+    while (!installs.stream().allMatch(CompletableFuture::isDone) && System.nanoTime() < deadline) {
+      sample.accept(node.stats());
+      Thread.sleep(1); // sampling, not waiting for an outcome
+    }
+  }
+
+  /** Who the installs are for, checking that each has {@code priority}. */
+  private static List<String> whoAndPriority(
+      List<TransferScheduler.Install> installs, TransferPriority priority) {
+    installs.forEach(i -> assertEquals(priority, i.priority(), i.toString()));
+    return installs.stream().map(TransferScheduler.Install::who).toList();
+  }
+
+  /**
+   * Three installs run at once on a node whose decoded-chunk pool (40 KiB) is far smaller than what
+   * their caches would keep (each install's own cap is larger than its whole snapshot), while their
+   * shard loads are held back so nothing is taken from the caches: the pool fills, and sampled
+   * throughout, the decoded bytes kept never exceed it and the bytes in flight never exceed the
+   * budget, so together they stay within budget + pool. Every install then completes (the chunks
+   * not kept are read from the store) and nothing stays held.
+   */
+  @Test
+  void decodedChunksOfAllInstallsStayWithinTheNodesPool() throws Exception {
+    snapshot();
+    long budget = 64 << 10;
+    long pool = 40 << 10;
+    CountDownLatch never = new CountDownLatch(0);
+    CountDownLatch loadsMayRun = new CountDownLatch(1);
+    List<SnapshotPeer> peers =
+        List.of(
+            new FakePeer("a", 0, Integer.MAX_VALUE, -1, never),
+            new FakePeer("leader", 0, Integer.MAX_VALUE, -1, never));
+    try (TransferScheduler node =
+        TransferScheduler.builder()
+            .maxActiveInstalls(3)
+            .maxBytesInFlight(budget)
+            .maxDecodedBytes(pool)
+            .build()) {
+      List<CompletableFuture<Manifest>> installs = new ArrayList<>();
+      for (int g = 0; g < 3; g++) {
+        FakeTarget t =
+            new FakeTarget(
+                FileChunkStore.open(
+                    dir.resolve("store-" + g), FileChunkStore.Options.defaults().withFsync(false)),
+                shard -> await(loadsMayRun, "the pool to fill"));
+        MultiSourceInstaller installer =
+            installer(peers)
+                .leaderLast(false)
+                .scheduler(node)
+                .name("g" + g)
+                .decodedCacheBytes(4L << 20)
+                .build();
+        installs.add(installer.install(new InstallRequest(101, 3, "leader"), t));
+      }
+      long[] peakTotal = {0};
+      sampleWhileRunning(
+          installs,
+          node,
+          st -> {
+            assertTrue(st.decodedBytes() <= pool && st.bytesInFlight() <= budget, st::toString);
+            assertEquals(
+                st.decodedBytes(),
+                st.activeInstalls().stream()
+                    .mapToLong(TransferScheduler.Install::decodedBytes)
+                    .sum(),
+                st::toString);
+            peakTotal[0] = Math.max(peakTotal[0], st.decodedBytes() + st.bytesInFlight());
+            if (st.decodedBytes() > pool - 4096) {
+              loadsMayRun.countDown(); // full: no further 4 KiB chunk fits
+            }
+          });
+      assertEquals(0, loadsMayRun.getCount(), "the pool never filled");
+      for (CompletableFuture<Manifest> f : installs) {
+        assertEquals(manifest, f.get(WAIT_SECONDS, TimeUnit.SECONDS));
+      }
+      assertTrue(peakTotal[0] <= budget + pool, "peak " + peakTotal[0]);
+      TransferScheduler.Stats end = node.stats();
+      assertEquals(0, end.decodedBytes(), end.toString());
+      assertEquals(0, end.bytesInFlight(), end.toString());
+    }
+  }
+
+  /**
+   * An install that fails gives its slot and its bytes back: the install queued behind it runs and
+   * completes, and nothing stays reserved.
+   */
+  @Test
+  void aFailedInstallGivesBackItsSlotAndBytes() throws Exception {
+    snapshot();
+    CountDownLatch submitted = new CountDownLatch(1);
+    CountDownLatch never = new CountDownLatch(0);
+    FakePeer failing = new FakePeer("bad", 0, 5, 0, submitted);
+    FakePeer good = new FakePeer("good", 0, Integer.MAX_VALUE, -1, never);
+    try (TransferScheduler node =
+        TransferScheduler.builder().maxActiveInstalls(1).maxBytesInFlight(64 << 10).build()) {
+      MultiSourceInstaller first =
+          installer(List.of(failing))
+              .scheduler(node)
+              .name("g0")
+              .priority(TransferPriority.REPAIR)
+              .build();
+      MultiSourceInstaller second = installer(List.of(good)).scheduler(node).name("g1").build();
+      assertEquals(TransferPriority.REPAIR, first.priority());
+      CompletableFuture<Manifest> bad =
+          first.install(new InstallRequest(101, 3, "bad"), target(s -> {}));
+      FakeTarget t2 =
+          new FakeTarget(
+              FileChunkStore.open(
+                  dir.resolve("store-2"), FileChunkStore.Options.defaults().withFsync(false)),
+              shard -> {});
+      CompletableFuture<Manifest> ok = second.install(new InstallRequest(101, 3, "good"), t2);
+      assertEquals(
+          List.of("g1"), whoAndPriority(node.stats().queuedInstalls(), TransferPriority.CATCH_UP));
+      submitted.countDown();
+      assertThrows(ExecutionException.class, () -> bad.get(WAIT_SECONDS, TimeUnit.SECONDS));
+      assertEquals(manifest, ok.get(WAIT_SECONDS, TimeUnit.SECONDS));
+      assertEquals(TransferPriority.REPAIR, first.priority(), "kept until an install succeeds");
+      assertEquals(TransferPriority.CATCH_UP, second.priority());
+      TransferScheduler.Stats end = node.stats();
+      assertEquals(0, end.bytesInFlight(), end.toString());
+      assertEquals(0, end.activeCount() + end.queuedCount(), end.toString());
+      assertEquals(1L, end.admittedTotal().get(TransferPriority.REPAIR));
+    }
   }
 
   /** Forwards to a writer, but {@code putVerified} fails as on a full disk when {@code full}. */

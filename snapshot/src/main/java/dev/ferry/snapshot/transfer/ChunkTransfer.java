@@ -48,7 +48,10 @@ import java.util.function.Predicate;
  * mean of the known ones (equal shares at first). A source with some chunks in flight is refilled
  * only once a quarter of its window is free, so requests go out in batches. A source that joins
  * when every missing chunk is already requested takes over the newest requests of the sources that
- * would answer last, while that gets those chunks sooner (see {@link #onSourcesAvailable}).
+ * would answer last, while that gets those chunks sooner (see {@link #onSourcesAvailable}). With a
+ * {@link RequestBudget} (a node's receive budget shared by its installs), each request also needs
+ * its bytes granted before it goes out: a refused chunk waits, with the chunks after it, until
+ * {@link #onBudgetFreed}; the same events and the same budget answers give the same actions.
  *
  * <p>Verification. Every arriving chunk is decoded within its raw size and hashed ({@link
  * ChunkVerifier}), here ({@link #onChunkArrived}) or by the driver beforehand on any thread ({@link
@@ -165,6 +168,12 @@ public final class ChunkTransfer {
   /** In-flight cap per source: the config's, until {@link #raiseInFlight} raises it. */
   private long maxInFlightBytesPerSource;
 
+  /** Grants each request's bytes before it goes out ({@link RequestBudget}). */
+  private final RequestBudget budget;
+
+  /** The last dispatch stopped because the budget refused a chunk. */
+  private boolean waitingForBudget;
+
   private final Map<ChunkId, Chunk> chunks = new LinkedHashMap<>();
   private final ArrayDeque<Chunk> fresh = new ArrayDeque<>();
   private final ArrayDeque<Chunk> retry = new ArrayDeque<>();
@@ -199,9 +208,20 @@ public final class ChunkTransfer {
    * @throws IllegalArgumentException if one id appears with different sizes
    */
   public ChunkTransfer(List<ChunkRef> wanted, Predicate<ChunkId> held, TransferConfig config) {
+    this(wanted, held, config, RequestBudget.UNLIMITED);
+  }
+
+  /**
+   * Plans a transfer whose requests also need bytes from a shared {@code budget}: each chunk
+   * request is made only once the budget reserved the chunk's stored size (see {@link
+   * RequestBudget}). Otherwise as {@link #ChunkTransfer(List, Predicate, TransferConfig)}.
+   */
+  public ChunkTransfer(
+      List<ChunkRef> wanted, Predicate<ChunkId> held, TransferConfig config, RequestBudget budget) {
     Objects.requireNonNull(wanted, "wanted");
     Objects.requireNonNull(held, "held");
     this.config = Objects.requireNonNull(config, "config");
+    this.budget = Objects.requireNonNull(budget, "budget");
     this.maxInFlightBytesPerSource = config.maxInFlightBytesPerSource();
     Map<ChunkId, ChunkRef> distinct = new LinkedHashMap<>();
     for (ChunkRef ref : wanted) {
@@ -458,6 +478,22 @@ public final class ChunkTransfer {
             maxInFlightBytesPerSource = Math.max(maxInFlightBytesPerSource, bytesPerSource));
   }
 
+  /**
+   * The shared budget freed bytes: requests that waited for it go out now (as far as it grants
+   * them). Harmless when nothing waits.
+   */
+  public List<TransferAction> onBudgetFreed(long nowNanos) {
+    return step(nowNanos, (now, out) -> {});
+  }
+
+  /**
+   * True when the last scheduling round stopped because the {@link RequestBudget} refused a chunk:
+   * the driver should call {@link #onBudgetFreed} once the budget has room again.
+   */
+  public boolean waitingForBudget() {
+    return waitingForBudget && phase == Phase.RUNNING;
+  }
+
   /** The bytes each source may have in flight now. */
   public long maxInFlightBytesPerSource() {
     return maxInFlightBytesPerSource;
@@ -690,7 +726,8 @@ public final class ChunkTransfer {
       if (eta >= worst
           || c.lackedBy.contains(joiner.id)
           || c.failuresBySource.getOrDefault(joiner.id, 0) > 0
-          || !hasRoom(joiner, c, batches)) {
+          || !hasRoom(joiner, c, batches)
+          || !reserve(c)) {
         break;
       }
       release(victim, c.ref.id());
@@ -865,7 +902,8 @@ public final class ChunkTransfer {
   private void dispatch(long now, List<TransferAction> out) {
     Map<Source, List<ChunkRef>> batches = new LinkedHashMap<>();
     double defaultRate = defaultRate();
-    for (Iterator<Chunk> it = retry.iterator(); it.hasNext(); ) {
+    waitingForBudget = false;
+    for (Iterator<Chunk> it = retry.iterator(); it.hasNext() && !waitingForBudget; ) {
       Chunk c = it.next();
       if (c.state != ChunkState.PENDING) {
         it.remove();
@@ -885,25 +923,34 @@ public final class ChunkTransfer {
         return;
       }
       Source s = pickSource(c, now, batches, defaultRate);
-      if (s != null) {
+      if (s != null && reserve(c)) {
         it.remove();
         assign(c, s, now, batches);
       }
     }
-    while (!fresh.isEmpty()) {
+    while (!fresh.isEmpty() && !waitingForBudget) {
       Chunk c = fresh.peekFirst();
       if (c.state != ChunkState.PENDING) {
         fresh.pollFirst();
         continue;
       }
       Source s = pickSource(c, now, batches, defaultRate);
-      if (s == null) {
+      if (s == null || !reserve(c)) {
         break;
       }
       fresh.pollFirst();
       assign(c, s, now, batches);
     }
     emit(batches, out);
+  }
+
+  /** Asks the budget for {@code c}'s bytes; a refusal stops this scheduling round. */
+  private boolean reserve(Chunk c) {
+    if (budget.tryReserve(c.ref.storedSize())) {
+      return true;
+    }
+    waitingForBudget = true;
+    return false;
   }
 
   /** One {@link Fetch} per source and batch of at most {@code maxBatchChunks}. */

@@ -125,6 +125,38 @@ class ChunkTransferTest {
     assertTrue(all.isFinished());
   }
 
+  /**
+   * With a shared budget, a chunk is requested only once the budget granted its bytes; a refusal
+   * stops the round (later chunks wait too) until the driver says bytes were freed.
+   */
+  @Test
+  void aRequestGoesOutOnlyOnceTheBudgetGrantedItsBytes() {
+    List<ChunkRef> refs = chunks(5);
+    long[] left = {2L * STORED};
+    List<Long> asked = new ArrayList<>();
+    RequestBudget budget =
+        bytes -> {
+          asked.add(bytes);
+          if (bytes > left[0]) {
+            return false;
+          }
+          left[0] -= bytes;
+          return true;
+        };
+    ChunkTransfer t = new ChunkTransfer(refs, id -> false, CONFIG, budget);
+    t.start(0);
+    List<TransferAction> a = t.onSourceAvailable(0, TransferSource.of("a"));
+    assertEquals(List.of(refs.get(0), refs.get(1)), bySource(a).get("a"));
+    assertTrue(t.waitingForBudget());
+    assertEquals(List.of((long) STORED, (long) STORED, (long) STORED), asked);
+
+    assertEquals(List.of(), fetches(t.onBudgetFreed(1 * MS)), "nothing freed yet");
+    left[0] += 3L * STORED; // the driver released bytes
+    a = t.onBudgetFreed(2 * MS);
+    assertEquals(List.of(refs.get(2), refs.get(3), refs.get(4)), bySource(a).get("a"));
+    assertFalse(t.waitingForBudget());
+  }
+
   @Test
   void repeatedChunksAreFetchedOnceAndConflictingSizesAreRejected() {
     List<ChunkRef> refs = chunks(2);

@@ -503,11 +503,14 @@ final class ApplyCore {
       b.get();
       byte op = b.get();
       switch (op) {
-        case CommandCodec.MEMBERSHIP_BEGIN -> {
+        case CommandCodec.MEMBERSHIP_BEGIN, CommandCodec.MEMBERSHIP_BEGIN_IN_TERM -> {
+          long inTerm = op == CommandCodec.MEMBERSHIP_BEGIN_IN_TERM ? b.getLong() : -1;
           int kind = b.get() & 0xff;
           long id = b.getLong();
           String node = text(b);
           String address = text(b);
+          // Absent from older entries and from a plain add's.
+          String replaces = b.hasRemaining() ? text(b) : "";
           requireEnd(b);
           if (kind >= MembershipChange.Kind.values().length) {
             throw new IllegalArgumentException("unknown kind " + kind);
@@ -516,6 +519,13 @@ final class ApplyCore {
             next = now;
           } else if (now != null) {
             return membershipConflict("another membership change is pending: " + now);
+          } else if (inTerm >= 0 && inTerm != term) {
+            return membershipConflict(
+                "not begun: its driver began it under the leader of term "
+                    + inTerm
+                    + ", and it reached the log in term "
+                    + term
+                    + " (re-sent to a later leader); nothing is recorded");
           } else {
             next =
                 new MembershipChange(
@@ -525,7 +535,9 @@ final class ApplyCore {
                     address,
                     MembershipChange.Phase.STARTED,
                     term,
-                    index);
+                    index,
+                    "",
+                    replaces);
           }
         }
         case CommandCodec.MEMBERSHIP_ADVANCE -> {
@@ -542,7 +554,19 @@ final class ApplyCore {
           if (now.phase() == MembershipChange.Phase.CANCELLED) {
             return membershipConflict("membership change cancelled: " + now);
           }
-          next = now.at(MembershipChange.Phase.values()[phase], term, index);
+          MembershipChange.Phase to = MembershipChange.Phase.values()[phase];
+          if (to == MembershipChange.Phase.PROMOTED && !now.isReplacement()) {
+            return membershipConflict("only an add that replaces a node is promoted: " + now);
+          }
+          if (to == MembershipChange.Phase.PROMOTED
+              && now.phase() == MembershipChange.Phase.STARTED) {
+            return membershipConflict("not verified, so not promoted: " + now);
+          }
+          if (now.phase() == MembershipChange.Phase.PROMOTED
+              && to != MembershipChange.Phase.PROMOTED) {
+            return membershipConflict("promoted; it never goes back to " + to + ": " + now);
+          }
+          next = now.at(to, term, index);
         }
         case CommandCodec.MEMBERSHIP_CANCEL -> {
           long id = b.getLong();
@@ -554,7 +578,8 @@ final class ApplyCore {
           if (now.kind() != MembershipChange.Kind.ADD) {
             return membershipConflict("only an add can be cancelled: " + now);
           }
-          if (now.phase() == MembershipChange.Phase.VERIFIED) {
+          if (now.phase() == MembershipChange.Phase.VERIFIED
+              || now.phase() == MembershipChange.Phase.PROMOTED) {
             return membershipConflict("too late to cancel: verified, promotion follows: " + now);
           }
           next =

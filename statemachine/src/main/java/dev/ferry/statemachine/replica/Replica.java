@@ -30,6 +30,9 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -140,8 +143,11 @@ public final class Replica implements AutoCloseable {
     this.installer = Objects.requireNonNull(installer, "installer");
     this.layout = Objects.requireNonNull(sm.layout(), "the state machine's layout()");
     this.name = Objects.requireNonNull(name, "name");
+    // The capture thread and the loaders end when idle: a node hosting many groups keeps none for
+    // its idle groups.
     this.captureExecutor =
-        Executors.newSingleThreadExecutor(
+        idleEnding(
+            1,
             r -> {
               Thread t = new Thread(r, "ferry-capture");
               t.setDaemon(true);
@@ -157,7 +163,7 @@ public final class Replica implements AutoCloseable {
             });
     AtomicLong loaders = new AtomicLong();
     this.loadPool =
-        Executors.newFixedThreadPool(
+        idleEnding(
             Runtime.getRuntime().availableProcessors(),
             r -> {
               Thread t = new Thread(r, "ferry-load-" + loaders.incrementAndGet());
@@ -172,6 +178,15 @@ public final class Replica implements AutoCloseable {
   @Override
   public String toString() {
     return name;
+  }
+
+  /** A pool of at most {@code threads} threads, each ending after 30 s idle; tasks queue. */
+  private static ExecutorService idleEnding(int threads, ThreadFactory factory) {
+    ThreadPoolExecutor pool =
+        new ThreadPoolExecutor(
+            threads, threads, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), factory);
+    pool.allowCoreThreadTimeOut(true);
+    return pool;
   }
 
   // ---- life cycle ------------------------------------------------------------------------------

@@ -194,6 +194,37 @@ class ApplyCoreTest {
   }
 
   /**
+   * A begin fenced to a term applies only from an entry of that term: re-sent by a client to the
+   * next leader (an entry of a later term), it records nothing; the same begin again, once pending,
+   * is a no-op whatever the term; the change it records carries the entry's term.
+   */
+  @Test
+  void aBeginFencedToATermAppliesOnlyInThatTerm() {
+    ApplyCore core = core(new TestMachines.Counter(), StateMachineConfig.defaults());
+    byte[] begin =
+        CommandCodec.membershipBeginInTerm(
+            3, 7, MembershipChange.Kind.ADD, "n5", "n5=127.0.0.1:1:2", "n3");
+    Reply late = CommandCodec.decodeReply(core.apply(4, 1, ByteBuffer.wrap(begin)).join());
+    assertEquals(ReplyStatus.CONFLICT, late.status(), late.toString());
+    assertTrue(
+        late.message().contains("term 3") && late.message().contains("term 4"), late.message());
+    assertTrue(core.pendingChange().isEmpty(), "nothing recorded");
+
+    Reply inTerm = CommandCodec.decodeReply(core.apply(3, 2, ByteBuffer.wrap(begin)).join());
+    assertEquals(ReplyStatus.OK, inTerm.status(), inTerm.toString());
+    MembershipChange c = core.pendingChange().orElseThrow();
+    assertEquals(7, c.id());
+    assertEquals(3, c.term());
+    assertEquals("n3", c.replaces());
+    Reply again = CommandCodec.decodeReply(core.apply(4, 3, ByteBuffer.wrap(begin)).join());
+    assertEquals(ReplyStatus.OK, again.status(), "already pending: a no-op");
+    assertEquals(c, core.pendingChange().orElseThrow());
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> CommandCodec.membershipBeginInTerm(0, 8, MembershipChange.Kind.ADD, "n6", "", ""));
+  }
+
+  /**
    * A cancel is the linearization point between an admin's cancel and the driver's verification:
    * whichever the log orders first wins. A cancelled add never advances again; a verified one
    * cannot be cancelled; a remove cannot be cancelled; cancelling twice is a no-op.
@@ -246,6 +277,81 @@ class ApplyCoreTest {
     Reply noRemove = reply(core, 12, ByteBuffer.wrap(CommandCodec.membershipCancel(10, "ops")));
     assertEquals(ReplyStatus.CONFLICT, noRemove.status());
     assertEquals(MembershipChange.Phase.STARTED, core.pendingChange().orElseThrow().phase());
+  }
+
+  /**
+   * A replica move is one change: an add that names the node it replaces. It is promoted only after
+   * it was verified, never goes back, cannot be cancelled once verified, and a plain add or a
+   * remove is never promoted. A begin written before the field existed still applies.
+   */
+  @Test
+  void aReplacementIsPromotedOnlyAfterItsVerificationAndNeverGoesBack() {
+    ApplyCore core = core(new TestMachines.Counter(), StateMachineConfig.defaults());
+    byte[] begin =
+        CommandCodec.membershipBegin(7, MembershipChange.Kind.ADD, "n5", "n5=h:1:2", "n2");
+    assertEquals(ReplyStatus.OK, reply(core, 1, ByteBuffer.wrap(begin)).status());
+    MembershipChange c = core.pendingChange().orElseThrow();
+    assertEquals("n2", c.replaces());
+    assertEquals(MembershipChange.Phase.STARTED, c.phase());
+    assertEquals(ReplyStatus.OK, reply(core, 2, ByteBuffer.wrap(begin)).status(), "idempotent");
+    assertEquals(c, core.pendingChange().orElseThrow());
+    Reply early = reply(core, 3, advance(7, MembershipChange.Phase.PROMOTED));
+    assertEquals(ReplyStatus.CONFLICT, early.status());
+    assertTrue(early.message().contains("not verified"), early.message());
+    assertEquals(
+        ReplyStatus.OK, reply(core, 4, advance(7, MembershipChange.Phase.VERIFIED)).status());
+    Reply promoted = reply(core, 5, advance(7, MembershipChange.Phase.PROMOTED));
+    assertEquals(ReplyStatus.OK, promoted.status());
+    MembershipChange p = core.pendingChange().orElseThrow();
+    assertEquals(MembershipChange.Phase.PROMOTED, p.phase());
+    assertEquals("n2", p.replaces());
+    assertEquals(5, p.index());
+    assertEquals(p, CommandCodec.decodeMembershipReply(promoted.payload()));
+    assertEquals(
+        ReplyStatus.OK, reply(core, 6, advance(7, MembershipChange.Phase.PROMOTED)).status());
+    assertEquals(
+        p.at(MembershipChange.Phase.PROMOTED, 1, 6),
+        core.pendingChange().orElseThrow(),
+        "promoted again (a next leader): the same change, at the new entry");
+    Reply back = reply(core, 7, advance(7, MembershipChange.Phase.VERIFIED));
+    assertEquals(ReplyStatus.CONFLICT, back.status());
+    Reply cancel = reply(core, 8, ByteBuffer.wrap(CommandCodec.membershipCancel(7, "ops")));
+    assertEquals(ReplyStatus.CONFLICT, cancel.status());
+    assertTrue(cancel.message().contains("too late"), cancel.message());
+    byte[] other = CommandCodec.membershipBegin(8, MembershipChange.Kind.ADD, "n6", "", "n3");
+    assertEquals(ReplyStatus.CONFLICT, reply(core, 9, ByteBuffer.wrap(other)).status());
+    assertEquals(MembershipChange.Phase.PROMOTED, core.pendingChange().orElseThrow().phase());
+    reply(core, 10, ByteBuffer.wrap(CommandCodec.membershipEnd(7)));
+    assertTrue(core.pendingChange().isEmpty());
+
+    // A plain add (here begun by an older node's entry, without the field) is never promoted.
+    ByteBuffer older =
+        ByteBuffer.allocate(2 + 1 + 8 + 2 + 2 + 2)
+            .put(CommandCodec.MEMBERSHIP)
+            .put(CommandCodec.MEMBERSHIP_BEGIN)
+            .put((byte) 0)
+            .putLong(9)
+            .putShort((short) 2)
+            .put(bytes("n4"))
+            .putShort((short) 0)
+            .flip();
+    assertEquals(ReplyStatus.OK, reply(core, 11, older).status());
+    assertEquals("", core.pendingChange().orElseThrow().replaces());
+    reply(core, 12, advance(9, MembershipChange.Phase.VERIFIED));
+    assertEquals(
+        ReplyStatus.CONFLICT,
+        reply(core, 13, advance(9, MembershipChange.Phase.PROMOTED)).status());
+    reply(core, 14, ByteBuffer.wrap(CommandCodec.membershipEnd(9)));
+
+    // A begin whose replaces is invalid changes nothing.
+    ByteBuffer self = ByteBuffer.wrap(begin.clone());
+    self.put(self.limit() - 1, (byte) '5'); // replaces "n5": the node itself
+    assertEquals(ReplyStatus.APPLY_FAILED, reply(core, 15, self).status());
+    assertTrue(core.pendingChange().isEmpty());
+  }
+
+  private static ByteBuffer advance(long id, MembershipChange.Phase phase) {
+    return ByteBuffer.wrap(CommandCodec.membershipAdvance(id, phase));
   }
 
   @Test
