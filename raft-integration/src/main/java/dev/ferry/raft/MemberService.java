@@ -97,6 +97,21 @@ final class MemberService implements AdminServer.Node {
   /** Checks a voter knows no leader before it asks whether it is still in. */
   private static final int LEADERLESS_CHECKS = 5;
 
+  /**
+   * Rounds of {@link #LEADERLESS_CHECKS} checks in which a voter heard from no leader while a
+   * leader answered that it is in, before it asks that leader to hand leadership on.
+   */
+  static final int STRANDED_ROUNDS = 2;
+
+  /** Leader changes a stranded voter asks for before it stops asking until it hears a leader. */
+  static final int MAX_HANDOFFS = 3;
+
+  /**
+   * How long the leader must have had no answer from a stranded voter for the voter's request to
+   * hand leadership on to be carried out (twice Ratis's default maximum election timeout).
+   */
+  static final Duration STRANDED_SILENCE = Duration.ofSeconds(6);
+
   /** Checks between two rounds of learning peers' storage identities (new peers only). */
   private static final long LEARN_EVERY = 5;
 
@@ -139,6 +154,12 @@ final class MemberService implements AdminServer.Node {
 
   /** Consecutive checks a voter in its own configuration knew no leader. */
   private int leaderless;
+
+  /** Consecutive rounds a voter knew no leader while a leader said it is in (recovery thread). */
+  private int stranded;
+
+  /** Leader changes this voter asked for since it last heard a leader (recovery thread). */
+  private int handOffs;
 
   /** The pending change the recovery check saw last (recovery thread). */
   private MembershipChange seenChange;
@@ -440,25 +461,51 @@ final class MemberService implements AdminServer.Node {
    * On a voter in its own configuration that has known no leader for {@link #LEADERLESS_CHECKS}
    * checks (a candidate again and again): asks the leader whether it is still in, and stops
    * (keeping its data) if the leader's configuration no longer names it. A voter removed while it
-   * could not be told never learns it from its log, since the leader no longer sends it one.
+   * could not be told never learns it from its log, since the leader no longer sends it one. A
+   * voter still in, that has heard from no leader for {@link #STRANDED_ROUNDS} such rounds, asks
+   * the leader to hand leadership on if the leader too has had no answer from it for {@link
+   * #STRANDED_SILENCE} ({@link MembershipAdmin#handOffIfSilent}); at most {@link #MAX_HANDOFFS}
+   * times until it hears a leader again.
    */
   private void checkStaleVoter(RaftServer.Division d) throws IOException {
     DivisionInfo info = d.getInfo();
     if (info.isLeader() || (!info.isCandidate() && info.getLeaderId() != null)) {
       leaderless = 0;
+      stranded = 0;
+      handOffs = 0;
       return;
     }
     if (++leaderless < LEADERLESS_CHECKS) {
       return;
     }
     leaderless = 0;
-    Optional<String> leader = admin.outOfCluster(server.self().id(), OUT_CONFIRM);
+    String id = server.self().id();
+    Optional<String> leader = admin.outOfCluster(id, OUT_CONFIRM);
     if (leader.isPresent()) {
       retire(
           "it is a voter in its own configuration but not in the cluster's, as the leader "
               + leader.get()
               + " confirms (removed while it could not be told?)",
           false);
+      return;
+    }
+    // Still a voter, and a leader answered: the group has a leader that sends this voter nothing
+    // (its pre-votes are refused, since the others hear from that leader). Seen in the multi-raft
+    // chaos runs after a move's configuration changes; a new leader replicates to it afresh.
+    if (!info.isAlive() || ++stranded < STRANDED_ROUNDS) {
+      return;
+    }
+    stranded = 0;
+    if (handOffs >= MAX_HANDOFFS) {
+      return;
+    }
+    if (admin.handOffIfSilent(id, STRANDED_SILENCE, OUT_CONFIRM).isPresent()
+        && ++handOffs == MAX_HANDOFFS) {
+      LOG.warn(
+          "{}: still hears from no leader after {} leader changes it asked for; not asking again"
+              + " until it hears one",
+          id,
+          MAX_HANDOFFS);
     }
   }
 

@@ -1092,6 +1092,37 @@ public final class MembershipAdmin implements AutoCloseable {
   }
 
   /**
+   * For voter {@code id} that hears from no leader although one answers its requests: if the
+   * leader's configuration names it as a voter and the leader itself has had no answer from it for
+   * {@code silentAfter} or longer (Ratis's {@code lastRpcElapsedTimeMs}), asks the leader to hand
+   * leadership to another voter ({@link #moveLeadershipAway}); a new leader starts its replication
+   * to every follower afresh. Both sides must agree the link is silent, so a voter that merely
+   * missed a heartbeat, or one the leader still hears, changes nothing. Returns the leader asked,
+   * or empty if nothing was asked. Blocks up to {@code timeout}; any thread.
+   *
+   * @throws MembershipTimeoutException if no leader answered in time
+   */
+  public Optional<String> handOffIfSilent(String id, Duration silentAfter, Duration timeout)
+      throws IOException {
+    Conf c = readConf(clock.instant().plus(timeout), "the configuration");
+    Long silent = c.lastAnsweredMsAgo().get(id);
+    if (!c.isVoter(id) || silent == null || silent < silentAfter.toMillis()) {
+      LOG.debug(
+          "{}: hears from no leader, but {} {}; not asking for a new leader",
+          id,
+          c.leader(),
+          c.isVoter(id) ? "heard from it " + silent + " ms ago" : "does not count it a voter");
+      return Optional.empty();
+    }
+    LOG.info(
+        "{}: hears from no leader, and the leader {} has had no answer from it for {} ms",
+        id,
+        c.leader(),
+        silent);
+    return moveLeadershipAway(id, timeout);
+  }
+
+  /**
    * The leader's commit index. Blocks up to {@code timeout}; any thread.
    *
    * @throws MembershipTimeoutException if no leader answered in time
