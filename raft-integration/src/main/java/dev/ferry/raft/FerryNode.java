@@ -191,6 +191,7 @@ public final class FerryNode implements Closeable {
             .name("ferry-transfers-" + self.id())
             .maxActiveInstalls(b.maxActiveInstalls)
             .maxBytesInFlight(b.installBytesInFlight)
+            .maxDecodedBytes(b.installDecodedBytes)
             .build();
     ServerMetrics.registerTransferScheduler(metrics, transfers);
     metrics
@@ -808,6 +809,7 @@ public final class FerryNode implements Closeable {
     private long chunkSendRate;
     private int maxActiveInstalls = TransferScheduler.DEFAULT_MAX_ACTIVE_INSTALLS;
     private long installBytesInFlight = TransferScheduler.DEFAULT_MAX_BYTES_IN_FLIGHT;
+    private long installDecodedBytes = TransferScheduler.defaultMaxDecodedBytes();
     private final RaftTuning tuning = new RaftTuning();
     private final List<GroupSpec> groups = new ArrayList<>();
     private Function<String, StateMachine> factory;
@@ -914,6 +916,23 @@ public final class FerryNode implements Closeable {
         throw new IllegalArgumentException("installBytesInFlight must be >= 64 KiB: " + bytes);
       }
       this.installBytesInFlight = bytes;
+      return this;
+    }
+
+    /**
+     * At most this many bytes of decoded chunk content kept by all the node's installs together,
+     * between a chunk's arrival and its shard's load; a chunk that does not fit is read back from
+     * the store when its shard loads (a disk read instead of memory). Default {@link
+     * TransferScheduler#defaultMaxDecodedBytes()} (a sixteenth of the maximum heap, at most 256
+     * MiB); 0 keeps nothing.
+     *
+     * @throws IllegalArgumentException if negative
+     */
+    public Builder installDecodedBytes(long bytes) {
+      if (bytes < 0) {
+        throw new IllegalArgumentException("installDecodedBytes must be >= 0: " + bytes);
+      }
+      this.installDecodedBytes = bytes;
       return this;
     }
 

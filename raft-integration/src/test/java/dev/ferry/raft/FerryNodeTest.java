@@ -90,6 +90,31 @@ class FerryNodeTest {
   }
 
   @Test
+  void theTransferSchedulersLimitsComeFromTheBuilder() throws Exception {
+    try (FerryNode node =
+        FerryNode.builder()
+            .self(N1)
+            .dataDir(dir)
+            .clusterSecret(ClusterSecret.random())
+            .jmx(false)
+            .maxActiveInstalls(3)
+            .installBytesInFlight(1L << 20)
+            .installDecodedBytes(5L << 20)
+            .build()) {
+      dev.ferry.shipping.install.TransferScheduler.Stats s = node.transferScheduler().stats();
+      assertEquals(3, s.maxActiveInstalls());
+      assertEquals(1L << 20, s.bytesBudget());
+      assertEquals(5L << 20, s.decodedBudget());
+    }
+    try (FerryNode node = node()) {
+      assertEquals(
+          dev.ferry.shipping.install.TransferScheduler.defaultMaxDecodedBytes(),
+          node.transferScheduler().stats().decodedBudget());
+    }
+    assertThrows(IllegalArgumentException.class, () -> FerryNode.builder().installDecodedBytes(-1));
+  }
+
+  @Test
   void aGroupOfANodeTakesTheNodeWideSettingsFromTheNode() throws Exception {
     try (FerryNode node = node()) {
       IllegalArgumentException e =

@@ -131,6 +131,15 @@ final class ServerCommand implements Callable<Integer> {
   Long installBytesInFlight;
 
   @Option(
+      names = "--install-decoded-bytes",
+      paramLabel = "BYTES",
+      description =
+          "With --map: at most this many bytes of decoded chunks kept in memory, over all the"
+              + " node's installs, until their shards load; more are read back from disk (default"
+              + " a sixteenth of the heap, at most 268435456, 256 MiB; 0 keeps none).")
+  Long installDecodedBytes;
+
+  @Option(
       names = "--pause-stop-threshold",
       defaultValue = "60",
       paramLabel = "SECONDS",
@@ -233,9 +242,10 @@ final class ServerCommand implements Callable<Integer> {
     if (map != null) {
       return new ShardedServer(this, tlsFiles, loader, config).run();
     }
-    if (maxInstalls != null || installBytesInFlight != null) {
+    if (maxInstalls != null || installBytesInFlight != null || installDecodedBytes != null) {
       throw new IllegalArgumentException(
-          "--max-installs and --install-bytes-in-flight go with --map (a node of many groups)");
+          "--max-installs, --install-bytes-in-flight and --install-decoded-bytes go with --map (a"
+              + " node of many groups)");
     }
     if (peers == null) {
       throw new IllegalArgumentException("give --peers (or --map for a sharded cluster)");

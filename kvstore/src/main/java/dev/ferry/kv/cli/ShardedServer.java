@@ -97,6 +97,7 @@ final class ShardedServer {
     // The node's transfer scheduler (docs/scale-out.md); unset: its defaults.
     java.util.Optional.ofNullable(cmd.maxInstalls).ifPresent(b::maxActiveInstalls);
     java.util.Optional.ofNullable(cmd.installBytesInFlight).ifPresent(b::installBytesInFlight);
+    java.util.Optional.ofNullable(cmd.installDecodedBytes).ifPresent(b::installDecodedBytes);
     cmd.metricsEndpoint(self).ifPresent(b::metricsEndpoint);
     cmd.raftProperties.forEach(b::property);
     List<String> fromMap = new ArrayList<>();
