@@ -15,9 +15,12 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -153,6 +156,16 @@ final class ShardCommand {
     List<String> nodes;
 
     @Option(
+        names = "--zones",
+        arity = "1..*",
+        split = ",",
+        paramLabel = "ID=ZONE",
+        description =
+            "Zone labels of nodes (space- or comma-separated): each range's replicas go to"
+                + " distinct zones when there are enough; a node without one is a zone of its own.")
+    List<String> zones;
+
+    @Option(
         names = "--split-keys",
         split = ",",
         paramLabel = "KEY",
@@ -180,7 +193,8 @@ final class ShardCommand {
       for (String n : nodes) {
         peers.add(PeerAddress.parse(n));
       }
-      ClusterLayout layout = ClusterLayout.create(cluster, peers, splitKeys(), replication);
+      ClusterLayout layout =
+          ClusterLayout.create(cluster, peers, splitKeys(), replication, zones(peers));
       PrintWriter out = spec.commandLine().getOut();
       if (outFile == null) {
         out.print(layout.format());
@@ -190,6 +204,37 @@ final class ShardCommand {
       }
       out.flush();
       return 0;
+    }
+
+    /**
+     * The {@code --zones} labels by node id.
+     *
+     * @throws IllegalArgumentException naming the entry: not {@code ID=ZONE}, a node not in {@code
+     *     --nodes}, or a node twice
+     */
+    private Map<String, String> zones(List<PeerAddress> peers) {
+      Map<String, String> out = new LinkedHashMap<>();
+      if (zones == null) {
+        return out;
+      }
+      Set<String> ids = new HashSet<>();
+      peers.forEach(p -> ids.add(p.id()));
+      for (String z : zones) {
+        int eq = z.indexOf('=');
+        if (eq <= 0) {
+          throw new IllegalArgumentException("--zones: '" + z + "' is not ID=ZONE");
+        }
+        String id = z.substring(0, eq);
+        String zone = z.substring(eq + 1);
+        if (!ids.contains(id)) {
+          throw new IllegalArgumentException("--zones: node " + id + " is not in --nodes");
+        }
+        if (out.containsKey(id)) {
+          throw new IllegalArgumentException("--zones: node " + id + " has two zones");
+        }
+        out.put(id, zone); // the label itself is checked by ClusterLayout.create
+      }
+      return out;
     }
 
     private List<byte[]> splitKeys() {

@@ -209,7 +209,8 @@ public record ClusterLayout(
   /**
    * A new layout (version 1): {@code splitKeys.size() + 1} ranges, range {@code i} in group {@code
    * <cluster>.r<i>}, replicas placed evenly over {@code nodes} — each node gets ⌊⌋ or ⌈⌉ of the
-   * same share of replicas and of first replicas.
+   * same share of replicas and of first replicas. Without zone labels: {@link #create(String, List,
+   * List, int, Map)} with none.
    *
    * @param cluster the cluster name
    * @param nodes the nodes (their order breaks placement ties)
@@ -219,16 +220,40 @@ public record ClusterLayout(
    */
   public static ClusterLayout create(
       String cluster, List<PeerAddress> nodes, List<byte[]> splitKeys, int replication) {
+    return create(cluster, nodes, splitKeys, replication, Map.of());
+  }
+
+  /**
+   * A new layout (version 1) like {@link #create(String, List, List, int)}, with zone labels: each
+   * range's replicas go to distinct zones when there are at least {@code replication} zones, else
+   * to every zone, none getting two before each has one (a node without a label is a zone of its
+   * own). Every node is still first replica of ⌊⌋ or ⌈⌉ of the same share of ranges; the replica
+   * counts stay even within each zone, and over all nodes when the zones are of one size
+   * (docs/scale-out.md, "Placement", says exactly what holds). The labels are kept in the layout
+   * ({@link #zones}), so a later drain sees them.
+   *
+   * @param zones node id → zone label, for some or all of {@code nodes}
+   * @throws IllegalArgumentException on a bad argument, naming it (a label of an unknown node or a
+   *     bad label too)
+   */
+  public static ClusterLayout create(
+      String cluster,
+      List<PeerAddress> nodes,
+      List<byte[]> splitKeys,
+      int replication,
+      Map<String, String> zones) {
     checkSplitKeys(splitKeys);
     List<String> ids = nodes.stream().map(PeerAddress::id).toList();
-    List<List<String>> placed = Placement.place(splitKeys.size() + 1, ids, replication);
+    Set<String> idSet = new HashSet<>(ids);
+    zones.forEach((id, zone) -> checkZone(id, zone, idSet));
+    List<List<String>> placed = Placement.place(splitKeys.size() + 1, ids, zones, replication);
     List<Range> ranges = new ArrayList<>();
     for (int i = 0; i <= splitKeys.size(); i++) {
       byte[] start = i == 0 ? new byte[0] : splitKeys.get(i - 1);
       byte[] end = i == splitKeys.size() ? null : splitKeys.get(i);
       ranges.add(new Range(i, start, end, groupName(cluster, i), placed.get(i)));
     }
-    return new ClusterLayout(cluster, 1, replication, nodes, ranges);
+    return new ClusterLayout(cluster, 1, replication, nodes, ranges, List.of(), zones);
   }
 
   /**

@@ -115,6 +115,101 @@ class ShardCommandTest {
   }
 
   @Test
+  void createPlacesReplicasInDistinctZonesAndWritesTheLabels() throws IOException {
+    Path map = dir.resolve("zoned.map");
+    Run create =
+        run(
+            "shard",
+            "create",
+            "--cluster",
+            "shop",
+            "--ranges",
+            "6",
+            "--replication",
+            "3",
+            "--nodes",
+            "a1=127.0.0.1:9000,a2=127.0.0.1:9010,b1=127.0.0.1:9020",
+            "b2=127.0.0.1:9030,c1=127.0.0.1:9040,c2=127.0.0.1:9050",
+            "--zones",
+            "a1=zone-a,a2=zone-a,b1=zone-b",
+            "b2=zone-b,c1=zone-c,c2=zone-c",
+            "--split-keys",
+            "b,c,d,e,f",
+            "--out",
+            map.toString());
+    assertEquals(0, create.status(), create.toString());
+    ClusterLayout l = ClusterLayout.read(map);
+    assertEquals("zone-b", l.zones().get("b2"));
+    assertEquals(6, l.zones().size());
+    String text = Files.readString(map);
+    assertTrue(
+        text.lines().anyMatch(x -> x.matches("node c1=127\\.0\\.0\\.1:9040\\S* zone=zone-c")),
+        text);
+    for (dev.ferry.kv.shard.Range r : l.ranges()) {
+      assertEquals(
+          3,
+          r.replicas().stream().map(x -> l.zones().get(x)).distinct().count(),
+          "range " + r.index() + " " + r.replicas());
+    }
+    l.loadPerNode()
+        .values()
+        .forEach(x -> assertEquals(3, x.replicas(), l.loadPerNode().toString()));
+
+    // Without --zones the map has no labels; node order alone would put a1 and a2 together.
+    Run plain =
+        run(
+            "shard",
+            "create",
+            "--ranges",
+            "1",
+            "--nodes",
+            "a1=127.0.0.1:9000,a2=127.0.0.1:9010,b1=127.0.0.1:9020",
+            "--replication",
+            "2");
+    assertEquals(0, plain.status(), plain.toString());
+    ClusterLayout p = ClusterLayout.parse(plain.out(), "stdout");
+    assertTrue(p.zones().isEmpty(), p.zones().toString());
+    assertEquals(List.of("a1", "a2"), p.range(0).replicas());
+    Run zoned =
+        run(
+            "shard",
+            "create",
+            "--ranges",
+            "1",
+            "--nodes",
+            "a1=127.0.0.1:9000,a2=127.0.0.1:9010,b1=127.0.0.1:9020",
+            "--zones",
+            "a1=a,a2=a",
+            "--replication",
+            "2");
+    assertEquals(0, zoned.status(), zoned.toString());
+    assertEquals(
+        List.of("a1", "b1"), ClusterLayout.parse(zoned.out(), "stdout").range(0).replicas());
+  }
+
+  @Test
+  void badZonesExitWithStatus2() {
+    assertFails(
+        run("shard", "create", "--ranges", "1", "--nodes", NODES, "--zones", "n9=a"),
+        "--zones: node n9 is not in --nodes");
+    assertFails(
+        run("shard", "create", "--ranges", "1", "--nodes", NODES, "--zones", "n1=a,n1=b"),
+        "--zones: node n1 has two zones");
+    assertFails(
+        run("shard", "create", "--ranges", "1", "--nodes", NODES, "--zones", "n1"),
+        "--zones: 'n1' is not ID=ZONE");
+    assertFails(
+        run("shard", "create", "--ranges", "1", "--nodes", NODES, "--zones", "=a"),
+        "--zones: '=a' is not ID=ZONE");
+    assertFails(
+        run("shard", "create", "--ranges", "1", "--nodes", NODES, "--zones", "n1=a/b"),
+        "node n1: zone must be 1-64 characters of [A-Za-z0-9_.-]: 'a/b'");
+    assertFails(
+        run("shard", "create", "--ranges", "1", "--nodes", NODES, "--zones", "n1="),
+        "node n1: zone must be 1-64 characters of [A-Za-z0-9_.-]: ''");
+  }
+
+  @Test
   void badArgumentsAndBadMapsExitWithStatus2() throws IOException {
     assertFails(
         run("shard", "create", "--ranges", "4", "--nodes", NODES),
