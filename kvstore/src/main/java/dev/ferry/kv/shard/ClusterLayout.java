@@ -229,8 +229,8 @@ public record ClusterLayout(
    * to every zone, none getting two before each has one (a node without a label is a zone of its
    * own). Every node is still first replica of ⌊⌋ or ⌈⌉ of the same share of ranges; the replica
    * counts stay even within each zone, and over all nodes when the zones are of one size
-   * (docs/scale-out.md, "Placement", says exactly what holds). The labels are kept in the layout
-   * ({@link #zones}), so a later drain sees them.
+   * (docs/scale-out.md, "Placement" and "Zones", says exactly what holds). The labels are kept in
+   * the layout ({@link #zones}), so a later drain sees them.
    *
    * @param zones node id → zone label, for some or all of {@code nodes}
    * @throws IllegalArgumentException on a bad argument, naming it (a label of an unknown node or a
