@@ -26,8 +26,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -46,6 +49,7 @@ import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.server.DivisionInfo;
 import org.apache.ratis.server.RaftConfiguration;
 import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.RaftServerConfigKeys;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -103,6 +107,15 @@ final class MemberService implements AdminServer.Node {
    */
   static final int STRANDED_ROUNDS = 2;
 
+  /**
+   * How many staging timeouts a follower that no configuration names may go unanswered before its
+   * leader steps down ({@link #checkLeftoverFollowers}).
+   */
+  static final int LEFTOVER_TIMEOUTS = 2;
+
+  /** The least time between two step-downs of one group's leader over leftover followers. */
+  static final Duration LEFTOVER_STEP_DOWN_EVERY = Duration.ofSeconds(60);
+
   /** Leader changes a stranded voter asks for before it stops asking until it hears a leader. */
   static final int MAX_HANDOFFS = 3;
 
@@ -154,6 +167,9 @@ final class MemberService implements AdminServer.Node {
 
   /** Consecutive checks a voter in its own configuration knew no leader. */
   private int leaderless;
+
+  /** When this node, leading, last stepped down over a leftover follower (nanoTime; 0: never). */
+  private long leftoverStepDown;
 
   /** Consecutive rounds a voter knew no leader while a leader said it is in (recovery thread). */
   private int stranded;
@@ -288,6 +304,7 @@ final class MemberService implements AdminServer.Node {
               learnIdentities();
               watchRejoin();
               rejoin();
+              checkLeftoverFollowers();
             },
             every,
             every,
@@ -506,6 +523,71 @@ final class MemberService implements AdminServer.Node {
               + " until it hears one",
           id,
           MAX_HANDOFFS);
+    }
+  }
+
+  /**
+   * On the leader: gets rid of a log appender Ratis keeps to a node no configuration names. A
+   * leader elected on a joint configuration (a change's first step committed, its second not yet)
+   * builds appenders for every peer of it, the old part's too, and Ratis 3.3.0 keeps the appender
+   * of an old listener the new configuration dropped after the new one applies
+   * (docs/ratis-workarounds.md). Such a follower looks staged for ever, and a later add of that
+   * node never finishes. A leader that replicates to followers no configuration names, none of them
+   * the subject of the recorded membership change, all silent for {@link #LEFTOVER_TIMEOUTS}
+   * staging timeouts (longer than Ratis lets a real staging of a silent node last), steps down, at
+   * most once every {@link #LEFTOVER_STEP_DOWN_EVERY}: the next leader builds its appenders from
+   * the configuration as it is. Reads only this node's state unless it steps down. Recovery thread.
+   */
+  private void checkLeftoverFollowers() {
+    if (retiring.get()) {
+      return;
+    }
+    try {
+      RaftServer.Division d = server.division();
+      DivisionInfo info = d.getInfo();
+      if (!info.isLeader()) {
+        return;
+      }
+      RaftConfiguration conf = d.getRaftConf();
+      Set<String> named = new HashSet<>();
+      for (RaftPeerRole role : List.of(RaftPeerRole.FOLLOWER, RaftPeerRole.LISTENER)) {
+        conf.getAllPeers(role).forEach(p -> named.add(p.getId().toString()));
+      }
+      Map<String, Long> answered = RaftPeers.lastAnswered(info.getRoleInfoProto());
+      if (named.containsAll(answered.keySet())) {
+        return;
+      }
+      long limitMs =
+          LEFTOVER_TIMEOUTS
+              * RaftServerConfigKeys.stagingTimeout(d.getRaftServer().getProperties())
+                  .toLong(TimeUnit.MILLISECONDS);
+      Optional<MembershipChange> change = server.pendingMembershipChange();
+      List<String> leftover = new ArrayList<>();
+      for (Map.Entry<String, Long> e : answered.entrySet()) {
+        String id = e.getKey();
+        if (named.contains(id)) {
+          continue;
+        }
+        if (e.getValue() < limitMs
+            || change.filter(c -> c.nodeId().equals(id) || c.replaces().equals(id)).isPresent()) {
+          return; // a staging that may still finish, or one a recorded change is about
+        }
+        leftover.add(id + " (last answered " + e.getValue() + " ms ago)");
+      }
+      long now = System.nanoTime();
+      if (leftoverStepDown != 0 && now - leftoverStepDown < LEFTOVER_STEP_DOWN_EVERY.toNanos()) {
+        return;
+      }
+      leftoverStepDown = now;
+      LOG.warn(
+          "{}: leads and replicates to {}, which no configuration names and no recorded change is"
+              + " about (a Ratis leftover: docs/ratis-workarounds.md); stepping down so that the"
+              + " next leader starts from the configuration as it is",
+          server.self().id(),
+          leftover);
+      raft.admin().transferLeadership(null, d.getId(), 10_000);
+    } catch (IOException | RuntimeException e) {
+      LOG.debug("{}: leftover follower check: {}", server.self().id(), e.toString());
     }
   }
 
