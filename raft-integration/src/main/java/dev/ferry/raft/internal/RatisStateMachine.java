@@ -2,6 +2,7 @@ package dev.ferry.raft.internal;
 
 import dev.ferry.raft.ratis.AppendChainRepair;
 import dev.ferry.raft.ratis.PausableLifeCycle;
+import dev.ferry.raft.ratis.ReadIndexGuard;
 import dev.ferry.snapshot.format.Manifest;
 import dev.ferry.statemachine.replica.Replica;
 import java.io.IOException;
@@ -63,6 +64,9 @@ public final class RatisStateMachine extends BaseStateMachine {
 
   private final Replica replica;
   private final CompletableFuture<Throwable> logFailure = new CompletableFuture<>();
+
+  /** This replica's Ratis division, once a read looked it up. */
+  private volatile RaftServer.Division division;
 
   /** Stops the check of this division's append chain ({@link AppendChainRepair}); set at start. */
   private volatile AppendChainRepair.Watch appendRepair = AppendChainRepair.none();
@@ -239,9 +243,33 @@ public final class RatisStateMachine extends BaseStateMachine {
     return changed;
   }
 
+  /**
+   * A linearizable read, once Ratis confirmed this replica leads and it applied the read index. The
+   * leader's next read confirms its leadership anew ({@link ReadIndexGuard}): Ratis would otherwise
+   * serve later reads at the same commit index without asking, stale on a leader cut off from its
+   * followers.
+   */
   @Override
   public CompletableFuture<Message> query(Message request) {
+    forgetConfirmedReads();
     return replica.query(request.getContent().toByteArray()).thenApply(RatisStateMachine::message);
+  }
+
+  private void forgetConfirmedReads() {
+    RaftServer.Division d = division;
+    if (d == null) {
+      try {
+        RaftServer server = getServer().getNow(null);
+        if (server == null) {
+          return;
+        }
+        d = server.getDivision(getGroupId());
+        division = d;
+      } catch (IOException e) {
+        return;
+      }
+    }
+    ReadIndexGuard.forgetConfirmedReads(d);
   }
 
   /**
