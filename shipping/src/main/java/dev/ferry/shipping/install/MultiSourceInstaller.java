@@ -208,21 +208,25 @@ public final class MultiSourceInstaller implements Installer {
    * Starts an install once the {@link TransferScheduler} admits it (at once when it has room; else
    * it waits in the scheduler's queue, which counts towards the caller's install deadline). Never
    * blocks. The future fails with a {@link java.util.concurrent.CancellationException} if a newer
-   * install of this group took its place in the queue, or the scheduler closed.
+   * install of this group took its place in the queue, or the scheduler closed. When it completes,
+   * the install has given its slot and bytes back to the scheduler.
    */
   @Override
   public CompletableFuture<Manifest> install(InstallRequest request, InstallTarget target) {
     CompletableFuture<Manifest> result = new CompletableFuture<>();
     TransferScheduler.Admission admission = scheduler.submit(name, priority);
     running.incrementAndGet();
-    result.whenComplete(
-        (m, t) -> {
-          admission.close();
-          running.decrementAndGet();
-          if (t == null) {
-            priority = TransferPriority.CATCH_UP;
-          }
-        });
+    // The caller's future completes only after the slot and the priority are settled, so that a
+    // caller that saw its install end finds the scheduler without it (not a moment later).
+    CompletableFuture<Manifest> settled =
+        result.whenComplete(
+            (m, t) -> {
+              admission.close();
+              running.decrementAndGet();
+              if (t == null) {
+                priority = TransferPriority.CATCH_UP;
+              }
+            });
     admission
         .admitted()
         .whenComplete(
@@ -242,7 +246,7 @@ public final class MultiSourceInstaller implements Installer {
                     .start();
               }
             });
-    return result;
+    return settled;
   }
 
   /** The transfer scheduler this installer's installs are admitted by (maybe the node's). */
