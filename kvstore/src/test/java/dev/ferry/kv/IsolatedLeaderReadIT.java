@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.kv.testing.LocalCluster;
+import dev.ferry.kv.testing.RatisHooks;
 import dev.ferry.raft.FerryServer;
 import dev.ferry.raft.ratis.ReadIndexGuard;
 import dev.ferry.statemachine.StateMachineConfig;
@@ -35,8 +36,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class IsolatedLeaderReadIT {
   private static final Duration T = Duration.ofSeconds(60);
-  private static final String APPEND_ENTRIES = "RaftServerImpl.appendEntries";
-  private static final String REQUEST_VOTE = "RaftServerImpl.requestVote";
   private static final byte[] KEY = "k".getBytes(StandardCharsets.UTF_8);
 
   @TempDir Path dir;
@@ -44,8 +43,7 @@ class IsolatedLeaderReadIT {
 
   @AfterEach
   void close() throws Exception {
-    CodeInjectionForTesting.remove(APPEND_ENTRIES);
-    CodeInjectionForTesting.remove(REQUEST_VOTE);
+    RatisHooks.clear();
     if (cluster != null) {
       cluster.close();
     }
@@ -69,7 +67,7 @@ class IsolatedLeaderReadIT {
 
         AtomicBoolean cutOff = new AtomicBoolean(true);
         CodeInjectionForTesting.put(
-            APPEND_ENTRIES,
+            RatisHooks.APPEND_ENTRIES,
             (local, remote, args) -> {
               boolean fromLeader = leader.equals(String.valueOf(remote));
               boolean toLeader = leader.equals(String.valueOf(local));
@@ -79,7 +77,7 @@ class IsolatedLeaderReadIT {
               return false;
             });
         CodeInjectionForTesting.put(
-            REQUEST_VOTE,
+            RatisHooks.REQUEST_VOTE,
             (local, remote, args) -> {
               if (cutOff.get()) {
                 throw new IllegalStateException("IsolatedLeaderReadIT: no votes");

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.client.internal.RaftTransport;
 import dev.ferry.kv.testing.LocalCluster;
+import dev.ferry.kv.testing.RatisHooks;
 import dev.ferry.raft.FerryServer;
 import dev.ferry.raft.RaftPeers;
 import dev.ferry.raft.admin.AddRequest;
@@ -45,15 +46,12 @@ import org.junit.jupiter.api.io.TempDir;
 class LeftoverFollowerIT {
   private static final Duration T = Duration.ofSeconds(120);
 
-  /** Ratis's injection point in {@code RaftServerImpl.appendEntriesAsync} (the follower side). */
-  private static final String APPEND_ENTRIES = "RaftServerImpl.appendEntries";
-
   @TempDir Path dir;
   private LocalCluster cluster;
 
   @AfterEach
   void close() throws Exception {
-    CodeInjectionForTesting.remove(APPEND_ENTRIES);
+    RatisHooks.clear();
     if (cluster != null) {
       cluster.close();
     }
@@ -79,7 +77,7 @@ class LeftoverFollowerIT {
       AtomicBoolean hold = new AtomicBoolean(true);
       AtomicLong refused = new AtomicLong();
       CodeInjectionForTesting.put(
-          APPEND_ENTRIES,
+          RatisHooks.APPEND_ENTRIES,
           (local, remote, args) -> {
             if (hold.get()
                 && !"n4".equals(String.valueOf(local))

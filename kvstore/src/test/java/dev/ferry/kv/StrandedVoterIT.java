@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.kv.testing.LocalCluster;
+import dev.ferry.kv.testing.RatisHooks;
 import dev.ferry.statemachine.StateMachineConfig;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -28,15 +29,12 @@ import org.junit.jupiter.api.io.TempDir;
 class StrandedVoterIT {
   private static final Duration T = Duration.ofSeconds(90);
 
-  /** Ratis's injection point in {@code RaftServerImpl.appendEntriesAsync} (the follower side). */
-  private static final String APPEND_ENTRIES = "RaftServerImpl.appendEntries";
-
   @TempDir Path dir;
   private LocalCluster cluster;
 
   @AfterEach
   void close() throws Exception {
-    CodeInjectionForTesting.remove(APPEND_ENTRIES);
+    RatisHooks.clear();
     if (cluster != null) {
       cluster.close();
     }
@@ -52,7 +50,7 @@ class StrandedVoterIT {
       AtomicBoolean cut = new AtomicBoolean(true);
       AtomicLong refused = new AtomicLong();
       CodeInjectionForTesting.put(
-          APPEND_ENTRIES,
+          RatisHooks.APPEND_ENTRIES,
           (local, remote, args) -> {
             if (cut.get()
                 && stranded.equals(String.valueOf(local))
