@@ -1070,7 +1070,11 @@ public final class MembershipAdmin implements AutoCloseable {
    */
   public Optional<String> moveLeadershipAway(String id, Duration deadline) throws IOException {
     Instant end = clock.instant().plus(deadline);
-    Conf c = readConf(end, "the configuration");
+    return moveLeadershipAway(id, readConf(end, "the configuration"), end);
+  }
+
+  /** {@link #moveLeadershipAway(String, Duration)} with the configuration already read. */
+  private Optional<String> moveLeadershipAway(String id, Conf c, Instant end) throws IOException {
     String leader = c.leader();
     Optional<String> target =
         c.voters().stream()
@@ -1104,7 +1108,8 @@ public final class MembershipAdmin implements AutoCloseable {
    */
   public Optional<String> handOffIfSilent(String id, Duration silentAfter, Duration timeout)
       throws IOException {
-    Conf c = readConf(clock.instant().plus(timeout), "the configuration");
+    Instant end = clock.instant().plus(timeout);
+    Conf c = readConf(end, "the configuration");
     Long silent = c.lastAnsweredMsAgo().get(id);
     if (!c.isVoter(id) || silent == null || silent < silentAfter.toMillis()) {
       LOG.debug(
@@ -1119,7 +1124,7 @@ public final class MembershipAdmin implements AutoCloseable {
         id,
         c.leader(),
         silent);
-    return moveLeadershipAway(id, timeout);
+    return moveLeadershipAway(id, c, end);
   }
 
   /**
