@@ -17,7 +17,9 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import org.apache.ratis.proto.RaftProtos.AppendEntriesRequestProto;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.util.CodeInjectionForTesting;
 import org.junit.jupiter.api.AfterEach;
@@ -137,6 +139,59 @@ class IsolatedLeaderReadIT {
         assertFalse(servedWhileCutOff.get() != null, String.valueOf(servedWhileCutOff.get()));
       }
       assertArrayEquals(new byte[] {1}, c.get(KEY));
+    }
+  }
+
+  /**
+   * A read whose heartbeat round was lost is answered by a round the guard triggers, not by the
+   * next periodic heartbeat (750 ms away): Ratis triggers one heartbeat per round, and when its
+   * answer does not count (lost here; in the field, sent before Ratis noted the call id it waits
+   * for) the read would wait. The followers drop the leader's heartbeats until the guard has
+   * triggered them twice while the read waits; then the read is answered.
+   */
+  @Test
+  void aReadWhoseHeartbeatsAreLostIsAnsweredByHeartbeatsTheGuardTriggers() throws Exception {
+    cluster = LocalCluster.start(dir, 3, StateMachineConfig.defaults());
+    try (KvClient c = cluster.client(T)) {
+      c.put(KEY, new byte[] {2});
+      String leader = cluster.leader(T);
+      FerryServer l = cluster.server(leader);
+      try (KvClient atLeader =
+          KvClient.connect(cluster.clusterName(), List.of(l.self()), Duration.ofSeconds(30))) {
+        assertArrayEquals(new byte[] {2}, atLeader.get(KEY)); // the guard is in place
+        AtomicBoolean drop = new AtomicBoolean(true);
+        AtomicInteger dropped = new AtomicInteger();
+        CodeInjectionForTesting.put(
+            RatisHooks.APPEND_ENTRIES,
+            (local, remote, args) -> {
+              boolean heartbeat =
+                  args.length > 1
+                      && args[1] instanceof AppendEntriesRequestProto r
+                      && r.getEntriesCount() == 0;
+              if (drop.get() && heartbeat && leader.equals(String.valueOf(remote))) {
+                dropped.incrementAndGet();
+                throw new IllegalStateException("IsolatedLeaderReadIT: heartbeat lost");
+              }
+              return false;
+            });
+        long before = ReadIndexGuard.retriggers();
+        CompletableFuture<byte[]> read =
+            CompletableFuture.supplyAsync(
+                () -> {
+                  try {
+                    return atLeader.get(KEY);
+                  } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                  }
+                });
+        LocalCluster.await(
+            T,
+            () -> ReadIndexGuard.retriggers() >= before + 2 && dropped.get() >= 2,
+            "the guard to trigger the heartbeats of the waiting read again");
+        assertFalse(read.isDone(), "the read waits while every heartbeat is lost");
+        drop.set(false);
+        assertArrayEquals(new byte[] {2}, read.get(T.toSeconds(), TimeUnit.SECONDS));
+      }
     }
   }
 
