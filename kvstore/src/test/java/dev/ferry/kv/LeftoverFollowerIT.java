@@ -59,7 +59,15 @@ class LeftoverFollowerIT {
 
   @Test
   void aLeaderThatReplicatesToADroppedListenerStepsDownAndTheNextOneDoesNot() throws Exception {
-    cluster = LocalCluster.start(dir, 3, StateMachineConfig.defaults());
+    // A 5 s staging timeout: the leader steps down after 10 s of silence instead of 30 s.
+    cluster =
+        LocalCluster.start(
+            dir,
+            3,
+            StateMachineConfig.defaults(),
+            0,
+            null,
+            c -> c.setStagingTimeout(Duration.ofSeconds(5)));
     try (KvClient c = cluster.client(T)) {
       for (int i = 0; i < 10; i++) {
         c.put(("k" + i).getBytes(StandardCharsets.UTF_8), new byte[] {(byte) i});

@@ -77,10 +77,7 @@ public final class ReadIndexGuard {
   /** The system property that turns the guard down for measurements ({@code on} by default). */
   public static final String MODE_PROPERTY = "ferry.readGuard";
 
-  private static final String MODE =
-      java.util.Set.of("on", "no-retrigger", "off").contains(System.getProperty(MODE_PROPERTY))
-          ? System.getProperty(MODE_PROPERTY)
-          : "on";
+  private static final String MODE = mode(System.getProperty(MODE_PROPERTY, "on"));
   private static final boolean GUARD = !"off".equals(MODE);
   private static final boolean RETRIGGER = "on".equals(MODE);
 
@@ -145,6 +142,13 @@ public final class ReadIndexGuard {
   }
 
   private ReadIndexGuard() {}
+
+  private static String mode(String value) {
+    return switch (value) {
+      case "no-retrigger", "off" -> value;
+      default -> "on";
+    };
+  }
 
   private static ScheduledThreadPoolExecutor kicker() {
     ScheduledThreadPoolExecutor e =
