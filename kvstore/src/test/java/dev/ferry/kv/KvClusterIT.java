@@ -230,7 +230,10 @@ class KvClusterIT {
     }
   }
 
-  /** Writes keys {@code key-00000000..} with random 1 KiB values from 8 threads. */
+  /**
+   * Writes keys {@code key-00000000..} with random 1 KiB values from 8 threads, 100 keys per
+   * command (the chunks a capture makes depend on the state, not on how it was written).
+   */
   private static void loadInParallel(KvClient c, int keys) throws Exception {
     int threads = 8;
     java.util.concurrent.ExecutorService pool =
@@ -243,10 +246,18 @@ class KvClusterIT {
             pool.submit(
                 () -> {
                   Random r = new Random(first);
+                  List<byte[][]> batch = new java.util.ArrayList<>();
                   for (int i = first; i < keys; i += threads) {
                     byte[] v = new byte[1024];
                     r.nextBytes(v);
-                    c.put(b(String.format(Locale.ROOT, "key-%08d", i)), v);
+                    batch.add(new byte[][] {b(String.format(Locale.ROOT, "key-%08d", i)), v});
+                    if (batch.size() == 100) {
+                      c.putAll(batch);
+                      batch = new java.util.ArrayList<>();
+                    }
+                  }
+                  if (!batch.isEmpty()) {
+                    c.putAll(batch);
                   }
                   return null;
                 }));

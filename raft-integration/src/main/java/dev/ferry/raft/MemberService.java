@@ -131,6 +131,12 @@ final class MemberService implements AdminServer.Node {
   /** Checks between two rounds of asking every peer its storage identity again. */
   private static final long RELEARN_EVERY = 60;
 
+  /**
+   * Checks after a configuration change during which every learning round asks every peer again (a
+   * node re-added after a wipe reports its new identity once it is a voter again).
+   */
+  private static final long RELEARN_AFTER_CHANGE = 30;
+
   /** Rejoin checks with nothing received before a rejoining node asks for an empty entry. */
   static final int REJOIN_IDLE_CHECKS = 10;
 
@@ -164,6 +170,11 @@ final class MemberService implements AdminServer.Node {
 
   /** Recovery ticks so far (recovery thread). */
   private long ticks;
+
+  /** The configuration the last learning round saw (its log index), and until which tick. */
+  private long learnedConf = Long.MIN_VALUE;
+
+  private long relearnUntil;
 
   /** Consecutive checks a voter in its own configuration knew no leader. */
   private int leaderless;
@@ -595,23 +606,29 @@ final class MemberService implements AdminServer.Node {
    * Learns the storage identities of the members of this node's configuration (those it has none
    * for at every {@link #LEARN_EVERY} checks, all of them every {@link #RELEARN_EVERY}), so that it
    * can tell a peer starting on a fresh disk that it was wiped ({@link VoterGuard}). A node that
-   * rejoins after a wipe reports none until it is a voter again. Runs on the recovery thread; each
-   * peer is asked over its admin service and may take a few seconds.
+   * rejoins after a wipe reports none until it is a voter again: for {@link #RELEARN_AFTER_CHANGE}
+   * checks after a configuration change every round asks all of them, so that the others learn a
+   * re-added node's new identity within seconds. Runs on the recovery thread; each peer is asked
+   * over its admin service and may take a few seconds.
    */
   private void learnIdentities() {
     long t = ++ticks;
-    if (t % LEARN_EVERY != 1) {
-      return;
-    }
-    boolean all = t % RELEARN_EVERY == 1;
-    String self = server.self().id();
-    StorageIdentity storage = server.storage();
     RaftConfiguration conf;
     try {
       conf = server.division().getRaftConf();
     } catch (IOException e) {
       return;
     }
+    if (conf.getLogEntryIndex() != learnedConf) {
+      learnedConf = conf.getLogEntryIndex();
+      relearnUntil = t + RELEARN_AFTER_CHANGE;
+    }
+    if (t % LEARN_EVERY != 1) {
+      return;
+    }
+    boolean all = t % RELEARN_EVERY == 1 || t <= relearnUntil;
+    String self = server.self().id();
+    StorageIdentity storage = server.storage();
     for (RaftPeer p : conf.getAllPeers(RaftPeerRole.FOLLOWER)) {
       String id = p.getId().toString();
       if (id.equals(self) || (!all && storage.recorded(id).isPresent())) {
