@@ -420,6 +420,21 @@ public record ClusterLayout(
   }
 
   /**
+   * This layout with the {@code meta} line set to {@code newMeta} (in that order), and the version
+   * one higher: what the metadata group's reconciler stores when the group's own configuration
+   * disagrees with the line.
+   *
+   * @throws IllegalArgumentException if this map has no {@code meta} line, or {@code newMeta} is
+   *     not 3 or 5 distinct nodes of the map
+   */
+  public ClusterLayout withMeta(List<String> newMeta) {
+    if (meta.isEmpty()) {
+      throw new IllegalArgumentException("the map of " + cluster + " has no meta line");
+    }
+    return new ClusterLayout(cluster, version + 1, replication, nodes, ranges, newMeta, zones);
+  }
+
+  /**
    * This layout with range {@code index}'s replicas set to {@code replicas} (in that order), and
    * the version one higher: what the metadata group's reconciler stores when a group's own
    * configuration disagrees with the map.
