@@ -161,7 +161,15 @@ final class ShardedServer {
                   MetadataService started =
                       MetadataService.start(
                           node, layout, secret, tls.orElse(null), MetadataService.DEFAULT_PERIOD);
-                  if (!meta.compareAndSet(null, started)) {
+                  if (meta.compareAndSet(null, started)) {
+                    System.out.println(
+                        "ferry server "
+                            + cmd.id
+                            + ": hosts the metadata group "
+                            + metaGroup
+                            + " now (a replica moved here); runs its map service");
+                    System.out.flush();
+                  } else {
                     started.close();
                   }
                 }
