@@ -20,6 +20,8 @@ import dev.ferry.kv.shard.ReplicatedClusterMap;
 import dev.ferry.kv.shard.RoutingKvClient;
 import dev.ferry.kv.testing.NodeLogsOnFailure;
 import dev.ferry.raft.ClusterSecret;
+import dev.ferry.raft.admin.AdminClient;
+import dev.ferry.raft.admin.NodeStatus;
 import dev.ferry.shipping.PeerAddress;
 import dev.ferry.statemachine.DigestAt;
 import dev.ferry.testing.LocalCluster;
@@ -42,6 +44,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -52,10 +55,12 @@ import org.slf4j.LoggerFactory;
  * Replacing a killed node and draining another, in a sharded cluster of six {@code ferry server
  * --map} processes with a replicated map (meta on n1..n3; four ranges at replication 3 on n1..n5;
  * n6 empty). Under routed writers: n4 is killed and replaced by n6 ({@link NodeMoves#replace}, the
- * Java API), then n5 is drained ({@code ferry admin drain}, the CLI). Asserted: every move done, no
- * range's leader ever reports fewer voters than the replication factor in samples taken throughout,
- * the map's version moves with each move, a routing client created before both still reads every
- * acknowledged write and writes after them, every group's digests equal on its voters.
+ * Java API), then n3, a meta node, is drained ({@code ferry admin drain}, the CLI: its ranges and,
+ * last, its replica of the metadata group move; the file's meta line is rewritten and the new meta
+ * node runs the map service). Asserted: every move done, no range's leader ever reports fewer
+ * voters than the replication factor in samples taken throughout, the map's version moves with each
+ * move, a routing client created before both still reads every acknowledged write and writes after
+ * them, every group's digests equal on its voters.
  */
 @ExtendWith(NodeLogsOnFailure.class)
 class NodeMovesProcessIT {
@@ -67,6 +72,15 @@ class NodeMovesProcessIT {
 
   private static byte[] bytes(String s) {
     return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static String logOf(ProcessCluster cluster, String id) {
+    try {
+      return new String(
+          java.nio.file.Files.readAllBytes(cluster.logFile(id)), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      return "";
+    }
   }
 
   private static String keyOf(int range, String rest) {
@@ -90,9 +104,9 @@ class NodeMovesProcessIT {
     seed.write(mapFile);
     List<String> onN4 =
         seed.ranges().stream().filter(r -> r.replicas().contains("n4")).map(Range::group).toList();
-    List<String> onN5 =
-        seed.ranges().stream().filter(r -> r.replicas().contains("n5")).map(Range::group).toList();
-    LOG.info("n4 holds {}, n5 holds {}", onN4, onN5);
+    List<String> onN3 =
+        seed.ranges().stream().filter(r -> r.replicas().contains("n3")).map(Range::group).toList();
+    LOG.info("n4 holds {}, n3 holds {} and a replica of nm.meta", onN4, onN3);
     try (ProcessCluster cluster =
             ProcessCluster.builder(dir, 6)
                 .map(mapFile)
@@ -115,6 +129,7 @@ class NodeMovesProcessIT {
           },
           "the metadata group to be seeded");
       long v1 = map.read().version();
+      String metaTarget;
       ExecutorService pool = Executors.newFixedThreadPool(WRITERS + 1);
       AtomicBoolean stop = new AtomicBoolean();
       Map<String, String> acked = new ConcurrentHashMap<>();
@@ -211,7 +226,8 @@ class NodeMovesProcessIT {
         }
         assertEquals(onN4.size(), afterReplace.loadPerNode().get("n6").replicas());
 
-        // Drain: n5's replicas to the least loaded nodes, n4 (down) excluded (CLI).
+        // Drain: n3's replicas to the least loaded nodes, n4 (down) excluded, then its replica of
+        // the metadata group to a node not on the meta line (CLI).
         StringWriter err = new StringWriter();
         int exit =
             FerryCli.run(
@@ -219,7 +235,7 @@ class NodeMovesProcessIT {
                 new PrintWriter(err, true),
                 "admin",
                 "drain",
-                "n5",
+                "n3",
                 "--map",
                 mapFile.toString(),
                 "--exclude",
@@ -230,11 +246,19 @@ class NodeMovesProcessIT {
                 cluster.secretFile().toString());
         assertEquals(0, exit, err.toString());
         ClusterLayout afterDrain = map.read().layout();
-        assertEquals(afterReplace.version() + onN5.size(), afterDrain.version());
+        assertEquals(
+            afterReplace.version() + onN3.size() + 1,
+            afterDrain.version(),
+            "one version per range moved, and one for the meta line");
         for (Range r : afterDrain.ranges()) {
-          assertFalse(r.replicas().contains("n5"), r.toString());
+          assertFalse(r.replicas().contains("n3"), r.toString());
           assertFalse(r.replicas().contains("n4"), r.toString());
         }
+        List<String> meta = afterDrain.meta();
+        assertEquals(List.of("n1", "n2"), meta.subList(0, 2), "n3's place on the meta line");
+        metaTarget = meta.get(2);
+        assertTrue(Set.of("n5", "n6").contains(metaTarget), "not a meta node, not n4: " + meta);
+        assertEquals(meta, ClusterLayout.read(mapFile).meta(), "the file's meta line rewritten");
         long ackedAtEnd = acked.size();
         LocalCluster.await(T, () -> acked.size() > ackedAtEnd + 50, "writes after the drain");
         stop.set(true);
@@ -261,6 +285,22 @@ class NodeMovesProcessIT {
         }
         assertTrue(c.map().current().version() >= afterDrain.version(), "the client followed");
       }
+      // The metadata group's voters are the meta line's nodes; its new node runs the map service.
+      try (AdminClient a =
+          AdminClient.connect(
+              seed.node("n1"), AdminClient.groupId("nm.meta"), secret, null, "it")) {
+        assertEquals(
+            Set.copyOf(map.read().layout().meta()),
+            a.status().members().stream()
+                .filter(NodeStatus.Member::voter)
+                .map(NodeStatus.Member::id)
+                .collect(Collectors.toSet()));
+      }
+      String target = metaTarget;
+      LocalCluster.await(
+          T,
+          () -> logOf(cluster, target).contains("runs its map service"),
+          target + " to run the map service");
       // Every group's voters are the map's replicas, with equal digests.
       for (Range r : map.read().layout().ranges()) {
         GroupView g = ShardStatus.group(seed, r, secret, T);

@@ -16,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
@@ -111,8 +112,53 @@ final class NodeMoveCommand {
                 + ClusterLayout.metaGroupName(file.cluster())
                 + " is at version "
                 + result.layout().version());
+        Optional<Move> metaMove = metaMoved(result);
+        if (metaMove.isPresent()) {
+          rewriteMetaLine(result, metaMove.get(), out);
+        }
       }
       return report(result, out);
+    }
+
+    /** The metadata group's move, if it was planned and done. */
+    static Optional<Move> metaMoved(NodeMoves.Result r) {
+      return r.groups().stream()
+          .filter(g -> g.move().meta() && g.state() == State.DONE)
+          .map(GroupProgress::move)
+          .findFirst();
+    }
+
+    /**
+     * After the metadata group's replica moved: the file's {@code meta} line must name the new
+     * node, as the nodes and clients that open the file find the group through it (they still do
+     * while one node it names is a member, but after a second such move none may be). Writes the
+     * metadata group's layout (which records the move) to the file; if the move was not recorded
+     * (the group did not answer), says what to change by hand.
+     */
+    void rewriteMetaLine(NodeMoves.Result r, Move mv, PrintStream out) throws IOException {
+      ClusterLayout after = r.layout();
+      if (after.meta().contains(mv.to()) && !after.meta().contains(mv.from())) {
+        after.write(map);
+        out.println(
+            "map "
+                + map
+                + " rewritten at version "
+                + after.version()
+                + ": meta "
+                + String.join(",", after.meta()));
+      } else {
+        System.err.println(
+            "ferry: the metadata group's replica moved from "
+                + mv.from()
+                + " to "
+                + mv.to()
+                + " but the map did not record it: write "
+                + mv.to()
+                + " in place of "
+                + mv.from()
+                + " on the 'meta' line of "
+                + map);
+      }
     }
 
     /** Checks the arguments against the map file before any request (exit 2 on a problem). */

@@ -17,7 +17,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -26,8 +28,11 @@ import java.util.concurrent.atomic.AtomicReference;
  * it hosts every range whose replicas include the node; afterwards its storage decides (each group
  * it hosts is recorded there, {@link FerryNode}), so groups it gained or lost by replica moves are
  * kept gained or lost whatever the map file, possibly stale, says. A node on the map's {@code meta}
- * line also hosts the metadata group {@code <cluster>.meta} and runs its {@link MetadataService}
- * (seeding the group with the file's layout at version 1, reconciling it on the group's leader).
+ * line also hosts the metadata group {@code <cluster>.meta} (at its first start) and runs its
+ * {@link MetadataService} (seeding the group with the file's layout at version 1, reconciling it on
+ * the group's leader); so does a node that hosts the metadata group from its storage, or gains it
+ * at run time (a replacement or drain of a meta node moved it here), whatever the file's {@code
+ * meta} line says.
  */
 final class ShardedServer {
   private final ServerCommand cmd;
@@ -52,6 +57,19 @@ final class ShardedServer {
   static List<Range> rangesOf(ClusterLayout layout, String id) {
     layout.node(id);
     return layout.ranges().stream().filter(r -> r.replicas().contains(id)).toList();
+  }
+
+  /**
+   * Whether node {@code id} runs the {@link MetadataService} from its start: it is on the map
+   * file's {@code meta} line, or it hosts the metadata group from its storage (a replacement or
+   * drain moved the group's replica here; the file's {@code meta} line may predate that move).
+   *
+   * @param hosted the groups the started node hosts
+   */
+  static boolean runsMetadataService(ClusterLayout file, String id, Set<String> hosted) {
+    return file.replicated()
+        && (MetadataService.hosts(file, id)
+            || hosted.contains(ClusterLayout.metaGroupName(file.cluster())));
   }
 
   int run() throws IOException, InterruptedException {
@@ -128,10 +146,37 @@ final class ShardedServer {
               node.close();
             });
     node.start();
-    if (hostsMeta) {
+    if (runsMetadataService(layout, cmd.id, node.groups().keySet())) {
       meta.set(
           MetadataService.start(
               node, layout, secret, tls.orElse(null), MetadataService.DEFAULT_PERIOD));
+    } else if (layout.replicated()) {
+      // A replacement or drain of a meta node may move the metadata group here at run time (a
+      // group management request): the node then runs its service too (its reconciler runs on
+      // the group's leader only, which may be this node).
+      node.scheduler()
+          .scheduleWithFixedDelay(
+              () -> {
+                if (meta.get() == null && node.group(metaGroup).isPresent()) {
+                  MetadataService started =
+                      MetadataService.start(
+                          node, layout, secret, tls.orElse(null), MetadataService.DEFAULT_PERIOD);
+                  if (meta.compareAndSet(null, started)) {
+                    System.out.println(
+                        "ferry server "
+                            + cmd.id
+                            + ": hosts the metadata group "
+                            + metaGroup
+                            + " now (a replica moved here); runs its map service");
+                    System.out.flush();
+                  } else {
+                    started.close();
+                  }
+                }
+              },
+              MetadataService.DEFAULT_PERIOD.toMillis(),
+              MetadataService.DEFAULT_PERIOD.toMillis(),
+              TimeUnit.MILLISECONDS);
     }
     System.out.println(
         "ferry server "

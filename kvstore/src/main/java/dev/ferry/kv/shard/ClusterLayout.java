@@ -399,6 +399,42 @@ public record ClusterLayout(
   }
 
   /**
+   * This layout with the metadata group's replica on {@code from} moved to {@code to} (at the same
+   * place of the {@code meta} line), and the version one higher: what a replacement or drain of a
+   * meta node records once the metadata group's own membership changed.
+   *
+   * @throws IllegalArgumentException if this map has no {@code meta} line, {@code from} is not on
+   *     it, or {@code to} is not a node of the map or already on it
+   */
+  public ClusterLayout withMetaMoved(String from, String to) {
+    node(to);
+    if (!meta.contains(from)) {
+      throw new IllegalArgumentException(from + " is not a metadata node (meta " + meta + ")");
+    }
+    if (meta.contains(to)) {
+      throw new IllegalArgumentException(to + " is a metadata node already (meta " + meta + ")");
+    }
+    List<String> moved = new ArrayList<>(meta);
+    moved.set(moved.indexOf(from), to);
+    return new ClusterLayout(cluster, version + 1, replication, nodes, ranges, moved, zones);
+  }
+
+  /**
+   * This layout with the {@code meta} line set to {@code newMeta} (in that order), and the version
+   * one higher: what the metadata group's reconciler stores when the group's own configuration
+   * disagrees with the line.
+   *
+   * @throws IllegalArgumentException if this map has no {@code meta} line, or {@code newMeta} is
+   *     not 3 or 5 distinct nodes of the map
+   */
+  public ClusterLayout withMeta(List<String> newMeta) {
+    if (meta.isEmpty()) {
+      throw new IllegalArgumentException("the map of " + cluster + " has no meta line");
+    }
+    return new ClusterLayout(cluster, version + 1, replication, nodes, ranges, newMeta, zones);
+  }
+
+  /**
    * This layout with range {@code index}'s replicas set to {@code replicas} (in that order), and
    * the version one higher: what the metadata group's reconciler stores when a group's own
    * configuration disagrees with the map.

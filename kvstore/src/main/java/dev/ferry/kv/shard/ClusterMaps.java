@@ -4,6 +4,7 @@ import dev.ferry.raft.TlsFiles;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -111,6 +112,47 @@ public final class ClusterMaps {
     throw new IllegalStateException(
         "the move of range "
             + range
+            + " was not recorded: the map changed under each of "
+            + CAS_ATTEMPTS
+            + " attempts");
+  }
+
+  /**
+   * Records a finished move of the metadata group's own replica: the {@code meta} line names {@code
+   * to} where it named {@code from}, version + 1, by compare-and-set as {@link
+   * #recordMove(ReplicatedClusterMap, int, String, String)} does. If the map already shows the
+   * move, nothing changes. Call it after the metadata group's configuration changed. Blocks on the
+   * metadata group (reached through any of the map's known meta nodes that is still a member).
+   *
+   * @return the map's layout afterwards
+   * @throws IOException if the metadata group did not answer
+   * @throws IllegalArgumentException if {@code from} is not on the map's {@code meta} line, or
+   *     {@code to} is no node of the map
+   * @throws IllegalStateException if the group holds no layout yet, or other writers won every race
+   */
+  public static ClusterLayout recordMetaMove(ReplicatedClusterMap map, String from, String to)
+      throws IOException {
+    for (int i = 0; i < CAS_ATTEMPTS; i++) {
+      ReplicatedClusterMap.Stored s = map.read();
+      if (s.layout() == null) {
+        throw new IllegalStateException(
+            "the metadata group holds no map yet (its nodes seed it at their first start)");
+      }
+      List<String> meta = s.layout().meta();
+      if (meta.contains(to) && !meta.contains(from)) {
+        return s.layout();
+      }
+      ReplicatedClusterMap.CasResult c =
+          map.compareAndSet(s.version(), s.layout().withMetaMoved(from, to));
+      if (c.applied()) {
+        return c.current();
+      }
+    }
+    throw new IllegalStateException(
+        "the move of the metadata replica from "
+            + from
+            + " to "
+            + to
             + " was not recorded: the map changed under each of "
             + CAS_ATTEMPTS
             + " attempts");

@@ -23,7 +23,11 @@ import org.slf4j.LoggerFactory;
  *       the replication factor (a move between its add and its remove), is left for a later round;
  *       a settled group whose voters differ from the map's replicas gets them recorded, by
  *       compare-and-set from the version read (replicas that stay keep their place, new ones take
- *       the free places), one INFO line per repair. A lost race ends the round.
+ *       the free places), one INFO line per repair. A lost race ends the round;
+ *   <li>on the leader still, the same for the metadata group's own voters and the map's {@code
+ *       meta} line ({@link MetaVoters}): a settled group of as many voters as the line has nodes,
+ *       whose voters differ from it (a meta move done and not recorded), gets them recorded the
+ *       same way.
  * </ol>
  *
  * <p>Concurrency: rounds run on one thread at a time (the caller's scheduler); a round blocks on
@@ -44,10 +48,23 @@ public final class MapReconciler {
     Optional<List<String>> of(ClusterLayout layout, Range range) throws IOException;
   }
 
+  /** Where the metadata group's replicas are, by its own configuration. */
+  @FunctionalInterface
+  public interface MetaVoters {
+    /**
+     * The metadata group's voters by its leader's configuration, or empty when it has a membership
+     * change pending or no member answered. Blocks on the network.
+     *
+     * @param layout the layout read (its meta nodes' addresses)
+     */
+    Optional<List<String>> of(ClusterLayout layout) throws IOException;
+  }
+
   private final ReplicatedClusterMap map;
   private final ClusterLayout seed;
   private final BooleanSupplier metaLeader;
   private final Voters voters;
+  private final MetaVoters metaVoters;
 
   /**
    * A reconciler of {@code map}.
@@ -58,10 +75,29 @@ public final class MapReconciler {
    */
   public MapReconciler(
       ReplicatedClusterMap map, ClusterLayout seed, BooleanSupplier metaLeader, Voters voters) {
+    this(map, seed, metaLeader, voters, l -> Optional.empty());
+  }
+
+  /**
+   * A reconciler of {@code map} that also keeps the {@code meta} line true to the metadata group's
+   * own voters.
+   *
+   * @param seed the layout to seed an empty metadata group with (the descriptor's)
+   * @param metaLeader whether this node leads the metadata group now
+   * @param voters reads a group's voters
+   * @param metaVoters reads the metadata group's voters
+   */
+  public MapReconciler(
+      ReplicatedClusterMap map,
+      ClusterLayout seed,
+      BooleanSupplier metaLeader,
+      Voters voters,
+      MetaVoters metaVoters) {
     this.map = Objects.requireNonNull(map, "map");
     this.seed = Objects.requireNonNull(seed, "seed");
     this.metaLeader = Objects.requireNonNull(metaLeader, "metaLeader");
     this.voters = Objects.requireNonNull(voters, "voters");
+    this.metaVoters = Objects.requireNonNull(metaVoters, "metaVoters");
   }
 
   /**
@@ -125,7 +161,68 @@ public final class MapReconciler {
         return repaired;
       }
     }
-    return repaired;
+    return repaired + repairMeta(l);
+  }
+
+  /** The metadata group's part of a round, from layout {@code l}: 1 if it repaired the line. */
+  private int repairMeta(ClusterLayout l) {
+    Optional<List<String>> repair;
+    try {
+      ClusterLayout at = l;
+      repair = metaVoters.of(at).flatMap(v -> repairMeta(at, v));
+    } catch (IOException | RuntimeException e) {
+      LOG.debug("voters of the metadata group not read: {}", e.toString());
+      return 0;
+    }
+    if (repair.isEmpty()) {
+      return 0;
+    }
+    try {
+      ClusterLayout next = l.withMeta(repair.get());
+      if (!map.compareAndSet(l.version(), next).applied()) {
+        return 0;
+      }
+      LOG.info(
+          "cluster map of {}: meta {} -> {} as the metadata group's configuration says (version"
+              + " {})",
+          l.cluster(),
+          l.meta(),
+          repair.get(),
+          next.version());
+      return 1;
+    } catch (IOException | IllegalArgumentException e) {
+      LOG.warn("cluster map of {}: meta line not repaired: {}", l.cluster(), e.toString());
+      return 0;
+    }
+  }
+
+  /**
+   * The {@code meta} line to record when the metadata group's {@code voters} differ from it: as
+   * {@link #repair} does for a range (the line's nodes that are voters keep their places, the other
+   * voters, sorted, take the others'), the line's length standing for the replication factor.
+   */
+  static Optional<List<String>> repairMeta(ClusterLayout l, List<String> voters) {
+    Set<String> truth = new HashSet<>(voters);
+    if (truth.equals(new HashSet<>(l.meta())) || truth.size() != l.meta().size()) {
+      return Optional.empty();
+    }
+    Set<String> known = new HashSet<>();
+    l.nodes().forEach(n -> known.add(n.id()));
+    if (!known.containsAll(truth)) {
+      LOG.warn(
+          "cluster map of {}: the metadata group has voters {} the map does not list all of; not"
+              + " repaired",
+          l.cluster(),
+          voters);
+      return Optional.empty();
+    }
+    List<String> added =
+        new ArrayList<>(voters.stream().filter(v -> !l.meta().contains(v)).sorted().toList());
+    List<String> out = new ArrayList<>();
+    for (String n : l.meta()) {
+      out.add(truth.contains(n) ? n : added.remove(0));
+    }
+    return Optional.of(List.copyOf(out));
   }
 
   /**

@@ -90,7 +90,8 @@ public final class MetadataService implements AutoCloseable {
             map,
             seed,
             () -> node.group(metaGroup).map(FerryServer::isLeader).orElse(false),
-            (l, r) -> voters(l, r, secret, tls, node.self().id()));
+            (l, r) -> voters(l, r, secret, tls, node.self().id()),
+            l -> metaVoters(l, node.self(), secret, tls));
     // One thread at most, none while idle; a round handed over while one runs is refused.
     ThreadPoolExecutor rounds =
         new ThreadPoolExecutor(
@@ -142,10 +143,29 @@ public final class MetadataService implements AutoCloseable {
   static Optional<List<String>> voters(
       ClusterLayout l, Range r, ClusterSecret secret, TlsFiles tls, String clientId)
       throws IOException {
-    String groupId = AdminClient.groupId(r.group());
-    Exception last = null;
     List<PeerAddress> asked = new ArrayList<>(l.peers(r));
     l.nodes().stream().filter(n -> !r.replicas().contains(n.id())).forEach(asked::add);
+    return voters(r.group(), asked, secret, tls, clientId);
+  }
+
+  /**
+   * The metadata group's own voters as its leader reports them, asking this node ({@code self},
+   * which leads it when the reconciler asks) first, then the layout's meta nodes; empty while a
+   * change is pending or if none answers.
+   */
+  static Optional<List<String>> metaVoters(
+      ClusterLayout l, PeerAddress self, ClusterSecret secret, TlsFiles tls) throws IOException {
+    List<PeerAddress> asked = new ArrayList<>(List.of(self));
+    l.metaPeers().stream().filter(p -> !p.id().equals(self.id())).forEach(asked::add);
+    return voters(ClusterLayout.metaGroupName(l.cluster()), asked, secret, tls, self.id());
+  }
+
+  /** {@code group}'s voters by its leader, asking the nodes {@code asked} in turn. */
+  private static Optional<List<String>> voters(
+      String group, List<PeerAddress> asked, ClusterSecret secret, TlsFiles tls, String clientId)
+      throws IOException {
+    String groupId = AdminClient.groupId(group);
+    Exception last = null;
     for (PeerAddress p : asked) {
       try {
         NodeStatus st = status(p, groupId, secret, tls, clientId);
@@ -173,7 +193,7 @@ public final class MetadataService implements AutoCloseable {
       }
     }
     if (last != null) {
-      throw new IOException("no node answered with " + r.group() + "'s configuration", last);
+      throw new IOException("no node answered with " + group + "'s configuration", last);
     }
     return Optional.empty();
   }

@@ -41,6 +41,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  *       TransferPriority#REBALANCE}; {@code node} keeps serving until each move removes it.
  * </ul>
  *
+ * <p>When {@code node} is on the map's {@code meta} line (it hosts a replica of the metadata group
+ * {@code <cluster>.meta}), that replica moves too, by the same kind of move, after every range's
+ * move ended: to the new node for a replacement, to a node not on the {@code meta} line for a
+ * drain. It is recorded in the replicated map by {@link ClusterMaps#recordMetaMove} (the {@code
+ * meta} line then names the new node).
+ *
  * <p>The moves run at most {@link Options#parallelism} at a time on a pool of that many threads
  * (each move only waits: its change runs at the group's leader, its install is fetched by the
  * target from the group's own replicas). Each move is recorded in the map as soon as it is done:
@@ -125,18 +131,31 @@ public final class NodeMoves {
   }
 
   /**
-   * One planned move: range {@code range}'s replica on {@code from} goes to {@code to}.
+   * One planned move: range {@code range}'s replica on {@code from} goes to {@code to}; or, with
+   * {@code range} {@link #META_RANGE}, the metadata group's own replica on {@code from} (a node of
+   * the map's {@code meta} line) goes to {@code to}.
    *
-   * @param range the range's index
-   * @param group the range's group
+   * @param range the range's index, or {@link #META_RANGE} for the metadata group
+   * @param group the range's group, or the metadata group {@code <cluster>.meta}
    * @param from the node giving the replica up
    * @param to the node taking it
    */
   public record Move(int range, String group, String from, String to) {
+    /** The {@link #range} of the metadata group's move: it is no range. */
+    public static final int META_RANGE = -1;
+
     public Move {
       Objects.requireNonNull(group, "group");
       Objects.requireNonNull(from, "from");
       Objects.requireNonNull(to, "to");
+      if (range < META_RANGE) {
+        throw new IllegalArgumentException("range must be >= 0, or META_RANGE: " + range);
+      }
+    }
+
+    /** Whether this moves the metadata group's replica (not a range's). */
+    public boolean meta() {
+      return range == META_RANGE;
     }
   }
 
@@ -198,7 +217,7 @@ public final class NodeMoves {
    * The whole node's progress.
    *
    * @param node the node replaced or drained
-   * @param groups every group's move, in range order
+   * @param groups every group's move, in range order (the metadata group's last)
    * @param elapsed time since the start
    */
   public record NodeProgress(String node, List<GroupProgress> groups, Duration elapsed) {
@@ -258,7 +277,8 @@ public final class NodeMoves {
    * What a replacement or drain ended with.
    *
    * @param node the node replaced or drained
-   * @param groups every group's move as it ended (DONE or FAILED), in range order
+   * @param groups every group's move as it ended (DONE or FAILED), in range order (the metadata
+   *     group's last)
    * @param layout the map's layout afterwards: for a replicated map, the last one recorded (or
    *     read); for a static map, the layout given with every done move applied at version + 1 (the
    *     same layout if nothing changed) — write it to the descriptor file
@@ -299,12 +319,13 @@ public final class NodeMoves {
    * {@link ReplicatedClusterMap}, the metadata group's, or the cached one if the group does not
    * answer) moves that replica to {@code with}, install priority {@link TransferPriority#REPAIR}.
    * If {@code with} is not a node of the map, it is added to it first (a replicated map: by
-   * compare-and-set; a static map: in {@link Result#layout}). {@code node} may be down. Blocks
-   * until every move ended.
+   * compare-and-set; a static map: in {@link Result#layout}). If {@code node} is a metadata node
+   * (on the map's {@code meta} line), its replica of the metadata group moves to {@code with} too,
+   * last. {@code node} may be down. Blocks until every move ended.
    *
    * @throws IllegalArgumentException before any move, if {@code node} is no node of the map, {@code
-   *     with} is {@code node} or has another address than the map gives its id, or {@code with}
-   *     already holds a replica of a range {@code node} holds
+   *     with} is {@code node} or has another address than the map gives its id, {@code with}
+   *     already holds a replica of a range {@code node} holds, or both are metadata nodes
    * @throws IOException if the map could not be changed to add {@code with} (the metadata group did
    *     not answer)
    */
@@ -324,11 +345,12 @@ public final class NodeMoves {
   /**
    * Drains {@code node}: each range with a replica on it moves that replica to a node chosen by
    * {@link #planDrain} (the least loaded, in distinct zones when the labels allow; never one of
-   * {@link Options#excluded}), install priority {@link TransferPriority#REBALANCE}. Blocks until
-   * every move ended.
+   * {@link Options#excluded}), install priority {@link TransferPriority#REBALANCE}. If {@code node}
+   * is a metadata node, its replica of the metadata group moves last, to a node {@link #planDrain}
+   * picks among those not on the {@code meta} line. Blocks until every move ended.
    *
-   * @throws IllegalArgumentException before any move, if {@code node} is no node of the map or a
-   *     range has no node left to take its replica
+   * @throws IllegalArgumentException before any move, if {@code node} is no node of the map, or a
+   *     range (or the metadata group) has no node left to take its replica
    */
   public static Result drain(ClusterMap map, String node, Options options, Listener listener)
       throws IOException {
@@ -339,7 +361,8 @@ public final class NodeMoves {
 
   /**
    * The moves of a replacement: one per range holding {@code node}, to {@code with}, in range
-   * order.
+   * order; then, if {@code node} is on the {@code meta} line, the metadata group's move to {@code
+   * with}.
    *
    * @throws IllegalArgumentException as {@link #replace} says
    */
@@ -370,7 +393,25 @@ public final class NodeMoves {
         out.add(new Move(r.index(), r.group(), node, with));
       }
     }
+    if (layout.meta().contains(node)) {
+      if (layout.meta().contains(with)) {
+        throw new IllegalArgumentException(
+            with
+                + " is a metadata node already (meta "
+                + layout.meta()
+                + "): it cannot take "
+                + node
+                + "'s metadata replica too; drain "
+                + node
+                + " instead");
+      }
+      out.add(metaMove(layout, node, with));
+    }
     return List.copyOf(out);
+  }
+
+  private static Move metaMove(ClusterLayout layout, String from, String to) {
+    return new Move(Move.META_RANGE, ClusterLayout.metaGroupName(layout.cluster()), from, to);
   }
 
   /**
@@ -378,7 +419,10 @@ public final class NodeMoves {
    * node not holding the range and not in {@code excluded}, preferring (1) a node whose zone none
    * of the range's other replicas is in, when the map has zone labels (a node without a label is a
    * zone of its own), then (2) the fewest replicas, counting those this plan moved to it, then (3)
-   * the map's node order. Pure and deterministic.
+   * the map's node order. Then, if {@code node} is on the {@code meta} line, the metadata group's
+   * move, picked the same way among the nodes not on the {@code meta} line (a zone none of the
+   * other metadata nodes is in, then the fewest range replicas counting this plan's moves, then
+   * node order). Pure and deterministic.
    *
    * @throws IllegalArgumentException if {@code node} is no node of the map, or a range has no
    *     candidate left
@@ -387,34 +431,12 @@ public final class NodeMoves {
     layout.node(node);
     Map<String, Integer> load = new HashMap<>();
     layout.loadPerNode().forEach((id, l) -> load.put(id, l.replicas()));
-    boolean zoned = !layout.zones().isEmpty();
     List<Move> out = new ArrayList<>();
     for (Range r : layout.ranges()) {
       if (!r.replicas().contains(node)) {
         continue;
       }
-      Set<String> zonesTaken = new HashSet<>();
-      for (String id : r.replicas()) {
-        if (!id.equals(node)) {
-          zonesTaken.add(zoneOf(layout, id));
-        }
-      }
-      String best = null;
-      boolean bestFreshZone = false;
-      for (PeerAddress p : layout.nodes()) {
-        String id = p.id();
-        if (r.replicas().contains(id) || excluded.contains(id)) {
-          continue;
-        }
-        boolean freshZone = zoned && !zonesTaken.contains(zoneOf(layout, id));
-        int l = load.getOrDefault(id, 0);
-        if (best == null
-            || (freshZone && !bestFreshZone)
-            || (freshZone == bestFreshZone && l < load.getOrDefault(best, 0))) {
-          best = id;
-          bestFreshZone = freshZone;
-        }
-      }
+      String best = pick(layout, node, r.replicas(), excluded, load);
       if (best == null) {
         throw new IllegalArgumentException(
             "range "
@@ -431,7 +453,57 @@ public final class NodeMoves {
       load.merge(best, 1, Integer::sum);
       out.add(new Move(r.index(), r.group(), node, best));
     }
+    if (layout.meta().contains(node)) {
+      String best = pick(layout, node, layout.meta(), excluded, load);
+      if (best == null) {
+        throw new IllegalArgumentException(
+            "the metadata group (meta "
+                + layout.meta()
+                + ") has no node left to take "
+                + node
+                + "'s replica"
+                + (excluded.isEmpty() ? "" : " (excluded: " + excluded + ")"));
+      }
+      out.add(metaMove(layout, node, best));
+    }
     return List.copyOf(out);
+  }
+
+  /**
+   * The drain target for a group whose members are {@code members} (including {@code node}): not a
+   * member, not excluded; first a node in a zone no other member is in (when the map has zones),
+   * then the least {@code load}, then node order. Null if there is none.
+   */
+  private static String pick(
+      ClusterLayout layout,
+      String node,
+      List<String> members,
+      Set<String> excluded,
+      Map<String, Integer> load) {
+    boolean zoned = !layout.zones().isEmpty();
+    Set<String> zonesTaken = new HashSet<>();
+    for (String id : members) {
+      if (!id.equals(node)) {
+        zonesTaken.add(zoneOf(layout, id));
+      }
+    }
+    String best = null;
+    boolean bestFreshZone = false;
+    for (PeerAddress p : layout.nodes()) {
+      String id = p.id();
+      if (members.contains(id) || id.equals(node) || excluded.contains(id)) {
+        continue;
+      }
+      boolean freshZone = zoned && !zonesTaken.contains(zoneOf(layout, id));
+      int l = load.getOrDefault(id, 0);
+      if (best == null
+          || (freshZone && !bestFreshZone)
+          || (freshZone == bestFreshZone && l < load.getOrDefault(best, 0))) {
+        best = id;
+        bestFreshZone = freshZone;
+      }
+    }
+    return best;
   }
 
   private static String zoneOf(ClusterLayout layout, String id) {
@@ -530,21 +602,22 @@ public final class NodeMoves {
     List<Future<Optional<ClusterLayout>>> futures = new ArrayList<>();
     try {
       for (Move m : plan) {
-        MoveRequest request =
-            new MoveRequest(
-                    m.group(),
-                    layout.peers(layout.range(m.range())),
-                    m.from(),
-                    layout.node(m.to()),
-                    options.deadline())
-                .withPriority(priority);
-        futures.add(pool.submit(() -> moveOne(mover, request, m, replicated, tracker)));
+        if (!m.meta()) {
+          MoveRequest request = request(layout, m, priority, options);
+          futures.add(pool.submit(() -> moveOne(mover, request, m, replicated, tracker)));
+        }
       }
       ClusterLayout last = layout;
       for (Future<Optional<ClusterLayout>> f : futures) {
-        Optional<ClusterLayout> recorded = f.get();
-        if (recorded.isPresent() && recorded.get().version() > last.version()) {
-          last = recorded.get();
+        last = newer(last, f.get());
+      }
+      // The metadata group's own replica moves last, once every range's move ended (and was
+      // recorded by the metadata group while it still had all of its replicas).
+      for (Move m : plan) {
+        if (m.meta()) {
+          MoveRequest request = request(layout, m, priority, options);
+          last =
+              newer(last, pool.submit(() -> moveOne(mover, request, m, replicated, tracker)).get());
         }
       }
       ClusterLayout after = replicated == null ? applied(layout, tracker.done()) : last;
@@ -557,6 +630,20 @@ public final class NodeMoves {
     } finally {
       pool.shutdownNow();
     }
+  }
+
+  /** The mover's request for {@code m}: the group's known members are the layout's. */
+  private static MoveRequest request(
+      ClusterLayout layout, Move m, TransferPriority priority, Options options) {
+    List<PeerAddress> known = m.meta() ? layout.metaPeers() : layout.peers(layout.range(m.range()));
+    return new MoveRequest(m.group(), known, m.from(), layout.node(m.to()), options.deadline())
+        .withPriority(priority);
+  }
+
+  private static ClusterLayout newer(ClusterLayout last, Optional<ClusterLayout> recorded) {
+    return recorded.isPresent() && recorded.get().version() > last.version()
+        ? recorded.get()
+        : last;
   }
 
   /**
@@ -606,7 +693,11 @@ public final class NodeMoves {
     Optional<ClusterLayout> recorded = Optional.empty();
     if (replicated != null) {
       try {
-        recorded = Optional.of(ClusterMaps.recordMove(replicated, m.range(), m.from(), m.to()));
+        recorded =
+            Optional.of(
+                m.meta()
+                    ? ClusterMaps.recordMetaMove(replicated, m.from(), m.to())
+                    : ClusterMaps.recordMove(replicated, m.range(), m.from(), m.to()));
       } catch (IOException | RuntimeException e) {
         tracker.step(
             m,
@@ -635,6 +726,12 @@ public final class NodeMoves {
   static ClusterLayout applied(ClusterLayout layout, List<Move> done) {
     ClusterLayout out = layout;
     for (Move m : done) {
+      if (m.meta()) {
+        if (out.meta().contains(m.from()) && !out.meta().contains(m.to())) {
+          out = out.withMetaMoved(m.from(), m.to());
+        }
+        continue;
+      }
       Range r = out.range(m.range());
       if (r.replicas().contains(m.from()) && !r.replicas().contains(m.to())) {
         out = out.withReplicaMoved(m.range(), m.from(), m.to());

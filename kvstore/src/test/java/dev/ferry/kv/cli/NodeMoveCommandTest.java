@@ -1,9 +1,11 @@
 package dev.ferry.kv.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.kv.shard.ClusterLayout;
+import dev.ferry.kv.shard.NodeMoves;
 import dev.ferry.kv.shard.NodeMoves.GroupProgress;
 import dev.ferry.kv.shard.NodeMoves.Move;
 import dev.ferry.kv.shard.NodeMoves.NodeProgress;
@@ -21,7 +23,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -120,6 +124,48 @@ class NodeMoveCommandTest {
     assertTrue(row.startsWith("0     m.r0"), row);
     assertTrue(row.contains(String.join(",", l.range(0).replicas())), row);
     assertTrue(row.endsWith("(no leader answered)"), row);
+  }
+
+  @Test
+  void aDoneMetaMoveRewritesTheMetaLineAndItsNewNodeRunsTheMetadataService() throws IOException {
+    ClusterLayout plain = ClusterLayout.read(map);
+    ClusterLayout file =
+        new ClusterLayout(
+            "m", 1, 3, plain.nodes(), plain.ranges(), List.of("n1", "n2", "n3"), Map.of());
+    file.write(map);
+    Move metaMove = new Move(Move.META_RANGE, "m.meta", "n3", "n4");
+    ClusterLayout recorded = file.withVersion(6).withMetaMoved("n3", "n4");
+    NodeMoves.Result result =
+        new NodeMoves.Result(
+            "n3",
+            List.of(new GroupProgress(metaMove, State.DONE, 0, 0, Optional.empty())),
+            recorded,
+            Duration.ofSeconds(1));
+    assertEquals(Optional.of(metaMove), NodeMoveCommand.Base.metaMoved(result));
+    NodeMoveCommand.Replace cmd = new NodeMoveCommand.Replace();
+    cmd.map = map;
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    cmd.rewriteMetaLine(result, metaMove, new PrintStream(bytes, true, StandardCharsets.UTF_8));
+    assertEquals(List.of("n1", "n2", "n4"), ClusterLayout.read(map).meta());
+    assertEquals(7, ClusterLayout.read(map).version());
+    String printed = bytes.toString(StandardCharsets.UTF_8);
+    assertTrue(printed.contains("meta n1,n2,n4"), printed);
+    // A failed meta move is no reason to rewrite the file.
+    NodeMoves.Result failed =
+        new NodeMoves.Result(
+            "n3",
+            List.of(new GroupProgress(metaMove, State.FAILED, 0, 0, Optional.of("deadline"))),
+            file,
+            Duration.ofSeconds(1));
+    assertEquals(Optional.empty(), NodeMoveCommand.Base.metaMoved(failed));
+
+    // n4, not on the file's meta line, runs the metadata service once it hosts m.meta (moved
+    // there, back from its storage after a restart); a node on the meta line always does; a
+    // static map has no metadata group.
+    assertTrue(ShardedServer.runsMetadataService(file, "n4", Set.of("m.meta", "m.r0")));
+    assertFalse(ShardedServer.runsMetadataService(file, "n4", Set.of("m.r0")));
+    assertTrue(ShardedServer.runsMetadataService(file, "n3", Set.of()));
+    assertFalse(ShardedServer.runsMetadataService(plain, "n4", Set.of("m.meta")));
   }
 
   @Test

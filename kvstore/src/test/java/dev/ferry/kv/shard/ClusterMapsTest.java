@@ -105,4 +105,31 @@ class ClusterMapsTest {
         IllegalArgumentException.class,
         () -> l.withReplicas(0, List.of(map.get(0), map.get(0), spare)));
   }
+
+  @Test
+  void theReconcilerRecordsTheMetadataGroupsSettledVotersOnTheMetaLine() {
+    ClusterLayout l = replicated(3);
+    String spare = "n4";
+    assertEquals(
+        Optional.empty(), MapReconciler.repairMeta(l, List.of("n3", "n1", "n2")), "agreeing");
+    assertEquals(
+        Optional.of(List.of("n1", spare, "n3")),
+        MapReconciler.repairMeta(l, List.of("n1", "n3", spare)),
+        "a meta move done and not recorded: the new voter in the old one's place");
+    assertEquals(
+        Optional.empty(),
+        MapReconciler.repairMeta(l, List.of("n1", "n2", "n3", spare)),
+        "four voters (a meta move between its add and its remove): later");
+    assertEquals(
+        Optional.empty(),
+        MapReconciler.repairMeta(l, List.of("n1", "n2", "n9")),
+        "a voter the map does not know: not recorded");
+    ClusterLayout repaired = l.withMeta(List.of("n1", spare, "n3"));
+    assertEquals(4, repaired.version());
+    assertEquals(List.of("n1", spare, "n3"), repaired.meta());
+    assertEquals(repaired, l.withMetaMoved("n2", spare), "the same as the move recorded");
+    assertThrows(IllegalArgumentException.class, () -> l.withMeta(List.of("n1", "n1", "n3")));
+    assertThrows(IllegalArgumentException.class, () -> l.withMetaMoved("n4", "n1"));
+    assertThrows(IllegalArgumentException.class, () -> fourRanges().withMeta(List.of("n1")));
+  }
 }

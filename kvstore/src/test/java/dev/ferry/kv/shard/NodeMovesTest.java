@@ -118,6 +118,80 @@ class NodeMovesTest {
         List.of(new Move(0, "c.r0", "n1", "n4")), NodeMoves.planDrain(l, "n1", Set.of("n2")));
   }
 
+  /** {@code l} with the metadata group on {@code meta}. */
+  private static ClusterLayout withMeta(ClusterLayout l, List<String> meta) {
+    return new ClusterLayout(
+        l.cluster(), l.version(), l.replication(), l.nodes(), l.ranges(), meta, l.zones());
+  }
+
+  @Test
+  void aMetaNodesReplacementMovesTheMetadataReplicaToTheNewNodeLast() {
+    ClusterLayout l = withMeta(fourOnFour(5, Map.of()), List.of("n1", "n2", "n3"));
+    assertEquals(
+        List.of(
+            new Move(0, "c.r0", "n1", "n5"),
+            new Move(2, "c.r2", "n1", "n5"),
+            new Move(3, "c.r3", "n1", "n5"),
+            new Move(Move.META_RANGE, "c.meta", "n1", "n5")),
+        NodeMoves.planReplace(l, "n1", "n5"));
+    assertTrue(NodeMoves.planReplace(l, "n1", "n5").get(3).meta());
+    // n4 holds no metadata replica: only its ranges move.
+    assertTrue(NodeMoves.planReplace(l, "n4", "n5").stream().noneMatch(Move::meta));
+    // A meta node holding none of the ranges: the metadata replica alone.
+    ClusterLayout onlyMeta = withMeta(fourOnFour(6, Map.of()), List.of("n1", "n2", "n5"));
+    assertEquals(
+        List.of(new Move(Move.META_RANGE, "c.meta", "n5", "n6")),
+        NodeMoves.planReplace(onlyMeta, "n5", "n6"));
+    IllegalArgumentException both =
+        assertThrows(
+            IllegalArgumentException.class, () -> NodeMoves.planReplace(onlyMeta, "n5", "n1"));
+    assertTrue(both.getMessage().contains("n1 is a metadata node already"), both.getMessage());
+    // Done, the move goes into a static layout as into the map: the meta line names n6.
+    assertEquals(
+        List.of("n1", "n2", "n6"),
+        NodeMoves.applied(onlyMeta, NodeMoves.planReplace(onlyMeta, "n5", "n6")).meta());
+  }
+
+  @Test
+  void aMetaNodesDrainMovesTheMetadataReplicaLastToANodeNotOnTheMetaLine() {
+    // Loads: n1 2, n2 0, n3 2, n4 3, n5 2. Draining n1 moves ranges 0 and 1 to n2 (the least
+    // loaded); the metadata replica cannot go to n2 or n3 (meta nodes) and goes to n5 (2 < 3).
+    ClusterLayout l =
+        withMeta(
+            layout(
+                5,
+                Map.of(),
+                List.of(
+                    List.of("n1", "n3", "n4"),
+                    List.of("n1", "n4", "n5"),
+                    List.of("n3", "n4", "n5"))),
+            List.of("n1", "n2", "n3"));
+    assertEquals(
+        List.of(
+            new Move(0, "c.r0", "n1", "n2"),
+            new Move(1, "c.r1", "n1", "n2"),
+            new Move(Move.META_RANGE, "c.meta", "n1", "n5")),
+        NodeMoves.planDrain(l, "n1", Set.of()));
+    // With zones, a node in a zone no other meta node is in first, even if more loaded: n2 is in
+    // a, n3 and n5 in b, n4 in c.
+    ClusterLayout zoned =
+        new ClusterLayout(
+            l.cluster(),
+            l.version(),
+            l.replication(),
+            l.nodes(),
+            l.ranges(),
+            l.meta(),
+            Map.of("n1", "a", "n2", "a", "n3", "b", "n4", "c", "n5", "b"));
+    List<Move> plan = NodeMoves.planDrain(zoned, "n1", Set.of());
+    assertEquals(new Move(Move.META_RANGE, "c.meta", "n1", "n4"), plan.get(plan.size() - 1));
+    // Excluded or on the meta line, no node is left for the metadata replica.
+    IllegalArgumentException none =
+        assertThrows(
+            IllegalArgumentException.class, () -> NodeMoves.planDrain(l, "n3", Set.of("n4", "n5")));
+    assertTrue(none.getMessage().contains("metadata group"), none.getMessage());
+  }
+
   @Test
   void aDrainWithNoCandidateLeftIsRefusedNamingTheRange() {
     IllegalArgumentException e =

@@ -10,6 +10,8 @@ import dev.ferry.kv.KvStateMachine;
 import dev.ferry.raft.ClusterSecret;
 import dev.ferry.raft.FerryNode;
 import dev.ferry.raft.GroupSpec;
+import dev.ferry.raft.admin.AdminClient;
+import dev.ferry.raft.admin.NodeStatus;
 import dev.ferry.raft.admin.ReplicaMover;
 import dev.ferry.raft.admin.ReplicaMover.MoveRequest;
 import dev.ferry.shipping.PeerAddress;
@@ -23,6 +25,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -33,9 +37,11 @@ import org.junit.jupiter.api.io.TempDir;
  * stale peers of a moved range host nothing any more), a move recorded with {@link
  * ClusterMaps#recordMove}, a move left for the reconciler to record, a client created before the
  * moves following them (a read and a write answered "not here" by every peer the client knew go to
- * the newer layout at once, far within the client's long deadline), and the metadata group's quorum
- * lost while data writes go on (a client whose cache is older than a move cannot learn of it then:
- * documented in docs/scale-out.md).
+ * the newer layout at once, far within the client's long deadline), a dead metadata node replaced
+ * by {@link NodeMoves#replace} (the metadata group's replica moves and the meta line follows; the
+ * new node hosts the group again after a restart), and the metadata group's quorum lost while data
+ * writes go on (a client whose cache is older than a move cannot learn of it then: documented in
+ * docs/scale-out.md).
  */
 class ReplicatedMapIT {
   private static final Duration T = Duration.ofSeconds(60);
@@ -89,24 +95,7 @@ class ReplicatedMapIT {
             List.of("n1", "n2", "n3"),
             Map.of("n4", "a", "n5", "b"));
     for (PeerAddress p : addresses) {
-      FerryNode.Builder b =
-          FerryNode.builder()
-              .self(p)
-              .dataDir(dir.resolve(p.id()))
-              .clusterSecret(secret)
-              .jmx(false)
-              .electionTimeout(Duration.ofMillis(1000), Duration.ofMillis(2000))
-              .stateMachines(
-                  g -> g.endsWith(".meta") ? new MapStateMachine() : new KvStateMachine());
-      for (Range r : file.ranges()) {
-        if (r.replicas().contains(p.id())) {
-          b.group(GroupSpec.of(r.group(), file.peers(r), new KvStateMachine()));
-        }
-      }
-      if (MetadataService.hosts(file, p.id())) {
-        b.group(MetadataService.groupSpec(file));
-      }
-      nodes.put(p.id(), b.build().start());
+      nodes.put(p.id(), startNode(p, file, true));
     }
     for (String id : file.meta()) {
       closing(MetadataService.start(nodes.get(id), file, secret, null, Duration.ofMillis(300)));
@@ -155,6 +144,41 @@ class ReplicatedMapIT {
     assertEquals(3, staleMap.current().version(), "the stale client's map followed the move");
     assertArrayEquals(bytes("5"), stale.get(bytes("zebra")));
 
+    // n3, a metadata node holding no range, dies and is replaced by n4: the plan is the metadata
+    // group's own move, which gives the group its third replica back on n4 and the map's meta
+    // line names n4 (version 4).
+    nodes.remove("n3").close();
+    NodeMoves.Result replaced =
+        NodeMoves.replace(
+            map,
+            "n3",
+            file.node("n4"),
+            NodeMoves.Options.of(secret).withDeadline(T),
+            NodeMoves.Listener.NONE);
+    assertEquals(List.of(), replaced.failed(), "the metadata replica moved");
+    assertEquals(1, replaced.groups().size());
+    assertEquals(List.of("n1", "n2", "n4"), map.read().layout().meta());
+    assertEquals(4, version(map));
+    assertEquals(List.of("n1", "n2", "n4"), replaced.layout().meta());
+    LocalCluster.await(
+        T,
+        () -> metaVoters(file.node("n1")).equals(Set.of("n1", "n2", "n4")),
+        "the metadata group's voters are n1, n2, n4");
+    // A client that knows the group by the old meta line (n1, n2, and the dead n3) reaches it.
+    ReplicatedClusterMap oldLine =
+        closing(ReplicatedClusterMap.connect(file, Duration.ofSeconds(3), null));
+    assertEquals(4, oldLine.read().version());
+    // n4 restarts from its storage: it hosts the metadata group again, as its data group.
+    nodes.remove("n4").close();
+    nodes.put("n4", startNode(file.node("n4"), file, false));
+    assertTrue(nodes.get("n4").group("rm.meta").isPresent(), "n4 hosts rm.meta after a restart");
+    assertTrue(nodes.get("n4").group("rm.r1").isPresent(), "n4 hosts rm.r1 after a restart");
+    LocalCluster.await(
+        T,
+        () -> metaVoters(file.node("n4")).equals(Set.of("n1", "n2", "n4")),
+        "n4 answers for the metadata group after its restart");
+    assertEquals(4, version(map));
+
     // The metadata group loses its quorum: data writes still go through, routed by the cache.
     nodes.remove("n1").close();
     nodes.remove("n2").close();
@@ -164,12 +188,52 @@ class ReplicatedMapIT {
     assertArrayEquals(bytes("3"), fresh.get(bytes("apple")));
     assertArrayEquals(bytes("4"), fresh.get(bytes("zebra")));
     assertArrayEquals(bytes("3"), stale.get(bytes("apple")), "range 0 did not move again");
-    assertEquals(3, map.refresh(3).version(), "an unreachable metadata group keeps the cache");
+    assertEquals(4, map.refresh(4).version(), "an unreachable metadata group keeps the cache");
     ClusterLayout current = map.current();
     assertThrows(
         IOException.class,
-        () -> map.compareAndSet(3, current.withReplicaMoved(0, "n5", "n4")),
+        () -> map.compareAndSet(4, current.withReplicaMoved(0, "n5", "n4")),
         "no map change without the metadata group's quorum");
+  }
+
+  /**
+   * Starts the node {@code p}: with the groups {@code file} puts on it when {@code fromMap} (a
+   * first start), else with those of its storage (a restart).
+   */
+  private FerryNode startNode(PeerAddress p, ClusterLayout file, boolean fromMap)
+      throws IOException {
+    FerryNode.Builder b =
+        FerryNode.builder()
+            .self(p)
+            .dataDir(dir.resolve(p.id()))
+            .clusterSecret(secret)
+            .jmx(false)
+            .electionTimeout(Duration.ofMillis(1000), Duration.ofMillis(2000))
+            .stateMachines(g -> g.endsWith(".meta") ? new MapStateMachine() : new KvStateMachine());
+    if (fromMap) {
+      for (Range r : file.ranges()) {
+        if (r.replicas().contains(p.id())) {
+          b.group(GroupSpec.of(r.group(), file.peers(r), new KvStateMachine()));
+        }
+      }
+      if (MetadataService.hosts(file, p.id())) {
+        b.group(MetadataService.groupSpec(file));
+      }
+    }
+    return b.build().start();
+  }
+
+  /** The voters of the metadata group {@code rm.meta} as node {@code p} reports them. */
+  private Set<String> metaVoters(PeerAddress p) {
+    try (AdminClient a =
+        AdminClient.connect(p, AdminClient.groupId("rm.meta"), secret, null, "it")) {
+      return a.status().members().stream()
+          .filter(NodeStatus.Member::voter)
+          .map(NodeStatus.Member::id)
+          .collect(Collectors.toSet());
+    } catch (IOException | RuntimeException e) {
+      return Set.of();
+    }
   }
 
   /**
