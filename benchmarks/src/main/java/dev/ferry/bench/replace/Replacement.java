@@ -1,50 +1,32 @@
 package dev.ferry.bench.replace;
 
 import dev.ferry.kv.shard.ClusterLayout;
+import dev.ferry.kv.shard.NodeMoves;
 import dev.ferry.kv.shard.Range;
-import dev.ferry.raft.ClusterSecret;
-import dev.ferry.raft.admin.AddProgress;
-import dev.ferry.raft.admin.ReplicaMover;
-import dev.ferry.raft.admin.ReplicaMover.MoveRequest;
-import dev.ferry.raft.admin.ReplicaMover.MoveResult;
-import dev.ferry.shipping.PeerAddress;
-import java.io.IOException;
-import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.function.Consumer;
+import java.util.function.LongSupplier;
 
 /**
- * Replaces a node: every group with a replica on {@code node} gets one on {@code with} instead.
- * Until {@code NodeMoves.replace} (kvstore, being built on another branch) lands, this is one
- * {@link ReplicaMover} move per affected group, {@code parallelism} at once; {@link #replace} is
- * the one place to swap for it.
- *
- * <p>The target is hosted by the mover itself ({@code HOST} at the default priority, {@code
- * CATCH_UP}), not with {@code REPAIR}: hosting it beforehand with {@code
- * AdminClient.hostGroup(name, peers, REPAIR)} makes each move wait 10 s for a copy "being retired"
- * (the mover's {@code awaitDropped}) before it uses it. Every install on the new node then has the
- * same priority, so its transfer scheduler admits them in the same order either way.
+ * What the benchmark records of a replacement run by {@link NodeMoves#replace}: the affected
+ * ranges, and per group one {@link GroupMove} built from a {@link Recorder} (the replacement's
+ * listener) and the {@link NodeMoves.Result}s of its passes.
  */
 final class Replacement {
-  private static final int MAX_TRIES = 10;
-  private static final long RETRY_PAUSE_NANOS = 2_000_000_000L;
-
   private Replacement() {}
 
   /**
    * One group's move.
    *
    * @param group the group
-   * @param seconds from the start of the replacement to this move's end
-   * @param bytesPerSource what the add's install fetched from each source (empty if it failed)
-   * @param failedTries the errors of the tries that failed (before a success, or all of them)
+   * @param seconds from the start of the replacement to this move's end (its last pass's)
+   * @param bytesPerSource what the add's install fetched from each source; empty, as {@link
+   *     NodeMoves} does not report it (the node-wide figures come from the new node's metrics)
+   * @param failedTries the errors of the passes whose move failed (before a success, or all)
    * @param error the last failure if the move did not succeed, empty if it did
    */
   record GroupMove(
@@ -54,6 +36,7 @@ final class Replacement {
       List<String> failedTries,
       String error) {
     GroupMove {
+      bytesPerSource = Map.copyOf(bytesPerSource);
       failedTries = List.copyOf(failedTries);
     }
   }
@@ -64,95 +47,100 @@ final class Replacement {
   }
 
   /**
-   * Moves every group of {@code layout} with a replica on {@code node} (which may be dead) to
-   * {@code with}, {@code parallelism} moves at once; blocks until every move ended. A move that
-   * fails is tried again after 2 s (running a move again is safe: it waits for its own pending
-   * change, or finds it done), up to 10 tries within the deadline: a move of a group whose leader
-   * was the dead node fails while the group has no new leader ({@code ReplicaMover} asks the leader
-   * its followers still name). A move that still fails is reported in its {@link GroupMove}, the
-   * others go on.
-   *
-   * @param steps receives the movers' step lines (from the movers' threads)
-   * @throws InterruptedException if interrupted while waiting (the moves are abandoned)
+   * The listener of one replacement's passes: passes each move's step lines and state changes on as
+   * {@code "group: line"} and {@code "group: phase STATE"}, and notes when each group's move ended.
+   * {@link NodeMoves} calls it one call at a time, from its pool's threads; {@link #moves} is
+   * called after the passes returned.
    */
-  static List<GroupMove> replace(
-      ClusterLayout layout,
-      String node,
-      PeerAddress with,
-      ClusterSecret secret,
-      int parallelism,
-      Duration deadline,
-      Consumer<String> steps)
-      throws InterruptedException {
-    if (parallelism < 1) {
-      throw new IllegalArgumentException("parallelism must be >= 1: " + parallelism);
+  static final class Recorder implements NodeMoves.Listener {
+    private final long start;
+    private final LongSupplier nanoTime;
+    private final Consumer<String> steps;
+    private final Map<String, NodeMoves.State> states = new HashMap<>();
+    private final Map<String, Double> endedAt = new HashMap<>();
+
+    /**
+     * @param start the replacement's start, in {@code nanoTime}'s terms
+     * @param nanoTime the clock ({@code System::nanoTime})
+     * @param steps receives the lines (on the callers' threads)
+     */
+    Recorder(long start, LongSupplier nanoTime, Consumer<String> steps) {
+      this.start = start;
+      this.nanoTime = nanoTime;
+      this.steps = steps;
     }
-    ReplicaMover mover = ReplicaMover.builder(secret).build();
-    long start = System.nanoTime();
-    ExecutorService pool = Executors.newFixedThreadPool(parallelism);
-    try {
-      List<Future<GroupMove>> moves = new ArrayList<>();
-      for (Range r : affected(layout, node)) {
-        MoveRequest req = new MoveRequest(r.group(), layout.peers(r), node, with, deadline);
-        moves.add(pool.submit(() -> moveOne(mover, req, start, steps)));
+
+    @Override
+    public synchronized void planned(List<NodeMoves.Move> moves) {
+      steps.accept(
+          "planned "
+              + moves.size()
+              + " moves: "
+              + moves.stream().map(m -> m.group() + " " + m.from() + "->" + m.to()).toList());
+    }
+
+    @Override
+    public synchronized void step(NodeMoves.Move move, String line) {
+      steps.accept(move.group() + ": " + line);
+    }
+
+    @Override
+    public synchronized void progress(NodeMoves.GroupProgress group, NodeMoves.NodeProgress node) {
+      String name = group.move().group();
+      if (group.state().ended()) {
+        endedAt.put(name, (nanoTime.getAsLong() - start) / 1e9);
       }
-      List<GroupMove> out = new ArrayList<>();
-      for (Future<GroupMove> f : moves) {
-        try {
-          out.add(f.get());
-        } catch (ExecutionException e) {
-          throw new IllegalStateException("a move's task failed outside the move", e.getCause());
+      if (states.put(name, group.state()) == group.state()) {
+        return; // bytes only
+      }
+      steps.accept(
+          name
+              + ": phase "
+              + group.state()
+              + group.failure().map(f -> " (" + f + ")").orElse("")
+              + " ("
+              + node.ended()
+              + "/"
+              + node.groups().size()
+              + " ended)");
+    }
+
+    /**
+     * Each group's move over the passes, in the first pass's order: a group's failures are those of
+     * the passes in which it failed, its state the last pass's that ran it (a later pass plans only
+     * the groups still to move), its time when that pass's move ended.
+     *
+     * @param passes the first pass's result, then the retry's if there was one
+     */
+    synchronized List<GroupMove> moves(List<NodeMoves.Result> passes) {
+      if (passes.isEmpty()) {
+        throw new IllegalArgumentException("no pass");
+      }
+      Map<String, NodeMoves.GroupProgress> last = new LinkedHashMap<>();
+      Map<String, List<String>> failures = new HashMap<>();
+      for (NodeMoves.Result p : passes) {
+        for (NodeMoves.GroupProgress g : p.groups()) {
+          String name = g.move().group();
+          last.put(name, g);
+          if (g.state() == NodeMoves.State.FAILED) {
+            failures
+                .computeIfAbsent(name, k -> new ArrayList<>())
+                .add(g.failure().orElse("failed"));
+          }
         }
+      }
+      double took = passes.stream().mapToDouble(p -> p.took().toNanos() / 1e9).sum();
+      List<GroupMove> out = new ArrayList<>();
+      for (NodeMoves.GroupProgress g : last.values()) {
+        String name = g.move().group();
+        List<String> failed = failures.getOrDefault(name, List.of());
+        String error =
+            g.state() == NodeMoves.State.DONE
+                ? ""
+                : g.failure().orElse("did not end: " + g.state());
+        out.add(new GroupMove(name, endedAt.getOrDefault(name, took), Map.of(), failed, error));
       }
       return out;
-    } finally {
-      pool.shutdownNow();
-    }
-  }
-
-  private static GroupMove moveOne(
-      ReplicaMover mover, MoveRequest req, long start, Consumer<String> steps) {
-    ReplicaMover.Listener named =
-        new ReplicaMover.Listener() {
-          private AddProgress.Phase phase;
-
-          @Override
-          public void step(String line) {
-            steps.accept(req.group() + ": " + line);
-          }
-
-          @Override
-          public void progress(AddProgress p) {
-            if (p.phase() != phase) {
-              phase = p.phase();
-              steps.accept(req.group() + ": phase " + phase);
-            }
-          }
-        };
-    long until = start + req.deadline().toNanos();
-    List<String> failures = new ArrayList<>();
-    while (true) {
-      try {
-        MoveResult res = mover.move(req, named);
-        Map<String, Long> bytes = new TreeMap<>();
-        res.added().ifPresent(a -> bytes.putAll(a.bytesShipped()));
-        return new GroupMove(req.group(), (System.nanoTime() - start) / 1e9, bytes, failures, "");
-      } catch (IOException | RuntimeException e) {
-        String error = e.getClass().getSimpleName() + ": " + e.getMessage();
-        failures.add(error);
-        if (failures.size() >= MAX_TRIES || System.nanoTime() + RETRY_PAUSE_NANOS > until) {
-          return new GroupMove(
-              req.group(), (System.nanoTime() - start) / 1e9, Map.of(), failures, error);
-        }
-        steps.accept(req.group() + ": failed (" + error + "), trying again");
-        try {
-          Thread.sleep(RETRY_PAUSE_NANOS / 1_000_000);
-        } catch (InterruptedException ie) {
-          Thread.currentThread().interrupt();
-          return new GroupMove(
-              req.group(), (System.nanoTime() - start) / 1e9, Map.of(), failures, "interrupted");
-        }
-      }
     }
   }
 }

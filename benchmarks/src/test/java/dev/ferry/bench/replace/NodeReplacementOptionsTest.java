@@ -69,6 +69,8 @@ class NodeReplacementOptionsTest {
       ClusterLayout l = NodeReplacementBenchmark.layout("c", peers, keys, g);
       assertEquals(7, l.nodes().size());
       assertEquals(g, l.ranges().size());
+      // No meta line: NodeMoves.replace moves the ranges only, no metadata group.
+      assertEquals(List.of(), l.meta());
       for (Range r : l.ranges()) {
         assertEquals(3, r.replicas().size());
         assertEquals(false, r.replicas().contains("n7"), r.toString());
