@@ -283,6 +283,13 @@ final class NodeMoveCommand {
             "The new node: a node of the map, or id=host:raftPort[:port] to add it to the map.")
     String with;
 
+    @Option(
+        names = "--ignore-zones",
+        description =
+            "Replace even if the new node is in a zone where another replica of a range it takes"
+                + " already is (refused by default when the map has zone labels).")
+    boolean ignoreZones;
+
     PeerAddress target(ClusterLayout file) {
       return with.contains("=") ? PeerAddress.parse(with) : file.node(with);
     }
@@ -304,7 +311,8 @@ final class NodeMoveCommand {
     NodeMoves.Result run(
         ClusterMap m, ClusterLayout file, NodeMoves.Options options, NodeMoves.Listener l)
         throws IOException {
-      return NodeMoves.replace(m, node, target(file), options, l);
+      return NodeMoves.replace(
+          m, node, target(file), ignoreZones ? options.allowingSharedZones() : options, l);
     }
   }
 

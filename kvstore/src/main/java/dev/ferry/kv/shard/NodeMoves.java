@@ -78,13 +78,16 @@ public final class NodeMoves {
    * @param parallelism moves running at once, {@code >= 1}
    * @param deadline how long each move may take from its start ({@link MoveRequest#deadline})
    * @param excluded nodes a drain never picks as a target (e.g. nodes that are down)
+   * @param sharedZonesAllowed whether a replacement may leave a range (or the metadata group) in
+   *     fewer zones than before (refused by default, when the map has zone labels)
    */
   public record Options(
       ClusterSecret secret,
       Optional<TlsFiles> tls,
       int parallelism,
       Duration deadline,
-      Set<String> excluded) {
+      Set<String> excluded,
+      boolean sharedZonesAllowed) {
     /** Moves at once by default. */
     public static final int DEFAULT_PARALLELISM = 4;
 
@@ -106,27 +109,37 @@ public final class NodeMoves {
 
     /** The defaults: no TLS, {@link #DEFAULT_PARALLELISM}, {@link #DEFAULT_DEADLINE}. */
     public static Options of(ClusterSecret secret) {
-      return new Options(secret, Optional.empty(), DEFAULT_PARALLELISM, DEFAULT_DEADLINE, Set.of());
+      return new Options(
+          secret, Optional.empty(), DEFAULT_PARALLELISM, DEFAULT_DEADLINE, Set.of(), false);
     }
 
     /** These options with {@code n} moves at once. */
     public Options withParallelism(int n) {
-      return new Options(secret, tls, n, deadline, excluded);
+      return new Options(secret, tls, n, deadline, excluded, sharedZonesAllowed);
     }
 
     /** These options with each move's deadline {@code d}. */
     public Options withDeadline(Duration d) {
-      return new Options(secret, tls, parallelism, d, excluded);
+      return new Options(secret, tls, parallelism, d, excluded, sharedZonesAllowed);
     }
 
     /** These options with TLS files. */
     public Options withTls(TlsFiles files) {
-      return new Options(secret, Optional.of(files), parallelism, deadline, excluded);
+      return new Options(
+          secret, Optional.of(files), parallelism, deadline, excluded, sharedZonesAllowed);
     }
 
     /** These options with {@code nodes} never picked as drain targets. */
     public Options excluding(Set<String> nodes) {
-      return new Options(secret, tls, parallelism, deadline, nodes);
+      return new Options(secret, tls, parallelism, deadline, nodes, sharedZonesAllowed);
+    }
+
+    /**
+     * These options letting a replacement put the new node in a zone where another replica of a
+     * range it takes already is ({@code ferry admin replace --ignore-zones}).
+     */
+    public Options allowingSharedZones() {
+      return new Options(secret, tls, parallelism, deadline, excluded, true);
     }
   }
 
@@ -325,7 +338,9 @@ public final class NodeMoves {
    *
    * @throws IllegalArgumentException before any move, if {@code node} is no node of the map, {@code
    *     with} is {@code node} or has another address than the map gives its id, {@code with}
-   *     already holds a replica of a range {@code node} holds, or both are metadata nodes
+   *     already holds a replica of a range {@code node} holds, both are metadata nodes, or (a map
+   *     with zone labels, unless {@link Options#sharedZonesAllowed}) {@code with}'s zone would
+   *     leave a range or the metadata group in fewer zones than before
    * @throws IOException if the map could not be changed to add {@code with} (the metadata group did
    *     not answer)
    */
@@ -335,7 +350,7 @@ public final class NodeMoves {
     Objects.requireNonNull(with, "with");
     ClusterLayout layout = layoutOf(map);
     ClusterLayout withNode = withNode(layout, with);
-    List<Move> plan = planReplace(withNode, node, with.id());
+    List<Move> plan = planReplace(withNode, node, with.id(), options.sharedZonesAllowed());
     if (withNode != layout && map instanceof ReplicatedClusterMap r) {
       withNode = addNode(r, with);
     }
@@ -367,6 +382,58 @@ public final class NodeMoves {
    * @throws IllegalArgumentException as {@link #replace} says
    */
   static List<Move> planReplace(ClusterLayout layout, String node, String with) {
+    return planReplace(layout, node, with, false);
+  }
+
+  /**
+   * As {@link #planReplace(ClusterLayout, String, String)}; unless {@code sharedZonesAllowed}, a
+   * map with zone labels refuses a replacement that would leave a range (or the metadata group) in
+   * fewer distinct zones than before, naming each such range.
+   */
+  static List<Move> planReplace(
+      ClusterLayout layout, String node, String with, boolean sharedZonesAllowed) {
+    List<Move> plan = planReplaceUnchecked(layout, node, with);
+    if (sharedZonesAllowed || layout.zones().isEmpty()) {
+      return plan;
+    }
+    List<String> narrowed = new ArrayList<>();
+    for (Move m : plan) {
+      List<String> members = m.meta() ? layout.meta() : layout.range(m.range()).replicas();
+      int before = zonesOf(layout, members);
+      List<String> after = new ArrayList<>(members);
+      after.set(after.indexOf(node), with);
+      if (zonesOf(layout, after) < before) {
+        narrowed.add(
+            (m.meta() ? "the metadata group" : "range " + m.range() + " (" + m.group() + ")")
+                + ": "
+                + before
+                + " zones -> "
+                + zonesOf(layout, after));
+      }
+    }
+    if (!narrowed.isEmpty()) {
+      throw new IllegalArgumentException(
+          with
+              + " is in zone "
+              + layout.zones().getOrDefault(with, "(none)")
+              + ", where other replicas already are: replacing "
+              + node
+              + " with it would narrow "
+              + String.join("; ", narrowed)
+              + ". Pick a node in another zone, drain "
+              + node
+              + " (it picks zones apart), or allow it (--ignore-zones)");
+    }
+    return plan;
+  }
+
+  private static int zonesOf(ClusterLayout layout, List<String> nodes) {
+    Set<String> zones = new HashSet<>();
+    nodes.forEach(n -> zones.add(zoneOf(layout, n)));
+    return zones.size();
+  }
+
+  private static List<Move> planReplaceUnchecked(ClusterLayout layout, String node, String with) {
     layout.node(node);
     layout.node(with);
     if (node.equals(with)) {

@@ -118,6 +118,31 @@ class NodeMovesTest {
         List.of(new Move(0, "c.r0", "n1", "n4")), NodeMoves.planDrain(l, "n1", Set.of("n2")));
   }
 
+  @Test
+  void aReplacementThatWouldNarrowARangesZonesIsRefusedUnlessAllowed() {
+    // Zones a: n1 n2, b: n3 n4, c: n5 n6. Range 0 on n1, n3, n5 (three zones); range 1 on n2, n4,
+    // n6. Replacing n5 (zone c) by n2 (zone a, where range 0's n1 is) would leave range 0 in two
+    // zones; by n6 (zone c) it keeps three.
+    Map<String, String> zones =
+        Map.of("n1", "a", "n2", "a", "n3", "b", "n4", "b", "n5", "c", "n6", "c");
+    ClusterLayout l =
+        layout(6, zones, List.of(List.of("n1", "n3", "n5"), List.of("n2", "n4", "n6")));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> NodeMoves.planReplace(l, "n5", "n2"));
+    assertTrue(e.getMessage().contains("range 0 (c.r0): 3 zones -> 2"), e.getMessage());
+    assertTrue(e.getMessage().contains("--ignore-zones"), e.getMessage());
+    assertEquals(
+        List.of(new Move(0, "c.r0", "n5", "n2")), NodeMoves.planReplace(l, "n5", "n2", true));
+    assertEquals(List.of(new Move(0, "c.r0", "n5", "n6")), NodeMoves.planReplace(l, "n5", "n6"));
+    // A map without zone labels is not checked.
+    assertEquals(
+        List.of(new Move(0, "c.r0", "n5", "n2")),
+        NodeMoves.planReplace(
+            layout(6, Map.of(), List.of(List.of("n1", "n3", "n5"), List.of("n2", "n4", "n6"))),
+            "n5",
+            "n2"));
+  }
+
   /** {@code l} with the metadata group on {@code meta}. */
   private static ClusterLayout withMeta(ClusterLayout l, List<String> meta) {
     return new ClusterLayout(
