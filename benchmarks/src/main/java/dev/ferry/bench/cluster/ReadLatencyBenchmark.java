@@ -3,7 +3,6 @@ package dev.ferry.bench.cluster;
 import dev.ferry.kv.KvClient;
 import dev.ferry.kv.cluster.ProcessCluster;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -112,7 +111,7 @@ public final class ReadLatencyBenchmark {
     try (KvClient c = cluster.client(Duration.ofSeconds(60))) {
       List<byte[][]> batch = new ArrayList<>();
       for (int k = 0; k < keys; k++) {
-        batch.add(new byte[][] {key(k), new byte[VALUE_BYTES]});
+        batch.add(new byte[][] {WriteThroughputBenchmark.key(k), new byte[VALUE_BYTES]});
         if (batch.size() == 500) {
           c.putAll(batch);
           batch = new ArrayList<>();
@@ -132,7 +131,8 @@ public final class ReadLatencyBenchmark {
     int[] counts = new int[clients];
     AtomicLong errors = new AtomicLong();
     try (KvClient c = cluster.client(Duration.ofSeconds(30))) {
-      c.get(key(0)); // the client knows the leader before the window starts
+      c.get(
+          WriteThroughputBenchmark.key(0)); // the client knows the leader before the window starts
       long start = System.nanoTime();
       long end = start + Duration.ofSeconds(window).toNanos();
       List<Future<?>> done = new ArrayList<>();
@@ -144,7 +144,7 @@ public final class ReadLatencyBenchmark {
                 () -> {
                   SplittableRandom rnd = new SplittableRandom(1000 + id);
                   while (System.nanoTime() < end) {
-                    byte[] k = key(rnd.nextInt(keys));
+                    byte[] k = WriteThroughputBenchmark.key(rnd.nextInt(keys));
                     long t0 = System.nanoTime();
                     try {
                       if (op.equals("get")) {
@@ -184,22 +184,11 @@ public final class ReadLatencyBenchmark {
           total,
           errors.get(),
           seconds,
-          percentile(all, 0.50),
-          percentile(all, 0.99));
+          WriteThroughputBenchmark.percentile(all, 0.50),
+          WriteThroughputBenchmark.percentile(all, 0.99));
     } finally {
       pool.shutdown();
     }
-  }
-
-  private static long percentile(long[] sorted, double p) {
-    if (sorted.length == 0) {
-      return 0;
-    }
-    return sorted[Math.min(sorted.length - 1, (int) Math.floor(p * sorted.length))];
-  }
-
-  private static byte[] key(int k) {
-    return String.format(Locale.ROOT, "key-%08d", k).getBytes(StandardCharsets.UTF_8);
   }
 
   /** The table so far, to stdout and to {@code out}; ratios against the {@code off} row. */
@@ -265,10 +254,8 @@ public final class ReadLatencyBenchmark {
   }
 
   private static void deleteTree(Path dir) {
-    try (var paths = Files.walk(dir)) {
-      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
+    try {
+      WriteThroughputBenchmark.deleteTree(dir);
     } catch (IOException e) {
       System.out.printf(Locale.ROOT, "could not delete %s: %s%n", dir, e);
     }

@@ -172,14 +172,16 @@ public final class WriteThroughputBenchmark {
     }
   }
 
-  private static long percentile(long[] sorted, double p) {
+  /** The {@code p} quantile of {@code sorted} (0 if empty); shared with ReadLatencyBenchmark. */
+  static long percentile(long[] sorted, double p) {
     if (sorted.length == 0) {
       return 0;
     }
     return sorted[Math.min(sorted.length - 1, (int) Math.floor(p * sorted.length))];
   }
 
-  private static byte[] key(int k) {
+  /** Key {@code k} of the benchmarks' key space ({@code key-%08d}). */
+  static byte[] key(int k) {
     return String.format(Locale.ROOT, "key-%08d", k).getBytes(StandardCharsets.UTF_8);
   }
 
@@ -222,7 +224,7 @@ public final class WriteThroughputBenchmark {
     }
   }
 
-  private static void deleteTree(Path dir) throws IOException {
+  static void deleteTree(Path dir) throws IOException {
     try (var paths = Files.walk(dir)) {
       for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
         Files.deleteIfExists(p);
