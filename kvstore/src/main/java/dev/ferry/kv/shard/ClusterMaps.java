@@ -6,6 +6,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Function;
+import java.util.function.UnaryOperator;
 
 /**
  * Opening a cluster map from its descriptor file, and the changes of a replicated map that moves
@@ -93,28 +95,13 @@ public final class ClusterMaps {
    */
   public static ClusterLayout recordMove(
       ReplicatedClusterMap map, int range, String from, String to) throws IOException {
-    for (int i = 0; i < CAS_ATTEMPTS; i++) {
-      ReplicatedClusterMap.Stored s = map.read();
-      if (s.layout() == null) {
-        throw new IllegalStateException(
-            "the metadata group holds no map yet (its nodes seed it at their first start)");
-      }
-      Range r = s.layout().range(range);
-      if (r.replicas().contains(to) && !r.replicas().contains(from)) {
-        return s.layout();
-      }
-      ReplicatedClusterMap.CasResult c =
-          map.compareAndSet(s.version(), s.layout().withReplicaMoved(range, from, to));
-      if (c.applied()) {
-        return c.current();
-      }
-    }
-    throw new IllegalStateException(
-        "the move of range "
-            + range
-            + " was not recorded: the map changed under each of "
-            + CAS_ATTEMPTS
-            + " attempts");
+    return recordMoved(
+        map,
+        l -> l.range(range).replicas(),
+        from,
+        to,
+        l -> l.withReplicaMoved(range, from, to),
+        "the move of range " + range);
   }
 
   /**
@@ -132,29 +119,43 @@ public final class ClusterMaps {
    */
   public static ClusterLayout recordMetaMove(ReplicatedClusterMap map, String from, String to)
       throws IOException {
+    return recordMoved(
+        map,
+        ClusterLayout::meta,
+        from,
+        to,
+        l -> l.withMetaMoved(from, to),
+        "the move of the metadata replica from " + from + " to " + to);
+  }
+
+  /**
+   * The compare-and-set loop of both moves: done when {@code members} of the stored layout hold
+   * {@code to} and not {@code from}; otherwise stores {@code moved} of it at version + 1.
+   */
+  private static ClusterLayout recordMoved(
+      ReplicatedClusterMap map,
+      Function<ClusterLayout, List<String>> members,
+      String from,
+      String to,
+      UnaryOperator<ClusterLayout> moved,
+      String what)
+      throws IOException {
     for (int i = 0; i < CAS_ATTEMPTS; i++) {
       ReplicatedClusterMap.Stored s = map.read();
       if (s.layout() == null) {
         throw new IllegalStateException(
             "the metadata group holds no map yet (its nodes seed it at their first start)");
       }
-      List<String> meta = s.layout().meta();
-      if (meta.contains(to) && !meta.contains(from)) {
+      List<String> m = members.apply(s.layout());
+      if (m.contains(to) && !m.contains(from)) {
         return s.layout();
       }
-      ReplicatedClusterMap.CasResult c =
-          map.compareAndSet(s.version(), s.layout().withMetaMoved(from, to));
+      ReplicatedClusterMap.CasResult c = map.compareAndSet(s.version(), moved.apply(s.layout()));
       if (c.applied()) {
         return c.current();
       }
     }
     throw new IllegalStateException(
-        "the move of the metadata replica from "
-            + from
-            + " to "
-            + to
-            + " was not recorded: the map changed under each of "
-            + CAS_ATTEMPTS
-            + " attempts");
+        what + " was not recorded: the map changed under each of " + CAS_ATTEMPTS + " attempts");
   }
 }
